@@ -1,0 +1,197 @@
+//! Changes: every accepted change gets the next room revision, is stored in
+//! the operation log and broadcast (redacted) as an event. [`apply`] is the
+//! one pure function that moves a room from one revision to the next; the
+//! server, a restart replay and every client use it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::annex::Annex;
+use crate::ids::{ClientId, ObjectionId, SectionId, UserId};
+use crate::objection::{Objection, ObjectionStatus, Reply, StatusChange, status_move_allowed};
+use crate::ot::{OpLimits, TextOp, WireOp};
+use crate::release::ReleaseState;
+use crate::room::{Member, RoomState, Section};
+
+/// What changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    SectionAdded {
+        section: SectionId,
+        title: String,
+        body: String,
+        /// Insert after this section; `None` appends.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<SectionId>,
+    },
+    /// A text operation, already transformed to apply at this revision.
+    SectionEdited { section: SectionId, op: WireOp },
+    ObjectionRaised { objection: Objection },
+    ReplyAdded { objection: ObjectionId, reply: Reply },
+    ObjectionStatusChanged { objection: ObjectionId, change: StatusChange },
+    AnnexAdded { annex: Annex },
+    MemberAdded { member: Member },
+    MemberRemoved { user: UserId },
+    ReleaseChanged { release: ReleaseState },
+}
+
+impl Change {
+    /// The form that may leave the server (annex content stripped).
+    pub fn redacted(&self) -> Change {
+        match self {
+            Change::AnnexAdded { annex } => Change::AnnexAdded { annex: annex.redacted() },
+            other => other.clone(),
+        }
+    }
+
+    /// Whether the change alters the packet, register or annex map (and so
+    /// the content hash), as opposed to membership or release state.
+    pub fn touches_content(&self) -> bool {
+        !matches!(self, Change::MemberAdded { .. } | Change::MemberRemoved { .. } | Change::ReleaseChanged { .. })
+    }
+
+    /// Short name used in the audit log.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Change::SectionAdded { .. } => "section_added",
+            Change::SectionEdited { .. } => "section_edited",
+            Change::ObjectionRaised { .. } => "objection_raised",
+            Change::ReplyAdded { .. } => "reply_added",
+            Change::ObjectionStatusChanged { .. } => "objection_status_changed",
+            Change::AnnexAdded { .. } => "annex_added",
+            Change::MemberAdded { .. } => "member_added",
+            Change::MemberRemoved { .. } => "member_removed",
+            Change::ReleaseChanged { .. } => "release_changed",
+        }
+    }
+}
+
+/// Who made a change from which client request (for idempotent resends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientStamp {
+    pub client: ClientId,
+    pub seq: u64,
+}
+
+/// One accepted change with its revision, author and time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub revision: u64,
+    pub author: UserId,
+    pub at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientStamp>,
+    pub change: Change,
+}
+
+impl Revision {
+    pub fn redacted(&self) -> Revision {
+        Revision { change: self.change.redacted(), ..self.clone() }
+    }
+}
+
+/// Why a change cannot apply to a state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("revision {got} does not follow {current}")]
+    OutOfOrder { current: u64, got: u64 },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Op(#[from] crate::ot::OpError),
+}
+
+/// Applies `rev` to `state`. Validates first; on error `state` is unchanged.
+pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
+    if rev.revision != state.revision + 1 {
+        return Err(ApplyError::OutOfOrder { current: state.revision, got: rev.revision });
+    }
+    match &rev.change {
+        Change::SectionAdded { section, title, body, after } => {
+            if state.section(*section).is_some() {
+                return Err(ApplyError::Conflict(format!("section {section} already exists")));
+            }
+            let at = match after {
+                None => state.sections.len(),
+                Some(a) => {
+                    state
+                        .sections
+                        .iter()
+                        .position(|s| s.id == *a)
+                        .ok_or_else(|| ApplyError::NotFound(format!("section {a}")))?
+                        + 1
+                }
+            };
+            state.sections.insert(at, Section::new(*section, title.clone(), body.clone(), rev.revision));
+        }
+        Change::SectionEdited { section, op } => {
+            let s = state.section_mut(*section).ok_or_else(|| ApplyError::NotFound(format!("section {section}")))?;
+            let op = TextOp::from_wire(op, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX })?;
+            let body = op.apply(&s.body)?;
+            s.len = op.target_len();
+            s.body = body;
+            s.revision = rev.revision;
+        }
+        Change::ObjectionRaised { objection } => {
+            if state.objections.contains_key(&objection.id) {
+                return Err(ApplyError::Conflict(format!("objection {} already exists", objection.id)));
+            }
+            if state.section(objection.anchor.section).is_none() {
+                return Err(ApplyError::NotFound(format!("section {}", objection.anchor.section)));
+            }
+            state.objections.insert(objection.id, objection.clone());
+        }
+        Change::ReplyAdded { objection, reply } => {
+            let o = state
+                .objections
+                .get_mut(objection)
+                .ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
+            o.replies.push(reply.clone());
+        }
+        Change::ObjectionStatusChanged { objection, change } => {
+            let o = state
+                .objections
+                .get_mut(objection)
+                .ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
+            if !status_move_allowed(o.status, change.status) {
+                return Err(ApplyError::Conflict(format!(
+                    "objection {} is {} and cannot become {}",
+                    o.code(),
+                    o.status,
+                    change.status
+                )));
+            }
+            if change.status == ObjectionStatus::AcceptedResidual
+                && change.rationale.as_deref().is_none_or(|r| r.trim().is_empty())
+            {
+                return Err(ApplyError::Invalid("accepted-residual needs a rationale".into()));
+            }
+            o.status = change.status;
+            o.rationale = change.rationale.clone();
+            o.history.push(change.clone());
+        }
+        Change::AnnexAdded { annex } => {
+            if state.annexes.contains_key(&annex.id) {
+                return Err(ApplyError::Conflict(format!("annex {} already exists", annex.id)));
+            }
+            state.annexes.insert(annex.id, annex.clone());
+        }
+        Change::MemberAdded { member } => {
+            state.members.insert(member.user, member.clone());
+        }
+        Change::MemberRemoved { user } => {
+            if state.members.remove(user).is_none() {
+                return Err(ApplyError::NotFound(format!("member {user}")));
+            }
+        }
+        Change::ReleaseChanged { release } => {
+            state.release = release.clone();
+        }
+    }
+    state.revision = rev.revision;
+    Ok(())
+}

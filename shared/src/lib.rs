@@ -1,0 +1,24 @@
+//! Trustroom's shared crate: the domain (room, members, sections, objections,
+//! annexes, release state), the wire protocol, text operations (OT) and the
+//! pure policy functions the server and clients agree on.
+//!
+//! Nothing here does I/O: no tokio, no sqlx, no terminal.
+
+pub mod annex;
+pub mod audit;
+pub mod canonical;
+pub mod change;
+pub mod ids;
+pub mod objection;
+pub mod ot;
+pub mod ot_client;
+pub mod policy;
+pub mod protocol;
+pub mod readiness;
+pub mod release;
+pub mod role;
+pub mod room;
+pub mod statement;
+pub mod view;
+
+pub use ids::*;

@@ -1,0 +1,390 @@
+//! The wire protocol: JSON text frames over a websocket.
+//!
+//! The first client frame is `hello` (protocol version + token). Every
+//! later client frame is a request `{"id": "…", "type": "…", …}`; the server
+//! answers each with `ok` or `error` carrying the same `id`, and pushes
+//! `snapshot`, `event` and `presence` frames for joined rooms. See
+//! `docs/protocol.md` for the full description with examples.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::change::Revision;
+use crate::ids::{AnnexId, ClientId, ObjectionId, RoomId, SectionId, UserId};
+use crate::objection::{ObjectionKind, ObjectionStatus};
+use crate::ot::WireOp;
+use crate::release::Lane;
+use crate::view::Snapshot;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Longest request id accepted.
+pub const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Stable, machine-readable error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No valid token, or the handshake was not completed.
+    Unauthenticated,
+    /// The client speaks a protocol version the server does not.
+    UnsupportedVersion,
+    /// The frame is not JSON, not UTF-8 text, or not an object.
+    Malformed,
+    /// `type` names no message this server knows.
+    UnknownType,
+    /// Fields missing, of the wrong type, or values out of range.
+    Invalid,
+    /// No such room/section/objection/annex visible to you.
+    NotFound,
+    /// You are a member but your role lacks the capability.
+    Forbidden,
+    /// The request refers to a revision the server no longer has or never had.
+    Stale,
+    /// The frame, text or operation exceeds a limit.
+    TooLarge,
+    /// The request conflicts with the current state.
+    Conflict,
+    /// The room is escalated and read-only.
+    ReadOnly,
+    /// Too many requests; slow down.
+    RateLimited,
+    /// The server cannot store changes right now; reads still work.
+    Unavailable,
+    /// The handshake or an idle connection timed out.
+    Timeout,
+    /// A bug on the server; nothing was stored.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Stale => "stale",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The handshake, the first frame a client sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub token: String,
+    /// A stable id for this client process; resends are deduplicated by
+    /// `(client, seq)`. The server makes one up when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientId>,
+}
+
+/// A client request: `{"id": "r1", "type": "join", "room": "…"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientFrame {
+    pub id: String,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// Every request a client may make after the handshake.
+///
+/// Mutating requests carry an optional `seq`: with the connection's client
+/// id it makes the request idempotent (a resend returns the first answer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Rooms you are a member of.
+    Rooms,
+    /// Subscribe to a room. Without `since`, a `snapshot` frame precedes the
+    /// `ok`; with `since`, the missed `event` frames do (or a snapshot when
+    /// the server no longer keeps them).
+    Join {
+        room: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+    },
+    Leave { room: RoomId },
+    AddSection {
+        room: RoomId,
+        title: String,
+        #[serde(default)]
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<SectionId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// A text operation on a section, against room revision `base`.
+    Edit {
+        room: RoomId,
+        section: SectionId,
+        base: u64,
+        op: WireOp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    Object {
+        room: RoomId,
+        section: SectionId,
+        kind: ObjectionKind,
+        #[serde(default)]
+        blocking: bool,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statement: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quote: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    Reply {
+        room: RoomId,
+        objection: ObjectionId,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    SetObjectionStatus {
+        room: RoomId,
+        objection: ObjectionId,
+        status: ObjectionStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rationale: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Read an annex's content (audited; only for members with access).
+    ViewAnnex { room: RoomId, annex: AnnexId },
+    /// Share your cursor; not stored, not revisioned.
+    Cursor {
+        room: RoomId,
+        section: SectionId,
+        pos: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        anchor: Option<usize>,
+    },
+    Hold { room: RoomId, reason: String },
+    MarkReady { room: RoomId },
+    Release { room: RoomId, lane: Lane },
+    Escalate { room: RoomId, reason: String },
+    Ping,
+}
+
+impl Request {
+    /// Every `type` name, for telling `unknown_type` from `invalid`.
+    pub const TYPES: &'static [&'static str] = &[
+        "rooms",
+        "join",
+        "leave",
+        "add_section",
+        "edit",
+        "object",
+        "reply",
+        "set_objection_status",
+        "view_annex",
+        "cursor",
+        "hold",
+        "mark_ready",
+        "release",
+        "escalate",
+        "ping",
+    ];
+
+    /// The room the request is about, if any.
+    pub fn room(&self) -> Option<RoomId> {
+        match self {
+            Request::Rooms | Request::Ping => None,
+            Request::Join { room, .. }
+            | Request::Leave { room }
+            | Request::AddSection { room, .. }
+            | Request::Edit { room, .. }
+            | Request::Object { room, .. }
+            | Request::Reply { room, .. }
+            | Request::SetObjectionStatus { room, .. }
+            | Request::ViewAnnex { room, .. }
+            | Request::Cursor { room, .. }
+            | Request::Hold { room, .. }
+            | Request::MarkReady { room }
+            | Request::Release { room, .. }
+            | Request::Escalate { room, .. } => Some(*room),
+        }
+    }
+
+    /// The idempotency sequence number, if the request carries one.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            Request::AddSection { seq, .. }
+            | Request::Edit { seq, .. }
+            | Request::Object { seq, .. }
+            | Request::Reply { seq, .. }
+            | Request::SetObjectionStatus { seq, .. } => *seq,
+            _ => None,
+        }
+    }
+}
+
+/// A live cursor of another member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub user: UserId,
+    pub name: String,
+    pub client: ClientId,
+    pub section: SectionId,
+    pub pos: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<usize>,
+    /// Room revision the position refers to.
+    pub revision: u64,
+}
+
+/// Every frame the server sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Handshake accepted.
+    Welcome { protocol: u32, user: UserId, name: String, client: ClientId, server: String },
+    /// A request succeeded.
+    Ok {
+        id: String,
+        #[serde(default)]
+        result: Value,
+    },
+    /// A request (or a frame without a usable id) failed.
+    Error {
+        #[serde(default)]
+        id: Option<String>,
+        code: ErrorCode,
+        message: String,
+    },
+    /// Full state of a room as this member may see it.
+    Snapshot { room: RoomId, snapshot: Box<Snapshot> },
+    /// One accepted change (redacted), in revision order.
+    Event { room: RoomId, rev: Box<Revision> },
+    /// A member's cursor moved.
+    Presence { room: RoomId, presence: Presence },
+    /// A member's client left the room.
+    PresenceGone { room: RoomId, client: ClientId },
+    /// You were removed from a room: drop its state.
+    Removed { room: RoomId, reason: String },
+    /// The server is closing this connection.
+    Closing { code: ErrorCode, reason: String },
+    Pong,
+}
+
+/// `ok` result of `rooms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomsResult {
+    pub rooms: Vec<RoomSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub id: RoomId,
+    pub title: String,
+    pub role: String,
+}
+
+/// `ok` result of a mutating request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The revision the change got.
+    pub revision: u64,
+    /// True when this was a resend of an already-applied request.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Id of the created entity (section, objection, reply), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
+/// `ok` result of `join`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Joined {
+    pub revision: u64,
+}
+
+/// `ok` result of `view_annex`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnnexContent {
+    pub annex: AnnexId,
+    pub code: String,
+    pub title: String,
+    pub classification: String,
+    pub content: String,
+    /// Reminder shown by clients: this view is in the audit log.
+    pub logged: bool,
+}
+
+/// Parses one client text frame after the handshake into a request, with
+/// stable error codes for each kind of bad input.
+pub fn parse_request(text: &str) -> Result<ClientFrame, (Option<String>, ErrorCode, String)> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| (None, ErrorCode::Malformed, format!("not valid JSON: {e}")))?;
+    let Value::Object(obj) = &value else {
+        return Err((None, ErrorCode::Malformed, "a frame must be a JSON object".into()));
+    };
+    let id = match obj.get("id") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_REQUEST_ID_LEN => s.clone(),
+        Some(Value::String(_)) => {
+            return Err((None, ErrorCode::Invalid, format!("`id` must be 1..={MAX_REQUEST_ID_LEN} characters")));
+        }
+        Some(_) => return Err((None, ErrorCode::Invalid, "`id` must be a string".into())),
+        None => return Err((None, ErrorCode::Invalid, "missing request `id`".into())),
+    };
+    let ty = match obj.get("type") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err((Some(id), ErrorCode::Invalid, "`type` must be a string".into())),
+        None => return Err((Some(id), ErrorCode::Invalid, "missing `type`".into())),
+    };
+    if ty == "hello" {
+        return Err((Some(id), ErrorCode::Invalid, "already authenticated: `hello` only once".into()));
+    }
+    if !Request::TYPES.contains(&ty) {
+        let shown: String = ty.chars().take(40).collect();
+        return Err((Some(id), ErrorCode::UnknownType, format!("unknown message type {shown:?}")));
+    }
+    let request: Request =
+        serde_json::from_value(value.clone()).map_err(|e| (Some(id.clone()), ErrorCode::Invalid, e.to_string()))?;
+    Ok(ClientFrame { id, request })
+}
+
+/// Parses the handshake frame.
+pub fn parse_hello(text: &str) -> Result<Hello, (ErrorCode, String)> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| (ErrorCode::Malformed, format!("not valid JSON: {e}")))?;
+    match value.get("type") {
+        Some(Value::String(t)) if t == "hello" => {}
+        _ => return Err((ErrorCode::Unauthenticated, "the first frame must be `hello`".into())),
+    }
+    serde_json::from_value(value).map_err(|e| (ErrorCode::Invalid, format!("bad hello: {e}")))
+}
+
+/// Serializes the handshake frame.
+pub fn hello_frame(hello: &Hello) -> String {
+    let mut v = serde_json::to_value(hello).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("type".into(), Value::String("hello".into()));
+    }
+    v.to_string()
+}

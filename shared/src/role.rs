@@ -1,0 +1,103 @@
+//! Roles of room members. Capabilities come from the role (see `policy`),
+//! never from what a client claims.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A reviewer's discipline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Discipline {
+    SupportTrust,
+    Privacy,
+    Legal,
+    SupportEngineering,
+}
+
+/// What an agent member does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentRole {
+    Chronology,
+    ObjectionNormaliser,
+    TraceKeeper,
+}
+
+/// A member's role in one room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "kebab-case")]
+pub enum Role {
+    Owner,
+    Reviewer { discipline: Discipline },
+    Agent { agent_role: AgentRole },
+    Observer,
+}
+
+impl Role {
+    /// Short name: `owner`, `reviewer`, `agent`, `observer`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Reviewer { .. } => "reviewer",
+            Role::Agent { .. } => "agent",
+            Role::Observer => "observer",
+        }
+    }
+
+    /// Human label including discipline or agent role.
+    pub fn label(&self) -> String {
+        match self {
+            Role::Owner => "owner".into(),
+            Role::Reviewer { discipline } => format!("reviewer/{discipline}"),
+            Role::Agent { agent_role } => format!("agent/{agent_role}"),
+            Role::Observer => "observer".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} {value:?} (expected one of: {expected})")]
+pub struct ParseEnumError {
+    pub what: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+macro_rules! kebab_enum_text {
+    ($ty:ty, $what:literal, [$($variant:path => $text:literal),+ $(,)?]) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self { $($variant => $text),+ })
+            }
+        }
+        impl FromStr for $ty {
+            type Err = ParseEnumError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($variant),)+
+                    _ => Err(ParseEnumError {
+                        what: $what,
+                        value: s.to_string(),
+                        expected: concat!($($text, " "),+),
+                    }),
+                }
+            }
+        }
+    };
+}
+pub(crate) use kebab_enum_text;
+
+kebab_enum_text!(Discipline, "discipline", [
+    Discipline::SupportTrust => "support-trust",
+    Discipline::Privacy => "privacy",
+    Discipline::Legal => "legal",
+    Discipline::SupportEngineering => "support-engineering",
+]);
+
+kebab_enum_text!(AgentRole, "agent role", [
+    AgentRole::Chronology => "chronology",
+    AgentRole::ObjectionNormaliser => "objection-normaliser",
+    AgentRole::TraceKeeper => "trace-keeper",
+]);

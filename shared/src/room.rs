@@ -1,0 +1,112 @@
+//! The room's state: packet sections, members, register, annex map and
+//! release state, at one room revision.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::annex::Annex;
+use crate::ids::{AnnexId, ObjectionId, RoomId, SectionId, UserId};
+use crate::objection::Objection;
+use crate::release::ReleaseState;
+use crate::role::Role;
+
+/// A member of a room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: UserId,
+    pub name: String,
+    #[serde(flatten)]
+    pub role: Role,
+}
+
+/// A packet section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    pub id: SectionId,
+    pub title: String,
+    pub body: String,
+    /// Cached length of `body` in chars (operations are counted in chars).
+    pub len: usize,
+    /// Revision of the last change to this section.
+    pub revision: u64,
+}
+
+impl Section {
+    pub fn new(id: SectionId, title: String, body: String, revision: u64) -> Self {
+        let len = body.chars().count();
+        Self { id, title, body, len, revision }
+    }
+}
+
+/// Everything the room holds at one revision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomState {
+    pub id: RoomId,
+    pub title: String,
+    pub revision: u64,
+    pub members: BTreeMap<UserId, Member>,
+    /// Packet sections in order.
+    pub sections: Vec<Section>,
+    pub objections: BTreeMap<ObjectionId, Objection>,
+    pub annexes: BTreeMap<AnnexId, Annex>,
+    pub release: ReleaseState,
+    pub created_ms: i64,
+}
+
+impl RoomState {
+    pub fn new(id: RoomId, title: String, created_ms: i64) -> Self {
+        Self {
+            id,
+            title,
+            revision: 0,
+            members: BTreeMap::new(),
+            sections: Vec::new(),
+            objections: BTreeMap::new(),
+            annexes: BTreeMap::new(),
+            release: ReleaseState::Drafting,
+            created_ms,
+        }
+    }
+
+    pub fn section(&self, id: SectionId) -> Option<&Section> {
+        self.sections.iter().find(|s| s.id == id)
+    }
+
+    pub fn section_mut(&mut self, id: SectionId) -> Option<&mut Section> {
+        self.sections.iter_mut().find(|s| s.id == id)
+    }
+
+    pub fn member(&self, user: UserId) -> Option<&Member> {
+        self.members.get(&user)
+    }
+
+    pub fn objection_by_number(&self, number: u32) -> Option<&Objection> {
+        self.objections.values().find(|o| o.number == number)
+    }
+
+    pub fn annex_by_code(&self, code: &str) -> Option<&Annex> {
+        self.annexes.values().find(|a| a.code == code)
+    }
+
+    /// Next free objection number.
+    pub fn next_objection_number(&self) -> u32 {
+        self.objections.values().map(|o| o.number).max().unwrap_or(0) + 1
+    }
+
+    /// Next free annex code (`A1`, `A2`, …).
+    pub fn next_annex_code(&self) -> String {
+        let n = self
+            .annexes
+            .values()
+            .filter_map(|a| a.code.strip_prefix('A').and_then(|d| d.parse::<u32>().ok()))
+            .max()
+            .unwrap_or(0);
+        format!("A{}", n + 1)
+    }
+
+    /// The owners of the room.
+    pub fn owners(&self) -> impl Iterator<Item = &Member> {
+        self.members.values().filter(|m| m.role == Role::Owner)
+    }
+}
