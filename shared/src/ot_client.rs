@@ -23,31 +23,39 @@ impl SectionSync {
     /// A local edit was applied to the local text. Returns the operation to
     /// send now, if the section was synced.
     pub fn local(&mut self, op: TextOp) -> Result<Option<TextOp>, OpError> {
-        let (next, send) = match std::mem::take(self) {
-            SectionSync::Synced => (SectionSync::Awaiting { in_flight: op.clone() }, Some(op)),
+        // `self` is only changed once nothing can fail any more, so an
+        // operation that does not fit leaves the state (and the in-flight
+        // operation) intact.
+        match self {
+            SectionSync::Synced => {
+                *self = SectionSync::Awaiting { in_flight: op.clone() };
+                Ok(Some(op))
+            }
             SectionSync::Awaiting { in_flight } => {
-                (SectionSync::AwaitingWithBuffer { in_flight, buffer: op }, None)
+                let in_flight = std::mem::take(in_flight);
+                *self = SectionSync::AwaitingWithBuffer { in_flight, buffer: op };
+                Ok(None)
             }
-            SectionSync::AwaitingWithBuffer { in_flight, buffer } => {
-                (SectionSync::AwaitingWithBuffer { in_flight, buffer: buffer.compose(&op)? }, None)
+            SectionSync::AwaitingWithBuffer { buffer, .. } => {
+                *buffer = buffer.compose(&op)?;
+                Ok(None)
             }
-        };
-        *self = next;
-        Ok(send)
+        }
     }
 
     /// A remote operation (accepted by the server, from someone else)
     /// arrived. Returns it transformed to apply to the local text.
     pub fn remote(&mut self, op: &TextOp) -> Result<TextOp, OpError> {
-        let (next, apply) = match std::mem::take(self) {
+        // As in `local`: on error the state is left unchanged.
+        let (next, apply) = match &*self {
             SectionSync::Synced => (SectionSync::Synced, op.clone()),
             SectionSync::Awaiting { in_flight } => {
-                let (remote2, in_flight2) = TextOp::transform(op, &in_flight)?;
+                let (remote2, in_flight2) = TextOp::transform(op, in_flight)?;
                 (SectionSync::Awaiting { in_flight: in_flight2 }, remote2)
             }
             SectionSync::AwaitingWithBuffer { in_flight, buffer } => {
-                let (remote2, in_flight2) = TextOp::transform(op, &in_flight)?;
-                let (remote3, buffer2) = TextOp::transform(&remote2, &buffer)?;
+                let (remote2, in_flight2) = TextOp::transform(op, in_flight)?;
+                let (remote3, buffer2) = TextOp::transform(&remote2, buffer)?;
                 (SectionSync::AwaitingWithBuffer { in_flight: in_flight2, buffer: buffer2 }, remote3)
             }
         };

@@ -1,0 +1,204 @@
+//! One websocket connection to a Trustroom server: the handshake, requests
+//! matched to answers by id, and a channel of pushed frames (snapshots,
+//! events, presence). Network I/O runs in its own tasks; callers hold a
+//! cheap [`Conn`] handle.
+//!
+//! When the socket closes, every pending request resolves to
+//! [`RequestError::Disconnected`] and the push channel ends.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use trustroom_shared::ClientId;
+use trustroom_shared::protocol::{
+    ClientFrame, ErrorCode, Hello, PROTOCOL_VERSION, Request, ServerFrame, hello_frame,
+};
+
+/// Why a request failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    #[error("error[{code}]: {message}")]
+    Server { code: ErrorCode, message: String },
+    #[error("disconnected from the server")]
+    Disconnected,
+}
+
+impl RequestError {
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            RequestError::Server { code, .. } => Some(*code),
+            RequestError::Disconnected => None,
+        }
+    }
+}
+
+/// Why connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot connect to {url}: {source}")]
+    Socket { url: String, source: tokio_tungstenite::tungstenite::Error },
+    #[error("error[{code}]: {message}")]
+    Refused { code: ErrorCode, message: String },
+    #[error("the server closed the connection during the handshake")]
+    Closed,
+    #[error("unexpected handshake answer: {0}")]
+    Unexpected(String),
+}
+
+/// The server's welcome.
+#[derive(Debug, Clone)]
+pub struct Welcome {
+    pub user: trustroom_shared::UserId,
+    pub name: String,
+    pub client: ClientId,
+    pub server: String,
+}
+
+type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, RequestError>>>>>;
+
+/// Handle to an open connection.
+#[derive(Clone)]
+pub struct Conn {
+    out: mpsc::Sender<Message>,
+    pending: Pending,
+    next_id: Arc<AtomicU64>,
+}
+
+/// Frames pushed by the server (everything but `ok`/`error` answers).
+pub type Pushed = mpsc::Receiver<ServerFrame>;
+
+impl Conn {
+    /// Connects, performs the handshake and starts the I/O tasks.
+    pub async fn connect(url: &str, token: &str, client: Option<ClientId>) -> Result<(Conn, Welcome, Pushed), ConnectError> {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .map_err(|source| ConnectError::Socket { url: url.to_string(), source })?;
+        let hello = Hello { protocol: PROTOCOL_VERSION, token: token.to_string(), client };
+        ws.send(Message::text(hello_frame(&hello)))
+            .await
+            .map_err(|source| ConnectError::Socket { url: url.to_string(), source })?;
+        let welcome = loop {
+            match ws.next().await {
+                None => return Err(ConnectError::Closed),
+                Some(Err(source)) => return Err(ConnectError::Socket { url: url.to_string(), source }),
+                Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerFrame>(&t) {
+                    Ok(ServerFrame::Welcome { user, name, client, server, .. }) => {
+                        break Welcome { user, name, client, server };
+                    }
+                    Ok(ServerFrame::Error { code, message, .. }) | Ok(ServerFrame::Closing { code, reason: message }) => {
+                        return Err(ConnectError::Refused { code, message });
+                    }
+                    Ok(other) => return Err(ConnectError::Unexpected(format!("{other:?}"))),
+                    Err(e) => return Err(ConnectError::Unexpected(e.to_string())),
+                },
+                Some(Ok(Message::Close(_))) => return Err(ConnectError::Closed),
+                Some(Ok(_)) => continue,
+            }
+        };
+
+        let (mut sink, mut stream) = ws.split();
+        let (out_tx, mut out_rx) = mpsc::channel::<Message>(256);
+        let (push_tx, push_rx) = mpsc::channel::<ServerFrame>(4096);
+        let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
+
+        tokio::spawn(async move {
+            while let Some(msg) = out_rx.recv().await {
+                if sink.send(msg).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+
+        let reader_pending = pending.clone();
+        let pong_tx = out_tx.clone();
+        tokio::spawn(async move {
+            while let Some(msg) = stream.next().await {
+                let text = match msg {
+                    Ok(Message::Text(t)) => t,
+                    Ok(Message::Ping(p)) => {
+                        let _ = pong_tx.try_send(Message::Pong(p));
+                        continue;
+                    }
+                    Ok(Message::Close(_)) | Err(_) => break,
+                    Ok(_) => continue,
+                };
+                let frame: ServerFrame = match serde_json::from_str(&text) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!("unreadable frame from server: {e}");
+                        continue;
+                    }
+                };
+                match frame {
+                    ServerFrame::Ok { id, result } => {
+                        if let Some(tx) = reader_pending.lock().await.remove(&id) {
+                            let _ = tx.send(Ok(result));
+                        }
+                    }
+                    ServerFrame::Error { id: Some(id), code, message } => {
+                        match reader_pending.lock().await.remove(&id) {
+                            Some(tx) => {
+                                let _ = tx.send(Err(RequestError::Server { code, message }));
+                            }
+                            None => {
+                                let _ = push_tx.send(ServerFrame::Error { id: Some(id), code, message }).await;
+                            }
+                        }
+                    }
+                    other => {
+                        if push_tx.send(other).await.is_err() {
+                            // Nobody listens for pushed frames; keep serving answers.
+                        }
+                    }
+                }
+            }
+            // Drain: every pending request learns the connection is gone.
+            for (_, tx) in reader_pending.lock().await.drain() {
+                let _ = tx.send(Err(RequestError::Disconnected));
+            }
+        });
+
+        let conn = Conn { out: out_tx, pending, next_id: Arc::new(AtomicU64::new(1)) };
+        Ok((conn, welcome, push_rx))
+    }
+
+    /// Sends a request and waits for its answer.
+    pub async fn request(&self, request: Request) -> Result<Value, RequestError> {
+        let rx = self.submit(request).await?;
+        rx.await.unwrap_or(Err(RequestError::Disconnected))
+    }
+
+    /// Sends a request and returns a receiver for its answer (for callers
+    /// that must not wait, like the TUI loop).
+    pub async fn submit(&self, request: Request) -> Result<oneshot::Receiver<Result<Value, RequestError>>, RequestError> {
+        let id = format!("r{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().await.insert(id.clone(), tx);
+        let frame = ClientFrame { id: id.clone(), request };
+        let text = serde_json::to_string(&frame).map_err(|e| RequestError::Server {
+            code: ErrorCode::Invalid,
+            message: e.to_string(),
+        })?;
+        if self.out.send(Message::text(text)).await.is_err() {
+            self.pending.lock().await.remove(&id);
+            return Err(RequestError::Disconnected);
+        }
+        Ok(rx)
+    }
+
+    /// Sends a raw text frame (tests and hostile-input tools).
+    pub async fn send_raw(&self, text: String) -> Result<(), RequestError> {
+        self.out.send(Message::text(text)).await.map_err(|_| RequestError::Disconnected)
+    }
+
+    /// True while the writer task still runs.
+    pub fn is_open(&self) -> bool {
+        !self.out.is_closed()
+    }
+}

@@ -1,0 +1,393 @@
+//! One room = one task that owns its state (an actor). Connections send it
+//! commands over a bounded channel; it sequences every change, commits each
+//! batch of changes in one transaction (group commit) and only then
+//! acknowledges and broadcasts them.
+
+mod requests;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use trustroom_shared::audit::{AuditEntry, next_entry};
+use trustroom_shared::change::{Change, Revision, apply};
+use trustroom_shared::protocol::{ErrorCode, Presence, Request, ServerFrame};
+use trustroom_shared::room::RoomState;
+use trustroom_shared::view::snapshot_for;
+use trustroom_shared::{ClientId, RoomId, UserId};
+
+use crate::admin::AdminCommand;
+use crate::clock::now_ms;
+use crate::config::ServerConfig;
+use crate::outbox::{ConnInfo, Outgoing, encode};
+use crate::storage::{CommitBatch, LoadedRoom, Store};
+
+/// A refusal: stable code + message.
+pub type Refusal = (ErrorCode, String);
+
+/// The answer to a request.
+pub type Answer = Result<Value, Refusal>;
+
+/// Author id used for administrative changes.
+pub const ADMIN_ACTOR: UserId = UserId(uuid::Uuid::nil());
+
+/// Commands a room accepts.
+pub enum RoomCmd {
+    Join { conn: ConnInfo, since: Option<u64>, reply: oneshot::Sender<Answer> },
+    Request { conn: ConnInfo, request: Request, reply: oneshot::Sender<Answer> },
+    Leave { conn_id: u64 },
+    Admin { command: AdminCommand, reply: oneshot::Sender<Result<String, String>> },
+    /// A user's token was revoked: cut their connections off.
+    UserRevoked { user: UserId },
+    Shutdown { done: oneshot::Sender<()> },
+}
+
+/// Handle used to talk to a room.
+pub type RoomHandle = mpsc::Sender<RoomCmd>;
+
+struct Subscriber {
+    conn: ConnInfo,
+}
+
+/// What a batch has produced but not yet committed.
+#[derive(Default)]
+struct Batch {
+    commit: CommitBatch,
+    /// Replies that may only be sent once the batch is durable.
+    replies: Vec<(oneshot::Sender<Answer>, Answer)>,
+    admin_replies: Vec<(oneshot::Sender<Result<String, String>>, Result<String, String>)>,
+    /// Connections to cut off after commit (removed members).
+    removals: Vec<(UserId, String)>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.commit.revisions.is_empty() && self.commit.audit.is_empty() && self.replies.is_empty()
+            && self.admin_replies.is_empty()
+    }
+}
+
+/// The room actor.
+pub struct Room {
+    id: RoomId,
+    state: RoomState,
+    store: Store,
+    config: Arc<ServerConfig>,
+    /// Recent revisions (for transforms and catch-up), oldest first.
+    history: VecDeque<Revision>,
+    subscribers: HashMap<u64, Subscriber>,
+    presence: HashMap<ClientId, Presence>,
+    /// Highest applied request seq per client.
+    client_seqs: HashMap<ClientId, u64>,
+    audit_head: Option<(u64, String)>,
+    /// Revision of the newest stored snapshot.
+    snapshot_revision: u64,
+}
+
+/// Rebuilds a room's state from what storage holds.
+pub fn replay(loaded: &LoadedRoom) -> Result<RoomState, String> {
+    let mut state = match &loaded.snapshot {
+        Some(s) => s.clone(),
+        None => RoomState::new(loaded.record.id, loaded.record.title.clone(), loaded.record.created_ms),
+    };
+    for rev in &loaded.tail {
+        apply(&mut state, rev).map_err(|e| format!("revision {}: {e}", rev.revision))?;
+    }
+    Ok(state)
+}
+
+impl Room {
+    /// Opens a room from storage. `None` when it does not exist.
+    pub async fn open(id: RoomId, store: Store, config: Arc<ServerConfig>) -> anyhow::Result<Option<Room>> {
+        let Some(loaded) = store.load_room(id).await? else {
+            return Ok(None);
+        };
+        let state = replay(&loaded).map_err(|e| anyhow::anyhow!("room {id} cannot be replayed: {e}"))?;
+        let snapshot_revision = loaded.snapshot.as_ref().map_or(0, |s| s.revision);
+        let keep = loaded.tail.len().saturating_sub(config.history_window);
+        Ok(Some(Room {
+            id,
+            state,
+            store,
+            config,
+            history: loaded.tail.into_iter().skip(keep).collect(),
+            subscribers: HashMap::new(),
+            presence: HashMap::new(),
+            client_seqs: loaded.client_seqs.into_iter().collect(),
+            audit_head: loaded.audit_head,
+            snapshot_revision,
+        }))
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.state.revision
+    }
+
+    /// Runs the actor until shutdown or until every handle is dropped.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
+        let mut shutdown_done: Option<oneshot::Sender<()>> = None;
+        while shutdown_done.is_none() {
+            let Some(first) = rx.recv().await else { break };
+            let mut batch = Batch::default();
+            let mut next = Some(first);
+            let mut handled = 0usize;
+            while let Some(cmd) = next.take() {
+                handled += 1;
+                match cmd {
+                    RoomCmd::Shutdown { done } => {
+                        shutdown_done = Some(done);
+                        break;
+                    }
+                    RoomCmd::Join { conn, since, reply } => {
+                        // A joiner must only ever see committed state.
+                        if !batch.is_empty() {
+                            self.flush(std::mem::take(&mut batch)).await;
+                        }
+                        self.join(conn, since, reply, &mut batch);
+                    }
+                    RoomCmd::Request { conn, request, reply } => {
+                        let answer = self.request(&conn, request, &mut batch).await;
+                        batch.replies.push((reply, answer));
+                    }
+                    RoomCmd::Leave { conn_id } => self.leave(conn_id),
+                    RoomCmd::Admin { command, reply } => {
+                        let result = self.admin(command, &mut batch);
+                        batch.admin_replies.push((reply, result));
+                    }
+                    RoomCmd::UserRevoked { user } => {
+                        batch.removals.push((user, "your token was revoked".into()));
+                    }
+                }
+                if handled < self.config.batch_max {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.flush(batch).await;
+        }
+        // Drain: answer whatever is still queued so nobody waits forever.
+        rx.close();
+        while let Ok(cmd) = rx.try_recv() {
+            match cmd {
+                RoomCmd::Join { reply, .. } | RoomCmd::Request { reply, .. } => {
+                    let _ = reply.send(Err((ErrorCode::Unavailable, "the server is shutting down".into())));
+                }
+                RoomCmd::Admin { reply, .. } => {
+                    let _ = reply.send(Err("the server is shutting down".into()));
+                }
+                RoomCmd::Shutdown { done } => {
+                    let _ = done.send(());
+                }
+                RoomCmd::Leave { .. } | RoomCmd::UserRevoked { .. } => {}
+            }
+        }
+        for sub in self.subscribers.values() {
+            let _ = sub.conn.out.try_send(Outgoing::Close(ErrorCode::Unavailable, "the server is shutting down".into()));
+        }
+        if let Some(done) = shutdown_done {
+            let _ = done.send(());
+        }
+    }
+
+    /// Commits the batch, then acknowledges and broadcasts. On a storage
+    /// failure the in-memory state is rebuilt from storage and every
+    /// request of the batch is refused: nothing is half-applied.
+    async fn flush(&mut self, mut batch: Batch) {
+        if !batch.commit.revisions.is_empty() || !batch.commit.audit.is_empty() {
+            if self.state.revision >= self.snapshot_revision + self.config.snapshot_every
+                && !batch.commit.revisions.is_empty()
+            {
+                batch.commit.snapshot = Some(self.state.clone());
+            }
+            if let Err(e) = self.store.commit(self.id, &batch.commit).await {
+                tracing::error!(room = %self.id, "commit failed: {e}");
+                let code = if e.is_unavailable() { ErrorCode::Unavailable } else { ErrorCode::Internal };
+                let message = format!("the change could not be stored ({e}); nothing was applied");
+                if let Err(reload) = self.reload().await {
+                    tracing::error!(room = %self.id, "reload after failed commit failed: {reload}");
+                }
+                for (tx, answer) in batch.replies {
+                    let refused = match answer {
+                        Ok(_) => Err((code, message.clone())),
+                        other => other,
+                    };
+                    let _ = tx.send(refused);
+                }
+                for (tx, _) in batch.admin_replies {
+                    let _ = tx.send(Err(message.clone()));
+                }
+                return;
+            }
+            if let Some(s) = &batch.commit.snapshot {
+                self.snapshot_revision = s.revision;
+            }
+            if let Some(last) = batch.commit.audit.last() {
+                self.audit_head = Some((last.seq, last.hash.clone()));
+            }
+        }
+        for rev in &batch.commit.revisions {
+            let frame = encode(&ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
+            self.broadcast(&frame, None);
+        }
+        for (user, reason) in batch.removals {
+            self.cut_off(user, &reason);
+        }
+        for (tx, answer) in batch.replies {
+            let _ = tx.send(answer);
+        }
+        for (tx, result) in batch.admin_replies {
+            let _ = tx.send(result);
+        }
+    }
+
+    /// Rebuilds state from storage after a failed commit.
+    async fn reload(&mut self) -> anyhow::Result<()> {
+        let loaded = self.store.load_room(self.id).await?.ok_or_else(|| anyhow::anyhow!("room vanished"))?;
+        self.state = replay(&loaded).map_err(|e| anyhow::anyhow!(e))?;
+        self.history = loaded.tail.into_iter().collect();
+        while self.history.len() > self.config.history_window {
+            self.history.pop_front();
+        }
+        self.client_seqs = loaded.client_seqs.into_iter().collect();
+        self.audit_head = loaded.audit_head;
+        Ok(())
+    }
+
+    /// Sends a frame to every subscriber (except `skip`); a subscriber whose
+    /// queue is full is disconnected (it resyncs when it returns).
+    fn broadcast(&mut self, frame: &Arc<str>, skip: Option<u64>) {
+        let mut stalled = Vec::new();
+        for (id, sub) in &self.subscribers {
+            if Some(*id) == skip {
+                continue;
+            }
+            if sub.conn.out.try_send(Outgoing::Frame(frame.clone())).is_err() {
+                stalled.push(*id);
+            }
+        }
+        for id in stalled {
+            if let Some(sub) = self.subscribers.remove(&id) {
+                tracing::warn!(room = %self.id, conn = id, "subscriber stalled; disconnecting");
+                let _ = sub.conn.out.try_send(Outgoing::Close(
+                    ErrorCode::TooLarge,
+                    "you fell too far behind; reconnect and resync".into(),
+                ));
+                self.presence.remove(&sub.conn.client);
+            }
+        }
+    }
+
+    fn cut_off(&mut self, user: UserId, reason: &str) {
+        let ids: Vec<u64> = self.subscribers.iter().filter(|(_, s)| s.conn.user == user).map(|(id, _)| *id).collect();
+        for id in ids {
+            if let Some(sub) = self.subscribers.remove(&id) {
+                let frame = encode(&ServerFrame::Removed { room: self.id, reason: reason.to_string() });
+                let _ = sub.conn.out.try_send(Outgoing::Frame(frame));
+                self.presence.remove(&sub.conn.client);
+                let gone = encode(&ServerFrame::PresenceGone { room: self.id, client: sub.conn.client });
+                self.broadcast(&gone, None);
+            }
+        }
+    }
+
+    /// Appends an audit entry to the batch (hash-chained to the previous).
+    fn audit(&mut self, batch: &mut Batch, actor: &str, kind: &str, detail: Value) {
+        let prev = batch
+            .commit
+            .audit
+            .last()
+            .map(|e| (e.seq, e.hash.clone()))
+            .or_else(|| self.audit_head.clone());
+        let entry: AuditEntry = next_entry(
+            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+            &self.id.to_string(),
+            now_ms(),
+            actor,
+            kind,
+            self.state.revision,
+            detail,
+        );
+        batch.commit.audit.push(entry);
+    }
+
+    /// Records a refusal in the audit log and returns it.
+    fn refuse(&mut self, batch: &mut Batch, user: UserId, what: &str, refusal: Refusal) -> Answer {
+        self.audit(
+            batch,
+            &user.to_string(),
+            "refused",
+            json!({"request": what, "code": refusal.0.as_str(), "message": refusal.1}),
+        );
+        Err(refusal)
+    }
+
+    /// Applies a change as the next revision and queues it for commit.
+    fn commit_change(
+        &mut self,
+        batch: &mut Batch,
+        author: UserId,
+        client: Option<trustroom_shared::change::ClientStamp>,
+        change: Change,
+        audit_detail: Value,
+    ) -> Result<u64, Refusal> {
+        let rev = Revision { revision: self.state.revision + 1, author, at_ms: now_ms(), client, change };
+        apply(&mut self.state, &rev).map_err(|e| match e {
+            trustroom_shared::change::ApplyError::NotFound(m) => (ErrorCode::NotFound, format!("{m} not found")),
+            trustroom_shared::change::ApplyError::Conflict(m) => (ErrorCode::Conflict, m),
+            other => (ErrorCode::Invalid, other.to_string()),
+        })?;
+        if let Some(stamp) = client {
+            let e = self.client_seqs.entry(stamp.client).or_insert(0);
+            *e = (*e).max(stamp.seq);
+        }
+        let actor = if author == ADMIN_ACTOR { "admin".to_string() } else { author.to_string() };
+        let kind = format!("change.{}", rev.change.kind_name());
+        self.audit(batch, &actor, &kind, audit_detail);
+        self.history.push_back(rev.clone());
+        if self.history.len() > self.config.history_window {
+            self.history.pop_front();
+        }
+        batch.commit.revisions.push(rev);
+        Ok(self.state.revision)
+    }
+
+    fn join(&mut self, conn: ConnInfo, since: Option<u64>, reply: oneshot::Sender<Answer>, batch: &mut Batch) {
+        let user = conn.user;
+        if self.state.member(user).is_none() {
+            let answer = self.refuse(batch, user, "join", crate::hub::room_not_found());
+            batch.replies.push((reply, answer));
+            return;
+        }
+        let oldest_kept = self.history.front().map_or(self.state.revision + 1, |r| r.revision);
+        let catch_up = since.filter(|s| *s <= self.state.revision && *s + 1 >= oldest_kept);
+        match catch_up {
+            Some(s) => {
+                for rev in self.history.iter().filter(|r| r.revision > s) {
+                    let frame = encode(&ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
+                    let _ = conn.out.try_send(Outgoing::Frame(frame));
+                }
+            }
+            None => {
+                let applied = self.client_seqs.get(&conn.client).copied();
+                let presence: Vec<Presence> = self.presence.values().cloned().collect();
+                let Some(snapshot) = snapshot_for(&self.state, user, applied, presence) else {
+                    return;
+                };
+                let frame = encode(&ServerFrame::Snapshot { room: self.id, snapshot: Box::new(snapshot) });
+                let _ = conn.out.try_send(Outgoing::Frame(frame));
+            }
+        }
+        self.audit(batch, &user.to_string(), "room.join", json!({"since": since, "catch_up": catch_up.is_some()}));
+        self.subscribers.insert(conn.conn_id, Subscriber { conn });
+        batch.replies.push((reply, Ok(json!({"revision": self.state.revision}))));
+    }
+
+    fn leave(&mut self, conn_id: u64) {
+        if let Some(sub) = self.subscribers.remove(&conn_id) {
+            if self.presence.remove(&sub.conn.client).is_some() {
+                let gone = encode(&ServerFrame::PresenceGone { room: self.id, client: sub.conn.client });
+                self.broadcast(&gone, None);
+            }
+        }
+    }
+}

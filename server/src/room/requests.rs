@@ -1,0 +1,437 @@
+//! Requests against one room: authorization, validation, and the change
+//! each accepted request becomes.
+
+use serde_json::{Value, json};
+use trustroom_shared::annex::Annex;
+use trustroom_shared::change::{Change, ClientStamp};
+use trustroom_shared::ids::{ObjectionId, ReplyId, SectionId};
+use trustroom_shared::objection::{Anchor, Objection, ObjectionStatus, Reply, StatusChange};
+use trustroom_shared::ot::{OpLimits, TextOp, WireComponent, normalize_newlines, transform_server};
+use trustroom_shared::policy::{Capability, allowed};
+use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, Presence, Request, ServerFrame};
+use trustroom_shared::readiness::readiness;
+use trustroom_shared::release::ReleaseState;
+use trustroom_shared::canonical::content_hash;
+use trustroom_shared::role::Role;
+use trustroom_shared::UserId;
+
+use super::{Answer, Batch, Refusal, Room};
+use crate::admin::AdminCommand;
+use crate::clock::now_ms;
+use crate::outbox::{ConnInfo, encode};
+
+fn request_name(r: &Request) -> &'static str {
+    match r {
+        Request::Rooms => "rooms",
+        Request::Join { .. } => "join",
+        Request::Leave { .. } => "leave",
+        Request::AddSection { .. } => "add_section",
+        Request::Edit { .. } => "edit",
+        Request::Object { .. } => "object",
+        Request::Reply { .. } => "reply",
+        Request::SetObjectionStatus { .. } => "set_objection_status",
+        Request::ViewAnnex { .. } => "view_annex",
+        Request::Cursor { .. } => "cursor",
+        Request::Hold { .. } => "hold",
+        Request::MarkReady { .. } => "mark_ready",
+        Request::Release { .. } => "release",
+        Request::Escalate { .. } => "escalate",
+        Request::Ping => "ping",
+    }
+}
+
+/// The capability a request needs.
+fn needed(r: &Request) -> Capability {
+    match r {
+        Request::AddSection { .. } | Request::Edit { .. } => Capability::Edit,
+        Request::Object { .. } | Request::Reply { .. } => Capability::Object,
+        Request::SetObjectionStatus { status: ObjectionStatus::AcceptedResidual, .. } => Capability::AcceptResidual,
+        Request::SetObjectionStatus { .. } => Capability::ResolveObjection,
+        Request::Hold { .. } | Request::MarkReady { .. } | Request::Release { .. } | Request::Escalate { .. } => {
+            Capability::DecideRelease
+        }
+        _ => Capability::Read,
+    }
+}
+
+fn is_mutation(r: &Request) -> bool {
+    !matches!(
+        r,
+        Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::ViewAnnex { .. } | Request::Cursor { .. }
+            | Request::Ping
+    )
+}
+
+fn ack(revision: u64, created: Option<String>) -> Value {
+    serde_json::to_value(Ack { revision, duplicate: false, created }).unwrap_or(Value::Null)
+}
+
+fn invalid(msg: impl Into<String>) -> Refusal {
+    (ErrorCode::Invalid, msg.into())
+}
+
+/// Checks a free text field: trimmed non-empty (when required) and within
+/// the limit; returns it with normalized newlines.
+fn text_field(name: &str, value: &str, max: usize, required: bool) -> Result<String, Refusal> {
+    let v = normalize_newlines(value);
+    if required && v.trim().is_empty() {
+        return Err(invalid(format!("`{name}` must not be empty")));
+    }
+    let n = v.chars().count();
+    if n > max {
+        return Err((ErrorCode::TooLarge, format!("`{name}` has {n} characters (limit {max})")));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(invalid(format!("`{name}` contains control characters")));
+    }
+    Ok(v)
+}
+
+impl Room {
+    /// Handles one request from a connection.
+    pub(super) async fn request(&mut self, conn: &ConnInfo, request: Request, batch: &mut Batch) -> Answer {
+        let user = conn.user;
+        let what = request_name(&request);
+        let Some(member) = self.state.member(user).cloned() else {
+            return self.refuse(batch, user, what, crate::hub::room_not_found());
+        };
+        let cap = needed(&request);
+        if !allowed(&member.role, cap) {
+            let msg = format!("a {} may not {what} (needs {cap:?})", member.role.label());
+            return self.refuse(batch, user, what, (ErrorCode::Forbidden, msg));
+        }
+        if is_mutation(&request) && self.state.release.is_read_only() {
+            return self.refuse(
+                batch,
+                user,
+                what,
+                (ErrorCode::ReadOnly, "the room is escalated to direct human handling and is read-only".into()),
+            );
+        }
+        // Idempotent resend: the first answer again, nothing applied twice.
+        if let Some(seq) = request.seq() {
+            if self.client_seqs.get(&conn.client).is_some_and(|max| seq <= *max) {
+                match self.store.find_client_seq(self.id, conn.client, seq).await {
+                    Ok(Some(revision)) => {
+                        return Ok(serde_json::to_value(Ack { revision, duplicate: true, created: None })
+                            .unwrap_or(Value::Null));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err((ErrorCode::Unavailable, format!("cannot check for a resend: {e}"))),
+                }
+            }
+            // Also a resend of something earlier in this same batch.
+            if let Some(rev) = batch
+                .commit
+                .revisions
+                .iter()
+                .find(|r| r.client == Some(ClientStamp { client: conn.client, seq }))
+            {
+                return Ok(serde_json::to_value(Ack { revision: rev.revision, duplicate: true, created: None })
+                    .unwrap_or(Value::Null));
+            }
+        }
+        let stamp = request.seq().map(|seq| ClientStamp { client: conn.client, seq });
+        let result = self.dispatch(conn, &member.role, request, stamp, batch).await;
+        match result {
+            Ok(v) => Ok(v),
+            Err(refusal) => self.refuse(batch, user, what, refusal),
+        }
+    }
+
+    async fn dispatch(
+        &mut self,
+        conn: &ConnInfo,
+        role: &Role,
+        request: Request,
+        stamp: Option<ClientStamp>,
+        batch: &mut Batch,
+    ) -> Answer {
+        let user = conn.user;
+        let max_text = self.config.max_text_chars;
+        match request {
+            Request::AddSection { title, body, after, .. } => {
+                let title = text_field("title", &title, 200, true)?;
+                let body = normalize_newlines(&body);
+                if body.chars().count() > self.config.max_section_chars {
+                    return Err((ErrorCode::TooLarge, format!("section body over {} characters", self.config.max_section_chars)));
+                }
+                if self.state.sections.len() >= self.config.max_sections {
+                    return Err((ErrorCode::TooLarge, format!("the room already has {} sections (limit)", self.config.max_sections)));
+                }
+                if self.state.sections.iter().any(|s| s.title == title) {
+                    return Err((ErrorCode::Conflict, format!("a section titled {title:?} already exists")));
+                }
+                let id = SectionId::new();
+                let detail = json!({"section": id, "title": title, "chars": body.chars().count()});
+                let rev = self.commit_change(batch, user, stamp, Change::SectionAdded { section: id, title, body, after }, detail)?;
+                Ok(ack(rev, Some(id.to_string())))
+            }
+            Request::Edit { section, base, op, .. } => self.edit(batch, user, stamp, section, base, op).await,
+            Request::Object { section, kind, blocking, text, statement, quote, .. } => {
+                let text = text_field("text", &text, max_text, true)?;
+                let quote = quote.map(|q| text_field("quote", &q, max_text, true)).transpose()?;
+                if self.state.objections.len() >= self.config.max_objections {
+                    return Err((ErrorCode::TooLarge, "the register is full (limit reached)".into()));
+                }
+                let Some(sec) = self.state.section(section) else {
+                    return Err((ErrorCode::NotFound, format!("section {section} not found")));
+                };
+                if let Some(q) = &quote {
+                    if !sec.body.contains(q.as_str()) {
+                        return Err(invalid("`quote` does not occur in the section"));
+                    }
+                }
+                let objection = Objection {
+                    id: ObjectionId::new(),
+                    number: self.state.next_objection_number(),
+                    author: user,
+                    anchor: Anchor { section, statement, quote },
+                    kind,
+                    blocking,
+                    text,
+                    status: ObjectionStatus::Open,
+                    rationale: None,
+                    replies: Vec::new(),
+                    history: Vec::new(),
+                    at_ms: now_ms(),
+                };
+                let id = objection.id;
+                let detail = json!({"objection": id, "code": objection.code(), "kind": kind, "blocking": blocking, "section": section});
+                let rev = self.commit_change(batch, user, stamp, Change::ObjectionRaised { objection }, detail)?;
+                Ok(ack(rev, Some(id.to_string())))
+            }
+            Request::Reply { objection, text, .. } => {
+                let text = text_field("text", &text, max_text, true)?;
+                if !self.state.objections.contains_key(&objection) {
+                    return Err((ErrorCode::NotFound, format!("objection {objection} not found")));
+                }
+                let reply = Reply { id: ReplyId::new(), author: user, text, at_ms: now_ms() };
+                let id = reply.id;
+                let detail = json!({"objection": objection, "reply": id});
+                let rev = self.commit_change(batch, user, stamp, Change::ReplyAdded { objection, reply }, detail)?;
+                Ok(ack(rev, Some(id.to_string())))
+            }
+            Request::SetObjectionStatus { objection, status, rationale, .. } => {
+                let rationale = rationale.map(|r| text_field("rationale", &r, max_text, false)).transpose()?;
+                let Some(o) = self.state.objections.get(&objection) else {
+                    return Err((ErrorCode::NotFound, format!("objection {objection} not found")));
+                };
+                if status == ObjectionStatus::Withdrawn && o.author != user && *role != Role::Owner {
+                    return Err((ErrorCode::Forbidden, "only the objection's author or an owner may withdraw it".into()));
+                }
+                if status == ObjectionStatus::Open {
+                    return Err(invalid("an objection cannot be moved back to open"));
+                }
+                let change = StatusChange { status, by: user, rationale, at_ms: now_ms() };
+                let detail = json!({"objection": objection, "status": status, "rationale": change.rationale});
+                let rev = self.commit_change(batch, user, stamp, Change::ObjectionStatusChanged { objection, change }, detail)?;
+                Ok(ack(rev, None))
+            }
+            Request::ViewAnnex { annex, .. } => {
+                let Some(a) = self.state.annexes.get(&annex) else {
+                    return Err((ErrorCode::NotFound, format!("annex {annex} not found")));
+                };
+                if !a.allows(user) {
+                    return Err((
+                        ErrorCode::Forbidden,
+                        format!("annex {} ({}) is restricted: you are not on its need-to-know list", a.code, a.classification),
+                    ));
+                }
+                let content = AnnexContent {
+                    annex,
+                    code: a.code.clone(),
+                    title: a.title.clone(),
+                    classification: a.classification.clone(),
+                    content: a.content.clone().unwrap_or_default(),
+                    logged: true,
+                };
+                let detail = json!({"annex": annex, "code": a.code, "content_hash": a.content_hash});
+                self.audit(batch, &user.to_string(), "annex.view", detail);
+                Ok(serde_json::to_value(content).unwrap_or(Value::Null))
+            }
+            Request::Cursor { section, pos, anchor, .. } => {
+                let Some(sec) = self.state.section(section) else {
+                    return Err((ErrorCode::NotFound, format!("section {section} not found")));
+                };
+                if pos > sec.len || anchor.is_some_and(|a| a > sec.len) {
+                    return Err(invalid("cursor position beyond the end of the section"));
+                }
+                let name = self.state.member(user).map(|m| m.name.clone()).unwrap_or_default();
+                let presence = Presence { user, name, client: conn.client, section, pos, anchor, revision: self.state.revision };
+                self.presence.insert(conn.client, presence.clone());
+                let frame = encode(&ServerFrame::Presence { room: self.id, presence });
+                self.broadcast(&frame, Some(conn.conn_id));
+                Ok(json!({}))
+            }
+            Request::Hold { reason, .. } => {
+                let reason = text_field("reason", &reason, max_text, true)?;
+                let release = ReleaseState::Held { reasons: vec![reason.clone()], by: user, at_ms: now_ms() };
+                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, json!({"decision": "hold", "reason": reason}))?;
+                Ok(ack(rev, None))
+            }
+            Request::MarkReady { .. } => {
+                let reviewed = self.state.revision;
+                let release = ReleaseState::Ready { revision: reviewed, by: user, at_ms: now_ms() };
+                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, json!({"decision": "ready", "reviewed_revision": reviewed}))?;
+                Ok(ack(rev, None))
+            }
+            Request::Release { lane, .. } => {
+                let ReleaseState::Ready { revision: reviewed, .. } = self.state.release else {
+                    return Err((ErrorCode::Conflict, format!("the room is {}; mark it ready first", self.state.release.name())));
+                };
+                if let Some(changed) = self.history.iter().find(|r| r.revision > reviewed && r.change.touches_content()) {
+                    return Err((
+                        ErrorCode::Stale,
+                        format!("the room changed at rev {} after it was marked ready at rev {reviewed}; review it again", changed.revision),
+                    ));
+                }
+                let record = readiness(&self.state);
+                if !record.is_clear() {
+                    let list: Vec<String> = record.blockers.iter().map(|b| b.describe()).collect();
+                    return Err((ErrorCode::Conflict, format!("release blocked by {} blocker(s): {}", list.len(), list.join("; "))));
+                }
+                let release = ReleaseState::Released {
+                    revision: self.state.revision,
+                    content_hash: content_hash(&self.state),
+                    lane,
+                    by: user,
+                    at_ms: now_ms(),
+                };
+                let detail = json!({"decision": "release", "lane": lane, "revision": self.state.revision, "content_hash": content_hash(&self.state)});
+                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
+                Ok(ack(rev, None))
+            }
+            Request::Escalate { reason, .. } => {
+                let reason = text_field("reason", &reason, max_text, true)?;
+                let release = ReleaseState::Escalated { reason: reason.clone(), by: user, at_ms: now_ms() };
+                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, json!({"decision": "escalate", "reason": reason}))?;
+                Ok(ack(rev, None))
+            }
+            Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::Ping => {
+                Err(invalid("this request is not handled by a room"))
+            }
+        }
+    }
+
+    async fn edit(
+        &mut self,
+        batch: &mut Batch,
+        user: UserId,
+        stamp: Option<ClientStamp>,
+        section: SectionId,
+        base: u64,
+        wire: Vec<WireComponent>,
+    ) -> Answer {
+        if self.state.section(section).is_none() {
+            return Err((ErrorCode::NotFound, format!("section {section} not found")));
+        }
+        if base > self.state.revision {
+            return Err(invalid(format!("base revision {base} is from the future (room is at {})", self.state.revision)));
+        }
+        let wire: Vec<WireComponent> = wire
+            .into_iter()
+            .map(|c| match c {
+                WireComponent::Text(t) => WireComponent::Text(normalize_newlines(&t)),
+                other => other,
+            })
+            .collect();
+        let limits = OpLimits { max_components: self.config.max_op_components, max_text_chars: self.config.max_section_chars };
+        let mut op = TextOp::from_wire(&wire, limits).map_err(|e| match e {
+            trustroom_shared::ot::OpError::TooLarge(m) => (ErrorCode::TooLarge, m),
+            other => invalid(other.to_string()),
+        })?;
+        if op.components().iter().any(|c| matches!(c, trustroom_shared::ot::Component::Insert(s) if s.chars().any(|ch| ch.is_control() && ch != '\n' && ch != '\t'))) {
+            return Err(invalid("inserted text contains control characters"));
+        }
+        // Transform against every edit of this section accepted after `base`.
+        let oldest_kept = self.history.front().map_or(self.state.revision + 1, |r| r.revision);
+        let concurrent: Vec<TextOp> = if base + 1 >= oldest_kept {
+            self.history
+                .iter()
+                .filter(|r| r.revision > base)
+                .filter_map(|r| match &r.change {
+                    Change::SectionEdited { section: s, op } if *s == section => Some(op.clone()),
+                    _ => None,
+                })
+                .map(|w| TextOp::from_wire(&w, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }))
+                .collect::<Result<_, _>>()
+                .map_err(|e| (ErrorCode::Internal, format!("stored operation unreadable: {e}")))?
+        } else {
+            let older = self
+                .store
+                .revisions_between(self.id, base, self.state.revision)
+                .await
+                .map_err(|e| (ErrorCode::Unavailable, format!("cannot read history: {e}")))?;
+            older
+                .iter()
+                .filter_map(|r| match &r.change {
+                    Change::SectionEdited { section: s, op } if *s == section => Some(op.clone()),
+                    _ => None,
+                })
+                .map(|w| TextOp::from_wire(&w, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }))
+                .collect::<Result<_, _>>()
+                .map_err(|e| (ErrorCode::Internal, format!("stored operation unreadable: {e}")))?
+        };
+        for accepted in &concurrent {
+            op = transform_server(&op, accepted).map_err(|_| {
+                invalid(format!(
+                    "operation length {} does not match the section at revision {base}",
+                    op.base_len()
+                ))
+            })?;
+        }
+        let sec = self.state.section(section).ok_or_else(|| (ErrorCode::NotFound, format!("section {section} not found")))?;
+        if op.base_len() != sec.len {
+            return Err(invalid(format!(
+                "operation expects {} characters but the section has {} at revision {}",
+                op.base_len(),
+                sec.len,
+                self.state.revision
+            )));
+        }
+        if op.target_len() > self.config.max_section_chars {
+            return Err((ErrorCode::TooLarge, format!("section would exceed {} characters", self.config.max_section_chars)));
+        }
+        let (ins, del) = op.components().iter().fold((0usize, 0usize), |(i, d), c| match c {
+            trustroom_shared::ot::Component::Insert(s) => (i + s.chars().count(), d),
+            trustroom_shared::ot::Component::Delete(n) => (i, d + n),
+            _ => (i, d),
+        });
+        let detail = json!({"section": section, "base": base, "inserted": ins, "deleted": del});
+        let rev = self.commit_change(batch, user, stamp, Change::SectionEdited { section, op: op.to_wire() }, detail)?;
+        Ok(ack(rev, None))
+    }
+
+    /// Applies an administrative command as a change.
+    pub(super) fn admin(&mut self, command: AdminCommand, batch: &mut Batch) -> Result<String, String> {
+        let admin = super::ADMIN_ACTOR;
+        match command {
+            AdminCommand::AddMember { member } => {
+                let detail = json!({"user": member.user, "name": member.name, "role": member.role.label()});
+                let name = member.name.clone();
+                let role = member.role.label();
+                self.commit_change(batch, admin, None, Change::MemberAdded { member }, detail).map_err(|e| e.1)?;
+                Ok(format!("{name} is now {role} in room {}", self.id))
+            }
+            AdminCommand::RemoveMember { user } => {
+                let name = self.state.member(user).map(|m| m.name.clone()).ok_or("not a member of this room")?;
+                self.commit_change(batch, admin, None, Change::MemberRemoved { user }, json!({"user": user, "name": name}))
+                    .map_err(|e| e.1)?;
+                batch.removals.push((user, "you were removed from this room".into()));
+                Ok(format!("{name} removed from room {}", self.id))
+            }
+            AdminCommand::RevokeUser { .. } => Err("user revocation is not a room command".into()),
+            AdminCommand::AddAnnex { annex } => {
+                let annex: Annex = *annex;
+                let mut annex = annex;
+                annex.code = self.state.next_annex_code();
+                let code = annex.code.clone();
+                let detail = json!({"annex": annex.id, "code": code, "title": annex.title, "classification": annex.classification, "content_hash": annex.content_hash, "need_to_know": annex.need_to_know});
+                let id = annex.id;
+                self.commit_change(batch, admin, None, Change::AnnexAdded { annex }, detail).map_err(|e| e.1)?;
+                Ok(format!("annex {code} ({id}) added"))
+            }
+        }
+    }
+}
