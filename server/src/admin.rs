@@ -15,7 +15,6 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use trustroom_shared::annex::Annex;
 use trustroom_shared::audit::{AuditEntry, next_entry};
-use trustroom_shared::canonical::sha256_hex;
 use trustroom_shared::change::{Change, Revision, apply};
 use trustroom_shared::room::{Member, RoomState};
 use trustroom_shared::role::Role;
@@ -135,6 +134,7 @@ pub async fn build_annex(store: &Store, new: NewAnnex) -> anyhow::Result<Annex> 
         need_to_know.push(user_named(store, name).await?.id);
     }
     let content = trustroom_shared::ot::normalize_newlines(&new.content);
+    let salt = crate::auth::new_token();
     Ok(Annex {
         id: AnnexId::new(),
         code: String::new(),
@@ -143,7 +143,8 @@ pub async fn build_annex(store: &Store, new: NewAnnex) -> anyhow::Result<Annex> 
         need_to_know,
         sensitive_count: new.sensitive.len(),
         sensitive: new.sensitive,
-        content_hash: sha256_hex(content.as_bytes()),
+        content_hash: Annex::salted_hash(&salt, &content),
+        salt: Some(salt),
         content: Some(content),
         at_ms: now_ms(),
     })

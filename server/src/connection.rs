@@ -10,20 +10,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use trustroom_shared::protocol::{
     ErrorCode, PROTOCOL_VERSION, Request, RoomSummary, RoomsResult, ServerFrame, parse_hello, parse_request,
 };
-use trustroom_shared::RoomId;
+use trustroom_shared::{RoomId, UserId};
 
 use crate::auth::token_hash;
 use crate::hub::{Hub, room_not_found};
-use crate::outbox::{ConnInfo, Outgoing, encode};
-use crate::room::{Answer, RoomCmd};
+use crate::outbox::{ConnInfo, Outbox, Outgoing, encode};
+use crate::room::{Answer, Refusal, RoomCmd};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// Connection-level refusals audited one by one per connection; beyond
+/// this a single summary entry is written when the connection ends, so a
+/// hostile client cannot flood the audit log.
+const AUDITED_REFUSALS_PER_CONNECTION: u64 = 20;
 
 /// The websocket settings for a server configuration.
 pub fn ws_config(hard_frame_bytes: usize) -> WebSocketConfig {
@@ -34,104 +39,147 @@ fn error_frame(id: Option<String>, code: ErrorCode, message: impl Into<String>) 
     encode(&ServerFrame::Error { id, code, message: message.into() })
 }
 
+/// Audits refusals that happen outside any room, capped per connection.
+struct RefusalLog {
+    hub: Arc<Hub>,
+    peer: SocketAddr,
+    user: Option<UserId>,
+    count: u64,
+}
+
+impl RefusalLog {
+    async fn record(&mut self, what: &str, refusal: &Refusal) {
+        self.count += 1;
+        if self.count <= AUDITED_REFUSALS_PER_CONNECTION {
+            self.hub.audit_refusal(self.user, what, refusal, json!({"peer": self.peer.ip().to_string()})).await;
+        }
+    }
+
+    async fn finish(self) {
+        if self.count > AUDITED_REFUSALS_PER_CONNECTION {
+            let more = self.count - AUDITED_REFUSALS_PER_CONNECTION;
+            let refusal = (ErrorCode::Invalid, format!("{more} further refused frames on this connection"));
+            self.hub.audit_refusal(self.user, "frames", &refusal, json!({"peer": self.peer.ip().to_string(), "count": more})).await;
+        }
+    }
+}
+
 /// Serves one accepted stream until it closes or the server shuts down.
 pub async fn serve_connection<S>(stream: S, peer: SocketAddr, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = hub.config().clone();
-    let ws = match tokio_tungstenite::accept_async_with_config(stream, Some(ws_config(config.hard_frame_bytes))).await {
-        Ok(ws) => ws,
-        Err(e) => {
+    // One deadline covers the websocket upgrade and the `hello`, so a
+    // client that never finishes either cannot hold a connection open.
+    let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+    let upgrade = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config(config.hard_frame_bytes)));
+    let ws = match tokio::time::timeout_at(deadline, upgrade).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
             tracing::debug!(%peer, "websocket upgrade failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "websocket upgrade not completed within the handshake timeout");
             return;
         }
     };
     let (mut sink, mut stream) = ws.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(config.outbox_frames);
+    let (out, mut out_rx, close) = Outbox::new(config.outbox_frames);
 
     let writer = tokio::spawn(async move {
-        while let Some(item) = out_rx.recv().await {
-            match item {
-                Outgoing::Frame(text) => {
-                    if sink.send(Message::text(text.as_ref())).await.is_err() {
-                        return;
-                    }
-                }
-                Outgoing::Close(code, reason) => {
+        loop {
+            tokio::select! {
+                biased;
+                (code, reason) = close.requested() => {
                     let frame = encode(&ServerFrame::Closing { code, reason });
                     let _ = sink.send(Message::text(frame.as_ref())).await;
-                    let _ = sink.close().await;
-                    return;
+                    break;
                 }
+                item = out_rx.recv() => match item {
+                    Some(Outgoing::Frame(text)) => {
+                        if sink.send(Message::text(text.as_ref())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Outgoing::Close(code, reason)) => {
+                        let frame = encode(&ServerFrame::Closing { code, reason });
+                        let _ = sink.send(Message::text(frame.as_ref())).await;
+                        break;
+                    }
+                    None => break,
+                },
             }
         }
         let _ = sink.close().await;
     });
+    let mut refusals = RefusalLog { hub: hub.clone(), peer, user: None, count: 0 };
 
-    // Handshake: a valid `hello` within the timeout.
-    let first = tokio::time::timeout(config.handshake_timeout, async {
+    // Handshake: a valid `hello` before the deadline.
+    let first = tokio::time::timeout_at(deadline, async {
         loop {
             match stream.next().await {
                 Some(Ok(Message::Text(t))) => return Some(Ok(t.to_string())),
                 Some(Ok(Message::Binary(_))) => return Some(Err("binary frames are not supported".to_string())),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(_))) | None => return None,
+                Some(Err(e)) => return Some(Err(format!("websocket protocol error: {e}"))),
                 Some(Ok(_)) => continue,
             }
         }
     })
     .await;
-    let hello_text = match first {
-        Err(_) => {
-            let _ = out_tx.send(Outgoing::Close(ErrorCode::Timeout, "no hello within the handshake timeout".into())).await;
-            let _ = writer.await;
-            return;
-        }
+    let hello = match first {
+        Err(_) => Err((ErrorCode::Timeout, "no hello within the handshake timeout".to_string())),
         Ok(None) => {
-            drop(out_tx);
+            drop(out);
             let _ = writer.await;
             return;
         }
-        Ok(Some(Err(msg))) => {
-            let _ = out_tx.send(Outgoing::Close(ErrorCode::Malformed, msg)).await;
-            let _ = writer.await;
-            return;
-        }
-        Ok(Some(Ok(t))) => t,
+        Ok(Some(Err(msg))) => Err((ErrorCode::Malformed, msg)),
+        Ok(Some(Ok(text))) => parse_hello(&text).and_then(|h| {
+            if h.protocol == PROTOCOL_VERSION {
+                Ok(h)
+            } else {
+                Err((
+                    ErrorCode::UnsupportedVersion,
+                    format!("protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}", h.protocol),
+                ))
+            }
+        }),
     };
-    let hello = match parse_hello(&hello_text) {
+    let hello = match hello {
         Ok(h) => h,
-        Err((code, msg)) => {
-            let _ = out_tx.send(Outgoing::Close(code, msg)).await;
+        Err(refusal) => {
+            refusals.record("hello", &refusal).await;
+            out.close_after_queued(refusal.0, refusal.1).await;
+            drop(out);
             let _ = writer.await;
             return;
         }
     };
-    if hello.protocol != PROTOCOL_VERSION {
-        let msg = format!("protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}", hello.protocol);
-        let _ = out_tx.send(Outgoing::Close(ErrorCode::UnsupportedVersion, msg)).await;
-        let _ = writer.await;
-        return;
-    }
     let user = match hub.store().user_by_token_hash(&token_hash(&hello.token)).await {
         Ok(Some(u)) => u,
         Ok(None) => {
             let refusal = (ErrorCode::Unauthenticated, "unknown or revoked token".to_string());
-            hub.audit_refusal(None, "hello", &refusal, json!({"peer": peer.ip().to_string()})).await;
-            let _ = out_tx.send(Outgoing::Close(refusal.0, refusal.1)).await;
+            refusals.record("hello", &refusal).await;
+            out.close_after_queued(refusal.0, refusal.1).await;
+            drop(out);
             let _ = writer.await;
             return;
         }
         Err(e) => {
-            let _ = out_tx.send(Outgoing::Close(ErrorCode::Unavailable, format!("cannot check the token: {e}"))).await;
+            out.close_after_queued(ErrorCode::Unavailable, format!("cannot check the token: {e}")).await;
+            drop(out);
             let _ = writer.await;
             return;
         }
     };
+    refusals.user = Some(user.id);
     let client = hello.client.unwrap_or_default();
     let conn_id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
-    let info = ConnInfo { conn_id, user: user.id, client, out: out_tx.clone() };
-    hub.register_connection(conn_id, user.id, out_tx.clone());
+    let info = ConnInfo { conn_id, user: user.id, client, out: out.clone() };
+    hub.register_connection(conn_id, user.id, out.clone());
     let welcome = ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
         user: user.id,
@@ -139,7 +187,7 @@ where
         client,
         server: format!("trustroom/{}", env!("CARGO_PKG_VERSION")),
     };
-    let _ = out_tx.send(Outgoing::Frame(encode(&welcome))).await;
+    out.frame(encode(&welcome)).await;
     tracing::debug!(%peer, user = %user.name, conn = conn_id, "connected");
 
     let mut joined: HashSet<RoomId> = HashSet::new();
@@ -147,45 +195,56 @@ where
         let msg = tokio::select! {
             m = stream.next() => m,
             _ = shutdown.changed() => {
-                let _ = out_tx.send(Outgoing::Close(ErrorCode::Unavailable, "the server is shutting down; reconnect later".into())).await;
+                out.close_after_queued(ErrorCode::Unavailable, "the server is shutting down; reconnect later".into()).await;
                 break;
             }
         };
+        if out.is_closed() {
+            break;
+        }
         let text = match msg {
             None | Some(Ok(Message::Close(_))) => break,
             Some(Err(e)) => {
                 use tokio_tungstenite::tungstenite::Error as WsError;
-                let (code, reason) = match e {
+                let refusal = match e {
                     WsError::Capacity(c) => (ErrorCode::TooLarge, format!("frame over the hard limit: {c}")),
                     WsError::Utf8(_) => (ErrorCode::Malformed, "text frame is not valid UTF-8".to_string()),
                     other => (ErrorCode::Malformed, format!("websocket protocol error: {other}")),
                 };
-                let _ = out_tx.try_send(Outgoing::Close(code, reason));
+                refusals.record("frame", &refusal).await;
+                out.close_now(refusal.0, refusal.1);
                 break;
             }
             Some(Ok(Message::Text(t))) => t,
             Some(Ok(Message::Binary(_))) => {
-                let _ = out_tx.send(Outgoing::Frame(error_frame(None, ErrorCode::Malformed, "binary frames are not supported; send JSON text frames"))).await;
+                let refusal = (ErrorCode::Malformed, "binary frames are not supported; send JSON text frames".to_string());
+                refusals.record("frame", &refusal).await;
+                out.frame(error_frame(None, refusal.0, refusal.1)).await;
                 continue;
             }
             Some(Ok(_)) => continue,
         };
         if text.len() > config.max_frame_bytes {
-            let msg = format!("frame of {} bytes exceeds the limit of {} bytes", text.len(), config.max_frame_bytes);
-            let _ = out_tx.send(Outgoing::Frame(error_frame(None, ErrorCode::TooLarge, msg))).await;
+            let refusal = (
+                ErrorCode::TooLarge,
+                format!("frame of {} bytes exceeds the limit of {} bytes", text.len(), config.max_frame_bytes),
+            );
+            refusals.record("frame", &refusal).await;
+            out.frame(error_frame(None, refusal.0, refusal.1)).await;
             continue;
         }
         let frame = match parse_request(&text) {
             Ok(f) => f,
             Err((id, code, msg)) => {
-                let _ = out_tx.send(Outgoing::Frame(error_frame(id, code, msg))).await;
+                refusals.record("frame", &(code, msg.clone())).await;
+                out.frame(error_frame(id, code, msg)).await;
                 continue;
             }
         };
         let id = frame.id;
         let answer: Answer = match frame.request {
             Request::Ping => {
-                let _ = out_tx.send(Outgoing::Frame(encode(&ServerFrame::Pong))).await;
+                out.frame(encode(&ServerFrame::Pong)).await;
                 Ok(json!({}))
             }
             Request::Rooms => match hub.store().rooms_for_user(user.id).await {
@@ -202,48 +261,18 @@ where
                     }
                     Ok(json!({}))
                 } else {
-                    Err(room_not_found())
+                    let refusal = room_not_found();
+                    refusals.record("leave", &refusal).await;
+                    Err(refusal)
                 }
             }
-            request => {
-                let Some(room) = request.room() else {
-                    continue;
-                };
-                match hub.room(room).await {
-                    Ok(Some(handle)) => {
-                        let (reply, wait) = oneshot::channel();
-                        let cmd = match request {
-                            Request::Join { since, .. } => RoomCmd::Join { conn: info.clone(), since, reply },
-                            request => RoomCmd::Request { conn: info.clone(), request, reply },
-                        };
-                        let is_join = matches!(cmd, RoomCmd::Join { .. });
-                        if handle.send(cmd).await.is_err() {
-                            Err((ErrorCode::Unavailable, "the room is shutting down".into()))
-                        } else {
-                            let answer = wait.await.unwrap_or_else(|_| Err((ErrorCode::Unavailable, "the room stopped".into())));
-                            if is_join && answer.is_ok() {
-                                joined.insert(room);
-                            }
-                            answer
-                        }
-                    }
-                    Ok(None) => {
-                        let refusal = room_not_found();
-                        hub.audit_refusal(Some(user.id), "room request", &refusal, json!({"room": room.to_string()})).await;
-                        Err(refusal)
-                    }
-                    Err(e) => {
-                        tracing::error!(%room, "cannot open room: {e:#}");
-                        Err((ErrorCode::Unavailable, "the room cannot be opened right now".into()))
-                    }
-                }
-            }
+            request => route_to_room(&hub, &info, request, &mut joined, &mut refusals).await,
         };
         let frame = match answer {
             Ok(result) => encode(&ServerFrame::Ok { id, result }),
             Err((code, message)) => error_frame(Some(id), code, message),
         };
-        if out_tx.send(Outgoing::Frame(frame)).await.is_err() {
+        if !out.frame(frame).await {
             break;
         }
     }
@@ -254,8 +283,48 @@ where
         }
     }
     hub.unregister_connection(conn_id);
+    refusals.finish().await;
     drop(info);
-    drop(out_tx);
+    drop(out);
     let _ = writer.await;
     tracing::debug!(%peer, conn = conn_id, "disconnected");
+}
+
+/// Sends a room request to the room's actor and waits for its answer.
+async fn route_to_room(
+    hub: &Arc<Hub>,
+    info: &ConnInfo,
+    request: Request,
+    joined: &mut HashSet<RoomId>,
+    refusals: &mut RefusalLog,
+) -> Answer {
+    let Some(room) = request.room() else {
+        return Err((ErrorCode::Invalid, "this request needs a room".into()));
+    };
+    let handle = match hub.room(room).await {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            let refusal = room_not_found();
+            refusals.record("room request", &refusal).await;
+            return Err(refusal);
+        }
+        Err(e) => {
+            tracing::error!(%room, "cannot open room: {e:#}");
+            return Err((ErrorCode::Unavailable, "the room cannot be opened right now".into()));
+        }
+    };
+    let (reply, wait) = oneshot::channel();
+    let is_join = matches!(request, Request::Join { .. });
+    let cmd = match request {
+        Request::Join { since, .. } => RoomCmd::Join { conn: info.clone(), since, reply },
+        request => RoomCmd::Request { conn: info.clone(), request, reply },
+    };
+    if handle.send(cmd).await.is_err() {
+        return Err((ErrorCode::Unavailable, "the room is shutting down".into()));
+    }
+    let answer = wait.await.unwrap_or_else(|_| Err((ErrorCode::Unavailable, "the room stopped".into())));
+    if is_join && answer.is_ok() {
+        joined.insert(room);
+    }
+    answer
 }

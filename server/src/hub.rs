@@ -14,7 +14,7 @@ use trustroom_shared::{RoomId, UserId};
 
 use crate::clock::now_ms;
 use crate::config::ServerConfig;
-use crate::outbox::Outgoing;
+use crate::outbox::Outbox;
 use crate::room::{Refusal, Room, RoomCmd, RoomHandle};
 use crate::storage::Store;
 
@@ -34,7 +34,7 @@ pub struct Hub {
     tasks: Mutex<JoinSet<()>>,
     server_audit: Mutex<()>,
     /// Open connections by id, with their user, to cut off revoked users.
-    connections: std::sync::Mutex<HashMap<u64, (UserId, mpsc::Sender<Outgoing>)>>,
+    connections: std::sync::Mutex<HashMap<u64, (UserId, Outbox)>>,
 }
 
 impl Hub {
@@ -74,7 +74,7 @@ impl Hub {
         Ok(Some(tx))
     }
 
-    pub fn register_connection(&self, conn_id: u64, user: UserId, out: mpsc::Sender<Outgoing>) {
+    pub fn register_connection(&self, conn_id: u64, user: UserId, out: Outbox) {
         if let Ok(mut c) = self.connections.lock() {
             c.insert(conn_id, (user, out));
         }
@@ -93,7 +93,7 @@ impl Hub {
 
     /// Closes every connection of a revoked user.
     pub async fn revoke_user(&self, user: UserId) {
-        let outs: Vec<mpsc::Sender<Outgoing>> = match self.connections.lock() {
+        let outs: Vec<Outbox> = match self.connections.lock() {
             Ok(c) => c.values().filter(|(u, _)| *u == user).map(|(_, o)| o.clone()).collect(),
             Err(_) => Vec::new(),
         };
@@ -101,7 +101,7 @@ impl Hub {
             let _ = room.send(RoomCmd::UserRevoked { user }).await;
         }
         for out in outs {
-            let _ = out.try_send(Outgoing::Close(ErrorCode::Unauthenticated, "your token was revoked".into()));
+            out.close_now(ErrorCode::Unauthenticated, "your token was revoked");
         }
     }
 

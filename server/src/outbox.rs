@@ -1,18 +1,20 @@
 //! What a room sends to one connection: pre-serialized frames shared
-//! between recipients, over a bounded queue.
+//! between recipients, over a bounded queue, plus a close signal that
+//! bypasses the queue (so a stalled or revoked connection is always told
+//! and closed, even when its queue is full).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use trustroom_shared::protocol::{ErrorCode, ServerFrame};
 use trustroom_shared::{ClientId, UserId};
 
-/// One item for a connection's writer.
+/// One item for a connection's writer, in order.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
     /// A serialized frame (shared by every recipient of the same event).
     Frame(Arc<str>),
-    /// Send a `closing` frame and close the socket.
+    /// Send a `closing` frame after what is queued, and close the socket.
     Close(ErrorCode, String),
 }
 
@@ -26,11 +28,75 @@ pub fn encode(frame: &ServerFrame) -> Arc<str> {
     }
 }
 
+/// Out-of-band close request, read by the writer before anything queued.
+#[derive(Debug, Default)]
+pub struct CloseSignal {
+    reason: Mutex<Option<(ErrorCode, String)>>,
+    notify: Notify,
+}
+
+impl CloseSignal {
+    /// Waits until a close is requested; returns its reason.
+    pub async fn requested(&self) -> (ErrorCode, String) {
+        loop {
+            if let Some(r) = self.reason.lock().ok().and_then(|g| g.clone()) {
+                return r;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// The sending side of one connection.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    frames: mpsc::Sender<Outgoing>,
+    close: Arc<CloseSignal>,
+}
+
+impl Outbox {
+    /// A new outbox and the writer's receiving ends.
+    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Outgoing>, Arc<CloseSignal>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let close = Arc::new(CloseSignal::default());
+        (Outbox { frames: tx, close: close.clone() }, rx, close)
+    }
+
+    /// Queues a frame without waiting; false when the queue is full or closed.
+    pub fn try_frame(&self, frame: Arc<str>) -> bool {
+        self.frames.try_send(Outgoing::Frame(frame)).is_ok()
+    }
+
+    /// Queues a frame, waiting for room; false when the connection is gone.
+    pub async fn frame(&self, frame: Arc<str>) -> bool {
+        self.frames.send(Outgoing::Frame(frame)).await.is_ok()
+    }
+
+    /// Queues an orderly close after the frames already queued.
+    pub async fn close_after_queued(&self, code: ErrorCode, reason: String) {
+        let _ = self.frames.send(Outgoing::Close(code, reason)).await;
+    }
+
+    /// Closes now, ahead of anything queued (stalled, revoked, removed).
+    pub fn close_now(&self, code: ErrorCode, reason: impl Into<String>) {
+        if let Ok(mut r) = self.close.reason.lock() {
+            if r.is_none() {
+                *r = Some((code, reason.into()));
+            }
+        }
+        self.close.notify.notify_one();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.frames.is_closed()
+    }
+}
+
 /// A connection as a room sees it.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
     pub conn_id: u64,
     pub user: UserId,
     pub client: ClientId,
-    pub out: mpsc::Sender<Outgoing>,
+    pub out: Outbox,
 }

@@ -88,10 +88,14 @@ pub async fn run_with_tls(
                 connections.spawn(async move {
                     match tls {
                         None => serve_connection(tcp, peer, hub, stop).await,
-                        Some(acceptor) => match acceptor.accept(tcp).await {
-                            Ok(stream) => serve_connection(stream, peer, hub, stop).await,
-                            Err(e) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                        },
+                        Some(acceptor) => {
+                            let timeout = hub.config().handshake_timeout;
+                            match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                                Ok(Ok(stream)) => serve_connection(stream, peer, hub, stop).await,
+                                Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        }
                     }
                 });
             }

@@ -27,7 +27,11 @@ pub struct Annex {
     /// The content; `None` in a redacted copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    /// SHA-256 of the content (hex), so changes are visible without content.
+    /// Random per-annex salt (hex), kept on the server: without it the
+    /// content hash cannot be used to confirm a guessed identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    /// SHA-256 of salt + content (hex), so changes are visible without content.
     pub content_hash: String,
     pub at_ms: i64,
 }
@@ -40,7 +44,12 @@ impl Annex {
 
     /// The copy that may leave the server: no content, no patterns.
     pub fn redacted(&self) -> Annex {
-        Annex { content: None, sensitive: Vec::new(), ..self.clone() }
+        Annex { content: None, sensitive: Vec::new(), salt: None, ..self.clone() }
+    }
+
+    /// The salted content hash for `content` with `salt` (hex).
+    pub fn salted_hash(salt: &str, content: &str) -> String {
+        crate::canonical::sha256_hex(format!("{salt}\n{content}").as_bytes())
     }
 
     /// The sensitive patterns found in `text` (case-insensitive substring match).

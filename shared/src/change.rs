@@ -193,5 +193,8 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
         }
     }
     state.revision = rev.revision;
+    if rev.change.touches_content() {
+        state.content_revision = rev.revision;
+    }
     Ok(())
 }

@@ -147,7 +147,7 @@ impl TextOp {
                 limits.max_components
             )));
         }
-        let max = limits.max_text_chars as i64;
+        let max = i64::try_from(limits.max_text_chars).unwrap_or(i64::MAX);
         let mut op = TextOp::new();
         for c in wire {
             match c {
@@ -298,7 +298,7 @@ impl TextOp {
     /// Transforms two concurrent operations on the same text:
     /// returns `(a', b')` with `apply(apply(s, a), b') == apply(apply(s, b), a')`.
     /// When both insert at the same place, `a`'s insert goes first; the server
-    /// passes the already-accepted operation as `b`... see [`transform_server`].
+    /// passes the already-accepted operation as `a` (see [`transform_server`]).
     pub fn transform(a: &TextOp, b: &TextOp) -> Result<(TextOp, TextOp), OpError> {
         if a.base_len != b.base_len {
             return Err(OpError::Misaligned("transform: operations have different base lengths"));
@@ -358,10 +358,9 @@ impl TextOp {
         Ok((a_prime, b_prime))
     }
 
-    /// Moves a cursor position (in chars) through this operation.
-    /// Inserts exactly at the cursor push it right unless `own` is true
-    /// for an insert typed by the cursor's owner... both cases move it right,
-    /// which keeps a typing user's cursor after their text.
+    /// Moves a cursor position (in chars) through this operation. An insert
+    /// exactly at the cursor pushes it right; a deletion around it pulls it
+    /// to the deletion's start.
     pub fn transform_index(&self, index: usize) -> usize {
         let mut new_index = index;
         let mut pos = 0usize;
@@ -447,6 +446,13 @@ mod tests {
         assert!(TextOp::from_wire(&[WireComponent::Count(i64::MIN)], OpLimits::default()).is_err());
         assert!(TextOp::from_wire(&[WireComponent::Count(i64::MAX)], OpLimits::default()).is_err());
         assert!(TextOp::from_wire(&[WireComponent::Text(String::new())], OpLimits::default()).is_err());
+    }
+
+    #[test]
+    fn unlimited_limits_do_not_wrap() {
+        let unlimited = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
+        let o = TextOp::from_wire(&[WireComponent::Count(370), WireComponent::Count(-2)], unlimited).expect("valid");
+        assert_eq!(o.base_len(), 372);
     }
 
     #[test]

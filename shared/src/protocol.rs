@@ -42,7 +42,8 @@ pub enum ErrorCode {
     NotFound,
     /// You are a member but your role lacks the capability.
     Forbidden,
-    /// The request refers to a revision the server no longer has or never had.
+    /// The request is based on a revision the server no longer keeps or
+    /// never had, or the room changed since the step it depends on: resync.
     Stale,
     /// The frame, text or operation exceeds a limit.
     TooLarge,
@@ -54,7 +55,7 @@ pub enum ErrorCode {
     RateLimited,
     /// The server cannot store changes right now; reads still work.
     Unavailable,
-    /// The handshake or an idle connection timed out.
+    /// The handshake was not completed in time.
     Timeout,
     /// A bug on the server; nothing was stored.
     Internal,
@@ -341,13 +342,15 @@ pub struct AnnexContent {
 pub fn parse_request(text: &str) -> Result<ClientFrame, (Option<String>, ErrorCode, String)> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| (None, ErrorCode::Malformed, format!("not valid JSON: {e}")))?;
+    let id_hint = value.get("id").and_then(Value::as_str).filter(|s| s.len() <= MAX_REQUEST_ID_LEN).map(String::from);
+    reject_duplicate_keys(text).map_err(|m| (id_hint, ErrorCode::Invalid, m))?;
     let Value::Object(obj) = &value else {
         return Err((None, ErrorCode::Malformed, "a frame must be a JSON object".into()));
     };
     let id = match obj.get("id") {
         Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_REQUEST_ID_LEN => s.clone(),
         Some(Value::String(_)) => {
-            return Err((None, ErrorCode::Invalid, format!("`id` must be 1..={MAX_REQUEST_ID_LEN} characters")));
+            return Err((None, ErrorCode::Invalid, format!("`id` must be 1..={MAX_REQUEST_ID_LEN} bytes")));
         }
         Some(_) => return Err((None, ErrorCode::Invalid, "`id` must be a string".into())),
         None => return Err((None, ErrorCode::Invalid, "missing request `id`".into())),
@@ -373,6 +376,7 @@ pub fn parse_request(text: &str) -> Result<ClientFrame, (Option<String>, ErrorCo
 pub fn parse_hello(text: &str) -> Result<Hello, (ErrorCode, String)> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| (ErrorCode::Malformed, format!("not valid JSON: {e}")))?;
+    reject_duplicate_keys(text).map_err(|m| (ErrorCode::Invalid, m))?;
     match value.get("type") {
         Some(Value::String(t)) if t == "hello" => {}
         _ => return Err((ErrorCode::Unauthenticated, "the first frame must be `hello`".into())),
@@ -387,4 +391,46 @@ pub fn hello_frame(hello: &Hello) -> String {
         m.insert("type".into(), Value::String("hello".into()));
     }
     v.to_string()
+}
+
+/// Refuses JSON objects that repeat a key: a proxy reading the first
+/// occurrence and the server reading the last must never disagree.
+fn reject_duplicate_keys(text: &str) -> Result<(), String> {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Check;
+    impl<'de> serde::Deserialize<'de> for Check {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(CheckVisitor)
+        }
+    }
+    struct CheckVisitor;
+    impl<'de> Visitor<'de> for CheckVisitor {
+        type Value = Check;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Check, E> { Ok(Check) }
+        fn visit_i64<E>(self, _: i64) -> Result<Check, E> { Ok(Check) }
+        fn visit_u64<E>(self, _: u64) -> Result<Check, E> { Ok(Check) }
+        fn visit_f64<E>(self, _: f64) -> Result<Check, E> { Ok(Check) }
+        fn visit_str<E>(self, _: &str) -> Result<Check, E> { Ok(Check) }
+        fn visit_unit<E>(self) -> Result<Check, E> { Ok(Check) }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Check, A::Error> {
+            while seq.next_element::<Check>()?.is_some() {}
+            Ok(Check)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Check, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    let shown: String = key.chars().take(40).collect();
+                    return Err(serde::de::Error::custom(format!("duplicate key {shown:?}")));
+                }
+                map.next_value::<Check>()?;
+            }
+            Ok(Check)
+        }
+    }
+    serde_json::from_str::<Check>(text).map(|_| ()).map_err(|e| format!("invalid JSON object: {e}"))
 }

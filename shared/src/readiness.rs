@@ -102,6 +102,14 @@ pub fn readiness(state: &RoomState) -> Readiness {
                         });
                     }
                 }
+                StatementLabel::Verified { evidence } if evidence.is_empty() => {
+                    blockers.push(Blocker::UnsupportedStatement {
+                        section: section.id,
+                        section_title: section.title.clone(),
+                        statement: st.index,
+                        excerpt: st.text.chars().take(60).collect(),
+                    })
+                }
                 StatementLabel::Unlabeled => blockers.push(Blocker::UnsupportedStatement {
                     section: section.id,
                     section_title: section.title.clone(),

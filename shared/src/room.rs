@@ -52,6 +52,9 @@ pub struct RoomState {
     pub annexes: BTreeMap<AnnexId, Annex>,
     pub release: ReleaseState,
     pub created_ms: i64,
+    /// Revision of the newest change to the packet, register or annex map.
+    #[serde(default)]
+    pub content_revision: u64,
 }
 
 impl RoomState {
@@ -66,6 +69,7 @@ impl RoomState {
             annexes: BTreeMap::new(),
             release: ReleaseState::Drafting,
             created_ms,
+            content_revision: 0,
         }
     }
 

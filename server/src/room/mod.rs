@@ -20,7 +20,7 @@ use trustroom_shared::{ClientId, RoomId, UserId};
 use crate::admin::AdminCommand;
 use crate::clock::now_ms;
 use crate::config::ServerConfig;
-use crate::outbox::{ConnInfo, Outgoing, encode};
+use crate::outbox::{ConnInfo, encode};
 use crate::storage::{CommitBatch, LoadedRoom, Store};
 
 /// A refusal: stable code + message.
@@ -59,6 +59,8 @@ struct Batch {
     admin_replies: Vec<(oneshot::Sender<Result<String, String>>, Result<String, String>)>,
     /// Connections to cut off after commit (removed members).
     removals: Vec<(UserId, String)>,
+    /// Connections that joined in this batch (dropped again if it fails).
+    joined: Vec<u64>,
 }
 
 impl Batch {
@@ -83,6 +85,8 @@ pub struct Room {
     audit_head: Option<(u64, String)>,
     /// Revision of the newest stored snapshot.
     snapshot_revision: u64,
+    /// Set when memory and storage may disagree: the actor stops.
+    broken: bool,
 }
 
 /// Rebuilds a room's state from what storage holds.
@@ -106,17 +110,30 @@ impl Room {
         let state = replay(&loaded).map_err(|e| anyhow::anyhow!("room {id} cannot be replayed: {e}"))?;
         let snapshot_revision = loaded.snapshot.as_ref().map_or(0, |s| s.revision);
         let keep = loaded.tail.len().saturating_sub(config.history_window);
+        let mut history: VecDeque<Revision> = loaded.tail.into_iter().skip(keep).collect();
+        // Keep a full window of history (also from before the snapshot) so
+        // clients reconnecting after a restart can still be transformed and
+        // caught up.
+        let missing = config.history_window.saturating_sub(history.len()) as u64;
+        if missing > 0 && snapshot_revision > 0 {
+            let from = snapshot_revision.saturating_sub(missing);
+            let older = store.revisions_between(id, from, snapshot_revision).await?;
+            for rev in older.into_iter().rev() {
+                history.push_front(rev);
+            }
+        }
         Ok(Some(Room {
             id,
             state,
             store,
             config,
-            history: loaded.tail.into_iter().skip(keep).collect(),
+            history,
             subscribers: HashMap::new(),
             presence: HashMap::new(),
             client_seqs: loaded.client_seqs.into_iter().collect(),
             audit_head: loaded.audit_head,
             snapshot_revision,
+            broken: false,
         }))
     }
 
@@ -127,7 +144,7 @@ impl Room {
     /// Runs the actor until shutdown or until every handle is dropped.
     pub async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
         let mut shutdown_done: Option<oneshot::Sender<()>> = None;
-        while shutdown_done.is_none() {
+        while shutdown_done.is_none() && !self.broken {
             let Some(first) = rx.recv().await else { break };
             let mut batch = Batch::default();
             let mut next = Some(first);
@@ -182,7 +199,7 @@ impl Room {
             }
         }
         for sub in self.subscribers.values() {
-            let _ = sub.conn.out.try_send(Outgoing::Close(ErrorCode::Unavailable, "the server is shutting down".into()));
+            sub.conn.out.close_now(ErrorCode::Unavailable, "the server is shutting down; reconnect later");
         }
         if let Some(done) = shutdown_done {
             let _ = done.send(());
@@ -204,7 +221,16 @@ impl Room {
                 let code = if e.is_unavailable() { ErrorCode::Unavailable } else { ErrorCode::Internal };
                 let message = format!("the change could not be stored ({e}); nothing was applied");
                 if let Err(reload) = self.reload().await {
-                    tracing::error!(room = %self.id, "reload after failed commit failed: {reload}");
+                    // Memory may now hold revisions storage does not: stop
+                    // this actor; the next request reopens the room from
+                    // storage.
+                    tracing::error!(room = %self.id, "reload after failed commit failed: {reload}; closing the room");
+                    self.broken = true;
+                }
+                for conn_id in &batch.joined {
+                    if let Some(sub) = self.subscribers.remove(conn_id) {
+                        sub.conn.out.close_now(code, "the room could not record your join; reconnect");
+                    }
                 }
                 for (tx, answer) in batch.replies {
                     let refused = match answer {
@@ -261,17 +287,14 @@ impl Room {
             if Some(*id) == skip {
                 continue;
             }
-            if sub.conn.out.try_send(Outgoing::Frame(frame.clone())).is_err() {
+            if !sub.conn.out.try_frame(frame.clone()) {
                 stalled.push(*id);
             }
         }
         for id in stalled {
             if let Some(sub) = self.subscribers.remove(&id) {
                 tracing::warn!(room = %self.id, conn = id, "subscriber stalled; disconnecting");
-                let _ = sub.conn.out.try_send(Outgoing::Close(
-                    ErrorCode::TooLarge,
-                    "you fell too far behind; reconnect and resync".into(),
-                ));
+                sub.conn.out.close_now(ErrorCode::TooLarge, "you fell too far behind; reconnect and resync");
                 self.presence.remove(&sub.conn.client);
             }
         }
@@ -282,7 +305,9 @@ impl Room {
         for id in ids {
             if let Some(sub) = self.subscribers.remove(&id) {
                 let frame = encode(&ServerFrame::Removed { room: self.id, reason: reason.to_string() });
-                let _ = sub.conn.out.try_send(Outgoing::Frame(frame));
+                if !sub.conn.out.try_frame(frame) {
+                    sub.conn.out.close_now(ErrorCode::NotFound, reason.to_string());
+                }
                 self.presence.remove(&sub.conn.client);
                 let gone = encode(&ServerFrame::PresenceGone { room: self.id, client: sub.conn.client });
                 self.broadcast(&gone, None);
@@ -359,25 +384,37 @@ impl Room {
             return;
         }
         let oldest_kept = self.history.front().map_or(self.state.revision + 1, |r| r.revision);
-        let catch_up = since.filter(|s| *s <= self.state.revision && *s + 1 >= oldest_kept);
-        match catch_up {
-            Some(s) => {
-                for rev in self.history.iter().filter(|r| r.revision > s) {
-                    let frame = encode(&ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
-                    let _ = conn.out.try_send(Outgoing::Frame(frame));
-                }
-            }
+        // Catch up with events when we still hold them all and they fit the
+        // connection's queue comfortably; otherwise send a snapshot.
+        let catch_up = since.filter(|s| {
+            *s <= self.state.revision
+                && *s + 1 >= oldest_kept
+                && (self.state.revision - *s) as usize <= self.config.outbox_frames / 2
+        });
+        let delivered = match catch_up {
+            Some(s) => self.history.iter().filter(|r| r.revision > s).all(|rev| {
+                let frame = encode(&ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
+                conn.out.try_frame(frame)
+            }),
             None => {
                 let applied = self.client_seqs.get(&conn.client).copied();
                 let presence: Vec<Presence> = self.presence.values().cloned().collect();
-                let Some(snapshot) = snapshot_for(&self.state, user, applied, presence) else {
-                    return;
-                };
-                let frame = encode(&ServerFrame::Snapshot { room: self.id, snapshot: Box::new(snapshot) });
-                let _ = conn.out.try_send(Outgoing::Frame(frame));
+                match snapshot_for(&self.state, user, applied, presence) {
+                    Some(snapshot) => {
+                        let frame = encode(&ServerFrame::Snapshot { room: self.id, snapshot: Box::new(snapshot) });
+                        conn.out.try_frame(frame)
+                    }
+                    None => false,
+                }
             }
+        };
+        if !delivered {
+            conn.out.close_now(ErrorCode::TooLarge, "your connection cannot take the room's state; reconnect");
+            batch.replies.push((reply, Err((ErrorCode::Unavailable, "could not deliver the room state".into()))));
+            return;
         }
         self.audit(batch, &user.to_string(), "room.join", json!({"since": since, "catch_up": catch_up.is_some()}));
+        batch.joined.push(conn.conn_id);
         self.subscribers.insert(conn.conn_id, Subscriber { conn });
         batch.replies.push((reply, Ok(json!({"revision": self.state.revision}))));
     }

@@ -87,7 +87,30 @@ fn text_field(name: &str, value: &str, max: usize, required: bool) -> Result<Str
     Ok(v)
 }
 
+/// The id a change created, as returned in its `Ack`.
+fn created_id(change: &Change) -> Option<String> {
+    match change {
+        Change::SectionAdded { section, .. } => Some(section.to_string()),
+        Change::ObjectionRaised { objection } => Some(objection.id.to_string()),
+        Change::ReplyAdded { reply, .. } => Some(reply.id.to_string()),
+        _ => None,
+    }
+}
+
 impl Room {
+    /// The answer to a resend of an applied request: its first `Ack`.
+    async fn duplicate_ack(&self, revision: u64) -> Value {
+        let in_memory = self.history.iter().find(|r| r.revision == revision).map(|r| created_id(&r.change));
+        let created = match in_memory {
+            Some(c) => c,
+            None => match self.store.revisions_between(self.id, revision - 1, revision).await {
+                Ok(revs) => revs.first().and_then(|r| created_id(&r.change)),
+                Err(_) => None,
+            },
+        };
+        serde_json::to_value(Ack { revision, duplicate: true, created }).unwrap_or(Value::Null)
+    }
+
     /// Handles one request from a connection.
     pub(super) async fn request(&mut self, conn: &ConnInfo, request: Request, batch: &mut Batch) -> Answer {
         let user = conn.user;
@@ -97,25 +120,14 @@ impl Room {
         };
         let cap = needed(&request);
         if !allowed(&member.role, cap) {
-            let msg = format!("a {} may not {what} (needs {cap:?})", member.role.label());
+            let msg = format!("your role ({}) may not {what}", member.role.label());
             return self.refuse(batch, user, what, (ErrorCode::Forbidden, msg));
-        }
-        if is_mutation(&request) && self.state.release.is_read_only() {
-            return self.refuse(
-                batch,
-                user,
-                what,
-                (ErrorCode::ReadOnly, "the room is escalated to direct human handling and is read-only".into()),
-            );
         }
         // Idempotent resend: the first answer again, nothing applied twice.
         if let Some(seq) = request.seq() {
             if self.client_seqs.get(&conn.client).is_some_and(|max| seq <= *max) {
                 match self.store.find_client_seq(self.id, conn.client, seq).await {
-                    Ok(Some(revision)) => {
-                        return Ok(serde_json::to_value(Ack { revision, duplicate: true, created: None })
-                            .unwrap_or(Value::Null));
-                    }
+                    Ok(Some(revision)) => return Ok(self.duplicate_ack(revision).await),
                     Ok(None) => {}
                     Err(e) => return Err((ErrorCode::Unavailable, format!("cannot check for a resend: {e}"))),
                 }
@@ -127,9 +139,18 @@ impl Room {
                 .iter()
                 .find(|r| r.client == Some(ClientStamp { client: conn.client, seq }))
             {
-                return Ok(serde_json::to_value(Ack { revision: rev.revision, duplicate: true, created: None })
+                let created = created_id(&rev.change);
+                return Ok(serde_json::to_value(Ack { revision: rev.revision, duplicate: true, created })
                     .unwrap_or(Value::Null));
             }
+        }
+        if is_mutation(&request) && self.state.release.is_read_only() {
+            return self.refuse(
+                batch,
+                user,
+                what,
+                (ErrorCode::ReadOnly, "the room is escalated to direct human handling and is read-only".into()),
+            );
         }
         let stamp = request.seq().map(|seq| ClientStamp { client: conn.client, seq });
         let result = self.dispatch(conn, &member.role, request, stamp, batch).await;
@@ -153,6 +174,9 @@ impl Room {
             Request::AddSection { title, body, after, .. } => {
                 let title = text_field("title", &title, 200, true)?;
                 let body = normalize_newlines(&body);
+                if body.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                    return Err(invalid("`body` contains control characters"));
+                }
                 if body.chars().count() > self.config.max_section_chars {
                     return Err((ErrorCode::TooLarge, format!("section body over {} characters", self.config.max_section_chars)));
                 }
@@ -177,6 +201,9 @@ impl Room {
                 let Some(sec) = self.state.section(section) else {
                     return Err((ErrorCode::NotFound, format!("section {section} not found")));
                 };
+                if statement.is_some_and(|n| n >= trustroom_shared::statement::statements(&sec.body).len()) {
+                    return Err(invalid("`statement` is not a paragraph index of the section"));
+                }
                 if let Some(q) = &quote {
                     if !sec.body.contains(q.as_str()) {
                         return Err(invalid("`quote` does not occur in the section"));
@@ -280,10 +307,13 @@ impl Room {
                 let ReleaseState::Ready { revision: reviewed, .. } = self.state.release else {
                     return Err((ErrorCode::Conflict, format!("the room is {}; mark it ready first", self.state.release.name())));
                 };
-                if let Some(changed) = self.history.iter().find(|r| r.revision > reviewed && r.change.touches_content()) {
+                if self.state.content_revision > reviewed {
                     return Err((
                         ErrorCode::Stale,
-                        format!("the room changed at rev {} after it was marked ready at rev {reviewed}; review it again", changed.revision),
+                        format!(
+                            "the room changed at rev {} after it was marked ready at rev {reviewed}; review it again",
+                            self.state.content_revision
+                        ),
                     ));
                 }
                 let record = readiness(&self.state);
@@ -327,7 +357,10 @@ impl Room {
             return Err((ErrorCode::NotFound, format!("section {section} not found")));
         }
         if base > self.state.revision {
-            return Err(invalid(format!("base revision {base} is from the future (room is at {})", self.state.revision)));
+            return Err((
+                ErrorCode::Stale,
+                format!("base revision {base} is from the future (room is at {}); resync", self.state.revision),
+            ));
         }
         let wire: Vec<WireComponent> = wire
             .into_iter()

@@ -22,6 +22,30 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite"
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The background checkpointer runs while any clone of the store lives.
+    _alive: std::sync::Arc<()>,
+}
+
+/// Copies the WAL into the database file every so often, off the commit
+/// path, and truncates it when it grows large.
+async fn checkpointer(pool: SqlitePool, alive: std::sync::Weak<()>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        if alive.upgrade().is_none() {
+            break;
+        }
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await {
+            Ok(row) => {
+                let wal_pages: i64 = row.try_get(1).unwrap_or(0);
+                if wal_pages > 20_000 {
+                    let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await;
+                }
+            }
+            Err(e) => tracing::debug!("checkpoint skipped: {e}"),
+        }
+    }
+    pool.close().await;
 }
 
 impl SqliteStore {
@@ -35,11 +59,16 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            // Checkpoints run in the background (see `checkpointer`), not
+            // inside whichever commit happens to cross the threshold.
+            .pragma("wal_autocheckpoint", "0")
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let alive = std::sync::Arc::new(());
+        tokio::spawn(checkpointer(pool.clone(), std::sync::Arc::downgrade(&alive)));
+        Ok(Self { pool, _alive: alive })
     }
 
     /// The pool (tests and tools that inspect the database).
