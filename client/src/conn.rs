@@ -59,6 +59,9 @@ pub struct Welcome {
     pub server: String,
 }
 
+/// Longest wait for the websocket upgrade and the server's welcome.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, RequestError>>>>>;
 
 /// Handle to an open connection.
@@ -72,9 +75,21 @@ pub struct Conn {
 /// Frames pushed by the server (everything but `ok`/`error` answers).
 pub type Pushed = mpsc::Receiver<ServerFrame>;
 
+#[allow(dead_code)] // part of the connection API; not every binary path uses every method
 impl Conn {
-    /// Connects, performs the handshake and starts the I/O tasks.
+    /// Connects, performs the handshake (within [`HANDSHAKE_TIMEOUT`]) and
+    /// starts the I/O tasks.
     pub async fn connect(url: &str, token: &str, client: Option<ClientId>) -> Result<(Conn, Welcome, Pushed), ConnectError> {
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, Self::connect_inner(url, token, client)).await {
+            Ok(result) => result,
+            Err(_) => Err(ConnectError::Refused {
+                code: ErrorCode::Timeout,
+                message: format!("no answer from {url} within {} s", HANDSHAKE_TIMEOUT.as_secs()),
+            }),
+        }
+    }
+
+    async fn connect_inner(url: &str, token: &str, client: Option<ClientId>) -> Result<(Conn, Welcome, Pushed), ConnectError> {
         let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .map_err(|source| ConnectError::Socket { url: url.to_string(), source })?;
@@ -108,7 +123,8 @@ impl Conn {
 
         tokio::spawn(async move {
             while let Some(msg) = out_rx.recv().await {
-                if sink.send(msg).await.is_err() {
+                let closing = matches!(msg, Message::Close(_));
+                if sink.send(msg).await.is_err() || closing {
                     break;
                 }
             }
@@ -116,13 +132,17 @@ impl Conn {
         });
 
         let reader_pending = pending.clone();
-        let pong_tx = out_tx.clone();
+        // Weak: once every `Conn` handle is dropped the writer ends and the
+        // socket is closed with a Close frame.
+        let pong_tx = out_tx.downgrade();
         tokio::spawn(async move {
             while let Some(msg) = stream.next().await {
                 let text = match msg {
                     Ok(Message::Text(t)) => t,
                     Ok(Message::Ping(p)) => {
-                        let _ = pong_tx.try_send(Message::Pong(p));
+                        if let Some(tx) = pong_tx.upgrade() {
+                            let _ = tx.try_send(Message::Pong(p));
+                        }
                         continue;
                     }
                     Ok(Message::Close(_)) | Err(_) => break,
@@ -195,6 +215,11 @@ impl Conn {
     /// Sends a raw text frame (tests and hostile-input tools).
     pub async fn send_raw(&self, text: String) -> Result<(), RequestError> {
         self.out.send(Message::text(text)).await.map_err(|_| RequestError::Disconnected)
+    }
+
+    /// Closes the connection cleanly (a websocket Close frame).
+    pub async fn close(&self) {
+        let _ = self.out.send(Message::Close(None)).await;
     }
 
     /// True while the writer task still runs.

@@ -1,5 +1,13 @@
-//! `trustroom demo`: a server with the seeded demo room on a free loopback
-//! port, plus the TUI as the owner (owned by the TUI work; placeholder).
+//! `trustroom demo`: one command, nothing else to start. Runs a server with
+//! the seeded demo room on a free loopback port and a fresh SQLite file,
+//! prints the exact commands that join the room from other terminals as
+//! every other member, then opens the TUI as the owner. When the TUI quits
+//! the server shuts down cleanly. `--headless` prints the commands and
+//! serves until Ctrl-C.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
 
 /// Arguments of `trustroom demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -15,6 +23,78 @@ pub struct DemoArgs {
     pub headless: bool,
 }
 
-pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
-    anyhow::bail!("demo not built yet")
+/// A fresh temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("trustroom-demo-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// How to run this program again, as the user invoked it.
+fn program() -> String {
+    let argv0 = std::env::args().next().unwrap_or_else(|| "trustroom".into());
+    if argv0.contains('/') { argv0 } else { "trustroom".into() }
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let _log = crate::tui::logging::init();
+    let (db_url, _tmp) = match &args.db {
+        Some(db) => (db.clone(), None),
+        None => {
+            let tmp = TempDir::new()?;
+            (format!("sqlite://{}?mode=rwc", tmp.0.join("demo.db").display()), Some(tmp))
+        }
+    };
+    let server = trustroom_server::demo::start(&args.listen, &db_url)
+        .await
+        .with_context(|| format!("cannot start the demo server on {}", args.listen))?;
+    let seed = server.seed.clone();
+    let owner = seed
+        .members
+        .iter()
+        .find(|m| m.role == "owner")
+        .cloned()
+        .context("the demo seed has no owner")?;
+    let prog = program();
+    let room = seed.room.to_string();
+    let mut help_extra = Vec::new();
+    println!("Trustroom demo: \"{}\"", seed.title);
+    println!("server: {}   database: {db_url}", server.url);
+    println!();
+    println!("Join from other terminals as each member:");
+    for m in seed.members.iter().filter(|m| m.role != "owner") {
+        let cmd = format!("{prog} connect --url {} --token {} {room}", server.url, m.token);
+        println!("  # {} ({})", m.name, m.role);
+        println!("  {cmd}");
+        help_extra.push(format!("{} ({}):", m.name, m.role));
+        help_extra.push(cmd);
+    }
+    println!();
+    let owner_cmd = format!("{prog} connect --url {} --token {} {room}", server.url, owner.token);
+    if args.headless {
+        println!("  # {} (owner)", owner.name);
+        println!("  {owner_cmd}");
+        println!();
+        println!("Serving until Ctrl-C.");
+        tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+        println!("Shutting down…");
+        return server.shutdown().await;
+    }
+    println!("Opening the TUI as {} (owner)…", owner.name);
+    let opts = crate::tui::TuiOptions { url: server.url.clone(), token: owner.token.clone(), room, help_extra };
+    let result = crate::tui::run(opts).await;
+    let stopped = server.shutdown().await;
+    result?;
+    stopped
 }

@@ -1,1 +1,43 @@
-fn main() {}
+//! `trustroom`: the Trustroom client. Scriptable commands (`cli`), the
+//! terminal UI (`tui`, opened by `connect`) and the one-command demo.
+
+mod cli;
+mod config;
+mod conn;
+mod demo;
+mod tui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::args::Cli::parse();
+    if cli::logs_to_stderr(&cli.command) {
+        init_stderr_logging(cli.verbose);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return cli::exit::report(&anyhow::Error::new(e).context("cannot start the async runtime")),
+    };
+    let result = runtime.block_on(cli::run(cli));
+    // Do not wait for the connection's I/O tasks: the command is done.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => cli::exit::report(&e),
+    }
+}
+
+/// Logs to stderr only when asked: `-v` (info), `-vv` (debug), `-vvv` (trace) or `RUST_LOG`.
+fn init_stderr_logging(verbose: u8) {
+    let filter = match (verbose, std::env::var("RUST_LOG")) {
+        (0, Ok(spec)) if !spec.trim().is_empty() => spec,
+        (0, _) => return,
+        (1, _) => "trustroom=info,warn".into(),
+        (2, _) => "trustroom=debug,info".into(),
+        _ => "trace".into(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}

@@ -48,11 +48,18 @@ struct RefusalLog {
 }
 
 impl RefusalLog {
+    /// Records a malformed-frame style refusal (capped per connection).
     async fn record(&mut self, what: &str, refusal: &Refusal) {
         self.count += 1;
         if self.count <= AUDITED_REFUSALS_PER_CONNECTION {
             self.hub.audit_refusal(self.user, what, refusal, json!({"peer": self.peer.ip().to_string()})).await;
         }
+    }
+
+    /// Records a refusal that is always worth an entry of its own (probing
+    /// for rooms), whatever the cap.
+    async fn record_always(&self, what: &str, refusal: &Refusal) {
+        self.hub.audit_refusal(self.user, what, refusal, json!({"peer": self.peer.ip().to_string()})).await;
     }
 
     async fn finish(self) {
@@ -305,7 +312,7 @@ async fn route_to_room(
         Ok(Some(h)) => h,
         Ok(None) => {
             let refusal = room_not_found();
-            refusals.record("room request", &refusal).await;
+            refusals.record_always("room request", &refusal).await;
             return Err(refusal);
         }
         Err(e) => {

@@ -293,6 +293,11 @@ impl Room {
         }
         for id in stalled {
             if let Some(sub) = self.subscribers.remove(&id) {
+                if sub.conn.out.is_closed() {
+                    // Gone already; its Leave is on the way.
+                    self.presence.remove(&sub.conn.client);
+                    continue;
+                }
                 tracing::warn!(room = %self.id, conn = id, "subscriber stalled; disconnecting");
                 sub.conn.out.close_now(ErrorCode::TooLarge, "you fell too far behind; reconnect and resync");
                 self.presence.remove(&sub.conn.client);

@@ -1,0 +1,369 @@
+//! The command line: every command, option and its help text (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use trustroom_shared::objection::{ObjectionKind, ObjectionStatus};
+use trustroom_shared::release::Lane;
+
+use super::exit::EXIT_CODES_HELP;
+use crate::demo::DemoArgs;
+
+/// Help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
+/// Trustroom client: review a protected incident packet from scripts or the terminal UI.
+#[derive(Debug, Parser)]
+#[command(
+    name = "trustroom",
+    version,
+    about = "Trustroom client: scriptable commands and the terminal UI",
+    long_about = "Trustroom client: scriptable commands and the terminal UI.\n\n\
+        Every command connects to the server, does its one thing and exits. ROOM is a \
+        room id or exact room title (see `trustroom rooms`); SECTION a section id or exact \
+        title; OBJECTION an id or `O-N`; ANNEX an id, code (`A1`) or exact title.\n\n\
+        Settings: --url/--token flags win over TRUSTROOM_URL/TRUSTROOM_TOKEN, which win over \
+        the config file (`trustroom config path`, `trustroom config example`).",
+    after_help = EXIT_CODES_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Server websocket URL, e.g. ws://127.0.0.1:7420 [env: TRUSTROOM_URL]
+    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
+    pub url: Option<String>,
+
+    /// Access token [env: TRUSTROOM_TOKEN; prefer it: flags are visible in `ps`]
+    #[arg(long, global = true, value_name = "TOKEN", help_heading = GLOBAL)]
+    pub token: Option<String>,
+
+    /// Config file to read instead of the platform default [env: TRUSTROOM_CONFIG]
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
+    pub config: Option<PathBuf>,
+
+    /// Use the [profiles.NAME] table of the config file [env: TRUSTROOM_PROFILE]
+    #[arg(long, global = true, value_name = "NAME", help_heading = GLOBAL)]
+    pub profile: Option<String>,
+
+    /// Seconds to wait for the server to connect or answer
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        env = "TRUSTROOM_TIMEOUT",
+        hide_env_values = true,
+        default_value_t = 30.0,
+        help_heading = GLOBAL
+    )]
+    pub timeout: f64,
+
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+
+    /// Log to stderr (-v info, -vv debug, -vvv trace; RUST_LOG works too)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the rooms you are a member of: ID, your role, title
+    Rooms,
+
+    /// Show what you may see of a room: sections, statement labels, register, annex map, members
+    #[command(after_help = "With --json, prints the snapshot the server sent (annex content is never in it).")]
+    Show {
+        /// Room id or exact title
+        room: String,
+    },
+
+    /// Add or change packet sections
+    #[command(subcommand)]
+    Section(SectionCommand),
+
+    /// Raise an objection on a section (the disagreement register)
+    Object(ObjectArgs),
+
+    /// Reply to an objection
+    Reply {
+        /// Room id or exact title
+        room: String,
+        /// Objection id or O-N
+        objection: String,
+        /// Reply text (`-` reads stdin)
+        #[arg(allow_hyphen_values = true)]
+        text: String,
+    },
+
+    /// Change objections
+    #[command(subcommand)]
+    Objection(ObjectionCommand),
+
+    /// Restricted annexes
+    #[command(subcommand)]
+    Annex(AnnexCommand),
+
+    /// Hold the release, with a reason (owner only)
+    Hold {
+        /// Room id or exact title
+        room: String,
+        /// Why the packet is held
+        #[arg(long)]
+        reason: String,
+    },
+
+    /// Mark the packet ready for release (owner only)
+    Ready {
+        /// Room id or exact title
+        room: String,
+    },
+
+    /// Release the packet to a downstream review lane (owner only)
+    Release {
+        /// Room id or exact title
+        room: String,
+        /// Downstream lane
+        #[arg(long, value_enum)]
+        lane: LaneArg,
+    },
+
+    /// Escalate: the room becomes read-only (owner only)
+    Escalate {
+        /// Room id or exact title
+        room: String,
+        /// Why the room is escalated
+        #[arg(long)]
+        reason: String,
+    },
+
+    /// Show the readiness record: owners, blockers, accepted residual disagreement, held annexes, lanes
+    #[command(after_help = "Computed from the snapshot you may see. Annex-boundary blockers need the \
+        annexes' sensitive patterns, which only the server holds; the server checks them again at release.")]
+    Readiness {
+        /// Room id or exact title
+        room: String,
+    },
+
+    /// Join a room and print every pushed frame as one JSON line until Ctrl-C
+    #[command(after_help = "The first line is the room's snapshot (or, with --since, the missed events). \
+        Exits 0 on Ctrl-C or SIGTERM; if the connection ends, exits non-zero with the reason.")]
+    Watch {
+        /// Room id or exact title
+        room: String,
+        /// Start after this room revision (replays missed events instead of a snapshot)
+        #[arg(long, value_name = "REV")]
+        since: Option<u64>,
+    },
+
+    /// Open the terminal UI on a room
+    Connect {
+        /// Room id or exact title
+        room: String,
+    },
+
+    /// Run a local demo server with a seeded room and open the terminal UI as its owner
+    Demo(DemoArgs),
+
+    /// Client configuration file
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SectionCommand {
+    /// Add a section at the end of the packet (or after another one)
+    Add {
+        /// Room id or exact title
+        room: String,
+        /// Title of the new section
+        title: String,
+        /// Body from this file (`-` reads stdin); empty without it
+        #[arg(long, short, value_name = "F")]
+        file: Option<PathBuf>,
+        /// Insert after this section (id or exact title)
+        #[arg(long, value_name = "SECTION")]
+        after: Option<String>,
+    },
+    /// Replace a section's body with a file's content (sent as a minimal edit)
+    #[command(after_help = "The edit is computed against the body at the revision read on join; \
+        edits others made since are merged by the server. CRLF line endings become LF.")]
+    Set {
+        /// Room id or exact title
+        room: String,
+        /// Section id or exact title
+        section: String,
+        /// New body from this file (`-` reads stdin)
+        #[arg(long, short, value_name = "F")]
+        file: PathBuf,
+    },
+    /// Append text to the end of a section
+    Append {
+        /// Room id or exact title
+        room: String,
+        /// Section id or exact title
+        section: String,
+        /// Text to append, verbatim (`-` reads stdin)
+        #[arg(allow_hyphen_values = true)]
+        text: String,
+        /// Start a new paragraph: separate the text from the body with a blank line
+        #[arg(long, short)]
+        paragraph: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ObjectArgs {
+    /// Room id or exact title
+    pub room: String,
+    /// Section id or exact title
+    pub section: String,
+    /// What the objection is about
+    #[arg(long, value_enum)]
+    pub kind: KindArg,
+    /// The objection blocks release while open
+    #[arg(long)]
+    pub blocking: bool,
+    /// Statement (paragraph) number in the section, 1-based as `show` prints it
+    #[arg(long, value_name = "N")]
+    pub statement: Option<usize>,
+    /// The quoted text the objection is about
+    #[arg(long, value_name = "Q")]
+    pub quote: Option<String>,
+    /// The objection (`-` reads stdin)
+    #[arg(allow_hyphen_values = true)]
+    pub text: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ObjectionCommand {
+    /// Move an open objection to addressed, withdrawn or accepted-residual
+    #[command(after_help = "accepted-residual is owner only and needs --rationale.")]
+    Status {
+        /// Room id or exact title
+        room: String,
+        /// Objection id or O-N
+        objection: String,
+        /// New status
+        #[arg(value_enum)]
+        status: StatusArg,
+        /// Why (required for accepted-residual)
+        #[arg(long)]
+        rationale: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnnexCommand {
+    /// Print an annex's content (only with need-to-know access; every view is audited)
+    View {
+        /// Room id or exact title
+        room: String,
+        /// Annex id, code (A1) or exact title
+        annex: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example config file
+    Example,
+    /// Print where the config file is looked for
+    Path,
+    /// Print the settings in effect and where each comes from (token masked)
+    Show,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum KindArg {
+    ExposureScope,
+    EvidenceSufficiency,
+    Wording,
+    Sensitivity,
+    Other,
+}
+
+impl From<KindArg> for ObjectionKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::ExposureScope => ObjectionKind::ExposureScope,
+            KindArg::EvidenceSufficiency => ObjectionKind::EvidenceSufficiency,
+            KindArg::Wording => ObjectionKind::Wording,
+            KindArg::Sensitivity => ObjectionKind::Sensitivity,
+            KindArg::Other => ObjectionKind::Other,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    Addressed,
+    Withdrawn,
+    AcceptedResidual,
+}
+
+impl From<StatusArg> for ObjectionStatus {
+    fn from(s: StatusArg) -> Self {
+        match s {
+            StatusArg::Addressed => ObjectionStatus::Addressed,
+            StatusArg::Withdrawn => ObjectionStatus::Withdrawn,
+            StatusArg::AcceptedResidual => ObjectionStatus::AcceptedResidual,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LaneArg {
+    Privacy,
+    ProductSecurity,
+    AccountGovernance,
+}
+
+impl From<LaneArg> for Lane {
+    fn from(l: LaneArg) -> Self {
+        match l {
+            LaneArg::Privacy => Lane::Privacy,
+            LaneArg::ProductSecurity => Lane::ProductSecurity,
+            LaneArg::AccountGovernance => Lane::AccountGovernance,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn value_names_match_the_protocol() {
+        // The clap names of the mirrors must be the protocol's kebab-case names.
+        for k in KindArg::value_variants() {
+            let name = k.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            assert_eq!(name, ObjectionKind::from(*k).to_string());
+        }
+        for s in StatusArg::value_variants() {
+            let name = s.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            assert_eq!(name, ObjectionStatus::from(*s).to_string());
+        }
+        for l in LaneArg::value_variants() {
+            let name = l.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            assert_eq!(name, Lane::from(*l).to_string());
+        }
+    }
+
+    #[test]
+    fn globals_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["trustroom", "show", "Room", "--json", "--url", "ws://h:1"]).expect("parses");
+        assert!(cli.json);
+        assert_eq!(cli.url.as_deref(), Some("ws://h:1"));
+        let cli = Cli::try_parse_from(["trustroom", "reply", "R", "O-1", "-"]).expect("stdin marker");
+        assert!(matches!(cli.command, Command::Reply { ref text, .. } if text == "-"));
+    }
+}

@@ -1,0 +1,350 @@
+//! The commands that talk to a server. Each connects, joins the room when
+//! it needs the room's state, sends its request, prints the result and
+//! returns; errors travel up to `exit::report`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use trustroom_shared::change::Change;
+use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId};
+use trustroom_shared::objection::ObjectionStatus;
+use trustroom_shared::ot::TextOp;
+use trustroom_shared::protocol::{Ack, AnnexContent, Request, ServerFrame};
+use trustroom_shared::readiness::readiness as readiness_of;
+use trustroom_shared::release::Lane;
+
+use super::args::{ObjectArgs, StatusArg};
+use super::exit::{LocalError, UsageError};
+use super::input;
+use super::output::{self, emit};
+use super::resolve;
+use super::session::Session;
+use crate::config::ConnectSettings;
+
+/// How long to wait for the echo of our own change (to learn e.g. `O-4`).
+const ECHO_WAIT: Duration = Duration::from_secs(2);
+
+/// What every server command needs.
+pub struct Ctx {
+    pub settings: ConnectSettings,
+    pub timeout: Duration,
+    pub json: bool,
+}
+
+impl Ctx {
+    async fn open(&self) -> anyhow::Result<Session> {
+        Session::open(&self.settings, self.timeout).await
+    }
+
+    /// Prints a mutating request's answer: `ok rev N …`, or its JSON.
+    fn print_ack(&self, result: &Value, kind: Option<&str>, code: Option<&str>) -> anyhow::Result<()> {
+        if self.json {
+            let mut v = result.clone();
+            if let (Some(code), Value::Object(m)) = (code, &mut v) {
+                m.insert("code".into(), Value::String(code.to_string()));
+            }
+            emit(&v.to_string())?;
+            return Ok(());
+        }
+        match serde_json::from_value::<Ack>(result.clone()) {
+            Ok(ack) => emit(&output::ack(&ack, kind, code))?,
+            Err(_) if result.is_null() => emit("ok")?,
+            Err(_) => emit(&format!("ok {result}"))?,
+        }
+        Ok(())
+    }
+}
+
+fn revision_of(result: &Value) -> Option<u64> {
+    result.get("revision").and_then(Value::as_u64)
+}
+
+pub async fn rooms(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let rooms = s.rooms().await?;
+    if ctx.json {
+        emit(&output::json_pretty(&rooms)?)?;
+    } else {
+        emit(&output::rooms(&rooms))?;
+    }
+    Ok(())
+}
+
+pub async fn show(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let snapshot = s.join(room).await?;
+    if ctx.json {
+        emit(&output::json_pretty(&snapshot)?)?;
+    } else {
+        emit(&output::show(&snapshot))?;
+    }
+    Ok(())
+}
+
+pub async fn readiness(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let snapshot = s.join(room).await?;
+    let record = readiness_of(&snapshot.state);
+    if ctx.json {
+        emit(&output::json_pretty(&record)?)?;
+    } else {
+        emit(&output::readiness(&record, &snapshot.state))?;
+    }
+    Ok(())
+}
+
+pub async fn section_add(
+    ctx: &Ctx,
+    room: &str,
+    title: &str,
+    file: Option<&Path>,
+    after: Option<&str>,
+) -> anyhow::Result<()> {
+    let body = match file {
+        Some(f) => input::file_text(f).await?,
+        None => String::new(),
+    };
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let after = match after {
+        Some(name) => {
+            let snapshot = s.join(room).await?;
+            Some(resolve::section(&snapshot.state, name)?.id)
+        }
+        None => None,
+    };
+    let seq = s.seq();
+    let request = Request::AddSection { room, title: title.to_string(), body, after, seq };
+    let result = s.call(request).await.context("adding the section")?;
+    ctx.print_ack(&result, Some("section"), None)
+}
+
+/// Sends the edit turning the section's body at the joined revision into `new_body`.
+async fn edit_to(ctx: &Ctx, room: &str, section: &str, new_body: impl FnOnce(&str) -> String) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let snapshot = s.join(room).await?;
+    let target = resolve::section(&snapshot.state, section)?;
+    let new = new_body(&target.body);
+    let op = TextOp::from_texts(&target.body, &new);
+    if op.is_noop() {
+        let revision = snapshot.state.revision;
+        if ctx.json {
+            emit(&json!({ "revision": revision, "duplicate": false, "unchanged": true }).to_string())?;
+        } else {
+            emit(&format!("ok rev {revision} unchanged (nothing sent)"))?;
+        }
+        return Ok(());
+    }
+    let request = Request::Edit {
+        room,
+        section: target.id,
+        base: snapshot.state.revision,
+        op: op.to_wire(),
+        seq: s.seq(),
+    };
+    let result = s.call(request).await.with_context(|| format!("editing section {:?}", target.title))?;
+    ctx.print_ack(&result, None, None)
+}
+
+pub async fn section_set(ctx: &Ctx, room: &str, section: &str, file: &Path) -> anyhow::Result<()> {
+    let new = input::file_text(file).await?;
+    edit_to(ctx, room, section, move |_| new).await
+}
+
+pub async fn section_append(ctx: &Ctx, room: &str, section: &str, text: &str, paragraph: bool) -> anyhow::Result<()> {
+    let text = input::verbatim(text).await?;
+    if text.is_empty() {
+        return Err(UsageError("nothing to append: TEXT is empty".into()).into());
+    }
+    edit_to(ctx, room, section, move |body| format!("{body}{}", input::appended(body, &text, paragraph))).await
+}
+
+pub async fn object(ctx: &Ctx, args: &ObjectArgs) -> anyhow::Result<()> {
+    let text = input::message(&args.text).await?;
+    let mut s = ctx.open().await?;
+    let room = s.room_id(&args.room).await?;
+    let snapshot = s.join(room).await?;
+    let section = resolve::section(&snapshot.state, &args.section)?;
+    let statement = match args.statement {
+        Some(n) => Some(resolve::statement_index(section, n)?),
+        None => None,
+    };
+    let request = Request::Object {
+        room,
+        section: section.id,
+        kind: args.kind.into(),
+        blocking: args.blocking,
+        text,
+        statement,
+        quote: args.quote.as_ref().map(|q| trustroom_shared::ot::normalize_newlines(q)),
+        seq: s.seq(),
+    };
+    let result = s.call(request).await.context("raising the objection")?;
+    // The echo of our change carries the objection's number (O-N).
+    let code = match revision_of(&result) {
+        Some(rev) => s.event_of(room, rev, ECHO_WAIT).await.and_then(|r| match r.change {
+            Change::ObjectionRaised { objection } => Some(objection.code()),
+            _ => None,
+        }),
+        None => None,
+    };
+    ctx.print_ack(&result, Some("objection"), code.as_deref())
+}
+
+async fn objection_id(s: &mut Session, room: RoomId, name: &str) -> anyhow::Result<ObjectionId> {
+    let snapshot = s.join(room).await?;
+    Ok(resolve::objection(&snapshot.state, name)?.id)
+}
+
+pub async fn reply(ctx: &Ctx, room: &str, objection: &str, text: &str) -> anyhow::Result<()> {
+    let text = input::message(text).await?;
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let objection = objection_id(&mut s, room, objection).await?;
+    let request = Request::Reply { room, objection, text, seq: s.seq() };
+    let result = s.call(request).await.context("replying")?;
+    ctx.print_ack(&result, Some("reply"), None)
+}
+
+pub async fn objection_status(
+    ctx: &Ctx,
+    room: &str,
+    objection: &str,
+    status: StatusArg,
+    rationale: Option<&str>,
+) -> anyhow::Result<()> {
+    let rationale = rationale.map(str::trim).filter(|r| !r.is_empty()).map(String::from);
+    let status: ObjectionStatus = status.into();
+    if status == ObjectionStatus::AcceptedResidual && rationale.is_none() {
+        return Err(UsageError("accepted-residual needs --rationale \"why it may ship unresolved\"".into()).into());
+    }
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let objection = objection_id(&mut s, room, objection).await?;
+    let request = Request::SetObjectionStatus { room, objection, status, rationale, seq: s.seq() };
+    let result = s.call(request).await.with_context(|| format!("marking the objection {status}"))?;
+    ctx.print_ack(&result, None, None)
+}
+
+pub async fn annex_view(ctx: &Ctx, room: &str, annex: &str) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let annex = match annex.trim().parse::<AnnexId>() {
+        Ok(id) => id,
+        Err(_) => {
+            let snapshot = s.join(room).await?;
+            resolve::annex(&snapshot.state, annex)?.id
+        }
+    };
+    let content: AnnexContent = s.call_as(Request::ViewAnnex { room, annex }).await.context("viewing the annex")?;
+    eprintln!("{}", output::annex_logged_note(&content));
+    if ctx.json {
+        emit(&serde_json::to_string(&content)?)?;
+    } else {
+        emit(&content.content)?;
+    }
+    Ok(())
+}
+
+/// A release decision: hold, ready, release or escalate.
+pub enum Decision {
+    Hold(String),
+    Ready,
+    Release(Lane),
+    Escalate(String),
+}
+
+pub async fn decide(ctx: &Ctx, room: &str, decision: Decision) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let (request, state, what) = match decision {
+        Decision::Hold(reason) => (Request::Hold { room, reason }, "HELD", "holding"),
+        Decision::Ready => (Request::MarkReady { room }, "READY", "marking ready"),
+        Decision::Release(lane) => (Request::Release { room, lane }, "RELEASED", "releasing"),
+        Decision::Escalate(reason) => (Request::Escalate { room, reason }, "ESCALATED", "escalating"),
+    };
+    let result = s.call(request).await.context(what)?;
+    if ctx.json {
+        return ctx.print_ack(&result, None, None);
+    }
+    match serde_json::from_value::<Ack>(result.clone()) {
+        Ok(ack) => emit(&format!("{} {state}", output::ack(&ack, None, None)))?,
+        Err(_) => ctx.print_ack(&result, None, None)?,
+    }
+    Ok(())
+}
+
+pub async fn watch(ctx: &Ctx, room: &str, since: Option<u64>) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let mut joined = s.start_join(room, since).await?;
+    let mut join_answered = false;
+    let mut closing: Option<(trustroom_shared::protocol::ErrorCode, String)> = None;
+    let mut terminate = Terminate::new()?;
+    loop {
+        tokio::select! {
+            frame = s.pushed.recv() => {
+                let Some(frame) = frame else {
+                    return Err(match closing {
+                        Some((code, reason)) => LocalError::new(code, format!("the server closed the connection: {reason}")).into(),
+                        None => anyhow::Error::new(crate::conn::RequestError::Disconnected).context("watching the room"),
+                    });
+                };
+                if matches!(frame, ServerFrame::Pong) {
+                    continue;
+                }
+                emit(&serde_json::to_string(&frame)?)?;
+                match frame {
+                    ServerFrame::Closing { code, reason } => closing = Some((code, reason)),
+                    ServerFrame::Removed { room: r, reason } if r == room => {
+                        return Err(LocalError::not_found(format!("no longer a member of the room (server said: {reason})")).into());
+                    }
+                    _ => {}
+                }
+            }
+            answer = &mut joined, if !join_answered => {
+                join_answered = true;
+                match answer {
+                    Ok(Ok(_)) => tracing::debug!("joined"),
+                    Ok(Err(e)) => return Err(anyhow::Error::new(e).context("joining the room")),
+                    Err(_) => return Err(anyhow::Error::new(crate::conn::RequestError::Disconnected).context("joining the room")),
+                }
+            }
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+        }
+    }
+}
+
+/// SIGTERM on Unix (a quiet end of `watch`, like Ctrl-C); never elsewhere.
+struct Terminate {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Terminate {
+    fn new() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("cannot listen for SIGTERM")?;
+            Ok(Terminate { signal })
+        }
+        #[cfg(not(unix))]
+        Ok(Terminate {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            self.signal.recv().await;
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
+}

@@ -1,0 +1,146 @@
+//! The scriptable command line: parse, resolve settings, dispatch.
+//!
+//! - `args`: the commands and their help (clap derive)
+//! - `session`: one connection per command (timeouts, `seq`, join)
+//! - `resolve`: room/section/objection/annex names to ids
+//! - `commands`: what each command does
+//! - `input`: text from arguments, files and stdin
+//! - `output`: what gets printed
+//! - `exit`: error messages and exit codes
+
+pub mod args;
+pub mod commands;
+pub mod exit;
+pub mod input;
+pub mod output;
+pub mod resolve;
+pub mod session;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use args::{AnnexCommand, Cli, Command, ConfigCommand, ObjectionCommand, SectionCommand};
+use commands::{Ctx, Decision};
+use exit::UsageError;
+
+use crate::config::{self, Layer, Layered};
+
+/// The global options that decide where to connect and as whom.
+struct Globals {
+    url: Option<String>,
+    token: Option<String>,
+    config: Option<PathBuf>,
+    profile: Option<String>,
+}
+
+fn env_var(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// Layers flags, environment and config file; also returns the config path shown in messages.
+fn layered(g: &Globals) -> anyhow::Result<(Layered, String)> {
+    let choice = config::choose_file(g.config.as_deref(), env_var);
+    let path = choice.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(no config directory)".into());
+    let file = config::load(&choice)?;
+    let profile_name = g.profile.clone().or_else(|| env_var(config::ENV_PROFILE)).filter(|p| !p.trim().is_empty());
+    let profile = match &profile_name {
+        Some(name) => Some(config::profile(file.as_ref(), name, &path)?),
+        None => None,
+    };
+    let flags = Layer { url: g.url.clone(), token: g.token.clone() };
+    let env = Layer::from_env(env_var);
+    Ok((config::layer(&flags, &env, file.as_ref(), profile), path))
+}
+
+fn timeout(secs: f64) -> anyhow::Result<Duration> {
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(UsageError(format!("--timeout must be a positive number of seconds, not {secs}")).into()),
+    }
+}
+
+/// Whether the command writes logs to stderr when asked (the TUI and demo log elsewhere).
+pub fn logs_to_stderr(command: &Command) -> bool {
+    !matches!(command, Command::Connect { .. } | Command::Demo(_))
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cli { url, token, config, profile, timeout: secs, json, verbose: _, command } = cli;
+    let globals = Globals { url, token, config, profile };
+    let ctx = || -> anyhow::Result<Ctx> {
+        let (layered, path) = layered(&globals)?;
+        Ok(Ctx { settings: layered.require(&path)?, timeout: timeout(secs)?, json })
+    };
+    match command {
+        Command::Config(c) => config_command(&globals, c),
+        Command::Demo(args) => crate::demo::run(args).await,
+        Command::Connect { room } => {
+            let settings = ctx()?.settings;
+            if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+                return Err(UsageError(
+                    "`trustroom connect` opens the terminal UI and needs an interactive terminal; \
+                     scripts can use `show`, `watch` and the other commands"
+                        .into(),
+                )
+                .into());
+            }
+            crate::tui::run(crate::tui::TuiOptions { url: settings.url, token: settings.token, room, help_extra: vec![] })
+                .await
+        }
+        Command::Rooms => commands::rooms(&ctx()?).await,
+        Command::Show { room } => commands::show(&ctx()?, &room).await,
+        Command::Readiness { room } => commands::readiness(&ctx()?, &room).await,
+        Command::Section(SectionCommand::Add { room, title, file, after }) => {
+            commands::section_add(&ctx()?, &room, &title, file.as_deref(), after.as_deref()).await
+        }
+        Command::Section(SectionCommand::Set { room, section, file }) => {
+            commands::section_set(&ctx()?, &room, &section, &file).await
+        }
+        Command::Section(SectionCommand::Append { room, section, text, paragraph }) => {
+            commands::section_append(&ctx()?, &room, &section, &text, paragraph).await
+        }
+        Command::Object(args) => commands::object(&ctx()?, &args).await,
+        Command::Reply { room, objection, text } => commands::reply(&ctx()?, &room, &objection, &text).await,
+        Command::Objection(ObjectionCommand::Status { room, objection, status, rationale }) => {
+            commands::objection_status(&ctx()?, &room, &objection, status, rationale.as_deref()).await
+        }
+        Command::Annex(AnnexCommand::View { room, annex }) => commands::annex_view(&ctx()?, &room, &annex).await,
+        Command::Hold { room, reason } => commands::decide(&ctx()?, &room, Decision::Hold(reason)).await,
+        Command::Ready { room } => commands::decide(&ctx()?, &room, Decision::Ready).await,
+        Command::Release { room, lane } => commands::decide(&ctx()?, &room, Decision::Release(lane.into())).await,
+        Command::Escalate { room, reason } => commands::decide(&ctx()?, &room, Decision::Escalate(reason)).await,
+        Command::Watch { room, since } => commands::watch(&ctx()?, &room, since).await,
+    }
+}
+
+fn config_command(globals: &Globals, command: ConfigCommand) -> anyhow::Result<()> {
+    match command {
+        ConfigCommand::Example => output::emit(config::EXAMPLE)?,
+        ConfigCommand::Path => {
+            let choice = config::choose_file(globals.config.as_deref(), env_var);
+            let Some(path) = choice.path else {
+                return Err(UsageError("no config directory on this system (no home directory?)".into()).into());
+            };
+            output::emit(&path.display().to_string())?;
+            if !path.exists() {
+                eprintln!("(the file does not exist yet; `trustroom config example > FILE` writes a starting point)");
+            }
+        }
+        ConfigCommand::Show => {
+            let (layered, path) = layered(globals)?;
+            let mut out = format!("config file: {path}\n");
+            match &layered.url {
+                Some((url, source)) => out.push_str(&format!("url:   {url}  (from {source})\n")),
+                None => out.push_str("url:   not set\n"),
+            }
+            match &layered.token {
+                Some((token, source)) => out.push_str(&format!("token: {}  (from {source})\n", config::mask(token))),
+                None => out.push_str("token: not set\n"),
+            }
+            output::emit(&out)?;
+        }
+    }
+    Ok(())
+}

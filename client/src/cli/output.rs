@@ -1,0 +1,337 @@
+//! What the commands print: plain text for people (stable enough for
+//! `grep`), JSON with `--json` for programs. Pure functions from protocol
+//! values to strings, so they are tested without a server.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use trustroom_shared::ids::UserId;
+use trustroom_shared::protocol::{Ack, AnnexContent, RoomSummary};
+use trustroom_shared::readiness::Readiness;
+use trustroom_shared::release::ReleaseState;
+use trustroom_shared::room::RoomState;
+use trustroom_shared::statement::{StatementLabel, statements};
+use trustroom_shared::view::Snapshot;
+
+/// Writes `text` to stdout (a trailing newline added when missing) and flushes.
+/// A closed pipe comes back as an `io::Error` of kind `BrokenPipe`, which the
+/// exit-code mapping treats as a quiet end rather than a crash.
+pub fn emit(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// JSON for `--json`: pretty for documents, one line for acks and streams.
+pub fn json_pretty<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(value)?)
+}
+
+/// A member's name, or a short id for someone no longer in the room.
+pub fn name_of(state: &RoomState, user: UserId) -> String {
+    match state.member(user) {
+        Some(m) => m.name.clone(),
+        None => {
+            let id = user.to_string();
+            format!("(former member {})", &id[..8.min(id.len())])
+        }
+    }
+}
+
+/// `rooms`: one line per room, `ID  ROLE  TITLE`.
+pub fn rooms(rooms: &[RoomSummary]) -> String {
+    if rooms.is_empty() {
+        return "you are not a member of any room\n".into();
+    }
+    let width = rooms.iter().map(|r| r.role.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for r in rooms {
+        let _ = writeln!(out, "{}  {:<width$}  {}", r.id, r.role, r.title);
+    }
+    out
+}
+
+/// One line describing the release state.
+pub fn release(state: &RoomState) -> String {
+    match &state.release {
+        ReleaseState::Drafting => "DRAFTING".into(),
+        ReleaseState::Held { reasons, by, .. } => {
+            format!("HELD by {}: {}", name_of(state, *by), reasons.join("; "))
+        }
+        ReleaseState::Ready { revision, by, .. } => format!("READY at rev {revision} by {}", name_of(state, *by)),
+        ReleaseState::Released { revision, lane, by, content_hash, .. } => format!(
+            "RELEASED at rev {revision} to the {lane} lane by {} (content {})",
+            name_of(state, *by),
+            short_hash(content_hash)
+        ),
+        ReleaseState::Escalated { reason, by, .. } => {
+            format!("ESCALATED by {}: {reason} (the room is read-only)", name_of(state, *by))
+        }
+    }
+}
+
+fn short_hash(h: &str) -> &str {
+    &h[..16.min(h.len())]
+}
+
+/// A statement label as people read it.
+pub fn label(label: &StatementLabel) -> String {
+    match label {
+        StatementLabel::Verified { evidence } => format!("verified: {}", evidence.join(", ")),
+        StatementLabel::Contested { objections } => {
+            let codes: Vec<String> = objections.iter().map(|n| format!("O-{n}")).collect();
+            format!("contested: {}", codes.join(", "))
+        }
+        StatementLabel::Restricted => "restricted".into(),
+        StatementLabel::AcceptedResidual => "residual".into(),
+        StatementLabel::Unlabeled => "UNLABELED (no evidence)".into(),
+        StatementLabel::Heading => "heading".into(),
+    }
+}
+
+fn excerpt(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > max {
+        let cut: String = one_line.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        one_line
+    }
+}
+
+fn indent(out: &mut String, text: &str, by: &str) {
+    for line in text.lines() {
+        if line.is_empty() {
+            out.push('\n');
+        } else {
+            let _ = writeln!(out, "{by}{line}");
+        }
+    }
+}
+
+/// `show`: everything this member may see, annex content never included.
+pub fn show(snapshot: &Snapshot) -> String {
+    let st = &snapshot.state;
+    let me = &snapshot.me;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", st.title);
+    let _ = writeln!(out, "  room      {}", st.id);
+    let _ = writeln!(out, "  revision  {}", st.revision);
+    let _ = writeln!(out, "  release   {}", release(st));
+    let _ = writeln!(out, "  content   {}", snapshot.content_hash);
+    let caps: Vec<String> = me
+        .capabilities
+        .iter()
+        .map(|c| serde_json::to_value(c).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
+        .collect();
+    let _ = writeln!(out, "  you       {} ({}); may: {}", me.name, me.role.label(), caps.join(", "));
+
+    let _ = writeln!(out, "\nSections ({})", st.sections.len());
+    for (i, s) in st.sections.iter().enumerate() {
+        let _ = writeln!(out, "\n## {}. {}  [id {}, rev {}, {} chars]", i + 1, s.title, s.id, s.revision, s.len);
+        if s.body.is_empty() {
+            let _ = writeln!(out, "    (empty)");
+            continue;
+        }
+        indent(&mut out, &s.body, "    ");
+        let parsed = statements(&s.body);
+        if !parsed.is_empty() {
+            let _ = writeln!(out, "  statements:");
+            for p in parsed {
+                let refs = if p.annex_refs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (annex {})", p.annex_refs.join(", "))
+                };
+                let _ = writeln!(out, "    {}. [{}]{refs} {}", p.index + 1, label(&p.label), excerpt(&p.text, 60));
+            }
+        }
+    }
+
+    let _ = writeln!(out, "\nRegister ({} objections)", st.objections.len());
+    let mut objections: Vec<_> = st.objections.values().collect();
+    objections.sort_by_key(|o| o.number);
+    for o in objections {
+        let blocking = if o.blocking { "blocking" } else { "non-blocking" };
+        let _ = writeln!(
+            out,
+            "  {} [{}, {blocking}, {}] by {}  (id {})",
+            o.code(),
+            o.kind,
+            o.status,
+            name_of(st, o.author),
+            o.id
+        );
+        let section = st.section(o.anchor.section).map(|s| s.title.clone()).unwrap_or_else(|| "?".into());
+        let mut anchor = format!("on {section:?}");
+        if let Some(n) = o.anchor.statement {
+            let _ = write!(anchor, ", statement {}", n + 1);
+        }
+        if let Some(q) = &o.anchor.quote {
+            let _ = write!(anchor, ", quoting {:?}", excerpt(q, 60));
+        }
+        let _ = writeln!(out, "      {anchor}");
+        indent(&mut out, &o.text, "      ");
+        if let Some(r) = &o.rationale {
+            let _ = writeln!(out, "      rationale: {r}");
+        }
+        for r in &o.replies {
+            let _ = writeln!(out, "      > {}:", name_of(st, r.author));
+            indent(&mut out, &r.text, "        ");
+        }
+    }
+
+    let _ = writeln!(out, "\nAnnexes ({})", st.annexes.len());
+    let mut annexes: Vec<_> = st.annexes.values().collect();
+    annexes.sort_by(|a, b| a.code.cmp(&b.code));
+    for a in annexes {
+        let access = if me.annex_access.contains(&a.id) { "yes" } else { "no" };
+        let _ = writeln!(out, "  {}  {}  [{}]  access: {access}  (id {})", a.code, a.title, a.classification, a.id);
+    }
+
+    let _ = writeln!(out, "\nMembers ({})", st.members.len());
+    let width = st.members.values().map(|m| m.name.chars().count()).max().unwrap_or(0);
+    for m in st.members.values() {
+        let you = if m.user == me.user { "  (you)" } else { "" };
+        let _ = writeln!(out, "  {:<width$}  {}{you}", m.name, m.role.label());
+    }
+    out
+}
+
+/// `readiness`: the readiness record as people read it.
+pub fn readiness(r: &Readiness, state: &RoomState) -> String {
+    let mut out = String::new();
+    let verdict = if r.is_clear() {
+        "CLEAR: no blockers".to_string()
+    } else {
+        format!("BLOCKED: {} blocker(s)", r.blockers.len())
+    };
+    let _ = writeln!(out, "Readiness of {:?} at rev {}: {verdict}", state.title, r.revision);
+    let _ = writeln!(out, "Release state: {}", release(state));
+    let owners: Vec<String> = r.owners.iter().map(|u| name_of(state, *u)).collect();
+    let _ = writeln!(out, "Owners: {}", if owners.is_empty() { "none".into() } else { owners.join(", ") });
+    let _ = writeln!(out, "Blockers ({}):", r.blockers.len());
+    for b in &r.blockers {
+        let _ = writeln!(out, "  - {}", b.describe());
+    }
+    let _ = writeln!(out, "Accepted residual disagreement ({}):", r.residual.len());
+    for res in &r.residual {
+        let _ = writeln!(out, "  - {}: {}", res.code, excerpt(&res.text, 100));
+        let _ = writeln!(out, "    rationale: {}", res.rationale);
+    }
+    let _ = writeln!(out, "Held annexes ({}):", r.held_annexes.len());
+    for a in &r.held_annexes {
+        let _ = writeln!(out, "  - {} {} [{}]", a.code, a.title, a.classification);
+    }
+    let lanes: Vec<String> = r.lanes.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "Lanes: {}", lanes.join(", "));
+    out
+}
+
+/// The line printed after a mutating request: `ok rev N[ duplicate][ WHAT ID]`.
+pub fn ack(ack: &Ack, created_kind: Option<&str>, created_code: Option<&str>) -> String {
+    let mut line = format!("ok rev {}", ack.revision);
+    if ack.duplicate {
+        line.push_str(" duplicate");
+    }
+    if let Some(id) = &ack.created {
+        if let Some(kind) = created_kind {
+            let _ = write!(line, " {kind}");
+        }
+        if let Some(code) = created_code {
+            let _ = write!(line, " {code}");
+        }
+        let _ = write!(line, " {id}");
+    }
+    line
+}
+
+/// The note printed on stderr after an annex view.
+pub fn annex_logged_note(content: &AnnexContent) -> String {
+    let logged = if content.logged { "is recorded in the room's audit log" } else { "was served (not logged?)" };
+    format!("note: this view of annex {} ({}, {}) {logged}", content.code, content.title, content.classification)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::resolve::tests::state;
+    use trustroom_shared::ids::RoomId;
+    use trustroom_shared::policy::capabilities;
+    use trustroom_shared::role::Role;
+    use trustroom_shared::room::Member;
+    use trustroom_shared::view::MemberSelf;
+
+    fn snapshot() -> Snapshot {
+        let mut st = state();
+        let me = UserId::new();
+        st.members.insert(me, Member { user: me, name: "Dana".into(), role: Role::Owner });
+        let a1 = st.annexes.values().find(|a| a.code == "A1").map(|a| a.id).expect("A1 exists");
+        Snapshot {
+            content_hash: "ab".repeat(32),
+            me: MemberSelf {
+                user: me,
+                name: "Dana".into(),
+                role: Role::Owner,
+                capabilities: capabilities(&Role::Owner),
+                annex_access: vec![a1],
+            },
+            applied_seq: None,
+            presence: Vec::new(),
+            state: st,
+        }
+    }
+
+    #[test]
+    fn show_lists_sections_register_annexes_and_members() {
+        let snap = snapshot();
+        let text = show(&snap);
+        assert!(text.starts_with("Incident 117\n"), "{text}");
+        assert!(text.contains("  revision  0\n"));
+        assert!(text.contains("  release   DRAFTING\n"));
+        assert!(text.contains("## 1. Summary"));
+        assert!(text.contains("    1. [verified: TL-1] One."));
+        assert!(text.contains("    2. [UNLABELED (no evidence)] Two."));
+        assert!(text.contains("  O-1 [wording, blocking, open] by (former member"));
+        assert!(text.contains("  O-2 [wording, non-blocking, open]"));
+        assert!(text.contains("A1  Tenant identifiers  [tenant-identifiers]  access: yes"));
+        assert!(text.contains("A2  Session replay  [tenant-identifiers]  access: no"));
+        assert!(text.contains("  Dana  owner  (you)"));
+        assert!(text.contains("may: read, edit"));
+    }
+
+    #[test]
+    fn readiness_text_names_owners_and_blockers() {
+        let snap = snapshot();
+        let r = trustroom_shared::readiness::readiness(&snap.state);
+        let text = readiness(&r, &snap.state);
+        assert!(text.contains("BLOCKED"), "{text}");
+        assert!(text.contains("Owners: Dana"));
+        assert!(text.contains("open blocking objection O-1"));
+        assert!(text.contains("Held annexes (2):"));
+        assert!(text.contains("Lanes: privacy, product-security, account-governance"));
+    }
+
+    #[test]
+    fn ack_lines() {
+        let a = Ack { revision: 42, duplicate: false, created: None };
+        assert_eq!(ack(&a, None, None), "ok rev 42");
+        let a = Ack { revision: 43, duplicate: true, created: Some("0190".into()) };
+        assert_eq!(ack(&a, Some("objection"), Some("O-4")), "ok rev 43 duplicate objection O-4 0190");
+    }
+
+    #[test]
+    fn rooms_and_release_lines() {
+        let rs = vec![RoomSummary { id: RoomId::new(), title: "T".into(), role: "owner".into() }];
+        assert!(rooms(&rs).ends_with("  owner  T\n"));
+        assert_eq!(rooms(&[]), "you are not a member of any room\n");
+        let mut st = state();
+        let by = UserId::new();
+        st.members.insert(by, Member { user: by, name: "Dana".into(), role: Role::Owner });
+        st.release = ReleaseState::Held { reasons: vec!["wait for legal".into()], by, at_ms: 0 };
+        assert_eq!(release(&st), "HELD by Dana: wait for legal");
+    }
+}

@@ -1,0 +1,178 @@
+//! One command's connection: handshake with a per-process client id,
+//! requests with a timeout and fresh idempotency `seq`s, joining a room to
+//! read its snapshot, and turning a lost connection into the reason the
+//! server gave (its `closing` frame) when there was one.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use trustroom_shared::ClientId;
+use trustroom_shared::change::Revision;
+use trustroom_shared::ids::RoomId;
+use trustroom_shared::protocol::{ErrorCode, Request, RoomSummary, RoomsResult, ServerFrame};
+use trustroom_shared::view::Snapshot;
+
+use super::exit::LocalError;
+use super::resolve::{self, RoomName};
+use crate::config::ConnectSettings;
+use crate::conn::{Conn, Pushed, RequestError};
+
+/// An open connection for one command.
+pub struct Session {
+    conn: Conn,
+    pub pushed: Pushed,
+    next_seq: u64,
+    timeout: Duration,
+}
+
+fn timed_out(what: &str, timeout: Duration) -> anyhow::Error {
+    anyhow::Error::new(LocalError::new(
+        ErrorCode::Timeout,
+        format!("no answer to {what} within {}s (see --timeout)", timeout.as_secs_f32()),
+    ))
+}
+
+impl Session {
+    /// Connects and completes the handshake, with a fresh client id.
+    pub async fn open(settings: &ConnectSettings, timeout: Duration) -> anyhow::Result<Session> {
+        let client = ClientId::new();
+        tracing::debug!(url = %settings.url, %client, "connecting");
+        let connecting = Conn::connect(&settings.url, &settings.token, Some(client));
+        let (conn, welcome, pushed) = tokio::time::timeout(timeout, connecting)
+            .await
+            .map_err(|_| timed_out("the handshake", timeout))??;
+        tracing::debug!(user = %welcome.user, name = %welcome.name, server = %welcome.server, "welcome");
+        Ok(Session { conn, pushed, next_seq: 1, timeout })
+    }
+
+    /// The next idempotency sequence number (1, 2, …) for this process's client id.
+    pub fn seq(&mut self) -> Option<u64> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Some(seq)
+    }
+
+    /// Sends a request and waits (bounded) for its answer.
+    pub async fn call(&mut self, request: Request) -> anyhow::Result<Value> {
+        let rx = self.submit(request).await?;
+        self.answer(rx, "the request").await
+    }
+
+    /// Sends a request and decodes the `ok` result.
+    pub async fn call_as<T: DeserializeOwned>(&mut self, request: Request) -> anyhow::Result<T> {
+        let value = self.call(request).await?;
+        serde_json::from_value(value.clone())
+            .map_err(|e| anyhow::anyhow!("unexpected answer from the server ({e}): {value}"))
+    }
+
+    async fn submit(
+        &mut self,
+        request: Request,
+    ) -> anyhow::Result<oneshot::Receiver<Result<Value, RequestError>>> {
+        tracing::debug!(?request, "request");
+        match self.conn.submit(request).await {
+            Ok(rx) => Ok(rx),
+            Err(e) => Err(self.explain(e)),
+        }
+    }
+
+    async fn answer(
+        &mut self,
+        rx: oneshot::Receiver<Result<Value, RequestError>>,
+        what: &str,
+    ) -> anyhow::Result<Value> {
+        let answer = tokio::time::timeout(self.timeout, rx).await.map_err(|_| timed_out(what, self.timeout))?;
+        match answer.unwrap_or(Err(RequestError::Disconnected)) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.explain(e)),
+        }
+    }
+
+    /// A lost connection reported with the server's reason when it sent one.
+    fn explain(&mut self, err: RequestError) -> anyhow::Error {
+        if matches!(err, RequestError::Disconnected) {
+            while let Ok(frame) = self.pushed.try_recv() {
+                match frame {
+                    ServerFrame::Closing { code, reason } => {
+                        return anyhow::Error::new(RequestError::Server {
+                            code,
+                            message: format!("the server closed the connection: {reason}"),
+                        });
+                    }
+                    ServerFrame::Error { id: None, code, message } => {
+                        return anyhow::Error::new(RequestError::Server { code, message });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        anyhow::Error::new(err)
+    }
+
+    /// The rooms this member belongs to.
+    pub async fn rooms(&mut self) -> anyhow::Result<Vec<RoomSummary>> {
+        let result: RoomsResult = self.call_as(Request::Rooms).await.context("listing rooms")?;
+        Ok(result.rooms)
+    }
+
+    /// A room id from an id or exact title.
+    pub async fn room_id(&mut self, name: &str) -> anyhow::Result<RoomId> {
+        match RoomName::parse(name) {
+            RoomName::Id(id) => Ok(id),
+            RoomName::Title(_) => {
+                let rooms = self.rooms().await?;
+                Ok(resolve::room(&rooms, name)?.id)
+            }
+        }
+    }
+
+    /// Starts a join; the caller reads the pushed frames (used by `watch`).
+    pub async fn start_join(
+        &mut self,
+        room: RoomId,
+        since: Option<u64>,
+    ) -> anyhow::Result<oneshot::Receiver<Result<Value, RequestError>>> {
+        self.submit(Request::Join { room, since }).await
+    }
+
+    /// Joins a room and returns the snapshot the server pushes before its `ok`.
+    pub async fn join(&mut self, room: RoomId) -> anyhow::Result<Snapshot> {
+        let rx = self.start_join(room, None).await?;
+        self.answer(rx, "join").await.context("joining the room")?;
+        let timeout = self.timeout;
+        let wait = async {
+            while let Some(frame) = self.pushed.recv().await {
+                if let ServerFrame::Snapshot { room: r, snapshot } = frame
+                    && r == room
+                {
+                    return Some(*snapshot);
+                }
+            }
+            None
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Some(snapshot)) => Ok(snapshot),
+            Ok(None) => Err(self.explain(RequestError::Disconnected)).context("waiting for the room snapshot"),
+            Err(_) => Err(timed_out("join (no snapshot)", timeout)),
+        }
+    }
+
+    /// Waits briefly for the event of `revision` (the echo of our own change).
+    pub async fn event_of(&mut self, room: RoomId, revision: u64, within: Duration) -> Option<Revision> {
+        let wait = async {
+            while let Some(frame) = self.pushed.recv().await {
+                if let ServerFrame::Event { room: r, rev } = frame
+                    && r == room
+                    && rev.revision == revision
+                {
+                    return Some(*rev);
+                }
+            }
+            None
+        };
+        tokio::time::timeout(within, wait).await.ok().flatten()
+    }
+}

@@ -1,0 +1,452 @@
+//! What the user can do, as named actions (keys and the palette both map to
+//! these), and how each changes the app or queues a request.
+
+use std::time::Instant;
+
+use trustroom_shared::objection::ObjectionStatus;
+use trustroom_shared::ot::TextOp;
+use trustroom_shared::policy::Capability;
+use trustroom_shared::protocol::Request;
+use trustroom_shared::readiness::readiness;
+use trustroom_shared::release::ReleaseState;
+use trustroom_shared::{AnnexId, SectionId};
+
+use super::app::{AnnexOpen, App, Level, Overlay, Pane, Pending};
+use super::diffview::{DiffBase, DiffScope, DiffView};
+use super::doc::{EditOrigin, first_change};
+use super::editor::EditMode;
+use super::forms::{
+    Dialog, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose, ReplyForm,
+    StatusForm, input,
+};
+use super::palette::PaletteState;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Quit,
+    Help,
+    Palette,
+    FocusNext,
+    FocusPrev,
+    Focus(Pane),
+    ToggleRegister,
+    ToggleAnnexes,
+    SectionNext,
+    SectionPrev,
+    GotoSection(usize),
+    EditStart,
+    EditStop,
+    Undo,
+    Redo,
+    ObjectionNew,
+    ObjectionReply,
+    ObjectionStatus,
+    RegisterFilter,
+    OpenAnnex(AnnexId),
+    DiffOpen,
+    DiffPacket,
+    DiffSinceRelease,
+    Readiness,
+    Hold,
+    Escalate,
+    ReconnectNow,
+}
+
+impl Action {
+    /// Decisions only the owner may take (shown disabled to others).
+    pub fn owner_only(&self) -> bool {
+        matches!(self, Action::Readiness | Action::Hold | Action::Escalate)
+    }
+}
+
+impl App {
+    pub fn run_action(&mut self, action: Action) {
+        self.dirty = true;
+        match action {
+            Action::Quit => self.request_quit(),
+            Action::Help => {
+                self.help_scroll = 0;
+                self.overlay = Some(Overlay::Help);
+            }
+            Action::Palette => self.overlay = Some(Overlay::Palette(PaletteState::default())),
+            Action::FocusNext => self.cycle_focus(1),
+            Action::FocusPrev => self.cycle_focus(-1),
+            Action::Focus(p) => self.set_focus(p),
+            Action::ToggleRegister => {
+                self.show_register = !self.show_register;
+                if self.show_register {
+                    self.set_focus(Pane::Register);
+                } else if self.focus == Pane::Register {
+                    self.set_focus(Pane::Editor);
+                }
+            }
+            Action::ToggleAnnexes => {
+                self.show_annexes = !self.show_annexes;
+                if self.show_annexes {
+                    self.set_focus(Pane::Annexes);
+                } else if self.focus == Pane::Annexes {
+                    self.set_focus(Pane::Editor);
+                }
+            }
+            Action::SectionNext => self.select_section(self.current.saturating_add(1)),
+            Action::SectionPrev => self.select_section(self.current.saturating_sub(1)),
+            Action::GotoSection(i) => {
+                self.select_section(i);
+                self.set_focus(Pane::Editor);
+            }
+            Action::EditStart => self.start_editing(),
+            Action::EditStop => self.stop_editing(),
+            Action::Undo => self.undo_redo(true),
+            Action::Redo => self.undo_redo(false),
+            Action::ObjectionNew => self.open_objection_form(),
+            Action::ObjectionReply => self.open_reply_form(),
+            Action::ObjectionStatus => self.open_status_form(),
+            Action::RegisterFilter => {
+                self.register.all = !self.register.all;
+                self.register.selected = 0;
+            }
+            Action::OpenAnnex(id) => self.open_annex(id),
+            Action::DiffOpen => self.open_diff(DiffBase::LastLooked, false),
+            Action::DiffPacket => self.open_diff(DiffBase::LastLooked, true),
+            Action::DiffSinceRelease => self.open_diff(DiffBase::LastRelease, false),
+            Action::Readiness => self.open_readiness(),
+            Action::Hold => self.open_reason(ReasonPurpose::Hold),
+            Action::Escalate => self.open_reason(ReasonPurpose::Escalate),
+            Action::ReconnectNow => {
+                self.reconnect_requested = true;
+                self.notify(Level::Info, "reconnecting now…");
+            }
+        }
+    }
+
+    fn request_quit(&mut self) {
+        let pending = self.docs.values().any(|d| d.has_pending());
+        if pending && !self.quit_armed {
+            self.quit_armed = true;
+            self.notify(Level::Warn, "edits not yet acknowledged by the server — press q again to quit anyway");
+            return;
+        }
+        self.quit = true;
+    }
+
+    pub fn visible_panes(&self) -> Vec<Pane> {
+        let mut v = vec![Pane::Sections, Pane::Editor];
+        if self.show_register {
+            v.push(Pane::Register);
+        }
+        if self.show_annexes {
+            v.push(Pane::Annexes);
+        }
+        v
+    }
+
+    fn cycle_focus(&mut self, step: i32) {
+        let panes = self.visible_panes();
+        let i = panes.iter().position(|p| *p == self.focus).unwrap_or(0) as i32;
+        let n = panes.len() as i32;
+        let next = panes[((i + step).rem_euclid(n)) as usize];
+        self.set_focus(next);
+    }
+
+    pub fn set_focus(&mut self, pane: Pane) {
+        match pane {
+            Pane::Register => self.show_register = true,
+            Pane::Annexes => self.show_annexes = true,
+            _ => {}
+        }
+        if pane != Pane::Editor {
+            self.editor.mode = EditMode::Normal;
+        }
+        self.focus = pane;
+        let focused = pane == Pane::Editor;
+        self.editor.style(&self.theme, focused);
+        self.dirty = true;
+    }
+
+    /// Shows section `i` in the editor (saving the cursor of the one left).
+    pub fn select_section(&mut self, i: usize) {
+        let n = self.sections().len();
+        if n == 0 {
+            return;
+        }
+        let i = i.min(n - 1);
+        let rev = self.state.as_ref().map_or(0, |s| s.revision);
+        if let Some(old) = self.editor.section {
+            if let Some(doc) = self.docs.get_mut(&old) {
+                doc.cursor = self.editor.cursor_index();
+                doc.anchor = self.editor.anchor_index();
+            }
+            if Some(old) != self.sections().get(i).map(|s| s.id) {
+                self.history.looked.insert(old, rev);
+            }
+        }
+        self.current = i;
+        self.load_editor();
+        self.register.selected = 0;
+        self.dirty = true;
+    }
+
+    /// (Re)loads the editor from the current section's doc.
+    pub fn load_editor(&mut self) {
+        let Some(id) = self.current_section_id() else {
+            self.editor.section = None;
+            return;
+        };
+        if let Some(doc) = self.docs.get(&id) {
+            let (text, cursor, anchor) = (doc.text.clone(), doc.cursor, doc.anchor);
+            self.editor.load(id, &text, cursor, anchor, &self.theme);
+            self.editor.mode = EditMode::Normal;
+            self.editor.style(&self.theme, self.focus == Pane::Editor);
+        }
+        self.highlights_stale = true;
+    }
+
+    fn start_editing(&mut self) {
+        if let Some(why) = self.read_only_reason() {
+            self.notify(Level::Warn, format!("{why} — your role cannot edit the packet"));
+            return;
+        }
+        if self.current_section_id().is_none() {
+            return;
+        }
+        self.set_focus(Pane::Editor);
+        self.editor.mode = EditMode::Insert;
+    }
+
+    fn stop_editing(&mut self) {
+        self.editor.mode = EditMode::Normal;
+    }
+
+    /// The editor's text changed through a key: turn the change into an
+    /// operation and send it through the section's OT client.
+    pub fn editor_changed(&mut self) {
+        let Some(id) = self.editor.section else { return };
+        let Some(doc) = self.docs.get(&id) else { return };
+        let new_text = self.editor.text();
+        let op = TextOp::from_texts(&doc.text, &new_text);
+        if op.is_noop() {
+            return;
+        }
+        self.local_op(id, op, EditOrigin::Typed);
+    }
+
+    /// Records and sends a local operation on section `id`.
+    pub fn local_op(&mut self, id: SectionId, op: TextOp, origin: EditOrigin) {
+        let Some(doc) = self.docs.get_mut(&id) else { return };
+        match doc.local(op, origin, Instant::now()) {
+            Ok(Some(send)) => self.send_edit(id, send, None),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!("local edit does not apply: {e}");
+                self.notify(Level::Error, format!("edit could not be recorded: {e}"));
+                self.reset_section(id);
+            }
+        }
+        self.highlights_stale = true;
+        self.dirty = true;
+    }
+
+    /// Sends the operation in flight for `id`; `seq` is reused on resends.
+    pub fn send_edit(&mut self, id: SectionId, op: TextOp, seq: Option<u64>) {
+        let (Some(room), Some(state)) = (self.room, &self.state) else { return };
+        let base = state.revision;
+        let seq = seq.unwrap_or_else(|| self.next_seq());
+        if let Some(doc) = self.docs.get_mut(&id) {
+            doc.in_flight = Some(super::doc::InFlight { seq });
+        }
+        self.send(
+            Request::Edit { room, section: id, base, op: op.to_wire(), seq: Some(seq) },
+            Pending::Edit { section: id, seq },
+        );
+    }
+
+    /// Throws away local pending edits of `id` and shows the server's text.
+    pub fn reset_section(&mut self, id: SectionId) {
+        let Some(body) = self.state.as_ref().and_then(|s| s.section(id)).map(|s| s.body.clone()) else { return };
+        let Some(doc) = self.docs.get_mut(&id) else { return };
+        let op = doc.reset(&body);
+        if self.editor.section == Some(id) {
+            self.editor.apply_op(&op);
+        }
+        self.highlights_stale = true;
+    }
+
+    fn undo_redo(&mut self, undo: bool) {
+        if self.read_only_reason().is_some() {
+            return;
+        }
+        let Some(id) = self.editor.section else { return };
+        let Some(doc) = self.docs.get_mut(&id) else { return };
+        let op = if undo { doc.take_undo() } else { doc.take_redo() };
+        let Some(op) = op else {
+            self.notify(Level::Info, if undo { "nothing of yours to undo here" } else { "nothing to redo" });
+            return;
+        };
+        self.editor.apply_op(&op);
+        let at = first_change(&op);
+        self.editor.set_selection(None, at);
+        self.local_op(id, op, if undo { EditOrigin::Undo } else { EditOrigin::Redo });
+    }
+
+    // ----- register -----
+
+    fn open_objection_form(&mut self) {
+        if !self.can(Capability::Object) {
+            self.notify(Level::Warn, format!("your role ({}) cannot raise objections", self.role_label()));
+            return;
+        }
+        let Some(section) = self.current_section() else { return };
+        let (sid, title) = (section.id, section.title.clone());
+        let quote = if self.focus == Pane::Editor || self.editor.mode == EditMode::Insert {
+            self.editor.selected_text().filter(|q| !q.trim().is_empty())
+        } else {
+            None
+        };
+        self.editor.mode = EditMode::Normal;
+        self.overlay = Some(Overlay::Dialog(Dialog::Objection(ObjectionForm {
+            section: sid,
+            section_title: title,
+            quote,
+            kind: 0,
+            blocking: false,
+            text: input(&self.theme, "what is wrong, and why"),
+            field: ObjectionField::Text,
+            error: None,
+        })));
+    }
+
+    fn open_reply_form(&mut self) {
+        if !self.can(Capability::Object) {
+            self.notify(Level::Warn, format!("your role ({}) cannot reply", self.role_label()));
+            return;
+        }
+        let Some(id) = self.selected_objection() else {
+            self.notify(Level::Info, "select an objection in the register first (r)");
+            return;
+        };
+        let code = self.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_default();
+        self.overlay = Some(Overlay::Dialog(Dialog::Reply(ReplyForm {
+            objection: id,
+            code,
+            text: input(&self.theme, "your reply"),
+            error: None,
+        })));
+    }
+
+    fn open_status_form(&mut self) {
+        let Some(id) = self.selected_objection() else {
+            self.notify(Level::Info, "select an objection in the register first (r)");
+            return;
+        };
+        let Some(o) = self.state.as_ref().and_then(|s| s.objections.get(&id)) else { return };
+        if !o.is_open() {
+            self.notify(Level::Info, format!("{} is {} — only open objections change status", o.code(), o.status));
+            return;
+        }
+        let code = o.code();
+        let resolve = self.can(Capability::ResolveObjection);
+        let residual = self.can(Capability::AcceptResidual);
+        let choices = vec![
+            (ObjectionStatus::Addressed, resolve),
+            (ObjectionStatus::Withdrawn, resolve),
+            (ObjectionStatus::AcceptedResidual, residual),
+        ];
+        let selected = choices.iter().position(|(_, ok)| *ok).unwrap_or(0);
+        self.overlay = Some(Overlay::Dialog(Dialog::Status(StatusForm {
+            objection: id,
+            code,
+            choices,
+            selected,
+            rationale: input(&self.theme, "rationale (required for accepted-residual)"),
+            error: None,
+        })));
+    }
+
+    // ----- annexes -----
+
+    pub fn open_annex(&mut self, id: AnnexId) {
+        let Some(room) = self.room else { return };
+        self.show_annexes = true;
+        if let Some(i) = self.annex_ids().iter().position(|a| *a == id) {
+            self.annexes.selected = i;
+        }
+        self.annexes.scroll = 0;
+        if self.has_annex_access(id) {
+            self.annexes.open = Some(AnnexOpen::Loading(id));
+            self.send(Request::ViewAnnex { room, annex: id }, Pending::ViewAnnex(id));
+        } else {
+            // Never ask: the client does not fetch what it may not see.
+            self.annexes.open = Some(AnnexOpen::Gated(id));
+        }
+        self.set_focus(Pane::Annexes);
+    }
+
+    // ----- diff -----
+
+    fn open_diff(&mut self, base: DiffBase, packet: bool) {
+        let scope = match (packet, self.current_section_id()) {
+            (false, Some(id)) => DiffScope::Section(id),
+            _ => DiffScope::Packet,
+        };
+        let mut d = DiffView::new(scope, base);
+        d.compute(self);
+        self.diff = Some(d);
+        self.editor.mode = EditMode::Normal;
+    }
+
+    // ----- release decisions -----
+
+    fn owner_check(&mut self, what: &str) -> bool {
+        if self.is_owner() {
+            return true;
+        }
+        self.notify(Level::Warn, format!("{what} is for the room owner only (you are {})", self.role_label()));
+        false
+    }
+
+    fn open_readiness(&mut self) {
+        if !self.owner_check("release or hold") {
+            return;
+        }
+        let Some(state) = &self.state else { return };
+        if matches!(state.release, ReleaseState::Escalated { .. }) {
+            self.notify(Level::Warn, "the room is escalated: no release from here");
+            return;
+        }
+        let record = readiness(state);
+        self.overlay = Some(Overlay::Dialog(Dialog::Readiness(ReadinessForm {
+            record,
+            lane: 0,
+            step: ReadinessStep::Review,
+            scroll: 0,
+        })));
+    }
+
+    pub fn open_reason(&mut self, purpose: ReasonPurpose) {
+        let what = match purpose {
+            ReasonPurpose::Hold => "hold",
+            ReasonPurpose::Escalate => "escalate",
+        };
+        if !self.owner_check(what) {
+            return;
+        }
+        let placeholder = match purpose {
+            ReasonPurpose::Hold => "why the release is held",
+            ReasonPurpose::Escalate => "why this goes to direct human handling",
+        };
+        self.overlay = Some(Overlay::Dialog(Dialog::Reason(ReasonForm {
+            purpose,
+            text: input(&self.theme, placeholder),
+            confirming: false,
+            error: None,
+        })));
+    }
+
+    /// Release to `lane`: marks the room ready at this revision (the
+    /// readiness record was just reviewed), then releases.
+    pub fn release(&mut self, lane: trustroom_shared::release::Lane) {
+        let Some(room) = self.room else { return };
+        self.send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some(lane) });
+        self.notify(Level::Info, format!("marking ready and releasing to {lane}…"));
+    }
+}

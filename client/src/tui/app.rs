@@ -1,0 +1,443 @@
+//! The TUI's state. Input handling (`event.rs`) and network events
+//! (`sync.rs`) mutate it; drawing (`ui/`) only reads it. Derived data that
+//! is costly to compute (badges, readiness, editor highlights) is cached
+//! here by [`App::refresh`], which runs before every draw.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use ratatui::layout::Rect;
+use trustroom_shared::objection::ObjectionStatus;
+use trustroom_shared::policy::Capability;
+use trustroom_shared::protocol::{AnnexContent, Presence, Request};
+use trustroom_shared::readiness::{Readiness, readiness};
+use trustroom_shared::release::Lane;
+use trustroom_shared::room::{RoomState, Section};
+use trustroom_shared::statement::{StatementLabel, statements};
+use trustroom_shared::view::MemberSelf;
+use trustroom_shared::{AnnexId, ClientId, ObjectionId, RoomId, SectionId, UserId};
+
+use super::diffview::DiffView;
+use super::doc::SectionDoc;
+use super::editor::EditorState;
+use super::forms::Dialog;
+use super::highlight::{Highlight, highlights};
+use super::history::History;
+use super::palette::PaletteState;
+use super::theme::Theme;
+
+/// How long a notification stays bright on the notification line.
+pub const NOTICE_FRESH: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Sections,
+    Editor,
+    Register,
+    Annexes,
+}
+
+impl Pane {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pane::Sections => "sections",
+            Pane::Editor => "editor",
+            Pane::Register => "register",
+            Pane::Annexes => "annexes",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    Connecting { attempt: u32 },
+    /// Connected; waiting for the join to finish (catching up).
+    Syncing,
+    Connected,
+    Disconnected { reason: String, retry_at: Instant, attempt: u32 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub text: String,
+    pub level: Level,
+    pub at: Instant,
+}
+
+/// Overlays drawn above the panes; they take the keys while open.
+pub enum Overlay {
+    Help,
+    Palette(PaletteState),
+    Dialog(Dialog),
+}
+
+/// What the annex pane shows beside the map.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnnexOpen {
+    Loading(AnnexId),
+    /// Content sent by the server for us (the view is logged).
+    Content(AnnexContent),
+    /// We have no access: the pane is gated.
+    Gated(AnnexId),
+    Failed(AnnexId, String),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RegisterView {
+    /// Show every objection, not only the current section's.
+    pub all: bool,
+    pub selected: usize,
+    /// Show the whole thread of the selected objection.
+    pub expanded: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AnnexView {
+    pub selected: usize,
+    pub open: Option<AnnexOpen>,
+    pub scroll: u16,
+}
+
+/// Badge counts of one section (cached).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SectionMeta {
+    pub verified: usize,
+    pub contested: usize,
+    pub restricted: usize,
+    pub residual: usize,
+    pub unsupported: usize,
+    pub open_objections: usize,
+    pub blocking_open: usize,
+}
+
+/// What an answer to a request should do when it arrives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pending {
+    ResolveRoom,
+    Join { full: bool },
+    Edit { section: SectionId, seq: u64 },
+    Object,
+    Reply { code: String },
+    Status { code: String, status: ObjectionStatus },
+    ViewAnnex(AnnexId),
+    Hold,
+    MarkReady { then_release: Option<Lane> },
+    Release(Lane),
+    Escalate,
+    Cursor,
+}
+
+/// A request waiting to be handed to the network task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    pub tag: u64,
+    pub request: Request,
+}
+
+pub struct App {
+    pub theme: Theme,
+    pub help_extra: Vec<String>,
+    pub room_ref: String,
+    pub room: Option<RoomId>,
+    pub client: ClientId,
+    pub conn: ConnState,
+    /// Who the server says we are (from `welcome`).
+    pub user: Option<(UserId, String)>,
+    pub me: Option<MemberSelf>,
+    /// The server's state of the room, at `state.revision`.
+    pub state: Option<RoomState>,
+    pub content_hash: String,
+    pub docs: HashMap<SectionId, SectionDoc>,
+    /// Other members' cursors, positions in server text at `state.revision`.
+    pub presence: HashMap<ClientId, Presence>,
+    pub history: History,
+    /// Index of the section in view.
+    pub current: usize,
+    pub editor: EditorState,
+    pub focus: Pane,
+    pub show_register: bool,
+    pub show_annexes: bool,
+    pub register: RegisterView,
+    pub annexes: AnnexView,
+    pub overlay: Option<Overlay>,
+    pub diff: Option<DiffView>,
+    pub notices: VecDeque<Notice>,
+    pub outbox: Vec<Outgoing>,
+    pub pending: HashMap<u64, Pending>,
+    next_tag: u64,
+    pub next_seq: u64,
+    /// Terminal size.
+    pub size: Rect,
+    pub quit: bool,
+    pub exit_error: Option<String>,
+    pub dirty: bool,
+    /// A full resync is under way: events are ignored until the snapshot.
+    pub resyncing: bool,
+    pub quit_armed: bool,
+    // Caches (see `refresh`).
+    pub meta: HashMap<SectionId, SectionMeta>,
+    pub readiness: Option<Readiness>,
+    pub highlights: Vec<Highlight>,
+    pub caches_stale: bool,
+    pub highlights_stale: bool,
+    pub last_cursor_sent: Option<(SectionId, usize, Option<usize>)>,
+    pub help_scroll: u16,
+    /// Where the log goes (shown in help).
+    pub log_path: Option<std::path::PathBuf>,
+    /// The user asked to reconnect without waiting for the backoff.
+    pub reconnect_requested: bool,
+}
+
+impl App {
+    pub fn new(room_ref: String, help_extra: Vec<String>, theme: Theme, client: ClientId) -> Self {
+        let room = room_ref.parse::<RoomId>().ok();
+        Self {
+            editor: EditorState::new(&theme),
+            theme,
+            help_extra,
+            room_ref,
+            room,
+            client,
+            conn: ConnState::Connecting { attempt: 0 },
+            user: None,
+            me: None,
+            state: None,
+            content_hash: String::new(),
+            docs: HashMap::new(),
+            presence: HashMap::new(),
+            history: History::default(),
+            current: 0,
+            focus: Pane::Sections,
+            show_register: false,
+            show_annexes: false,
+            register: RegisterView::default(),
+            annexes: AnnexView::default(),
+            overlay: None,
+            diff: None,
+            notices: VecDeque::new(),
+            outbox: Vec::new(),
+            pending: HashMap::new(),
+            next_tag: 1,
+            next_seq: 1,
+            size: Rect::new(0, 0, 80, 24),
+            quit: false,
+            exit_error: None,
+            dirty: true,
+            resyncing: false,
+            quit_armed: false,
+            meta: HashMap::new(),
+            readiness: None,
+            highlights: Vec::new(),
+            caches_stale: true,
+            highlights_stale: true,
+            last_cursor_sent: None,
+            help_scroll: 0,
+            log_path: None,
+            reconnect_requested: false,
+        }
+    }
+
+    // ----- identity and permissions -----
+
+    pub fn my_user(&self) -> Option<UserId> {
+        self.me.as_ref().map(|m| m.user).or(self.user.as_ref().map(|u| u.0))
+    }
+
+    pub fn can(&self, cap: Capability) -> bool {
+        self.me.as_ref().is_some_and(|m| m.capabilities.contains(&cap))
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.can(Capability::DecideRelease)
+    }
+
+    pub fn role_label(&self) -> String {
+        self.me.as_ref().map(|m| m.role.label()).unwrap_or_else(|| "…".into())
+    }
+
+    /// Why the editor is read-only, if it is.
+    pub fn read_only_reason(&self) -> Option<String> {
+        let me = self.me.as_ref()?;
+        if !me.capabilities.contains(&Capability::Edit) {
+            return Some(format!("read-only: {}", me.role.label()));
+        }
+        if self.state.as_ref().is_some_and(|s| s.release.is_read_only()) {
+            return Some("read-only: escalated".into());
+        }
+        None
+    }
+
+    pub fn has_annex_access(&self, annex: AnnexId) -> bool {
+        let Some(me) = &self.me else { return false };
+        me.annex_access.contains(&annex)
+            || self.state.as_ref().and_then(|s| s.annexes.get(&annex)).is_some_and(|a| a.allows(me.user))
+    }
+
+    pub fn member_name(&self, user: UserId) -> String {
+        self.state
+            .as_ref()
+            .and_then(|s| s.member(user))
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| short_id(&user.to_string()))
+    }
+
+    // ----- sections -----
+
+    pub fn sections(&self) -> &[Section] {
+        self.state.as_ref().map_or(&[], |s| s.sections.as_slice())
+    }
+
+    pub fn current_section(&self) -> Option<&Section> {
+        self.sections().get(self.current)
+    }
+
+    pub fn current_section_id(&self) -> Option<SectionId> {
+        self.current_section().map(|s| s.id)
+    }
+
+    /// Names of other members with a cursor in `section`.
+    pub fn editing_in(&self, section: SectionId) -> Vec<(UserId, String)> {
+        let mut out: Vec<(UserId, String)> = Vec::new();
+        for p in self.presence.values() {
+            if p.section == section && Some(p.user) != self.my_user() && !out.iter().any(|(u, _)| *u == p.user) {
+                out.push((p.user, p.name.clone()));
+            }
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        out
+    }
+
+    /// Objections shown in the register pane, in order.
+    pub fn register_items(&self) -> Vec<ObjectionId> {
+        let Some(state) = &self.state else { return Vec::new() };
+        let current = self.current_section_id();
+        let mut items: Vec<_> = state
+            .objections
+            .values()
+            .filter(|o| self.register.all || Some(o.anchor.section) == current)
+            .collect();
+        // Open first, blocking first, then by number.
+        items.sort_by_key(|o| (o.status != ObjectionStatus::Open, !o.blocking, o.number));
+        items.into_iter().map(|o| o.id).collect()
+    }
+
+    pub fn selected_objection(&self) -> Option<ObjectionId> {
+        self.register_items().get(self.register.selected).copied()
+    }
+
+    pub fn annex_ids(&self) -> Vec<AnnexId> {
+        let Some(state) = &self.state else { return Vec::new() };
+        let mut v: Vec<_> = state.annexes.values().collect();
+        v.sort_by(|a, b| a.code.cmp(&b.code));
+        v.into_iter().map(|a| a.id).collect()
+    }
+
+    // ----- requests and notifications -----
+
+    /// Queues a request for the network task.
+    pub fn send(&mut self, request: Request, pending: Pending) -> u64 {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        self.pending.insert(tag, pending);
+        self.outbox.push(Outgoing { tag, request });
+        tag
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
+
+    pub fn notify(&mut self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        tracing::info!(target: "trustroom::notice", "{text}");
+        self.notices.push_back(Notice { text, level, at: Instant::now() });
+        while self.notices.len() > 100 {
+            self.notices.pop_front();
+        }
+        self.dirty = true;
+    }
+
+    /// The notice for the notification line, if any is fresh.
+    pub fn current_notice(&self, now: Instant) -> Option<&Notice> {
+        self.notices.back().filter(|n| now.duration_since(n.at) < NOTICE_FRESH)
+    }
+
+    // ----- caches -----
+
+    /// Recomputes stale caches. Call before drawing.
+    pub fn refresh(&mut self) {
+        if self.caches_stale {
+            self.caches_stale = false;
+            if let Some(state) = &self.state {
+                self.meta = state.sections.iter().map(|s| (s.id, section_meta(state, s))).collect();
+                self.readiness = Some(readiness(state));
+            }
+            self.clamp_selections();
+        }
+        if self.highlights_stale {
+            self.highlights_stale = false;
+            self.highlights = match self.current_section_id().and_then(|id| self.docs.get(&id)) {
+                Some(doc) => highlights(&doc.text),
+                None => Vec::new(),
+            };
+        }
+        if self.diff.as_ref().is_some_and(|d| d.stale(self.state.as_ref().map_or(0, |s| s.revision))) {
+            if let Some(mut d) = self.diff.take() {
+                d.compute(self);
+                self.diff = Some(d);
+            }
+        }
+    }
+
+    fn clamp_selections(&mut self) {
+        let n = self.register_items().len();
+        if self.register.selected >= n {
+            self.register.selected = n.saturating_sub(1);
+        }
+        let a = self.annex_ids().len();
+        if self.annexes.selected >= a {
+            self.annexes.selected = a.saturating_sub(1);
+        }
+    }
+
+    /// Marks everything derived from the state as stale.
+    pub fn state_changed(&mut self) {
+        self.caches_stale = true;
+        self.dirty = true;
+    }
+}
+
+fn section_meta(state: &RoomState, s: &Section) -> SectionMeta {
+    let mut m = SectionMeta::default();
+    for st in statements(&s.body) {
+        match st.label {
+            StatementLabel::Verified { .. } => m.verified += 1,
+            StatementLabel::Contested { .. } => m.contested += 1,
+            StatementLabel::Restricted => m.restricted += 1,
+            StatementLabel::AcceptedResidual => m.residual += 1,
+            StatementLabel::Unlabeled => m.unsupported += 1,
+            StatementLabel::Heading => {}
+        }
+    }
+    for o in state.objections.values().filter(|o| o.anchor.section == s.id && o.is_open()) {
+        m.open_objections += 1;
+        if o.blocking {
+            m.blocking_open += 1;
+        }
+    }
+    m
+}
+
+/// First 8 characters of an id, for display.
+pub fn short_id(s: &str) -> String {
+    s.chars().take(8).collect()
+}

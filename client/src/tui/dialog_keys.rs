@@ -1,0 +1,209 @@
+//! Keys inside dialogs, and what submitting each dialog sends.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+use trustroom_shared::objection::ObjectionStatus;
+use trustroom_shared::protocol::Request;
+
+use super::app::{App, Pending};
+use super::forms::{Dialog, KINDS, LANES, ObjectionField, ReadinessStep, ReasonForm, ReasonPurpose, input, input_text};
+
+/// The text input of a dialog, if it has one.
+pub fn dialog_text(d: &mut Dialog) -> Option<&mut TextArea<'static>> {
+    match d {
+        Dialog::Objection(f) => Some(&mut f.text),
+        Dialog::Reply(f) => Some(&mut f.text),
+        Dialog::Status(f) => Some(&mut f.rationale),
+        Dialog::Reason(f) if !f.confirming => Some(&mut f.text),
+        _ => None,
+    }
+}
+
+/// Feeds a key to a one-line input (no newlines).
+fn type_into(t: &mut TextArea<'static>, key: KeyEvent) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Enter | KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down | KeyCode::Esc => {}
+        KeyCode::Char('m' | 'j') if ctrl => {}
+        _ => {
+            t.input(key);
+        }
+    }
+}
+
+/// Handles a key; returns the dialog if it stays open.
+pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
+    if key.code == KeyCode::Esc {
+        return match d {
+            Dialog::Readiness(mut f) if f.step == ReadinessStep::Confirm => {
+                f.step = ReadinessStep::Review;
+                Some(Dialog::Readiness(f))
+            }
+            Dialog::Reason(mut f) if f.confirming => {
+                f.confirming = false;
+                Some(Dialog::Reason(f))
+            }
+            _ => None,
+        };
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match d {
+        Dialog::Message { .. } => None,
+        Dialog::Objection(mut f) => {
+            match key.code {
+                KeyCode::Tab | KeyCode::Down => f.field = next_field(f.field, true),
+                KeyCode::BackTab | KeyCode::Up => f.field = next_field(f.field, false),
+                KeyCode::Char('b') if ctrl => f.blocking = !f.blocking,
+                KeyCode::Left if f.field == ObjectionField::Kind => f.kind = (f.kind + KINDS.len() - 1) % KINDS.len(),
+                KeyCode::Right if f.field == ObjectionField::Kind => f.kind = (f.kind + 1) % KINDS.len(),
+                KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') if f.field == ObjectionField::Blocking => {
+                    f.blocking = !f.blocking
+                }
+                KeyCode::Char('y' | 'b') if f.field == ObjectionField::Blocking => f.blocking = true,
+                KeyCode::Char('n') if f.field == ObjectionField::Blocking => f.blocking = false,
+                KeyCode::Enter => {
+                    let text = input_text(&f.text);
+                    if text.is_empty() {
+                        f.error = Some("write what the objection is".into());
+                        f.field = ObjectionField::Text;
+                        return Some(Dialog::Objection(f));
+                    }
+                    let Some(room) = app.room else { return None };
+                    let seq = app.next_seq();
+                    app.send(
+                        Request::Object {
+                            room,
+                            section: f.section,
+                            kind: KINDS[f.kind],
+                            blocking: f.blocking,
+                            text,
+                            statement: None,
+                            quote: f.quote.clone(),
+                            seq: Some(seq),
+                        },
+                        Pending::Object,
+                    );
+                    return None;
+                }
+                _ if f.field == ObjectionField::Text => type_into(&mut f.text, key),
+                _ => {}
+            }
+            Some(Dialog::Objection(f))
+        }
+        Dialog::Reply(mut f) => {
+            if key.code == KeyCode::Enter {
+                let text = input_text(&f.text);
+                if text.is_empty() {
+                    f.error = Some("write a reply".into());
+                    return Some(Dialog::Reply(f));
+                }
+                let Some(room) = app.room else { return None };
+                let seq = app.next_seq();
+                app.send(
+                    Request::Reply { room, objection: f.objection, text, seq: Some(seq) },
+                    Pending::Reply { code: f.code.clone() },
+                );
+                return None;
+            }
+            type_into(&mut f.text, key);
+            Some(Dialog::Reply(f))
+        }
+        Dialog::Status(mut f) => {
+            match key.code {
+                KeyCode::Up => f.selected = f.selected.saturating_sub(1),
+                KeyCode::Down | KeyCode::Tab => f.selected = (f.selected + 1).min(f.choices.len().saturating_sub(1)),
+                KeyCode::Enter => {
+                    let Some((status, allowed)) = f.chosen() else { return None };
+                    if !allowed {
+                        f.error = Some(match status {
+                            ObjectionStatus::AcceptedResidual => "accepted-residual is for the room owner only".into(),
+                            _ => format!("your role ({}) cannot resolve objections", app.role_label()),
+                        });
+                        return Some(Dialog::Status(f));
+                    }
+                    let rationale = input_text(&f.rationale);
+                    if f.needs_rationale() && rationale.is_empty() {
+                        f.error = Some("accepted-residual needs a rationale".into());
+                        return Some(Dialog::Status(f));
+                    }
+                    let Some(room) = app.room else { return None };
+                    let seq = app.next_seq();
+                    app.send(
+                        Request::SetObjectionStatus {
+                            room,
+                            objection: f.objection,
+                            status,
+                            rationale: (!rationale.is_empty()).then_some(rationale),
+                            seq: Some(seq),
+                        },
+                        Pending::Status { code: f.code.clone(), status },
+                    );
+                    return None;
+                }
+                _ => type_into(&mut f.rationale, key),
+            }
+            Some(Dialog::Status(f))
+        }
+        Dialog::Reason(mut f) => {
+            if key.code != KeyCode::Enter {
+                if !f.confirming {
+                    type_into(&mut f.text, key);
+                }
+                return Some(Dialog::Reason(f));
+            }
+            let reason = input_text(&f.text);
+            if reason.is_empty() {
+                f.error = Some("a reason is required".into());
+                return Some(Dialog::Reason(f));
+            }
+            if f.purpose == ReasonPurpose::Escalate && !f.confirming {
+                f.confirming = true;
+                return Some(Dialog::Reason(f));
+            }
+            let Some(room) = app.room else { return None };
+            match f.purpose {
+                ReasonPurpose::Hold => app.send(Request::Hold { room, reason }, Pending::Hold),
+                ReasonPurpose::Escalate => app.send(Request::Escalate { room, reason }, Pending::Escalate),
+            };
+            None
+        }
+        Dialog::Readiness(mut f) => {
+            match (f.step, key.code) {
+                (_, KeyCode::Char('j') | KeyCode::Down) => f.scroll = f.scroll.saturating_add(1),
+                (_, KeyCode::Char('k') | KeyCode::Up) => f.scroll = f.scroll.saturating_sub(1),
+                (ReadinessStep::Review, KeyCode::Left) => f.lane = (f.lane + LANES.len() - 1) % LANES.len(),
+                (ReadinessStep::Review, KeyCode::Right) => f.lane = (f.lane + 1) % LANES.len(),
+                (ReadinessStep::Review, KeyCode::Char(c @ '1'..='3')) => f.lane = (c as usize) - ('1' as usize),
+                (ReadinessStep::Review, KeyCode::Char('h' | 'H')) => {
+                    return Some(Dialog::Reason(ReasonForm {
+                        purpose: ReasonPurpose::Hold,
+                        text: input(&app.theme, "why the release is held"),
+                        confirming: false,
+                        error: None,
+                    }));
+                }
+                (ReadinessStep::Review, KeyCode::Enter) => {
+                    if f.record.is_clear() {
+                        f.step = ReadinessStep::Confirm;
+                    }
+                }
+                (ReadinessStep::Confirm, KeyCode::Char('y' | 'Y') | KeyCode::Enter) => {
+                    app.release(f.lane());
+                    return None;
+                }
+                (ReadinessStep::Confirm, KeyCode::Char('n' | 'N')) => f.step = ReadinessStep::Review,
+                _ => {}
+            }
+            Some(Dialog::Readiness(f))
+        }
+    }
+}
+
+fn next_field(f: ObjectionField, forward: bool) -> ObjectionField {
+    use ObjectionField::*;
+    match (f, forward) {
+        (Kind, true) | (Text, false) => Blocking,
+        (Blocking, true) | (Kind, false) => Text,
+        (Text, true) | (Blocking, false) => Kind,
+    }
+}

@@ -1,0 +1,237 @@
+//! The diff screen's state: what is compared (a section or the whole
+//! packet; since I last looked, since the last release, or between two
+//! revisions), how (unified or side by side), and the computed rows.
+
+use std::time::{Duration, Instant};
+
+use trustroom_shared::SectionId;
+use trustroom_shared::release::ReleaseState;
+
+use super::app::App;
+use super::diffing::{DiffResult, DiffRow, diff_into};
+
+/// Time budget for computing one diff screen.
+pub const DIFF_BUDGET: Duration = Duration::from_millis(120);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffScope {
+    Section(SectionId),
+    Packet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffBase {
+    LastLooked,
+    LastRelease,
+    Revisions { from: u64, to: u64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffLayout {
+    Unified,
+    SideBySide,
+}
+
+#[derive(Clone, Debug)]
+pub struct DiffView {
+    pub scope: DiffScope,
+    pub base: DiffBase,
+    pub layout: DiffLayout,
+    pub scroll: usize,
+    pub result: DiffResult,
+    /// What is compared, for the header.
+    pub heading: String,
+    computed_at: Option<u64>,
+}
+
+impl DiffView {
+    pub fn new(scope: DiffScope, base: DiffBase) -> Self {
+        Self {
+            scope,
+            base,
+            layout: DiffLayout::Unified,
+            scroll: 0,
+            result: DiffResult::default(),
+            heading: String::new(),
+            computed_at: None,
+        }
+    }
+
+    /// Needs recomputing (the room moved on, or the settings changed).
+    pub fn stale(&self, revision: u64) -> bool {
+        self.computed_at != Some(revision)
+    }
+
+    pub fn row_count(&self) -> usize {
+        match self.layout {
+            DiffLayout::Unified => self.result.rows.len(),
+            DiffLayout::SideBySide => super::diffing::side_by_side(&self.result.rows).len(),
+        }
+    }
+
+    /// Recomputes the rows from the app's history.
+    pub fn compute(&mut self, app: &App) {
+        let Some(state) = &app.state else { return };
+        let now_rev = state.revision;
+        self.computed_at = Some(now_rev);
+        let mut result = DiffResult::default();
+        let deadline = Instant::now() + DIFF_BUDGET;
+        let sections: Vec<(SectionId, String)> = match self.scope {
+            DiffScope::Section(id) => {
+                state.section(id).map(|s| vec![(s.id, s.title.clone())]).unwrap_or_default()
+            }
+            DiffScope::Packet => state.sections.iter().map(|s| (s.id, s.title.clone())).collect(),
+        };
+        let release_rev = match &state.release {
+            ReleaseState::Released { revision, .. } => Some(*revision),
+            _ => None,
+        };
+        let (base_label, to_rev) = match self.base {
+            DiffBase::LastLooked => ("since you last looked".to_string(), now_rev),
+            DiffBase::LastRelease => match release_rev {
+                Some(r) => (format!("since the release at rev {r}"), now_rev),
+                None => ("since the last release (none yet: showing since you joined)".to_string(), now_rev),
+            },
+            DiffBase::Revisions { from, to } => (format!("rev {from} → rev {to}"), to),
+        };
+        let scope_label = match self.scope {
+            DiffScope::Section(_) => sections.first().map(|s| format!("§ {}", s.1)).unwrap_or_default(),
+            DiffScope::Packet => "whole packet".to_string(),
+        };
+        self.heading = format!("{scope_label} — {base_label}");
+        let multi = matches!(self.scope, DiffScope::Packet);
+        for (id, title) in sections {
+            let (old, old_label) = match self.base {
+                DiffBase::LastLooked => app.history.last_looked(id),
+                DiffBase::LastRelease => {
+                    let r = release_rev.unwrap_or(app.history.since);
+                    match app.history.body_at(id, r) {
+                        Some(b) => (b, format!("rev {r}")),
+                        None => {
+                            result.rows.push(DiffRow::Title(title.clone()));
+                            result.rows.push(DiffRow::Note(format!(
+                                "rev {r} is older than this session's history (from rev {})",
+                                app.history.since
+                            )));
+                            continue;
+                        }
+                    }
+                }
+                DiffBase::Revisions { from, .. } => match app.history.body_at(id, from) {
+                    Some(b) => (b, format!("rev {from}")),
+                    None => {
+                        result.rows.push(DiffRow::Title(title.clone()));
+                        result.rows.push(DiffRow::Note(format!("rev {from} is not in this session's history")));
+                        continue;
+                    }
+                },
+            };
+            let new = if to_rev == now_rev {
+                state.section(id).map(|s| s.body.clone()).unwrap_or_default()
+            } else {
+                app.history.body_at(id, to_rev).unwrap_or_default()
+            };
+            if old == new {
+                if !multi {
+                    result.rows.push(DiffRow::Note(format!("no changes ({old_label} → rev {to_rev})")));
+                }
+                continue;
+            }
+            if multi {
+                result.rows.push(DiffRow::Title(format!("{title}  ({old_label} → rev {to_rev})")));
+            }
+            diff_into(&mut result, &old, &new, 3, deadline);
+        }
+        if result.rows.is_empty() {
+            result.rows.push(DiffRow::Note("no changes".into()));
+        }
+        self.result = result;
+        self.scroll = self.scroll.min(self.row_count().saturating_sub(1));
+    }
+}
+
+impl App {
+    /// Keys on the diff screen.
+    pub fn diff_key(&mut self, key: crossterm::event::KeyEvent) {
+        use crossterm::event::KeyCode;
+        let Some(mut d) = self.diff.take() else { return };
+        let revs = self.history.revisions();
+        let now = self.state.as_ref().map_or(0, |s| s.revision);
+        let page = self.size.height.saturating_sub(6).max(1) as usize;
+        let max = d.row_count().saturating_sub(1);
+        let mut recompute = true;
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => return,
+            KeyCode::Char('s') => {
+                d.layout = match d.layout {
+                    DiffLayout::Unified => DiffLayout::SideBySide,
+                    DiffLayout::SideBySide => DiffLayout::Unified,
+                };
+                d.scroll = 0;
+                recompute = false;
+            }
+            KeyCode::Char('p') => {
+                d.scope = match (d.scope, self.current_section_id()) {
+                    (DiffScope::Packet, Some(id)) => DiffScope::Section(id),
+                    _ => DiffScope::Packet,
+                };
+            }
+            KeyCode::Char('l') => d.base = DiffBase::LastLooked,
+            KeyCode::Char('e') => d.base = DiffBase::LastRelease,
+            KeyCode::Char('b') => {
+                let from = revs.iter().rev().find(|r| **r < now).copied().unwrap_or(self.history.since);
+                d.base = DiffBase::Revisions { from, to: now };
+            }
+            KeyCode::Char(c @ ('[' | ']' | '{' | '}')) => {
+                let (mut from, mut to) = match d.base {
+                    DiffBase::Revisions { from, to } => (from, to),
+                    _ => (self.history.since, now),
+                };
+                let prev = |r: u64| revs.iter().rev().find(|x| **x < r).copied().unwrap_or(r);
+                let next = |r: u64| revs.iter().find(|x| **x > r).copied().unwrap_or(now.max(r));
+                match c {
+                    '[' => from = prev(from),
+                    ']' => from = next(from).min(to),
+                    '{' => to = prev(to).max(from),
+                    _ => to = next(to).min(now),
+                }
+                d.base = DiffBase::Revisions { from, to };
+            }
+            KeyCode::Char('j') | KeyCode::Down => {
+                d.scroll = (d.scroll + 1).min(max);
+                recompute = false;
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                d.scroll = d.scroll.saturating_sub(1);
+                recompute = false;
+            }
+            KeyCode::PageDown | KeyCode::Char(' ') => {
+                d.scroll = (d.scroll + page).min(max);
+                recompute = false;
+            }
+            KeyCode::PageUp => {
+                d.scroll = d.scroll.saturating_sub(page);
+                recompute = false;
+            }
+            KeyCode::Char('g') | KeyCode::Home => {
+                d.scroll = 0;
+                recompute = false;
+            }
+            KeyCode::Char('G') | KeyCode::End => {
+                d.scroll = max;
+                recompute = false;
+            }
+            KeyCode::Char('?') => {
+                self.overlay = Some(super::app::Overlay::Help);
+                recompute = false;
+            }
+            _ => recompute = false,
+        }
+        if recompute {
+            d.scroll = 0;
+            d.compute(self);
+        }
+        self.diff = Some(d);
+        self.dirty = true;
+    }
+}

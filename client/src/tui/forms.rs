@@ -1,0 +1,125 @@
+//! Dialog state: the small forms for objections, replies, status changes,
+//! reasons (hold, escalate) and the readiness record before release.
+
+use ratatui::style::Style;
+use ratatui_textarea::TextArea;
+use trustroom_shared::objection::{ObjectionKind, ObjectionStatus};
+use trustroom_shared::readiness::Readiness;
+use trustroom_shared::release::Lane;
+use trustroom_shared::{ObjectionId, SectionId};
+
+use super::theme::Theme;
+
+pub const KINDS: [ObjectionKind; 5] = [
+    ObjectionKind::ExposureScope,
+    ObjectionKind::EvidenceSufficiency,
+    ObjectionKind::Wording,
+    ObjectionKind::Sensitivity,
+    ObjectionKind::Other,
+];
+
+pub const LANES: [Lane; 3] = [Lane::Privacy, Lane::ProductSecurity, Lane::AccountGovernance];
+
+/// A one-line text input.
+pub fn input(theme: &Theme, placeholder: &str) -> TextArea<'static> {
+    let mut t = TextArea::default();
+    t.set_cursor_line_style(Style::default());
+    t.set_cursor_style(theme.textarea_cursor());
+    t.set_placeholder_text(placeholder.to_string());
+    t.set_placeholder_style(theme.dim());
+    t.set_max_histories(20);
+    t
+}
+
+pub fn input_text(t: &TextArea<'_>) -> String {
+    t.lines().join(" ").trim().to_string()
+}
+
+pub enum Dialog {
+    Objection(ObjectionForm),
+    Reply(ReplyForm),
+    Status(StatusForm),
+    Reason(ReasonForm),
+    Readiness(ReadinessForm),
+    /// A message to acknowledge.
+    Message { title: String, text: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectionField {
+    Kind,
+    Blocking,
+    Text,
+}
+
+pub struct ObjectionForm {
+    pub section: SectionId,
+    pub section_title: String,
+    /// Selected text the objection is about.
+    pub quote: Option<String>,
+    pub kind: usize,
+    pub blocking: bool,
+    pub text: TextArea<'static>,
+    pub field: ObjectionField,
+    pub error: Option<String>,
+}
+
+pub struct ReplyForm {
+    pub objection: ObjectionId,
+    pub code: String,
+    pub text: TextArea<'static>,
+    pub error: Option<String>,
+}
+
+pub struct StatusForm {
+    pub objection: ObjectionId,
+    pub code: String,
+    /// Each target status and whether our role may choose it.
+    pub choices: Vec<(ObjectionStatus, bool)>,
+    pub selected: usize,
+    pub rationale: TextArea<'static>,
+    pub error: Option<String>,
+}
+
+impl StatusForm {
+    pub fn chosen(&self) -> Option<(ObjectionStatus, bool)> {
+        self.choices.get(self.selected).copied()
+    }
+
+    pub fn needs_rationale(&self) -> bool {
+        self.chosen().is_some_and(|(s, _)| s == ObjectionStatus::AcceptedResidual)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReasonPurpose {
+    Hold,
+    Escalate,
+}
+
+pub struct ReasonForm {
+    pub purpose: ReasonPurpose,
+    pub text: TextArea<'static>,
+    /// Escalate asks again before sending.
+    pub confirming: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadinessStep {
+    Review,
+    Confirm,
+}
+
+pub struct ReadinessForm {
+    pub record: Readiness,
+    pub lane: usize,
+    pub step: ReadinessStep,
+    pub scroll: u16,
+}
+
+impl ReadinessForm {
+    pub fn lane(&self) -> Lane {
+        LANES[self.lane % LANES.len()]
+    }
+}

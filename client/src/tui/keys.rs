@@ -1,0 +1,100 @@
+//! The key map as data, for the help overlay and the hint line. The
+//! handling itself is in `event.rs`; the two are kept side by side by the
+//! `help_lists_every_key` test in the render tests.
+
+use super::app::Pane;
+use super::editor::EditMode;
+
+/// One row of help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyHelp {
+    pub keys: &'static str,
+    pub what: &'static str,
+    /// Only the owner may use it; others see it disabled.
+    pub owner_only: bool,
+}
+
+const fn k(keys: &'static str, what: &'static str) -> KeyHelp {
+    KeyHelp { keys, what, owner_only: false }
+}
+
+const fn owner(keys: &'static str, what: &'static str) -> KeyHelp {
+    KeyHelp { keys, what, owner_only: true }
+}
+
+pub const GLOBAL: &[KeyHelp] = &[
+    k("?", "help for the focused pane"),
+    k(":", "command palette"),
+    k("Tab / S-Tab", "next / previous pane"),
+    k("1 2 3 4", "focus sections / editor / register / annex map"),
+    k("r", "show / hide the disagreement register"),
+    k("a", "show / hide the annex map"),
+    k("o", "object to this section (or the selected text)"),
+    k("d / D", "diff: this section / whole packet since you last looked"),
+    owner("R", "release or hold: readiness record, then release"),
+    owner("H", "hold the release (asks for a reason)"),
+    owner("E", "escalate to direct human handling (reason + confirm)"),
+    k("q / Ctrl-c", "quit"),
+];
+
+pub const SECTIONS: &[KeyHelp] = &[
+    k("j k / ↑ ↓", "previous / next section"),
+    k("g G / Home End", "first / last section"),
+    k("Enter", "open the section in the editor"),
+    k("i", "edit the section"),
+];
+
+pub const EDITOR_NORMAL: &[KeyHelp] = &[
+    k("i / Enter", "start editing (insert mode)"),
+    k("arrows PgUp PgDn", "move the cursor"),
+    k("S-arrows", "select text (then o to object to it)"),
+    k("[ ]", "previous / next section"),
+    k("Ctrl-z / Ctrl-y", "undo / redo your own edits"),
+];
+
+pub const EDITOR_INSERT: &[KeyHelp] = &[
+    k("Esc", "stop editing (keeps the selection)"),
+    k("typing, Enter, Backspace", "edit; sent live to everyone"),
+    k("S-arrows", "select text"),
+    k("Ctrl-z / Ctrl-y", "undo / redo your own edits only"),
+    k("Ctrl-w / Ctrl-k", "delete word / to end of line"),
+    k("Alt-o", "object to the selected text"),
+];
+
+pub const REGISTER: &[KeyHelp] = &[
+    k("j k / ↑ ↓", "select an objection"),
+    k("Enter / Space", "show / hide the thread"),
+    k("n / o", "new objection on the current section"),
+    k("c", "reply to the selected objection"),
+    k("s", "change status (addressed, withdrawn; accepted-residual: owner)"),
+    k("f", "this section only / all objections"),
+];
+
+pub const ANNEXES: &[KeyHelp] = &[
+    k("j k / ↑ ↓", "select an annex"),
+    k("Enter", "open it (content only with access; the view is logged)"),
+    k("PgUp PgDn", "scroll the open annex"),
+    k("Esc", "close the open annex"),
+];
+
+pub const DIFF: &[KeyHelp] = &[
+    k("s", "unified / side by side"),
+    k("p", "this section / whole packet"),
+    k("l", "since you last looked"),
+    k("e", "since the last release"),
+    k("b", "between two revisions"),
+    k("[ ] / { }", "move the older / newer revision"),
+    k("j k PgUp PgDn g G", "scroll"),
+    k("Esc / q", "close the diff"),
+];
+
+/// Keys for the focused pane.
+pub fn for_pane(pane: Pane, mode: EditMode) -> &'static [KeyHelp] {
+    match (pane, mode) {
+        (Pane::Sections, _) => SECTIONS,
+        (Pane::Editor, EditMode::Normal) => EDITOR_NORMAL,
+        (Pane::Editor, EditMode::Insert) => EDITOR_INSERT,
+        (Pane::Register, _) => REGISTER,
+        (Pane::Annexes, _) => ANNEXES,
+    }
+}

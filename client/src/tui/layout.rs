@@ -1,0 +1,79 @@
+//! Where each pane goes, as a pure function of the app state and the
+//! terminal size (drawing and mouse handling both use it).
+
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use super::app::{App, ConnState};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PaneRects {
+    /// The red banner line (disconnected, escalated), when shown.
+    pub banner: Option<Rect>,
+    /// Everything between the banner and the notification line.
+    pub main: Rect,
+    pub sections: Option<Rect>,
+    pub editor: Option<Rect>,
+    pub register: Option<Rect>,
+    pub annexes: Option<Rect>,
+    pub notice: Rect,
+    pub status: Rect,
+}
+
+/// Whether the top banner is shown.
+pub fn banner_shown(app: &App) -> bool {
+    matches!(app.conn, ConnState::Disconnected { .. })
+        || app.state.as_ref().is_some_and(|s| s.release.is_read_only())
+        || app.resyncing
+}
+
+pub fn layout(app: &App, area: Rect) -> PaneRects {
+    let banner_h = u16::from(banner_shown(app));
+    let [banner, main, notice, status] = Layout::vertical([
+        Constraint::Length(banner_h),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let mut out = PaneRects {
+        banner: (banner_h > 0).then_some(banner),
+        main,
+        notice,
+        status,
+        ..PaneRects::default()
+    };
+    if app.diff.is_some() {
+        return out;
+    }
+    let w = main.width;
+    let sections_w = if w >= 110 {
+        30
+    } else if w >= 70 {
+        22
+    } else {
+        (w / 4).max(12)
+    };
+    let right = app.show_register || app.show_annexes;
+    // Narrow terminal with a right pane: give the editor the room.
+    let sections_w = if right && w < 100 { sections_w.min(18) } else { sections_w };
+    let right_w = if right { ((w.saturating_sub(sections_w)) * 45 / 100).max(26.min(w / 2)) } else { 0 };
+    let [sections, editor, right_area] = Layout::horizontal([
+        Constraint::Length(sections_w),
+        Constraint::Min(10),
+        Constraint::Length(right_w),
+    ])
+    .areas(main);
+    out.sections = Some(sections);
+    out.editor = Some(editor);
+    match (app.show_register, app.show_annexes) {
+        (true, true) => {
+            let [top, bottom] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right_area);
+            out.register = Some(top);
+            out.annexes = Some(bottom);
+        }
+        (true, false) => out.register = Some(right_area),
+        (false, true) => out.annexes = Some(right_area),
+        (false, false) => {}
+    }
+    out
+}

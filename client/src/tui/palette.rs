@@ -1,0 +1,82 @@
+//! The command palette (`:`): every action by name, plus "go to section"
+//! and "open annex" entries, filtered as you type.
+
+use super::actions::Action;
+use super::app::{App, Pane};
+
+#[derive(Clone, Debug, Default)]
+pub struct PaletteState {
+    pub input: String,
+    pub selected: usize,
+}
+
+/// One palette entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Command {
+    pub name: String,
+    pub key: &'static str,
+    pub action: Action,
+    /// Shown but refused for our role (owner-only decisions).
+    pub disabled: bool,
+}
+
+const STATIC: &[(&str, &str, Action)] = &[
+    ("help: show keys", "?", Action::Help),
+    ("quit", "q", Action::Quit),
+    ("focus: sections", "1", Action::Focus(Pane::Sections)),
+    ("focus: editor", "2", Action::Focus(Pane::Editor)),
+    ("focus: register", "3", Action::Focus(Pane::Register)),
+    ("focus: annex map", "4", Action::Focus(Pane::Annexes)),
+    ("toggle disagreement register pane", "r", Action::ToggleRegister),
+    ("toggle annex map pane", "a", Action::ToggleAnnexes),
+    ("edit the section", "i", Action::EditStart),
+    ("undo my last edit", "Ctrl-z", Action::Undo),
+    ("redo", "Ctrl-y", Action::Redo),
+    ("object: new objection on this section / selection", "o", Action::ObjectionNew),
+    ("reply to the selected objection", "c", Action::ObjectionReply),
+    ("change the selected objection's status", "s", Action::ObjectionStatus),
+    ("register: this section / all", "f", Action::RegisterFilter),
+    ("diff: this section since I last looked", "d", Action::DiffOpen),
+    ("diff: whole packet since I last looked", "D", Action::DiffPacket),
+    ("diff: since the last release", "", Action::DiffSinceRelease),
+    ("release or hold: readiness record", "R", Action::Readiness),
+    ("hold the release (with a reason)", "H", Action::Hold),
+    ("escalate to direct human handling", "E", Action::Escalate),
+    ("reconnect now", "", Action::ReconnectNow),
+];
+
+/// All entries for this app state, filtered by `query` (every word must
+/// appear, case-insensitive).
+pub fn commands(app: &App, query: &str) -> Vec<Command> {
+    let owner = app.is_owner();
+    let mut all: Vec<Command> = STATIC
+        .iter()
+        .map(|(name, key, action)| Command {
+            name: (*name).to_string(),
+            key,
+            action: action.clone(),
+            disabled: action.owner_only() && !owner,
+        })
+        .collect();
+    for (i, s) in app.sections().iter().enumerate() {
+        all.push(Command { name: format!("go to § {}", s.title), key: "", action: Action::GotoSection(i), disabled: false });
+    }
+    if let Some(state) = &app.state {
+        for id in app.annex_ids() {
+            if let Some(a) = state.annexes.get(&id) {
+                all.push(Command {
+                    name: format!("open annex {} {} ({})", a.code, a.title, a.classification),
+                    key: "",
+                    action: Action::OpenAnnex(id),
+                    disabled: false,
+                });
+            }
+        }
+    }
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    all.retain(|c| {
+        let name = c.name.to_lowercase();
+        words.iter().all(|w| name.contains(w.as_str()))
+    });
+    all
+}

@@ -1,0 +1,472 @@
+//! Keeping the app in step with the server: connection changes, snapshots,
+//! events (with gap detection), presence, and answers to our requests.
+//!
+//! Resync rules: after a reconnect we join with `since: <last revision>`
+//! and the server replays what we missed (or sends a snapshot); an event
+//! that skips a revision, or one that does not apply, triggers a full
+//! resync (`join` without `since`) — never a silent divergence. Pending
+//! edits survive both: in-flight operations are re-sent with their original
+//! `seq` (idempotent on the server), and on a snapshot they are rebased
+//! onto the new text.
+
+use std::time::Instant;
+
+use serde_json::Value;
+use trustroom_shared::change::{Change, Revision, apply};
+use trustroom_shared::ot::{OpLimits, TextOp};
+use trustroom_shared::protocol::{Ack, AnnexContent, Request, RoomsResult, ServerFrame};
+use trustroom_shared::release::ReleaseState;
+use trustroom_shared::view::Snapshot;
+
+use super::app::{AnnexOpen, App, ConnState, Level, Pending};
+use super::doc::SectionDoc;
+use super::history;
+use super::net::NetEvent;
+use crate::conn::RequestError;
+
+/// Limits for operations the server already accepted.
+fn op_limits() -> OpLimits {
+    OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }
+}
+
+impl App {
+    pub fn on_net(&mut self, ev: NetEvent) {
+        self.dirty = true;
+        match ev {
+            NetEvent::Connecting { attempt } => {
+                if attempt == 0 {
+                    self.conn = ConnState::Connecting { attempt };
+                }
+            }
+            NetEvent::Connected { user, name, client, .. } => {
+                let was_down = matches!(self.conn, ConnState::Disconnected { .. });
+                self.user = Some((user, name));
+                if client != self.client {
+                    tracing::warn!("server assigned client id {client}, we asked for {}", self.client);
+                    self.client = client;
+                }
+                self.conn = ConnState::Syncing;
+                if was_down {
+                    self.notify(Level::Info, "reconnected — catching up");
+                }
+                self.join_room();
+            }
+            NetEvent::Disconnected { reason, retry_in, attempt } => {
+                if !matches!(self.conn, ConnState::Disconnected { .. }) {
+                    self.notify(Level::Error, format!("disconnected: {reason}; local edits are kept"));
+                }
+                self.conn = ConnState::Disconnected { reason, retry_at: Instant::now() + retry_in, attempt };
+                self.presence.clear();
+                self.last_cursor_sent = None;
+            }
+            NetEvent::Fatal(msg) => self.fail(msg),
+            NetEvent::Frame(frame) => self.on_frame(frame),
+            NetEvent::Reply { tag, result } => self.on_reply(tag, result),
+        }
+    }
+
+    fn fail(&mut self, msg: String) {
+        tracing::error!("{msg}");
+        self.exit_error = Some(msg);
+        self.quit = true;
+    }
+
+    /// Joins (or rejoins) the room: with `since` when we hold a state.
+    pub fn join_room(&mut self) {
+        let Some(room) = self.room else {
+            self.send(Request::Rooms, Pending::ResolveRoom);
+            return;
+        };
+        let since = if self.resyncing { None } else { self.state.as_ref().map(|s| s.revision) };
+        self.send(Request::Join { room, since }, Pending::Join { full: since.is_none() });
+    }
+
+    /// Asks for a full snapshot; events are ignored until it arrives.
+    pub fn full_resync(&mut self, why: &str) {
+        if self.resyncing {
+            return;
+        }
+        tracing::warn!("full resync: {why}");
+        self.notify(Level::Warn, format!("resyncing with the server ({why})"));
+        self.resyncing = true;
+        if matches!(self.conn, ConnState::Connected | ConnState::Syncing) {
+            self.conn = ConnState::Syncing;
+            self.join_room();
+        }
+    }
+
+    fn on_frame(&mut self, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Snapshot { room, snapshot } if Some(room) == self.room => self.apply_snapshot(*snapshot),
+            ServerFrame::Event { room, rev } if Some(room) == self.room => {
+                if !self.resyncing {
+                    self.apply_event(*rev);
+                }
+            }
+            ServerFrame::Presence { room, mut presence } if Some(room) == self.room => {
+                if presence.client == self.client {
+                    return;
+                }
+                if let Some(state) = &self.state {
+                    if presence.revision < state.revision {
+                        for op in self.history.ops_between(presence.section, presence.revision, state.revision) {
+                            presence.pos = op.transform_index(presence.pos);
+                            presence.anchor = presence.anchor.map(|a| op.transform_index(a));
+                        }
+                        presence.revision = state.revision;
+                    }
+                }
+                self.presence.insert(presence.client, presence);
+            }
+            ServerFrame::PresenceGone { room, client } if Some(room) == self.room => {
+                self.presence.remove(&client);
+            }
+            ServerFrame::Removed { room, reason } if Some(room) == self.room => {
+                self.fail(format!("you were removed from the room: {reason}"));
+            }
+            ServerFrame::Closing { code, reason } => {
+                self.notify(Level::Warn, format!("server closing the connection: error[{code}]: {reason}"));
+            }
+            ServerFrame::Error { code, message, .. } => {
+                self.notify(Level::Error, format!("server error[{code}]: {message}"));
+            }
+            other => tracing::debug!("ignored frame {other:?}"),
+        }
+    }
+
+    pub fn apply_snapshot(&mut self, snap: Snapshot) {
+        let old_state = self.state.take();
+        let applied_seq = snap.applied_seq.unwrap_or(0);
+        let first = old_state.is_none();
+        if first {
+            if let (Some(room), Some(user)) = (self.room, self.user.as_ref().map(|u| u.0)) {
+                self.history.previous = history::load_last_looked(room, user);
+            }
+        }
+        self.docs.retain(|id, _| snap.state.section(*id).is_some());
+        for s in &snap.state.sections {
+            let Some(doc) = self.docs.get_mut(&s.id) else {
+                self.docs.insert(s.id, SectionDoc::new(s.id, s.body.clone()));
+                continue;
+            };
+            let op = if doc.has_pending() {
+                rebase_pending(doc, old_state.as_ref().and_then(|o| o.section(s.id)).map(|x| x.body.as_str()), &s.body, applied_seq)
+            } else {
+                Some(doc.reset(&s.body))
+            };
+            match op {
+                Some(op) => {
+                    if self.editor.section == Some(s.id) {
+                        self.editor.apply_op(&op);
+                    }
+                }
+                None => {
+                    let op = doc.reset(&s.body);
+                    if self.editor.section == Some(s.id) {
+                        self.editor.apply_op(&op);
+                    }
+                }
+            }
+        }
+        self.history.reset_from(&snap.state);
+        self.presence = snap.presence.into_iter().filter(|p| p.client != self.client).map(|p| (p.client, p)).collect();
+        self.me = Some(snap.me);
+        self.content_hash = snap.content_hash;
+        let title = snap.state.title.clone();
+        self.state = Some(snap.state);
+        self.resyncing = false;
+        if first {
+            self.current = 0;
+            self.load_editor();
+            tracing::info!("joined room {title}");
+        } else if self.editor.section.is_some_and(|id| !self.docs.contains_key(&id)) {
+            self.current = self.current.min(self.sections().len().saturating_sub(1));
+            self.load_editor();
+        }
+        self.highlights_stale = true;
+        self.state_changed();
+    }
+
+    pub fn apply_event(&mut self, rev: Revision) {
+        let Some(state) = self.state.as_mut() else { return };
+        if rev.revision <= state.revision {
+            return; // already have it (a replay overlapping what we saw)
+        }
+        if rev.revision > state.revision + 1 {
+            let why = format!("missed revisions {}..{}", state.revision + 1, rev.revision - 1);
+            self.full_resync(&why);
+            return;
+        }
+        if let Err(e) = apply(state, &rev) {
+            self.full_resync(&format!("event {} does not apply: {e}", rev.revision));
+            return;
+        }
+        let own = rev.client.is_some_and(|c| c.client == self.client);
+        let author = self.member_name(rev.author);
+        let mine = Some(rev.author) == self.my_user();
+        match &rev.change {
+            Change::SectionEdited { section, op } => {
+                let op = match TextOp::from_wire(op, op_limits()) {
+                    Ok(op) => op,
+                    Err(e) => {
+                        self.full_resync(&format!("unreadable operation: {e}"));
+                        return;
+                    }
+                };
+                self.history.record(*section, rev.revision, op.clone());
+                for p in self.presence.values_mut().filter(|p| p.section == *section) {
+                    p.pos = op.transform_index(p.pos);
+                    p.anchor = p.anchor.map(|a| op.transform_index(a));
+                    p.revision = rev.revision;
+                }
+                let seq = rev.client.map(|c| c.seq);
+                let Some(doc) = self.docs.get_mut(section) else { return };
+                let is_ack = own && doc.in_flight.is_some_and(|f| Some(f.seq) == seq);
+                if is_ack {
+                    if let Some(next) = doc.ack() {
+                        self.send_edit(*section, next, None);
+                    }
+                } else {
+                    match doc.remote(&op) {
+                        Ok(local) => {
+                            if self.editor.section == Some(*section) {
+                                self.editor.apply_op(&local);
+                                self.highlights_stale = true;
+                            }
+                        }
+                        Err(e) => {
+                            self.full_resync(&format!("remote edit does not line up: {e}"));
+                            return;
+                        }
+                    }
+                }
+            }
+            Change::SectionAdded { section, body, title, .. } => {
+                self.history.section_added(*section, body, rev.revision);
+                self.docs.insert(*section, SectionDoc::new(*section, body.clone()));
+                // Keep the same section in view when one is inserted before it.
+                if let Some(cur) = self.editor.section {
+                    if let Some(i) = self.sections().iter().position(|s| s.id == cur) {
+                        self.current = i;
+                    }
+                }
+                if !mine {
+                    self.notify(Level::Info, format!("{author} added section \"{title}\""));
+                }
+            }
+            Change::ObjectionRaised { objection } => {
+                if !mine {
+                    let section = self.section_title(objection.anchor.section);
+                    let b = if objection.blocking { "blocking " } else { "" };
+                    self.notify(
+                        Level::Warn,
+                        format!("new {b}objection {} by {author} on \"{section}\": {}", objection.code(), excerpt(&objection.text, 60)),
+                    );
+                }
+            }
+            Change::ReplyAdded { objection, reply } => {
+                if !mine {
+                    let code = self.objection_code(*objection);
+                    self.notify(Level::Info, format!("{author} replied on {code}: {}", excerpt(&reply.text, 60)));
+                }
+            }
+            Change::ObjectionStatusChanged { objection, change } => {
+                let code = self.objection_code(*objection);
+                self.notify(Level::Info, format!("{code} is now {} (by {author})", change.status));
+            }
+            Change::AnnexAdded { annex } => {
+                self.notify(Level::Info, format!("annex {} \"{}\" added ({})", annex.code, annex.title, annex.classification));
+            }
+            Change::MemberAdded { member } => {
+                self.notify(Level::Info, format!("{} joined as {}", member.name, member.role.label()));
+            }
+            Change::MemberRemoved { user } => {
+                let name = self.member_name(*user);
+                self.notify(Level::Info, format!("{name} was removed from the room"));
+            }
+            Change::ReleaseChanged { release } => {
+                let text = match release {
+                    ReleaseState::Drafting => "release state: DRAFTING".to_string(),
+                    ReleaseState::Held { reasons, .. } => format!("HELD by {author}: {}", reasons.join("; ")),
+                    ReleaseState::Ready { revision, .. } => format!("READY at rev {revision} (marked by {author})"),
+                    ReleaseState::Released { revision, lane, .. } => {
+                        format!("RELEASED rev {revision} to the {lane} lane by {author}")
+                    }
+                    ReleaseState::Escalated { reason, .. } => format!("ESCALATED by {author}: {reason} — the room is read-only"),
+                };
+                let level = if matches!(release, ReleaseState::Escalated { .. }) { Level::Error } else { Level::Info };
+                self.notify(level, text);
+                if release.is_read_only() {
+                    self.editor.mode = super::editor::EditMode::Normal;
+                }
+            }
+        }
+        self.state_changed();
+    }
+
+    fn section_title(&self, id: trustroom_shared::SectionId) -> String {
+        self.state.as_ref().and_then(|s| s.section(id)).map(|s| s.title.clone()).unwrap_or_default()
+    }
+
+    fn objection_code(&self, id: trustroom_shared::ObjectionId) -> String {
+        self.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_else(|| "objection".into())
+    }
+
+    fn on_reply(&mut self, tag: u64, result: Result<Value, RequestError>) {
+        let Some(pending) = self.pending.remove(&tag) else { return };
+        let disconnected = matches!(result, Err(RequestError::Disconnected));
+        match (pending, result) {
+            (Pending::Cursor, _) => {}
+            (Pending::ResolveRoom, Ok(v)) => {
+                let rooms: RoomsResult = match serde_json::from_value(v) {
+                    Ok(r) => r,
+                    Err(e) => return self.fail(format!("unreadable room list: {e}")),
+                };
+                match rooms.rooms.iter().find(|r| r.title == self.room_ref || r.id.to_string() == self.room_ref) {
+                    Some(r) => {
+                        self.room = Some(r.id);
+                        self.join_room();
+                    }
+                    None => {
+                        let names: Vec<String> = rooms.rooms.iter().map(|r| format!("\"{}\"", r.title)).collect();
+                        self.fail(format!("no room \"{}\" among your rooms ({})", self.room_ref, names.join(", ")));
+                    }
+                }
+            }
+            (Pending::Join { .. }, Ok(_)) => {
+                self.conn = ConnState::Connected;
+                self.resend_pending();
+                self.last_cursor_sent = None;
+            }
+            (Pending::Join { .. } | Pending::ResolveRoom, Err(e)) if !disconnected => {
+                self.fail(format!("cannot open room \"{}\": {e}", self.room_ref));
+            }
+            (Pending::Edit { section, seq }, Ok(v)) => {
+                let dup = serde_json::from_value::<Ack>(v).is_ok_and(|a| a.duplicate);
+                let still = self.docs.get(&section).and_then(|d| d.in_flight).is_some_and(|f| f.seq == seq);
+                if dup && still {
+                    self.full_resync("a resent edit was already applied");
+                }
+            }
+            (Pending::Edit { section, .. }, Err(e)) if !disconnected => {
+                self.notify(Level::Error, format!("edit refused: {e}; the section shows the server's text again"));
+                self.reset_section(section);
+            }
+            (Pending::Object, Ok(_)) => self.notify(Level::Info, "objection raised"),
+            (Pending::Reply { code }, Ok(_)) => self.notify(Level::Info, format!("reply added to {code}")),
+            (Pending::Status { code, status }, Ok(_)) => self.notify(Level::Info, format!("{code} marked {status}")),
+            (Pending::ViewAnnex(id), Ok(v)) => {
+                self.annexes.open = Some(match serde_json::from_value::<AnnexContent>(v) {
+                    Ok(c) => AnnexOpen::Content(c),
+                    Err(e) => AnnexOpen::Failed(id, format!("unreadable answer: {e}")),
+                });
+            }
+            (Pending::ViewAnnex(id), Err(e)) => {
+                self.annexes.open = Some(match e.code() {
+                    Some(trustroom_shared::protocol::ErrorCode::Forbidden) => AnnexOpen::Gated(id),
+                    _ => AnnexOpen::Failed(id, e.to_string()),
+                });
+            }
+            (Pending::Hold, Ok(_)) => {}
+            (Pending::MarkReady { then_release: Some(lane) }, Ok(_)) => {
+                if let Some(room) = self.room {
+                    self.send(Request::Release { room, lane }, Pending::Release(lane));
+                }
+            }
+            (Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate, Ok(_)) => {}
+            (p, Err(e)) => {
+                let what = match p {
+                    Pending::Object => "objection not raised",
+                    Pending::Reply { .. } => "reply not added",
+                    Pending::Status { .. } => "status not changed",
+                    Pending::Hold => "hold refused",
+                    Pending::MarkReady { .. } => "mark ready refused",
+                    Pending::Release(_) => "release refused",
+                    Pending::Escalate => "escalation refused",
+                    _ => "request failed",
+                };
+                if matches!(p, Pending::Hold | Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate) {
+                    // Decisions get the server's whole answer, not a cut line.
+                    self.overlay = Some(super::app::Overlay::Dialog(super::forms::Dialog::Message {
+                        title: what.to_string(),
+                        text: e.to_string(),
+                    }));
+                }
+                if !matches!(p, Pending::Edit { .. } | Pending::Join { .. } | Pending::ResolveRoom) {
+                    self.notify(Level::Error, format!("{what}: {e}"));
+                }
+            }
+        }
+    }
+
+    /// After a (re)join: send every section's operation in flight again,
+    /// with its original `seq` when it has one.
+    fn resend_pending(&mut self) {
+        let todo: Vec<_> = self
+            .docs
+            .values()
+            .filter_map(|d| d.sync.in_flight().map(|op| (d.id, op.clone(), d.in_flight.map(|f| f.seq))))
+            .collect();
+        for (id, op, seq) in todo {
+            tracing::info!("re-sending pending edit on {id} (seq {seq:?})");
+            self.send_edit(id, op, seq);
+        }
+    }
+
+    /// Sends our cursor when it moved (called from the tick; skipped while
+    /// edits are pending, since positions refer to the server's text).
+    pub fn send_cursor_if_moved(&mut self) {
+        if self.conn != ConnState::Connected || self.read_only_reason().is_some() {
+            return;
+        }
+        let (Some(room), Some(section)) = (self.room, self.editor.section) else { return };
+        if self.docs.get(&section).is_some_and(|d| d.has_pending()) {
+            return;
+        }
+        let now = (section, self.editor.cursor_index(), self.editor.anchor_index());
+        if self.last_cursor_sent == Some(now) {
+            return;
+        }
+        self.last_cursor_sent = Some(now);
+        self.send(Request::Cursor { room, section, pos: now.1, anchor: now.2 }, Pending::Cursor);
+    }
+}
+
+/// Rebases a section's pending edits onto a snapshot's text. Returns the
+/// operation that turns the old local text into the new local text, or
+/// `None` when the pending edits cannot be kept.
+fn rebase_pending(doc: &mut SectionDoc, old_server: Option<&str>, new_server: &str, applied_seq: u64) -> Option<TextOp> {
+    let old_server = old_server?;
+    let landed = doc.in_flight.is_some_and(|f| f.seq <= applied_seq);
+    // What the server had before our still-unapplied edits.
+    let pending_base = if landed {
+        let in_flight = doc.sync.in_flight()?.clone();
+        in_flight.apply(old_server).ok()?
+    } else {
+        old_server.to_string()
+    };
+    let pending = TextOp::from_texts(&pending_base, &doc.text);
+    let server_delta = TextOp::from_texts(&pending_base, new_server);
+    let (pending2, _) = TextOp::transform(&pending, &server_delta).ok()?;
+    let new_local = pending2.apply(new_server).ok()?;
+    let view_op = TextOp::from_texts(&doc.text, &new_local);
+    let cursor = view_op.transform_index(doc.cursor);
+    let anchor = doc.anchor.map(|a| view_op.transform_index(a));
+    doc.reset(new_server);
+    doc.cursor = cursor;
+    doc.anchor = anchor;
+    if !pending2.is_noop() {
+        // Becomes the operation in flight; sent after the join's `ok`.
+        doc.local(pending2, super::doc::EditOrigin::Redo, Instant::now()).ok()?;
+    }
+    Some(view_op)
+}
+
+fn excerpt(s: &str, n: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(n).collect::<String>())
+    }
+}

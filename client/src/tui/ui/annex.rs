@@ -1,0 +1,134 @@
+//! The annex map: every annex with classification and access state; an
+//! opened annex shows its content under a "this view is logged" banner, or
+//! — without access — a gated pane. Content is only ever what the server
+//! sent for us; nothing is hidden client-side.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+use trustroom_shared::AnnexId;
+
+use super::chrome::{hint, pane_block, put_line, truncate, wrap};
+use crate::tui::app::{AnnexOpen, App, Pane};
+
+pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let focused = app.focus == Pane::Annexes;
+    let ids = app.annex_ids();
+    let title = Line::from(vec![
+        Span::styled(" 4 Annex map ", t.title()),
+        Span::styled(format!("({}) ", ids.len()), t.dim()),
+    ]);
+    let mut bottom = vec![Span::raw(" ")];
+    if focused {
+        if app.annexes.open.is_some() {
+            bottom.extend(hint(t, "Esc", "back to the map", true));
+        } else {
+            bottom.extend(hint(t, "Enter", "open", true));
+        }
+    }
+    let block = pane_block(t, title, focused).title_bottom(Line::from(bottom));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    match &app.annexes.open {
+        Some(AnnexOpen::Content(c)) => draw_content(app, c, inner, buf),
+        Some(AnnexOpen::Gated(id)) => draw_gated(app, *id, inner, buf),
+        Some(AnnexOpen::Loading(id)) => {
+            let code = annex_code(app, *id);
+            put_line(buf, inner, 0, &Line::from(Span::styled(format!("opening {code}… (this view is logged)"), t.dim())));
+        }
+        Some(AnnexOpen::Failed(id, why)) => {
+            let code = annex_code(app, *id);
+            put_line(buf, inner, 0, &Line::from(Span::styled(format!("{code}: {why}"), t.error())));
+        }
+        None => draw_map(app, &ids, inner, buf),
+    }
+}
+
+fn annex_code(app: &App, id: AnnexId) -> String {
+    app.state.as_ref().and_then(|s| s.annexes.get(&id)).map(|a| a.code.clone()).unwrap_or_default()
+}
+
+fn draw_map(app: &App, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let Some(state) = &app.state else { return };
+    if ids.is_empty() {
+        put_line(buf, inner, 0, &Line::from(Span::styled("no annexes", t.dim())));
+        return;
+    }
+    let w = inner.width as usize;
+    let per = 2usize;
+    let visible = (inner.height as usize / per).max(1);
+    let first = app.annexes.selected.saturating_sub(visible - 1);
+    for (row, (i, id)) in ids.iter().enumerate().skip(first).take(visible).enumerate() {
+        let Some(a) = state.annexes.get(id) else { continue };
+        let selected = i == app.annexes.selected;
+        let access = app.has_annex_access(*id);
+        let lock = if access { t.sym.unlocked } else { t.sym.lock };
+        let marker = if selected { t.sym.selected } else { " " };
+        let y = (row * per) as u16;
+        let head = format!("{marker}{lock} {} {}", a.code, a.title);
+        let style = if selected { t.selected() } else { t.text() };
+        put_line(buf, inner, y, &Line::from(Span::styled(truncate(&head, w), style)));
+        let state_span = if access {
+            Span::styled("access granted", t.ok())
+        } else {
+            Span::styled("RESTRICTED", t.restricted().patch(t.bold()))
+        };
+        let l2 = Line::from(vec![Span::styled(format!("   {} · ", a.classification), t.dim()), state_span]);
+        put_line(buf, inner, y + 1, &l2);
+    }
+}
+
+fn draw_gated(app: &App, id: AnnexId, inner: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let Some(a) = app.state.as_ref().and_then(|s| s.annexes.get(&id)) else { return };
+    let owners: Vec<String> =
+        app.state.as_ref().map(|s| s.owners().map(|m| m.name.clone()).collect()).unwrap_or_default();
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = vec![
+        Line::from(""),
+        Line::from(vec![
+            Span::styled(format!("  {}  ", t.sym.lock), t.restricted()),
+            Span::styled("RESTRICTED", t.banner_error()),
+        ]),
+        Line::from(""),
+        Line::from(Span::styled(truncate(&format!("  {} · {}", a.code, a.title), w), t.title())),
+        Line::from(vec![Span::styled("  classification: ", t.dim()), Span::styled(a.classification.clone(), t.restricted())]),
+        Line::from(""),
+    ];
+    let explain = format!(
+        "You are not on this annex's need-to-know list, so the server does not send its content to you. \
+         To request access, ask the room owner ({}) to add you with a reason and a duration; \
+         every grant and every view is audited.",
+        if owners.is_empty() { "the owner".to_string() } else { owners.join(", ") }
+    );
+    for l in wrap(&explain, w.saturating_sub(4)) {
+        lines.push(Line::from(Span::styled(format!("  {l}"), t.dim())));
+    }
+    for (y, l) in lines.iter().enumerate() {
+        put_line(buf, inner, y as u16, l);
+    }
+}
+
+fn draw_content(app: &App, c: &trustroom_shared::protocol::AnnexContent, inner: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let w = inner.width as usize;
+    let long = format!(" {} This view is logged — it is in the room's audit log ", t.sym.warning);
+    let banner = if super::chrome::str_width(&long) <= w { long } else { format!(" {} This view is logged ", t.sym.warning) };
+    buf.set_style(Rect::new(inner.x, inner.y, inner.width, 1.min(inner.height)), t.banner_logged());
+    put_line(buf, inner, 0, &Line::from(Span::styled(truncate(&banner, w), t.banner_logged())));
+    put_line(buf, inner, 1, &Line::from(Span::styled(truncate(&format!("{} · {}", c.code, c.title), w), t.title())));
+    put_line(
+        buf,
+        inner,
+        2,
+        &Line::from(vec![Span::styled("classification: ", t.dim()), Span::styled(c.classification.clone(), t.restricted())]),
+    );
+    let body: Vec<String> = wrap(&c.content, w);
+    let avail = inner.height.saturating_sub(4) as usize;
+    for (k, l) in body.iter().skip(app.annexes.scroll as usize).take(avail).enumerate() {
+        put_line(buf, inner, 4 + k as u16, &Line::from(l.clone()));
+    }
+}

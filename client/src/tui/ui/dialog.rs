@@ -1,0 +1,250 @@
+//! Dialogs: objection, reply, status change, reason (hold/escalate), the
+//! readiness record before release, and plain messages.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+use ratatui_textarea::TextArea;
+use trustroom_shared::objection::ObjectionStatus;
+
+use super::chrome::{centered, hint, popup, put_line, truncate, wrap};
+use crate::tui::app::App;
+use crate::tui::forms::{
+    Dialog, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose,
+};
+use crate::tui::theme::Theme;
+
+pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
+    match d {
+        Dialog::Objection(f) => objection(app, f, area, buf),
+        Dialog::Reply(f) => {
+            let inner = popup(buf, &app.theme, centered(area, 70, 8), &format!("Reply to {}", f.code));
+            let mut y = 0;
+            field(buf, inner, &mut y, &f.text);
+            error(&app.theme, buf, inner, &mut y, f.error.as_deref());
+            footer(&app.theme, buf, inner, &[("Enter", "send"), ("Esc", "cancel")]);
+        }
+        Dialog::Status(f) => {
+            let t = &app.theme;
+            let inner = popup(buf, t, centered(area, 70, 12), &format!("Change status of {}", f.code));
+            let mut y = 0u16;
+            for (i, (s, allowed)) in f.choices.iter().enumerate() {
+                let sel = i == f.selected;
+                let marker = if sel { t.sym.selected } else { " " };
+                let style = if !allowed { t.key_disabled() } else if sel { t.selected() } else { t.text() };
+                let mut spans = vec![Span::styled(format!("{marker} {s}"), style)];
+                if !allowed {
+                    let why = if *s == ObjectionStatus::AcceptedResidual { "  (owner only)" } else { "  (not your role)" };
+                    spans.push(Span::styled(why, t.dim()));
+                }
+                put_line(buf, inner, y, &Line::from(spans));
+                y += 1;
+            }
+            y += 1;
+            let label = if f.needs_rationale() { "Rationale (required):" } else { "Rationale (optional):" };
+            put_line(buf, inner, y, &Line::from(Span::styled(label, t.dim())));
+            y += 1;
+            field(buf, inner, &mut y, &f.rationale);
+            error(t, buf, inner, &mut y, f.error.as_deref());
+            footer(t, buf, inner, &[("↑↓", "choose"), ("Enter", "apply"), ("Esc", "cancel")]);
+        }
+        Dialog::Reason(f) => reason(app, f, area, buf),
+        Dialog::Readiness(f) => readiness(app, f, area, buf),
+        Dialog::Message { title, text } => {
+            let inner = popup(buf, &app.theme, centered(area, 70, 9), title);
+            for (y, l) in wrap(text, inner.width as usize).iter().enumerate() {
+                put_line(buf, inner, y as u16, &Line::from(l.clone()));
+            }
+            footer(&app.theme, buf, inner, &[("any key", "close")]);
+        }
+    }
+}
+
+fn field(buf: &mut Buffer, inner: Rect, y: &mut u16, t: &TextArea<'_>) {
+    if *y < inner.height {
+        t.render(Rect::new(inner.x, inner.y + *y, inner.width, 1), buf);
+    }
+    *y += 1;
+}
+
+fn error(t: &Theme, buf: &mut Buffer, inner: Rect, y: &mut u16, e: Option<&str>) {
+    if let Some(e) = e {
+        put_line(buf, inner, *y, &Line::from(Span::styled(e.to_string(), t.error())));
+        *y += 1;
+    }
+}
+
+fn footer(t: &Theme, buf: &mut Buffer, inner: Rect, keys: &[(&str, &str)]) {
+    let mut spans = Vec::new();
+    for (k, w) in keys {
+        spans.extend(hint(t, k, w, true));
+    }
+    put_line(buf, inner, inner.height.saturating_sub(1), &Line::from(spans));
+}
+
+fn objection(app: &App, f: &ObjectionForm, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let inner = popup(buf, t, centered(area, 76, 13), &format!("New objection on § {}", f.section_title));
+    let w = inner.width as usize;
+    let mut y = 0u16;
+    let about = match &f.quote {
+        Some(q) => format!("About: “{}”", q.split_whitespace().collect::<Vec<_>>().join(" ")),
+        None => "About: the whole section (select text first to quote it)".into(),
+    };
+    put_line(buf, inner, y, &Line::from(Span::styled(truncate(&about, w), t.contested())));
+    y += 2;
+    let mark = |fl: ObjectionField| if f.field == fl { t.sym.selected } else { " " };
+    let lab = |fl: ObjectionField| if f.field == fl { t.border_focused() } else { t.dim() };
+    put_line(
+        buf,
+        inner,
+        y,
+        &Line::from(vec![
+            Span::styled(format!("{}Kind:     ", mark(ObjectionField::Kind)), lab(ObjectionField::Kind)),
+            Span::styled(format!("◂ {} ▸", KINDS[f.kind]), t.bold()),
+        ]),
+    );
+    y += 1;
+    let blocking = if f.blocking { "[x] blocking — holds release until resolved" } else { "[ ] not blocking" };
+    let bstyle = if f.blocking { t.blocking() } else { t.text() };
+    put_line(
+        buf,
+        inner,
+        y,
+        &Line::from(vec![
+            Span::styled(format!("{}Blocking: ", mark(ObjectionField::Blocking)), lab(ObjectionField::Blocking)),
+            Span::styled(blocking, bstyle),
+        ]),
+    );
+    y += 1;
+    put_line(
+        buf,
+        inner,
+        y,
+        &Line::from(Span::styled(format!("{}Text:", mark(ObjectionField::Text)), lab(ObjectionField::Text))),
+    );
+    y += 1;
+    field(buf, inner, &mut y, &f.text);
+    error(t, buf, inner, &mut y, f.error.as_deref());
+    footer(t, buf, inner, &[("Enter", "raise"), ("Tab", "next field"), ("←→", "kind"), ("Ctrl-b", "blocking"), ("Esc", "cancel")]);
+}
+
+fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let title = match f.purpose {
+        ReasonPurpose::Hold => "Hold the release",
+        ReasonPurpose::Escalate => "Escalate to direct human handling",
+    };
+    let inner = popup(buf, t, centered(area, 72, 10), title);
+    let mut y = 0u16;
+    let intro = match f.purpose {
+        ReasonPurpose::Hold => "The packet stays in the room until you release it. Reason:",
+        ReasonPurpose::Escalate => "Hands the room to direct human handling; the room becomes read-only. Reason:",
+    };
+    for l in wrap(intro, inner.width as usize) {
+        put_line(buf, inner, y, &Line::from(Span::styled(l, t.dim())));
+        y += 1;
+    }
+    field(buf, inner, &mut y, &f.text);
+    error(t, buf, inner, &mut y, f.error.as_deref());
+    if f.confirming {
+        y += 1;
+        put_line(
+            buf,
+            inner,
+            y,
+            &Line::from(Span::styled("Really escalate? The room becomes read-only for everyone.", t.error())),
+        );
+        footer(t, buf, inner, &[("Enter", "yes, escalate"), ("Esc", "back")]);
+    } else {
+        let verb = if f.purpose == ReasonPurpose::Hold { "hold" } else { "continue" };
+        footer(t, buf, inner, &[("Enter", verb), ("Esc", "cancel")]);
+    }
+}
+
+fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let r = &f.record;
+    let rect = centered(area, 96, area.height.saturating_sub(2).min(30));
+    let inner = popup(buf, t, rect, &format!("Readiness record — rev {}", r.revision));
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let state = app.state.as_ref().map(|s| s.release.name()).unwrap_or("?");
+    let owners: Vec<String> = r.owners.iter().map(|u| app.member_name(*u)).collect();
+    let hash: String = app.content_hash.chars().take(12).collect();
+    lines.push(Line::from(vec![
+        Span::styled("Owner: ", t.dim()),
+        Span::raw(owners.join(", ")),
+        Span::styled("   State: ", t.dim()),
+        Span::styled(format!(" {state} "), t.release_state(state)),
+        Span::styled(format!("   content {hash}…"), t.dim()),
+    ]));
+    lines.push(Line::from(""));
+    let bstyle = if r.blockers.is_empty() { t.ok() } else { t.blocking() };
+    lines.push(Line::from(Span::styled(format!("Blockers ({})", r.blockers.len()), bstyle)));
+    if r.blockers.is_empty() {
+        lines.push(Line::from(Span::styled("  none — the packet may be released", t.ok())));
+    }
+    for b in &r.blockers {
+        for (k, l) in wrap(&b.describe(), w.saturating_sub(4)).into_iter().enumerate() {
+            let p = if k == 0 { format!("  {} ", t.sym.unsupported) } else { "    ".into() };
+            lines.push(Line::from(vec![Span::styled(p, t.blocking()), Span::raw(l)]));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(format!("Accepted residual disagreement ({})", r.residual.len()), t.residual())));
+    for res in &r.residual {
+        let s = format!("{}: {} — rationale: {}", res.code, res.text, res.rationale);
+        for (k, l) in wrap(&s, w.saturating_sub(4)).into_iter().enumerate() {
+            let p = if k == 0 { format!("  {} ", t.sym.residual) } else { "    ".into() };
+            lines.push(Line::from(vec![Span::styled(p, t.residual()), Span::raw(l)]));
+        }
+    }
+    lines.push(Line::from(""));
+    let held: Vec<String> = r.held_annexes.iter().map(|a| format!("{} ({})", a.code, a.classification)).collect();
+    lines.push(Line::from(vec![Span::styled("Annexes held back: ", t.dim()), Span::raw(held.join(", "))]));
+    let mut lane_spans = vec![Span::styled("Downstream lane: ", t.dim())];
+    for (i, lane) in LANES.iter().enumerate() {
+        let (style, mark) = if i == f.lane { (t.selected(), "[x]") } else { (t.dim(), "[ ]") };
+        lane_spans.push(Span::styled(format!(" {mark} {} {lane} ", i + 1), style));
+    }
+    lines.push(Line::from(lane_spans));
+    let body_h = inner.height.saturating_sub(3) as usize;
+    for (y, l) in lines.iter().skip(f.scroll as usize).take(body_h).enumerate() {
+        put_line(buf, inner, y as u16, l);
+    }
+    let status_y = inner.height.saturating_sub(2);
+    match f.step {
+        ReadinessStep::Review => {
+            let msg = if r.is_clear() {
+                Line::from(Span::styled(format!("Release rev {} to the {} lane? Enter to confirm.", r.revision, f.lane()), t.ok()))
+            } else {
+                Line::from(Span::styled(
+                    format!("Release is disabled: resolve the {} blocker(s) first (or hold).", r.blockers.len()),
+                    t.blocking(),
+                ))
+            };
+            put_line(buf, inner, status_y, &msg);
+            let mut spans = Vec::new();
+            spans.extend(hint(t, "Enter", "release…", r.is_clear()));
+            spans.extend(hint(t, "1-3 ←→", "lane", true));
+            spans.extend(hint(t, "h", "hold", true));
+            spans.extend(hint(t, "j/k", "scroll", true));
+            spans.extend(hint(t, "Esc", "close", true));
+            put_line(buf, inner, status_y + 1, &Line::from(spans));
+        }
+        ReadinessStep::Confirm => {
+            let msg = format!(
+                "RELEASE rev {} (content {hash}…) to the {} lane? This is the decision of record.",
+                r.revision,
+                f.lane()
+            );
+            put_line(buf, inner, status_y, &Line::from(Span::styled(truncate(&msg, w), t.banner_logged())));
+            let mut spans = Vec::new();
+            spans.extend(hint(t, "y / Enter", "release now", true));
+            spans.extend(hint(t, "n / Esc", "back", true));
+            put_line(buf, inner, status_y + 1, &Line::from(spans));
+        }
+    }
+}

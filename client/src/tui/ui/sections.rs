@@ -1,0 +1,101 @@
+//! The sections list: title, statement-label badges, open/blocking
+//! objection counts and who is editing there now.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use super::chrome::{pane_block, put_line, truncate};
+use crate::tui::app::{App, Pane, SectionMeta};
+
+/// Rows per section in the list.
+const ROWS: usize = 2;
+
+/// Index of the first section shown, so the current one is visible.
+pub fn first_visible(app: &App, rect: Rect) -> usize {
+    let per_screen = (rect.height.saturating_sub(2) as usize / ROWS).max(1);
+    if app.current >= per_screen { app.current + 1 - per_screen } else { 0 }
+}
+
+pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let focused = app.focus == Pane::Sections;
+    let n = app.sections().len();
+    let title = Line::from(vec![
+        Span::styled(" 1 Sections ", t.title()),
+        Span::styled(format!("{n} "), t.dim()),
+    ]);
+    let block = pane_block(t, title, focused);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let first = first_visible(app, area);
+    let width = inner.width as usize;
+    let mut y = 0u16;
+    for (i, s) in app.sections().iter().enumerate().skip(first) {
+        if y as usize + ROWS > inner.height as usize + 1 {
+            break;
+        }
+        let selected = i == app.current;
+        let marker = if selected { t.sym.selected } else { " " };
+        let pending = app.docs.get(&s.id).is_some_and(|d| d.has_pending());
+        let title = format!("{marker}{}. {}{}", i + 1, s.title, if pending { " •" } else { "" });
+        let style = if selected { t.selected() } else { t.text() };
+        let mut l1 = Line::from(Span::styled(truncate(&title, width), style));
+        if selected {
+            l1 = l1.style(t.selected());
+        }
+        put_line(buf, inner, y, &l1);
+        let meta = app.meta.get(&s.id).cloned().unwrap_or_default();
+        let mut spans = vec![Span::raw("   ")];
+        spans.extend(badges(app, &meta));
+        let editors = app.editing_in(s.id);
+        if !editors.is_empty() {
+            spans.push(Span::styled(format!("{} ", t.sym.editing), t.dim()));
+            for (k, (user, name)) in editors.iter().enumerate() {
+                if k > 0 {
+                    spans.push(Span::raw(","));
+                }
+                spans.push(Span::styled(short_name(name), t.user(*user)));
+            }
+        }
+        let l2 = Line::from(spans);
+        put_line(buf, inner, y + 1, &l2);
+        if selected && inner.height > y + 1 {
+            buf.set_style(Rect::new(inner.x, inner.y + y + 1, inner.width, 1), t.selected());
+        }
+        y += ROWS as u16;
+    }
+    if n == 0 {
+        put_line(buf, inner, 0, &Line::from(Span::styled("no sections yet", t.dim())));
+    }
+}
+
+/// Label and objection badges: `✓2 ?1 🔒1 ≈1 ✗1 ⚑2!1`.
+pub fn badges<'a>(app: &App, m: &SectionMeta) -> Vec<Span<'a>> {
+    let t = &app.theme;
+    let mut v = Vec::new();
+    let mut push = |n: usize, sym: &str, style| {
+        if n > 0 {
+            v.push(Span::styled(format!("{sym}{n} "), style));
+        }
+    };
+    push(m.verified, t.sym.verified, t.verified());
+    push(m.contested, t.sym.contested, t.contested());
+    push(m.restricted, t.sym.restricted, t.restricted());
+    push(m.residual, t.sym.residual, t.residual());
+    push(m.unsupported, t.sym.unsupported, t.unsupported());
+    if m.open_objections > 0 {
+        v.push(Span::styled(format!("{}{}", t.sym.objection, m.open_objections), t.warn()));
+        if m.blocking_open > 0 {
+            v.push(Span::styled(format!("{}{}", t.sym.blocking, m.blocking_open), t.blocking()));
+        }
+        v.push(Span::raw(" "));
+    }
+    v
+}
+
+/// `priya.natarajan` → `priya`.
+pub fn short_name(name: &str) -> String {
+    name.split(['.', ' ', '-']).next().unwrap_or(name).to_string()
+}

@@ -1,0 +1,147 @@
+//! The status bar (room, revision, release state and blockers, connection,
+//! who you are), the notification line above it, and the red banner.
+
+use std::time::Instant;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use trustroom_shared::release::ReleaseState;
+
+use super::chrome::{fill, hint, put_line, str_width, truncate};
+use crate::tui::app::{App, ConnState, Level};
+
+pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    fill(buf, area, t.status_bar());
+    let width = area.width as usize;
+    let bar = t.sym.bar;
+    let (conn_sym, conn_text, conn_style) = match &app.conn {
+        ConnState::Connected => (t.sym.connected, "connected", t.ok()),
+        ConnState::Syncing => (t.sym.connected, "syncing", t.warn()),
+        ConnState::Connecting { .. } => (t.sym.disconnected, "connecting", t.warn()),
+        ConnState::Disconnected { .. } => (t.sym.disconnected, "OFFLINE", t.error()),
+    };
+    let conn = Span::styled(format!("{conn_sym} {conn_text} "), conn_style);
+    // Who we are: full role label, else the short role name, else nothing.
+    let who = |full: bool| -> Vec<Span<'static>> {
+        let Some(me) = &app.me else { return Vec::new() };
+        let role = if full { me.role.label() } else { me.role.name().to_string() };
+        vec![Span::raw(format!("{bar} ")), Span::styled(me.name.clone(), t.bold()), Span::styled(format!(" ({role}) "), t.dim())]
+    };
+    let mut fixed: Vec<Span> = Vec::new();
+    if let Some(state) = &app.state {
+        let name = state.release.name();
+        fixed.push(Span::styled(format!(" {name} "), t.release_state(name)));
+        let blockers = app.readiness.as_ref().map_or(0, |r| r.blockers.len());
+        let bstyle = if blockers > 0 { t.blocking() } else { t.ok() };
+        fixed.push(Span::styled(format!(" {blockers} blocker{} ", if blockers == 1 { "" } else { "s" }), bstyle));
+        if let ReleaseState::Released { revision, .. } = &state.release {
+            if *revision != state.revision {
+                fixed.push(Span::styled("changed since release ", t.warn()));
+            }
+        }
+        fixed.push(Span::raw(format!("{bar} ")));
+        fixed.push(Span::styled(format!("rev {} ", state.revision), t.bold()));
+        fixed.push(Span::raw(format!("{bar} ")));
+    }
+    let w = |v: &[Span]| -> usize { v.iter().map(|s| str_width(&s.content)).sum() };
+    let mut right = vec![conn.clone()];
+    right.extend(who(true));
+    if w(&fixed) + w(&right) + 8 > width {
+        right = vec![conn.clone()];
+        right.extend(who(false));
+    }
+    if w(&fixed) + w(&right) + 4 > width {
+        right = vec![conn];
+    }
+    let mut left: Vec<Span> = Vec::new();
+    let brand = Span::styled(" Trustroom ", t.title());
+    if width >= 100 || app.state.is_none() {
+        left.push(brand);
+    } else {
+        left.push(Span::raw(" "));
+    }
+    left.extend(fixed);
+    if let Some(state) = &app.state {
+        let room_w = width.saturating_sub(w(&left) + w(&right) + 1);
+        if room_w > 0 {
+            left.push(Span::raw(truncate(&state.title, room_w)));
+        }
+    }
+    let left_line = Line::from(left);
+    buf.set_line(area.x, area.y, &left_line, area.width);
+    let right_line = Line::from(right);
+    let rw = right_line.width() as u16;
+    if rw < area.width {
+        buf.set_line(area.x + area.width - rw, area.y, &right_line, rw);
+    }
+}
+
+/// The latest notification, else key hints (owner keys shown disabled to
+/// everyone else).
+pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    if let Some(n) = app.current_notice(Instant::now()) {
+        let style = match n.level {
+            Level::Info => t.text(),
+            Level::Warn => t.warn(),
+            Level::Error => t.error(),
+        };
+        let text = truncate(&format!(" {}", n.text), area.width as usize);
+        put_line(buf, area, 0, &Line::from(Span::styled(text, style)));
+        return;
+    }
+    let owner = app.is_owner();
+    let editable = app.read_only_reason().is_none();
+    let items: Vec<(&str, &str, &str, bool)> = if app.diff.is_some() {
+        vec![
+            ("s", "side-by-side", "s/u", true),
+            ("p", "packet", "packet", true),
+            ("l e b", "base", "base", true),
+            ("Esc", "close", "close", true),
+        ]
+    } else {
+        vec![
+            ("?", "help", "help", true),
+            (":", "commands", "cmd", true),
+            ("i", "edit", "edit", editable),
+            ("o", "object", "obj", true),
+            ("r", "register", "reg", true),
+            ("a", "annexes", "annex", true),
+            ("d", "diff", "diff", true),
+            ("R", "release", "rel", owner),
+            ("H", "hold", "hold", owner),
+            ("E", "escalate", "esc", owner),
+        ]
+    };
+    let build = |long: bool| -> Vec<Span> {
+        let mut spans = vec![Span::raw(" ")];
+        for (k, l, s, enabled) in &items {
+            spans.extend(hint(t, k, if long { l } else { s }, *enabled));
+        }
+        spans
+    };
+    let mut spans = build(true);
+    if spans.iter().map(|s| str_width(&s.content)).sum::<usize>() > area.width as usize {
+        spans = build(false);
+    }
+    put_line(buf, area, 0, &Line::from(spans));
+}
+
+pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    fill(buf, area, t.banner_error());
+    let w = t.sym.warning;
+    let text = if let ConnState::Disconnected { reason, retry_at, attempt } = &app.conn {
+        let secs = retry_at.saturating_duration_since(Instant::now()).as_secs_f32();
+        format!(
+            " {w} DISCONNECTED — reconnecting in {secs:.0}s (attempt {attempt}) · your local edits are kept · {reason}"
+        )
+    } else if let Some(ReleaseState::Escalated { reason, .. }) = app.state.as_ref().map(|s| &s.release) {
+        format!(" {w} ESCALATED to direct human handling — the room is read-only · {reason}")
+    } else {
+        format!(" {w} resyncing with the server…")
+    };
+    put_line(buf, area, 0, &Line::from(Span::styled(truncate(&text, area.width as usize), t.banner_error())));
+}

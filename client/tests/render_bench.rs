@@ -1,0 +1,85 @@
+//! Frame render time for a packet of 50 sections × 200 lines with 10 remote
+//! cursors, on TestBackend. A measurement, not a test:
+//!
+//! ```text
+//! cargo test -p trustroom --release --test render_bench -- --ignored --nocapture
+//! ```
+#![allow(dead_code, unused_imports)]
+
+#[path = "../src/conn.rs"]
+mod conn;
+#[path = "../src/tui/mod.rs"]
+mod tui;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use crossterm::event::KeyCode;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use trustroom_shared::protocol::ServerFrame;
+use trustroom_shared::room::Section;
+use tui::net::NetEvent;
+
+fn big_room() -> trustroom_shared::room::RoomState {
+    let mut st = room_state();
+    st.sections.clear();
+    for s in 0..50 {
+        let mut body = String::new();
+        for l in 0..200 {
+            if l % 4 == 0 {
+                body.push('\n');
+            }
+            match l % 4 {
+                0 => body.push_str(&format!("[verified: TL-{s:04}, SL-{l:04}] Line {l} of section {s}: the engineer opened the session and ")),
+                1 => body.push_str("[contested: O-1] a second tenant's list view was rendered; see [[annex:A1]] for identifiers "),
+                2 => body.push_str("Unlabelled claim about the timeline that still needs evidence before release. "),
+                _ => body.push_str("# Heading line inside the section body"),
+            }
+            body.push('\n');
+        }
+        st.sections.push(Section::new(section_id(s), format!("Section {s}"), body, 1));
+    }
+    st
+}
+
+fn measure(app: &mut tui::app::App, w: u16, h: u16, frames: usize) -> (Duration, Duration, Duration) {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    app.refresh();
+    let mut times = Vec::with_capacity(frames);
+    for i in 0..frames {
+        // Something changes every frame, like a remote cursor moving.
+        app.editor.area.move_cursor(if i % 2 == 0 {
+            ratatui_textarea::CursorMove::Down
+        } else {
+            ratatui_textarea::CursorMove::Forward
+        });
+        let t = Instant::now();
+        app.refresh();
+        term.draw(|f| tui::ui::draw(app, f)).expect("draw");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let mean = times.iter().sum::<Duration>() / frames as u32;
+    (mean, times[frames / 2], times[frames * 99 / 100])
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture (use --release)"]
+fn frame_render_time_50_sections_200_lines_10_cursors() {
+    let mut app = app_with(OWNER, big_room());
+    let room = app.room.expect("room");
+    let len = app.docs.get(&section_id(0)).expect("doc").text.chars().count();
+    for c in 0..10u128 {
+        let pos = (len / 12) * (c as usize + 1);
+        let p = presence(PRIVACY + (c % 3), &format!("member{c}"), OTHER_CLIENT + c, 0, pos, 12);
+        app.on_net(NetEvent::Frame(ServerFrame::Presence { room, presence: p }));
+    }
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('r'));
+    for (w, h) in [(120u16, 40u16), (200, 60), (80, 24)] {
+        let (mean, p50, p99) = measure(&mut app, w, h, 500);
+        println!("render {w}x{h}: mean {mean:?}  p50 {p50:?}  p99 {p99:?}  (50 sections x 200 lines, 10 remote cursors)");
+    }
+}
