@@ -3,6 +3,7 @@
 //! batch of changes in one transaction (group commit) and only then
 //! acknowledges and broadcasts them.
 
+mod release;
 mod requests;
 
 use std::collections::{HashMap, VecDeque};

@@ -9,9 +9,6 @@ use trustroom_shared::objection::{Anchor, Objection, ObjectionStatus, Reply, Sta
 use trustroom_shared::ot::{OpLimits, TextOp, WireComponent, normalize_newlines, transform_server};
 use trustroom_shared::policy::{Capability, allowed};
 use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, Presence, Request, ServerFrame};
-use trustroom_shared::readiness::readiness;
-use trustroom_shared::release::ReleaseState;
-use trustroom_shared::canonical::content_hash;
 use trustroom_shared::role::Role;
 use trustroom_shared::UserId;
 
@@ -62,7 +59,7 @@ fn is_mutation(r: &Request) -> bool {
     )
 }
 
-fn ack(revision: u64, created: Option<String>) -> Value {
+pub(super) fn ack(revision: u64, created: Option<String>) -> Value {
     serde_json::to_value(Ack { revision, duplicate: false, created }).unwrap_or(Value::Null)
 }
 
@@ -72,7 +69,7 @@ fn invalid(msg: impl Into<String>) -> Refusal {
 
 /// Checks a free text field: trimmed non-empty (when required) and within
 /// the limit; returns it with normalized newlines.
-fn text_field(name: &str, value: &str, max: usize, required: bool) -> Result<String, Refusal> {
+pub(super) fn text_field(name: &str, value: &str, max: usize, required: bool) -> Result<String, Refusal> {
     let v = normalize_newlines(value);
     if required && v.trim().is_empty() {
         return Err(invalid(format!("`{name}` must not be empty")));
@@ -291,52 +288,8 @@ impl Room {
                 self.broadcast(&frame, Some(conn.conn_id));
                 Ok(json!({}))
             }
-            Request::Hold { reason, .. } => {
-                let reason = text_field("reason", &reason, max_text, true)?;
-                let release = ReleaseState::Held { reasons: vec![reason.clone()], by: user, at_ms: now_ms() };
-                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, json!({"decision": "hold", "reason": reason}))?;
-                Ok(ack(rev, None))
-            }
-            Request::MarkReady { .. } => {
-                let reviewed = self.state.revision;
-                let release = ReleaseState::Ready { revision: reviewed, by: user, at_ms: now_ms() };
-                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, json!({"decision": "ready", "reviewed_revision": reviewed}))?;
-                Ok(ack(rev, None))
-            }
-            Request::Release { lane, .. } => {
-                let ReleaseState::Ready { revision: reviewed, .. } = self.state.release else {
-                    return Err((ErrorCode::Conflict, format!("the room is {}; mark it ready first", self.state.release.name())));
-                };
-                if self.state.content_revision > reviewed {
-                    return Err((
-                        ErrorCode::Stale,
-                        format!(
-                            "the room changed at rev {} after it was marked ready at rev {reviewed}; review it again",
-                            self.state.content_revision
-                        ),
-                    ));
-                }
-                let record = readiness(&self.state);
-                if !record.is_clear() {
-                    let list: Vec<String> = record.blockers.iter().map(|b| b.describe()).collect();
-                    return Err((ErrorCode::Conflict, format!("release blocked by {} blocker(s): {}", list.len(), list.join("; "))));
-                }
-                let release = ReleaseState::Released {
-                    revision: self.state.revision,
-                    content_hash: content_hash(&self.state),
-                    lane,
-                    by: user,
-                    at_ms: now_ms(),
-                };
-                let detail = json!({"decision": "release", "lane": lane, "revision": self.state.revision, "content_hash": content_hash(&self.state)});
-                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
-                Ok(ack(rev, None))
-            }
-            Request::Escalate { reason, .. } => {
-                let reason = text_field("reason", &reason, max_text, true)?;
-                let release = ReleaseState::Escalated { reason: reason.clone(), by: user, at_ms: now_ms() };
-                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, json!({"decision": "escalate", "reason": reason}))?;
-                Ok(ack(rev, None))
+            request @ (Request::Hold { .. } | Request::MarkReady { .. } | Request::Release { .. } | Request::Escalate { .. }) => {
+                self.decide(batch, user, request)
             }
             Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::Ping => {
                 Err(invalid("this request is not handled by a room"))
