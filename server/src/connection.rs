@@ -58,8 +58,9 @@ impl RefusalLog {
 
     /// Records a refusal that is always worth an entry of its own (probing
     /// for rooms), whatever the cap.
-    async fn record_always(&self, what: &str, refusal: &Refusal) {
-        self.hub.audit_refusal(self.user, what, refusal, json!({"peer": self.peer.ip().to_string()})).await;
+    async fn record_always(&self, what: &str, refusal: &Refusal, room: RoomId) {
+        let detail = json!({"peer": self.peer.ip().to_string(), "room": room.to_string()});
+        self.hub.audit_refusal(self.user, what, refusal, detail).await;
     }
 
     async fn finish(self) {
@@ -312,7 +313,7 @@ async fn route_to_room(
         Ok(Some(h)) => h,
         Ok(None) => {
             let refusal = room_not_found();
-            refusals.record_always("room request", &refusal).await;
+            refusals.record_always("room request", &refusal, room).await;
             return Err(refusal);
         }
         Err(e) => {
