@@ -1,8 +1,11 @@
-//! `trustroom-bench`: N websocket clients co-editing one section of a room
-//! on a real server (a child process with a real SQLite file), open loop:
-//! every operation is scheduled at its intended send time, so a slow server
-//! cannot hide delay. Reports acknowledged ops/s, fan-out latency (intended
-//! send → receipt of the event at every other client) and server RSS.
+//! `trustroom-bench`: N websocket clients co-editing one section per room
+//! in one or more rooms (`--rooms`) on a real server (a child process with
+//! a real SQLite file), open loop: every operation is scheduled at its
+//! intended send time, so a slow server cannot hide delay. Reports
+//! acknowledged ops/s, fan-out latency (intended send → receipt of the
+//! event at every other client in the room), server RSS and open file
+//! descriptors, sampled every `--sample-secs` with per-window latency (the
+//! soak run, `scripts/soak.sh`, reads drift from these windows).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +24,7 @@ use trustroom_shared::change::Change;
 use trustroom_shared::ot::{OpLimits, TextOp};
 use trustroom_shared::ot_client::SectionSync;
 use trustroom_shared::protocol::{ClientFrame, Hello, PROTOCOL_VERSION, Request, ServerFrame, hello_frame};
+use trustroom_shared::role::Role;
 use trustroom_shared::{RoomId, SectionId};
 
 #[derive(Parser, Debug, Clone)]
@@ -38,6 +42,16 @@ struct Args {
     /// Warm-up seconds (not measured).
     #[arg(long, default_value_t = 2)]
     warmup: u64,
+    /// Rooms; clients are spread over them round-robin.
+    #[arg(long, default_value_t = 1)]
+    rooms: usize,
+    /// Seconds per sample window (RSS, fds, latency percentiles).
+    #[arg(long, default_value_t = 10)]
+    sample_secs: u64,
+    /// Revisions each room keeps in memory (the server's `history_window`);
+    /// a small value shows memory levelling off once that cache is full.
+    #[arg(long)]
+    history_window: Option<usize>,
     /// Internal: run as the server child process with this database path.
     #[arg(long, hide = true)]
     serve_child: Option<String>,
@@ -49,6 +63,9 @@ struct Shared {
     /// (client, seq) → intended send instant of the first op composed into it.
     sent: Mutex<HashMap<(ClientId, u64), Instant>>,
     hist: Mutex<Histogram<u64>>,
+    /// Latency per sample window (by intended send time).
+    windows: Mutex<Vec<Histogram<u64>>>,
+    window: Duration,
     measure_from: Instant,
     measure_until: Instant,
 }
@@ -57,7 +74,7 @@ struct Shared {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(db) = &args.serve_child {
-        return serve_child(db).await;
+        return serve_child(db, args.rooms, args.history_window).await;
     }
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
@@ -66,6 +83,9 @@ async fn main() -> anyhow::Result<()> {
     let mut child = tokio::process::Command::new(exe)
         .arg("--serve-child")
         .arg(&db)
+        .arg("--rooms")
+        .arg(args.rooms.to_string())
+        .args(args.history_window.map(|h| format!("--history-window={h}")))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true)
@@ -80,7 +100,13 @@ async fn main() -> anyhow::Result<()> {
     let seed: Value = serde_json::from_str(&first)?;
     let _ = tokens;
     let url = seed["url"].as_str().context("url")?.to_string();
-    let room: RoomId = seed["room"].as_str().context("room")?.parse()?;
+    let rooms: Vec<RoomId> = seed["rooms"]
+        .as_array()
+        .context("rooms")?
+        .iter()
+        .filter_map(|r| r.as_str().and_then(|r| r.parse().ok()))
+        .collect();
+    anyhow::ensure!(!rooms.is_empty(), "the server child made no rooms");
     let editors: Vec<String> = seed["members"]
         .as_array()
         .context("members")?
@@ -92,11 +118,15 @@ async fn main() -> anyhow::Result<()> {
         .filter_map(|m| m["token"].as_str().map(String::from))
         .collect();
 
-    // The owner adds a fresh section to edit.
+    // The owner adds a fresh section to edit in every room.
     let (mut owner, _) = connect(&url, &editors[0], ClientId::new()).await?;
-    let section = SectionId::new();
-    let created = request(&mut owner, "s", Request::AddSection { room, title: "Bench".into(), body: String::new(), after: None, seq: None }).await?;
-    let section: SectionId = created["created"].as_str().map(|s| s.parse()).transpose()?.unwrap_or(section);
+    let mut sections = Vec::new();
+    for (i, room) in rooms.iter().enumerate() {
+        let add = Request::AddSection { room: *room, title: "Bench".into(), body: String::new(), after: None, seq: None };
+        let created = request(&mut owner, &format!("s{i}"), add).await?;
+        let section: SectionId = created["created"].as_str().context("no section id")?.parse()?;
+        sections.push(section);
+    }
     drop(owner);
 
     let start = Instant::now() + Duration::from_millis(500);
@@ -105,14 +135,39 @@ async fn main() -> anyhow::Result<()> {
         hist: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
         measure_from: start + Duration::from_secs(args.warmup),
         measure_until: start + Duration::from_secs(args.warmup + args.secs),
+        windows: Mutex::new(Vec::new()),
+        window: Duration::from_secs(args.sample_secs.max(1)),
     });
+    // RSS and open fds of the server, at the start of measuring and then
+    // every window.
+    let sampler = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut at = shared.measure_from;
+            loop {
+                tokio::time::sleep_until(at.into()).await;
+                samples.push((at.duration_since(shared.measure_from).as_secs_f64(), rss_fds(server_pid)));
+                if at >= shared.measure_until {
+                    break;
+                }
+                at = (at + shared.window).min(shared.measure_until);
+            }
+            samples
+        })
+    };
     let mut tasks = Vec::new();
     for i in 0..args.clients {
         let token = editors[i % editors.len()].clone();
         let url = url.clone();
         let shared = shared.clone();
         let args = args.clone();
-        tasks.push(tokio::spawn(async move { run_client(i, url, token, room, section, start, args, shared).await }));
+        let (room, section) = (rooms[i % rooms.len()], sections[i % rooms.len()]);
+        // Clients of one room: every `rooms`-th client.
+        let in_room = (args.clients + rooms.len() - 1 - i % rooms.len()) / rooms.len();
+        tasks.push(tokio::spawn(async move {
+            run_client(i, url, token, room, section, start, args, in_room, shared).await
+        }));
     }
     let mut sent = 0u64;
     let mut acked = 0u64;
@@ -125,15 +180,46 @@ async fn main() -> anyhow::Result<()> {
         received += r.received;
         expected += r.expected_others;
     }
+    let samples = sampler.await?;
     let rss_kib = peak_rss_kib(server_pid);
     let cpu = server_cpu_secs(server_pid);
     let _ = child.kill().await;
     let hist = shared.hist.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-    let secs = args.secs as f64;
+    let windows = shared.windows.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let ms = |v: u64| v as f64 / 1000.0;
+    let window_rows: Vec<Value> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, (t, rf))| {
+            let h = windows.get(i).filter(|h| h.len() > 0);
+            json!({
+                "t_s": t,
+                "rss_kib": rf.map(|r| r.0),
+                "fds": rf.map(|r| r.1),
+                "p50_ms": h.map(|h| ms(h.value_at_quantile(0.5))),
+                "p99_ms": h.map(|h| ms(h.value_at_quantile(0.99))),
+                "samples": h.map_or(0, |h| h.len()),
+            })
+        })
+        .collect();
+    let measured: Vec<&Histogram<u64>> = windows.iter().filter(|h| h.len() > 0).collect();
+    let drift = match (measured.first(), measured.last()) {
+        (Some(a), Some(b)) => json!({
+            "first_window_p99_ms": ms(a.value_at_quantile(0.99)),
+            "last_window_p99_ms": ms(b.value_at_quantile(0.99)),
+            "p99_change_ms": ms(b.value_at_quantile(0.99)) - ms(a.value_at_quantile(0.99)),
+            "first_window_p50_ms": ms(a.value_at_quantile(0.5)),
+            "last_window_p50_ms": ms(b.value_at_quantile(0.5)),
+        }),
+        _ => Value::Null,
+    };
+    let first = samples.first().and_then(|s| s.1);
+    let last = samples.last().and_then(|s| s.1);
+    let secs = args.secs as f64;
     let out = json!({
         "clients": args.clients,
-        "rooms": 1,
+        "rooms": rooms.len(),
+        "history_window": args.history_window,
         "rate_per_client": args.rate,
         "seconds": args.secs,
         "sent_ops_per_s": sent as f64 / secs,
@@ -149,21 +235,40 @@ async fn main() -> anyhow::Result<()> {
         },
         "server_cpu_seconds": cpu,
         "server_peak_rss_kib": rss_kib,
+        "server_rss_kib": {"start": first.map(|f| f.0), "end": last.map(|l| l.0)},
+        "server_open_fds": {"start": first.map(|f| f.1), "end": last.map(|l| l.1)},
+        "latency_drift": drift,
+        "windows": window_rows,
         "durability": "every op committed to SQLite (WAL, synchronous=FULL) before ack and broadcast",
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 
-/// The server child: seeds a demo room on a fresh database, prints
-/// `{"url","room","members"}` on stdout, serves until killed.
-async fn serve_child(db: &str) -> anyhow::Result<()> {
+/// The server child: seeds a demo room on a fresh database plus `rooms - 1`
+/// more rooms with the same owner and reviewers, prints
+/// `{"url","rooms","members"}` on stdout, serves until killed.
+async fn serve_child(db: &str, rooms: usize, history_window: Option<usize>) -> anyhow::Result<()> {
     let store = trustroom_server::storage::open(db).await?;
     let seed = trustroom_server::demo::seed(&store).await?;
+    let mut ids = vec![seed.room];
+    let owner = seed.members.iter().find(|m| m.role == "owner").context("no owner")?;
+    for i in 1..rooms.max(1) {
+        let room = trustroom_server::admin::create_room(&store, &format!("Bench room {i}"), &owner.name).await?;
+        for m in seed.members.iter().filter(|m| m.role.starts_with("reviewer/")) {
+            let discipline = m.role.trim_start_matches("reviewer/").parse().map_err(|_| anyhow::anyhow!("role {}", m.role))?;
+            trustroom_server::admin::add_member(&store, room, &m.name, Role::Reviewer { discipline }).await?;
+        }
+        ids.push(room);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}", listener.local_addr()?);
-    println!("{}", json!({"url": url, "room": seed.room, "members": seed.members}));
-    trustroom_server::serve::run(listener, store, Default::default(), std::future::pending()).await
+    println!("{}", json!({"url": url, "room": seed.room, "rooms": ids, "members": seed.members}));
+    let mut config = trustroom_server::config::ServerConfig::default();
+    if let Some(h) = history_window {
+        config.history_window = h;
+    }
+    trustroom_server::serve::run(listener, store, config, std::future::pending()).await
 }
 
 struct ClientResult {
@@ -211,6 +316,7 @@ async fn run_client(
     section: SectionId,
     start: Instant,
     args: Args,
+    in_room: usize,
     shared: Arc<Shared>,
 ) -> anyhow::Result<ClientResult> {
     let client = ClientId::new();
@@ -243,7 +349,7 @@ async fn run_client(
     let mut buffered_since: Option<Instant> = None;
     let mut result = ClientResult { sent: 0, acked: 0, received: 0, expected_others: 0 };
     let mut rng_state = (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let others = args.clients.saturating_sub(1) as u64;
+    let others = in_room.saturating_sub(1) as u64;
     let drain_until = end + Duration::from_secs(3);
     let mut pending_sends: Vec<(u64, TextOp, u64)> = Vec::new();
 
@@ -314,6 +420,7 @@ async fn run_client(
                                         result.received += 1;
                                         let micros = Instant::now().saturating_duration_since(when).as_micros() as u64;
                                         if let Ok(mut h) = shared.hist.lock() { let _ = h.record(micros.max(1)); }
+                                        record_window(&shared, when, micros.max(1));
                                     }
                                 }
                             }
@@ -328,6 +435,28 @@ async fn run_client(
         }
     }
     Ok(result)
+}
+
+/// Records a latency in the window of its intended send time.
+fn record_window(shared: &Shared, when: Instant, micros: u64) {
+    let index = (when.saturating_duration_since(shared.measure_from).as_secs_f64() / shared.window.as_secs_f64()) as usize;
+    if let Ok(mut w) = shared.windows.lock() {
+        while w.len() <= index {
+            match Histogram::new_with_bounds(1, 60_000_000, 3) {
+                Ok(h) => w.push(h),
+                Err(_) => return,
+            }
+        }
+        let _ = w[index].record(micros);
+    }
+}
+
+/// VmRSS (KiB) and open file descriptors of a process.
+fn rss_fds(pid: u32) -> Option<(u64, usize)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
+    Some((rss, fds))
 }
 
 fn record_sent(shared: &Shared, client: ClientId, seq: u64, at: Instant) {

@@ -87,7 +87,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  {owner_cmd}");
         println!();
         println!("Serving until Ctrl-C.");
-        tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+        wait_for_stop().await?;
         println!("Shutting down…");
         return server.shutdown().await;
     }
@@ -97,4 +97,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let stopped = server.shutdown().await;
     result?;
     stopped
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn wait_for_stop() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot wait for Ctrl-C"),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")
+    }
 }

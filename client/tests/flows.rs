@@ -50,6 +50,11 @@ fn own_ack(app: &App, base_text: &str, op: &TextOp, seq: u64) -> Revision {
     }
 }
 
+/// A release decision was sent.
+fn decided(app: &App) -> bool {
+    app.outbox.iter().any(|o| matches!(o.request, Request::MarkReady { .. } | Request::Release { .. }))
+}
+
 fn body(app: &App) -> String {
     app.docs.get(&section_id(0)).expect("doc").text.clone()
 }
@@ -121,15 +126,37 @@ fn undo_reverts_only_our_own_edit() {
 }
 
 #[test]
-fn a_gap_in_revisions_triggers_a_full_resync() {
+fn a_gap_in_revisions_triggers_a_resync_never_a_silent_skip() {
     let mut app = app_as(PRIVACY);
-    let mut r = remote_edit(&app, 0, &body(&app), "changed");
-    r.revision = 15; // we are at 12: 13 and 14 are missing
-    ev(&mut app, r);
+    let b0 = body(&app);
+    let e13 = remote_edit(&app, 0, &b0, &format!("{b0} a"));
+    let mut e14 = e13.clone();
+    e14.revision = 14;
+    e14.change = Change::SectionEdited { section: section_id(0), op: TextOp::from_texts(&format!("{b0} a"), &format!("{b0} ab")).to_wire() };
+    let mut e15 = e13.clone();
+    e15.revision = 15;
+    e15.change = Change::SectionEdited { section: section_id(0), op: TextOp::from_texts(&format!("{b0} ab"), &format!("{b0} abc")).to_wire() };
+    ev(&mut app, e15.clone()); // 13 and 14 are missing
     assert!(app.resyncing);
-    let joins: Vec<_> = app.outbox.iter().filter(|o| matches!(o.request, Request::Join { since: None, .. })).collect();
-    assert_eq!(joins.len(), 1, "a join without `since` asks for a snapshot");
+    let join = app.outbox.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("a join").clone();
+    assert!(matches!(join.request, Request::Join { since: Some(12), .. }), "replay from the last revision seen");
     assert_eq!(app.state.as_ref().expect("state").revision, 12, "nothing applied past the gap");
+    // The replay arrives in order, then the join's answer.
+    for e in [e13, e14, e15] {
+        ev(&mut app, e);
+    }
+    app.on_net(NetEvent::Reply { tag: join.tag, result: Ok(json!({"revision": 15})) });
+    assert!(!app.resyncing);
+    assert_eq!(app.state.as_ref().expect("state").revision, 15);
+    assert_eq!(body(&app), format!("{b0} abc"));
+}
+
+#[test]
+fn an_event_that_does_not_apply_asks_for_a_snapshot() {
+    let mut app = app_as(PRIVACY);
+    let bad = remote_edit(&app, 0, "not the section text", "x");
+    ev(&mut app, bad);
+    assert!(app.outbox.iter().any(|o| matches!(o.request, Request::Join { since: None, .. })));
 }
 
 #[test]
@@ -278,7 +305,7 @@ fn release_marks_ready_then_releases_to_the_chosen_lane() {
     key(&mut app, KeyCode::Char('R'));
     key(&mut app, KeyCode::Char('3'));
     key(&mut app, KeyCode::Enter);
-    assert!(app.outbox.is_empty(), "asks for confirmation");
+    assert!(!decided(&app), "asks for confirmation");
     key(&mut app, KeyCode::Char('y'));
     let mark = app.outbox.iter().find(|o| matches!(o.request, Request::MarkReady { .. })).expect("mark_ready").clone();
     app.outbox.clear();
@@ -292,7 +319,7 @@ fn release_is_disabled_while_blockers_remain() {
     key(&mut app, KeyCode::Char('R'));
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('y'));
-    assert!(app.outbox.is_empty());
+    assert!(!decided(&app));
 }
 
 #[test]
@@ -360,3 +387,53 @@ fn help_lists_every_key_the_panes_handle() {
     }
 }
 
+
+#[test]
+fn the_readiness_dialog_takes_the_servers_record() {
+    let mut app = app_as(OWNER);
+    key(&mut app, KeyCode::Char('R'));
+    let ask = app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks the server").clone();
+    // The server knows an annex-boundary problem the client cannot see.
+    let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
+    record.blockers.push(trustroom_shared::readiness::Blocker::AnnexBoundary {
+        section: section_id(0),
+        section_title: "Summary".into(),
+        annex: "A1".into(),
+        position: 3,
+    });
+    record.content_hash = "feedface".repeat(8);
+    app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
+    let screen = render(&mut app, 110, 32);
+    assert!(screen.contains("annex A1 sensitive detail"), "{screen}");
+    assert!(screen.contains("Blockers (3)"), "{screen}");
+    assert!(screen.contains("3 blockers"), "status bar uses the server's count: {screen}");
+}
+
+#[test]
+fn cosign_fetches_the_hash_then_confirms() {
+    let mut app = app_as(PRIVACY);
+    key(&mut app, KeyCode::Char('S'));
+    let ask = app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
+    app.outbox.clear();
+    let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
+    record.content_hash = "c0ffee".repeat(10);
+    app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
+    assert!(render(&mut app, 100, 24).contains("Co-sign the packet"));
+    key(&mut app, KeyCode::Char('y'));
+    assert!(matches!(&app.outbox[0].request, Request::Cosign { content_hash, .. } if content_hash == &"c0ffee".repeat(10)));
+}
+
+#[test]
+fn a_gated_annex_offers_an_access_request() {
+    let mut app = app_as(PRIVACY);
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Enter); // A1: gated
+    key(&mut app, KeyCode::Char('A'));
+    typ(&mut app, "need the tenant ids to verify scope");
+    key(&mut app, KeyCode::Enter);
+    let sent = app.outbox.iter().find_map(|o| match &o.request {
+        Request::RequestAccess { annexes, reason, .. } => Some((annexes.clone(), reason.clone())),
+        _ => None,
+    });
+    assert_eq!(sent, Some((vec![trustroom_shared::AnnexId(uid(ANNEX_A1))], "need the tenant ids to verify scope".into())));
+}

@@ -36,6 +36,16 @@ pub enum AdminCommand {
     AddAnnex { annex: Box<Annex> },
     /// Server-wide (queued with the nil room id): cut a revoked user off.
     RevokeUser { user: UserId },
+    /// Record an operator action (e.g. an `export`) in the room's audit chain.
+    Audit { kind: String, detail: serde_json::Value },
+    /// Set the room's break-glass list (members who may invoke break-glass).
+    SetBreakGlass { users: Vec<UserId> },
+    /// Purge the room's annex content if its retention period is over
+    /// (`force`: scrub storage again for an already purged room).
+    RunRetention {
+        #[serde(default)]
+        force: bool,
+    },
 }
 
 /// A new annex as an administrator describes it.

@@ -32,6 +32,35 @@ pub struct ServerConfig {
     pub snapshot_every: u64,
     /// How often the admin queue is polled.
     pub admin_poll: Duration,
+    /// The clock rooms act on (grant expiry, break-glass end, retention).
+    /// The system clock unless a test supplies a `ManualClock`.
+    pub clock: crate::clock::SharedClock,
+    /// How often the retention job looks for rooms whose annex content is
+    /// due for purging (rooms already open also purge on their own timer).
+    pub retention_poll: Duration,
+    /// Open connections one user may hold; more are refused at the
+    /// handshake with `closing` `rate_limited`.
+    pub max_connections_per_user: usize,
+    /// Open connections (including unauthenticated ones still in the
+    /// handshake) from one IP address; more are refused with `closing`
+    /// `rate_limited`.
+    pub max_connections_per_ip: usize,
+    /// Sustained requests per second one connection may send (token bucket
+    /// refill rate); above it requests get `error` `rate_limited`.
+    pub requests_per_second: f64,
+    /// Requests one connection may send in a burst (token bucket size).
+    pub request_burst: u32,
+    /// The server sends a websocket Ping this often on an idle connection.
+    pub ping_interval: Duration,
+    /// A connection from which nothing (no frame, no Pong) arrives for this
+    /// long is closed with `closing` `timeout`. Also bounds how long one
+    /// frame may take to be written to a client that does not read.
+    pub idle_timeout: Duration,
+    /// Kernel send buffer per connection (SO_SNDBUF), so a client that does
+    /// not read holds at most this much kernel memory besides its outbox,
+    /// and is detected as stalled promptly. 0 keeps the kernel's default
+    /// (auto-tuned, up to several MiB).
+    pub send_buffer_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -48,9 +77,18 @@ impl Default for ServerConfig {
             outbox_frames: 4096,
             room_queue: 1024,
             batch_max: 512,
-            history_window: 20_000,
+            history_window: 10_000,
             snapshot_every: 500,
             admin_poll: Duration::from_millis(200),
+            clock: crate::clock::SharedClock::system(),
+            retention_poll: Duration::from_secs(600),
+            max_connections_per_user: 16,
+            max_connections_per_ip: 64,
+            requests_per_second: 100.0,
+            request_burst: 200,
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            send_buffer_bytes: 256 * 1024,
         }
     }
 }

@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{oneshot, watch};
@@ -20,7 +21,8 @@ use trustroom_shared::{RoomId, UserId};
 
 use crate::auth::token_hash;
 use crate::hub::{Hub, room_not_found};
-use crate::outbox::{ConnInfo, Outbox, Outgoing, encode};
+use crate::limits::{Admission, ConnectionLimits, TokenBucket};
+use crate::outbox::{CloseSignal, ConnInfo, Outbox, Outgoing, encode};
 use crate::room::{Answer, Refusal, RoomCmd};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -29,6 +31,10 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// this a single summary entry is written when the connection ends, so a
 /// hostile client cannot flood the audit log.
 const AUDITED_REFUSALS_PER_CONNECTION: u64 = 20;
+
+/// How long a closing connection may take to flush its last frames and
+/// its `closing` frame before the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// The websocket settings for a server configuration.
 pub fn ws_config(hard_frame_bytes: usize) -> WebSocketConfig {
@@ -73,8 +79,15 @@ impl RefusalLog {
 }
 
 /// Serves one accepted stream until it closes or the server shuts down.
-pub async fn serve_connection<S>(stream: S, peer: SocketAddr, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>)
-where
+/// `admission` is what the per-IP connection limit decided at accept.
+pub async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    hub: Arc<Hub>,
+    limits: Arc<ConnectionLimits>,
+    admission: Admission,
+    mut shutdown: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = hub.config().clone();
@@ -93,35 +106,30 @@ where
             return;
         }
     };
-    let (mut sink, mut stream) = ws.split();
-    let (out, mut out_rx, close) = Outbox::new(config.outbox_frames);
-
-    let writer = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                biased;
-                (code, reason) = close.requested() => {
-                    let frame = encode(&ServerFrame::Closing { code, reason });
-                    let _ = sink.send(Message::text(frame.as_ref())).await;
-                    break;
-                }
-                item = out_rx.recv() => match item {
-                    Some(Outgoing::Frame(text)) => {
-                        if sink.send(Message::text(text.as_ref())).await.is_err() {
-                            return;
-                        }
-                    }
-                    Some(Outgoing::Close(code, reason)) => {
-                        let frame = encode(&ServerFrame::Closing { code, reason });
-                        let _ = sink.send(Message::text(frame.as_ref())).await;
-                        break;
-                    }
-                    None => break,
-                },
-            }
-        }
-        let _ = sink.close().await;
+    let (sink, mut stream) = ws.split();
+    let (out, out_rx, close) = Outbox::new(config.outbox_frames);
+    let (writer_done_tx, mut writer_done) = oneshot::channel::<()>();
+    let (ping_every, write_timeout) = (config.ping_interval, config.idle_timeout);
+    let mut writer = tokio::spawn(async move {
+        write_loop(sink, out_rx, close, ping_every, write_timeout).await;
+        drop(writer_done_tx);
     });
+
+    let _ip_slot = match admission {
+        Admission::Admitted(slot) => slot,
+        Admission::Refused { slot: _slot, over } => {
+            tracing::warn!(%peer, open = over.open, limit = over.limit, "connection refused: too many from this address");
+            let reason = format!(
+                "too many connections from your address ({} open, limit {}); close one and retry",
+                over.open, over.limit
+            );
+            out.close_after_queued(ErrorCode::RateLimited, reason).await;
+            drop(out);
+            finish_writer(&mut writer).await;
+            linger(&mut stream).await;
+            return;
+        }
+    };
     let mut refusals = RefusalLog { hub: hub.clone(), peer, user: None, count: 0 };
 
     // Handshake: a valid `hello` before the deadline.
@@ -141,7 +149,7 @@ where
         Err(_) => Err((ErrorCode::Timeout, "no hello within the handshake timeout".to_string())),
         Ok(None) => {
             drop(out);
-            let _ = writer.await;
+            finish_writer(&mut writer).await;
             return;
         }
         Ok(Some(Err(msg))) => Err((ErrorCode::Malformed, msg)),
@@ -162,7 +170,8 @@ where
             refusals.record("hello", &refusal).await;
             out.close_after_queued(refusal.0, refusal.1).await;
             drop(out);
-            let _ = writer.await;
+            finish_writer(&mut writer).await;
+            linger(&mut stream).await;
             return;
         }
     };
@@ -173,17 +182,38 @@ where
             refusals.record("hello", &refusal).await;
             out.close_after_queued(refusal.0, refusal.1).await;
             drop(out);
-            let _ = writer.await;
+            finish_writer(&mut writer).await;
+            linger(&mut stream).await;
             return;
         }
         Err(e) => {
             out.close_after_queued(ErrorCode::Unavailable, format!("cannot check the token: {e}")).await;
             drop(out);
-            let _ = writer.await;
+            finish_writer(&mut writer).await;
+            linger(&mut stream).await;
             return;
         }
     };
     refusals.user = Some(user.id);
+    let _user_slot = match limits.user_slot(user.id) {
+        Ok(slot) => slot,
+        Err(over) => {
+            let refusal = (
+                ErrorCode::RateLimited,
+                format!(
+                    "too many open connections for {} ({} open, limit {}); close one and retry",
+                    user.name, over.open, over.limit
+                ),
+            );
+            tracing::warn!(%peer, user = %user.name, "{}", refusal.1);
+            refusals.record("hello", &refusal).await;
+            out.close_after_queued(refusal.0, refusal.1).await;
+            drop(out);
+            finish_writer(&mut writer).await;
+            linger(&mut stream).await;
+            return;
+        }
+    };
     let client = hello.client.unwrap_or_default();
     let conn_id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let info = ConnInfo { conn_id, user: user.id, client, out: out.clone() };
@@ -199,14 +229,42 @@ where
     tracing::debug!(%peer, user = %user.name, conn = conn_id, "connected");
 
     let mut joined: HashSet<RoomId> = HashSet::new();
+    let mut bucket = TokenBucket::new(config.requests_per_second, config.request_burst, tokio::time::Instant::now());
+    let mut last_seen = tokio::time::Instant::now();
+    let mut writer_gone = false;
+    // Set when the server ends the connection: it then waits (briefly) for
+    // the client's Close before dropping the socket, as RFC 6455 asks, so
+    // unread requests do not turn the close into a reset that would
+    // discard the `closing` frame and the last events on the client side.
+    let mut we_closed = false;
     loop {
+        let idle_deadline = last_seen + config.idle_timeout;
         let msg = tokio::select! {
             m = stream.next() => m,
             _ = shutdown.changed() => {
                 out.close_after_queued(ErrorCode::Unavailable, "the server is shutting down; reconnect later".into()).await;
+                we_closed = true;
+                break;
+            }
+            _ = tokio::time::sleep_until(idle_deadline) => {
+                let secs = config.idle_timeout.as_secs_f64();
+                tracing::debug!(%peer, conn = conn_id, "idle timeout");
+                out.close_now(
+                    ErrorCode::Timeout,
+                    format!("nothing received for {secs:.0} s (no answer to our pings); reconnect"),
+                );
+                we_closed = true;
+                break;
+            }
+            _ = &mut writer_done, if !writer_gone => {
+                // The writer ended (closed on purpose, stalled, or the
+                // socket failed): this connection is over.
+                writer_gone = true;
+                we_closed = true;
                 break;
             }
         };
+        last_seen = tokio::time::Instant::now();
         if out.is_closed() {
             break;
         }
@@ -223,13 +281,29 @@ where
                 out.close_now(refusal.0, refusal.1);
                 break;
             }
-            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Text(t))) => {
+                if !bucket.try_take(last_seen) {
+                    let refusal = rate_limited(&config, &bucket);
+                    refusals.record("frame", &refusal).await;
+                    let id = request_id_hint(&t);
+                    if !out.frame(error_frame(id, refusal.0, refusal.1)).await {
+                        break;
+                    }
+                    continue;
+                }
+                t
+            }
             Some(Ok(Message::Binary(_))) => {
-                let refusal = (ErrorCode::Malformed, "binary frames are not supported; send JSON text frames".to_string());
+                let refusal = if bucket.try_take(last_seen) {
+                    (ErrorCode::Malformed, "binary frames are not supported; send JSON text frames".to_string())
+                } else {
+                    rate_limited(&config, &bucket)
+                };
                 refusals.record("frame", &refusal).await;
                 out.frame(error_frame(None, refusal.0, refusal.1)).await;
                 continue;
             }
+            // Pings are answered by the websocket layer; Pongs only count as traffic.
             Some(Ok(_)) => continue,
         };
         if text.len() > config.max_frame_bytes {
@@ -294,8 +368,119 @@ where
     refusals.finish().await;
     drop(info);
     drop(out);
-    let _ = writer.await;
+    if !writer_gone {
+        finish_writer(&mut writer).await;
+    }
+    if we_closed {
+        linger(&mut stream).await;
+    }
     tracing::debug!(%peer, conn = conn_id, "disconnected");
+}
+
+/// The `rate_limited` refusal for a request over the connection's budget.
+fn rate_limited(config: &crate::config::ServerConfig, bucket: &TokenBucket) -> Refusal {
+    (
+        ErrorCode::RateLimited,
+        format!(
+            "too many requests: at most {} per second (bursts of {}); retry in {:.2} s",
+            config.requests_per_second,
+            config.request_burst,
+            bucket.wait_secs()
+        ),
+    )
+}
+
+/// The request id of a frame, when it has a usable one (for refusals that
+/// happen before the frame is parsed as a request).
+fn request_id_hint(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        id: Option<Value>,
+    }
+    match serde_json::from_str::<Probe>(text).ok()?.id? {
+        Value::String(s) if !s.is_empty() && s.len() <= trustroom_shared::protocol::MAX_REQUEST_ID_LEN => Some(s),
+        _ => None,
+    }
+}
+
+/// After the server sent its Close: reads (and drops) what the client still
+/// sends until its Close or `CLOSE_GRACE`, as RFC 6455 asks, so unread
+/// requests do not turn the close into a TCP reset that would discard the
+/// `closing` frame on the client's side.
+async fn linger<St, E>(stream: &mut St)
+where
+    St: futures_util::Stream<Item = Result<Message, E>> + Unpin,
+{
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Waits for the writer to flush what it holds (bounded), then makes it
+/// stop, then aborts it: a connection task always ends.
+async fn finish_writer(writer: &mut tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(CLOSE_GRACE * 2, &mut *writer).await.is_ok() {
+        return;
+    }
+    writer.abort();
+    let _ = writer.await;
+}
+
+/// Drains the outbox to the socket, sends a websocket Ping every
+/// `ping_every`, and closes the socket when asked. A client that does not
+/// read cannot hold it: every write gives way to an out-of-band close and
+/// fails after `write_timeout`.
+async fn write_loop<K>(
+    mut sink: K,
+    mut rx: tokio::sync::mpsc::Receiver<Outgoing>,
+    close: Arc<CloseSignal>,
+    ping_every: Duration,
+    write_timeout: Duration,
+) where
+    K: Sink<Message> + Unpin,
+{
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let closing: Option<(ErrorCode, String)> = loop {
+        let msg = tokio::select! {
+            biased;
+            reason = close.requested() => break reason,
+            item = rx.recv() => match item {
+                Some(Outgoing::Frame(text)) => Message::text(text.as_ref()),
+                Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
+                None => break None,
+            },
+            _ = ping.tick() => Message::Ping(Default::default()),
+        };
+        let sent = tokio::select! {
+            biased;
+            reason = close.requested() => break reason,
+            sent = tokio::time::timeout(write_timeout, sink.send(msg)) => sent,
+        };
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break None,
+            Err(_) => {
+                tracing::debug!("a frame could not be written within {write_timeout:?}; closing");
+                break None;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if let Some((code, reason)) = closing {
+            let frame = encode(&ServerFrame::Closing { code, reason });
+            if sink.send(Message::text(frame.as_ref())).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.close().await;
+    })
+    .await;
 }
 
 /// Sends a room request to the room's actor and waits for its answer.

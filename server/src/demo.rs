@@ -229,6 +229,16 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoSeed> {
         annex.code = b.state.next_annex_code();
         b.change(ADMIN_ACTOR, Change::AnnexAdded { annex })?;
     }
+    // Release needs a privacy and a legal co-signature besides the owner's.
+    let policy = trustroom_shared::release::ReleasePolicy {
+        members: Vec::new(),
+        disciplines: vec![Discipline::Privacy, Discipline::Legal],
+    };
+    b.change(owner, Change::ReleasePolicySet { policy })?;
+    // Who may invoke break-glass (docs/access.md): support trust and
+    // support engineering.
+    let access = trustroom_shared::access::AccessPolicy { break_glass: vec![trust, engineering], ..Default::default() };
+    b.change(ADMIN_ACTOR, Change::AccessPolicySet { policy: access.normalized() })?;
     let state = b.create(store).await?;
     Ok(DemoSeed { room: state.id, title: state.title, members })
 }

@@ -9,7 +9,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use trustroom_server::config::ServerConfig;
 use trustroom_server::storage::{self, Store};
-use trustroom_server::{admin, audit, demo, serve};
+use trustroom_server::{admin, audit, demo, export, serve, signing};
+use trustroom_shared::export::ExportFormat;
 use trustroom_shared::role::{AgentRole, Discipline, Role};
 
 #[derive(Parser)]
@@ -35,12 +36,8 @@ enum Command {
         /// PEM private key for TLS.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
-        /// Largest accepted frame in bytes.
-        #[arg(long, default_value_t = 1 << 20)]
-        max_frame_bytes: usize,
-        /// Seconds allowed for the handshake.
-        #[arg(long, default_value_t = 10)]
-        handshake_timeout: u64,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Users and their tokens.
     User {
@@ -67,6 +64,42 @@ enum Command {
         #[command(subcommand)]
         command: AuditCmd,
     },
+    /// The server's Ed25519 key that signs release manifests.
+    Key {
+        #[command(subcommand)]
+        command: KeyCmd,
+    },
+    /// Export a room's bundle (packet, register, annex map, readiness, manifest); audited.
+    #[command(after_help = "The same room state always gives the same bytes. Annex content is never         included; restricted detail is replaced by `[redacted: annex CODE · classification]` markers.")]
+    Export {
+        /// Room id or exact title.
+        #[arg(long)]
+        room: String,
+        /// Room revision to export (default: the newest); rebuilt from storage.
+        #[arg(long, value_name = "N")]
+        revision: Option<u64>,
+        /// json (verifiable) or markdown (for people).
+        #[arg(long, default_value = "json", value_name = "json|markdown")]
+        format: ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Release manifests: history and offline verification of exported bundles.
+    Manifest {
+        #[command(subcommand)]
+        command: ManifestCmd,
+    },
+    /// Retention: purge annex content whose retention period ended (docs/access.md).
+    Retention {
+        #[command(subcommand)]
+        command: trustroom_server::retention::RetentionCmd,
+    },
+    /// The break-glass list of a room (docs/access.md).
+    BreakGlass {
+        #[command(subcommand)]
+        command: trustroom_server::retention::BreakGlassCmd,
+    },
     /// Serve with a freshly seeded demo room and write every member's token to a file.
     Demo {
         #[arg(long, default_value = "127.0.0.1:7447")]
@@ -75,6 +108,74 @@ enum Command {
         #[arg(long)]
         tokens_out: PathBuf,
     },
+}
+
+/// Limits of `serve` (defaults: `ServerConfig::default()`); each refusal
+/// has a stable error code (docs/protocol.md §2).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Largest accepted frame in bytes (`too_large`; 4× this closes the connection).
+    #[arg(long, default_value_t = ServerConfig::default().max_frame_bytes)]
+    max_frame_bytes: usize,
+    /// Seconds allowed for the websocket upgrade and `hello` (`closing` `timeout`).
+    #[arg(long, default_value_t = ServerConfig::default().handshake_timeout.as_secs())]
+    handshake_timeout: u64,
+    /// Longest section body, in characters (`too_large`).
+    #[arg(long, default_value_t = ServerConfig::default().max_section_chars)]
+    max_section_chars: usize,
+    /// Most sections per room (`too_large`).
+    #[arg(long, default_value_t = ServerConfig::default().max_sections)]
+    max_sections: usize,
+    /// Most objections per room (`too_large`).
+    #[arg(long, default_value_t = ServerConfig::default().max_objections)]
+    max_objections: usize,
+    /// Open connections per user (`closing` `rate_limited`).
+    #[arg(long, default_value_t = ServerConfig::default().max_connections_per_user)]
+    max_connections_per_user: usize,
+    /// Open connections per IP address (`closing` `rate_limited`).
+    #[arg(long, default_value_t = ServerConfig::default().max_connections_per_ip)]
+    max_connections_per_ip: usize,
+    /// Sustained requests per second per connection (`error` `rate_limited`).
+    #[arg(long, default_value_t = ServerConfig::default().requests_per_second)]
+    requests_per_second: f64,
+    /// Burst of requests per connection above the sustained rate.
+    #[arg(long, default_value_t = ServerConfig::default().request_burst)]
+    request_burst: u32,
+    /// Seconds between websocket Pings the server sends.
+    #[arg(long, default_value_t = ServerConfig::default().ping_interval.as_secs())]
+    ping_interval: u64,
+    /// Seconds without any frame or Pong before `closing` `timeout`.
+    #[arg(long, default_value_t = ServerConfig::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+    /// Frames queued per connection before a client that does not read is disconnected.
+    #[arg(long, default_value_t = ServerConfig::default().outbox_frames)]
+    outbox_frames: usize,
+    /// Kernel send buffer per connection in bytes (0: the kernel's auto-tuning).
+    #[arg(long, default_value_t = ServerConfig::default().send_buffer_bytes)]
+    send_buffer_bytes: usize,
+}
+
+impl LimitArgs {
+    fn config(&self) -> ServerConfig {
+        use std::time::Duration;
+        ServerConfig {
+            max_frame_bytes: self.max_frame_bytes,
+            hard_frame_bytes: self.max_frame_bytes.saturating_mul(4),
+            handshake_timeout: Duration::from_secs(self.handshake_timeout),
+            max_section_chars: self.max_section_chars,
+            max_sections: self.max_sections,
+            max_objections: self.max_objections,
+            max_connections_per_user: self.max_connections_per_user.max(1),
+            max_connections_per_ip: self.max_connections_per_ip.max(1),
+            requests_per_second: self.requests_per_second,
+            request_burst: self.request_burst.max(1),
+            ping_interval: Duration::from_secs(self.ping_interval.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
+            outbox_frames: self.outbox_frames.max(16),
+            send_buffer_bytes: self.send_buffer_bytes,
+            ..ServerConfig::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -137,6 +238,33 @@ enum AnnexCmd {
         /// A user on the need-to-know list (repeatable).
         #[arg(long = "allow")]
         allow: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Print the public key (hex); generates the key pair when the database has none yet.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum ManifestCmd {
+    /// Verify an exported JSON bundle: exit 0 only when it is exactly the released packet revision.
+    #[command(after_help = "Recomputes the content hash and every digest from the bundle, checks the         Ed25519 signatures of the manifest and of the release event, and checks that the bytes are         the exporter's exact encoding. Without --public-key the key is read from the database.")]
+    Verify {
+        /// The exported JSON bundle (`-` reads stdin).
+        bundle: PathBuf,
+        /// The server's public key (hex), e.g. from `trustroom-server key show` on the server.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a room's releases, oldest first.
+    List {
+        #[arg(long)]
+        room: String,
     },
 }
 
@@ -211,17 +339,18 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Offline verification with a given key needs no database.
+    if let Command::Manifest { command: ManifestCmd::Verify { bundle, public_key: Some(key), json } } = &cli.command {
+        return verify(bundle, key, *json);
+    }
     let store = open_store(&cli.db).await?;
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Serve { listen, tls_cert, tls_key, max_frame_bytes, handshake_timeout } => {
+        Command::Serve { listen, tls_cert, tls_key, limits } => {
             drop(out);
-            let config = ServerConfig {
-                max_frame_bytes,
-                hard_frame_bytes: max_frame_bytes.saturating_mul(4),
-                handshake_timeout: std::time::Duration::from_secs(handshake_timeout),
-                ..ServerConfig::default()
-            };
+            let config = limits.config();
+            let key = signing::server_key(&store).await.context("reading or creating the signing key")?;
+            tracing::info!(fingerprint = %key.fingerprint(), "manifest signing key ready (see `trustroom-server key show`)");
             let tls = match (tls_cert, tls_key) {
                 (Some(c), Some(k)) => Some(serve::tls_acceptor(&c, &k)?),
                 _ => None,
@@ -302,9 +431,71 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         },
+        Command::Key { command: KeyCmd::Show } => {
+            let key = signing::server_key(&store).await?;
+            writeln!(out, "{}", key.public_hex())?;
+            eprintln!("ed25519 manifest signing key, fingerprint {}, created at {} ms", key.fingerprint(), key.created_ms);
+        }
+        Command::Export { room, revision, format, out: file } => {
+            let room = admin::resolve_room(&store, &room).await?;
+            let result = export::operator_export(&store, room, revision, format).await?;
+            match file {
+                Some(path) => {
+                    std::fs::write(&path, result.text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!(
+                        "exported room {room} rev {} (packet rev {}, {}{}) to {}",
+                        result.revision,
+                        result.packet_revision,
+                        if result.released { "released" } else { "not released" },
+                        if result.exact { "" } else { ", restricted detail redacted" },
+                        path.display()
+                    );
+                }
+                None => out.write_all(result.text.as_bytes())?,
+            }
+        }
+        Command::Manifest { command: ManifestCmd::Verify { bundle, public_key, json } } => {
+            drop(out);
+            let key = match public_key {
+                Some(k) => k,
+                None => signing::existing_key(&store)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("this database has no signing key; pass --public-key HEX"))?
+                    .public_hex(),
+            };
+            return verify(&bundle, &key, json);
+        }
+        Command::Manifest { command: ManifestCmd::List { room } } => {
+            let room = admin::resolve_room(&store, &room).await?;
+            for m in store.manifests(room).await? {
+                let b = &m.manifest.body;
+                let co: Vec<&str> = b.cosigners.iter().map(|c| c.name.as_str()).collect();
+                writeln!(
+                    out,
+                    "rev {}\tpacket rev {}\t{}\t{}\t{}\tby {}\tco-signed by {}\tmanifest {}",
+                    m.event.release_revision,
+                    b.revision,
+                    b.lane,
+                    trustroom_shared::export::utc(m.event.released_at_ms),
+                    &b.content_hash[..16.min(b.content_hash.len())],
+                    b.signer.name,
+                    if co.is_empty() { "nobody".to_string() } else { co.join(", ") },
+                    m.manifest.manifest_hash
+                )?;
+            }
+        }
+        Command::Retention { command } => {
+            for line in trustroom_server::retention::retention_command(&store, command).await? {
+                writeln!(out, "{line}")?;
+            }
+        }
+        Command::BreakGlass { command } => {
+            writeln!(out, "{}", trustroom_server::retention::break_glass_command(&store, command).await?)?;
+        }
         Command::Demo { listen, tokens_out } => {
             drop(out);
             let seed = demo::seed(&store).await?;
+            signing::server_key(&store).await.context("reading or creating the signing key")?;
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
             let url = format!("ws://{}", listener.local_addr()?);
             let doc = serde_json::json!({"room": seed.room, "title": seed.title, "url": url, "members": seed.members});
@@ -314,6 +505,43 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("demo room {} on {url}; tokens in {}", seed.room, tokens_out.display());
             serve::run(listener, store, ServerConfig::default(), shutdown_signal()).await?;
         }
+    }
+    Ok(())
+}
+
+/// `manifest verify`: prints each check and the verdict; exits 1 unless verified.
+fn verify(bundle: &std::path::Path, public_key: &str, json: bool) -> anyhow::Result<()> {
+    let bytes = if bundle.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
+        buf
+    } else {
+        std::fs::read(bundle).with_context(|| format!("reading {}", bundle.display()))?
+    };
+    let v = match String::from_utf8(bytes) {
+        Ok(text) => trustroom_shared::manifest::verify_bundle(&text, public_key),
+        Err(_) => trustroom_shared::manifest::Verification {
+            verified: false,
+            checks: vec![trustroom_shared::manifest::Check {
+                name: "utf-8".into(),
+                ok: false,
+                detail: "the bundle is not UTF-8 text".into(),
+            }],
+            summary: "NOT VERIFIED — utf-8: the bundle is not UTF-8 text".into(),
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        for c in &v.checks {
+            writeln!(out, "{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail)?;
+        }
+        writeln!(out, "{}", v.summary)?;
+    }
+    out.flush()?;
+    if !v.verified {
+        std::process::exit(1);
     }
     Ok(())
 }

@@ -29,21 +29,38 @@ pub fn encode(frame: &ServerFrame) -> Arc<str> {
 }
 
 /// Out-of-band close request, read by the writer before anything queued.
+/// `Some(reason)`: send a `closing` frame first; `None`: just close.
 #[derive(Debug, Default)]
 pub struct CloseSignal {
-    reason: Mutex<Option<(ErrorCode, String)>>,
+    reason: Mutex<Option<Option<(ErrorCode, String)>>>,
     notify: Notify,
 }
 
 impl CloseSignal {
-    /// Waits until a close is requested; returns its reason.
-    pub async fn requested(&self) -> (ErrorCode, String) {
+    /// Waits until a close is requested; returns its reason (`None` for a
+    /// silent close).
+    pub async fn requested(&self) -> Option<(ErrorCode, String)> {
         loop {
+            // Register for the notification before checking, so a close
+            // requested in between is not missed.
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             if let Some(r) = self.reason.lock().ok().and_then(|g| g.clone()) {
                 return r;
             }
-            self.notify.notified().await;
+            notified.await;
         }
+    }
+
+    fn set(&self, reason: Option<(ErrorCode, String)>) {
+        if let Ok(mut r) = self.reason.lock()
+            && r.is_none()
+        {
+            *r = Some(reason);
+        }
+        self.notify.notify_waiters();
+        self.notify.notify_one();
     }
 }
 
@@ -77,14 +94,16 @@ impl Outbox {
         let _ = self.frames.send(Outgoing::Close(code, reason)).await;
     }
 
-    /// Closes now, ahead of anything queued (stalled, revoked, removed).
+    /// Closes now, ahead of anything queued (stalled, revoked, removed):
+    /// the writer sends a `closing` frame if it can within a short grace
+    /// and then closes the socket, even when the client stopped reading.
     pub fn close_now(&self, code: ErrorCode, reason: impl Into<String>) {
-        if let Ok(mut r) = self.close.reason.lock() {
-            if r.is_none() {
-                *r = Some((code, reason.into()));
-            }
-        }
-        self.close.notify.notify_one();
+        self.close.set(Some((code, reason.into())));
+    }
+
+    /// Closes now without a `closing` frame (the client is gone already).
+    pub fn close_silently(&self) {
+        self.close.set(None);
     }
 
     pub fn is_closed(&self) -> bool {

@@ -14,6 +14,7 @@ use crate::clock::now_ms;
 use crate::config::ServerConfig;
 use crate::connection::serve_connection;
 use crate::hub::Hub;
+use crate::limits::ConnectionLimits;
 use crate::storage::Store;
 
 /// Serves websocket connections on `listener` until `shutdown` completes,
@@ -67,8 +68,12 @@ pub async fn run_with_tls(
         });
     }
 
+    // Retention: purge annex content of rooms whose period ended.
+    background.spawn(crate::retention::job(hub.clone(), stop_rx.clone()));
+
     tokio::pin!(shutdown);
     let mut connections = JoinSet::new();
+    let limits = ConnectionLimits::new(hub.config().max_connections_per_ip, hub.config().max_connections_per_user);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -81,17 +86,29 @@ pub async fn run_with_tls(
                         continue;
                     }
                 };
+                // Counted from accept on, so connections stuck in the
+                // handshake count against their address too.
+                let Some(admission) = limits.admit(peer.ip()) else {
+                    tracing::debug!(%peer, "dropped: too many connections and refusals from this address");
+                    drop(tcp);
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
+                let sndbuf = hub.config().send_buffer_bytes;
+                if sndbuf > 0 {
+                    let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(sndbuf);
+                }
                 let hub = hub.clone();
                 let stop = stop_rx.clone();
                 let tls = tls.clone();
+                let limits = limits.clone();
                 connections.spawn(async move {
                     match tls {
-                        None => serve_connection(tcp, peer, hub, stop).await,
+                        None => serve_connection(tcp, peer, hub, limits, admission, stop).await,
                         Some(acceptor) => {
                             let timeout = hub.config().handshake_timeout;
                             match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-                                Ok(Ok(stream)) => serve_connection(stream, peer, hub, stop).await,
+                                Ok(Ok(stream)) => serve_connection(stream, peer, hub, limits, admission, stop).await,
                                 Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                             }

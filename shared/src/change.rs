@@ -5,11 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{AccessPolicy, AccessRequest, BreakGlass, Decided, Ended, Fold, Promotion, Provenance, Purge};
 use crate::annex::Annex;
+use crate::checks::{CheckKind, CheckOverride, CheckResult};
+use crate::ids::{AccessRequestId, BreakGlassId, PromotionId};
 use crate::ids::{ClientId, ObjectionId, SectionId, UserId};
 use crate::objection::{Objection, ObjectionStatus, Reply, StatusChange, status_move_allowed};
 use crate::ot::{OpLimits, TextOp, WireOp};
-use crate::release::ReleaseState;
+use crate::release::{Cosignature, LastRelease, ReleasePolicy, ReleaseState};
 use crate::room::{Member, RoomState, Section};
 
 /// What changed.
@@ -33,6 +36,54 @@ pub enum Change {
     MemberAdded { member: Member },
     MemberRemoved { user: UserId },
     ReleaseChanged { release: ReleaseState },
+    /// The owner set the co-signatures a release needs.
+    ReleasePolicySet { policy: ReleasePolicy },
+    /// A member co-signed the current content hash.
+    Cosigned { cosignature: Cosignature },
+    // --- Annex access governance (see `access` and `checks`) ---
+    /// A member asked for access to an annex (state `requested`).
+    AccessRequested { request: AccessRequest },
+    /// A later, overlapping request folded into a pending request or an
+    /// active grant (timers never stack).
+    AccessFolded { request: AccessRequestId, fold: Fold },
+    /// An owner (never the requester) approved, with the grant's expiry, or denied.
+    AccessDecided {
+        request: AccessRequestId,
+        approved: bool,
+        decided: Decided,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<i64>,
+    },
+    /// The requester withdrew a pending request.
+    AccessWithdrawn { request: AccessRequestId, at_ms: i64 },
+    /// A grant ended: expired on the server's clock, revoked by an owner,
+    /// or its holder left the room. Clients drop the annex content at once.
+    GrantEnded { grant: AccessRequestId, ended: Ended },
+    /// A member on the break-glass list opened annexes for at most 30 minutes.
+    BreakGlassInvoked { invocation: BreakGlass },
+    /// A break-glass ended; the room opened its blocking review objection.
+    BreakGlassEnded { invocation: BreakGlassId, ended: Ended, review: Objection },
+    /// A member asked to promote an annex passage into a section.
+    PromotionRequested { promotion: Promotion },
+    /// An owner decided a promotion: approved when `provenance` is present
+    /// (the passage follows as a `section_edited` change), else denied.
+    PromotionDecided {
+        promotion: PromotionId,
+        decided: Decided,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provenance: Option<Provenance>,
+    },
+    /// The room's access policy (reasons, durations, break-glass list,
+    /// auditors, retention).
+    AccessPolicySet { policy: AccessPolicy },
+    /// The server evaluated the room checks; these fail now.
+    ChecksEvaluated { checks: Vec<CheckResult> },
+    /// An owner overrode one failing check with a rationale.
+    CheckOverridden { check_override: CheckOverride },
+    /// What an override covered changed: it no longer applies.
+    CheckOverrideLapsed { check: CheckKind },
+    /// Retention purged the annex content (metadata and hashes remain).
+    ContentPurged { purge: Purge },
 }
 
 impl Change {
@@ -40,6 +91,7 @@ impl Change {
     pub fn redacted(&self) -> Change {
         match self {
             Change::AnnexAdded { annex } => Change::AnnexAdded { annex: annex.redacted() },
+            Change::PromotionRequested { promotion } => Change::PromotionRequested { promotion: promotion.redacted() },
             other => other.clone(),
         }
     }
@@ -47,7 +99,27 @@ impl Change {
     /// Whether the change alters the packet, register or annex map (and so
     /// the content hash), as opposed to membership or release state.
     pub fn touches_content(&self) -> bool {
-        !matches!(self, Change::MemberAdded { .. } | Change::MemberRemoved { .. } | Change::ReleaseChanged { .. })
+        !matches!(
+            self,
+            Change::MemberAdded { .. }
+                | Change::MemberRemoved { .. }
+                | Change::ReleaseChanged { .. }
+                | Change::ReleasePolicySet { .. }
+                | Change::Cosigned { .. }
+                | Change::AccessRequested { .. }
+                | Change::AccessFolded { .. }
+                | Change::AccessDecided { .. }
+                | Change::AccessWithdrawn { .. }
+                | Change::GrantEnded { .. }
+                | Change::BreakGlassInvoked { .. }
+                | Change::PromotionRequested { .. }
+                | Change::PromotionDecided { .. }
+                | Change::AccessPolicySet { .. }
+                | Change::ChecksEvaluated { .. }
+                | Change::CheckOverridden { .. }
+                | Change::CheckOverrideLapsed { .. }
+                | Change::ContentPurged { .. }
+        )
     }
 
     /// Short name used in the audit log.
@@ -62,6 +134,22 @@ impl Change {
             Change::MemberAdded { .. } => "member_added",
             Change::MemberRemoved { .. } => "member_removed",
             Change::ReleaseChanged { .. } => "release_changed",
+            Change::ReleasePolicySet { .. } => "release_policy_set",
+            Change::Cosigned { .. } => "cosigned",
+            Change::AccessRequested { .. } => "access_requested",
+            Change::AccessFolded { .. } => "access_folded",
+            Change::AccessDecided { .. } => "access_decided",
+            Change::AccessWithdrawn { .. } => "access_withdrawn",
+            Change::GrantEnded { .. } => "grant_ended",
+            Change::BreakGlassInvoked { .. } => "break_glass_invoked",
+            Change::BreakGlassEnded { .. } => "break_glass_ended",
+            Change::PromotionRequested { .. } => "promotion_requested",
+            Change::PromotionDecided { .. } => "promotion_decided",
+            Change::AccessPolicySet { .. } => "access_policy_set",
+            Change::ChecksEvaluated { .. } => "checks_evaluated",
+            Change::CheckOverridden { .. } => "check_overridden",
+            Change::CheckOverrideLapsed { .. } => "check_override_lapsed",
+            Change::ContentPurged { .. } => "content_purged",
         }
     }
 }
@@ -189,12 +277,64 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
             }
         }
         Change::ReleaseChanged { release } => {
+            if let ReleaseState::Released { revision, content_hash, lane, by, at_ms } = release {
+                state.last_release = Some(LastRelease {
+                    revision: *revision,
+                    content_hash: content_hash.clone(),
+                    lane: *lane,
+                    by: *by,
+                    at_ms: *at_ms,
+                    release_revision: rev.revision,
+                    superseded_at: None,
+                });
+            }
             state.release = release.clone();
         }
+        Change::ReleasePolicySet { policy } => {
+            state.release_policy = policy.clone().normalized();
+        }
+        Change::Cosigned { cosignature } => {
+            if state
+                .cosignatures
+                .iter()
+                .any(|c| c.user == cosignature.user && c.is_valid() && c.content_hash == cosignature.content_hash)
+            {
+                return Err(ApplyError::Conflict(format!(
+                    "{} already co-signed this content (rev {})",
+                    cosignature.name, cosignature.revision
+                )));
+            }
+            state.cosignatures.retain(|c| c.user != cosignature.user);
+            let mut signed = cosignature.clone();
+            signed.voided_at = None;
+            state.cosignatures.push(signed);
+        }
+        Change::AccessRequested { .. }
+        | Change::AccessFolded { .. }
+        | Change::AccessDecided { .. }
+        | Change::AccessWithdrawn { .. }
+        | Change::GrantEnded { .. }
+        | Change::BreakGlassInvoked { .. }
+        | Change::BreakGlassEnded { .. }
+        | Change::PromotionRequested { .. }
+        | Change::PromotionDecided { .. }
+        | Change::AccessPolicySet { .. }
+        | Change::ChecksEvaluated { .. }
+        | Change::CheckOverridden { .. }
+        | Change::CheckOverrideLapsed { .. }
+        | Change::ContentPurged { .. } => crate::access::apply(state, rev)?,
     }
     state.revision = rev.revision;
     if rev.change.touches_content() {
         state.content_revision = rev.revision;
+        // A content change voids every co-signature given before it and
+        // makes the last release stale.
+        for c in state.cosignatures.iter_mut().filter(|c| c.voided_at.is_none()) {
+            c.voided_at = Some(rev.revision);
+        }
+        if let Some(last) = state.last_release.as_mut().filter(|l| l.superseded_at.is_none()) {
+            last.superseded_at = Some(rev.revision);
+        }
     }
     Ok(())
 }

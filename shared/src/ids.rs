@@ -55,3 +55,9 @@ id_type!(/// A restricted annex.
     AnnexId);
 id_type!(/// One client process (chosen by the client, stable across reconnects).
     ClientId);
+id_type!(/// A request for annex access; once approved, the grant it became.
+    AccessRequestId);
+id_type!(/// One break-glass invocation.
+    BreakGlassId);
+id_type!(/// A request to promote an annex passage into the packet.
+    PromotionId);

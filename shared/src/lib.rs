@@ -4,11 +4,17 @@
 //!
 //! Nothing here does I/O: no tokio, no sqlx, no terminal.
 
+pub mod access;
+pub mod access_history;
 pub mod annex;
 pub mod audit;
 pub mod canonical;
 pub mod change;
+pub mod checks;
+pub mod export;
+pub mod fuzz;
 pub mod ids;
+pub mod manifest;
 pub mod objection;
 pub mod ot;
 pub mod ot_client;

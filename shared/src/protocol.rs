@@ -11,11 +11,17 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::access::Sealed;
 use crate::change::Revision;
+use crate::checks::CheckKind;
+use crate::ids::{AccessRequestId, BreakGlassId, PromotionId};
 use crate::ids::{AnnexId, ClientId, ObjectionId, RoomId, SectionId, UserId};
 use crate::objection::{ObjectionKind, ObjectionStatus};
 use crate::ot::WireOp;
+use crate::export::ExportFormat;
+use crate::manifest::ManifestRecord;
 use crate::release::Lane;
+use crate::role::Discipline;
 use crate::view::Snapshot;
 
 /// The protocol version this build speaks.
@@ -189,6 +195,142 @@ pub enum Request {
     MarkReady { room: RoomId },
     Release { room: RoomId, lane: Lane },
     Escalate { room: RoomId, reason: String },
+    /// The server's readiness record of the room (with the annex-boundary
+    /// checks a client cannot run); any member.
+    Readiness { room: RoomId },
+    /// Set the co-signatures a release needs besides the owner's (owner
+    /// only). Replaces the previous policy; empty lists clear it.
+    SetReleasePolicy {
+        room: RoomId,
+        #[serde(default)]
+        members: Vec<UserId>,
+        #[serde(default)]
+        disciplines: Vec<Discipline>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Co-sign the packet with this content hash (which must be the
+    /// current one). Agents and owners never co-sign.
+    Cosign {
+        room: RoomId,
+        content_hash: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Export the bundle of the room at a revision (default: now); any
+    /// member; audited.
+    Export {
+        room: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<u64>,
+        #[serde(default)]
+        format: ExportFormat,
+    },
+    /// The room's manifest history and the server's public key; any member.
+    Manifests { room: RoomId },
+    // --- Annex access governance (docs/access.md) ---
+    /// Ask for read access to annexes, with a reason and a duration
+    /// (default and maximum set by the room's access policy). Overlapping
+    /// requests for the same annex fold into the existing one.
+    RequestAccess {
+        room: RoomId,
+        annexes: Vec<AnnexId>,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Withdraw your own pending request.
+    WithdrawAccess { room: RoomId, request: AccessRequestId },
+    /// Approve a request (an owner who is not the requester).
+    ApproveAccess {
+        room: RoomId,
+        request: AccessRequestId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Deny a request (an owner who is not the requester).
+    DenyAccess {
+        room: RoomId,
+        request: AccessRequestId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// End an active grant now (owner only).
+    RevokeGrant {
+        room: RoomId,
+        grant: AccessRequestId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Emergency read access to annexes for at most 30 minutes (members on
+    /// the room's break-glass list).
+    BreakGlass {
+        room: RoomId,
+        annexes: Vec<AnnexId>,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// End a break-glass early (its invoker or an owner).
+    EndBreakGlass { room: RoomId, invocation: BreakGlassId },
+    /// Ask to promote an exact annex passage into a section.
+    RequestPromotion {
+        room: RoomId,
+        annex: AnnexId,
+        section: SectionId,
+        passage: Sealed,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Read a pending promotion's passage (owners who may decide it, and
+    /// its requester); audited like an annex view.
+    ViewPromotion { room: RoomId, promotion: PromotionId },
+    /// Approve a promotion: the passage is inserted with its provenance.
+    ApprovePromotion {
+        room: RoomId,
+        promotion: PromotionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    DenyPromotion {
+        room: RoomId,
+        promotion: PromotionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Override one failing room check with a rationale (owner only).
+    OverrideCheck { room: RoomId, check: CheckKind, rationale: String },
+    /// Change the room's access policy (owner only); absent fields stay.
+    SetAccessPolicy {
+        room: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason_min_chars: Option<usize>,
+        /// A regular expression every reason must contain a match of; `""` clears it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason_pattern: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default_duration_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_duration_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        break_glass: Option<Vec<UserId>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auditors: Option<Vec<UserId>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retention_days: Option<u32>,
+    },
+    /// The room's access history (members with the audit capability);
+    /// the export is audited. `format` is recorded in the audit entry.
+    AccessHistory {
+        room: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        format: Option<String>,
+    },
     Ping,
 }
 
@@ -209,6 +351,25 @@ impl Request {
         "mark_ready",
         "release",
         "escalate",
+        "readiness",
+        "set_release_policy",
+        "cosign",
+        "export",
+        "manifests",
+        "request_access",
+        "withdraw_access",
+        "approve_access",
+        "deny_access",
+        "revoke_grant",
+        "break_glass",
+        "end_break_glass",
+        "request_promotion",
+        "view_promotion",
+        "approve_promotion",
+        "deny_promotion",
+        "override_check",
+        "set_access_policy",
+        "access_history",
         "ping",
     ];
 
@@ -228,7 +389,26 @@ impl Request {
             | Request::Hold { room, .. }
             | Request::MarkReady { room }
             | Request::Release { room, .. }
-            | Request::Escalate { room, .. } => Some(*room),
+            | Request::Escalate { room, .. }
+            | Request::Readiness { room }
+            | Request::SetReleasePolicy { room, .. }
+            | Request::Cosign { room, .. }
+            | Request::Export { room, .. }
+            | Request::Manifests { room }
+            | Request::RequestAccess { room, .. }
+            | Request::WithdrawAccess { room, .. }
+            | Request::ApproveAccess { room, .. }
+            | Request::DenyAccess { room, .. }
+            | Request::RevokeGrant { room, .. }
+            | Request::BreakGlass { room, .. }
+            | Request::EndBreakGlass { room, .. }
+            | Request::RequestPromotion { room, .. }
+            | Request::ViewPromotion { room, .. }
+            | Request::ApprovePromotion { room, .. }
+            | Request::DenyPromotion { room, .. }
+            | Request::OverrideCheck { room, .. }
+            | Request::SetAccessPolicy { room, .. }
+            | Request::AccessHistory { room, .. } => Some(*room),
         }
     }
 
@@ -239,7 +419,12 @@ impl Request {
             | Request::Edit { seq, .. }
             | Request::Object { seq, .. }
             | Request::Reply { seq, .. }
-            | Request::SetObjectionStatus { seq, .. } => *seq,
+            | Request::SetObjectionStatus { seq, .. }
+            | Request::SetReleasePolicy { seq, .. }
+            | Request::Cosign { seq, .. }
+            | Request::RequestAccess { seq, .. }
+            | Request::BreakGlass { seq, .. }
+            | Request::RequestPromotion { seq, .. } => *seq,
             _ => None,
         }
     }
@@ -335,6 +520,32 @@ pub struct AnnexContent {
     pub content: String,
     /// Reminder shown by clients: this view is in the audit log.
     pub logged: bool,
+}
+
+/// `ok` result of `export`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportResult {
+    pub format: ExportFormat,
+    /// The room revision exported.
+    pub revision: u64,
+    /// Its packet revision (newest content change at or before it).
+    pub packet_revision: u64,
+    pub content_hash: String,
+    /// False when restricted detail had to be redacted from the content.
+    pub exact: bool,
+    /// True when the bundle carries a release manifest.
+    pub released: bool,
+    /// The bundle, byte for byte as the server encoded it.
+    pub text: String,
+}
+
+/// `ok` result of `manifests`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestsResult {
+    /// The server's Ed25519 public key (hex).
+    pub public_key: String,
+    /// Every release of the room, oldest first.
+    pub manifests: Vec<ManifestRecord>,
 }
 
 /// Parses one client text frame after the handshake into a request, with

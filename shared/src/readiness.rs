@@ -1,12 +1,21 @@
 //! The readiness record: a pure function of the room state that says what
 //! still blocks release, what residual disagreement was accepted, which
-//! annexes are held back and where the packet goes next.
+//! annexes are held back, who must co-sign and where the packet goes next.
+//!
+//! The annex-boundary checks need the annexes' sensitive patterns, which
+//! only the server holds: a client computing the record from its redacted
+//! snapshot gets `boundary_checked: false` and no boundary blockers; the
+//! server's record (the `readiness` request) has them.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ObjectionId, SectionId, UserId};
-use crate::objection::ObjectionStatus;
-use crate::release::Lane;
+use crate::annex::Annex;
+use crate::canonical::content_hash;
+use crate::export::redact_sensitive;
+use crate::ids::{AnnexId, ObjectionId, SectionId, UserId};
+use crate::objection::{Objection, ObjectionStatus};
+use crate::release::{Cosignature, LastRelease, Lane, ReleasePolicy, ReleaseState};
+use crate::role::{Discipline, Role};
 use crate::room::RoomState;
 use crate::statement::{StatementLabel, statements};
 
@@ -22,10 +31,26 @@ pub enum Blocker {
     UnsupportedStatement { section: SectionId, section_title: String, statement: usize, excerpt: String },
     /// An annex's sensitive identifier appears in the main packet.
     AnnexBoundary { section: SectionId, section_title: String, annex: String, position: usize },
+    /// An annex's sensitive identifier appears in the register (an
+    /// objection's text, quote, rationale or thread).
+    AnnexBoundaryInRegister { objection: ObjectionId, code: String, annex: String },
+    /// A statement references an annex code the room does not have.
+    UnknownAnnexReference { section: SectionId, section_title: String, statement: usize, annex: String },
+    /// The release policy requires a co-signature that is not there (or
+    /// was voided by a later change).
+    CosignatureMissing {
+        requirement: String,
+        /// Members whose earlier co-signature a change voided, with the
+        /// packet revision they signed (`priya.natarajan (signed rev 30)`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        voided: Vec<String>,
+    },
+    /// A room check fails and no override covers it (see `checks`).
+    RoomCheck { check: crate::checks::CheckKind, reason: String },
 }
 
 impl Blocker {
-    /// One line for people.
+    /// One line for people. Never contains a sensitive pattern.
     pub fn describe(&self) -> String {
         match self {
             Blocker::OpenBlockingObjection { code, text, .. } => format!("open blocking objection {code}: {text}"),
@@ -39,7 +64,27 @@ impl Blocker {
             Blocker::AnnexBoundary { section_title, annex, position, .. } => {
                 format!("annex {annex} sensitive detail in \"{section_title}\" at char {position}")
             }
+            Blocker::AnnexBoundaryInRegister { code, annex, .. } => {
+                format!("annex {annex} sensitive detail in objection {code} (text, quote, rationale or thread)")
+            }
+            Blocker::UnknownAnnexReference { section_title, statement, annex, .. } => format!(
+                "statement {} in \"{section_title}\" references annex {annex}, which does not exist",
+                statement + 1
+            ),
+            Blocker::RoomCheck { check, reason } => format!("room check {} failing: {reason}", check.title()),
+            Blocker::CosignatureMissing { requirement, voided } => {
+                if voided.is_empty() {
+                    format!("{requirement} is missing")
+                } else {
+                    format!("{requirement} is missing (voided by a later change: {})", voided.join(", "))
+                }
+            }
         }
+    }
+
+    /// Whether this blocker comes from the co-sign policy (not the content).
+    pub fn is_cosign(&self) -> bool {
+        matches!(self, Blocker::CosignatureMissing { .. })
     }
 }
 
@@ -55,9 +100,90 @@ pub struct Residual {
 /// An annex held back from release.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldAnnex {
+    #[serde(default = "nil_annex")]
+    pub id: AnnexId,
     pub code: String,
     pub title: String,
     pub classification: String,
+}
+
+fn nil_annex() -> AnnexId {
+    AnnexId(uuid::Uuid::nil())
+}
+
+/// What one co-signature requirement asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "need", rename_all = "snake_case")]
+pub enum Need {
+    /// This member must co-sign.
+    Member { user: UserId, name: String },
+    /// One reviewer of this discipline must co-sign.
+    Discipline { discipline: Discipline },
+}
+
+impl Need {
+    /// `co-signature from priya.natarajan` / `co-signature from a privacy reviewer`.
+    pub fn describe(&self) -> String {
+        match self {
+            Need::Member { name, .. } => format!("co-signature from {name}"),
+            Need::Discipline { discipline } => format!("co-signature from a {discipline} reviewer"),
+        }
+    }
+}
+
+/// One requirement of the release policy and who meets it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CosignRequirement {
+    #[serde(flatten)]
+    pub need: Need,
+    /// The name of the member whose valid co-signature meets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub met_by: Option<String>,
+}
+
+/// A member whose co-signature a later change voided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignAgain {
+    pub user: UserId,
+    pub name: String,
+    /// The packet revision they signed.
+    pub signed_revision: u64,
+    /// The revision of the change that voided it.
+    pub voided_at: u64,
+    /// What changed since they signed: section titles, or
+    /// `the register or annex map` when no section did.
+    pub changed: Vec<String>,
+}
+
+/// The co-signature side of readiness.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CosignStatus {
+    pub policy: ReleasePolicy,
+    pub requirements: Vec<CosignRequirement>,
+    /// Every co-signature, valid and voided.
+    pub signatures: Vec<Cosignature>,
+    /// Voided co-signatures of members who have not signed again.
+    pub must_sign_again: Vec<SignAgain>,
+    /// True when every requirement is met by a valid co-signature.
+    pub met: bool,
+}
+
+/// The release state as people read it, with staleness.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseStatus {
+    /// `DRAFTING`, `HELD`, `READY`, `RELEASED`, `ESCALATED`.
+    pub state: String,
+    /// One line: `READY at rev 40`, `RELEASED rev 31 — superseded at rev 33`, …
+    pub line: String,
+    /// The revision the owner marked ready, while `READY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_revision: Option<u64>,
+    /// `READY`, but the content changed since: release answers `stale`.
+    #[serde(default)]
+    pub ready_stale: bool,
+    /// The newest release, also after the state moved on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_release: Option<LastRelease>,
 }
 
 /// The readiness record.
@@ -69,6 +195,23 @@ pub struct Readiness {
     pub residual: Vec<Residual>,
     pub held_annexes: Vec<HeldAnnex>,
     pub lanes: Vec<Lane>,
+    /// The packet revision: the revision of the newest content change.
+    #[serde(default)]
+    pub content_revision: u64,
+    /// The content hash co-signatures and releases bind.
+    #[serde(default)]
+    pub content_hash: String,
+    #[serde(default)]
+    pub release: ReleaseStatus,
+    #[serde(default)]
+    pub cosign: CosignStatus,
+    /// True when the annex-boundary checks ran with the annexes' sensitive
+    /// patterns (the server's record); false in a client's own record.
+    #[serde(default)]
+    pub boundary_checked: bool,
+    /// Active owner overrides of failing room checks, with rationales.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<crate::checks::CheckOverride>,
 }
 
 impl Readiness {
@@ -79,13 +222,118 @@ impl Readiness {
 
 /// Computes the readiness record.
 pub fn readiness(state: &RoomState) -> Readiness {
+    let cosign = cosign_status(state);
+    let mut blockers = content_blockers(state);
+    for req in cosign.requirements.iter().filter(|r| r.met_by.is_none()) {
+        let voided = cosign
+            .must_sign_again
+            .iter()
+            .filter(|s| meets(state, &req.need, s.user, None))
+            .map(|s| format!("{} (signed rev {})", s.name, s.signed_revision))
+            .collect();
+        blockers.push(Blocker::CosignatureMissing { requirement: req.need.describe(), voided });
+    }
+    Readiness {
+        revision: state.revision,
+        owners: state.owners().map(|m| m.user).collect(),
+        blockers,
+        residual: residual(state),
+        held_annexes: held_annexes(state),
+        lanes: vec![Lane::Privacy, Lane::ProductSecurity, Lane::AccountGovernance],
+        content_revision: state.content_revision,
+        content_hash: content_hash(state),
+        release: release_status(state),
+        cosign,
+        boundary_checked: boundary_checked(state),
+        overrides: state.access.overrides.iter().filter(|o| o.is_active()).cloned().collect(),
+    }
+}
+
+/// Whether every annex that declares sensitive patterns has them here
+/// (only the server's full state does).
+pub fn boundary_checked(state: &RoomState) -> bool {
+    // A purged annex (retention) was checked while it had its patterns.
+    state.annexes.values().all(|a| a.sensitive_count == 0 || !a.sensitive.is_empty() || crate::access::is_purged(a))
+}
+
+/// The accepted residual disagreement, in register order.
+pub fn residual(state: &RoomState) -> Vec<Residual> {
+    let mut out: Vec<&Objection> =
+        state.objections.values().filter(|o| o.status == ObjectionStatus::AcceptedResidual).collect();
+    out.sort_by_key(|o| (o.number, o.id));
+    out.into_iter()
+        .map(|o| Residual {
+            objection: o.id,
+            code: o.code(),
+            text: redact_sensitive(&o.text, state.annexes.values()).0,
+            rationale: redact_sensitive(o.rationale.as_deref().unwrap_or_default(), state.annexes.values()).0,
+        })
+        .collect()
+}
+
+/// Every annex, in code order: all are held back from the main packet.
+pub fn held_annexes(state: &RoomState) -> Vec<HeldAnnex> {
+    let mut out: Vec<HeldAnnex> = state
+        .annexes
+        .values()
+        .map(|a| HeldAnnex {
+            id: a.id,
+            code: a.code.clone(),
+            title: a.title.clone(),
+            classification: a.classification.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| annex_code_key(&a.code).cmp(&annex_code_key(&b.code)).then(a.id.cmp(&b.id)));
+    out
+}
+
+/// Sort key for annex codes: `A2` before `A10`.
+pub fn annex_code_key(code: &str) -> (u32, String) {
+    let n = code.strip_prefix('A').and_then(|d| d.parse::<u32>().ok()).unwrap_or(u32::MAX);
+    (n, code.to_string())
+}
+
+/// The annexes whose sensitive patterns occur in `text` (case-insensitive).
+pub fn leaking_annexes<'a>(state: &'a RoomState, text: &str) -> Vec<&'a Annex> {
+    if text.is_empty() || state.annexes.values().all(|a| a.sensitive.is_empty()) {
+        return Vec::new();
+    }
+    let lower = text.to_lowercase();
+    state
+        .annexes
+        .values()
+        .filter(|a| a.sensitive.iter().any(|p| !p.is_empty() && lower.contains(&p.to_lowercase())))
+        .collect()
+}
+
+/// Every text of an objection that leaves the server with the register.
+pub fn objection_texts(o: &Objection) -> Vec<&str> {
+    let mut out = vec![o.text.as_str()];
+    out.extend(o.anchor.quote.as_deref());
+    out.extend(o.rationale.as_deref());
+    out.extend(o.replies.iter().map(|r| r.text.as_str()));
+    out.extend(o.history.iter().filter_map(|h| h.rationale.as_deref()));
+    out
+}
+
+/// The blockers that come from the content (packet, register, annex map)
+/// alone, without the co-sign policy.
+pub fn content_blockers(state: &RoomState) -> Vec<Blocker> {
     let mut blockers = Vec::new();
-    for o in state.objections.values() {
+    let mut objections: Vec<&Objection> = state.objections.values().collect();
+    objections.sort_by_key(|o| (o.number, o.id));
+    for o in &objections {
         if o.blocking && o.status == ObjectionStatus::Open {
-            blockers.push(Blocker::OpenBlockingObjection { objection: o.id, code: o.code(), text: o.text.clone() });
+            blockers.push(Blocker::OpenBlockingObjection {
+                objection: o.id,
+                code: o.code(),
+                text: redact_sensitive(&o.text, state.annexes.values()).0,
+            });
         }
     }
+    let boundary = crate::checks::boundary_blocking(state);
     for section in &state.sections {
+        let title = redact_sensitive(&section.title, state.annexes.values()).0;
         for st in statements(&section.body) {
             match &st.label {
                 StatementLabel::Contested { objections } => {
@@ -97,62 +345,451 @@ pub fn readiness(state: &RoomState) -> Readiness {
                     if !linked {
                         blockers.push(Blocker::UnlinkedContested {
                             section: section.id,
-                            section_title: section.title.clone(),
+                            section_title: title.clone(),
                             statement: st.index,
                         });
                     }
                 }
                 StatementLabel::Verified { evidence } if evidence.is_empty() => {
-                    blockers.push(Blocker::UnsupportedStatement {
-                        section: section.id,
-                        section_title: section.title.clone(),
-                        statement: st.index,
-                        excerpt: st.text.chars().take(60).collect(),
-                    })
+                    blockers.push(unsupported(state, section.id, &title, st.index, &st.text))
                 }
-                StatementLabel::Unlabeled => blockers.push(Blocker::UnsupportedStatement {
-                    section: section.id,
-                    section_title: section.title.clone(),
-                    statement: st.index,
-                    excerpt: st.text.chars().take(60).collect(),
-                }),
+                StatementLabel::Unlabeled => {
+                    blockers.push(unsupported(state, section.id, &title, st.index, &st.text))
+                }
                 _ => {}
             }
-        }
-        for annex in state.annexes.values() {
-            for pattern in annex.leaks_in(&section.body) {
-                let lower = section.body.to_lowercase();
-                let byte = lower.find(&pattern.to_lowercase()).unwrap_or(0);
-                blockers.push(Blocker::AnnexBoundary {
-                    section: section.id,
-                    section_title: section.title.clone(),
-                    annex: annex.code.clone(),
-                    position: lower[..byte].chars().count(),
-                });
+            for code in &st.annex_refs {
+                if state.annex_by_code(code).is_none() {
+                    blockers.push(Blocker::UnknownAnnexReference {
+                        section: section.id,
+                        section_title: title.clone(),
+                        statement: st.index,
+                        annex: safe_code(state, code),
+                    });
+                }
             }
         }
+        // The annex-boundary room check (promoted passages exempt; none
+        // while an override covers it); see `checks`.
+        for v in boundary.iter().filter(|v| v.section == Some(section.id)) {
+            blockers.push(Blocker::AnnexBoundary {
+                section: section.id,
+                section_title: title.clone(),
+                annex: v.annex.clone().unwrap_or_default(),
+                position: v.position.unwrap_or(0),
+            });
+        }
     }
-    let residual = state
-        .objections
-        .values()
-        .filter(|o| o.status == ObjectionStatus::AcceptedResidual)
-        .map(|o| Residual {
-            objection: o.id,
-            code: o.code(),
-            text: o.text.clone(),
-            rationale: o.rationale.clone().unwrap_or_default(),
+    for o in &objections {
+        let mut hit: Vec<&str> = Vec::new();
+        for text in objection_texts(o) {
+            for annex in leaking_annexes(state, text) {
+                if !hit.contains(&annex.code.as_str()) {
+                    hit.push(annex.code.as_str());
+                }
+            }
+        }
+        hit.sort_by_key(|c| annex_code_key(c));
+        for annex in hit {
+            blockers.push(Blocker::AnnexBoundaryInRegister { objection: o.id, code: o.code(), annex: annex.to_string() });
+        }
+    }
+    // The other failing room checks the server published (no override).
+    for c in crate::checks::blocking(state).filter(|c| c.check != crate::checks::CheckKind::AnnexBoundary) {
+        blockers.push(Blocker::RoomCheck { check: c.check, reason: c.reason.clone() });
+    }
+    blockers
+}
+
+fn unsupported(state: &RoomState, section: SectionId, title: &str, statement: usize, text: &str) -> Blocker {
+    let excerpt: String = text.chars().take(60).collect();
+    Blocker::UnsupportedStatement {
+        section,
+        section_title: title.to_string(),
+        statement,
+        excerpt: redact_sensitive(&excerpt, state.annexes.values()).0,
+    }
+}
+
+/// An unknown annex code as written, shortened and with any sensitive
+/// pattern removed (it is quoted back in messages).
+fn safe_code(state: &RoomState, code: &str) -> String {
+    let short: String = code.chars().take(20).collect();
+    redact_sensitive(&short, state.annexes.values()).0
+}
+
+/// Whether `user`'s co-signature can meet `need` (a current member; for a
+/// discipline, a reviewer of it). `discipline` is the one recorded at
+/// signing, when known.
+fn meets(state: &RoomState, need: &Need, user: UserId, discipline: Option<Discipline>) -> bool {
+    let Some(member) = state.member(user) else { return false };
+    match need {
+        Need::Member { user: wanted, .. } => *wanted == user,
+        Need::Discipline { discipline: wanted } => {
+            let now = match member.role {
+                Role::Reviewer { discipline } => Some(discipline),
+                _ => None,
+            };
+            now == Some(*wanted) && discipline.is_none_or(|d| d == *wanted)
+        }
+    }
+}
+
+/// The co-signature status: requirements, who meets them, who must sign again.
+pub fn cosign_status(state: &RoomState) -> CosignStatus {
+    let policy = state.release_policy.clone().normalized();
+    let mut needs: Vec<Need> = policy
+        .members
+        .iter()
+        .map(|u| Need::Member {
+            user: *u,
+            name: state.member(*u).map(|m| m.name.clone()).unwrap_or_else(|| format!("(former member {u})")),
         })
         .collect();
-    Readiness {
-        revision: state.revision,
-        owners: state.owners().map(|m| m.user).collect(),
-        blockers,
-        residual,
-        held_annexes: state
-            .annexes
-            .values()
-            .map(|a| HeldAnnex { code: a.code.clone(), title: a.title.clone(), classification: a.classification.clone() })
-            .collect(),
-        lanes: vec![Lane::Privacy, Lane::ProductSecurity, Lane::AccountGovernance],
+    needs.extend(policy.disciplines.iter().map(|d| Need::Discipline { discipline: *d }));
+    let valid: Vec<&Cosignature> = state.cosignatures.iter().filter(|c| c.is_valid()).collect();
+    // A member's co-signature meets at most one requirement: named members
+    // first, then disciplines, so one reviewer named and of a required
+    // discipline does not count twice.
+    let mut used: Vec<UserId> = Vec::new();
+    let mut requirements = Vec::new();
+    for need in needs {
+        let by = valid
+            .iter()
+            .filter(|c| !used.contains(&c.user))
+            .find(|c| meets(state, &need, c.user, c.discipline))
+            .map(|c| (c.user, c.name.clone()));
+        if let Some((user, _)) = by {
+            used.push(user);
+        }
+        requirements.push(CosignRequirement { need, met_by: by.map(|(_, name)| name) });
+    }
+    let must_sign_again = state
+        .cosignatures
+        .iter()
+        .filter_map(|c| {
+            let voided_at = c.voided_at?;
+            let mut changed: Vec<String> = state
+                .sections
+                .iter()
+                .filter(|s| s.revision > c.revision)
+                .map(|s| format!("section \"{}\"", redact_sensitive(&s.title, state.annexes.values()).0))
+                .collect();
+            if changed.is_empty() {
+                changed.push("the register or annex map".into());
+            }
+            Some(SignAgain { user: c.user, name: c.name.clone(), signed_revision: c.revision, voided_at, changed })
+        })
+        .collect();
+    let met = requirements.iter().all(|r| r.met_by.is_some());
+    CosignStatus { policy, requirements, signatures: state.cosignatures.clone(), must_sign_again, met }
+}
+
+/// The release state with staleness, as `show`, `readiness` and the status
+/// bar print it.
+pub fn release_status(state: &RoomState) -> ReleaseStatus {
+    let last = state.last_release.clone();
+    let mut ready_revision = None;
+    let mut ready_stale = false;
+    let line = match &state.release {
+        ReleaseState::Drafting => "DRAFTING".to_string(),
+        ReleaseState::Held { reasons, .. } => format!("HELD: {}", reasons.join("; ")),
+        ReleaseState::Ready { revision, .. } => {
+            ready_revision = Some(*revision);
+            if state.content_revision > *revision {
+                ready_stale = true;
+                format!("READY at rev {revision} — stale: changed at rev {}", state.content_revision)
+            } else {
+                format!("READY at rev {revision}")
+            }
+        }
+        ReleaseState::Released { revision, lane, .. } => {
+            let base = match &last {
+                Some(l) if l.revision == *revision => l.status_line(),
+                _ if state.content_revision > *revision => {
+                    format!("RELEASED rev {revision} — superseded at rev {}", state.content_revision)
+                }
+                _ => format!("RELEASED rev {revision}"),
+            };
+            format!("{base} ({lane} lane)")
+        }
+        ReleaseState::Escalated { reason, .. } => format!("ESCALATED: {reason} (read-only)"),
+    };
+    let line = match (&state.release, &last) {
+        (ReleaseState::Released { .. }, _) | (_, None) => line,
+        (_, Some(l)) => format!("{line} · last release: {}", l.status_line()),
+    };
+    ReleaseStatus { state: state.release.name().to_string(), line, ready_revision, ready_stale, last_release: last }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::change::{Change, Revision, apply};
+    use crate::ids::{ObjectionId, RoomId};
+    use crate::objection::{Anchor, ObjectionKind, StatusChange};
+    use crate::room::Member;
+
+    pub(crate) struct Fixture {
+        pub state: RoomState,
+        pub owner: UserId,
+        pub privacy: UserId,
+        pub legal: UserId,
+        pub agent: UserId,
+        pub section: SectionId,
+    }
+
+    pub(crate) fn change(state: &mut RoomState, author: UserId, change: Change) {
+        let rev = Revision { revision: state.revision + 1, author, at_ms: 1_000 + state.revision as i64, client: None, change };
+        apply(state, &rev).expect("applies");
+    }
+
+    pub(crate) fn fixture() -> Fixture {
+        let mut state = RoomState::new(RoomId(uuid::Uuid::from_u128(1)), "Room".into(), 0);
+        let owner = UserId(uuid::Uuid::from_u128(10));
+        let privacy = UserId(uuid::Uuid::from_u128(11));
+        let legal = UserId(uuid::Uuid::from_u128(12));
+        let agent = UserId(uuid::Uuid::from_u128(13));
+        for (user, name, role) in [
+            (owner, "olive", Role::Owner),
+            (privacy, "priya", Role::Reviewer { discipline: Discipline::Privacy }),
+            (legal, "dan", Role::Reviewer { discipline: Discipline::Legal }),
+            (agent, "bot", Role::Agent { agent_role: crate::role::AgentRole::Chronology }),
+        ] {
+            change(&mut state, owner, Change::MemberAdded { member: Member { user, name: name.into(), role } });
+        }
+        let section = SectionId(uuid::Uuid::from_u128(20));
+        change(
+            &mut state,
+            owner,
+            Change::SectionAdded {
+                section,
+                title: "Summary".into(),
+                body: "# Summary\n\n[verified: TL-1] A fact.\n\n[restricted] See [[annex:A1]].".into(),
+                after: None,
+            },
+        );
+        let annex = Annex {
+            id: AnnexId(uuid::Uuid::from_u128(30)),
+            code: "A1".into(),
+            title: "Tenants".into(),
+            classification: "tenant-identifiers".into(),
+            need_to_know: vec![privacy],
+            sensitive: vec!["acct-4471-NWF".into()],
+            sensitive_count: 1,
+            content: Some("acct-4471-NWF".into()),
+            salt: Some("00".into()),
+            content_hash: "h".into(),
+            at_ms: 0,
+        };
+        change(&mut state, owner, Change::AnnexAdded { annex });
+        Fixture { state, owner, privacy, legal, agent, section }
+    }
+
+    pub(crate) fn set_body(f: &mut Fixture, body: &str) {
+        let old = f.state.section(f.section).map(|s| s.body.clone()).unwrap_or_default();
+        let op = crate::ot::TextOp::from_texts(&old, body).to_wire();
+        change(&mut f.state, f.owner, Change::SectionEdited { section: f.section, op });
+    }
+
+    fn object(f: &mut Fixture, blocking: bool, text: &str) -> ObjectionId {
+        let id = ObjectionId(uuid::Uuid::from_u128(100 + f.state.objections.len() as u128));
+        let objection = Objection {
+            id,
+            number: f.state.next_objection_number(),
+            author: f.privacy,
+            anchor: Anchor { section: f.section, statement: None, quote: None },
+            kind: ObjectionKind::Wording,
+            blocking,
+            text: text.into(),
+            status: ObjectionStatus::Open,
+            rationale: None,
+            replies: Vec::new(),
+            history: Vec::new(),
+            at_ms: 0,
+        };
+        change(&mut f.state, f.privacy, Change::ObjectionRaised { objection });
+        id
+    }
+
+    fn cosign(f: &mut Fixture, user: UserId, name: &str, discipline: Option<Discipline>) {
+        let cosignature = Cosignature {
+            user,
+            name: name.into(),
+            role: "reviewer".into(),
+            discipline,
+            revision: f.state.content_revision,
+            content_hash: content_hash(&f.state),
+            at_ms: 5,
+            voided_at: None,
+        };
+        change(&mut f.state, user, Change::Cosigned { cosignature });
+    }
+
+    fn kinds(r: &Readiness) -> Vec<String> {
+        r.blockers
+            .iter()
+            .map(|b| serde_json::to_value(b).ok().and_then(|v| v["blocker"].as_str().map(String::from)).unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_room_is_clear_and_names_owner_annexes_and_lanes() {
+        let f = fixture();
+        let r = readiness(&f.state);
+        assert!(r.is_clear(), "{:?}", r.blockers);
+        assert_eq!(r.owners, vec![f.owner]);
+        assert_eq!(r.held_annexes.len(), 1);
+        assert_eq!(r.held_annexes[0].code, "A1");
+        assert_eq!(r.lanes.len(), 3);
+        assert!(r.boundary_checked);
+        assert_eq!(r.content_revision, f.state.revision);
+        assert_eq!(r.content_hash, content_hash(&f.state));
+        assert_eq!(r.release.line, "DRAFTING");
+        assert!(r.cosign.met);
+    }
+
+    #[test]
+    fn each_kind_of_content_blocker() {
+        let mut f = fixture();
+        set_body(&mut f, "[contested: O-7] Disputed.\n\nPlain claim.\n\n[verified:] Empty evidence.\n\n[restricted] [[annex:A9]]\n\nacct-4471-nwf leaked.");
+        let r = readiness(&f.state);
+        assert_eq!(
+            kinds(&r),
+            ["unlinked_contested", "unsupported_statement", "unsupported_statement", "unknown_annex_reference", "unsupported_statement", "annex_boundary"]
+        );
+        for b in &r.blockers {
+            assert!(!b.describe().to_lowercase().contains("acct-4471-nwf"), "{}", b.describe());
+        }
+        let o = object(&mut f, true, "blocking and mentions ACCT-4471-NWF");
+        let r = readiness(&f.state);
+        let k = kinds(&r);
+        assert_eq!(k[0], "open_blocking_objection");
+        assert!(k.contains(&"annex_boundary_in_register".to_string()));
+        assert!(r.blockers.iter().all(|b| !b.describe().contains("ACCT-4471-NWF")), "{:?}", r.blockers);
+        // The contested statement links to O-1 once it exists and is open.
+        set_body(&mut f, "[contested: O-1] Disputed.");
+        let r = readiness(&f.state);
+        assert_eq!(kinds(&r), ["open_blocking_objection", "annex_boundary_in_register"]);
+        // Accepted-residual with a rationale: no blocker, listed as residual.
+        let change_ = StatusChange {
+            status: ObjectionStatus::AcceptedResidual,
+            by: f.owner,
+            rationale: Some("privacy lane decides".into()),
+            at_ms: 0,
+        };
+        change(&mut f.state, f.owner, Change::ObjectionStatusChanged { objection: o, change: change_ });
+        let r = readiness(&f.state);
+        assert_eq!(kinds(&r), ["annex_boundary_in_register"]);
+        assert_eq!(r.residual.len(), 1);
+        assert_eq!(r.residual[0].rationale, "privacy lane decides");
+        assert!(!r.residual[0].text.contains("ACCT"), "residual text is redacted: {}", r.residual[0].text);
+    }
+
+    #[test]
+    fn a_client_without_patterns_knows_it_did_not_check_the_boundary() {
+        let mut f = fixture();
+        set_body(&mut f, "[verified: X] acct-4471-NWF");
+        let redacted = crate::view::redacted_state(&f.state);
+        let r = readiness(&redacted);
+        assert!(!r.boundary_checked);
+        assert!(r.is_clear());
+        assert!(!readiness(&f.state).is_clear());
+    }
+
+    #[test]
+    fn cosign_policy_met_unmet_and_voided_by_a_change() {
+        let mut f = fixture();
+        change(
+            &mut f.state,
+            f.owner,
+            Change::ReleasePolicySet {
+                policy: ReleasePolicy { members: vec![f.legal], disciplines: vec![Discipline::Privacy, Discipline::Privacy] },
+            },
+        );
+        let r = readiness(&f.state);
+        assert_eq!(r.cosign.policy.disciplines, vec![Discipline::Privacy], "normalized");
+        assert_eq!(kinds(&r), ["cosignature_missing", "cosignature_missing"]);
+        assert!(r.blockers[0].describe().contains("co-signature from dan"));
+        assert!(r.blockers[1].describe().contains("co-signature from a privacy reviewer"));
+        let u = f.privacy;
+        cosign(&mut f, u, "priya", Some(Discipline::Privacy));
+        let u = f.legal;
+        cosign(&mut f, u, "dan", Some(Discipline::Legal));
+        let r = readiness(&f.state);
+        assert!(r.cosign.met, "{:?}", r.cosign);
+        assert!(r.is_clear());
+        // A non-content change keeps them.
+        change(&mut f.state, f.owner, Change::ReleaseChanged { release: ReleaseState::Drafting });
+        assert!(readiness(&f.state).cosign.met);
+        // A content change voids both; the record says who signs again and what changed.
+        let signed_at = f.state.content_revision;
+        set_body(&mut f, "[verified: TL-2] Another fact.");
+        let r = readiness(&f.state);
+        assert!(!r.cosign.met);
+        assert_eq!(r.cosign.must_sign_again.len(), 2);
+        let again = &r.cosign.must_sign_again[0];
+        assert_eq!(again.signed_revision, signed_at);
+        assert_eq!(again.voided_at, f.state.revision);
+        assert_eq!(again.changed, vec!["section \"Summary\"".to_string()]);
+        assert!(r.blockers.iter().any(|b| b.describe().contains("priya (signed rev")), "{:?}", r.blockers);
+        // The same member can't co-sign the same content twice.
+        let u = f.privacy;
+        cosign(&mut f, u, "priya", Some(Discipline::Privacy));
+        let dup = Cosignature {
+            user: f.privacy,
+            name: "priya".into(),
+            role: "reviewer".into(),
+            discipline: Some(Discipline::Privacy),
+            revision: f.state.content_revision,
+            content_hash: content_hash(&f.state),
+            at_ms: 6,
+            voided_at: None,
+        };
+        let rev = Revision { revision: f.state.revision + 1, author: f.privacy, at_ms: 0, client: None, change: Change::Cosigned { cosignature: dup } };
+        assert!(matches!(apply(&mut f.state, &rev), Err(crate::change::ApplyError::Conflict(_))));
+        assert_eq!(f.state.cosignatures.iter().filter(|c| c.user == f.privacy).count(), 1, "one entry per member");
+    }
+
+    #[test]
+    fn an_agent_or_a_wrong_discipline_never_meets_a_discipline() {
+        let mut f = fixture();
+        change(
+            &mut f.state,
+            f.owner,
+            Change::ReleasePolicySet { policy: ReleasePolicy { members: vec![], disciplines: vec![Discipline::Privacy] } },
+        );
+        let u = f.agent;
+        cosign(&mut f, u, "bot", None);
+        let u = f.legal;
+        cosign(&mut f, u, "dan", Some(Discipline::Legal));
+        assert!(!readiness(&f.state).cosign.met);
+    }
+
+    #[test]
+    fn release_status_lines_show_staleness() {
+        let mut f = fixture();
+        let c = f.state.content_revision;
+        change(&mut f.state, f.owner, Change::ReleaseChanged { release: ReleaseState::Ready { revision: c, by: f.owner, at_ms: 0 } });
+        assert_eq!(release_status(&f.state).line, format!("READY at rev {c}"));
+        let released = ReleaseState::Released {
+            revision: c,
+            content_hash: content_hash(&f.state),
+            lane: Lane::Privacy,
+            by: f.owner,
+            at_ms: 0,
+        };
+        change(&mut f.state, f.owner, Change::ReleaseChanged { release: released });
+        assert_eq!(release_status(&f.state).line, format!("RELEASED rev {c} (privacy lane)"));
+        set_body(&mut f, "[verified: TL-2] Changed.");
+        let m = f.state.revision;
+        assert_eq!(release_status(&f.state).line, format!("RELEASED rev {c} — superseded at rev {m} (privacy lane)"));
+        set_body(&mut f, "[verified: TL-3] Changed again.");
+        assert_eq!(f.state.last_release.as_ref().and_then(|l| l.superseded_at), Some(m), "the first change supersedes");
+        change(&mut f.state, f.owner, Change::ReleaseChanged { release: ReleaseState::Held { reasons: vec!["fix".into()], by: f.owner, at_ms: 0 } });
+        let s = release_status(&f.state);
+        assert_eq!(s.line, format!("HELD: fix · last release: RELEASED rev {c} — superseded at rev {m}"));
+        change(&mut f.state, f.owner, Change::ReleaseChanged { release: ReleaseState::Ready { revision: c, by: f.owner, at_ms: 0 } });
+        assert!(release_status(&f.state).ready_stale);
     }
 }

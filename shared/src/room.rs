@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::annex::Annex;
 use crate::ids::{AnnexId, ObjectionId, RoomId, SectionId, UserId};
 use crate::objection::Objection;
-use crate::release::ReleaseState;
+use crate::release::{Cosignature, LastRelease, ReleasePolicy, ReleaseState};
 use crate::role::Role;
 
 /// A member of a room.
@@ -55,6 +55,20 @@ pub struct RoomState {
     /// Revision of the newest change to the packet, register or annex map.
     #[serde(default)]
     pub content_revision: u64,
+    /// Co-signatures required besides the owner's release.
+    #[serde(default)]
+    pub release_policy: ReleasePolicy,
+    /// Co-signatures given, at most one per member (the newest); voided
+    /// ones stay so the room shows who must sign again.
+    #[serde(default)]
+    pub cosignatures: Vec<Cosignature>,
+    /// The newest release, with the revision that superseded it if any.
+    #[serde(default)]
+    pub last_release: Option<LastRelease>,
+    /// Annex access governance: requests and grants, break-glass,
+    /// promotions, room checks and overrides, policy, retention purge.
+    #[serde(default)]
+    pub access: crate::access::AccessState,
 }
 
 impl RoomState {
@@ -70,6 +84,10 @@ impl RoomState {
             release: ReleaseState::Drafting,
             created_ms,
             content_revision: 0,
+            release_policy: ReleasePolicy::default(),
+            cosignatures: Vec::new(),
+            last_release: None,
+            access: crate::access::AccessState::default(),
         }
     }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::content_hash;
 use crate::ids::{AnnexId, UserId};
-use crate::policy::{Capability, capabilities};
+use crate::policy::Capability;
 use crate::protocol::Presence;
 use crate::role::Role;
 use crate::room::RoomState;
@@ -41,6 +41,7 @@ pub fn redacted_state(state: &RoomState) -> RoomState {
     for annex in out.annexes.values_mut() {
         *annex = annex.redacted();
     }
+    out.access = out.access.redacted();
     out
 }
 
@@ -56,8 +57,9 @@ pub fn snapshot_for(
         user,
         name: member.name.clone(),
         role: member.role,
-        capabilities: capabilities(&member.role),
-        annex_access: state.annexes.values().filter(|a| a.allows(user)).map(|a| a.id).collect(),
+        capabilities: crate::access::capabilities_of(state, user, &member.role),
+        // Need-to-know, active grants and active break-glass.
+        annex_access: crate::access::annex_access(state, user),
     };
     Some(Snapshot { state: redacted_state(state), content_hash: content_hash(state), me, applied_seq, presence })
 }

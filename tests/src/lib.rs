@@ -721,7 +721,8 @@ pub fn bin_dir() -> anyhow::Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-fn workspace_root() -> PathBuf {
+/// The workspace root (the folder holding the top-level Cargo.toml).
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }
 

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use trustroom_shared::export::ExportFormat;
 use trustroom_shared::objection::{ObjectionKind, ObjectionStatus};
 use trustroom_shared::release::Lane;
+use trustroom_shared::role::Discipline;
 
 use super::exit::EXIT_CODES_HELP;
 use crate::demo::DemoArgs;
@@ -139,10 +141,64 @@ pub enum Command {
         reason: String,
     },
 
-    /// Show the readiness record: owners, blockers, accepted residual disagreement, held annexes, lanes
-    #[command(after_help = "Computed from the snapshot you may see. Annex-boundary blockers need the \
-        annexes' sensitive patterns, which only the server holds; the server checks them again at release.")]
+    /// Show the readiness record: owners, blockers, co-signatures, accepted residual disagreement, held annexes, lanes
+    #[command(after_help = "The server's record (the `readiness` request): it includes the annex-boundary \
+        checks, which need the annexes' sensitive patterns that never leave the server. The release line \
+        says `RELEASED rev N — superseded at rev M` once a release is stale.")]
     Readiness {
+        /// Room id or exact title
+        room: String,
+    },
+
+    /// Show or set the release policy: the co-signatures a release needs besides the owner's
+    #[command(after_help = "Without options, prints the policy. With --require-member/--require-discipline \
+        (repeatable) or --clear, replaces it (owner only). Agents and owners cannot be required.")]
+    Policy {
+        /// Room id or exact title
+        room: String,
+        /// A member (name or user id) who must co-sign (repeatable)
+        #[arg(long = "require-member", value_name = "NAME")]
+        require_member: Vec<String>,
+        /// A reviewer discipline of which one member must co-sign (repeatable)
+        #[arg(long = "require-discipline", value_name = "D")]
+        require_discipline: Vec<Discipline>,
+        /// Require no co-signatures
+        #[arg(long, conflicts_with_all = ["require_member", "require_discipline"])]
+        clear: bool,
+    },
+
+    /// Co-sign the room's current content hash (reviewers and members the policy names; never agents)
+    #[command(after_help = "Signs the content hash of the snapshot read on join; if the room changes \
+        before the server gets it, the answer is `error[stale]`. Any later content change voids the \
+        co-signature: `readiness` then lists you under \"must sign again\".")]
+    Cosign {
+        /// Room id or exact title
+        room: String,
+        /// Sign only if the content hash is this one (what you reviewed)
+        #[arg(long, value_name = "HASH")]
+        hash: Option<String>,
+    },
+
+    /// Export the room's bundle: packet, register with threads, annex map (references only), readiness, manifest
+    #[command(after_help = "Deterministic: the same room state gives the same bytes. Restricted detail and \
+        annex references appear as `[redacted: annex CODE · classification]`; every export is audited. \
+        A JSON bundle of a released revision verifies with `trustroom-server manifest verify`.")]
+    Export {
+        /// Room id or exact title
+        room: String,
+        /// Room revision to export (default: the newest)
+        #[arg(long, value_name = "N")]
+        revision: Option<u64>,
+        /// json (verifiable) or markdown (for people)
+        #[arg(long, default_value = "json", value_name = "json|markdown")]
+        format: ExportFormat,
+        /// Write to this file instead of stdout
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+
+    /// List the room's releases (manifest history), oldest first
+    Manifests {
         /// Room id or exact title
         room: String,
     },
@@ -166,6 +222,24 @@ pub enum Command {
 
     /// Run a local demo server with a seeded room and open the terminal UI as its owner
     Demo(DemoArgs),
+
+    /// Annex access: request, approve or deny, revoke, list, history, policy
+    #[command(subcommand)]
+    Access(super::access::AccessCommand),
+
+    /// Emergency read access to annexes for at most 30 minutes (break-glass list only)
+    BreakGlass(super::access::BreakGlassArgs),
+
+    /// Ask to promote an exact annex passage into a section (an owner decides)
+    Promote(super::access::PromoteArgs),
+
+    /// Decide or read promotions of annex passages
+    #[command(subcommand)]
+    Promotion(super::access::PromotionCommand),
+
+    /// Room checks: list, or override one failing check (owner)
+    #[command(subcommand)]
+    Check(super::access::CheckCommand),
 
     /// Client configuration file
     #[command(subcommand)]

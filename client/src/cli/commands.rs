@@ -11,9 +11,11 @@ use trustroom_shared::change::Change;
 use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
-use trustroom_shared::protocol::{Ack, AnnexContent, Request, ServerFrame};
-use trustroom_shared::readiness::readiness as readiness_of;
+use trustroom_shared::export::ExportFormat;
+use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, ExportResult, ManifestsResult, Request, ServerFrame};
+use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::Lane;
+use trustroom_shared::role::Discipline;
 
 use super::args::{ObjectArgs, StatusArg};
 use super::exit::{LocalError, UsageError};
@@ -88,7 +90,8 @@ pub async fn readiness(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
     let room = s.room_id(room).await?;
     let snapshot = s.join(room).await?;
-    let record = readiness_of(&snapshot.state);
+    // The server's record: it has the annex-boundary checks a client cannot run.
+    let record: Readiness = s.call_as(Request::Readiness { room }).await.context("reading the readiness record")?;
     if ctx.json {
         emit(&output::json_pretty(&record)?)?;
     } else {
@@ -273,8 +276,132 @@ pub async fn decide(ctx: &Ctx, room: &str, decision: Decision) -> anyhow::Result
         return ctx.print_ack(&result, None, None);
     }
     match serde_json::from_value::<Ack>(result.clone()) {
-        Ok(ack) => emit(&format!("{} {state}", output::ack(&ack, None, None)))?,
+        Ok(ack) => {
+            let manifest = ack.created.clone();
+            let line = output::ack(&Ack { created: None, ..ack }, None, None);
+            match manifest {
+                Some(hash) => emit(&format!("{line} {state} manifest {hash}"))?,
+                None => emit(&format!("{line} {state}"))?,
+            }
+        }
         Err(_) => ctx.print_ack(&result, None, None)?,
+    }
+    Ok(())
+}
+
+/// `policy`: prints the release policy, or replaces it.
+pub async fn policy(
+    ctx: &Ctx,
+    room: &str,
+    members: &[String],
+    disciplines: &[Discipline],
+    clear: bool,
+) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let snapshot = s.join(room).await?;
+    if members.is_empty() && disciplines.is_empty() && !clear {
+        if ctx.json {
+            emit(&output::json_pretty(&snapshot.state.release_policy)?)?;
+        } else {
+            emit(&output::policy(&snapshot.state))?;
+        }
+        return Ok(());
+    }
+    let mut ids = Vec::new();
+    for m in members {
+        ids.push(resolve::member(&snapshot.state, m)?.user);
+    }
+    let request = Request::SetReleasePolicy { room, members: ids, disciplines: disciplines.to_vec(), seq: s.seq() };
+    let result = s.call(request).await.context("setting the release policy")?;
+    if ctx.json {
+        return ctx.print_ack(&result, None, None);
+    }
+    match serde_json::from_value::<Ack>(result.clone()) {
+        Ok(ack) => emit(&format!("{} POLICY set", output::ack(&ack, None, None)))?,
+        Err(_) => ctx.print_ack(&result, None, None)?,
+    }
+    Ok(())
+}
+
+/// `cosign`: co-signs the content hash read on join.
+pub async fn cosign(ctx: &Ctx, room: &str, expected: Option<&str>) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let snapshot = s.join(room).await?;
+    let hash = snapshot.content_hash.clone();
+    if let Some(want) = expected.map(str::trim).filter(|w| !w.is_empty())
+        && !hash.starts_with(&want.to_lowercase())
+    {
+        return Err(LocalError::new(
+            ErrorCode::Stale,
+            format!("the room's content is {hash}, not the {want} you reviewed; look again before signing"),
+        )
+        .into());
+    }
+    let request = Request::Cosign { room, content_hash: hash.clone(), seq: s.seq() };
+    let result = s.call(request).await.context("co-signing")?;
+    if ctx.json {
+        return ctx.print_ack(&result, None, None);
+    }
+    match serde_json::from_value::<Ack>(result.clone()) {
+        Ok(ack) => emit(&format!(
+            "{} CO-SIGNED content {hash} (packet rev {})",
+            output::ack(&ack, None, None),
+            snapshot.state.content_revision
+        ))?,
+        Err(_) => ctx.print_ack(&result, None, None)?,
+    }
+    Ok(())
+}
+
+/// `export`: the bundle, byte for byte as the server encoded it.
+pub async fn export(
+    ctx: &Ctx,
+    room: &str,
+    revision: Option<u64>,
+    format: ExportFormat,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let result: ExportResult =
+        s.call_as(Request::Export { room, revision, format }).await.context("exporting the room")?;
+    match out {
+        Some(path) => {
+            tokio::fs::write(path, result.text.as_bytes())
+                .await
+                .with_context(|| format!("writing {}", path.display()))?;
+            if ctx.json {
+                let mut meta = serde_json::to_value(&result)?;
+                if let Value::Object(m) = &mut meta {
+                    m.remove("text");
+                    m.insert("out".into(), Value::String(path.display().to_string()));
+                }
+                emit(&meta.to_string())?;
+            } else {
+                emit(&output::exported(&result, &path.display().to_string()))?;
+            }
+        }
+        None => {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(result.text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// `manifests`: the release history.
+pub async fn manifests(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = s.room_id(room).await?;
+    let result: ManifestsResult = s.call_as(Request::Manifests { room }).await.context("reading the manifests")?;
+    if ctx.json {
+        emit(&output::json_pretty(&result)?)?;
+    } else {
+        emit(&output::manifests(&result))?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! - `output`: what gets printed
 //! - `exit`: error messages and exit codes
 
+pub mod access;
 pub mod args;
 pub mod commands;
 pub mod exit;
@@ -112,6 +113,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Release { room, lane } => commands::decide(&ctx()?, &room, Decision::Release(lane.into())).await,
         Command::Escalate { room, reason } => commands::decide(&ctx()?, &room, Decision::Escalate(reason)).await,
         Command::Watch { room, since } => commands::watch(&ctx()?, &room, since).await,
+        Command::Policy { room, require_member, require_discipline, clear } => {
+            commands::policy(&ctx()?, &room, &require_member, &require_discipline, clear).await
+        }
+        Command::Cosign { room, hash } => commands::cosign(&ctx()?, &room, hash.as_deref()).await,
+        Command::Export { room, revision, format, out } => {
+            commands::export(&ctx()?, &room, revision, format, out.as_deref()).await
+        }
+        Command::Manifests { room } => commands::manifests(&ctx()?, &room).await,
+        Command::Access(c) => access::access(&ctx()?, c).await,
+        Command::BreakGlass(args) => access::break_glass(&ctx()?, args).await,
+        Command::Promote(args) => access::promote(&ctx()?, args).await,
+        Command::Promotion(c) => access::promotion(&ctx()?, c).await,
+        Command::Check(c) => access::check(&ctx()?, c).await,
     }
 }
 

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use trustroom_shared::ids::UserId;
-use trustroom_shared::protocol::{Ack, AnnexContent, RoomSummary};
-use trustroom_shared::readiness::Readiness;
+use trustroom_shared::protocol::{Ack, AnnexContent, ExportResult, ManifestsResult, RoomSummary};
+use trustroom_shared::readiness::{Readiness, release_status};
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::room::RoomState;
 use trustroom_shared::statement::{StatementLabel, statements};
@@ -54,23 +54,91 @@ pub fn rooms(rooms: &[RoomSummary]) -> String {
     out
 }
 
-/// One line describing the release state.
+/// A member's name, `system` for automatic decisions.
+fn decider(state: &RoomState, by: UserId) -> String {
+    if by.0.is_nil() { "system".into() } else { name_of(state, by) }
+}
+
+/// One line describing the release state, with staleness: a stale release
+/// reads `RELEASED rev N — superseded at rev M`, and after a later hold or
+/// ready the last release is named too.
 pub fn release(state: &RoomState) -> String {
-    match &state.release {
+    let status = release_status(state);
+    let line = match &state.release {
         ReleaseState::Drafting => "DRAFTING".into(),
         ReleaseState::Held { reasons, by, .. } => {
-            format!("HELD by {}: {}", name_of(state, *by), reasons.join("; "))
+            format!("HELD by {}: {}", decider(state, *by), reasons.join("; "))
         }
-        ReleaseState::Ready { revision, by, .. } => format!("READY at rev {revision} by {}", name_of(state, *by)),
-        ReleaseState::Released { revision, lane, by, content_hash, .. } => format!(
-            "RELEASED at rev {revision} to the {lane} lane by {} (content {})",
-            name_of(state, *by),
-            short_hash(content_hash)
-        ),
+        ReleaseState::Ready { revision, by, .. } => {
+            let stale = if status.ready_stale {
+                format!(" — stale: changed at rev {} (mark it ready again)", state.content_revision)
+            } else {
+                String::new()
+            };
+            format!("READY at rev {revision} by {}{stale}", name_of(state, *by))
+        }
+        ReleaseState::Released { by, content_hash, .. } => {
+            format!("{} by {} (content {})", status.line, name_of(state, *by), short_hash(content_hash))
+        }
         ReleaseState::Escalated { reason, by, .. } => {
             format!("ESCALATED by {}: {reason} (the room is read-only)", name_of(state, *by))
         }
+    };
+    match (&state.release, &state.last_release) {
+        (ReleaseState::Released { .. }, _) | (_, None) => line,
+        (_, Some(last)) => format!("{line} · last release: {} ({} lane)", last.status_line(), last.lane),
     }
+}
+
+/// `policy` without options: who must co-sign.
+pub fn policy(state: &RoomState) -> String {
+    let p = &state.release_policy;
+    let mut needs: Vec<String> = p.members.iter().map(|u| name_of(state, *u)).collect();
+    needs.extend(p.disciplines.iter().map(|d| format!("a {d} reviewer")));
+    if needs.is_empty() {
+        format!("Release policy of {:?}: no co-signatures required (the owner's release alone)\n", state.title)
+    } else {
+        format!("Release policy of {:?}: co-signatures required from {}\n", state.title, needs.join(", "))
+    }
+}
+
+/// The line printed after `export --out FILE`.
+pub fn exported(r: &ExportResult, path: &str) -> String {
+    let released = if r.released { "released, with manifest" } else { "not released" };
+    let exact = if r.exact { "" } else { "; restricted detail redacted (not exact)" };
+    format!(
+        "exported rev {} (packet rev {}, content {}, {released}{exact}) as {} to {path}",
+        r.revision,
+        r.packet_revision,
+        short_hash(&r.content_hash),
+        r.format
+    )
+}
+
+/// `manifests`: one line per release.
+pub fn manifests(r: &ManifestsResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "server key {}", r.public_key);
+    if r.manifests.is_empty() {
+        let _ = writeln!(out, "no releases yet");
+    }
+    for m in &r.manifests {
+        let b = &m.manifest.body;
+        let co: Vec<&str> = b.cosigners.iter().map(|c| c.name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "rev {}  packet rev {}  {}  {}  by {}  co-signed by {}  content {}  manifest {}",
+            m.event.release_revision,
+            b.revision,
+            b.lane,
+            trustroom_shared::export::utc(m.event.released_at_ms),
+            b.signer.name,
+            if co.is_empty() { "nobody".to_string() } else { co.join(", ") },
+            short_hash(&b.content_hash),
+            m.manifest.manifest_hash
+        );
+    }
+    out
 }
 
 fn short_hash(h: &str) -> &str {
@@ -210,12 +278,58 @@ pub fn readiness(r: &Readiness, state: &RoomState) -> String {
         format!("BLOCKED: {} blocker(s)", r.blockers.len())
     };
     let _ = writeln!(out, "Readiness of {:?} at rev {}: {verdict}", state.title, r.revision);
-    let _ = writeln!(out, "Release state: {}", release(state));
+    let release_line = if r.release.line.is_empty() { release(state) } else { r.release.line.clone() };
+    let _ = writeln!(out, "Release state: {release_line}");
+    if r.content_hash.is_empty() {
+        let _ = writeln!(out, "Packet: rev {}", r.content_revision);
+    } else {
+        let _ = writeln!(out, "Packet: rev {}, content {}", r.content_revision, r.content_hash);
+    }
     let owners: Vec<String> = r.owners.iter().map(|u| name_of(state, *u)).collect();
     let _ = writeln!(out, "Owners: {}", if owners.is_empty() { "none".into() } else { owners.join(", ") });
     let _ = writeln!(out, "Blockers ({}):", r.blockers.len());
     for b in &r.blockers {
         let _ = writeln!(out, "  - {}", b.describe());
+    }
+    if !r.boundary_checked {
+        let _ = writeln!(out, "  (annex-boundary checks not run: this record was computed without the annexes' patterns)");
+    }
+    let c = &r.cosign;
+    if c.requirements.is_empty() {
+        let _ = writeln!(out, "Co-signatures: none required");
+    } else {
+        let met = if c.met { "met" } else { "NOT met" };
+        let _ = writeln!(out, "Co-signatures ({met}):");
+        for req in &c.requirements {
+            match &req.met_by {
+                Some(by) => {
+                    let _ = writeln!(out, "  - {}: signed by {by}", req.need.describe());
+                }
+                None => {
+                    let _ = writeln!(out, "  - {}: missing", req.need.describe());
+                }
+            }
+        }
+    }
+    for again in &c.must_sign_again {
+        let _ = writeln!(
+            out,
+            "  ! {} must sign again: signed rev {}, voided at rev {} (changed: {})",
+            again.name,
+            again.signed_revision,
+            again.voided_at,
+            again.changed.join(", ")
+        );
+    }
+    for o in &r.overrides {
+        let _ = writeln!(
+            out,
+            "Override: the {} check, by {} at rev {}: {}",
+            o.check.title(),
+            name_of(state, o.by),
+            o.revision,
+            o.rationale
+        );
     }
     let _ = writeln!(out, "Accepted residual disagreement ({}):", r.residual.len());
     for res in &r.residual {
@@ -313,6 +427,48 @@ mod tests {
         assert!(text.contains("open blocking objection O-1"));
         assert!(text.contains("Held annexes (2):"));
         assert!(text.contains("Lanes: privacy, product-security, account-governance"));
+    }
+
+    #[test]
+    fn release_lines_show_staleness_policy_and_exports() {
+        use trustroom_shared::release::{Lane, LastRelease, ReleasePolicy};
+        let mut st = state();
+        let by = UserId::new();
+        st.members.insert(by, Member { user: by, name: "Dana".into(), role: Role::Owner });
+        let last = LastRelease {
+            revision: 31,
+            content_hash: "ab".repeat(32),
+            lane: Lane::Privacy,
+            by,
+            at_ms: 0,
+            release_revision: 32,
+            superseded_at: Some(33),
+        };
+        st.content_revision = 34;
+        st.release = ReleaseState::Released { revision: 31, content_hash: "ab".repeat(32), lane: Lane::Privacy, by, at_ms: 0 };
+        st.last_release = Some(last);
+        assert_eq!(release(&st), "RELEASED rev 31 — superseded at rev 33 (privacy lane) by Dana (content abababababababab)");
+        st.release = ReleaseState::Held { reasons: vec!["new evidence".into()], by: UserId(uuid::Uuid::nil()), at_ms: 0 };
+        assert_eq!(
+            release(&st),
+            "HELD by system: new evidence · last release: RELEASED rev 31 — superseded at rev 33 (privacy lane)"
+        );
+        assert!(policy(&st).contains("no co-signatures required"));
+        st.release_policy = ReleasePolicy { members: vec![by], disciplines: vec![trustroom_shared::role::Discipline::Legal] };
+        assert!(policy(&st).ends_with("co-signatures required from Dana, a legal reviewer\n"), "{}", policy(&st));
+        let r = ExportResult {
+            format: trustroom_shared::export::ExportFormat::Json,
+            revision: 40,
+            packet_revision: 31,
+            content_hash: "cd".repeat(32),
+            exact: true,
+            released: true,
+            text: String::new(),
+        };
+        assert_eq!(
+            exported(&r, "b.json"),
+            "exported rev 40 (packet rev 31, content cdcdcdcdcdcdcdcd, released, with manifest) as json to b.json"
+        );
     }
 
     #[test]

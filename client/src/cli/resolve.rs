@@ -4,10 +4,10 @@
 //! message that says what exists.
 
 use trustroom_shared::annex::Annex;
-use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId, SectionId};
+use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId, SectionId, UserId};
 use trustroom_shared::objection::Objection;
 use trustroom_shared::protocol::RoomSummary;
-use trustroom_shared::room::{RoomState, Section};
+use trustroom_shared::room::{Member, RoomState, Section};
 
 use super::exit::LocalError;
 
@@ -138,6 +138,22 @@ pub fn annex<'a>(state: &'a RoomState, name: &str) -> Result<&'a Annex, LocalErr
         matches,
         |a| a.id.to_string(),
         || state.annexes.values().map(|a| format!("{} {:?}", a.code, a.title)).collect(),
+        "",
+    )
+}
+
+/// A member by user id or exact name.
+pub fn member<'a>(state: &'a RoomState, name: &str) -> Result<&'a Member, LocalError> {
+    let matches: Vec<&Member> = match name.trim().parse::<UserId>() {
+        Ok(id) => state.members.get(&id).into_iter().collect(),
+        Err(_) => state.members.values().filter(|m| m.name == name.trim()).collect(),
+    };
+    one(
+        ("member", "members"),
+        name,
+        matches,
+        |m| m.user.to_string(),
+        || state.members.values().map(|m| m.name.clone()).collect(),
         "",
     )
 }

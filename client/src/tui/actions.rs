@@ -49,6 +49,7 @@ pub enum Action {
     Readiness,
     Hold,
     Escalate,
+    Cosign,
     ReconnectNow,
 }
 
@@ -112,6 +113,7 @@ impl App {
             Action::Readiness => self.open_readiness(),
             Action::Hold => self.open_reason(ReasonPurpose::Hold),
             Action::Escalate => self.open_reason(ReasonPurpose::Escalate),
+            Action::Cosign => self.start_cosign(),
             Action::ReconnectNow => {
                 self.reconnect_requested = true;
                 self.notify(Level::Info, "reconnecting now…");
@@ -303,7 +305,7 @@ impl App {
             None
         };
         self.editor.mode = EditMode::Normal;
-        self.overlay = Some(Overlay::Dialog(Dialog::Objection(ObjectionForm {
+        self.overlay = Some(Overlay::dialog(Dialog::Objection(ObjectionForm {
             section: sid,
             section_title: title,
             quote,
@@ -325,7 +327,7 @@ impl App {
             return;
         };
         let code = self.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_default();
-        self.overlay = Some(Overlay::Dialog(Dialog::Reply(ReplyForm {
+        self.overlay = Some(Overlay::dialog(Dialog::Reply(ReplyForm {
             objection: id,
             code,
             text: input(&self.theme, "your reply"),
@@ -352,7 +354,7 @@ impl App {
             (ObjectionStatus::AcceptedResidual, residual),
         ];
         let selected = choices.iter().position(|(_, ok)| *ok).unwrap_or(0);
-        self.overlay = Some(Overlay::Dialog(Dialog::Status(StatusForm {
+        self.overlay = Some(Overlay::dialog(Dialog::Status(StatusForm {
             objection: id,
             code,
             choices,
@@ -413,8 +415,14 @@ impl App {
             self.notify(Level::Warn, "the room is escalated: no release from here");
             return;
         }
-        let record = readiness(state);
-        self.overlay = Some(Overlay::Dialog(Dialog::Readiness(ReadinessForm {
+        // Ours at once; the server's (with the annex-boundary check and the
+        // content hash) replaces it when it arrives.
+        let record = self.current_readiness().cloned().unwrap_or_else(|| readiness(state));
+        if let Some(room) = self.room {
+            self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
+        }
+        self.overlay = Some(Overlay::dialog(Dialog::Readiness(ReadinessForm {
+            server_checked: self.server_readiness.as_ref().is_some_and(|r| Some(r.revision) == self.state.as_ref().map(|s| s.revision)),
             record,
             lane: 0,
             step: ReadinessStep::Review,
@@ -424,22 +432,45 @@ impl App {
 
     pub fn open_reason(&mut self, purpose: ReasonPurpose) {
         let what = match purpose {
-            ReasonPurpose::Hold => "hold",
-            ReasonPurpose::Escalate => "escalate",
+            ReasonPurpose::Hold => Some("hold"),
+            ReasonPurpose::Escalate => Some("escalate"),
+            ReasonPurpose::RequestAccess(_) => None,
         };
-        if !self.owner_check(what) {
+        if what.is_some_and(|w| !self.owner_check(w)) {
             return;
         }
         let placeholder = match purpose {
             ReasonPurpose::Hold => "why the release is held",
             ReasonPurpose::Escalate => "why this goes to direct human handling",
+            ReasonPurpose::RequestAccess(_) => "why you need this annex (the owner decides; audited)",
         };
-        self.overlay = Some(Overlay::Dialog(Dialog::Reason(ReasonForm {
+        self.overlay = Some(Overlay::dialog(Dialog::Reason(ReasonForm {
             purpose,
             text: input(&self.theme, placeholder),
             confirming: false,
             error: None,
         })));
+    }
+
+    /// Co-sign: fetch the server's content hash for this revision, then ask
+    /// to confirm (the signature binds that exact hash).
+    fn start_cosign(&mut self) {
+        if matches!(self.me.as_ref().map(|m| m.role), Some(trustroom_shared::role::Role::Agent { .. })) {
+            self.notify(Level::Warn, "agents never co-sign");
+            return;
+        }
+        let Some(room) = self.room else { return };
+        let rev = self.state.as_ref().map_or(0, |s| s.revision);
+        match &self.server_readiness {
+            Some(r) if r.revision == rev && !r.content_hash.is_empty() => {
+                let d = Dialog::Cosign { content_hash: r.content_hash.clone(), revision: r.content_revision };
+                self.overlay = Some(Overlay::dialog(d));
+            }
+            _ => {
+                self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: true });
+                self.notify(Level::Info, "fetching the content hash to co-sign…");
+            }
+        }
     }
 
     /// Release to `lane`: marks the room ready at this revision (the

@@ -75,7 +75,13 @@ pub struct Notice {
 pub enum Overlay {
     Help,
     Palette(PaletteState),
-    Dialog(Dialog),
+    Dialog(Box<Dialog>),
+}
+
+impl Overlay {
+    pub fn dialog(d: Dialog) -> Overlay {
+        Overlay::Dialog(Box::new(d))
+    }
 }
 
 /// What the annex pane shows beside the map.
@@ -132,6 +138,11 @@ pub enum Pending {
     Release(Lane),
     Escalate,
     Cursor,
+    /// The server's readiness record; `then_cosign` opens the co-sign
+    /// confirmation with its content hash.
+    Readiness { then_cosign: bool },
+    Cosign,
+    RequestAccess,
 }
 
 /// A request waiting to be handed to the network task.
@@ -180,6 +191,8 @@ pub struct App {
     pub dirty: bool,
     /// A full resync is under way: events are ignored until the snapshot.
     pub resyncing: bool,
+    /// The resync under way asks for a snapshot (not a replay).
+    pub resync_full: bool,
     pub quit_armed: bool,
     // Caches (see `refresh`).
     pub meta: HashMap<SectionId, SectionMeta>,
@@ -193,6 +206,11 @@ pub struct App {
     pub log_path: Option<std::path::PathBuf>,
     /// The user asked to reconnect without waiting for the backoff.
     pub reconnect_requested: bool,
+    /// The server's readiness record (it also checks the annex boundary,
+    /// which needs patterns a client never receives).
+    pub server_readiness: Option<Readiness>,
+    /// Revision and time of the last readiness request.
+    pub readiness_asked: Option<(u64, Instant)>,
 }
 
 impl App {
@@ -231,6 +249,7 @@ impl App {
             exit_error: None,
             dirty: true,
             resyncing: false,
+            resync_full: false,
             quit_armed: false,
             meta: HashMap::new(),
             readiness: None,
@@ -241,6 +260,8 @@ impl App {
             help_scroll: 0,
             log_path: None,
             reconnect_requested: false,
+            server_readiness: None,
+            readiness_asked: None,
         }
     }
 
@@ -274,10 +295,26 @@ impl App {
         None
     }
 
+    /// Whether the room's records let us read `annex` now (need-to-know,
+    /// an active grant or break-glass), recomputed as events arrive.
     pub fn has_annex_access(&self, annex: AnnexId) -> bool {
         let Some(me) = &self.me else { return false };
-        me.annex_access.contains(&annex)
-            || self.state.as_ref().and_then(|s| s.annexes.get(&annex)).is_some_and(|a| a.allows(me.user))
+        match &self.state {
+            Some(state) => trustroom_shared::access::annex_access(state, me.user).contains(&annex),
+            None => me.annex_access.contains(&annex),
+        }
+    }
+
+    /// Active break-glass invocations: (code, who, annex codes, reason, ends_at_ms).
+    pub fn break_glass(&self) -> Vec<(String, String, Vec<String>, String, i64)> {
+        let Some(state) = &self.state else { return Vec::new() };
+        trustroom_shared::access::active_break_glass(state)
+            .map(|b| {
+                let annexes =
+                    b.annexes.iter().filter_map(|a| state.annexes.get(a)).map(|a| a.code.clone()).collect();
+                (format!("BG-{}", b.number), self.member_name(b.user), annexes, b.reason.clone(), b.ends_at)
+            })
+            .collect()
     }
 
     pub fn member_name(&self, user: UserId) -> String {
@@ -371,6 +408,34 @@ impl App {
         self.notices.back().filter(|n| now.duration_since(n.at) < NOTICE_FRESH)
     }
 
+    /// The readiness record to show: the server's when it is for the
+    /// current revision, else our own (without the annex-boundary check).
+    pub fn current_readiness(&self) -> Option<&Readiness> {
+        let rev = self.state.as_ref()?.revision;
+        match &self.server_readiness {
+            Some(r) if r.revision == rev => Some(r),
+            _ => self.readiness.as_ref(),
+        }
+    }
+
+    /// Asks the server for its readiness record when the room moved on
+    /// (at most once a second; called from the tick).
+    pub fn refresh_server_readiness(&mut self, now: Instant) {
+        let (Some(room), Some(state)) = (self.room, &self.state) else { return };
+        if self.conn != ConnState::Connected {
+            return;
+        }
+        let rev = state.revision;
+        let due = match self.readiness_asked {
+            None => true,
+            Some((r, at)) => r != rev && now.duration_since(at) >= Duration::from_secs(1),
+        };
+        if due && self.server_readiness.as_ref().is_none_or(|r| r.revision != rev) {
+            self.readiness_asked = Some((rev, now));
+            self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
+        }
+    }
+
     // ----- caches -----
 
     /// Recomputes stale caches. Call before drawing.
@@ -390,11 +455,12 @@ impl App {
                 None => Vec::new(),
             };
         }
-        if self.diff.as_ref().is_some_and(|d| d.stale(self.state.as_ref().map_or(0, |s| s.revision))) {
-            if let Some(mut d) = self.diff.take() {
-                d.compute(self);
-                self.diff = Some(d);
-            }
+        let rev = self.state.as_ref().map_or(0, |s| s.revision);
+        if self.diff.as_ref().is_some_and(|d| d.stale(rev))
+            && let Some(mut d) = self.diff.take()
+        {
+            d.compute(self);
+            self.diff = Some(d);
         }
     }
 
@@ -409,10 +475,18 @@ impl App {
         }
     }
 
-    /// Marks everything derived from the state as stale.
+    /// Marks everything derived from the state as stale, and drops annex
+    /// content we may no longer see (a grant revoked or expired).
     pub fn state_changed(&mut self) {
         self.caches_stale = true;
         self.dirty = true;
+        if let Some(AnnexOpen::Content(c)) = &self.annexes.open {
+            let id = c.annex;
+            if !self.has_annex_access(id) {
+                self.annexes.open = Some(AnnexOpen::Gated(id));
+                self.notify(Level::Warn, "your access to the open annex ended; its content was dropped");
+            }
+        }
     }
 }
 

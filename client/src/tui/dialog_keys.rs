@@ -8,6 +8,9 @@ use trustroom_shared::protocol::Request;
 use super::app::{App, Pending};
 use super::forms::{Dialog, KINDS, LANES, ObjectionField, ReadinessStep, ReasonForm, ReasonPurpose, input, input_text};
 
+/// How long an access request asks for (the owner may shorten it).
+const ACCESS_REQUEST_MS: u64 = 60 * 60 * 1000;
+
 /// The text input of a dialog, if it has one.
 pub fn dialog_text(d: &mut Dialog) -> Option<&mut TextArea<'static>> {
     match d {
@@ -49,6 +52,16 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match d {
         Dialog::Message { .. } => None,
+        Dialog::Cosign { content_hash, revision } => match key.code {
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                let room = app.room?;
+                let seq = app.next_seq();
+                app.send(Request::Cosign { room, content_hash, seq: Some(seq) }, Pending::Cosign);
+                None
+            }
+            KeyCode::Char('n' | 'N') => None,
+            _ => Some(Dialog::Cosign { content_hash, revision }),
+        },
         Dialog::Objection(mut f) => {
             match key.code {
                 KeyCode::Tab | KeyCode::Down => f.field = next_field(f.field, true),
@@ -68,7 +81,7 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                         f.field = ObjectionField::Text;
                         return Some(Dialog::Objection(f));
                     }
-                    let Some(room) = app.room else { return None };
+                    let room = app.room?;
                     let seq = app.next_seq();
                     app.send(
                         Request::Object {
@@ -97,7 +110,7 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                     f.error = Some("write a reply".into());
                     return Some(Dialog::Reply(f));
                 }
-                let Some(room) = app.room else { return None };
+                let room = app.room?;
                 let seq = app.next_seq();
                 app.send(
                     Request::Reply { room, objection: f.objection, text, seq: Some(seq) },
@@ -113,7 +126,7 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                 KeyCode::Up => f.selected = f.selected.saturating_sub(1),
                 KeyCode::Down | KeyCode::Tab => f.selected = (f.selected + 1).min(f.choices.len().saturating_sub(1)),
                 KeyCode::Enter => {
-                    let Some((status, allowed)) = f.chosen() else { return None };
+                    let (status, allowed) = f.chosen()?;
                     if !allowed {
                         f.error = Some(match status {
                             ObjectionStatus::AcceptedResidual => "accepted-residual is for the room owner only".into(),
@@ -126,7 +139,7 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                         f.error = Some("accepted-residual needs a rationale".into());
                         return Some(Dialog::Status(f));
                     }
-                    let Some(room) = app.room else { return None };
+                    let room = app.room?;
                     let seq = app.next_seq();
                     app.send(
                         Request::SetObjectionStatus {
@@ -160,10 +173,23 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                 f.confirming = true;
                 return Some(Dialog::Reason(f));
             }
-            let Some(room) = app.room else { return None };
+            let room = app.room?;
             match f.purpose {
                 ReasonPurpose::Hold => app.send(Request::Hold { room, reason }, Pending::Hold),
                 ReasonPurpose::Escalate => app.send(Request::Escalate { room, reason }, Pending::Escalate),
+                ReasonPurpose::RequestAccess(annex) => {
+                    let seq = app.next_seq();
+                    app.send(
+                        Request::RequestAccess {
+                            room,
+                            annexes: vec![annex],
+                            reason,
+                            duration_ms: Some(ACCESS_REQUEST_MS),
+                            seq: Some(seq),
+                        },
+                        Pending::RequestAccess,
+                    )
+                }
             };
             None
         }
@@ -182,11 +208,7 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                         error: None,
                     }));
                 }
-                (ReadinessStep::Review, KeyCode::Enter) => {
-                    if f.record.is_clear() {
-                        f.step = ReadinessStep::Confirm;
-                    }
-                }
+                (ReadinessStep::Review, KeyCode::Enter) if f.record.is_clear() => f.step = ReadinessStep::Confirm,
                 (ReadinessStep::Confirm, KeyCode::Char('y' | 'Y') | KeyCode::Enter) => {
                     app.release(f.lane());
                     return None;

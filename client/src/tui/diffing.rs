@@ -89,11 +89,11 @@ pub fn diff_into(out: &mut DiffResult, old: &str, new: &str, context: usize, dea
                         dels.push(DiffRow::Delete { old: or.start + k + 1, segs: a });
                         ins.push(DiffRow::Insert { new: nr.start + k + 1, segs: b });
                     }
-                    for i in or.start + pairs..or.end {
-                        dels.push(DiffRow::Delete { old: i + 1, segs: plain(old_lines[i]) });
+                    for (i, l) in old_lines.iter().enumerate().take(or.end).skip(or.start + pairs) {
+                        dels.push(DiffRow::Delete { old: i + 1, segs: plain(l) });
                     }
-                    for j in nr.start + pairs..nr.end {
-                        ins.push(DiffRow::Insert { new: j + 1, segs: plain(new_lines[j]) });
+                    for (j, l) in new_lines.iter().enumerate().take(nr.end).skip(nr.start + pairs) {
+                        ins.push(DiffRow::Insert { new: j + 1, segs: plain(l) });
                     }
                     out.removed += or.len();
                     out.added += nr.len();

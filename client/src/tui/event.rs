@@ -86,6 +86,7 @@ impl App {
             KeyCode::Char('R') => Action::Readiness,
             KeyCode::Char('H') => Action::Hold,
             KeyCode::Char('E') => Action::Escalate,
+            KeyCode::Char('S') => Action::Cosign,
             KeyCode::Char('q') => Action::Quit,
             KeyCode::Esc => {
                 self.editor.area.cancel_selection();
@@ -209,6 +210,11 @@ impl App {
             }
             KeyCode::PageDown => self.annexes.scroll = self.annexes.scroll.saturating_add(5),
             KeyCode::PageUp => self.annexes.scroll = self.annexes.scroll.saturating_sub(5),
+            KeyCode::Char('A') if matches!(self.annexes.open, Some(super::app::AnnexOpen::Gated(_))) => {
+                if let Some(super::app::AnnexOpen::Gated(id)) = self.annexes.open {
+                    self.open_reason(super::forms::ReasonPurpose::RequestAccess(id));
+                }
+            }
             KeyCode::Esc if self.annexes.open.is_some() => self.annexes.open = None,
             KeyCode::Esc => self.set_focus(Pane::Editor),
             _ => return false,
@@ -312,7 +318,7 @@ impl App {
                 _ => None,
             },
             Overlay::Palette(p) => self.palette_key(p, key),
-            Overlay::Dialog(d) => self.dialog_key(d, key).map(Overlay::Dialog),
+            Overlay::Dialog(d) => self.dialog_key(*d, key).map(Overlay::dialog),
         }
     }
 

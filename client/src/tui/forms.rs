@@ -41,6 +41,8 @@ pub enum Dialog {
     Status(StatusForm),
     Reason(ReasonForm),
     Readiness(ReadinessForm),
+    /// Confirm co-signing this content hash.
+    Cosign { content_hash: String, revision: u64 },
     /// A message to acknowledge.
     Message { title: String, text: String },
 }
@@ -95,6 +97,8 @@ impl StatusForm {
 pub enum ReasonPurpose {
     Hold,
     Escalate,
+    /// Ask the owner for access to a gated annex.
+    RequestAccess(trustroom_shared::AnnexId),
 }
 
 pub struct ReasonForm {
@@ -113,6 +117,8 @@ pub enum ReadinessStep {
 
 pub struct ReadinessForm {
     pub record: Readiness,
+    /// The record came from the server (with the annex-boundary check).
+    pub server_checked: bool,
     pub lane: usize,
     pub step: ReadinessStep,
     pub scroll: u16,

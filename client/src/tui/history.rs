@@ -147,10 +147,10 @@ impl History {
     /// last left it in this session, else the previous session's copy, else
     /// the body when this session started. Returns the body and a label.
     pub fn last_looked(&self, section: SectionId) -> (String, String) {
-        if let Some(rev) = self.looked.get(&section) {
-            if let Some(b) = self.body_at(section, *rev) {
-                return (b, format!("rev {rev} (when you last left it)"));
-            }
+        if let Some(rev) = self.looked.get(&section)
+            && let Some(b) = self.body_at(section, *rev)
+        {
+            return (b, format!("rev {rev} (when you last left it)"));
         }
         if let Some(prev) = &self.previous {
             if let Some(b) = prev.bodies.get(&section) {
@@ -184,10 +184,10 @@ pub fn load_last_looked(room: RoomId, user: UserId) -> Option<LastLooked> {
 
 pub fn save_last_looked(room: RoomId, user: UserId, ll: &LastLooked) {
     let Some(path) = last_looked_path(room, user) else { return };
-    if let Some(dir) = path.parent() {
-        if std::fs::create_dir_all(dir).is_err() {
-            return;
-        }
+    if let Some(dir) = path.parent()
+        && std::fs::create_dir_all(dir).is_err()
+    {
+        return;
     }
     match serde_json::to_string(ll) {
         Ok(text) => {

@@ -34,6 +34,7 @@ pub const GLOBAL: &[KeyHelp] = &[
     owner("R", "release or hold: readiness record, then release"),
     owner("H", "hold the release (asks for a reason)"),
     owner("E", "escalate to direct human handling (reason + confirm)"),
+    k("S", "co-sign the current content (when the release policy names you)"),
     k("q / Ctrl-c", "quit"),
 ];
 
@@ -73,6 +74,7 @@ pub const REGISTER: &[KeyHelp] = &[
 pub const ANNEXES: &[KeyHelp] = &[
     k("j k / ↑ ↓", "select an annex"),
     k("Enter", "open it (content only with access; the view is logged)"),
+    k("A", "request access to the open gated annex (with a reason)"),
     k("PgUp PgDn", "scroll the open annex"),
     k("Esc", "close the open annex"),
 ];

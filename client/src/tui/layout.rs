@@ -24,9 +24,24 @@ pub fn banner_shown(app: &App) -> bool {
     matches!(app.conn, ConnState::Disconnected { .. })
         || app.state.as_ref().is_some_and(|s| s.release.is_read_only())
         || app.resyncing
+        || !app.break_glass().is_empty()
 }
 
 pub fn layout(app: &App, area: Rect) -> PaneRects {
+    let mut r = layout_unclamped(app, area);
+    // On very small terminals the constraints overflow: keep every pane
+    // inside the screen (possibly empty).
+    let clamp = |x: Rect| x.intersection(area);
+    r.main = clamp(r.main);
+    r.notice = clamp(r.notice);
+    r.status = clamp(r.status);
+    for o in [&mut r.banner, &mut r.sections, &mut r.editor, &mut r.register, &mut r.annexes] {
+        *o = o.map(clamp).filter(|x| !x.is_empty());
+    }
+    r
+}
+
+fn layout_unclamped(app: &App, area: Rect) -> PaneRects {
     let banner_h = u16::from(banner_shown(app));
     let [banner, main, notice, status] = Layout::vertical([
         Constraint::Length(banner_h),

@@ -130,6 +130,7 @@ async fn event_loop(
             },
             _ = tick.tick() => {
                 app.send_cursor_if_moved();
+                app.refresh_server_readiness(std::time::Instant::now());
                 // Redraw only for things that change with time.
                 let now = std::time::Instant::now();
                 let notice = app.current_notice(now).map(|n| n.at);
@@ -137,7 +138,7 @@ async fn event_loop(
                     last_notice_shown = notice;
                     app.dirty = true;
                 }
-                if matches!(app.conn, app::ConnState::Disconnected { .. }) {
+                if matches!(app.conn, app::ConnState::Disconnected { .. }) || !app.break_glass().is_empty() {
                     app.dirty = true;
                 }
             }

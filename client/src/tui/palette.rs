@@ -42,6 +42,7 @@ const STATIC: &[(&str, &str, Action)] = &[
     ("release or hold: readiness record", "R", Action::Readiness),
     ("hold the release (with a reason)", "H", Action::Hold),
     ("escalate to direct human handling", "E", Action::Escalate),
+    ("co-sign the current content", "S", Action::Cosign),
     ("reconnect now", "", Action::ReconnectNow),
 ];
 

@@ -15,6 +15,7 @@ use serde_json::Value;
 use trustroom_shared::change::{Change, Revision, apply};
 use trustroom_shared::ot::{OpLimits, TextOp};
 use trustroom_shared::protocol::{Ack, AnnexContent, Request, RoomsResult, ServerFrame};
+use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::view::Snapshot;
 
@@ -52,7 +53,7 @@ impl App {
                 self.join_room();
             }
             NetEvent::Disconnected { reason, retry_in, attempt } => {
-                if !matches!(self.conn, ConnState::Disconnected { .. }) {
+                if !matches!(self.conn, ConnState::Disconnected { .. }) && self.state.is_some() {
                     self.notify(Level::Error, format!("disconnected: {reason}; local edits are kept"));
                 }
                 self.conn = ConnState::Disconnected { reason, retry_at: Instant::now() + retry_in, attempt };
@@ -77,18 +78,21 @@ impl App {
             self.send(Request::Rooms, Pending::ResolveRoom);
             return;
         };
-        let since = if self.resyncing { None } else { self.state.as_ref().map(|s| s.revision) };
+        let since = if self.resync_full { None } else { self.state.as_ref().map(|s| s.revision) };
         self.send(Request::Join { room, since }, Pending::Join { full: since.is_none() });
     }
 
-    /// Asks for a full snapshot; events are ignored until it arrives.
-    pub fn full_resync(&mut self, why: &str) {
-        if self.resyncing {
+    /// Resyncs with the server: a replay of what we missed (`join` with
+    /// `since`), or with `full` a fresh snapshot. Out-of-order events are
+    /// dropped until the join's answer; the replay fills them in.
+    pub fn resync(&mut self, why: &str, full: bool) {
+        if self.resyncing && (self.resync_full || !full) {
             return;
         }
-        tracing::warn!("full resync: {why}");
+        tracing::warn!("resync (full: {full}): {why}");
         self.notify(Level::Warn, format!("resyncing with the server ({why})"));
         self.resyncing = true;
+        self.resync_full = full;
         if matches!(self.conn, ConnState::Connected | ConnState::Syncing) {
             self.conn = ConnState::Syncing;
             self.join_room();
@@ -98,23 +102,19 @@ impl App {
     fn on_frame(&mut self, frame: ServerFrame) {
         match frame {
             ServerFrame::Snapshot { room, snapshot } if Some(room) == self.room => self.apply_snapshot(*snapshot),
-            ServerFrame::Event { room, rev } if Some(room) == self.room => {
-                if !self.resyncing {
-                    self.apply_event(*rev);
-                }
-            }
+            ServerFrame::Event { room, rev } if Some(room) == self.room => self.apply_event(*rev),
             ServerFrame::Presence { room, mut presence } if Some(room) == self.room => {
                 if presence.client == self.client {
                     return;
                 }
-                if let Some(state) = &self.state {
-                    if presence.revision < state.revision {
-                        for op in self.history.ops_between(presence.section, presence.revision, state.revision) {
-                            presence.pos = op.transform_index(presence.pos);
-                            presence.anchor = presence.anchor.map(|a| op.transform_index(a));
-                        }
-                        presence.revision = state.revision;
+                if let Some(state) = &self.state
+                    && presence.revision < state.revision
+                {
+                    for op in self.history.ops_between(presence.section, presence.revision, state.revision) {
+                        presence.pos = op.transform_index(presence.pos);
+                        presence.anchor = presence.anchor.map(|a| op.transform_index(a));
                     }
+                    presence.revision = state.revision;
                 }
                 self.presence.insert(presence.client, presence);
             }
@@ -138,10 +138,8 @@ impl App {
         let old_state = self.state.take();
         let applied_seq = snap.applied_seq.unwrap_or(0);
         let first = old_state.is_none();
-        if first {
-            if let (Some(room), Some(user)) = (self.room, self.user.as_ref().map(|u| u.0)) {
-                self.history.previous = history::load_last_looked(room, user);
-            }
+        if first && let (Some(room), Some(user)) = (self.room, self.user.as_ref().map(|u| u.0)) {
+            self.history.previous = history::load_last_looked(room, user);
         }
         self.docs.retain(|id, _| snap.state.section(*id).is_some());
         for s in &snap.state.sections {
@@ -175,6 +173,7 @@ impl App {
         let title = snap.state.title.clone();
         self.state = Some(snap.state);
         self.resyncing = false;
+        self.resync_full = false;
         if first {
             self.current = 0;
             self.load_editor();
@@ -193,12 +192,14 @@ impl App {
             return; // already have it (a replay overlapping what we saw)
         }
         if rev.revision > state.revision + 1 {
-            let why = format!("missed revisions {}..{}", state.revision + 1, rev.revision - 1);
-            self.full_resync(&why);
+            if !self.resyncing {
+                let why = format!("missed revisions {}..{}", state.revision + 1, rev.revision - 1);
+                self.resync(&why, false);
+            }
             return;
         }
         if let Err(e) = apply(state, &rev) {
-            self.full_resync(&format!("event {} does not apply: {e}", rev.revision));
+            self.resync(&format!("event {} does not apply: {e}", rev.revision), true);
             return;
         }
         let own = rev.client.is_some_and(|c| c.client == self.client);
@@ -209,7 +210,7 @@ impl App {
                 let op = match TextOp::from_wire(op, op_limits()) {
                     Ok(op) => op,
                     Err(e) => {
-                        self.full_resync(&format!("unreadable operation: {e}"));
+                        self.resync(&format!("unreadable operation: {e}"), true);
                         return;
                     }
                 };
@@ -235,7 +236,7 @@ impl App {
                             }
                         }
                         Err(e) => {
-                            self.full_resync(&format!("remote edit does not line up: {e}"));
+                            self.resync(&format!("remote edit does not line up: {e}"), true);
                             return;
                         }
                     }
@@ -245,10 +246,10 @@ impl App {
                 self.history.section_added(*section, body, rev.revision);
                 self.docs.insert(*section, SectionDoc::new(*section, body.clone()));
                 // Keep the same section in view when one is inserted before it.
-                if let Some(cur) = self.editor.section {
-                    if let Some(i) = self.sections().iter().position(|s| s.id == cur) {
-                        self.current = i;
-                    }
+                if let Some(cur) = self.editor.section
+                    && let Some(i) = self.sections().iter().position(|s| s.id == cur)
+                {
+                    self.current = i;
                 }
                 if !mine {
                     self.notify(Level::Info, format!("{author} added section \"{title}\""));
@@ -300,6 +301,11 @@ impl App {
                     self.editor.mode = super::editor::EditMode::Normal;
                 }
             }
+            Change::Cosigned { .. } => self.notify(Level::Info, format!("{author} co-signed the current content")),
+            Change::ReleasePolicySet { .. } => self.notify(Level::Info, format!("{author} changed the release policy")),
+            // Kinds added to the protocol after this client was written.
+            #[allow(unreachable_patterns)]
+            other => self.notify(Level::Info, format!("{author}: {}", other.kind_name().replace('_', " "))),
         }
         self.state_changed();
     }
@@ -334,9 +340,17 @@ impl App {
                 }
             }
             (Pending::Join { .. }, Ok(_)) => {
+                self.resyncing = false;
+                self.resync_full = false;
+                let rejoined = self.conn == ConnState::Syncing && self.notices.back().is_some_and(|n| n.text.starts_with("reconnected"));
                 self.conn = ConnState::Connected;
-                self.resend_pending();
+                let resent = self.resend_pending();
                 self.last_cursor_sent = None;
+                if rejoined || resent > 0 {
+                    let rev = self.state.as_ref().map_or(0, |s| s.revision);
+                    let extra = if resent > 0 { format!("; re-sent {resent} pending edit(s)") } else { String::new() };
+                    self.notify(Level::Info, format!("back in sync at rev {rev}{extra}"));
+                }
             }
             (Pending::Join { .. } | Pending::ResolveRoom, Err(e)) if !disconnected => {
                 self.fail(format!("cannot open room \"{}\": {e}", self.room_ref));
@@ -345,7 +359,7 @@ impl App {
                 let dup = serde_json::from_value::<Ack>(v).is_ok_and(|a| a.duplicate);
                 let still = self.docs.get(&section).and_then(|d| d.in_flight).is_some_and(|f| f.seq == seq);
                 if dup && still {
-                    self.full_resync("a resent edit was already applied");
+                    self.resync("a resent edit was already applied", true);
                 }
             }
             (Pending::Edit { section, .. }, Err(e)) if !disconnected => {
@@ -367,6 +381,27 @@ impl App {
                     _ => AnnexOpen::Failed(id, e.to_string()),
                 });
             }
+            (Pending::Readiness { then_cosign }, Ok(v)) => match serde_json::from_value::<Readiness>(v) {
+                Ok(r) => {
+                    if let Some(super::app::Overlay::Dialog(d)) = &mut self.overlay
+                        && let super::forms::Dialog::Readiness(f) = d.as_mut()
+                    {
+                        f.record = r.clone();
+                        f.server_checked = true;
+                    }
+                    if then_cosign && self.overlay.is_none() {
+                        let d = super::forms::Dialog::Cosign { content_hash: r.content_hash.clone(), revision: r.content_revision };
+                        self.overlay = Some(super::app::Overlay::dialog(d));
+                    }
+                    self.server_readiness = Some(r);
+                }
+                Err(e) => tracing::warn!("unreadable readiness record: {e}"),
+            },
+            (Pending::Readiness { .. }, Err(e)) => tracing::info!("no readiness record from the server: {e}"),
+            (Pending::Cosign, Ok(_)) => self.notify(Level::Info, "co-signed the current content"),
+            (Pending::RequestAccess, Ok(_)) => {
+                self.notify(Level::Info, "access requested — the owner decides; you will see the annex once granted")
+            }
             (Pending::Hold, Ok(_)) => {}
             (Pending::MarkReady { then_release: Some(lane) }, Ok(_)) => {
                 if let Some(room) = self.room {
@@ -383,11 +418,13 @@ impl App {
                     Pending::MarkReady { .. } => "mark ready refused",
                     Pending::Release(_) => "release refused",
                     Pending::Escalate => "escalation refused",
+                    Pending::Cosign => "co-signature refused",
+                    Pending::RequestAccess => "access request refused",
                     _ => "request failed",
                 };
-                if matches!(p, Pending::Hold | Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate) {
+                if matches!(p, Pending::Hold | Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate | Pending::Cosign) {
                     // Decisions get the server's whole answer, not a cut line.
-                    self.overlay = Some(super::app::Overlay::Dialog(super::forms::Dialog::Message {
+                    self.overlay = Some(super::app::Overlay::dialog(super::forms::Dialog::Message {
                         title: what.to_string(),
                         text: e.to_string(),
                     }));
@@ -401,16 +438,18 @@ impl App {
 
     /// After a (re)join: send every section's operation in flight again,
     /// with its original `seq` when it has one.
-    fn resend_pending(&mut self) {
+    fn resend_pending(&mut self) -> usize {
         let todo: Vec<_> = self
             .docs
             .values()
             .filter_map(|d| d.sync.in_flight().map(|op| (d.id, op.clone(), d.in_flight.map(|f| f.seq))))
             .collect();
+        let n = todo.len();
         for (id, op, seq) in todo {
             tracing::info!("re-sending pending edit on {id} (seq {seq:?})");
             self.send_edit(id, op, seq);
         }
+        n
     }
 
     /// Sends our cursor when it moved (called from the tick; skipped while
@@ -438,6 +477,9 @@ impl App {
 fn rebase_pending(doc: &mut SectionDoc, old_server: Option<&str>, new_server: &str, applied_seq: u64) -> Option<TextOp> {
     let old_server = old_server?;
     let landed = doc.in_flight.is_some_and(|f| f.seq <= applied_seq);
+    // Not landed: the resend keeps the seq, so the server can never apply
+    // both the original and the rebased operation.
+    let keep_seq = if landed { None } else { doc.in_flight };
     // What the server had before our still-unapplied edits.
     let pending_base = if landed {
         let in_flight = doc.sync.in_flight()?.clone();
@@ -458,6 +500,7 @@ fn rebase_pending(doc: &mut SectionDoc, old_server: Option<&str>, new_server: &s
     if !pending2.is_noop() {
         // Becomes the operation in flight; sent after the join's `ok`.
         doc.local(pending2, super::doc::EditOrigin::Redo, Instant::now()).ok()?;
+        doc.in_flight = keep_seq;
     }
     Some(view_op)
 }

@@ -3,6 +3,7 @@
 //! batch of changes in one transaction (group commit) and only then
 //! acknowledges and broadcasts them.
 
+mod access;
 mod release;
 mod requests;
 
@@ -19,7 +20,6 @@ use trustroom_shared::view::snapshot_for;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
 use crate::admin::AdminCommand;
-use crate::clock::now_ms;
 use crate::config::ServerConfig;
 use crate::outbox::{ConnInfo, encode};
 use crate::storage::{CommitBatch, LoadedRoom, Store};
@@ -60,14 +60,18 @@ struct Batch {
     admin_replies: Vec<(oneshot::Sender<Result<String, String>>, Result<String, String>)>,
     /// Connections to cut off after commit (removed members).
     removals: Vec<(UserId, String)>,
-    /// Connections that joined in this batch (dropped again if it fails).
-    joined: Vec<u64>,
+    /// Answers to joins: sent even when the batch cannot be stored (the
+    /// joiner got committed state; its audit entry is deferred).
+    join_replies: Vec<(oneshot::Sender<Answer>, Answer)>,
 }
+
+/// Audit entries kept in memory while storage refuses writes, at most.
+const MAX_DEFERRED_AUDIT: usize = 10_000;
 
 impl Batch {
     fn is_empty(&self) -> bool {
         self.commit.revisions.is_empty() && self.commit.audit.is_empty() && self.replies.is_empty()
-            && self.admin_replies.is_empty()
+            && self.admin_replies.is_empty() && self.join_replies.is_empty()
     }
 }
 
@@ -88,6 +92,13 @@ pub struct Room {
     snapshot_revision: u64,
     /// Set when memory and storage may disagree: the actor stops.
     broken: bool,
+    /// Audit entries of reads and refusals that happened while storage
+    /// refused writes; re-chained into the next batch that is stored.
+    deferred_audit: Vec<AuditEntry>,
+    /// Deferred entries dropped beyond `MAX_DEFERRED_AUDIT`.
+    dropped_audit: u64,
+    /// Access governance bookkeeping: the timer, check caches (access.rs).
+    access: access::AccessRuntime,
 }
 
 /// Rebuilds a room's state from what storage holds.
@@ -135,6 +146,9 @@ impl Room {
             audit_head: loaded.audit_head,
             snapshot_revision,
             broken: false,
+            deferred_audit: Vec::new(),
+            dropped_audit: 0,
+            access: access::AccessRuntime::opened(),
         }))
     }
 
@@ -146,8 +160,18 @@ impl Room {
     pub async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
         let mut shutdown_done: Option<oneshot::Sender<()>> = None;
         while shutdown_done.is_none() && !self.broken {
-            let Some(first) = rx.recv().await else { break };
+            // Commands, or the room's own deadlines on its clock (grant
+            // expiry, break-glass end, retention): see access.rs.
+            let first = match self.wait_next(&mut rx).await {
+                access::Wake::Command(cmd) => cmd,
+                access::Wake::Deadline => {
+                    self.on_deadline().await;
+                    continue;
+                }
+                access::Wake::Closed => break,
+            };
             let mut batch = Batch::default();
+            self.requeue_deferred_audit(&mut batch);
             let mut next = Some(first);
             let mut handled = 0usize;
             while let Some(cmd) = next.take() {
@@ -211,6 +235,8 @@ impl Room {
     /// failure the in-memory state is rebuilt from storage and every
     /// request of the batch is refused: nothing is half-applied.
     async fn flush(&mut self, mut batch: Batch) {
+        // Departures end access; room checks are re-evaluated (access.rs).
+        self.derive(&mut batch);
         if !batch.commit.revisions.is_empty() || !batch.commit.audit.is_empty() {
             if self.state.revision >= self.snapshot_revision + self.config.snapshot_every
                 && !batch.commit.revisions.is_empty()
@@ -228,10 +254,13 @@ impl Room {
                     tracing::error!(room = %self.id, "reload after failed commit failed: {reload}; closing the room");
                     self.broken = true;
                 }
-                for conn_id in &batch.joined {
-                    if let Some(sub) = self.subscribers.remove(conn_id) {
-                        sub.conn.out.close_now(code, "the room could not record your join; reconnect");
-                    }
+                // Reads go on: joiners received committed state and stay;
+                // their audit entries, and those of refusals already
+                // answered, are kept and stored with the next batch that
+                // can be. Changes and annex views are refused.
+                self.defer_audit(batch.commit.audit);
+                for (tx, answer) in batch.join_replies {
+                    let _ = tx.send(answer);
                 }
                 for (tx, answer) in batch.replies {
                     let refused = match answer {
@@ -252,6 +281,8 @@ impl Room {
                 self.audit_head = Some((last.seq, last.hash.clone()));
             }
         }
+        // A committed retention purge: scrub storage too (access.rs).
+        self.after_commit().await;
         for rev in &batch.commit.revisions {
             let frame = encode(&ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
             self.broadcast(&frame, None);
@@ -259,11 +290,43 @@ impl Room {
         for (user, reason) in batch.removals {
             self.cut_off(user, &reason);
         }
+        for (tx, answer) in batch.join_replies {
+            let _ = tx.send(answer);
+        }
         for (tx, answer) in batch.replies {
             let _ = tx.send(answer);
         }
         for (tx, result) in batch.admin_replies {
             let _ = tx.send(result);
+        }
+    }
+
+    /// Keeps the audit entries of a batch that could not be stored, except
+    /// those of changes and annex views (which were refused).
+    fn defer_audit(&mut self, entries: Vec<AuditEntry>) {
+        for e in entries {
+            if e.kind.starts_with("change.") || e.kind == "annex.view" {
+                continue;
+            }
+            if self.deferred_audit.len() >= MAX_DEFERRED_AUDIT {
+                self.dropped_audit += 1;
+            } else {
+                self.deferred_audit.push(e);
+            }
+        }
+    }
+
+    /// Re-chains deferred audit entries onto the current head, into `batch`.
+    fn requeue_deferred_audit(&mut self, batch: &mut Batch) {
+        let deferred = std::mem::take(&mut self.deferred_audit);
+        for e in deferred {
+            let revision = e.revision.min(self.state.revision);
+            self.audit_at(batch, e.at_ms, &e.actor, &e.kind, revision, e.detail);
+        }
+        if self.dropped_audit > 0 {
+            let dropped = std::mem::take(&mut self.dropped_audit);
+            let detail = json!({"dropped": dropped, "reason": "storage refused writes"});
+            self.audit(batch, "server", "audit.dropped", detail);
         }
     }
 
@@ -323,6 +386,12 @@ impl Room {
 
     /// Appends an audit entry to the batch (hash-chained to the previous).
     fn audit(&mut self, batch: &mut Batch, actor: &str, kind: &str, detail: Value) {
+        let revision = self.state.revision;
+        let at_ms = self.now();
+        self.audit_at(batch, at_ms, actor, kind, revision, detail);
+    }
+
+    fn audit_at(&mut self, batch: &mut Batch, at_ms: i64, actor: &str, kind: &str, revision: u64, detail: Value) {
         let prev = batch
             .commit
             .audit
@@ -332,10 +401,10 @@ impl Room {
         let entry: AuditEntry = next_entry(
             prev.as_ref().map(|(s, h)| (*s, h.as_str())),
             &self.id.to_string(),
-            now_ms(),
+            at_ms,
             actor,
             kind,
-            self.state.revision,
+            revision,
             detail,
         );
         batch.commit.audit.push(entry);
@@ -361,7 +430,7 @@ impl Room {
         change: Change,
         audit_detail: Value,
     ) -> Result<u64, Refusal> {
-        let rev = Revision { revision: self.state.revision + 1, author, at_ms: now_ms(), client, change };
+        let rev = Revision { revision: self.state.revision + 1, author, at_ms: self.now(), client, change };
         apply(&mut self.state, &rev).map_err(|e| match e {
             trustroom_shared::change::ApplyError::NotFound(m) => (ErrorCode::NotFound, format!("{m} not found")),
             trustroom_shared::change::ApplyError::Conflict(m) => (ErrorCode::Conflict, m),
@@ -420,9 +489,8 @@ impl Room {
             return;
         }
         self.audit(batch, &user.to_string(), "room.join", json!({"since": since, "catch_up": catch_up.is_some()}));
-        batch.joined.push(conn.conn_id);
         self.subscribers.insert(conn.conn_id, Subscriber { conn });
-        batch.replies.push((reply, Ok(json!({"revision": self.state.revision}))));
+        batch.join_replies.push((reply, Ok(json!({"revision": self.state.revision}))));
     }
 
     fn leave(&mut self, conn_id: u64) {

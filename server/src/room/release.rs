@@ -1,71 +1,327 @@
-//! Release decisions: hold, mark ready, release, escalate (owner only;
-//! the capability check happens before this is reached).
+//! The release workflow of one room: the four owner decisions (hold, mark
+//! ready, release, escalate), the co-sign policy and co-signatures, the
+//! signed manifest, the server's readiness record, the manifest history,
+//! exports, and the automatic hold when a room check fails.
+//!
+//! The capability check (`decide_release` for the owner decisions and the
+//! policy) and the read-only check of escalated rooms happen before this
+//! is reached (`requests.rs`). The state machine is documented in
+//! `docs/release.md`.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use trustroom_shared::UserId;
 use trustroom_shared::canonical::content_hash;
 use trustroom_shared::change::Change;
-use trustroom_shared::protocol::{ErrorCode, Request};
-use trustroom_shared::readiness::readiness;
-use trustroom_shared::release::ReleaseState;
+use trustroom_shared::manifest::{AuditAnchor, ManifestRecord, manifest_body, sign_event, sign_manifest};
+use trustroom_shared::protocol::{ErrorCode, ExportResult, ManifestsResult, Request};
+use trustroom_shared::readiness::{leaking_annexes, objection_texts, readiness};
+use trustroom_shared::release::{Cosignature, ReleasePolicy, ReleaseRefusal, ReleaseState, release_precondition};
+use trustroom_shared::role::Role;
+use trustroom_shared::room::RoomState;
 
 use super::requests::{ack, text_field};
-use super::{Answer, Batch, Room};
+use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
 use crate::clock::now_ms;
+use crate::export::{manifest_for, render, state_at};
+use crate::signing::server_key;
+
+/// Most members a release policy may name.
+const MAX_POLICY_MEMBERS: usize = 50;
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> Refusal {
+    (ErrorCode::Unavailable, format!("cannot {what} right now: {e}"))
+}
+
+fn value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
 
 impl Room {
-    /// Applies one release decision.
-    pub(super) fn decide(&mut self, batch: &mut Batch, user: UserId, request: Request) -> Answer {
+    /// Applies one owner decision: hold, mark ready, release, escalate.
+    pub(super) async fn decide(&mut self, batch: &mut Batch, user: UserId, request: Request) -> Answer {
         let max_text = self.config.max_text_chars;
         match request {
             Request::Hold { reason, .. } => {
                 let reason = text_field("reason", &reason, max_text, true)?;
                 let release = ReleaseState::Held { reasons: vec![reason.clone()], by: user, at_ms: now_ms() };
-                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, json!({"decision": "hold", "reason": reason}))?;
+                let detail = json!({"decision": "hold", "reason": reason, "from": self.state.release.name()});
+                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
                 Ok(ack(rev, None))
             }
             Request::MarkReady { .. } => {
-                let reviewed = self.state.revision;
+                let reviewed = self.state.content_revision;
                 let release = ReleaseState::Ready { revision: reviewed, by: user, at_ms: now_ms() };
-                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, json!({"decision": "ready", "reviewed_revision": reviewed}))?;
+                let detail = json!({
+                    "decision": "ready",
+                    "reviewed_revision": reviewed,
+                    "content_hash": content_hash(&self.state),
+                });
+                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
                 Ok(ack(rev, None))
             }
             Request::Release { lane, .. } => {
-                let ReleaseState::Ready { revision: reviewed, .. } = self.state.release else {
-                    return Err((ErrorCode::Conflict, format!("the room is {}; mark it ready first", self.state.release.name())));
-                };
-                if self.state.content_revision > reviewed {
-                    return Err((
-                        ErrorCode::Stale,
-                        format!(
-                            "the room changed at rev {} after it was marked ready at rev {reviewed}; review it again",
-                            self.state.content_revision
-                        ),
-                    ));
+                match release_precondition(&self.state.release, self.state.content_revision) {
+                    Ok(()) => {}
+                    Err(ReleaseRefusal::NotReady(m)) => return Err((ErrorCode::Conflict, m)),
+                    Err(ReleaseRefusal::Stale(m)) => return Err((ErrorCode::Stale, m)),
                 }
                 let record = readiness(&self.state);
                 if !record.is_clear() {
                     let list: Vec<String> = record.blockers.iter().map(|b| b.describe()).collect();
-                    return Err((ErrorCode::Conflict, format!("release blocked by {} blocker(s): {}", list.len(), list.join("; "))));
+                    return Err((
+                        ErrorCode::Conflict,
+                        format!("release blocked by {} blocker(s): {}", list.len(), list.join("; ")),
+                    ));
                 }
-                let release = ReleaseState::Released {
-                    revision: self.state.revision,
-                    content_hash: content_hash(&self.state),
-                    lane,
-                    by: user,
-                    at_ms: now_ms(),
-                };
-                let detail = json!({"decision": "release", "lane": lane, "revision": self.state.revision, "content_hash": content_hash(&self.state)});
+                let key = server_key(&self.store).await.map_err(|e| unavailable("read the signing key", e))?;
+                let packet = self.state.content_revision;
+                let anchor = self.audit_anchor(batch, packet).await?;
+                let body = manifest_body(&self.state, user, lane, anchor, &key.public_hex());
+                let manifest = sign_manifest(body, key.signing());
+                let hash = manifest.body.content_hash.clone();
+                let at_ms = now_ms();
+                let head = batch
+                    .commit
+                    .audit
+                    .last()
+                    .map(|e| AuditAnchor { seq: e.seq, hash: e.hash.clone() })
+                    .or_else(|| self.audit_head.as_ref().map(|(seq, hash)| AuditAnchor { seq: *seq, hash: hash.clone() }));
+                let release = ReleaseState::Released { revision: packet, content_hash: hash.clone(), lane, by: user, at_ms };
+                let detail = json!({
+                    "decision": "release",
+                    "lane": lane,
+                    "revision": packet,
+                    "content_hash": hash,
+                    "manifest_hash": manifest.manifest_hash,
+                    "cosigners": manifest.body.cosigners.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+                });
+                let manifest_hash = manifest.manifest_hash.clone();
                 let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
-                Ok(ack(rev, None))
+                let event = sign_event(&manifest_hash, at_ms, rev, head, key.signing());
+                batch.commit.manifests.push(ManifestRecord { manifest, event });
+                Ok(ack(rev, Some(manifest_hash)))
             }
             Request::Escalate { reason, .. } => {
                 let reason = text_field("reason", &reason, max_text, true)?;
+                // The handoff record: why, and what the room still had open.
+                let open: Vec<String> = readiness(&self.state).blockers.iter().map(|b| b.describe()).collect();
                 let release = ReleaseState::Escalated { reason: reason.clone(), by: user, at_ms: now_ms() };
-                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, json!({"decision": "escalate", "reason": reason}))?;
+                let detail = json!({
+                    "decision": "escalate",
+                    "reason": reason,
+                    "from": self.state.release.name(),
+                    "packet_revision": self.state.content_revision,
+                    "content_hash": content_hash(&self.state),
+                    "open_blockers": open,
+                });
+                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
                 Ok(ack(rev, None))
             }
             _ => Err((ErrorCode::Invalid, "not a release decision".into())),
         }
     }
+
+    /// The audit entry that recorded the change producing packet revision
+    /// `packet` (in this batch or stored).
+    async fn audit_anchor(&self, batch: &Batch, packet: u64) -> Result<Option<AuditAnchor>, Refusal> {
+        if packet == 0 {
+            return Ok(None);
+        }
+        if let Some(e) = batch.commit.audit.iter().rev().find(|e| e.revision == packet && e.kind.starts_with("change.")) {
+            return Ok(Some(AuditAnchor { seq: e.seq, hash: e.hash.clone() }));
+        }
+        let stored = self
+            .store
+            .audit_change_entry(&self.id.to_string(), packet)
+            .await
+            .map_err(|e| unavailable("read the audit log", e))?;
+        Ok(stored.map(|e| AuditAnchor { seq: e.seq, hash: e.hash }))
+    }
+
+    /// The release workflow's other requests: readiness, policy, co-sign,
+    /// export, manifest history.
+    pub(super) async fn release_request(&mut self, batch: &mut Batch, user: UserId, role: &Role, request: Request, stamp: Option<trustroom_shared::change::ClientStamp>) -> Answer {
+        match request {
+            Request::Readiness { .. } => Ok(value(&readiness(&self.state))),
+            Request::SetReleasePolicy { members, disciplines, .. } => {
+                if members.len() > MAX_POLICY_MEMBERS {
+                    return Err((ErrorCode::TooLarge, format!("a policy names at most {MAX_POLICY_MEMBERS} members")));
+                }
+                for m in &members {
+                    match self.state.member(*m).map(|m| m.role) {
+                        None => return Err((ErrorCode::Invalid, format!("user {m} is not a member of this room"))),
+                        Some(Role::Agent { .. }) => {
+                            return Err((ErrorCode::Invalid, "agents never sign: a policy cannot require an agent".into()));
+                        }
+                        Some(Role::Owner) => {
+                            return Err((ErrorCode::Invalid, "owners sign by releasing: a policy cannot require an owner".into()));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let policy = ReleasePolicy { members, disciplines }.normalized();
+                let names: Vec<String> =
+                    policy.members.iter().filter_map(|u| self.state.member(*u).map(|m| m.name.clone())).collect();
+                let detail = json!({"members": names, "disciplines": policy.disciplines});
+                let rev = self.commit_change(batch, user, stamp, Change::ReleasePolicySet { policy }, detail)?;
+                Ok(ack(rev, None))
+            }
+            Request::Cosign { content_hash: signed, .. } => {
+                let named = self.state.release_policy.members.contains(&user);
+                let discipline = match role {
+                    Role::Agent { .. } => return Err((ErrorCode::Forbidden, "agents never sign".into())),
+                    Role::Owner => {
+                        return Err((
+                            ErrorCode::Forbidden,
+                            "owners sign by releasing; co-signatures are for the other members the policy names".into(),
+                        ));
+                    }
+                    Role::Observer if !named => {
+                        return Err((
+                            ErrorCode::Forbidden,
+                            "observers co-sign only when the release policy names them".into(),
+                        ));
+                    }
+                    Role::Reviewer { discipline } => Some(*discipline),
+                    Role::Observer => None,
+                };
+                let current = content_hash(&self.state);
+                if signed.trim() != current {
+                    return Err((
+                        ErrorCode::Stale,
+                        format!(
+                            "you signed content {}, but the room's content is {} (packet rev {}); review it again",
+                            short(&signed),
+                            short(&current),
+                            self.state.content_revision
+                        ),
+                    ));
+                }
+                let name = self.state.member(user).map(|m| m.name.clone()).unwrap_or_default();
+                let cosignature = Cosignature {
+                    user,
+                    name,
+                    role: role.label(),
+                    discipline,
+                    revision: self.state.content_revision,
+                    content_hash: current.clone(),
+                    at_ms: now_ms(),
+                    voided_at: None,
+                };
+                let detail = json!({"revision": self.state.content_revision, "content_hash": current});
+                let rev = self.commit_change(batch, user, stamp, Change::Cosigned { cosignature }, detail)?;
+                Ok(ack(rev, None))
+            }
+            Request::Manifests { .. } => {
+                let key = server_key(&self.store).await.map_err(|e| unavailable("read the signing key", e))?;
+                let manifests = self.manifest_history(batch).await?;
+                Ok(value(&ManifestsResult { public_key: key.public_hex(), manifests }))
+            }
+            Request::Export { revision, format, .. } => {
+                let state = match revision {
+                    None => self.state.clone(),
+                    Some(n) if n == self.state.revision => self.state.clone(),
+                    Some(n) if n > self.state.revision => {
+                        return Err((
+                            ErrorCode::NotFound,
+                            format!("revision {n} does not exist yet (the room is at rev {})", self.state.revision),
+                        ));
+                    }
+                    Some(n) => {
+                        if !batch.commit.revisions.is_empty() {
+                            // Storage lags memory by this batch: commit it first.
+                            let pending = std::mem::take(batch);
+                            self.flush(pending).await;
+                        }
+                        state_at(&self.store, self.id, Some(n))
+                            .await
+                            .map_err(|e| unavailable("rebuild that revision", format!("{e:#}")))?
+                    }
+                };
+                let manifests = self.manifest_history(batch).await?;
+                let result = render(&state, manifest_for(&manifests, &state), format);
+                let detail = export_detail(&result);
+                self.audit(batch, &user.to_string(), "export", detail);
+                Ok(value(&result))
+            }
+            _ => Err((ErrorCode::Invalid, "not a release request".into())),
+        }
+    }
+
+    async fn manifest_history(&self, batch: &Batch) -> Result<Vec<ManifestRecord>, Refusal> {
+        let mut manifests =
+            self.store.manifests(self.id).await.map_err(|e| unavailable("read the manifest history", e))?;
+        manifests.extend(batch.commit.manifests.iter().cloned());
+        Ok(manifests)
+    }
+
+    /// After an accepted content change: when it puts an annex's sensitive
+    /// detail into the packet or register, the release is held at once with
+    /// the failing check as the reason (unless already held or escalated).
+    pub(super) fn hold_on_failing_checks(&mut self, batch: &mut Batch) {
+        let Some(rev) = batch.commit.revisions.last() else { return };
+        if !rev.change.touches_content()
+            || matches!(self.state.release, ReleaseState::Held { .. } | ReleaseState::Escalated { .. })
+        {
+            return;
+        }
+        let Some((annex, place)) = boundary_failure(&self.state, &rev.change) else { return };
+        let reason = format!("room check failed: annex {annex} sensitive detail in {place}; release held automatically");
+        let release = ReleaseState::Held { reasons: vec![reason.clone()], by: ADMIN_ACTOR, at_ms: now_ms() };
+        let detail = json!({"decision": "hold", "automatic": true, "check": "annex_boundary", "annex": annex, "reason": reason});
+        if let Err((code, message)) = self.commit_change(batch, ADMIN_ACTOR, None, Change::ReleaseChanged { release }, detail) {
+            tracing::error!(room = %self.id, "automatic hold failed ({code}): {message}");
+        }
+    }
+}
+
+/// The annex code and place of a sensitive pattern a change brought into
+/// the packet or register, if any. Place names never contain the pattern.
+fn boundary_failure(state: &RoomState, change: &Change) -> Option<(String, String)> {
+    // The annex-boundary room check (trustroom_shared::checks): passages
+    // promoted with an owner's approval are exempt, and an active override
+    // covering exactly the current violations holds nothing.
+    let promoted = trustroom_shared::access::promoted_passages(state);
+    let in_section = |id| {
+        let s = state.section(id)?;
+        let v = trustroom_shared::checks::section_boundary(state, s, &promoted).into_iter().next()?;
+        if trustroom_shared::checks::active_override(state, trustroom_shared::checks::CheckKind::AnnexBoundary).is_some()
+            && !trustroom_shared::checks::boundary_blocking(state).iter().any(|b| b.section == Some(s.id))
+        {
+            return None;
+        }
+        Some((v.annex.unwrap_or_default(), format!("section {}", s.id)))
+    };
+    let in_objection = |id| {
+        let o = state.objections.get(id)?;
+        let a = objection_texts(o).into_iter().flat_map(|t| leaking_annexes(state, t)).next()?;
+        Some((a.code.clone(), format!("objection {}", o.code())))
+    };
+    match change {
+        Change::SectionAdded { section, .. } | Change::SectionEdited { section, .. } => in_section(*section),
+        Change::ObjectionRaised { objection } => in_objection(&objection.id),
+        Change::ReplyAdded { objection, .. } | Change::ObjectionStatusChanged { objection, .. } => in_objection(objection),
+        Change::AnnexAdded { .. } => {
+            // A new annex's patterns may already be in the packet or register.
+            state.sections.iter().find_map(|s| in_section(s.id)).or_else(|| state.objections.keys().find_map(in_objection))
+        }
+        _ => None,
+    }
+}
+
+fn short(hash: &str) -> String {
+    hash.chars().take(16).collect()
+}
+
+fn export_detail(r: &ExportResult) -> Value {
+    json!({
+        "format": r.format,
+        "revision": r.revision,
+        "packet_revision": r.packet_revision,
+        "content_hash": r.content_hash,
+        "exact": r.exact,
+        "released": r.released,
+        "bytes": r.text.len(),
+        "sha256": trustroom_shared::canonical::sha256_hex(r.text.as_bytes()),
+    })
 }

@@ -8,7 +8,7 @@ use trustroom_shared::ids::{ObjectionId, ReplyId, SectionId};
 use trustroom_shared::objection::{Anchor, Objection, ObjectionStatus, Reply, StatusChange};
 use trustroom_shared::ot::{OpLimits, TextOp, WireComponent, normalize_newlines, transform_server};
 use trustroom_shared::policy::{Capability, allowed};
-use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, Presence, Request, ServerFrame};
+use trustroom_shared::protocol::{Ack, ErrorCode, Presence, Request, ServerFrame};
 use trustroom_shared::role::Role;
 use trustroom_shared::UserId;
 
@@ -33,6 +33,25 @@ fn request_name(r: &Request) -> &'static str {
         Request::MarkReady { .. } => "mark_ready",
         Request::Release { .. } => "release",
         Request::Escalate { .. } => "escalate",
+        Request::Readiness { .. } => "readiness",
+        Request::SetReleasePolicy { .. } => "set_release_policy",
+        Request::Cosign { .. } => "cosign",
+        Request::Export { .. } => "export",
+        Request::Manifests { .. } => "manifests",
+        r @ (Request::RequestAccess { .. }
+        | Request::WithdrawAccess { .. }
+        | Request::ApproveAccess { .. }
+        | Request::DenyAccess { .. }
+        | Request::RevokeGrant { .. }
+        | Request::BreakGlass { .. }
+        | Request::EndBreakGlass { .. }
+        | Request::RequestPromotion { .. }
+        | Request::ViewPromotion { .. }
+        | Request::ApprovePromotion { .. }
+        | Request::DenyPromotion { .. }
+        | Request::OverrideCheck { .. }
+        | Request::SetAccessPolicy { .. }
+        | Request::AccessHistory { .. }) => super::access::request_name(r).unwrap_or("access"),
         Request::Ping => "ping",
     }
 }
@@ -44,18 +63,21 @@ fn needed(r: &Request) -> Capability {
         Request::Object { .. } | Request::Reply { .. } => Capability::Object,
         Request::SetObjectionStatus { status: ObjectionStatus::AcceptedResidual, .. } => Capability::AcceptResidual,
         Request::SetObjectionStatus { .. } => Capability::ResolveObjection,
-        Request::Hold { .. } | Request::MarkReady { .. } | Request::Release { .. } | Request::Escalate { .. } => {
-            Capability::DecideRelease
-        }
+        Request::Hold { .. }
+        | Request::MarkReady { .. }
+        | Request::Release { .. }
+        | Request::Escalate { .. }
+        | Request::SetReleasePolicy { .. } => Capability::DecideRelease,
         _ => Capability::Read,
     }
 }
 
 fn is_mutation(r: &Request) -> bool {
-    !matches!(
+    // Reading or reducing annex access also works in a read-only room.
+    !super::access::allowed_when_read_only(r) && !matches!(
         r,
         Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::ViewAnnex { .. } | Request::Cursor { .. }
-            | Request::Ping
+            | Request::Ping | Request::Readiness { .. } | Request::Export { .. } | Request::Manifests { .. }
     )
 }
 
@@ -150,9 +172,15 @@ impl Room {
             );
         }
         let stamp = request.seq().map(|seq| ClientStamp { client: conn.client, seq });
+        let mutation = is_mutation(&request);
         let result = self.dispatch(conn, &member.role, request, stamp, batch).await;
         match result {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                if mutation {
+                    self.hold_on_failing_checks(batch);
+                }
+                Ok(v)
+            }
             Err(refusal) => self.refuse(batch, user, what, refusal),
         }
     }
@@ -238,6 +266,10 @@ impl Room {
             }
             Request::SetObjectionStatus { objection, status, rationale, .. } => {
                 let rationale = rationale.map(|r| text_field("rationale", &r, max_text, false)).transpose()?;
+                // A break-glass review: owners only, with a rationale (access.rs).
+                if let Some(refusal) = self.review_resolution_refused(objection, status, rationale.as_deref(), role) {
+                    return Err(refusal);
+                }
                 let Some(o) = self.state.objections.get(&objection) else {
                     return Err((ErrorCode::NotFound, format!("objection {objection} not found")));
                 };
@@ -252,28 +284,8 @@ impl Room {
                 let rev = self.commit_change(batch, user, stamp, Change::ObjectionStatusChanged { objection, change }, detail)?;
                 Ok(ack(rev, None))
             }
-            Request::ViewAnnex { annex, .. } => {
-                let Some(a) = self.state.annexes.get(&annex) else {
-                    return Err((ErrorCode::NotFound, format!("annex {annex} not found")));
-                };
-                if !a.allows(user) {
-                    return Err((
-                        ErrorCode::Forbidden,
-                        format!("annex {} ({}) is restricted: you are not on its need-to-know list", a.code, a.classification),
-                    ));
-                }
-                let content = AnnexContent {
-                    annex,
-                    code: a.code.clone(),
-                    title: a.title.clone(),
-                    classification: a.classification.clone(),
-                    content: a.content.clone().unwrap_or_default(),
-                    logged: true,
-                };
-                let detail = json!({"annex": annex, "code": a.code, "content_hash": a.content_hash});
-                self.audit(batch, &user.to_string(), "annex.view", detail);
-                Ok(serde_json::to_value(content).unwrap_or(Value::Null))
-            }
+            // Need-to-know, an active grant or an active break-glass (access.rs).
+            Request::ViewAnnex { annex, .. } => self.view_annex(batch, user, annex),
             Request::Cursor { section, pos, anchor, .. } => {
                 let Some(sec) = self.state.section(section) else {
                     return Err((ErrorCode::NotFound, format!("section {section} not found")));
@@ -289,8 +301,27 @@ impl Room {
                 Ok(json!({}))
             }
             request @ (Request::Hold { .. } | Request::MarkReady { .. } | Request::Release { .. } | Request::Escalate { .. }) => {
-                self.decide(batch, user, request)
+                self.decide(batch, user, request).await
             }
+            request @ (Request::Readiness { .. }
+            | Request::SetReleasePolicy { .. }
+            | Request::Cosign { .. }
+            | Request::Export { .. }
+            | Request::Manifests { .. }) => self.release_request(batch, user, role, request, stamp).await,
+            request @ (Request::RequestAccess { .. }
+            | Request::WithdrawAccess { .. }
+            | Request::ApproveAccess { .. }
+            | Request::DenyAccess { .. }
+            | Request::RevokeGrant { .. }
+            | Request::BreakGlass { .. }
+            | Request::EndBreakGlass { .. }
+            | Request::RequestPromotion { .. }
+            | Request::ViewPromotion { .. }
+            | Request::ApprovePromotion { .. }
+            | Request::DenyPromotion { .. }
+            | Request::OverrideCheck { .. }
+            | Request::SetAccessPolicy { .. }
+            | Request::AccessHistory { .. }) => self.access_request(conn, role, request, stamp, batch).await,
             Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::Ping => {
                 Err(invalid("this request is not handled by a room"))
             }
@@ -330,35 +361,27 @@ impl Room {
         if op.components().iter().any(|c| matches!(c, trustroom_shared::ot::Component::Insert(s) if s.chars().any(|ch| ch.is_control() && ch != '\n' && ch != '\t'))) {
             return Err(invalid("inserted text contains control characters"));
         }
-        // Transform against every edit of this section accepted after `base`.
         let oldest_kept = self.history.front().map_or(self.state.revision + 1, |r| r.revision);
-        let concurrent: Vec<TextOp> = if base + 1 >= oldest_kept {
-            self.history
-                .iter()
-                .filter(|r| r.revision > base)
-                .filter_map(|r| match &r.change {
-                    Change::SectionEdited { section: s, op } if *s == section => Some(op.clone()),
-                    _ => None,
-                })
-                .map(|w| TextOp::from_wire(&w, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }))
-                .collect::<Result<_, _>>()
-                .map_err(|e| (ErrorCode::Internal, format!("stored operation unreadable: {e}")))?
-        } else {
-            let older = self
-                .store
-                .revisions_between(self.id, base, self.state.revision)
-                .await
-                .map_err(|e| (ErrorCode::Unavailable, format!("cannot read history: {e}")))?;
-            older
-                .iter()
-                .filter_map(|r| match &r.change {
-                    Change::SectionEdited { section: s, op } if *s == section => Some(op.clone()),
-                    _ => None,
-                })
-                .map(|w| TextOp::from_wire(&w, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }))
-                .collect::<Result<_, _>>()
-                .map_err(|e| (ErrorCode::Internal, format!("stored operation unreadable: {e}")))?
-        };
+        // Transform against every edit of this section accepted after
+        // `base`. The room keeps `history_window` revisions in memory (also
+        // across restarts); an older base cannot be transformed safely.
+        if base + 1 < oldest_kept {
+            return Err((
+                ErrorCode::Stale,
+                format!("base revision {base} is older than the history this room keeps (from rev {oldest_kept}); resync"),
+            ));
+        }
+        let unlimited = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
+        let concurrent: Vec<TextOp> = self
+            .history
+            .iter()
+            .filter(|r| r.revision > base)
+            .filter_map(|r| match &r.change {
+                Change::SectionEdited { section: s, op } if *s == section => Some(TextOp::from_wire(op, unlimited)),
+                _ => None,
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| (ErrorCode::Internal, format!("stored operation unreadable: {e}")))?;
         for accepted in &concurrent {
             op = transform_server(&op, accepted).map_err(|_| {
                 invalid(format!(
@@ -416,8 +439,16 @@ impl Room {
                 let detail = json!({"annex": annex.id, "code": code, "title": annex.title, "classification": annex.classification, "content_hash": annex.content_hash, "need_to_know": annex.need_to_know});
                 let id = annex.id;
                 self.commit_change(batch, admin, None, Change::AnnexAdded { annex }, detail).map_err(|e| e.1)?;
+                self.hold_on_failing_checks(batch);
                 Ok(format!("annex {code} ({id}) added"))
             }
+            AdminCommand::Audit { kind, detail } => {
+                self.audit(batch, "admin", &kind, detail);
+                Ok(format!("{kind} recorded in the audit log of room {}", self.id))
+            }
+            // Annex access governance (access.rs).
+            AdminCommand::SetBreakGlass { users } => self.break_glass_admin(batch, users),
+            AdminCommand::RunRetention { force } => self.retention_admin(batch, force),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Storage behind a trait: SQLite is the embedded default; other backends
 //! implement the same trait. Every method is one transaction.
 
+mod purge;
 mod sqlite;
 
 use std::sync::Arc;
@@ -8,9 +9,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use trustroom_shared::audit::AuditEntry;
 use trustroom_shared::change::Revision;
+use trustroom_shared::manifest::ManifestRecord;
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
+pub use purge::PurgeReport;
 pub use sqlite::SqliteStore;
 
 /// Storage failures.
@@ -75,12 +78,24 @@ pub struct LoadedRoom {
 }
 
 /// One group commit: revisions (contiguous), audit entries (contiguous),
-/// optionally a snapshot. All or nothing.
+/// optionally a snapshot, and the manifests of releases among the
+/// revisions. All or nothing.
 #[derive(Debug, Clone, Default)]
 pub struct CommitBatch {
     pub revisions: Vec<Revision>,
     pub audit: Vec<AuditEntry>,
     pub snapshot: Option<RoomState>,
+    pub manifests: Vec<ManifestRecord>,
+}
+
+/// The server's signing key as stored (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub name: String,
+    pub algorithm: String,
+    pub public_key: String,
+    pub secret_key: String,
+    pub created_ms: i64,
 }
 
 /// A queued administrative command.
@@ -123,6 +138,20 @@ pub trait Storage: Send + Sync + 'static {
     /// A whole chain in seq order (storage order for verification).
     async fn audit_chain(&self, chain: &str) -> StorageResult<Vec<AuditEntry>>;
 
+    /// The stored key named `candidate.name`, storing `candidate` first
+    /// when there is none (the first caller wins; every caller gets the
+    /// same key).
+    async fn signing_key(&self, candidate: &KeyRecord) -> StorageResult<KeyRecord>;
+    /// The stored key named `name`, if any (never creates one).
+    async fn stored_key(&self, name: &str) -> StorageResult<Option<KeyRecord>>;
+    /// The manifest history of a room, oldest release first.
+    async fn manifests(&self, room: RoomId) -> StorageResult<Vec<ManifestRecord>>;
+    /// The newest snapshot at or before `revision`.
+    async fn snapshot_at_or_before(&self, room: RoomId, revision: u64) -> StorageResult<Option<RoomState>>;
+    /// The audit entry of `chain` that recorded the change of `revision`
+    /// (kind `change.*`).
+    async fn audit_change_entry(&self, chain: &str, revision: u64) -> StorageResult<Option<AuditEntry>>;
+
     async fn enqueue_admin(&self, room: RoomId, command: &str, at_ms: i64) -> StorageResult<i64>;
     async fn pending_admin(&self) -> StorageResult<Vec<QueuedAdmin>>;
     async fn finish_admin(&self, id: i64, result: &str, at_ms: i64) -> StorageResult<()>;
@@ -131,6 +160,13 @@ pub trait Storage: Send + Sync + 'static {
     async fn remove_node(&self, node: &str) -> StorageResult<()>;
     /// Newest heartbeat of any serving node.
     async fn latest_heartbeat(&self) -> StorageResult<Option<i64>>;
+
+    /// Retention: removes annex content, salts, sensitive patterns and
+    /// promotion passages from everything stored for `room` (revision
+    /// bodies, snapshots, queued admin commands), then compacts the
+    /// database so the bytes are gone from the file itself. Metadata,
+    /// hashes, the audit chain and manifests stay.
+    async fn purge_content(&self, room: RoomId) -> StorageResult<PurgeReport>;
 }
 
 /// Shared handle to a store.

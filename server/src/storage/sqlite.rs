@@ -9,11 +9,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use trustroom_shared::audit::AuditEntry;
 use trustroom_shared::change::{Change, Revision};
+use trustroom_shared::manifest::ManifestRecord;
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
 use super::{
-    CommitBatch, LoadedRoom, QueuedAdmin, RoomRecord, Storage, StorageError, StorageResult, UserRecord,
+    CommitBatch, KeyRecord, LoadedRoom, QueuedAdmin, RoomRecord, Storage, StorageError, StorageResult, UserRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -163,6 +164,23 @@ async fn write_batch(
         }
     }
     insert_audit(tx, &batch.audit).await?;
+    for m in &batch.manifests {
+        let body = &m.manifest.body;
+        sqlx::query(
+            "INSERT INTO manifests (room_id, release_revision, revision, content_hash, lane, manifest_hash, released_ms, record)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&room_s)
+        .bind(m.event.release_revision as i64)
+        .bind(body.revision as i64)
+        .bind(&body.content_hash)
+        .bind(body.lane.to_string())
+        .bind(&m.manifest.manifest_hash)
+        .bind(m.event.released_at_ms)
+        .bind(json(m)?)
+        .execute(&mut *tx)
+        .await?;
+    }
     if let Some(state) = &batch.snapshot {
         sqlx::query("INSERT OR REPLACE INTO snapshots (room_id, revision, state) VALUES (?, ?, ?)")
             .bind(&room_s)
@@ -371,6 +389,75 @@ impl Storage for SqliteStore {
         rows.iter().map(audit_from_row).collect()
     }
 
+    async fn signing_key(&self, candidate: &KeyRecord) -> StorageResult<KeyRecord> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO server_keys (name, algorithm, public_key, secret_key, created_ms) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&candidate.name)
+        .bind(&candidate.algorithm)
+        .bind(&candidate.public_key)
+        .bind(&candidate.secret_key)
+        .bind(candidate.created_ms)
+        .execute(&self.pool)
+        .await?;
+        self.stored_key(&candidate.name)
+            .await?
+            .ok_or_else(|| StorageError::Corrupt(format!("key {:?} vanished after insert", candidate.name)))
+    }
+
+    async fn stored_key(&self, name: &str) -> StorageResult<Option<KeyRecord>> {
+        let row = sqlx::query("SELECT * FROM server_keys WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
+        row.map(|r| {
+            Ok(KeyRecord {
+                name: r.try_get("name")?,
+                algorithm: r.try_get("algorithm")?,
+                public_key: r.try_get("public_key")?,
+                secret_key: r.try_get("secret_key")?,
+                created_ms: r.try_get("created_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn manifests(&self, room: RoomId) -> StorageResult<Vec<ManifestRecord>> {
+        let rows = sqlx::query("SELECT record FROM manifests WHERE room_id = ? ORDER BY release_revision")
+            .bind(room.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                serde_json::from_str(r.try_get::<&str, _>("record")?)
+                    .map_err(|e| StorageError::Corrupt(format!("manifest record: {e}")))
+            })
+            .collect()
+    }
+
+    async fn snapshot_at_or_before(&self, room: RoomId, revision: u64) -> StorageResult<Option<RoomState>> {
+        let row = sqlx::query(
+            "SELECT state FROM snapshots WHERE room_id = ? AND revision <= ? ORDER BY revision DESC LIMIT 1",
+        )
+        .bind(room.to_string())
+        .bind(revision.min(i64::MAX as u64) as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            serde_json::from_str(r.try_get::<&str, _>("state")?)
+                .map_err(|e| StorageError::Corrupt(format!("snapshot: {e}")))
+        })
+        .transpose()
+    }
+
+    async fn audit_change_entry(&self, chain: &str, revision: u64) -> StorageResult<Option<AuditEntry>> {
+        let row = sqlx::query(
+            "SELECT * FROM audit WHERE chain = ? AND revision = ? AND kind LIKE 'change.%' ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(chain)
+        .bind(revision.min(i64::MAX as u64) as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(audit_from_row).transpose()
+    }
+
     async fn enqueue_admin(&self, room: RoomId, command: &str, at_ms: i64) -> StorageResult<i64> {
         let done = sqlx::query("INSERT INTO admin_queue (room_id, command, created_ms) VALUES (?, ?, ?)")
             .bind(room.to_string())
@@ -434,5 +521,9 @@ impl Storage for SqliteStore {
     async fn latest_heartbeat(&self) -> StorageResult<Option<i64>> {
         let row = sqlx::query("SELECT MAX(heartbeat_ms) AS hb FROM server_nodes").fetch_one(&self.pool).await?;
         Ok(row.try_get::<Option<i64>, _>("hb")?)
+    }
+
+    async fn purge_content(&self, room: RoomId) -> StorageResult<super::PurgeReport> {
+        super::purge::purge_sqlite(&self.pool, room).await
     }
 }

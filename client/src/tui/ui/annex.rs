@@ -22,7 +22,10 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     ]);
     let mut bottom = vec![Span::raw(" ")];
     if focused {
-        if app.annexes.open.is_some() {
+        if matches!(app.annexes.open, Some(AnnexOpen::Gated(_))) {
+            bottom.extend(hint(t, "A", "request access", true));
+            bottom.extend(hint(t, "Esc", "back", true));
+        } else if app.annexes.open.is_some() {
             bottom.extend(hint(t, "Esc", "back to the map", true));
         } else {
             bottom.extend(hint(t, "Enter", "open", true));
@@ -100,8 +103,8 @@ fn draw_gated(app: &App, id: AnnexId, inner: Rect, buf: &mut Buffer) {
     ];
     let explain = format!(
         "You are not on this annex's need-to-know list, so the server does not send its content to you. \
-         To request access, ask the room owner ({}) to add you with a reason and a duration; \
-         every grant and every view is audited.",
+         Press A to request access with a reason: the room owner ({}) approves or denies; \
+         every request, grant and view is audited.",
         if owners.is_empty() { "the owner".to_string() } else { owners.join(", ") }
     );
     for l in wrap(&explain, w.saturating_sub(4)) {

@@ -51,6 +51,18 @@ pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
         }
         Dialog::Reason(f) => reason(app, f, area, buf),
         Dialog::Readiness(f) => readiness(app, f, area, buf),
+        Dialog::Cosign { content_hash, revision } => {
+            let t = &app.theme;
+            let inner = popup(buf, t, centered(area, 76, 9), "Co-sign the packet");
+            let text = format!(
+                "You sign the packet as it is at rev {revision}: content hash {content_hash}. \
+                 Any later change to the packet, register or annex map voids the signature."
+            );
+            for (y, l) in wrap(&text, inner.width as usize).iter().enumerate() {
+                put_line(buf, inner, y as u16, &Line::from(l.clone()));
+            }
+            footer(t, buf, inner, &[("y / Enter", "co-sign"), ("n / Esc", "cancel")]);
+        }
         Dialog::Message { title, text } => {
             let inner = popup(buf, &app.theme, centered(area, 70, 9), title);
             for (y, l) in wrap(text, inner.width as usize).iter().enumerate() {
@@ -135,12 +147,14 @@ fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
     let title = match f.purpose {
         ReasonPurpose::Hold => "Hold the release",
         ReasonPurpose::Escalate => "Escalate to direct human handling",
+        ReasonPurpose::RequestAccess(_) => "Request access to an annex",
     };
     let inner = popup(buf, t, centered(area, 72, 10), title);
     let mut y = 0u16;
     let intro = match f.purpose {
         ReasonPurpose::Hold => "The packet stays in the room until you release it. Reason:",
         ReasonPurpose::Escalate => "Hands the room to direct human handling; the room becomes read-only. Reason:",
+        ReasonPurpose::RequestAccess(_) => "Asks the owner for one hour of access. The request and any view are audited. Reason:",
     };
     for l in wrap(intro, inner.width as usize) {
         put_line(buf, inner, y, &Line::from(Span::styled(l, t.dim())));
@@ -158,7 +172,11 @@ fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
         );
         footer(t, buf, inner, &[("Enter", "yes, escalate"), ("Esc", "back")]);
     } else {
-        let verb = if f.purpose == ReasonPurpose::Hold { "hold" } else { "continue" };
+        let verb = match f.purpose {
+            ReasonPurpose::Hold => "hold",
+            ReasonPurpose::Escalate => "continue",
+            ReasonPurpose::RequestAccess(_) => "send request",
+        };
         footer(t, buf, inner, &[("Enter", verb), ("Esc", "cancel")]);
     }
 }
@@ -172,14 +190,22 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
     let mut lines: Vec<Line> = Vec::new();
     let state = app.state.as_ref().map(|s| s.release.name()).unwrap_or("?");
     let owners: Vec<String> = r.owners.iter().map(|u| app.member_name(*u)).collect();
-    let hash: String = app.content_hash.chars().take(12).collect();
+    // Only the server can hash the content (annex content included).
+    let hash: String = if f.server_checked && !r.content_hash.is_empty() {
+        format!("{}…", r.content_hash.chars().take(12).collect::<String>())
+    } else {
+        "hash pending".into()
+    };
     lines.push(Line::from(vec![
         Span::styled("Owner: ", t.dim()),
         Span::raw(owners.join(", ")),
         Span::styled("   State: ", t.dim()),
         Span::styled(format!(" {state} "), t.release_state(state)),
-        Span::styled(format!("   content {hash}…"), t.dim()),
+        Span::styled(format!("   content {hash}"), t.dim()),
     ]));
+    if !f.server_checked {
+        lines.push(Line::from(Span::styled("checking with the server (annex boundary, co-signatures)…", t.dim())));
+    }
     lines.push(Line::from(""));
     let bstyle = if r.blockers.is_empty() { t.ok() } else { t.blocking() };
     lines.push(Line::from(Span::styled(format!("Blockers ({})", r.blockers.len()), bstyle)));
@@ -236,7 +262,7 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
         }
         ReadinessStep::Confirm => {
             let msg = format!(
-                "RELEASE rev {} (content {hash}…) to the {} lane? This is the decision of record.",
+                "RELEASE rev {} (content {hash}) to the {} lane? This is the decision of record.",
                 r.revision,
                 f.lane()
             );

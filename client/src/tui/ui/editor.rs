@@ -45,7 +45,11 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         title.push(Span::styled("i to edit ", t.dim()));
     }
     if app.docs.get(&section.id).is_some_and(|d| d.has_pending()) {
-        title.push(Span::styled("sending… ", t.dim()));
+        if matches!(app.conn, crate::tui::app::ConnState::Connected) {
+            title.push(Span::styled("sending… ", t.dim()));
+        } else {
+            title.push(Span::styled("unsent: kept until reconnected ", t.warn()));
+        }
     }
     let remotes = remote_cursors(app, section.id);
     let mut bottom: Vec<Span> = Vec::new();
@@ -140,10 +144,12 @@ fn paint_overlays(app: &App, t: &Theme, inner: Rect, buf: &mut Buffer, remotes: 
                 }
             }
             for r in remotes {
-                if let Some((a, b)) = r.sel {
-                    if off >= a && off < b && c.is_some() {
-                        buf[(x, y)].set_style(t.remote_selection(r.user));
-                    }
+                if let Some((a, b)) = r.sel
+                    && off >= a
+                    && off < b
+                    && c.is_some()
+                {
+                    buf[(x, y)].set_style(t.remote_selection(r.user));
                 }
                 if r.pos == off && (c.is_some() || col == line_len) {
                     buf[(x, y)].set_style(t.remote_cursor(r.user));

@@ -12,6 +12,9 @@ use super::chrome::{fill, hint, put_line, str_width, truncate};
 use crate::tui::app::{App, ConnState, Level};
 
 pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
     let t = &app.theme;
     fill(buf, area, t.status_bar());
     let width = area.width as usize;
@@ -33,13 +36,13 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(state) = &app.state {
         let name = state.release.name();
         fixed.push(Span::styled(format!(" {name} "), t.release_state(name)));
-        let blockers = app.readiness.as_ref().map_or(0, |r| r.blockers.len());
+        let blockers = app.current_readiness().map_or(0, |r| r.blockers.len());
         let bstyle = if blockers > 0 { t.blocking() } else { t.ok() };
         fixed.push(Span::styled(format!(" {blockers} blocker{} ", if blockers == 1 { "" } else { "s" }), bstyle));
-        if let ReleaseState::Released { revision, .. } = &state.release {
-            if *revision != state.revision {
-                fixed.push(Span::styled("changed since release ", t.warn()));
-            }
+        if let ReleaseState::Released { revision, .. } = &state.release
+            && state.content_revision > *revision
+        {
+            fixed.push(Span::styled("changed since release ", t.warn()));
         }
         fixed.push(Span::raw(format!("{bar} ")));
         fixed.push(Span::styled(format!("rev {} ", state.revision), t.bold()));
@@ -81,6 +84,9 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
 /// The latest notification, else key hints (owner keys shown disabled to
 /// everyone else).
 pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
     let t = &app.theme;
     if let Some(n) = app.current_notice(Instant::now()) {
         let style = match n.level {
@@ -130,14 +136,27 @@ pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
     let t = &app.theme;
     fill(buf, area, t.banner_error());
     let w = t.sym.warning;
-    let text = if let ConnState::Disconnected { reason, retry_at, attempt } = &app.conn {
+    let glass = app.break_glass();
+    let text = if !glass.is_empty() {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let parts: Vec<String> = glass
+            .iter()
+            .map(|(code, who, annexes, reason, ends)| {
+                let mins = ((ends - now_ms).max(0) + 59_999) / 60_000;
+                format!("{code} by {who} on {} — {reason} (ends in {mins} min)", annexes.join(", "))
+            })
+            .collect();
+        format!(" {w} BREAK-GLASS ACTIVE: {}", parts.join(" · "))
+    } else if let ConnState::Disconnected { reason, retry_at, attempt } = &app.conn {
         let secs = retry_at.saturating_duration_since(Instant::now()).as_secs_f32();
-        format!(
-            " {w} DISCONNECTED — reconnecting in {secs:.0}s (attempt {attempt}) · your local edits are kept · {reason}"
-        )
+        let kept = if app.state.is_some() { " · your local edits are kept" } else { "" };
+        format!(" {w} DISCONNECTED — reconnecting in {secs:.0}s (attempt {attempt}){kept} · {reason}")
     } else if let Some(ReleaseState::Escalated { reason, .. }) = app.state.as_ref().map(|s| &s.release) {
         format!(" {w} ESCALATED to direct human handling — the room is read-only · {reason}")
     } else {

@@ -1,0 +1,152 @@
+//! The owner's approvals queue (key `V`): pending access requests and
+//! promotions of the room, newest last, with who asks, for which annex,
+//! why and for how long. `y`/Enter approves, `n` denies, `j`/`k` move.
+//! Requests that are the owner's own are listed but cannot be decided
+//! here: another owner must (self-approval is impossible).
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use trustroom_shared::access::{PromotionStatus, format_duration};
+use trustroom_shared::ids::{AccessRequestId, PromotionId};
+use trustroom_shared::protocol::Request;
+
+use super::app::{App, Level, Pending};
+use super::forms::Dialog;
+use super::ui::chrome::{centered, popup, put_line, truncate};
+
+/// The queue's selection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApprovalsForm {
+    pub selected: usize,
+}
+
+/// One thing waiting for an owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Access { id: AccessRequestId, code: String, who: String, annex: String, reason: String, duration: String, own: bool },
+    Promotion { id: PromotionId, code: String, who: String, annex: String, section: String, chars: usize, reason: String, own: bool },
+}
+
+impl Item {
+    fn own(&self) -> bool {
+        match self {
+            Item::Access { own, .. } | Item::Promotion { own, .. } => *own,
+        }
+    }
+
+    fn code(&self) -> &str {
+        match self {
+            Item::Access { code, .. } | Item::Promotion { code, .. } => code,
+        }
+    }
+}
+
+/// The pending requests and promotions, oldest first.
+pub fn items(app: &App) -> Vec<Item> {
+    let Some(state) = &app.state else { return Vec::new() };
+    let me = app.me.as_ref().map(|m| m.user);
+    let code = |a| state.annexes.get(&a).map_or_else(|| "?".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone());
+    let mut requests: Vec<_> = state.access.requests.values().filter(|r| r.is_pending()).collect();
+    requests.sort_by_key(|r| r.number);
+    let mut out: Vec<Item> = requests
+        .into_iter()
+        .map(|r| Item::Access {
+            id: r.id,
+            code: r.code(),
+            who: app.member_name(r.requester),
+            annex: code(r.annex),
+            reason: r.reason.clone(),
+            duration: format_duration(r.duration_ms),
+            own: Some(r.requester) == me,
+        })
+        .collect();
+    let mut promos: Vec<_> = state.access.promotions.values().filter(|p| p.status == PromotionStatus::Requested).collect();
+    promos.sort_by_key(|p| p.number);
+    out.extend(promos.into_iter().map(|p| Item::Promotion {
+        id: p.id,
+        code: p.code(),
+        who: app.member_name(p.requester),
+        annex: code(p.annex),
+        section: state.section(p.section).map(|s| s.title.clone()).unwrap_or_default(),
+        chars: p.passage_chars,
+        reason: p.reason.clone(),
+        own: Some(p.requester) == me,
+    }));
+    out
+}
+
+/// Opens the queue (owners only).
+pub fn open(app: &mut App) {
+    if !app.is_owner() {
+        app.notify(Level::Warn, "the approvals queue is for owners");
+        return;
+    }
+    app.overlay = Some(super::app::Overlay::dialog(Dialog::Approvals(ApprovalsForm::default())));
+    app.dirty = true;
+}
+
+/// Handles a key; returns the dialog if it stays open.
+pub fn key(app: &mut App, mut f: ApprovalsForm, key: KeyEvent) -> Option<Dialog> {
+    let list = items(app);
+    match key.code {
+        KeyCode::Char('j') | KeyCode::Down => f.selected = (f.selected + 1).min(list.len().saturating_sub(1)),
+        KeyCode::Char('k') | KeyCode::Up => f.selected = f.selected.saturating_sub(1),
+        KeyCode::Char('y' | 'Y' | 'n' | 'N') | KeyCode::Enter => {
+            let approve = matches!(key.code, KeyCode::Char('y' | 'Y') | KeyCode::Enter);
+            let Some(item) = list.get(f.selected) else { return Some(Dialog::Approvals(f)) };
+            if item.own() {
+                app.notify(Level::Warn, format!("{} is your own request: another owner must decide it", item.code()));
+                return Some(Dialog::Approvals(f));
+            }
+            let room = app.room?;
+            let code = item.code().to_string();
+            let request = match (item, approve) {
+                (Item::Access { id, .. }, true) => Request::ApproveAccess { room, request: *id, note: None },
+                (Item::Access { id, .. }, false) => Request::DenyAccess { room, request: *id, note: None },
+                (Item::Promotion { id, .. }, true) => Request::ApprovePromotion { room, promotion: *id, note: None },
+                (Item::Promotion { id, .. }, false) => Request::DenyPromotion { room, promotion: *id, note: None },
+            };
+            app.send(request, Pending::Decide { code, approve });
+        }
+        _ => {}
+    }
+    Some(Dialog::Approvals(f))
+}
+
+pub fn draw(app: &App, f: &ApprovalsForm, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let list = items(app);
+    let h = (list.len() as u16 * 2 + 4).clamp(6, area.height.saturating_sub(2).max(6));
+    let inner = popup(buf, t, centered(area, 90, h), "Approvals — pending access requests and promotions");
+    let w = inner.width as usize;
+    if list.is_empty() {
+        put_line(buf, inner, 0, &Line::from(Span::styled("nothing waits for a decision", t.dim())));
+    }
+    let visible = (inner.height.saturating_sub(2) / 2).max(1) as usize;
+    let first = f.selected.saturating_sub(visible - 1);
+    for (row, (i, item)) in list.iter().enumerate().skip(first).take(visible).enumerate() {
+        let selected = i == f.selected;
+        let marker = if selected { t.sym.selected } else { " " };
+        let style = if selected { t.selected() } else { t.text() };
+        let (head, detail) = match item {
+            Item::Access { code, who, annex, reason, duration, own, .. } => (
+                format!("{marker}{code}  {who} asks to read {annex} for {duration}{}", if *own { "  (yours: another owner decides)" } else { "" }),
+                format!("     reason: {reason}"),
+            ),
+            Item::Promotion { code, who, annex, section, chars, reason, own, .. } => (
+                format!(
+                    "{marker}{code}  {who} asks to promote {chars} chars of {annex} into \"{section}\"{}",
+                    if *own { "  (yours)" } else { "" }
+                ),
+                format!("     reason: {reason}"),
+            ),
+        };
+        let y = (row * 2) as u16;
+        put_line(buf, inner, y, &Line::from(Span::styled(truncate(&head, w), style)));
+        put_line(buf, inner, y + 1, &Line::from(Span::styled(truncate(&detail, w), t.dim())));
+    }
+    let hints = "y/Enter approve · n deny · j/k move · Esc close — every decision is audited";
+    put_line(buf, inner, inner.height.saturating_sub(1), &Line::from(Span::styled(truncate(hints, w), t.dim())));
+}

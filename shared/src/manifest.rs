@@ -1,0 +1,479 @@
+//! The release manifest: what a release produces, signed with the server's
+//! Ed25519 key so a downstream reviewer can verify offline who released
+//! what, and the verification of an exported JSON bundle against it.
+//!
+//! The signed **body** is a pure function of the room state at release,
+//! the lane, the signer and the audit anchor (the hash of the audit entry
+//! that recorded the released packet revision's change): releasing the same
+//! packet revision to the same lane again gives a byte-identical body and,
+//! Ed25519 being deterministic, the same signature. The time of the release
+//! event, its room revision and the audit head at that moment live in the
+//! separately signed [`ReleaseEvent`], outside the body.
+//!
+//! Signed bytes are the canonical JSON (`canonical::canonical_json`) of the
+//! body, and of the event without its `signature` field.
+
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::canonical::{canonical_json, sha256_hex};
+use crate::export::{EXPORT_FORMAT, SectionContent, core_digest, digest, export_core, json_text};
+use crate::ids::{RoomId, SectionId, UserId};
+use crate::readiness::{HeldAnnex, Residual, held_annexes, residual};
+use crate::release::{Lane, ReleasePolicy};
+use crate::room::RoomState;
+
+/// The `format` of every manifest body.
+pub const MANIFEST_FORMAT: &str = "trustroom-manifest/1";
+
+/// The digest of one section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionDigest {
+    pub id: SectionId,
+    pub title: String,
+    /// SHA-256 of the canonical `{"body","id","title"}`.
+    pub digest: String,
+}
+
+/// A member named in the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub user: UserId,
+    pub name: String,
+}
+
+/// A co-signer: who, in which role, and the packet revision they signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cosigner {
+    pub user: UserId,
+    pub name: String,
+    pub role: String,
+    pub revision: u64,
+}
+
+/// An audit entry by position and hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAnchor {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// The signed body of a release manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestBody {
+    pub format: String,
+    pub room: RoomId,
+    pub title: String,
+    /// The packet revision released (the newest content change).
+    pub revision: u64,
+    /// SHA-256 of the canonical packet + register + annex map.
+    pub content_hash: String,
+    pub sections: Vec<SectionDigest>,
+    pub register_digest: String,
+    pub annex_map_digest: String,
+    /// SHA-256 of the canonical export core of this packet revision.
+    pub bundle_digest: String,
+    /// The owner who released.
+    pub signer: Person,
+    pub cosigners: Vec<Cosigner>,
+    pub policy: ReleasePolicy,
+    pub lane: Lane,
+    pub held_annexes: Vec<HeldAnnex>,
+    pub accepted_residual: Vec<Residual>,
+    /// The audit entry that recorded the change producing `revision`: the
+    /// audit chain up to the released packet revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_anchor: Option<AuditAnchor>,
+    /// Active owner overrides of failing room checks (false positives),
+    /// with their rationales.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_overrides: Vec<crate::checks::CheckOverride>,
+    /// The server key that signs (hex of the 32-byte Ed25519 public key).
+    pub public_key: String,
+}
+
+/// A body with its hash and signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedManifest {
+    pub body: ManifestBody,
+    /// SHA-256 (hex) of the canonical body.
+    pub manifest_hash: String,
+    /// Ed25519 signature (hex, 64 bytes) over the canonical body.
+    pub signature: String,
+}
+
+/// One release event of a manifest: when, at which room revision, after
+/// which audit head. Signed separately (it differs between two releases of
+/// the same packet revision).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseEvent {
+    pub manifest_hash: String,
+    pub released_at_ms: i64,
+    /// The room revision of the `release_changed` event.
+    pub release_revision: u64,
+    /// The audit chain head just before the release was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<AuditAnchor>,
+    /// Ed25519 signature (hex) over the canonical event without this field.
+    pub signature: String,
+}
+
+/// What the manifest history keeps per release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRecord {
+    pub manifest: SignedManifest,
+    pub event: ReleaseEvent,
+}
+
+/// Hex of a signing key's public key.
+pub fn public_key_hex(key: &SigningKey) -> String {
+    hex::encode(key.verifying_key().to_bytes())
+}
+
+/// The manifest body for releasing `state` to `lane`, signed by `signer`.
+/// Co-signers are the valid co-signatures, sorted by name.
+pub fn manifest_body(
+    state: &RoomState,
+    signer: UserId,
+    lane: Lane,
+    audit_anchor: Option<AuditAnchor>,
+    public_key: &str,
+) -> ManifestBody {
+    let mut cosigners: Vec<Cosigner> = state
+        .cosignatures
+        .iter()
+        .filter(|c| c.is_valid() && state.member(c.user).is_some())
+        .map(|c| Cosigner { user: c.user, name: c.name.clone(), role: c.role.clone(), revision: c.revision })
+        .collect();
+    cosigners.sort_by(|a, b| a.name.cmp(&b.name).then(a.user.cmp(&b.user)));
+    let core = export_core(state);
+    ManifestBody {
+        format: MANIFEST_FORMAT.to_string(),
+        room: state.id,
+        title: state.title.clone(),
+        revision: state.content_revision,
+        content_hash: core.content_hash.clone(),
+        sections: state
+            .sections
+            .iter()
+            .map(|s| SectionDigest {
+                id: s.id,
+                title: s.title.clone(),
+                digest: digest(&SectionContent { id: s.id, title: s.title.clone(), body: s.body.clone() }),
+            })
+            .collect(),
+        register_digest: digest(&core.content.register),
+        annex_map_digest: digest(&core.content.annexes),
+        bundle_digest: core_digest(&core),
+        signer: Person {
+            user: signer,
+            name: state.member(signer).map(|m| m.name.clone()).unwrap_or_else(|| signer.to_string()),
+        },
+        cosigners,
+        policy: state.release_policy.clone().normalized(),
+        lane,
+        held_annexes: held_annexes(state),
+        accepted_residual: residual(state),
+        audit_anchor,
+        check_overrides: state.access.overrides.iter().filter(|o| o.is_active()).cloned().collect(),
+        public_key: public_key.to_string(),
+    }
+}
+
+/// Signs a body.
+pub fn sign_manifest(body: ManifestBody, key: &SigningKey) -> SignedManifest {
+    let bytes = canonical_json(&body);
+    SignedManifest {
+        manifest_hash: sha256_hex(&bytes),
+        signature: hex::encode(key.sign(&bytes).to_bytes()),
+        body,
+    }
+}
+
+#[derive(Serialize)]
+struct UnsignedEvent<'a> {
+    manifest_hash: &'a str,
+    released_at_ms: i64,
+    release_revision: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_head: Option<&'a AuditAnchor>,
+}
+
+/// Signs a release event of the manifest with hash `manifest_hash`.
+pub fn sign_event(
+    manifest_hash: &str,
+    released_at_ms: i64,
+    release_revision: u64,
+    audit_head: Option<AuditAnchor>,
+    key: &SigningKey,
+) -> ReleaseEvent {
+    let bytes = canonical_json(&UnsignedEvent {
+        manifest_hash,
+        released_at_ms,
+        release_revision,
+        audit_head: audit_head.as_ref(),
+    });
+    ReleaseEvent {
+        manifest_hash: manifest_hash.to_string(),
+        released_at_ms,
+        release_revision,
+        audit_head,
+        signature: hex::encode(key.sign(&bytes).to_bytes()),
+    }
+}
+
+/// Why a signature does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the public key is not 32 bytes of hex")]
+    BadKey,
+    #[error("the signature is not 64 bytes of hex")]
+    BadSignature,
+    #[error("the signature does not match the signed bytes and key")]
+    Mismatch,
+}
+
+/// Checks an Ed25519 signature (hex) over `message` with a public key (hex).
+pub fn verify_signature(public_key_hex: &str, message: &[u8], signature_hex: &str) -> Result<(), SignatureError> {
+    let key: [u8; 32] = hex::decode(public_key_hex.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(SignatureError::BadKey)?;
+    let key = VerifyingKey::from_bytes(&key).map_err(|_| SignatureError::BadKey)?;
+    let sig: [u8; 64] =
+        hex::decode(signature_hex).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::BadSignature)?;
+    key.verify_strict(message, &Signature::from_bytes(&sig)).map_err(|_| SignatureError::Mismatch)
+}
+
+/// One step of a bundle verification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// The result of verifying a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// True when every check passed: the bundle is exactly the released
+    /// packet revision, signed by the given key.
+    pub verified: bool,
+    pub checks: Vec<Check>,
+    /// One line for people.
+    pub summary: String,
+}
+
+struct Checks(Vec<Check>);
+
+impl Checks {
+    fn add(&mut self, name: &str, ok: bool, detail: impl Into<String>) -> bool {
+        self.0.push(Check { name: name.to_string(), ok, detail: detail.into() });
+        ok
+    }
+
+    fn done(self, summary_ok: impl FnOnce() -> String) -> Verification {
+        let verified = self.0.iter().all(|c| c.ok) && !self.0.is_empty();
+        let summary = if verified {
+            summary_ok()
+        } else {
+            let first = self.0.iter().find(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.detail)).unwrap_or_default();
+            format!("NOT VERIFIED — {first}")
+        };
+        Verification { verified, checks: self.0, summary }
+    }
+}
+
+fn keys_are(v: &Value, expected: &[&str]) -> bool {
+    v.as_object().is_some_and(|m| m.len() == expected.len() && expected.iter().all(|k| m.contains_key(*k)))
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Verifies an exported JSON bundle against the server key `public_key_hex`:
+/// exact encoding, signatures of the manifest body and release event, the
+/// content hash and every digest recomputed from the bundle's content, the
+/// bundle digest over its core, and that the manifest is of this very
+/// packet revision. Stops at the first failure (later checks would only
+/// repeat it).
+pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
+    let mut c = Checks(Vec::new());
+    let key = public_key_hex.trim().to_lowercase();
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            c.add("json", false, format!("not a JSON bundle: {e}"));
+            return c.done(String::new);
+        }
+    };
+    if !c.add(
+        "encoding",
+        json_text(&value) == text,
+        "the bytes are not the exporter's exact encoding (whitespace, escapes or key order changed)",
+    ) {
+        return c.done(String::new);
+    }
+    if !c.add("format", keys_are(&value, &["core", "format", "release"]) && str_at(&value, "format") == EXPORT_FORMAT, format!("expected a {EXPORT_FORMAT} bundle with keys core, format, release")) {
+        return c.done(String::new);
+    }
+    let release = &value["release"];
+    if !c.add("released", !release.is_null(), "the bundle carries no release manifest: this packet revision was not released") {
+        return c.done(String::new);
+    }
+    let manifest = &release["manifest"];
+    let event = &release["event"];
+    if !c.add(
+        "manifest shape",
+        keys_are(release, &["event", "manifest"]) && keys_are(manifest, &["body", "manifest_hash", "signature"]),
+        "unexpected fields in the release record",
+    ) {
+        return c.done(String::new);
+    }
+    let body = &manifest["body"];
+    let signed_key = str_at(body, "public_key").to_lowercase();
+    if !c.add("key", signed_key == key, format!("the manifest names key {signed_key}, not the expected {key}")) {
+        return c.done(String::new);
+    }
+    let body_bytes = canonical_json(body);
+    if let Err(e) = verify_signature(&key, &body_bytes, str_at(manifest, "signature")) {
+        c.add("manifest signature", false, e.to_string());
+        return c.done(String::new);
+    }
+    c.add("manifest signature", true, "Ed25519 signature over the canonical body is valid");
+    let manifest_hash = sha256_hex(&body_bytes);
+    if !c.add("manifest hash", str_at(manifest, "manifest_hash") == manifest_hash, format!("the body hashes to {manifest_hash}")) {
+        return c.done(String::new);
+    }
+    let mut unsigned = event.clone();
+    let event_sig = unsigned.as_object_mut().and_then(|m| m.remove("signature")).unwrap_or(Value::Null);
+    let event_ok = str_at(event, "manifest_hash") == manifest_hash
+        && verify_signature(&key, &canonical_json(&unsigned), event_sig.as_str().unwrap_or_default()).is_ok();
+    if !c.add("release event", event_ok, "the release event is not signed by the key or names another manifest") {
+        return c.done(String::new);
+    }
+    let core = &value["core"];
+    let content = &core["content"];
+    let content_hash = sha256_hex(&canonical_json(content));
+    let released_hash = str_at(body, "content_hash");
+    if !c.add(
+        "content hash",
+        content_hash == released_hash && str_at(core, "content_hash") == released_hash,
+        format!("the bundle's content hashes to {content_hash}, the release bound {released_hash}"),
+    ) {
+        return c.done(String::new);
+    }
+    let same_revision = core.get("revision") == body.get("revision")
+        && core.get("room") == body.get("room")
+        && core.get("exact") == Some(&Value::Bool(true));
+    if !c.add("revision", same_revision, "the bundle is of another room or packet revision than the manifest") {
+        return c.done(String::new);
+    }
+    let sections: Vec<Value> = content["sections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "id": s["id"], "title": s["title"], "digest": sha256_hex(&canonical_json(s)),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let digests_ok = Value::Array(sections) == body["sections"]
+        && sha256_hex(&canonical_json(&content["register"])) == str_at(body, "register_digest")
+        && sha256_hex(&canonical_json(&content["annexes"])) == str_at(body, "annex_map_digest");
+    if !c.add("digests", digests_ok, "a section, register or annex-map digest differs") {
+        return c.done(String::new);
+    }
+    let bundle_digest = sha256_hex(&canonical_json(core));
+    if !c.add(
+        "bundle",
+        bundle_digest == str_at(body, "bundle_digest"),
+        "the packet content matches, but the rest of the bundle (rendered packet, members, readiness, marks) differs from what was released",
+    ) {
+        return c.done(String::new);
+    }
+    let revision = body.get("revision").and_then(Value::as_u64).unwrap_or(0);
+    let lane = str_at(body, "lane").to_string();
+    let signer = str_at(&body["signer"], "name").to_string();
+    let cosigners: Vec<String> = body["cosigners"]
+        .as_array()
+        .map(|a| a.iter().map(|s| str_at(s, "name").to_string()).collect())
+        .unwrap_or_default();
+    c.done(move || {
+        let co = if cosigners.is_empty() { "no co-signers".to_string() } else { format!("co-signed by {}", cosigners.join(", ")) };
+        format!("VERIFIED — exactly packet revision {revision} as released to the {lane} lane by {signer}, {co}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::{bundle, to_json};
+    use crate::readiness::tests::{fixture, set_body};
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn released(state: &RoomState, k: &SigningKey) -> ManifestRecord {
+        let owner = state.owners().map(|m| m.user).next().expect("owner");
+        let body = manifest_body(state, owner, Lane::Privacy, Some(AuditAnchor { seq: 7, hash: "ab".repeat(32) }), &public_key_hex(k));
+        let manifest = sign_manifest(body, k);
+        let event = sign_event(&manifest.manifest_hash, 1_000, state.revision + 1, None, k);
+        ManifestRecord { manifest, event }
+    }
+
+    #[test]
+    fn the_same_state_gives_the_same_signed_manifest() {
+        let f = fixture();
+        let k = key(1);
+        let a = released(&f.state, &k);
+        let b = released(&f.state.clone(), &k);
+        assert_eq!(a.manifest, b.manifest);
+        assert_eq!(a.manifest.body.revision, f.state.content_revision);
+        assert!(verify_signature(&public_key_hex(&k), &canonical_json(&a.manifest.body), &a.manifest.signature).is_ok());
+        assert!(verify_signature(&public_key_hex(&key(2)), &canonical_json(&a.manifest.body), &a.manifest.signature).is_err());
+    }
+
+    #[test]
+    fn a_released_bundle_verifies_and_any_changed_byte_fails() {
+        let f = fixture();
+        let k = key(3);
+        let text = to_json(&bundle(&f.state, Some(released(&f.state, &k))));
+        let ok = verify_bundle(&text, &public_key_hex(&k));
+        assert!(ok.verified, "{ok:?}");
+        assert!(ok.summary.starts_with("VERIFIED"), "{}", ok.summary);
+        // Every byte matters (a stride keeps the test fast; the end-to-end
+        // test covers the whole file of a real room).
+        let bytes = text.as_bytes();
+        for i in (0..bytes.len()).step_by(3) {
+            let mut changed = bytes.to_vec();
+            changed[i] = if changed[i] == b'0' { b'1' } else if changed[i] == b' ' { b'\t' } else { changed[i] ^ 0x01 };
+            let Ok(s) = String::from_utf8(changed) else { continue };
+            let v = verify_bundle(&s, &public_key_hex(&k));
+            assert!(!v.verified, "changing byte {i} ({:?}) still verifies", bytes[i] as char);
+        }
+        // Wrong key.
+        assert!(!verify_bundle(&text, &public_key_hex(&key(4))).verified);
+    }
+
+    #[test]
+    fn a_bundle_of_another_revision_does_not_verify() {
+        let mut f = fixture();
+        let k = key(5);
+        let record = released(&f.state, &k);
+        set_body(&mut f, "[verified: TL-9] Changed after release.");
+        let text = to_json(&bundle(&f.state, Some(record)));
+        let v = verify_bundle(&text, &public_key_hex(&k));
+        assert!(!v.verified);
+        assert!(v.summary.contains("content hash"), "{}", v.summary);
+        let unreleased = to_json(&bundle(&f.state, None));
+        let v = verify_bundle(&unreleased, &public_key_hex(&k));
+        assert!(v.summary.contains("not released"), "{}", v.summary);
+    }
+}

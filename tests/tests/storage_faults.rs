@@ -1,0 +1,234 @@
+//! Storage faults with real faults, no mocks, against the real server
+//! binary:
+//!
+//! - **Disk full**: the database lives on a small tmpfs this test mounts
+//!   (needs root and `mount`; skipped with a message otherwise) and then
+//!   fills to the last byte.
+//! - **Database locked**: another process-level connection holds SQLite's
+//!   write lock (`BEGIN IMMEDIATE`) past the server's busy timeout.
+//!
+//! In both: the room refuses changes with `unavailable` and nothing of them
+//! is stored or broadcast; reads keep working (a new member joins and gets
+//! the snapshot); once the fault clears, the same request (same `seq`)
+//! succeeds as the next revision; revisions stay contiguous and the audit
+//! chains verify, including the entry of the join made during the fault.
+
+mod reliability;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reliability::{ServerProcess, audit_verify, check_contiguous};
+use serde_json::{Value, json};
+use trustroom_e2e::{WsClient, raw_pool, section};
+
+/// A tmpfs mounted for the test; unmounted on drop.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("mount failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(Tmpfs { path: path.to_path_buf() })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Writes zeros into `path` until the filesystem is full; returns bytes written.
+fn fill(path: &Path) -> std::io::Result<u64> {
+    let mut f = std::fs::File::create(path)?;
+    let chunk = vec![0u8; 64 * 1024];
+    let mut written = 0u64;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => break,
+            Ok(n) => written += n as u64,
+            Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+            Err(e) => return Err(e),
+        }
+    }
+    // The last partial blocks too.
+    let small = [0u8; 512];
+    while let Ok(n) = f.write(&small) {
+        if n == 0 {
+            break;
+        }
+        written += n as u64;
+    }
+    let _ = f.sync_all();
+    Ok(written)
+}
+
+fn edit(room: &str, section: &str, base: u64, len: usize, text: &str, seq: u64) -> Value {
+    json!({"type": "edit", "room": room, "section": section, "base": base, "op": [len, text], "seq": seq})
+}
+
+/// `room.join` entries in the room's audit chain.
+async fn join_entries(db: &Path, room: &str) -> anyhow::Result<i64> {
+    let pool = raw_pool(db).await?;
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE chain = ? AND kind = 'room.join'")
+        .bind(room)
+        .fetch_one(&pool)
+        .await?;
+    pool.close().await;
+    Ok(n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    if !nix_is_root() {
+        println!("SKIPPED: the disk-full test mounts a tmpfs and needs root");
+        return Ok(());
+    }
+    let fs = match Tmpfs::mount(&dir.path().join("small"), "6m") {
+        Ok(fs) => fs,
+        Err(e) => {
+            println!("SKIPPED: cannot mount a tmpfs for the disk-full test ({e})");
+            return Ok(());
+        }
+    };
+    let db = fs.path.join("t.db");
+    let db_url = format!("sqlite://{}", db.display());
+    let seed = {
+        let store = trustroom_server::storage::open(&db_url).await?;
+        trustroom_server::demo::seed(&store).await?
+    };
+    let room = seed.room.to_string();
+    let token = |role: &str| seed.member(role).map(|m| m.token.clone()).ok_or_else(|| anyhow::anyhow!("no {role}"));
+    let home = dir.path().join("home");
+    let server = ServerProcess::start(&db_url, &home, &[]).await?;
+
+    let mut owner = WsClient::connect(&server.url, &token("owner")?).await?;
+    let snap = owner.join(&room).await?;
+    let mut watcher = WsClient::connect(&server.url, &token("reviewer/privacy")?).await?;
+    watcher.join(&room).await?;
+    let (sec, body) = section(&snap, "Summary")?;
+    let mut len = body.chars().count();
+    let mut rev = snap["state"]["revision"].as_u64().unwrap_or(0);
+
+    let t0 = std::time::Instant::now();
+    let at = move || format!("[{:.1} s]", t0.elapsed().as_secs_f64());
+    let filler = fs.path.join("filler");
+    let filled = fill(&filler)?;
+    println!("filled the tmpfs with {filled} bytes");
+
+    // Write until the disk refuses (the WAL and the database need room).
+    let chunk = "x".repeat(3_000);
+    let mut seq = 0;
+    let (refused_seq, refusal) = loop {
+        seq += 1;
+        anyhow::ensure!(seq < 500, "500 edits fit on a full disk: no fault");
+        let answer = owner.request(edit(&room, &sec, rev, len, &chunk, seq)).await?;
+        if answer["type"] == "ok" {
+            rev = answer["result"]["revision"].as_u64().unwrap_or(rev);
+            len += 3_000;
+            continue;
+        }
+        break (seq, answer);
+    };
+    println!("{} after {} stored edits the disk was full: {refusal}", at(), refused_seq - 1);
+    anyhow::ensure!(refusal["code"] == "unavailable", "expected unavailable, got {refusal}");
+    let message = refusal["message"].as_str().unwrap_or_default();
+    anyhow::ensure!(message.contains("nothing was applied"), "unclear message: {message}");
+
+    // Reads work: a new member joins and gets the last stored state.
+    let joins_before = join_entries(&db, &room).await?;
+    let mut reader = WsClient::connect(&server.url, &token("reviewer/legal")?).await?;
+    let during = reader.join(&room).await?;
+    anyhow::ensure!(during["state"]["revision"] == rev, "the snapshot shows {} not {rev}", during["state"]["revision"]);
+    let (_, during_body) = section(&during, "Summary")?;
+    anyhow::ensure!(during_body.chars().count() == len, "the snapshot holds half-written text");
+    println!("{} a new member joined during the fault", at());
+    // Nothing of the refused requests was broadcast.
+    watcher.drain(Duration::from_millis(300)).await?;
+    let stray = watcher.pending().filter(|v| v["type"] == "event" && v["rev"]["revision"].as_u64() > Some(rev)).count();
+    anyhow::ensure!(stray == 0, "{stray} events for refused changes were broadcast");
+
+    // The fault clears: the same request succeeds as the next revision.
+    std::fs::remove_file(&filler)?;
+    let ack = owner.ok(edit(&room, &sec, rev, len, &chunk, refused_seq)).await?;
+    anyhow::ensure!(ack["revision"] == rev + 1 && ack["duplicate"] == false, "after recovery: {ack}");
+    println!("{} recovered: {ack}", at());
+    let seen = watcher.wait_for_revision(rev + 1).await?;
+    anyhow::ensure!(seen["rev"]["client"]["seq"] == refused_seq, "{seen}");
+    // The join made during the fault was audited once storage came back.
+    let joins_after = join_entries(&db, &room).await?;
+    anyhow::ensure!(joins_after == joins_before + 1, "join audit entries {joins_before} -> {joins_after}");
+
+    server.terminate().await?;
+    println!("{} server stopped", at());
+    let pool = raw_pool(&db).await?;
+    let stored = check_contiguous(&pool, seed.room).await?;
+    anyhow::ensure!(stored == rev + 1, "stored {stored} revisions, expected {}", rev + 1);
+    pool.close().await;
+    println!("room chain {}", audit_verify(&db_url, &home, &room).await?);
+    println!("server chain {}", audit_verify(&db_url, &home, "server").await?);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_database_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<()> {
+    let (dir, db_url, seed) = reliability::seeded_db().await?;
+    let db = reliability::db_path(&db_url);
+    let room = seed.room.to_string();
+    let token = |role: &str| seed.member(role).map(|m| m.token.clone()).ok_or_else(|| anyhow::anyhow!("no {role}"));
+    let home = dir.path().join("home");
+    let server = ServerProcess::start(&db_url, &home, &[]).await?;
+    let mut owner = WsClient::connect(&server.url, &token("owner")?).await?;
+    let snap = owner.join(&room).await?;
+    let (sec, body) = section(&snap, "Summary")?;
+    let len = body.chars().count();
+    let rev = snap["state"]["revision"].as_u64().unwrap_or(0);
+
+    // Another connection takes SQLite's write lock and keeps it.
+    let locker = raw_pool(&db).await?;
+    let mut lock = locker.acquire().await?;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await?;
+
+    let started = std::time::Instant::now();
+    let refusal = owner.request(edit(&room, &sec, rev, len, " [locked]", 1)).await?;
+    println!("refused after {:.1} s: {refusal}", started.elapsed().as_secs_f64());
+    anyhow::ensure!(refusal["type"] == "error" && refusal["code"] == "unavailable", "{refusal}");
+    // Reads work while the lock is held.
+    let mut reader = WsClient::connect(&server.url, &token("reviewer/privacy")?).await?;
+    let during = reader.join(&room).await?;
+    anyhow::ensure!(during["state"]["revision"] == rev, "{}", during["state"]["revision"]);
+
+    sqlx::query("ROLLBACK").execute(&mut *lock).await?;
+    drop(lock);
+    locker.close().await;
+    let ack = owner.ok(edit(&room, &sec, rev, len, " [locked]", 1)).await?;
+    anyhow::ensure!(ack["revision"] == rev + 1 && ack["duplicate"] == false, "{ack}");
+    reader.wait_for_revision(rev + 1).await?;
+
+    server.terminate().await?;
+    let pool = raw_pool(&db).await?;
+    anyhow::ensure!(check_contiguous(&pool, seed.room).await? == rev + 1);
+    pool.close().await;
+    println!("room chain {}", audit_verify(&db_url, &home, &room).await?);
+    Ok(())
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
