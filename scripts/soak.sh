@@ -8,6 +8,8 @@
 #   scripts/soak.sh            # 30 minutes, 40 clients (4 per room), 2 ops/s each
 #   scripts/soak.sh 3          # a 3-minute version
 #   SOAK_CLIENTS=20 SOAK_RATE=5 scripts/soak.sh 10
+#   SOAK_HISTORY_WINDOW=500 scripts/soak.sh 3   # small per-room revision cache:
+#                                               # RSS levels off once it is full
 #
 # The full JSON report goes to bench/out/soak-<time>.json.
 set -euo pipefail
@@ -26,7 +28,8 @@ echo "soak: ${minutes} min, 10 rooms, ${clients} clients at ${rate} ops/s each; 
 # Bounded: the bench stops by itself; the timeout is a safety net.
 timeout $(( minutes * 60 + 300 )) target/release/trustroom-bench \
     --rooms 10 --clients "$clients" --rate "$rate" \
-    --secs $(( minutes * 60 )) --warmup 10 --sample-secs "$window" > "$out"
+    --secs $(( minutes * 60 )) --warmup 10 --sample-secs "$window" \
+    ${SOAK_HISTORY_WINDOW:+--history-window "$SOAK_HISTORY_WINDOW"} > "$out"
 
 python3 - "$out" <<'PY' || cat "$out"
 import json, sys

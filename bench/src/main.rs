@@ -191,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .map(|(i, (t, rf))| {
-            let h = windows.get(i).filter(|h| h.len() > 0);
+            let h = windows.get(i).filter(|h| !h.is_empty());
             json!({
                 "t_s": t,
                 "rss_kib": rf.map(|r| r.0),
@@ -202,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect();
-    let measured: Vec<&Histogram<u64>> = windows.iter().filter(|h| h.len() > 0).collect();
+    let measured: Vec<&Histogram<u64>> = windows.iter().filter(|h| !h.is_empty()).collect();
     let drift = match (measured.first(), measured.last()) {
         (Some(a), Some(b)) => json!({
             "first_window_p99_ms": ms(a.value_at_quantile(0.99)),

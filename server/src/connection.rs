@@ -272,6 +272,19 @@ pub async fn serve_connection<S>(
             None | Some(Ok(Message::Close(_))) => break,
             Some(Err(e)) => {
                 use tokio_tungstenite::tungstenite::Error as WsError;
+                use tokio_tungstenite::tungstenite::error::ProtocolError;
+                // The network went away (a crash, a cut, a laptop lid): a
+                // disconnect, not a refusal worth an audit entry.
+                if matches!(
+                    e,
+                    WsError::Io(_)
+                        | WsError::ConnectionClosed
+                        | WsError::AlreadyClosed
+                        | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+                ) {
+                    tracing::debug!(%peer, conn = conn_id, "connection lost: {e}");
+                    break;
+                }
                 let refusal = match e {
                     WsError::Capacity(c) => (ErrorCode::TooLarge, format!("frame over the hard limit: {c}")),
                     WsError::Utf8(_) => (ErrorCode::Malformed, "text frame is not valid UTF-8".to_string()),

@@ -74,7 +74,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_does_not_slow_the_room() -> 
     let mut tasks = Vec::new();
     for i in 0..5 {
         let (name, token) = &editors[i % editors.len()];
-        let editor = Editor::new(&format!("{name}#{i}"), token, room, section, Mix { object: 0, reply: 0 }, i as u64 + 7);
+        let editor = Editor::new(&format!("{name}#{i}"), token, room, section, Mix { object: 0, reply: 0, away: 0 }, i as u64 + 7);
         tasks.push(tokio::spawn(editor.run(ctl.clone(), deadline)));
     }
 

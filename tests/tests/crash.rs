@@ -56,7 +56,7 @@ async fn sigkill_at_random_moments_loses_nothing_acknowledged() -> anyhow::Resul
     anyhow::ensure!(editors.len() >= 3, "the demo seed has too few editors");
     let mut tasks = Vec::new();
     for (i, (name, token)) in editors.iter().enumerate() {
-        let mix = Mix { object: 15, reply: 15 };
+        let mix = Mix { object: 15, reply: 15, away: 30 };
         let editor = Editor::new(name, token, room, section, mix, seed ^ (i as u64 + 1));
         tasks.push(tokio::spawn(editor.run(ctl.clone(), deadline)));
     }
@@ -140,6 +140,13 @@ async fn sigkill_at_random_moments_loses_nothing_acknowledged() -> anyhow::Resul
     anyhow::ensure!(revisions == final_state.revision, "stored {revisions} revisions, state at {}", final_state.revision);
     let room_chain = audit_verify(&db_url, &home, &room.to_string()).await?;
     let server_chain = audit_verify(&db_url, &home, "server").await?;
+    let refusals: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, detail FROM audit WHERE chain = 'server' ORDER BY seq LIMIT 5").fetch_all(&pool).await?;
+    for (actor, detail) in &refusals {
+        println!("server chain: {actor} {detail}");
+    }
+    // Dropped and killed connections are disconnects, not audited refusals.
+    anyhow::ensure!(refusals.is_empty(), "lost connections were audited as refusals");
     println!(
         "acknowledged and present exactly once: {edits} edits, {objections} objections, {replies} replies; \
          {revisions} contiguous revisions; room chain {room_chain}; server chain {server_chain}; total {:.1} s",

@@ -157,7 +157,7 @@ async fn editors_survive_cuts_mid_frame_resets_and_stalls() -> anyhow::Result<()
         .collect();
     let mut tasks = Vec::new();
     for (i, (name, token)) in editors.iter().enumerate() {
-        let editor = Editor::new(name, token, room, section, Mix { object: 10, reply: 10 }, seed ^ (i as u64 + 11));
+        let editor = Editor::new(name, token, room, section, Mix { object: 10, reply: 10, away: 20 }, seed ^ (i as u64 + 11));
         tasks.push(tokio::spawn(editor.run(ctl.clone(), deadline)));
     }
 

@@ -4,6 +4,10 @@
 //! - **Disk full**: the database lives on a small tmpfs this test mounts
 //!   (needs root and `mount`; skipped with a message otherwise) and then
 //!   fills to the last byte.
+//! - **Read-only database**: the database lives on an ext4 image this test
+//!   loop-mounts (root, `mkfs.ext4`, `mount`, `chattr`; skipped otherwise);
+//!   the database file, its WAL and its directory are made immutable, which
+//!   refuses writes even through descriptors the server already holds.
 //! - **Database locked**: another process-level connection holds SQLite's
 //!   write lock (`BEGIN IMMEDIATE`) past the server's busy timeout.
 //!
@@ -89,21 +93,19 @@ async fn join_entries(db: &Path, room: &str) -> anyhow::Result<i64> {
     Ok(n)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    if !nix_is_root() {
-        println!("SKIPPED: the disk-full test mounts a tmpfs and needs root");
-        return Ok(());
-    }
-    let fs = match Tmpfs::mount(&dir.path().join("small"), "6m") {
-        Ok(fs) => fs,
-        Err(e) => {
-            println!("SKIPPED: cannot mount a tmpfs for the disk-full test ({e})");
-            return Ok(());
-        }
-    };
-    let db = fs.path.join("t.db");
+/// A fault the test can switch on and off.
+struct Fault {
+    name: &'static str,
+    inject: Box<dyn FnOnce() -> anyhow::Result<()> + Send>,
+    clear: Box<dyn FnOnce() -> anyhow::Result<()> + Send>,
+}
+
+/// Seeds a database in `dir`, serves it, injects the fault and checks the
+/// whole cycle: refusal with `unavailable`, reads during the fault, nothing
+/// half-written or broadcast, recovery with the same request, contiguous
+/// revisions, audit chains (including the join made during the fault).
+async fn fault_cycle(dir: &Path, home: &Path, fault: Fault) -> anyhow::Result<()> {
+    let db = dir.join("t.db");
     let db_url = format!("sqlite://{}", db.display());
     let seed = {
         let store = trustroom_server::storage::open(&db_url).await?;
@@ -111,8 +113,7 @@ async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<
     };
     let room = seed.room.to_string();
     let token = |role: &str| seed.member(role).map(|m| m.token.clone()).ok_or_else(|| anyhow::anyhow!("no {role}"));
-    let home = dir.path().join("home");
-    let server = ServerProcess::start(&db_url, &home, &[]).await?;
+    let server = ServerProcess::start(&db_url, home, &[]).await?;
 
     let mut owner = WsClient::connect(&server.url, &token("owner")?).await?;
     let snap = owner.join(&room).await?;
@@ -124,16 +125,14 @@ async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<
 
     let t0 = std::time::Instant::now();
     let at = move || format!("[{:.1} s]", t0.elapsed().as_secs_f64());
-    let filler = fs.path.join("filler");
-    let filled = fill(&filler)?;
-    println!("filled the tmpfs with {filled} bytes");
+    (fault.inject)()?;
 
-    // Write until the disk refuses (the WAL and the database need room).
+    // Write until storage refuses (a full disk may still take a few).
     let chunk = "x".repeat(3_000);
     let mut seq = 0;
     let (refused_seq, refusal) = loop {
         seq += 1;
-        anyhow::ensure!(seq < 500, "500 edits fit on a full disk: no fault");
+        anyhow::ensure!(seq < 500, "{}: 500 edits were stored: no fault", fault.name);
         let answer = owner.request(edit(&room, &sec, rev, len, &chunk, seq)).await?;
         if answer["type"] == "ok" {
             rev = answer["result"]["revision"].as_u64().unwrap_or(rev);
@@ -142,7 +141,7 @@ async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<
         }
         break (seq, answer);
     };
-    println!("{} after {} stored edits the disk was full: {refusal}", at(), refused_seq - 1);
+    println!("{} {}: {} edits stored, then {refusal}", at(), fault.name, refused_seq - 1);
     anyhow::ensure!(refusal["code"] == "unavailable", "expected unavailable, got {refusal}");
     let message = refusal["message"].as_str().unwrap_or_default();
     anyhow::ensure!(message.contains("nothing was applied"), "unclear message: {message}");
@@ -155,13 +154,13 @@ async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<
     let (_, during_body) = section(&during, "Summary")?;
     anyhow::ensure!(during_body.chars().count() == len, "the snapshot holds half-written text");
     println!("{} a new member joined during the fault", at());
-    // Nothing of the refused requests was broadcast.
+    // Nothing of the refused request was broadcast.
     watcher.drain(Duration::from_millis(300)).await?;
     let stray = watcher.pending().filter(|v| v["type"] == "event" && v["rev"]["revision"].as_u64() > Some(rev)).count();
     anyhow::ensure!(stray == 0, "{stray} events for refused changes were broadcast");
 
     // The fault clears: the same request succeeds as the next revision.
-    std::fs::remove_file(&filler)?;
+    (fault.clear)()?;
     let ack = owner.ok(edit(&room, &sec, rev, len, &chunk, refused_seq)).await?;
     anyhow::ensure!(ack["revision"] == rev + 1 && ack["duplicate"] == false, "after recovery: {ack}");
     println!("{} recovered: {ack}", at());
@@ -172,14 +171,70 @@ async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<
     anyhow::ensure!(joins_after == joins_before + 1, "join audit entries {joins_before} -> {joins_after}");
 
     server.terminate().await?;
-    println!("{} server stopped", at());
     let pool = raw_pool(&db).await?;
     let stored = check_contiguous(&pool, seed.room).await?;
     anyhow::ensure!(stored == rev + 1, "stored {stored} revisions, expected {}", rev + 1);
     pool.close().await;
-    println!("room chain {}", audit_verify(&db_url, &home, &room).await?);
-    println!("server chain {}", audit_verify(&db_url, &home, "server").await?);
+    println!("room chain {}", audit_verify(&db_url, home, &room).await?);
+    println!("server chain {}", audit_verify(&db_url, home, "server").await?);
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    if !is_root() {
+        println!("SKIPPED: the disk-full test mounts a tmpfs and needs root");
+        return Ok(());
+    }
+    let fs = match Tmpfs::mount(&dir.path().join("small"), "6m") {
+        Ok(fs) => fs,
+        Err(e) => {
+            println!("SKIPPED: cannot mount a tmpfs for the disk-full test ({e})");
+            return Ok(());
+        }
+    };
+    let filler = fs.path.join("filler");
+    let (f1, f2) = (filler.clone(), filler);
+    let fault = Fault {
+        name: "disk full",
+        inject: Box::new(move || {
+            println!("filled the tmpfs with {} bytes", fill(&f1)?);
+            Ok(())
+        }),
+        clear: Box::new(move || Ok(std::fs::remove_file(&f2)?)),
+    };
+    fault_cycle(&fs.path, &dir.path().join("home"), fault).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_database_files_refuse_changes_keep_reads_and_recover() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    if !is_root() {
+        println!("SKIPPED: the read-only test mounts an ext4 image and needs root");
+        return Ok(());
+    }
+    // Linux will not remount a filesystem read-only while files on it are
+    // open for writing, and root ignores file modes; an ext4 file marked
+    // immutable refuses every write, also through descriptors already open.
+    let fs = match Ext4Image::mount(dir.path()) {
+        Ok(fs) => fs,
+        Err(e) => {
+            println!("SKIPPED: cannot mount an ext4 image for the read-only test ({e})");
+            return Ok(());
+        }
+    };
+    let files: Vec<PathBuf> = ["t.db", "t.db-wal", ""].iter().map(|f| fs.path.join(f)).collect();
+    let (lock, unlock) = (files.clone(), files);
+    let fault = Fault {
+        name: "read-only database files",
+        inject: Box::new(move || chattr("+i", &lock)),
+        clear: Box::new(move || chattr("-i", &unlock)),
+    };
+    let result = fault_cycle(&fs.path, &dir.path().join("home"), fault).await;
+    // Never leave an immutable file behind, whatever happened.
+    let _ = chattr("-i", &["t.db", "t.db-wal", ""].iter().map(|f| fs.path.join(f)).collect::<Vec<_>>());
+    result
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,7 +280,49 @@ async fn locked_database_refuses_changes_keeps_reads_and_recovers() -> anyhow::R
     Ok(())
 }
 
-fn nix_is_root() -> bool {
+/// Sets or clears file attributes (`chattr +i` / `-i`) on existing paths.
+fn chattr(flag: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
+    for p in paths.iter().filter(|p| p.exists()) {
+        let out = std::process::Command::new("chattr").arg(flag).arg(p).output()?;
+        anyhow::ensure!(out.status.success(), "chattr {flag} {}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// A small ext4 filesystem in an image file, loop-mounted for the test.
+struct Ext4Image {
+    path: PathBuf,
+}
+
+impl Ext4Image {
+    fn mount(dir: &Path) -> Result<Ext4Image, String> {
+        let image = dir.join("fs.ext4");
+        let file = std::fs::File::create(&image).map_err(|e| e.to_string())?;
+        file.set_len(32 << 20).map_err(|e| e.to_string())?;
+        drop(file);
+        let run = |cmd: &mut std::process::Command| -> Result<(), String> {
+            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+            }
+        };
+        run(std::process::Command::new("mkfs.ext4").arg("-q").arg(&image))?;
+        let path = dir.join("ext4");
+        std::fs::create_dir_all(&path).map_err(|e| e.to_string())?;
+        run(std::process::Command::new("mount").arg("-o").arg("loop").arg(&image).arg(&path))?;
+        Ok(Ext4Image { path })
+    }
+}
+
+impl Drop for Ext4Image {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.path).status();
+    }
+}
+
+fn is_root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
         .output()

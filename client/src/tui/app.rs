@@ -143,6 +143,8 @@ pub enum Pending {
     Readiness { then_cosign: bool },
     Cosign,
     RequestAccess,
+    /// An owner's decision from the approvals queue (`R-N` / `P-N`).
+    Decide { code: String, approve: bool },
 }
 
 /// A request waiting to be handed to the network task.

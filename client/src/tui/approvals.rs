@@ -150,3 +150,118 @@ pub fn draw(app: &App, f: &ApprovalsForm, area: Rect, buf: &mut Buffer) {
     let hints = "y/Enter approve · n deny · j/k move · Esc close — every decision is audited";
     put_line(buf, inner, inner.height.saturating_sub(1), &Line::from(Span::styled(truncate(hints, w), t.dim())));
 }
+
+/// Whether a change is one of annex access governance's.
+pub fn is_access(change: &trustroom_shared::change::Change) -> bool {
+    use trustroom_shared::change::Change::*;
+    matches!(
+        change,
+        AccessRequested { .. }
+            | AccessFolded { .. }
+            | AccessDecided { .. }
+            | AccessWithdrawn { .. }
+            | GrantEnded { .. }
+            | BreakGlassInvoked { .. }
+            | BreakGlassEnded { .. }
+            | PromotionRequested { .. }
+            | PromotionDecided { .. }
+            | AccessPolicySet { .. }
+            | ChecksEvaluated { .. }
+            | CheckOverridden { .. }
+            | CheckOverrideLapsed { .. }
+            | ContentPurged { .. }
+    )
+}
+
+/// The live notification for an access change (already applied to the
+/// state): owners hear of requests at once; a member hears when their own
+/// access begins or ends.
+pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Level, String)> {
+    use trustroom_shared::change::Change;
+    let state = app.state.as_ref()?;
+    let me = app.me.as_ref().map(|m| m.user);
+    let author = app.member_name(rev.author);
+    let code = |a| state.annexes.get(&a).map_or_else(|| "an annex".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone());
+    let at = |ms: i64| trustroom_shared::export::utc(ms).get(11..16).unwrap_or_default().to_string();
+    Some(match &rev.change {
+        Change::AccessRequested { request } => {
+            let what = format!("{} for {} — {}", code(request.annex), format_duration(request.duration_ms), request.reason);
+            if Some(request.requester) == me {
+                (Level::Info, format!("you asked for {what} ({}); an owner decides", request.code()))
+            } else if app.is_owner() {
+                (Level::Warn, format!("ACCESS REQUEST {}: {author} asks to read {what} — press V to decide", request.code()))
+            } else {
+                (Level::Info, format!("{author} asked to read {}", code(request.annex)))
+            }
+        }
+        Change::AccessFolded { request, .. } => {
+            let r = state.access.requests.get(request)?;
+            (Level::Info, format!("{author}'s request for {} folded into {}", code(r.annex), r.code()))
+        }
+        Change::AccessDecided { request, approved, expires_at, .. } => {
+            let r = state.access.requests.get(request)?;
+            let verdict = if *approved {
+                format!("approved until {} UTC", expires_at.map(at).unwrap_or_default())
+            } else {
+                "denied".to_string()
+            };
+            if Some(r.requester) == me {
+                (Level::Warn, format!("your request {} for {} was {verdict} by {author}", r.code(), code(r.annex)))
+            } else {
+                (Level::Info, format!("{} ({} for {}) {verdict} by {author}", r.code(), app.member_name(r.requester), code(r.annex)))
+            }
+        }
+        Change::AccessWithdrawn { request, .. } => {
+            let r = state.access.requests.get(request)?;
+            (Level::Info, format!("{} withdrawn", r.code()))
+        }
+        Change::GrantEnded { grant, ended } => {
+            let r = state.access.requests.get(grant)?;
+            if Some(r.requester) == me {
+                (Level::Warn, format!("your access to {} ended ({}); the content was dropped", code(r.annex), ended.cause))
+            } else {
+                (Level::Info, format!("{}'s access to {} ended ({})", app.member_name(r.requester), code(r.annex), ended.cause))
+            }
+        }
+        Change::BreakGlassInvoked { invocation } => {
+            let codes: Vec<String> = invocation.annexes.iter().map(|a| code(*a)).collect();
+            (Level::Error, format!("BREAK-GLASS {}: {author} opened {} — {}", invocation.code(), codes.join(", "), invocation.reason))
+        }
+        Change::BreakGlassEnded { review, ended, .. } => {
+            (Level::Warn, format!("break-glass ended ({}); blocking review {} opened", ended.cause, review.code()))
+        }
+        Change::PromotionRequested { promotion } => {
+            let text = format!(
+                "{author} asks to promote {} chars of {} ({}) — {}",
+                promotion.passage_chars,
+                code(promotion.annex),
+                promotion.code(),
+                promotion.reason
+            );
+            (if app.is_owner() { Level::Warn } else { Level::Info }, if app.is_owner() { format!("{text} — press V") } else { text })
+        }
+        Change::PromotionDecided { promotion, provenance, .. } => {
+            let p = state.access.promotions.get(promotion)?;
+            let verdict = if provenance.is_some() { "approved: the passage was inserted" } else { "denied" };
+            (Level::Info, format!("promotion {} {verdict} by {author}", p.code()))
+        }
+        Change::AccessPolicySet { .. } => (Level::Info, format!("{author} changed the access policy")),
+        Change::ChecksEvaluated { checks } => {
+            let failing: Vec<&str> = checks.iter().filter(|c| !c.overridden).map(|c| c.check.title()).collect();
+            if failing.is_empty() {
+                (Level::Info, "room checks pass".to_string())
+            } else {
+                (Level::Error, format!("room check failing: {}", failing.join(", ")))
+            }
+        }
+        Change::CheckOverridden { check_override } => (
+            Level::Warn,
+            format!("{author} overrode the {} check: {}", check_override.check.title(), check_override.rationale),
+        ),
+        Change::CheckOverrideLapsed { check } => {
+            (Level::Warn, format!("the override of the {} check lapsed (its text changed)", check.title()))
+        }
+        Change::ContentPurged { .. } => (Level::Info, "retention: annex content was purged from the server".to_string()),
+        _ => return None,
+    })
+}

@@ -52,6 +52,7 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match d {
         Dialog::Message { .. } => None,
+        Dialog::Approvals(f) => super::approvals::key(app, f, key),
         Dialog::Cosign { content_hash, revision } => match key.code {
             KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
                 let room = app.room?;

@@ -87,6 +87,10 @@ impl App {
             KeyCode::Char('H') => Action::Hold,
             KeyCode::Char('E') => Action::Escalate,
             KeyCode::Char('S') => Action::Cosign,
+            KeyCode::Char('V') => {
+                super::approvals::open(self);
+                return;
+            }
             KeyCode::Char('q') => Action::Quit,
             KeyCode::Esc => {
                 self.editor.area.cancel_selection();

@@ -45,6 +45,8 @@ pub enum Dialog {
     Cosign { content_hash: String, revision: u64 },
     /// A message to acknowledge.
     Message { title: String, text: String },
+    /// The owner's queue of pending access requests and promotions.
+    Approvals(super::approvals::ApprovalsForm),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

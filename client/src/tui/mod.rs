@@ -8,6 +8,7 @@
 //! something changed, so an idle TUI uses no CPU.
 
 pub mod actions;
+pub mod approvals;
 pub mod app;
 pub mod dialog_keys;
 pub mod diffing;

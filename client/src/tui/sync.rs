@@ -303,6 +303,12 @@ impl App {
             }
             Change::Cosigned { .. } => self.notify(Level::Info, format!("{author} co-signed the current content")),
             Change::ReleasePolicySet { .. } => self.notify(Level::Info, format!("{author} changed the release policy")),
+            // Annex access governance: requests, grants, break-glass, checks.
+            change if super::approvals::is_access(change) => {
+                if let Some((level, text)) = super::approvals::notice(self, &rev) {
+                    self.notify(level, text);
+                }
+            }
             // Kinds added to the protocol after this client was written.
             #[allow(unreachable_patterns)]
             other => self.notify(Level::Info, format!("{author}: {}", other.kind_name().replace('_', " "))),
@@ -399,6 +405,9 @@ impl App {
             },
             (Pending::Readiness { .. }, Err(e)) => tracing::info!("no readiness record from the server: {e}"),
             (Pending::Cosign, Ok(_)) => self.notify(Level::Info, "co-signed the current content"),
+            (Pending::Decide { code, approve }, Ok(_)) => {
+                self.notify(Level::Info, format!("{code} {}", if approve { "approved" } else { "denied" }))
+            }
             (Pending::RequestAccess, Ok(_)) => {
                 self.notify(Level::Info, "access requested — the owner decides; you will see the annex once granted")
             }
@@ -420,6 +429,7 @@ impl App {
                     Pending::Escalate => "escalation refused",
                     Pending::Cosign => "co-signature refused",
                     Pending::RequestAccess => "access request refused",
+                    Pending::Decide { .. } => "decision refused",
                     _ => "request failed",
                 };
                 if matches!(p, Pending::Hold | Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate | Pending::Cosign) {

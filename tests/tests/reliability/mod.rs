@@ -274,6 +274,9 @@ pub struct Mix {
     pub object: u64,
     /// Percent of steps that reply to an objection.
     pub reply: u64,
+    /// Percent of reconnects delayed by 300–700 ms (the room moves on
+    /// meanwhile, so the catch-up may come as a snapshot).
+    pub away: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -465,6 +468,7 @@ impl Editor {
     pub async fn run(mut self, mut ctl: Control, deadline: Instant) -> EditorReport {
         self.fanout = ctl.fanout.clone();
         let mut attempt = 0u32;
+        let mut was_away = false;
         loop {
             if Instant::now() > deadline {
                 self.report.errors.push(format!("{}: deadline reached while busy={}", self.name, self.busy()));
@@ -485,7 +489,14 @@ impl Editor {
                     continue;
                 }
             };
+            if !was_away && self.report.connects > 0 && self.rng.chance(self.mix.away) {
+                was_away = true;
+                drop(ws);
+                tokio::time::sleep(Duration::from_millis(300 + self.rng.below(400) as u64)).await;
+                continue;
+            }
             attempt = 0;
+            was_away = false;
             self.report.connects += 1;
             let outcome = self.session(ws, &mut ctl, deadline).await;
             if self.joined {

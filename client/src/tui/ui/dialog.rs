@@ -63,6 +63,7 @@ pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
             }
             footer(t, buf, inner, &[("y / Enter", "co-sign"), ("n / Esc", "cancel")]);
         }
+        Dialog::Approvals(f) => crate::tui::approvals::draw(app, f, area, buf),
         Dialog::Message { title, text } => {
             let inner = popup(buf, &app.theme, centered(area, 70, 9), title);
             for (y, l) in wrap(text, inner.width as usize).iter().enumerate() {

@@ -39,6 +39,21 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
         let blockers = app.current_readiness().map_or(0, |r| r.blockers.len());
         let bstyle = if blockers > 0 { t.blocking() } else { t.ok() };
         fixed.push(Span::styled(format!(" {blockers} blocker{} ", if blockers == 1 { "" } else { "s" }), bstyle));
+        // Room checks the server published (docs/access.md): shown only
+        // when one fails or is overridden.
+        let failing: Vec<&str> = state.access.checks.iter().filter(|c| !c.overridden).map(|c| c.check.title()).collect();
+        if !failing.is_empty() {
+            fixed.push(Span::styled(format!(" CHECK FAILING: {} ", failing.join(", ")), t.blocking()));
+        } else if state.access.checks.iter().any(|c| c.overridden) {
+            fixed.push(Span::styled(" check overridden ", t.warn()));
+        }
+        // Owners: requests waiting in the approvals queue (key V).
+        if app.is_owner() {
+            let waiting = crate::tui::approvals::items(app).iter().filter(|i| !matches!(i, crate::tui::approvals::Item::Access { own: true, .. } | crate::tui::approvals::Item::Promotion { own: true, .. })).count();
+            if waiting > 0 {
+                fixed.push(Span::styled(format!(" {waiting} awaiting approval (V) "), t.warn()));
+            }
+        }
         if let ReleaseState::Released { revision, .. } = &state.release
             && state.content_revision > *revision
         {
