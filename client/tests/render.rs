@@ -248,6 +248,33 @@ fn escalated_room_is_read_only_with_banner() {
 }
 
 #[test]
+fn a_superseded_release_names_both_revisions_in_the_status_bar() {
+    let mut st = room_state();
+    let owner = trustroom_shared::UserId(uid(OWNER));
+    let lane = trustroom_shared::release::Lane::Privacy;
+    st.release = ReleaseState::Released { revision: 9, content_hash: "h".into(), lane, by: owner, at_ms: 0 };
+    st.last_release = Some(trustroom_shared::release::LastRelease {
+        revision: 9,
+        content_hash: "h".into(),
+        lane,
+        by: owner,
+        at_ms: 0,
+        release_revision: 10,
+        superseded_at: None,
+    });
+    let mut app = app_with(PRIVACY, st.clone());
+    let screen = render(&mut app, 140, 24);
+    assert!(screen.contains("RELEASED rev 9 "), "{screen}");
+    assert!(!screen.contains("superseded"), "{screen}");
+    if let Some(last) = st.last_release.as_mut() {
+        last.superseded_at = Some(12);
+    }
+    let mut app = app_with(PRIVACY, st);
+    let screen = render(&mut app, 140, 24);
+    assert!(screen.contains("RELEASED rev 9 — superseded at rev 12"), "{screen}");
+}
+
+#[test]
 fn waiting_screen_before_snapshot() {
     let mut app = App::new(
         "room".into(),

@@ -132,6 +132,18 @@ impl LastRelease {
     }
 }
 
+/// Start of the reason of the automatic hold placed when the packet changes
+/// after the owner marked it ready (the "release rules" room check).
+pub const RELEASE_RULES_HOLD: &str = "room check failed: release rules";
+
+/// The reason of that automatic hold.
+pub fn release_rules_hold_reason(content_revision: u64, ready_revision: u64) -> String {
+    format!(
+        "{RELEASE_RULES_HOLD}: the room changed at rev {content_revision} after it was marked ready at rev \
+         {ready_revision}; review it and mark it ready again"
+    )
+}
+
 /// Why a release may not happen from the current release state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReleaseRefusal {
@@ -156,6 +168,9 @@ pub fn release_precondition(release: &ReleaseState, content_revision: u64) -> Re
             )))
         }
         ReleaseState::Ready { .. } | ReleaseState::Released { .. } => Ok(()),
+        ReleaseState::Held { reasons, .. } if reasons.iter().any(|r| r.starts_with(RELEASE_RULES_HOLD)) => {
+            Err(ReleaseRefusal::Stale(reasons.join("; ")))
+        }
         other => Err(ReleaseRefusal::NotReady(format!("the room is {}; mark it ready first", other.name()))),
     }
 }

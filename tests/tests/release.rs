@@ -302,9 +302,14 @@ async fn release_is_refused_after_an_edit_since_ready() -> Result<()> {
     ensure!(edited > revision(&ready));
     let m = refused_message(&mut owner, json!({"type": "release", "room": room, "lane": "privacy"}), "stale").await?;
     ensure!(m.contains(&format!("changed at rev {edited}")), "{m}");
+    // The release-rules room check held the room automatically, with its reason.
     let r = readiness(&mut owner, &room).await?;
-    ensure!(r["release"]["ready_stale"] == true, "{}", r["release"]);
-    ensure!(r["release"]["line"].as_str().is_some_and(|l| l.contains("stale")), "{}", r["release"]);
+    ensure!(r["release"]["state"] == "HELD", "{}", r["release"]);
+    ensure!(
+        r["release"]["line"].as_str().is_some_and(|l| l.contains("release rules") && l.contains(&format!("rev {edited}"))),
+        "{}",
+        r["release"]
+    );
     // Marking it ready again (after looking) allows the release.
     ready_and_release(&mut owner, &room, "privacy").await?;
     Ok(())

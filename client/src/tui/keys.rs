@@ -35,6 +35,7 @@ pub const GLOBAL: &[KeyHelp] = &[
     owner("H", "hold the release (asks for a reason)"),
     owner("E", "escalate to direct human handling (reason + confirm)"),
     k("S", "co-sign the current content (when the release policy names you)"),
+    owner("V", "approvals queue: access requests and promotions to decide"),
     k("q / Ctrl-c", "quit"),
 ];
 

@@ -290,9 +290,20 @@ impl Room {
                 tracing::error!(room = %self.id, "cannot publish the room checks ({code}): {message}");
             }
         }
+        // Release rules: a change slipped in after READY holds the room (and
+        // a release attempt is answered `stale` until the owner marks it
+        // ready again).
+        if let ReleaseState::Ready { revision: ready, .. } = self.state.release
+            && results.iter().any(|c| c.check == CheckKind::ReleaseRules && !c.overridden)
+        {
+            let reason = trustroom_shared::release::release_rules_hold_reason(self.state.content_revision, ready);
+            let release = ReleaseState::Held { reasons: vec![reason.clone()], by: ADMIN_ACTOR, at_ms: now };
+            let detail = json!({"decision": "hold", "automatic": true, "check": CheckKind::ReleaseRules, "reason": reason});
+            let _ = self.commit_change(batch, ADMIN_ACTOR, None, Change::ReleaseChanged { release }, detail);
+        }
         // A failing access-validity check holds the room (the annex
         // boundary holds it when the offending change is accepted, see
-        // `release.rs`; release rules make READY stale instead).
+        // `release.rs`).
         let failing = results.iter().find(|c| c.check == CheckKind::AccessValidity && !c.overridden);
         if let Some(check) = failing
             && !matches!(self.state.release, ReleaseState::Held { .. } | ReleaseState::Escalated { .. })

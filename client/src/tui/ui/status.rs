@@ -35,7 +35,13 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     let mut fixed: Vec<Span> = Vec::new();
     if let Some(state) = &app.state {
         let name = state.release.name();
-        fixed.push(Span::styled(format!(" {name} "), t.release_state(name)));
+        // A release names its revision, and once the room changed after it:
+        // `RELEASED rev N — superseded at rev M` (the release is stale).
+        let label = match (&state.release, &state.last_release) {
+            (ReleaseState::Released { .. }, Some(last)) => last.status_line(),
+            _ => name.to_string(),
+        };
+        fixed.push(Span::styled(format!(" {label} "), t.release_state(name)));
         let blockers = app.current_readiness().map_or(0, |r| r.blockers.len());
         let bstyle = if blockers > 0 { t.blocking() } else { t.ok() };
         fixed.push(Span::styled(format!(" {blockers} blocker{} ", if blockers == 1 { "" } else { "s" }), bstyle));
@@ -53,11 +59,6 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
             if waiting > 0 {
                 fixed.push(Span::styled(format!(" {waiting} awaiting approval (V) "), t.warn()));
             }
-        }
-        if let ReleaseState::Released { revision, .. } = &state.release
-            && state.content_revision > *revision
-        {
-            fixed.push(Span::styled("changed since release ", t.warn()));
         }
         fixed.push(Span::raw(format!("{bar} ")));
         fixed.push(Span::styled(format!("rev {} ", state.revision), t.bold()));
