@@ -81,25 +81,26 @@ impl Proxy {
 async fn carry(client: TcpStream, server: TcpStream, mut fault: watch::Receiver<(u64, Fault)>) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
-    // Faults armed before this connection existed do not apply to it.
-    let seen = fault.borrow_and_update().0;
+    // Faults injected before this connection existed do not apply to it;
+    // each later one does (the newest replaces an older, unused one).
+    let mut seen = fault.borrow_and_update().0;
     let mut armed: Option<Fault> = None;
     let mut cbuf = vec![0u8; 16 * 1024];
     let mut sbuf = vec![0u8; 16 * 1024];
     loop {
-        let current = *fault.borrow();
-        if current.0 != seen && armed.is_none() {
-            armed = Some(current.1);
+        let (generation, current) = *fault.borrow();
+        if generation != seen {
+            seen = generation;
+            armed = (current != Fault::None).then_some(current);
         }
         match armed {
             Some(Fault::Reset) => return,
-            Some(Fault::Stall) if fault.borrow().1 == Fault::Stall => {
+            Some(Fault::Stall) => {
                 if fault.changed().await.is_err() {
                     return;
                 }
                 continue;
             }
-            Some(Fault::Stall) => armed = Some(Fault::None),
             _ => {}
         }
         tokio::select! {
