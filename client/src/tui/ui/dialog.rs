@@ -219,6 +219,28 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
             lines.push(Line::from(vec![Span::styled(p, t.blocking()), Span::raw(l)]));
         }
     }
+    // Co-signatures a later change voided: who must sign again, and what
+    // changed since they signed.
+    if !r.cosign.must_sign_again.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            format!("Must co-sign again ({})", r.cosign.must_sign_again.len()),
+            t.blocking(),
+        )));
+        for again in &r.cosign.must_sign_again {
+            let text = format!(
+                "{} signed rev {}; voided at rev {}; changed since: {}",
+                again.name,
+                again.signed_revision,
+                again.voided_at,
+                again.changed.join(", ")
+            );
+            for (k, l) in wrap(&text, w.saturating_sub(4)).into_iter().enumerate() {
+                let p = if k == 0 { "  ↺ ".to_string() } else { "    ".into() };
+                lines.push(Line::from(vec![Span::styled(p, t.blocking()), Span::raw(l)]));
+            }
+        }
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(format!("Accepted residual disagreement ({})", r.residual.len()), t.residual())));
     for res in &r.residual {
