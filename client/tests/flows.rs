@@ -213,6 +213,23 @@ fn refused_edit_resets_the_section_to_the_server_text() {
 }
 
 #[test]
+fn a_refused_edit_keeps_the_users_text_in_a_file_it_names() {
+    let mut app = app_as(OWNER);
+    key(&mut app, KeyCode::Char('i'));
+    typ(&mut app, "Unsent words");
+    let tag = app.outbox[0].tag;
+    app.on_net(NetEvent::Reply {
+        tag,
+        result: Err(conn::RequestError::Server { code: ErrorCode::Forbidden, message: "your role (observer) may not edit".into() }),
+    });
+    let notice = app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
+    let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
+    let kept = std::fs::read_to_string(&path).expect("the file exists");
+    let _ = std::fs::remove_file(&path);
+    assert!(kept.contains("Unsent words"), "{kept}");
+}
+
+#[test]
 fn observers_cannot_type_and_get_told_why() {
     let mut app = app_as(OBSERVER);
     key(&mut app, KeyCode::Char('2'));

@@ -262,11 +262,19 @@ impl App {
         );
     }
 
-    /// Throws away local pending edits of `id` and shows the server's text.
+    /// Shows the server's text of `id` again, dropping local pending edits
+    /// from the document — but never the user's words: when the local text
+    /// differs, it is first saved to a file whose path is shown.
     pub fn reset_section(&mut self, id: SectionId) {
         let Some(body) = self.state.as_ref().and_then(|s| s.section(id)).map(|s| s.body.clone()) else { return };
         let Some(doc) = self.docs.get_mut(&id) else { return };
+        let kept = (doc.text != body).then(|| keep_unsent_text(id, &doc.text));
         let op = doc.reset(&body);
+        match kept {
+            Some(Ok(path)) => self.notify(Level::Warn, format!("your unsent text is kept in {}", path.display())),
+            Some(Err(e)) => self.notify(Level::Error, format!("your unsent text could not be saved: {e}")),
+            None => {}
+        }
         if self.editor.section == Some(id) {
             self.editor.apply_op(&op);
         }
@@ -480,4 +488,15 @@ impl App {
         self.send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some(lane) });
         self.notify(Level::Info, format!("marking ready and releasing to {lane}…"));
     }
+}
+
+/// Saves text the server refused to `<log dir>/unsent/<section>-<ms>.txt`,
+/// so the user can copy it back (e.g. after losing the right to edit).
+fn keep_unsent_text(id: SectionId, text: &str) -> std::io::Result<std::path::PathBuf> {
+    let dir = super::logging::log_dir().join("unsent");
+    std::fs::create_dir_all(&dir)?;
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let path = dir.join(format!("{id}-{ms}.txt"));
+    std::fs::write(&path, text)?;
+    Ok(path)
 }
