@@ -164,30 +164,23 @@ pub async fn serve_connection<S>(
             }
         }),
     };
-    let hello = match hello {
-        Ok(h) => h,
-        Err(refusal) => {
-            refusals.record("hello", &refusal).await;
-            out.close_after_queued(refusal.0, refusal.1).await;
-            drop(out);
-            finish_writer(&mut writer).await;
-            linger(&mut stream).await;
-            return;
-        }
+    // The token is checked only after a valid `hello`. Refusals are
+    // audited; a storage failure is not the client's doing and is not.
+    let accepted = match hello {
+        Err(refusal) => Err((refusal, true)),
+        Ok(hello) => match hub.store().user_by_token_hash(&token_hash(&hello.token)).await {
+            Ok(Some(user)) => Ok((hello, user)),
+            Ok(None) => Err(((ErrorCode::Unauthenticated, "unknown or revoked token".to_string()), true)),
+            Err(e) => Err(((ErrorCode::Unavailable, format!("cannot check the token: {e}")), false)),
+        },
     };
-    let user = match hub.store().user_by_token_hash(&token_hash(&hello.token)).await {
-        Ok(Some(u)) => u,
-        Ok(None) => {
-            let refusal = (ErrorCode::Unauthenticated, "unknown or revoked token".to_string());
-            refusals.record("hello", &refusal).await;
+    let (hello, user) = match accepted {
+        Ok(accepted) => accepted,
+        Err((refusal, audited)) => {
+            if audited {
+                refusals.record("hello", &refusal).await;
+            }
             out.close_after_queued(refusal.0, refusal.1).await;
-            drop(out);
-            finish_writer(&mut writer).await;
-            linger(&mut stream).await;
-            return;
-        }
-        Err(e) => {
-            out.close_after_queued(ErrorCode::Unavailable, format!("cannot check the token: {e}")).await;
             drop(out);
             finish_writer(&mut writer).await;
             linger(&mut stream).await;

@@ -146,19 +146,7 @@ impl CheckOverride {
 /// Evaluates every check; returns the failing ones in `CheckKind` order,
 /// marked `overridden` when an active override covers them.
 pub fn evaluate(state: &RoomState, now: i64) -> Vec<CheckResult> {
-    let mut out = Vec::new();
-    let boundary = boundary_violations(state);
-    if !boundary.is_empty() {
-        out.push(boundary_result(state, boundary));
-    }
-    if let Some(r) = access_validity(state, now) {
-        out.push(r);
-    }
-    if let Some(r) = release_rules(state) {
-        out.push(r);
-    }
-    mark_overridden(state, &mut out);
-    out
+    evaluate_with(state, now, boundary_violations(state))
 }
 
 /// Like [`evaluate`] with annex-boundary violations supplied by the caller
