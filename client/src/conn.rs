@@ -62,6 +62,23 @@ pub struct Welcome {
 /// Longest wait for the websocket upgrade and the server's welcome.
 pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// Default silence after which a connection counts as dead. The server
+/// pings every 30 s and answers our pings at once, so a healthy connection
+/// is never this quiet; a stalled one (a dead NAT entry, a frozen proxy,
+/// a server that stopped reading) is noticed within this time instead of
+/// the minutes a TCP timeout takes.
+pub const LIVENESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
+
+/// The liveness timeout: `TRUSTROOM_LIVENESS_SECS` when set to a positive
+/// number of seconds (tests shorten it), else [`LIVENESS_TIMEOUT`].
+pub fn liveness_timeout() -> std::time::Duration {
+    std::env::var("TRUSTROOM_LIVENESS_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
+        .map_or(LIVENESS_TIMEOUT, std::time::Duration::from_secs_f64)
+}
+
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, RequestError>>>>>;
 
 /// Handle to an open connection.
@@ -121,14 +138,37 @@ impl Conn {
         let (push_tx, push_rx) = mpsc::channel::<ServerFrame>(4096);
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
 
+        // Liveness: the reader stamps every message it receives; the writer
+        // pings when the line has been quiet for a third of the timeout, and
+        // the reader gives up after the whole timeout without a byte.
+        let liveness = liveness_timeout();
+        let started = std::time::Instant::now();
+        let heard = Arc::new(AtomicU64::new(0));
+        let writer_heard = heard.clone();
         tokio::spawn(async move {
-            while let Some(msg) = out_rx.recv().await {
+            let mut tick = tokio::time::interval(liveness / 3);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let msg = tokio::select! {
+                    msg = out_rx.recv() => match msg {
+                        Some(m) => m,
+                        None => break,
+                    },
+                    _ = tick.tick() => {
+                        let quiet = started.elapsed().saturating_sub(std::time::Duration::from_millis(writer_heard.load(Ordering::Relaxed)));
+                        if quiet < liveness / 3 {
+                            continue;
+                        }
+                        Message::Ping(Vec::new().into())
+                    }
+                };
                 let closing = matches!(msg, Message::Close(_));
                 if sink.send(msg).await.is_err() || closing {
                     break;
                 }
             }
-            let _ = sink.close().await;
+            // A stalled socket may never take the close frame: do not wait on it.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sink.close()).await;
         });
 
         let reader_pending = pending.clone();
@@ -136,7 +176,16 @@ impl Conn {
         // socket is closed with a Close frame.
         let pong_tx = out_tx.downgrade();
         tokio::spawn(async move {
-            while let Some(msg) = stream.next().await {
+            loop {
+                let msg = match tokio::time::timeout(liveness, stream.next()).await {
+                    Ok(Some(msg)) => msg,
+                    Ok(None) => break,
+                    Err(_) => {
+                        tracing::warn!("nothing heard from the server for {liveness:?}: treating the connection as lost");
+                        break;
+                    }
+                };
+                heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
                 let text = match msg {
                     Ok(Message::Text(t)) => t,
                     Ok(Message::Ping(p)) => {

@@ -12,6 +12,8 @@
 //! Everything waits with a timeout ([`T`]) so a hang fails fast, and nothing
 //! sleeps for a fixed time to wait for readiness.
 
+pub mod proxy;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -11,119 +11,14 @@
 
 mod reliability;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use reliability::{Editor, Mix, add_section, check_contiguous, check_exactly_once, control};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use trustroom_e2e::proxy::{Fault, Proxy};
 use trustroom_e2e::{Rng, TestServer, WsClient, section};
 use trustroom_server::config::ServerConfig;
 use trustroom_shared::role::Role;
-
-/// What the proxy does to the connections it carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
-    /// Forward everything.
-    None,
-    /// Forward half of the next chunk from the client, then cut.
-    CutClientMidFrame,
-    /// Forward half of the next chunk from the server, then cut.
-    CutServerMidFrame,
-    /// Drop every connection now.
-    Reset,
-    /// Forward nothing (both directions) until the fault changes.
-    Stall,
-}
-
-/// A TCP proxy in front of the server with injectable faults; every fault
-/// is applied once per connection (a new `generation` arms it again).
-struct Proxy {
-    addr: SocketAddr,
-    fault: watch::Sender<(u64, Fault)>,
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr) -> anyhow::Result<Proxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (fault, rx) = watch::channel((0u64, Fault::None));
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let rx = rx.clone();
-                tokio::spawn(async move {
-                    if let Ok(server) = TcpStream::connect(upstream).await {
-                        let _ = client.set_nodelay(true);
-                        let _ = server.set_nodelay(true);
-                        carry(client, server, rx).await;
-                    }
-                });
-            }
-        });
-        Ok(Proxy { addr, fault })
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}", self.addr)
-    }
-
-    fn inject(&self, fault: Fault) {
-        self.fault.send_modify(|(generation, f)| {
-            *generation += 1;
-            *f = fault;
-        });
-    }
-}
-
-/// Copies both ways until a fault cuts the connection or a side closes.
-async fn carry(client: TcpStream, server: TcpStream, mut fault: watch::Receiver<(u64, Fault)>) {
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    // Faults injected before this connection existed do not apply to it;
-    // each later one does (the newest replaces an older, unused one).
-    let mut seen = fault.borrow_and_update().0;
-    let mut armed: Option<Fault> = None;
-    let mut cbuf = vec![0u8; 16 * 1024];
-    let mut sbuf = vec![0u8; 16 * 1024];
-    loop {
-        let (generation, current) = *fault.borrow();
-        if generation != seen {
-            seen = generation;
-            armed = (current != Fault::None).then_some(current);
-        }
-        match armed {
-            Some(Fault::Reset) => return,
-            Some(Fault::Stall) => {
-                if fault.changed().await.is_err() {
-                    return;
-                }
-                continue;
-            }
-            _ => {}
-        }
-        tokio::select! {
-            n = cr.read(&mut cbuf) => {
-                let Ok(n @ 1..) = n else { return };
-                if armed == Some(Fault::CutClientMidFrame) {
-                    let _ = sw.write_all(&cbuf[..n.div_ceil(2)]).await;
-                    return;
-                }
-                if sw.write_all(&cbuf[..n]).await.is_err() { return; }
-            }
-            n = sr.read(&mut sbuf) => {
-                let Ok(n @ 1..) = n else { return };
-                if armed == Some(Fault::CutServerMidFrame) {
-                    let _ = cw.write_all(&sbuf[..n.div_ceil(2)]).await;
-                    return;
-                }
-                if cw.write_all(&sbuf[..n]).await.is_err() { return; }
-            }
-            changed = fault.changed() => if changed.is_err() { return },
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editors_survive_cuts_mid_frame_resets_and_stalls() -> anyhow::Result<()> {

@@ -122,10 +122,10 @@ impl App {
     }
 
     fn request_quit(&mut self) {
-        let pending = self.docs.values().any(|d| d.has_pending());
+        let pending = self.docs.values().any(|d| d.has_pending()) || !self.unsent.is_empty() || !self.retriable.is_empty();
         if pending && !self.quit_armed {
             self.quit_armed = true;
-            self.notify(Level::Warn, "edits not yet acknowledged by the server — press q again to quit anyway");
+            self.notify(Level::Warn, "edits or requests not yet acknowledged by the server — press q again to quit anyway");
             return;
         }
         self.quit = true;
@@ -493,10 +493,16 @@ impl App {
 /// Saves text the server refused to `<log dir>/unsent/<section>-<ms>.txt`,
 /// so the user can copy it back (e.g. after losing the right to edit).
 fn keep_unsent_text(id: SectionId, text: &str) -> std::io::Result<std::path::PathBuf> {
+    keep_text(&id.to_string(), text)
+}
+
+/// Saves words the server refused to `<log dir>/unsent/<name>-<ms>.txt`.
+pub fn keep_text(name: &str, text: &str) -> std::io::Result<std::path::PathBuf> {
     let dir = super::logging::log_dir().join("unsent");
     std::fs::create_dir_all(&dir)?;
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let path = dir.join(format!("{id}-{ms}.txt"));
+    let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
+    let path = dir.join(format!("{name}-{ms}.txt"));
     std::fs::write(&path, text)?;
     Ok(path)
 }

@@ -147,6 +147,27 @@ pub enum Pending {
     Decide { code: String, approve: bool },
 }
 
+impl Pending {
+    /// Requests whose words or signature the user should never lose to a
+    /// dropped connection: re-sent (same `seq`, so applied once) after the
+    /// rejoin. Edits have their own path (the section's operation in flight).
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Pending::Object | Pending::Reply { .. } | Pending::Status { .. } | Pending::Cosign | Pending::RequestAccess)
+    }
+
+    /// What the user calls it, for notices.
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Pending::Object => "objection",
+            Pending::Reply { .. } => "reply",
+            Pending::Status { .. } => "status change",
+            Pending::Cosign => "co-signature",
+            Pending::RequestAccess => "access request",
+            _ => "request",
+        }
+    }
+}
+
 /// A request waiting to be handed to the network task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outgoing {
@@ -184,6 +205,14 @@ pub struct App {
     pub notices: VecDeque<Notice>,
     pub outbox: Vec<Outgoing>,
     pub pending: HashMap<u64, Pending>,
+    /// The requests behind answers we still wait for that carry a `seq`
+    /// (objections, replies, status changes, co-signatures, access
+    /// requests): if the connection drops before the answer, they go to
+    /// `unsent` and are re-sent, with the same `seq`, after the rejoin.
+    pub retriable: HashMap<u64, Request>,
+    /// Requests the connection lost before the server answered; re-sent
+    /// after the next successful join (the server applies each seq once).
+    pub unsent: Vec<(Request, Pending)>,
     next_tag: u64,
     pub next_seq: u64,
     /// Terminal size.
@@ -244,6 +273,8 @@ impl App {
             notices: VecDeque::new(),
             outbox: Vec::new(),
             pending: HashMap::new(),
+            retriable: HashMap::new(),
+            unsent: Vec::new(),
             next_tag: 1,
             next_seq: 1,
             size: Rect::new(0, 0, 80, 24),
@@ -384,6 +415,9 @@ impl App {
     pub fn send(&mut self, request: Request, pending: Pending) -> u64 {
         let tag = self.next_tag;
         self.next_tag += 1;
+        if request.seq().is_some() && pending.is_retriable() {
+            self.retriable.insert(tag, request.clone());
+        }
         self.pending.insert(tag, pending);
         self.outbox.push(Outgoing { tag, request });
         tag

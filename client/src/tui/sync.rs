@@ -326,7 +326,15 @@ impl App {
 
     fn on_reply(&mut self, tag: u64, result: Result<Value, RequestError>) {
         let Some(pending) = self.pending.remove(&tag) else { return };
+        let request = self.retriable.remove(&tag);
         let disconnected = matches!(result, Err(RequestError::Disconnected));
+        if disconnected && let Some(request) = request {
+            // Never lost: re-sent with the same seq after the rejoin, so the
+            // server applies it exactly once even if it had arrived.
+            self.notify(Level::Warn, format!("{} not acknowledged yet — it is kept and re-sent when the connection is back", pending.noun()));
+            self.unsent.push((request, pending));
+            return;
+        }
         match (pending, result) {
             (Pending::Cursor, _) => {}
             (Pending::ResolveRoom, Ok(v)) => {
@@ -351,10 +359,14 @@ impl App {
                 let rejoined = self.conn == ConnState::Syncing && self.notices.back().is_some_and(|n| n.text.starts_with("reconnected"));
                 self.conn = ConnState::Connected;
                 let resent = self.resend_pending();
+                let requests = self.resend_unsent();
                 self.last_cursor_sent = None;
-                if rejoined || resent > 0 {
+                if rejoined || resent > 0 || requests > 0 {
                     let rev = self.state.as_ref().map_or(0, |s| s.revision);
-                    let extra = if resent > 0 { format!("; re-sent {resent} pending edit(s)") } else { String::new() };
+                    let mut extra = if resent > 0 { format!("; re-sent {resent} pending edit(s)") } else { String::new() };
+                    if requests > 0 {
+                        extra.push_str(&format!("; re-sent {requests} unsent request(s)"));
+                    }
                     self.notify(Level::Info, format!("back in sync at rev {rev}{extra}"));
                 }
             }
@@ -442,6 +454,14 @@ impl App {
                 if !matches!(p, Pending::Edit { .. } | Pending::Join { .. } | Pending::ResolveRoom) {
                     self.notify(Level::Error, format!("{what}: {e}"));
                 }
+                // The user's words survive a refusal (e.g. demoted while
+                // offline): saved to a file the notice names.
+                if let Some(text) = request.as_ref().and_then(authored_text) {
+                    match super::actions::keep_text(p.noun(), text) {
+                        Ok(path) => self.notify(Level::Warn, format!("your {} text is kept in {}", p.noun(), path.display())),
+                        Err(err) => self.notify(Level::Error, format!("your {} text could not be saved: {err}", p.noun())),
+                    }
+                }
             }
         }
     }
@@ -458,6 +478,18 @@ impl App {
         for (id, op, seq) in todo {
             tracing::info!("re-sending pending edit on {id} (seq {seq:?})");
             self.send_edit(id, op, seq);
+        }
+        n
+    }
+
+    /// After a (re)join: send again every request the connection lost
+    /// before its answer, in the order they were made, with their `seq`.
+    fn resend_unsent(&mut self) -> usize {
+        let todo = std::mem::take(&mut self.unsent);
+        let n = todo.len();
+        for (request, pending) in todo {
+            tracing::info!("re-sending unsent {} (seq {:?})", pending.noun(), request.seq());
+            self.send(request, pending);
         }
         n
     }
@@ -513,6 +545,18 @@ fn rebase_pending(doc: &mut SectionDoc, old_server: Option<&str>, new_server: &s
         doc.in_flight = keep_seq;
     }
     Some(view_op)
+}
+
+/// The words a user typed into a request, if it carries any.
+fn authored_text(request: &Request) -> Option<&str> {
+    match request {
+        Request::Object { text, .. } | Request::Reply { text, .. } => Some(text),
+        Request::SetObjectionStatus { rationale: Some(r), .. } => Some(r),
+        Request::RequestAccess { reason, .. } => Some(reason),
+        _ => None,
+    }
+    .filter(|t| !t.trim().is_empty())
+    .map(String::as_str)
 }
 
 fn excerpt(s: &str, n: usize) -> String {

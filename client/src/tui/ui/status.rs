@@ -172,7 +172,9 @@ pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
     } else if let ConnState::Disconnected { reason, retry_at, attempt } = &app.conn {
         let secs = retry_at.saturating_duration_since(Instant::now()).as_secs_f32();
         let kept = if app.state.is_some() { " · your local edits are kept" } else { "" };
-        format!(" {w} DISCONNECTED — reconnecting in {secs:.0}s (attempt {attempt}){kept} · {reason}")
+        let queued = app.unsent.len() + app.retriable.len();
+        let queued = if queued > 0 { format!(" · {queued} unsent, re-sent on reconnect") } else { String::new() };
+        format!(" {w} DISCONNECTED — reconnecting in {secs:.0}s (attempt {attempt}){kept}{queued} · {reason}")
     } else if let Some(ReleaseState::Escalated { reason, .. }) = app.state.as_ref().map(|s| &s.release) {
         format!(" {w} ESCALATED to direct human handling — the room is read-only · {reason}")
     } else {
