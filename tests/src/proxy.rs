@@ -29,6 +29,7 @@ pub enum Fault {
 pub struct Proxy {
     pub addr: SocketAddr,
     fault: watch::Sender<(u64, Fault)>,
+    upstream: watch::Sender<SocketAddr>,
 }
 
 impl Proxy {
@@ -36,9 +37,11 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (fault, rx) = watch::channel((0u64, Fault::None));
+        let (upstream, target) = watch::channel(upstream);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let rx = rx.clone();
+                let upstream = *target.borrow();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
                         let _ = client.set_nodelay(true);
@@ -48,11 +51,16 @@ impl Proxy {
                 });
             }
         });
-        Ok(Proxy { addr, fault })
+        Ok(Proxy { addr, fault, upstream })
     }
 
     pub fn url(&self) -> String {
         format!("ws://{}", self.addr)
+    }
+
+    /// Sends new connections to `upstream` (a restarted server's new port).
+    pub fn retarget(&self, upstream: SocketAddr) {
+        self.upstream.send_replace(upstream);
     }
 
     pub fn inject(&self, fault: Fault) {

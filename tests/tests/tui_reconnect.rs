@@ -3,7 +3,8 @@
 //! silently (nothing forwarded either way, no close — a dead NAT entry or a
 //! frozen middlebox), is cut in the middle of a frame from the client, and
 //! in the middle of a frame from the server. The user keeps typing and
-//! raises an objection while it happens.
+//! raises an objection while it happens. Then the server restarts
+//! gracefully, and crashes and restarts, while the user keeps typing.
 //!
 //! Checked on the server: every word typed and the objection are present
 //! exactly once (the stalled connection's buffered frames are released
@@ -202,13 +203,26 @@ async fn a_tui_survives_a_silent_stall_and_cuts_mid_frame_without_losing_or_doub
     proxy.inject(Fault::CutServerMidFrame);
     tui.text("TUIRC-FOUR ")?;
     wait_on_server(&server, "TUIRC-FOUR", t).await?;
+
+    // 4. The server restarts (graceful: the TUI is told `closing`
+    // `unavailable`), then crashes (killed, no goodbye) and comes back on
+    // the same database; the user types through both.
+    let mut server = server;
+    server.restart().await?;
+    proxy.retarget(server.addr);
+    tui.text("TUIRC-FIVE ")?;
+    wait_on_server(&server, "TUIRC-FIVE", t).await?;
+    server.crash_and_restart().await?;
+    proxy.retarget(server.addr);
+    tui.text("TUIRC-SIX ")?;
+    wait_on_server(&server, "TUIRC-SIX", t).await?;
     tui.escape().await?;
     tui.wait_for("● connected", t).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let state = server_state(&server).await?;
     let bodies = all_bodies(&state);
-    for marker in ["TUIRC-ONE", "TUIRC-TWO", "TUIRC-THREE", "TUIRC-FOUR"] {
+    for marker in ["TUIRC-ONE", "TUIRC-TWO", "TUIRC-THREE", "TUIRC-FOUR", "TUIRC-FIVE", "TUIRC-SIX"] {
         assert_eq!(bodies.matches(marker).count(), 1, "{marker} exactly once on the server:\n{bodies}");
     }
     let objections = objection_texts(&state);
@@ -220,9 +234,21 @@ async fn a_tui_survives_a_silent_stall_and_cuts_mid_frame_without_losing_or_doub
         .and_then(|s| s.iter().find(|s| s["body"].as_str().is_some_and(|b| b.contains("TUIRC-ONE"))))
         .and_then(|s| s["body"].as_str())
         .context("the typed section")?;
-    assert!(section.contains("TUIRC-ONE TUIRC-TWO TUIRC-THREE TUIRC-FOUR"), "typed in order: {section}");
-    // The TUI shows what the server has.
-    tui.wait_for("TUIRC-ONE TUIRC-TWO TUIRC-THREE TUIRC-FOUR", t).await?;
+    assert!(section.contains("TUIRC-ONE TUIRC-TWO TUIRC-THREE TUIRC-FOUR TUIRC-FIVE TUIRC-SIX"), "typed in order: {section}");
+    // The TUI shows what the server has: each word once (the editor pane
+    // wraps, so the words are checked one by one).
+    tui.wait_for("TUIRC-SIX", t).await?;
+    let screen = tui.screen();
+    // The editor pane's rows (between its heavy borders), joined: the
+    // editor wraps long lines at the pane's edge.
+    let editor: String = screen.lines().filter_map(|l| l.split('┃').nth(1)).collect();
+    assert!(
+        editor.starts_with("TUIRC-ONE TUIRC-TWO TUIRC-THREE TUIRC-FOUR TUIRC-FIVE TUIRC-SIX "),
+        "the TUI shows the server's text:\n{screen}"
+    );
+    for marker in ["TUIRC-ONE", "TUIRC-TWO", "TUIRC-THREE", "TUIRC-FOUR", "TUIRC-FIVE", "TUIRC-SIX"] {
+        assert_eq!(editor.matches(marker).count(), 1, "{marker} once on the TUI screen:\n{screen}");
+    }
     let log = tui.log();
     assert!(log.contains("re-sending unsent objection"), "the objection went through the re-send path:\n{}", tail(&log, 40));
     Ok(())
