@@ -263,7 +263,13 @@ impl TestServer {
         }
     }
 
-    async fn start_on(pg: Option<PgTestDb>, config: ServerConfig) -> anyhow::Result<TestServer> {
+    async fn start_on(pg: Option<PgTestDb>, mut config: ServerConfig) -> anyhow::Result<TestServer> {
+        if let (Some(db), None) = (&pg, &config.node_id) {
+            // One node id across restarts, as a deployment's `--node-id`: a
+            // restarted (or crashed) server takes its own room leases back
+            // at once instead of waiting for them to expire.
+            config.node_id = Some(format!("test-{}", db.name()));
+        }
         let dir = tempfile::tempdir().context("creating a temp dir")?;
         let db_path = dir.path().join("t.db");
         let (db_url, backend) = match &pg {
