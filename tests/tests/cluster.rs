@@ -234,18 +234,24 @@ async fn nodes_redirect_to_the_owner_converge_and_fail_over_when_it_is_killed() 
         c.wait_for_revision(top).await?;
     }
 
-    // In flight while the owner dies: one more request each, then SIGKILL.
+    // In flight while the owner dies: one more request each (client 0's
+    // surely acknowledged, the others' perhaps not), then SIGKILL.
     let mut in_flight = Vec::new();
+    let mut acked_before_crash: BTreeMap<String, u64> = BTreeMap::new();
     for (i, c) in clients.iter_mut().enumerate() {
         seqs[i] += 1;
         let title = format!("c{i}-{}", seqs[i]);
         let id = c.send_request(add_section(&room, &title, seqs[i])).await?;
+        if i == 0 {
+            let (_, ack) = c.await_answer_text(&id).await?;
+            ensure!(ack["type"] == "ok", "{ack}");
+            acked_before_crash.insert(title.clone(), ack["result"]["revision"].as_u64().context("ack revision")?);
+        }
         in_flight.push((i, title, seqs[i], id));
     }
     nodes[0].kill().await?;
     let killed = Instant::now();
     // What was acknowledged before the crash must survive it.
-    let mut acked_before_crash: BTreeMap<String, u64> = BTreeMap::new();
     let mut last_seen = 0;
     for (i, c) in clients.iter_mut().enumerate() {
         let _ = c.drain(Duration::from_millis(300)).await;
@@ -287,6 +293,7 @@ async fn nodes_redirect_to_the_owner_converge_and_fail_over_when_it_is_killed() 
         }
         acked.insert(title.clone(), revision);
     }
+    ensure!(!acked_before_crash.is_empty());
     eprintln!("{} of 3 in-flight requests were acknowledged before the crash", acked_before_crash.len());
     for (i, c) in clients.iter_mut().enumerate() {
         for _ in 0..3 {
