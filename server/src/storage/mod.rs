@@ -238,3 +238,27 @@ pub async fn migrate(url: &str) -> anyhow::Result<Vec<(i64, String)>> {
     };
     Ok(migrator.iter().map(|m| (m.version, m.description.to_string())).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_pick_postgres() {
+        assert!(is_postgres_url("postgres://u@h:5432/db"));
+        assert!(is_postgres_url("postgresql://u@h/db"));
+        assert!(!is_postgres_url("sqlite://./rooms.db"));
+        assert!(!is_postgres_url("./postgres.db"));
+    }
+
+    #[test]
+    fn postgres_codes_that_mean_not_now_are_unavailable() {
+        for code in ["08006", "08001", "53100", "53300", "57P01", "57P03", "25006", "40001", "40P01"] {
+            assert!(pg_code_is_unavailable(code), "{code}");
+        }
+        // Constraint violations and syntax errors are bugs or bad input, not outages.
+        for code in ["23505", "23503", "42601", "42P01", "22P02"] {
+            assert!(!pg_code_is_unavailable(code), "{code}");
+        }
+    }
+}
