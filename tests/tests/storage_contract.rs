@@ -342,6 +342,20 @@ async fn signing_key_and_manifests(store: &Store) -> anyhow::Result<()> {
     }
     ensure!(store.manifests(w.id).await? == records, "manifest history, oldest first");
     ensure!(store.manifests(RoomId::new()).await?.is_empty());
+    // A batch whose revisions and audit entries are fine but whose manifest
+    // repeats a stored release revision fails as a whole: the statements
+    // that had already succeeded inside the transaction are rolled back.
+    let revs_before = all_revisions(store, w.id).await?;
+    let chain_before = store.audit_chain(&w.id.to_string()).await?;
+    let saved = (w.state.clone(), w.head.clone(), w.seq);
+    let mut batch = w.batch(3)?;
+    batch.manifests.push(records[0].clone());
+    ensure!(store.commit(w.id, &batch).await.is_err(), "a repeated manifest must fail the batch");
+    ensure!(all_revisions(store, w.id).await? == revs_before, "no revision of the failed batch");
+    ensure!(store.audit_chain(&w.id.to_string()).await? == chain_before, "no audit entry of the failed batch");
+    ensure!(store.manifests(w.id).await? == records);
+    (w.state, w.head, w.seq) = saved;
+    w.commit(store, 1).await?;
     Ok(())
 }
 

@@ -6,9 +6,10 @@
 //!   is durable (`synchronous_commit` as the server configures it, `on` by
 //!   default) before the room acknowledges it.
 //! - A group commit is one transaction of a few statements whatever its
-//!   size: revisions, audit entries and manifests go in as multi-row
-//!   `INSERT … SELECT FROM UNNEST(…)`, so a batch of 50 changes costs the
-//!   same round trips as a batch of one.
+//!   size: the revisions and their audit entries go in as ONE statement
+//!   (multi-row `INSERT … SELECT FROM UNNEST(…)` in two CTEs), manifests
+//!   likewise, so a batch of 50 changes costs the same round trips as a
+//!   batch of one: BEGIN, (the lease fence), the insert, COMMIT.
 //! - JSON is stored as TEXT with exactly the bytes SQLite stores (hashes
 //!   and the audit chain depend on them).
 //! - Migrations (`migrations/postgres/`) run at open under sqlx's advisory
@@ -58,6 +59,9 @@ impl PgStore {
         let opts = PgConnectOptions::from_str(url)?.application_name("trustroom-server");
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            // No ping round trip before every commit: a dead connection
+            // fails its query (`unavailable`) and the pool replaces it.
+            .test_before_acquire(false)
             // A database that does not answer within this is `unavailable`
             // (StorageError::is_unavailable), not a hang.
             .acquire_timeout(Duration::from_secs(5))
@@ -124,39 +128,123 @@ fn json<T: serde::Serialize>(v: &T) -> StorageResult<String> {
 
 const AUDIT_COLUMNS: &str = "chain, seq, at_ms, actor, kind, revision, detail, prev_hash, hash";
 
-/// Writes one batch inside the caller's transaction: one statement for the
-/// revisions, one per membership change (in revision order), one for the
-/// audit entries, one for the manifests, one for the snapshot.
+/// The audit insert: entries as arrays `$first..$first+8`; `WITH ORDINALITY
+/// … ORDER BY` makes the storage order (`pos`) the order of the entries.
+fn audit_insert(first: usize) -> String {
+    let p: Vec<String> = (first..first + 9).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS})
+         SELECT {AUDIT_COLUMNS} FROM UNNEST({}::text[], {}::bigint[], {}::bigint[], {}::text[], {}::text[],
+                {}::bigint[], {}::text[], {}::text[], {}::text[])
+              WITH ORDINALITY AS t({AUDIT_COLUMNS}, ord)
+         ORDER BY ord",
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+    )
+}
+
+/// Audit entries as one array per column.
+#[derive(Default)]
+struct AuditColumns<'a> {
+    chain: Vec<&'a str>,
+    seq: Vec<i64>,
+    at_ms: Vec<i64>,
+    actor: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    revision: Vec<i64>,
+    detail: Vec<String>,
+    prev_hash: Vec<&'a str>,
+    hash: Vec<&'a str>,
+}
+
+impl<'a> AuditColumns<'a> {
+    fn new(entries: &'a [AuditEntry]) -> StorageResult<Self> {
+        let mut c = AuditColumns::default();
+        for e in entries {
+            c.chain.push(&e.room);
+            c.seq.push(big(e.seq));
+            c.at_ms.push(e.at_ms);
+            c.actor.push(&e.actor);
+            c.kind.push(&e.kind);
+            c.revision.push(big(e.revision));
+            c.detail.push(json(&e.detail)?);
+            c.prev_hash.push(&e.prev_hash);
+            c.hash.push(&e.hash);
+        }
+        Ok(c)
+    }
+
+    fn bind<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
+        q.bind(&self.chain)
+            .bind(&self.seq)
+            .bind(&self.at_ms)
+            .bind(&self.actor)
+            .bind(&self.kind)
+            .bind(&self.revision)
+            .bind(&self.detail)
+            .bind(&self.prev_hash)
+            .bind(&self.hash)
+    }
+}
+
+/// Revisions as one array per column.
+#[derive(Default)]
+struct RevisionColumns {
+    revision: Vec<i64>,
+    author: Vec<String>,
+    at_ms: Vec<i64>,
+    client_id: Vec<Option<String>>,
+    client_seq: Vec<Option<i64>>,
+    kind: Vec<&'static str>,
+    body: Vec<String>,
+}
+
+impl RevisionColumns {
+    fn new(revisions: &[Revision]) -> StorageResult<Self> {
+        let mut c = RevisionColumns::default();
+        for rev in revisions {
+            c.revision.push(big(rev.revision));
+            c.author.push(rev.author.to_string());
+            c.at_ms.push(rev.at_ms);
+            c.client_id.push(rev.client.map(|s| s.client.to_string()));
+            c.client_seq.push(rev.client.map(|s| big(s.seq)));
+            c.kind.push(rev.change.kind_name());
+            c.body.push(json(rev)?);
+        }
+        Ok(c)
+    }
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Writes one batch inside the caller's transaction in few round trips:
+/// the revisions and their audit entries in ONE statement (two
+/// data-modifying CTEs over `UNNEST`ed arrays), then one statement per
+/// membership change (in revision order), one for the manifests (if any)
+/// and one for the snapshot (if any).
 pub(super) async fn write_batch(tx: &mut PgConnection, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
     let room_s = room.to_string();
-    if !batch.revisions.is_empty() {
-        let n = batch.revisions.len();
-        let (mut revision, mut author, mut at_ms) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut client_id, mut client_seq) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut kind, mut body) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for rev in &batch.revisions {
-            revision.push(big(rev.revision));
-            author.push(rev.author.to_string());
-            at_ms.push(rev.at_ms);
-            client_id.push(rev.client.map(|c| c.client.to_string()));
-            client_seq.push(rev.client.map(|c| big(c.seq)));
-            kind.push(rev.change.kind_name().to_string());
-            body.push(json(rev)?);
-        }
-        sqlx::query(
-            "INSERT INTO revisions (room_id, revision, author, at_ms, client_id, client_seq, kind, body)
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[])",
-        )
-        .bind(&room_s)
-        .bind(&revision)
-        .bind(&author)
-        .bind(&at_ms)
-        .bind(&client_id)
-        .bind(&client_seq)
-        .bind(&kind)
-        .bind(&body)
-        .execute(&mut *tx)
-        .await?;
+    if !batch.revisions.is_empty() || !batch.audit.is_empty() {
+        let revs = RevisionColumns::new(&batch.revisions)?;
+        let audit = AuditColumns::new(&batch.audit)?;
+        let sql = format!(
+            "WITH new_revisions AS (
+                 INSERT INTO revisions (room_id, revision, author, at_ms, client_id, client_seq, kind, body)
+                 SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[],
+                                          $7::text[], $8::text[])
+             ), new_audit AS ({})
+             SELECT 1",
+            audit_insert(9)
+        );
+        let q = sqlx::query(&sql)
+            .bind(&room_s)
+            .bind(&revs.revision)
+            .bind(&revs.author)
+            .bind(&revs.at_ms)
+            .bind(&revs.client_id)
+            .bind(&revs.client_seq)
+            .bind(&revs.kind)
+            .bind(&revs.body);
+        audit.bind(q).execute(&mut *tx).await?;
     }
     for rev in &batch.revisions {
         match &rev.change {
@@ -181,7 +269,6 @@ pub(super) async fn write_batch(tx: &mut PgConnection, room: RoomId, batch: &Com
             _ => {}
         }
     }
-    insert_audit(tx, &batch.audit).await?;
     if !batch.manifests.is_empty() {
         let n = batch.manifests.len();
         let (mut release_revision, mut revision, mut content_hash) =
@@ -192,9 +279,9 @@ pub(super) async fn write_batch(tx: &mut PgConnection, room: RoomId, batch: &Com
             let body = &m.manifest.body;
             release_revision.push(big(m.event.release_revision));
             revision.push(big(body.revision));
-            content_hash.push(body.content_hash.clone());
+            content_hash.push(body.content_hash.as_str());
             lane.push(body.lane.to_string());
-            manifest_hash.push(m.manifest.manifest_hash.clone());
+            manifest_hash.push(m.manifest.manifest_hash.as_str());
             released_ms.push(m.event.released_at_ms);
             record.push(json(m)?);
         }
@@ -227,45 +314,14 @@ pub(super) async fn write_batch(tx: &mut PgConnection, room: RoomId, batch: &Com
     Ok(())
 }
 
-/// Appends audit entries in one statement; `WITH ORDINALITY … ORDER BY`
-/// makes the storage order (`pos`) the order of `entries`.
-async fn insert_audit(tx: &mut PgConnection, entries: &[AuditEntry]) -> StorageResult<()> {
+/// Appends audit entries in one statement (atomic on its own).
+async fn insert_audit(conn: &mut PgConnection, entries: &[AuditEntry]) -> StorageResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    let n = entries.len();
-    let (mut chain, mut seq, mut at_ms) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut actor, mut kind, mut revision) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut detail, mut prev_hash, mut hash) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for e in entries {
-        chain.push(e.room.as_str());
-        seq.push(big(e.seq));
-        at_ms.push(e.at_ms);
-        actor.push(e.actor.as_str());
-        kind.push(e.kind.as_str());
-        revision.push(big(e.revision));
-        detail.push(json(&e.detail)?);
-        prev_hash.push(e.prev_hash.as_str());
-        hash.push(e.hash.as_str());
-    }
-    sqlx::query(&format!(
-        "INSERT INTO audit ({AUDIT_COLUMNS})
-         SELECT {AUDIT_COLUMNS} FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
-                $6::bigint[], $7::text[], $8::text[], $9::text[])
-              WITH ORDINALITY AS t({AUDIT_COLUMNS}, ord)
-         ORDER BY ord"
-    ))
-    .bind(&chain)
-    .bind(&seq)
-    .bind(&at_ms)
-    .bind(&actor)
-    .bind(&kind)
-    .bind(&revision)
-    .bind(&detail)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *tx)
-    .await?;
+    let audit = AuditColumns::new(entries)?;
+    let sql = audit_insert(1);
+    audit.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
     Ok(())
 }
 
