@@ -48,8 +48,16 @@ fn error_frame(id: Option<String>, code: ErrorCode, message: impl Into<String>) 
 /// The `moved` answer: an `error` frame with the owning node's URL in
 /// `url` (docs/protocol.md §8, docs/cluster.md).
 fn moved_frame(id: String, message: String, url: String) -> Arc<str> {
-    let frame = json!({"type": "error", "id": id, "code": ErrorCode::Moved, "message": message, "url": url});
-    Arc::from(frame.to_string())
+    #[derive(serde::Serialize)]
+    struct Moved {
+        r#type: &'static str,
+        id: String,
+        code: ErrorCode,
+        message: String,
+        url: String,
+    }
+    let frame = Moved { r#type: "error", id, code: ErrorCode::Moved, message, url };
+    Arc::from(serde_json::to_string(&frame).unwrap_or_default())
 }
 
 /// Audits refusals that happen outside any room, capped per connection.

@@ -505,3 +505,87 @@ async fn the_cli_follows_redirects_and_admin_commands_reach_the_owner() -> Resul
     drop(db);
     Ok(())
 }
+
+/// A private tmux server, killed on drop (also when the test fails).
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn screen(&self, session: &str) -> String {
+        std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", session])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    async fn wait_for(&self, session: &str, text: &str, what: &str) -> Result<()> {
+        let deadline = Instant::now() + T;
+        loop {
+            let screen = self.screen(session);
+            if screen.contains(text) {
+                return Ok(());
+            }
+            ensure!(Instant::now() < deadline, "{what}: {text:?} not on the screen within {T:?}:\n{screen}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+    }
+}
+
+/// The terminal UI, pointed at a node that does not own the room, follows
+/// the redirect and shows the owner's live changes; when the owner is
+/// killed it reconnects through its configured URL and goes on with the
+/// node that took the room over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_follows_the_redirect_and_survives_failover() -> Result<()> {
+    let Some((db, _store, seed)) = demo_db().await? else { return Ok(()) };
+    if std::process::Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("note: tmux is not installed; skipped");
+        return Ok(());
+    }
+    let bin = client_bin()?;
+    let home = tempfile::tempdir()?;
+    let mut n0 = Node::start(db.url(), home.path(), "n0").await?;
+    let n1 = Node::start(db.url(), home.path(), "n1").await?;
+    let room = seed.room.to_string();
+    let owner = seed.member("owner").context("owner")?.token.clone();
+    let privacy = seed.member("reviewer/privacy").context("privacy")?.token.clone();
+    let owner_id = ClientId::new();
+    let (mut writer, _, _) = join_anywhere(&[&n0.url], &owner, owner_id, &room, None).await?;
+
+    let tmux = Tmux { socket: format!("trustroom-cluster-{}", uuid::Uuid::now_v7().simple()) };
+    let log_dir = home.path().join("tui-log");
+    let command = format!(
+        "env LANG=C.UTF-8 TERM=xterm-256color HOME={home} TRUSTROOM_LOG_DIR={log} TRUSTROOM_TOKEN={privacy} {bin} --url {url} connect {room}; sleep 600",
+        home = home.path().display(),
+        log = log_dir.display(),
+        bin = bin.display(),
+        url = n1.url,
+    );
+    let status = std::process::Command::new("tmux")
+        .args(["-L", &tmux.socket, "new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", &command])
+        .status()?;
+    ensure!(status.success(), "tmux new-session failed");
+    tmux.wait_for("tui", "● connected", "the TUI did not join through n1").await?;
+
+    writer.ok(add_section(&room, "CLUSTER-TUI-ONE", 1)).await?;
+    tmux.wait_for("tui", "CLUSTER-TUI-ONE", "the owner's change did not reach the redirected TUI").await?;
+
+    n0.kill().await?;
+    let (mut writer, _, at) = join_anywhere(&[&n1.url], &owner, owner_id, &room, None).await?;
+    ensure!(at == n1.url, "n1 should have taken the room over, got {at}");
+    writer.ok(add_section(&room, "CLUSTER-TUI-TWO", 2)).await?;
+    tmux.wait_for("tui", "CLUSTER-TUI-TWO", "the TUI did not follow the room to n1 after the owner died").await?;
+    tmux.wait_for("tui", "● connected", "the TUI is not connected after failover").await?;
+    drop(tmux);
+    drop((n0, n1));
+    drop(db);
+    Ok(())
+}
