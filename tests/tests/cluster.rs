@@ -457,6 +457,24 @@ async fn a_stale_epoch_cannot_commit_and_its_room_stops() -> Result<()> {
         _ => bail!("the room should be located on y now"),
     }
     ensure!(store.audit_chain(&seed.room.to_string()).await?.iter().all(|e| e.kind != "test.stale_actor"));
+
+    // The renewal round notices a takeover on its own, without a commit.
+    other.release_lease(seed.room, "y", 4).await?;
+    let Located::Open(handle) = hub.locate(seed.room).await? else { bail!("x takes the released room back") };
+    ensure!(hub.held_leases() == vec![(seed.room, 5)]);
+    hub.lease_term().renewed_at(std::time::Instant::now(), Duration::from_secs(3600));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let Acquired::Granted(taken) = other.acquire_lease(seed.room, "y", "ws://y", 5_000).await? else {
+        bail!("y takes the expired lease again");
+    };
+    ensure!(taken.epoch == 6);
+    trustroom_server::cluster::renew_once(&hub).await;
+    ensure!(hub.held_leases().is_empty(), "x still counts the lost lease: {:?}", hub.held_leases());
+    let deadline = Instant::now() + T;
+    while !handle.is_closed() {
+        ensure!(Instant::now() < deadline, "the room whose lease was lost did not stop");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     hub.shutdown().await;
     drop(db);
     Ok(())
