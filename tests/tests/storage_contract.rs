@@ -513,3 +513,44 @@ impl Writer {
         }
     }
 }
+
+/// PostgreSQL only (SQLite's faults are in storage_faults.rs): when the
+/// database ends the server's connections (restart, failover, an operator's
+/// `pg_terminate_backend`), a commit fails as `unavailable`, not `internal`,
+/// stores nothing, and the next commit works on a fresh connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_lost_connections_are_unavailable_then_recover() -> anyhow::Result<()> {
+    let Some(f) = postgres().await? else { return Ok(()) };
+    let store = &f.store;
+    let mut w = Writer::create(store, "zoe").await?;
+    w.commit(store, 1).await?;
+    let before = all_revisions(store, w.id).await?.len();
+    let db = f._pg.as_ref().context("a PostgreSQL fixture")?;
+    let admin = sqlx::PgPool::connect(db.url()).await?;
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&admin)
+    .await?;
+    ensure!(killed > 0, "the store had no open connection to end");
+    let saved = (w.state.clone(), w.head.clone(), w.seq);
+    let mut failures = 0;
+    // Every pooled connection is dead now; each fails once, as unavailable.
+    loop {
+        match w.commit(store, 1).await {
+            Ok(_) => break,
+            Err(e) => {
+                let e = e.downcast::<StorageError>().context("a storage error")?;
+                ensure!(e.is_unavailable(), "a lost connection must be `unavailable`: {e:?}");
+                (w.state, w.head, w.seq) = saved.clone();
+                failures += 1;
+                ensure!(failures <= 16, "the store does not recover from lost connections");
+            }
+        }
+    }
+    ensure!(failures > 0, "the commit after the connections ended did not notice");
+    ensure!(all_revisions(store, w.id).await?.len() == before + 1, "only the successful commit is stored");
+    admin.close().await;
+    Ok(())
+}
