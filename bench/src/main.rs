@@ -1,6 +1,6 @@
 //! `trustroom-bench`: N websocket clients co-editing one section per room
 //! in one or more rooms (`--rooms`) on a real server (a child process with
-//! a real SQLite file), open loop: every operation is scheduled at its
+//! a real SQLite file, or the database `--db` names), open loop: every operation is scheduled at its
 //! intended send time, so a slow server cannot hide delay. Reports
 //! acknowledged ops/s, fan-out latency (intended send → receipt of the
 //! event at every other client in the room), server RSS and open file
@@ -52,6 +52,10 @@ struct Args {
     /// a small value shows memory levelling off once that cache is full.
     #[arg(long)]
     history_window: Option<usize>,
+    /// Database URL for the server child (e.g. `postgres://postgres@127.0.0.1:5432/bench`,
+    /// an EMPTY database: the child seeds demo users and rooms). Default: a fresh SQLite file.
+    #[arg(long)]
+    db: Option<String>,
     /// Internal: run as the server child process with this database path.
     #[arg(long, hide = true)]
     serve_child: Option<String>,
@@ -77,7 +81,10 @@ async fn main() -> anyhow::Result<()> {
         return serve_child(db, args.rooms, args.history_window).await;
     }
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("bench.db");
+    let db = match &args.db {
+        Some(url) => url.clone(),
+        None => dir.path().join("bench.db").display().to_string(),
+    };
     let tokens = dir.path().join("tokens.json");
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(exe)
@@ -239,7 +246,12 @@ async fn main() -> anyhow::Result<()> {
         "server_open_fds": {"start": first.map(|f| f.1), "end": last.map(|l| l.1)},
         "latency_drift": drift,
         "windows": window_rows,
-        "durability": "every op committed to SQLite (WAL, synchronous=FULL) before ack and broadcast",
+        "durability": match &args.db {
+            Some(url) if trustroom_server::storage::is_postgres_url(url) => {
+                "every op committed to PostgreSQL (the server's synchronous_commit) before ack and broadcast"
+            }
+            _ => "every op committed to SQLite (WAL, synchronous=FULL) before ack and broadcast",
+        },
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

@@ -5,6 +5,11 @@
 //!
 //! When the socket closes, every pending request resolves to
 //! [`RequestError::Disconnected`] and the push channel ends.
+//!
+//! Several server nodes: a request for a room another node sequences is
+//! answered `moved` with that node's URL (docs/cluster.md). The connection
+//! remembers the URL ([`Conn::moved_to`]); callers reconnect there with the
+//! same client id and send the request again ([`follow_moved`] decides).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,6 +64,26 @@ pub struct Welcome {
     pub server: String,
 }
 
+/// Redirects followed in a row before giving up (a room whose lease moves
+/// between nodes faster than a client can follow is a server problem).
+pub const MAX_REDIRECTS: u32 = 4;
+
+/// Where to reconnect after `err`: the owning node's URL when the server
+/// answered `moved` with one (and `hops` redirects were not exceeded).
+pub fn follow_moved(conn: &Conn, err: &RequestError, hops: u32) -> Option<String> {
+    (err.code() == Some(ErrorCode::Moved) && hops < MAX_REDIRECTS).then(|| conn.moved_to()).flatten()
+}
+
+/// The `url` of a `moved` error or closing frame.
+fn moved_url(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Moved {
+        url: Option<String>,
+    }
+    let url = serde_json::from_str::<Moved>(text).ok()?.url?;
+    (url.starts_with("ws://") || url.starts_with("wss://")).then_some(url)
+}
+
 /// Longest wait for the websocket upgrade and the server's welcome.
 pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -87,6 +112,8 @@ pub struct Conn {
     out: mpsc::Sender<Message>,
     pending: Pending,
     next_id: Arc<AtomicU64>,
+    /// The URL of the last `moved` answer on this connection.
+    moved: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// Frames pushed by the server (everything but `ok`/`error` answers).
@@ -172,6 +199,8 @@ impl Conn {
         });
 
         let reader_pending = pending.clone();
+        let moved: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let reader_moved = moved.clone();
         // Weak: once every `Conn` handle is dropped the writer ends and the
         // socket is closed with a Close frame.
         let pong_tx = out_tx.downgrade();
@@ -204,6 +233,12 @@ impl Conn {
                         continue;
                     }
                 };
+                if let ServerFrame::Error { code: ErrorCode::Moved, .. } = &frame
+                    && let Some(url) = moved_url(&text)
+                    && let Ok(mut m) = reader_moved.lock()
+                {
+                    *m = Some(url);
+                }
                 match frame {
                     ServerFrame::Ok { id, result } => {
                         if let Some(tx) = reader_pending.lock().await.remove(&id) {
@@ -233,7 +268,7 @@ impl Conn {
             }
         });
 
-        let conn = Conn { out: out_tx, pending, next_id: Arc::new(AtomicU64::new(1)) };
+        let conn = Conn { out: out_tx, pending, next_id: Arc::new(AtomicU64::new(1)), moved };
         Ok((conn, welcome, push_rx))
     }
 
@@ -269,6 +304,12 @@ impl Conn {
     /// Closes the connection cleanly (a websocket Close frame).
     pub async fn close(&self) {
         let _ = self.out.send(Message::Close(None)).await;
+    }
+
+    /// The URL the server last answered `moved` with: the node that
+    /// sequences the room asked for (reconnect there and ask again).
+    pub fn moved_to(&self) -> Option<String> {
+        self.moved.lock().ok().and_then(|m| m.clone())
     }
 
     /// True while the writer task still runs.

@@ -6,6 +6,13 @@
 //! fraction of a second (so they take effect in live rooms at once). When
 //! no server is running, the command drains the queue itself with the same
 //! room code.
+//!
+//! With several server nodes on one database, every node drains the queue
+//! but applies a room's command only when it sequences the room (it holds,
+//! or can take, the room's lease): the owner applies it, the others leave
+//! it pending. Revocations are applied by whichever node drains them first;
+//! every node also closes revoked users' connections on its own
+//! (`Hub::sweep_revoked`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +30,7 @@ use trustroom_shared::{AnnexId, RoomId, UserId};
 use crate::auth::{new_token, token_hash};
 use crate::clock::now_ms;
 use crate::config::ServerConfig;
-use crate::hub::Hub;
+use crate::hub::{Hub, Located};
 use crate::room::{ADMIN_ACTOR, RoomCmd};
 use crate::storage::{CommitBatch, RoomRecord, Store, UserRecord};
 
@@ -162,10 +169,10 @@ pub async fn build_annex(store: &Store, new: NewAnnex) -> anyhow::Result<Annex> 
 
 /// Resolves a room by id or exact title.
 pub async fn resolve_room(store: &Store, room: &str) -> anyhow::Result<RoomId> {
-    if let Ok(id) = room.parse::<RoomId>() {
-        if store.room(id).await?.is_some() {
-            return Ok(id);
-        }
+    if let Ok(id) = room.parse::<RoomId>()
+        && store.room(id).await?.is_some()
+    {
+        return Ok(id);
     }
     let matches: Vec<RoomId> = store.list_rooms().await?.into_iter().filter(|r| r.title == room).map(|r| r.id).collect();
     match matches.as_slice() {
@@ -180,14 +187,17 @@ pub async fn resolve_room(store: &Store, room: &str) -> anyhow::Result<RoomId> {
 pub async fn run_admin(store: &Store, room: RoomId, command: AdminCommand) -> anyhow::Result<String> {
     let text = serde_json::to_string(&command)?;
     let id = store.enqueue_admin(room, &text, now_ms()).await?;
-    let live = store.latest_heartbeat().await?.is_some_and(|hb| now_ms() - hb < 3_000);
-    if !live {
-        let hub = Hub::new(store.clone(), Arc::new(ServerConfig::default()));
-        drain_queue(&hub).await?;
-        hub.shutdown().await;
-    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
+        // No live server: apply it here (again after a pause, for a room a
+        // node that just died still holds under an unexpired lease).
+        let live = store.latest_heartbeat().await?.is_some_and(|hb| now_ms() - hb < 3_000);
+        if !live {
+            let config = ServerConfig { node_id: Some(format!("admin-{}", uuid::Uuid::now_v7())), ..ServerConfig::default() };
+            let hub = Hub::new(store.clone(), Arc::new(config));
+            drain_queue(&hub).await?;
+            hub.shutdown().await;
+        }
         if let Some(result) = store.admin_result(id).await? {
             let v: serde_json::Value = serde_json::from_str(&result)?;
             if let Some(ok) = v.get("ok").and_then(|o| o.as_str()) {
@@ -198,14 +208,16 @@ pub async fn run_admin(store: &Store, room: RoomId, command: AdminCommand) -> an
         if tokio::time::Instant::now() > deadline {
             anyhow::bail!("the running server did not apply the command within 15 s (queued as #{id})");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(if live { 50 } else { 250 })).await;
     }
 }
 
 /// Applies every queued admin command through the rooms' actors.
+/// Returns how many it applied; a room another node sequences is left to
+/// that node.
 pub async fn drain_queue(hub: &Hub) -> anyhow::Result<usize> {
     let pending = hub.store().pending_admin().await?;
-    let n = pending.len();
+    let mut n = 0;
     for q in pending {
         let result = match serde_json::from_str::<AdminCommand>(&q.command) {
             Err(e) => Err(format!("unreadable command: {e}")),
@@ -213,9 +225,13 @@ pub async fn drain_queue(hub: &Hub) -> anyhow::Result<usize> {
                 hub.revoke_user(user).await;
                 Ok(format!("user {user} revoked; open connections closed"))
             }
-            Ok(command) => match hub.room(q.room).await? {
-                None => Err(format!("no room {}", q.room)),
-                Some(room) => {
+            Ok(command) => match hub.locate(q.room).await? {
+                Located::Moved { node, .. } => {
+                    tracing::debug!(room = %q.room, %node, "admin command #{} left to the room's node", q.id);
+                    continue;
+                }
+                Located::NotFound => Err(format!("no room {}", q.room)),
+                Located::Open(room) => {
                     let (reply, wait) = oneshot::channel();
                     if room.send(RoomCmd::Admin { command, reply }).await.is_err() {
                         Err("the room is shutting down".to_string())
@@ -230,6 +246,7 @@ pub async fn drain_queue(hub: &Hub) -> anyhow::Result<usize> {
             Err(msg) => json!({"error": msg}),
         };
         hub.store().finish_admin(q.id, &json.to_string(), now_ms()).await?;
+        n += 1;
     }
     Ok(n)
 }

@@ -61,6 +61,16 @@ pub struct ServerConfig {
     /// and is detected as stalled promptly. 0 keeps the kernel's default
     /// (auto-tuned, up to several MiB).
     pub send_buffer_bytes: usize,
+    /// This node's id in a cluster (`serve --node-id`): unique per node,
+    /// stable across restarts. `None`: a fresh `node-<uuid>` per process.
+    pub node_id: Option<String>,
+    /// The URL clients reach this node at (`serve --advertise-url`), sent in
+    /// `moved` answers. `None`: `ws://` (or `wss://`) + the listening address.
+    pub advertise_url: Option<String>,
+    /// How long a room lease lasts without renewal (`serve --lease-secs`);
+    /// the owner renews every third of it. Another node may take a room
+    /// over this long after its owner stopped renewing (docs/cluster.md).
+    pub lease: Duration,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +99,9 @@ impl Default for ServerConfig {
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
             send_buffer_bytes: 256 * 1024,
+            node_id: None,
+            advertise_url: None,
+            lease: Duration::from_secs(5),
         }
     }
 }

@@ -20,7 +20,7 @@ use trustroom_shared::protocol::{
 use trustroom_shared::{RoomId, UserId};
 
 use crate::auth::token_hash;
-use crate::hub::{Hub, room_not_found};
+use crate::hub::{Hub, Located, room_not_found};
 use crate::limits::{Admission, ConnectionLimits, TokenBucket};
 use crate::outbox::{CloseSignal, ConnInfo, Outbox, Outgoing, encode};
 use crate::room::{Answer, Refusal, RoomCmd};
@@ -43,6 +43,21 @@ pub fn ws_config(hard_frame_bytes: usize) -> WebSocketConfig {
 
 fn error_frame(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Arc<str> {
     encode(&ServerFrame::Error { id, code, message: message.into() })
+}
+
+/// The `moved` answer: an `error` frame with the owning node's URL in
+/// `url` (docs/protocol.md §8, docs/cluster.md).
+fn moved_frame(id: String, message: String, url: String) -> Arc<str> {
+    #[derive(serde::Serialize)]
+    struct Moved {
+        r#type: &'static str,
+        id: String,
+        code: ErrorCode,
+        message: String,
+        url: String,
+    }
+    let frame = Moved { r#type: "error", id, code: ErrorCode::Moved, message, url };
+    Arc::from(serde_json::to_string(&frame).unwrap_or_default())
 }
 
 /// Audits refusals that happen outside any room, capped per connection.
@@ -330,6 +345,7 @@ pub async fn serve_connection<S>(
             }
         };
         let id = frame.id;
+        let mut moved_to: Option<String> = None;
         let answer: Answer = match frame.request {
             Request::Ping => {
                 out.frame(encode(&ServerFrame::Pong)).await;
@@ -344,7 +360,7 @@ pub async fn serve_connection<S>(
             },
             Request::Leave { room } => {
                 if joined.remove(&room) {
-                    if let Ok(Some(h)) = hub.room(room).await {
+                    if let Some(h) = hub.open_handle(room).await {
                         let _ = h.send(RoomCmd::Leave { conn_id }).await;
                     }
                     Ok(json!({}))
@@ -354,10 +370,11 @@ pub async fn serve_connection<S>(
                     Err(refusal)
                 }
             }
-            request => route_to_room(&hub, &info, request, &mut joined, &mut refusals).await,
+            request => route_to_room(&hub, &info, request, &mut joined, &mut refusals, &mut moved_to).await,
         };
         let frame = match answer {
             Ok(result) => encode(&ServerFrame::Ok { id, result }),
+            Err((ErrorCode::Moved, message)) => moved_frame(id, message, moved_to.take().unwrap_or_default()),
             Err((code, message)) => error_frame(Some(id), code, message),
         };
         if !out.frame(frame).await {
@@ -366,7 +383,7 @@ pub async fn serve_connection<S>(
     }
 
     for room in joined {
-        if let Ok(Some(h)) = hub.room(room).await {
+        if let Some(h) = hub.open_handle(room).await {
             let _ = h.send(RoomCmd::Leave { conn_id }).await;
         }
     }
@@ -496,16 +513,36 @@ async fn route_to_room(
     request: Request,
     joined: &mut HashSet<RoomId>,
     refusals: &mut RefusalLog,
+    moved_to: &mut Option<String>,
 ) -> Answer {
     let Some(room) = request.room() else {
         return Err((ErrorCode::Invalid, "this request needs a room".into()));
     };
-    let handle = match hub.room(room).await {
-        Ok(Some(h)) => h,
-        Ok(None) => {
+    let handle = match hub.locate(room).await {
+        Ok(Located::Open(h)) => h,
+        Ok(Located::NotFound) => {
             let refusal = room_not_found();
             refusals.record_always("room request", &refusal, room).await;
             return Err(refusal);
+        }
+        Ok(Located::Moved { node, url }) => {
+            // Only members learn where a room lives; everyone else gets
+            // the same `not_found` as for a room that does not exist.
+            let member = match hub.store().rooms_for_user(info.user).await {
+                Ok(rooms) => rooms.iter().any(|(r, _)| r.id == room),
+                Err(e) => return Err((ErrorCode::Unavailable, format!("cannot check membership: {e}"))),
+            };
+            if !member {
+                let refusal = room_not_found();
+                refusals.record_always("room request", &refusal, room).await;
+                return Err(refusal);
+            }
+            if url.is_empty() {
+                return Err((ErrorCode::Unavailable, "an administrative command holds the room for a moment; retry".into()));
+            }
+            tracing::debug!(%room, %node, %url, "room sequenced by another node: redirecting");
+            *moved_to = Some(url.clone());
+            return Err((ErrorCode::Moved, format!("room {room} is served by another server node; reconnect to {url}")));
         }
         Err(e) => {
             tracing::error!(%room, "cannot open room: {e:#}");

@@ -16,7 +16,8 @@ use trustroom_shared::role::{AgentRole, Discipline, Role};
 #[derive(Parser)]
 #[command(name = "trustroom-server", version, about = "Trustroom room server and administration")]
 struct Cli {
-    /// Database URL: an SQLite path or `sqlite://PATH` (default: trustroom.db in the platform data directory).
+    /// Database URL: an SQLite path or `sqlite://PATH` (default: trustroom.db in the platform data
+    /// directory), or `postgres://USER@HOST:PORT/DB` for PostgreSQL (several nodes may share it).
     #[arg(long, global = true, env = "TRUSTROOM_DB")]
     db: Option<String>,
     #[command(subcommand)]
@@ -38,6 +39,9 @@ enum Command {
         tls_key: Option<PathBuf>,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Several nodes on one PostgreSQL database (docs/cluster.md).
+        #[command(flatten)]
+        cluster: trustroom_server::cluster::ClusterArgs,
     },
     /// Users and their tokens.
     User {
@@ -100,6 +104,8 @@ enum Command {
         #[command(subcommand)]
         command: trustroom_server::retention::BreakGlassCmd,
     },
+    /// Apply the database's migrations (SQLite or PostgreSQL) and exit without serving.
+    Migrate,
     /// Serve with a freshly seeded demo room and write every member's token to a file.
     Demo {
         #[arg(long, default_value = "127.0.0.1:7447")]
@@ -343,12 +349,25 @@ async fn main() -> anyhow::Result<()> {
     if let Command::Manifest { command: ManifestCmd::Verify { bundle, public_key: Some(key), json } } = &cli.command {
         return verify(bundle, key, *json);
     }
+    if let Command::Migrate = cli.command {
+        let url = match &cli.db {
+            Some(u) => u.clone(),
+            None => default_db()?,
+        };
+        let applied = storage::migrate(&url).await.with_context(|| format!("migrating the database {url}"))?;
+        let mut out = std::io::stdout().lock();
+        for (version, description) in applied {
+            writeln!(out, "applied {version:04} {description}")?;
+        }
+        return Ok(());
+    }
     let store = open_store(&cli.db).await?;
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Serve { listen, tls_cert, tls_key, limits } => {
+        Command::Serve { listen, tls_cert, tls_key, limits, cluster } => {
             drop(out);
-            let config = limits.config();
+            let mut config = limits.config();
+            cluster.apply(&mut config)?;
             let key = signing::server_key(&store).await.context("reading or creating the signing key")?;
             tracing::info!(fingerprint = %key.fingerprint(), "manifest signing key ready (see `trustroom-server key show`)");
             let tls = match (tls_cert, tls_key) {
@@ -492,6 +511,8 @@ async fn main() -> anyhow::Result<()> {
         Command::BreakGlass { command } => {
             writeln!(out, "{}", trustroom_server::retention::break_glass_command(&store, command).await?)?;
         }
+        // Handled before the store is opened.
+        Command::Migrate => {}
         Command::Demo { listen, tokens_out } => {
             drop(out);
             let seed = demo::seed(&store).await?;

@@ -36,13 +36,23 @@ pub async fn run_with_tls(
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let mut config = config;
+    if config.advertise_url.is_none() {
+        let scheme = if tls.is_some() { "wss" } else { "ws" };
+        config.advertise_url = Some(format!("{scheme}://{}", listener.local_addr()?));
+    }
     let hub = Hub::new(store.clone(), Arc::new(config));
-    let node = format!("node-{}", uuid::Uuid::now_v7());
+    let node = hub.node_id().to_string();
+    let shared = store.shared_by_nodes();
+    if shared {
+        tracing::info!(node = %node, url = %hub.advertise_url(), lease = ?hub.config().lease, "serving as one node of several");
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
 
     // Administrative commands queued while we run; heartbeat so admin tools
-    // know a server is here to apply them.
+    // know a server is here to apply them. With several nodes, also close
+    // the connections of users another node revoked.
     {
         let hub = hub.clone();
         let node = node.clone();
@@ -55,6 +65,11 @@ pub async fn run_with_tls(
                     if let Err(e) = hub.store().heartbeat(&node, now_ms()).await {
                         tracing::warn!("heartbeat failed: {e}");
                     }
+                    if shared
+                        && let Err(e) = hub.sweep_revoked().await
+                    {
+                        tracing::warn!("revocation sweep failed: {e:#}");
+                    }
                     beat_at = tokio::time::Instant::now() + Duration::from_secs(1);
                 }
                 if let Err(e) = drain_queue(&hub).await {
@@ -66,6 +81,12 @@ pub async fn run_with_tls(
                 }
             }
         });
+    }
+
+    // Room leases: renewed in the background; rooms whose lease is lost
+    // stop sequencing (cluster.rs).
+    if shared {
+        background.spawn(crate::cluster::renew_job(hub.clone(), stop_rx.clone()));
     }
 
     // Retention: purge annex content of rooms whose period ended.

@@ -65,6 +65,9 @@ pub enum ErrorCode {
     Timeout,
     /// A bug on the server; nothing was stored.
     Internal,
+    /// Another server node sequences this room: reconnect to the URL the
+    /// frame's `url` field names (docs/cluster.md). Nothing was applied.
+    Moved,
 }
 
 impl ErrorCode {
@@ -85,6 +88,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
+            ErrorCode::Moved => "moved",
         }
     }
 }

@@ -3,6 +3,10 @@
 //! - [`TestServer`]: a real server (`serve::run`) on an ephemeral port with a
 //!   temporary SQLite file seeded with the demo room; stop it gracefully,
 //!   kill it (abort without shutdown) and restart it on the same file.
+//!   With [`TestServer::start_pg`] the same server runs on a PostgreSQL
+//!   database of its own ([`PgTestDb`]) when `TRUSTROOM_TEST_PG_URL` is set.
+//! - [`PgTestDb`]: a uniquely named PostgreSQL database created for one test
+//!   and dropped when the value is dropped (also when the test fails).
 //! - [`WsClient`]: a raw websocket client (tokio-tungstenite) that does the
 //!   handshake, matches answers to requests by id while buffering pushed
 //!   frames, and records every text frame it receives for leak checks.
@@ -73,26 +77,157 @@ pub const DEMO_SENSITIVE: [&str; 7] = [
 ];
 
 // ---------------------------------------------------------------------------
+// PostgreSQL test databases
+// ---------------------------------------------------------------------------
+
+/// The environment variable naming the PostgreSQL server tests may use: a
+/// URL of a database the user may connect to and `CREATE DATABASE` from,
+/// e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
+pub const PG_URL_VAR: &str = "TRUSTROOM_TEST_PG_URL";
+
+/// Prefix of every database a test creates (`trustroom_t_<secs>_<random>`).
+const PG_DB_PREFIX: &str = "trustroom_t_";
+
+/// Databases older than this are leftovers of killed runs and are dropped
+/// by the next [`PgTestDb::create`].
+const PG_STALE_SECS: u64 = 3600;
+
+/// `TRUSTROOM_TEST_PG_URL`, when set and not empty.
+pub fn pg_base_url() -> Option<String> {
+    std::env::var(PG_URL_VAR).ok().filter(|u| !u.trim().is_empty())
+}
+
+/// A PostgreSQL database of one test: created with a unique name on the
+/// server `TRUSTROOM_TEST_PG_URL` names, dropped (`WITH (FORCE)`, closing
+/// any connection left) when this value is dropped, so runs never collide
+/// and a failing test leaves nothing behind.
+pub struct PgTestDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgTestDb {
+    /// A fresh database, or `None` (with a note on stderr) when
+    /// `TRUSTROOM_TEST_PG_URL` is not set.
+    pub async fn create() -> anyhow::Result<Option<PgTestDb>> {
+        let Some(admin_url) = pg_base_url() else {
+            eprintln!("note: {PG_URL_VAR} is not set; skipping the PostgreSQL variant");
+            return Ok(None);
+        };
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        // The last 12 hex digits of a v7 UUID are random.
+        let unique = uuid::Uuid::now_v7().simple().to_string();
+        let name = format!("{PG_DB_PREFIX}{secs}_{}", &unique[20..]);
+        let mut url = url::Url::parse(&admin_url).with_context(|| format!("{PG_URL_VAR} is not a URL"))?;
+        url.set_path(&format!("/{name}"));
+        let mut admin = admin_connection(&admin_url).await?;
+        drop_stale(&mut admin, secs).await;
+        // Identifiers cannot be bound; `name` is ours (ASCII letters, digits, `_`).
+        sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
+            .execute(&mut admin)
+            .await
+            .with_context(|| format!("creating the test database {name}"))?;
+        let _ = sqlx::Connection::close(admin).await;
+        Ok(Some(PgTestDb { admin_url, name, url: url.to_string() }))
+    }
+
+    /// `postgres://…/trustroom_t_…` of this database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+async fn admin_connection(admin_url: &str) -> anyhow::Result<sqlx::PgConnection> {
+    use sqlx::Connection;
+    tokio::time::timeout(T, sqlx::PgConnection::connect(admin_url))
+        .await
+        .with_context(|| format!("connecting to {PG_URL_VAR} timed out"))?
+        .with_context(|| format!("connecting to {PG_URL_VAR} ({admin_url})"))
+}
+
+/// Best effort: drops test databases of runs that were killed before
+/// their own cleanup (older than an hour, by the time in their name).
+async fn drop_stale(admin: &mut sqlx::PgConnection, now_secs: u64) {
+    use sqlx::Row;
+    let Ok(rows) = sqlx::query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+        .bind(PG_DB_PREFIX)
+        .fetch_all(&mut *admin)
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get::<String, _>("datname") else { continue };
+        let rest = &name[PG_DB_PREFIX.len()..];
+        let Some(created) = rest.split('_').next().and_then(|s| s.parse::<u64>().ok()) else { continue };
+        let ours = rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ours && created + PG_STALE_SECS < now_secs {
+            let _ = sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).execute(&mut *admin).await;
+        }
+    }
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        // Drop runs in async tests too: do the blocking cleanup on a
+        // thread with its own runtime, and wait for it.
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async {
+                let mut admin = admin_connection(&admin_url).await?;
+                sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).execute(&mut admin).await?;
+                Ok(())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("warning: could not drop the test database {}: {e:#}", self.name),
+            Err(_) => eprintln!("warning: dropping the test database {} panicked", self.name),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The server
 // ---------------------------------------------------------------------------
 
-/// A real server on 127.0.0.1 with a temporary SQLite file and the demo room.
+/// The database a [`TestServer`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A real server on 127.0.0.1 with a temporary SQLite file (or its own
+/// PostgreSQL database, see [`TestServer::start_pg`]) and the demo room.
 pub struct TestServer {
     /// `ws://127.0.0.1:PORT` of the running server (changes on restart).
     pub url: String,
     pub addr: SocketAddr,
     /// The demo room and its members' tokens.
     pub seed: DemoSeed,
-    /// The SQLite file.
+    /// The SQLite file (unused on PostgreSQL).
     pub db_path: PathBuf,
-    /// `sqlite://…` URL of the file.
+    /// `sqlite://…` URL of the file, or the `postgres://…` URL.
     pub db_url: String,
+    pub backend: Backend,
     /// The store the running server uses (admin calls go through it).
     pub store: Store,
     pub config: ServerConfig,
     dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Declared last: dropped after the server task is aborted.
+    pg: Option<PgTestDb>,
 }
 
 impl TestServer {
@@ -103,9 +238,46 @@ impl TestServer {
 
     /// Like [`TestServer::start`] with a custom configuration.
     pub async fn start_with(config: ServerConfig) -> anyhow::Result<TestServer> {
+        Self::start_on(None, config).await
+    }
+
+    /// The same server on its own PostgreSQL database (created now,
+    /// dropped with the server), or `None` when `TRUSTROOM_TEST_PG_URL` is
+    /// not set (the test then skips its PostgreSQL variant).
+    pub async fn start_pg() -> anyhow::Result<Option<TestServer>> {
+        Self::start_pg_with(ServerConfig::default()).await
+    }
+
+    /// Like [`TestServer::start_pg`] with a custom configuration.
+    pub async fn start_pg_with(config: ServerConfig) -> anyhow::Result<Option<TestServer>> {
+        match PgTestDb::create().await? {
+            Some(db) => Ok(Some(Self::start_on(Some(db), config).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The server on `backend`: `Ok(None)` only for PostgreSQL without
+    /// `TRUSTROOM_TEST_PG_URL`.
+    pub async fn start_backend(backend: Backend, config: ServerConfig) -> anyhow::Result<Option<TestServer>> {
+        match backend {
+            Backend::Sqlite => Ok(Some(Self::start_with(config).await?)),
+            Backend::Postgres => Self::start_pg_with(config).await,
+        }
+    }
+
+    async fn start_on(pg: Option<PgTestDb>, mut config: ServerConfig) -> anyhow::Result<TestServer> {
+        if let (Some(db), None) = (&pg, &config.node_id) {
+            // One node id across restarts, as a deployment's `--node-id`: a
+            // restarted (or crashed) server takes its own room leases back
+            // at once instead of waiting for them to expire.
+            config.node_id = Some(format!("test-{}", db.name()));
+        }
         let dir = tempfile::tempdir().context("creating a temp dir")?;
         let db_path = dir.path().join("t.db");
-        let db_url = format!("sqlite://{}", db_path.display());
+        let (db_url, backend) = match &pg {
+            Some(db) => (db.url().to_string(), Backend::Postgres),
+            None => (format!("sqlite://{}", db_path.display()), Backend::Sqlite),
+        };
         let store = storage::open(&db_url).await.context("opening the test database")?;
         let seed = demo::seed(&store).await.context("seeding the demo room")?;
         let mut server = TestServer {
@@ -114,11 +286,13 @@ impl TestServer {
             seed,
             db_path,
             db_url,
+            backend,
             store,
             config,
             dir,
             stop: None,
             task: None,
+            pg,
         };
         server.launch().await?;
         Ok(server)
@@ -161,6 +335,11 @@ impl TestServer {
             tokio::task::yield_now().await;
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+    }
+
+    /// The PostgreSQL database of a [`TestServer::start_pg`] server.
+    pub fn pg(&self) -> Option<&PgTestDb> {
+        self.pg.as_ref()
     }
 
     /// The temp directory holding the database.
@@ -247,8 +426,10 @@ impl TestServer {
         self.launch().await
     }
 
-    /// A separate sqlx pool on the database file (for inspection/tampering).
+    /// A separate sqlx pool on the database file (for inspection/tampering;
+    /// SQLite only).
     pub async fn raw_pool(&self) -> anyhow::Result<SqlitePool> {
+        anyhow::ensure!(self.backend == Backend::Sqlite, "raw_pool is for SQLite-backed test servers");
         raw_pool(&self.db_path).await
     }
 

@@ -1,14 +1,15 @@
 //! Restart persistence: a graceful restart and a hard stop both restore the
 //! room to exactly its last acknowledged revision (content, register,
 //! release state, revision numbers and authors); the log has no gaps; a long
-//! history is reopened from a stored snapshot.
+//! history is reopened from a stored snapshot. The restart and hard-stop
+//! cases also run on PostgreSQL when `TRUSTROOM_TEST_PG_URL` is set.
 
 use std::collections::HashMap;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 use sqlx::Row;
-use trustroom_e2e::{T, TestServer, WsClient, annex_id, chars, raw_pool, revision_of, section};
+use trustroom_e2e::{Backend, T, TestServer, WsClient, annex_id, chars, raw_pool, revision_of, section};
 use trustroom_server::audit;
 use trustroom_server::room::{ADMIN_ACTOR, replay};
 use trustroom_server::storage;
@@ -16,8 +17,18 @@ use trustroom_shared::ClientId;
 use trustroom_shared::audit::AuditEntry;
 use trustroom_shared::change::Revision;
 
-/// Revision numbers stored for `room`, in order, read with sqlx from the file.
+/// Revision numbers stored for `room`, in order, read with a separate sqlx
+/// pool (on the SQLite file, or on the PostgreSQL database).
 async fn stored_revision_numbers(server: &TestServer) -> Result<Vec<i64>> {
+    if server.backend == Backend::Postgres {
+        let pool = sqlx::PgPool::connect(&server.db_url).await?;
+        let rows = sqlx::query("SELECT revision FROM revisions WHERE room_id = $1 ORDER BY revision")
+            .bind(server.room())
+            .fetch_all(&pool)
+            .await?;
+        pool.close().await;
+        return rows.iter().map(|r| r.try_get::<i64, _>("revision").map_err(Into::into)).collect();
+    }
     let pool = server.raw_pool().await?;
     let rows = sqlx::query("SELECT revision FROM revisions WHERE room_id = ? ORDER BY revision")
         .bind(server.room())
@@ -51,7 +62,17 @@ fn assert_audit_names_authors(chain: &[AuditEntry], revisions: &[Revision]) {
 
 #[tokio::test]
 async fn graceful_restart_restores_the_exact_state() -> Result<()> {
-    let mut server = TestServer::start().await?;
+    graceful_restart(Backend::Sqlite).await
+}
+
+/// The same on PostgreSQL (skipped without `TRUSTROOM_TEST_PG_URL`).
+#[tokio::test]
+async fn graceful_restart_restores_the_exact_state_on_postgres() -> Result<()> {
+    graceful_restart(Backend::Postgres).await
+}
+
+async fn graceful_restart(backend: Backend) -> Result<()> {
+    let Some(mut server) = TestServer::start_backend(backend, Default::default()).await? else { return Ok(()) };
     let room = server.room();
     let owner_client = ClientId::new();
     let owner_token = server.member("owner").token.clone();
@@ -158,7 +179,17 @@ async fn append_until_dead(mut c: WsClient, room: String, section: String, mut r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hard_stop_keeps_every_acknowledged_change() -> Result<()> {
-    let mut server = TestServer::start().await?;
+    hard_stop(Backend::Sqlite).await
+}
+
+/// The same on PostgreSQL (skipped without `TRUSTROOM_TEST_PG_URL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_stop_keeps_every_acknowledged_change_on_postgres() -> Result<()> {
+    hard_stop(Backend::Postgres).await
+}
+
+async fn hard_stop(backend: Backend) -> Result<()> {
+    let Some(mut server) = TestServer::start_backend(backend, Default::default()).await? else { return Ok(()) };
     let room = server.room();
     let writers = [("owner", "Summary", 'o'), ("reviewer/privacy", "Exposure scope", 'p'), ("reviewer/legal", "Chronology", 'l')];
     let mut tasks = Vec::new();

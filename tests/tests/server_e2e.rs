@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
-use trustroom_e2e::{
+use trustroom_e2e::{Backend, 
     ANNEX_ACCESS, DEMO_SENSITIVE, Rng, T, TestServer, WsClient, annex_id, assert_no_canary, chars, objection_id,
     revision_of, section,
 };
@@ -266,8 +266,18 @@ impl Editor {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_edits_from_five_clients_converge() -> Result<()> {
+    five_clients_converge(Backend::Sqlite).await
+}
+
+/// The same on PostgreSQL (skipped without `TRUSTROOM_TEST_PG_URL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_edits_from_five_clients_converge_on_postgres() -> Result<()> {
+    five_clients_converge(Backend::Postgres).await
+}
+
+async fn five_clients_converge(backend: Backend) -> Result<()> {
     const EDITS: usize = 30;
-    let server = TestServer::start().await?;
+    let Some(server) = TestServer::start_backend(backend, Default::default()).await? else { return Ok(()) };
     let room = server.room();
     let editors_roles = ["owner", "reviewer/privacy", "reviewer/legal", "reviewer/support-engineering", "reviewer/support-trust"];
     let mut tasks = Vec::new();

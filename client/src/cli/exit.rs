@@ -21,7 +21,7 @@ Exit codes:
   6  forbidden
   7  invalid, malformed, unknown_type, too_large
   8  stale, conflict, read_only
-  9  rate_limited, unavailable, timeout
+  9  rate_limited, unavailable, timeout, moved
 
 Errors are printed on stderr as `error[CODE]: message`, CODE being the
 server's stable error code (or `usage`, `cannot_connect`, `disconnected`, `io`).
@@ -112,7 +112,7 @@ pub fn code_exit_status(code: ErrorCode) -> u8 {
         Forbidden => 6,
         Invalid | Malformed | UnknownType | TooLarge => 7,
         Stale | Conflict | ReadOnly => 8,
-        RateLimited | Unavailable | Timeout => 9,
+        RateLimited | Unavailable | Timeout | Moved => 9,
     }
 }
 

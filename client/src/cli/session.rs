@@ -1,7 +1,9 @@
 //! One command's connection: handshake with a per-process client id,
 //! requests with a timeout and fresh idempotency `seq`s, joining a room to
 //! read its snapshot, and turning a lost connection into the reason the
-//! server gave (its `closing` frame) when there was one.
+//! server gave (its `closing` frame) when there was one. A request for a
+//! room another server node sequences (`moved`) is sent again on a new
+//! connection to that node, with the same client id (docs/cluster.md).
 
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use trustroom_shared::view::Snapshot;
 use super::exit::LocalError;
 use super::resolve::{self, RoomName};
 use crate::config::ConnectSettings;
-use crate::conn::{Conn, Pushed, RequestError};
+use crate::conn::{Conn, Pushed, RequestError, follow_moved};
 
 /// An open connection for one command.
 pub struct Session {
@@ -26,6 +28,8 @@ pub struct Session {
     pub pushed: Pushed,
     next_seq: u64,
     timeout: Duration,
+    token: String,
+    client: ClientId,
 }
 
 fn timed_out(what: &str, timeout: Duration) -> anyhow::Error {
@@ -39,13 +43,42 @@ impl Session {
     /// Connects and completes the handshake, with a fresh client id.
     pub async fn open(settings: &ConnectSettings, timeout: Duration) -> anyhow::Result<Session> {
         let client = ClientId::new();
-        tracing::debug!(url = %settings.url, %client, "connecting");
-        let connecting = Conn::connect(&settings.url, &settings.token, Some(client));
+        let (conn, pushed) = Self::connect(&settings.url, &settings.token, client, timeout).await?;
+        Ok(Session { conn, pushed, next_seq: 1, timeout, token: settings.token.clone(), client })
+    }
+
+    async fn connect(url: &str, token: &str, client: ClientId, timeout: Duration) -> anyhow::Result<(Conn, Pushed)> {
+        tracing::debug!(%url, %client, "connecting");
+        let connecting = Conn::connect(url, token, Some(client));
         let (conn, welcome, pushed) = tokio::time::timeout(timeout, connecting)
             .await
             .map_err(|_| timed_out("the handshake", timeout))??;
         tracing::debug!(user = %welcome.user, name = %welcome.name, server = %welcome.server, "welcome");
-        Ok(Session { conn, pushed, next_seq: 1, timeout })
+        Ok((conn, pushed))
+    }
+
+    /// Sends `request`, following `moved` answers to the room's node.
+    async fn call_following(
+        &mut self,
+        request: Request,
+        what: &str,
+    ) -> anyhow::Result<Result<Value, RequestError>> {
+        let mut hops = 0;
+        loop {
+            let rx = self.submit(request.clone()).await?;
+            let answer = tokio::time::timeout(self.timeout, rx).await.map_err(|_| timed_out(what, self.timeout))?;
+            let answer = answer.unwrap_or(Err(RequestError::Disconnected));
+            if let Err(e) = &answer
+                && let Some(url) = follow_moved(&self.conn, e, hops)
+            {
+                tracing::info!(%url, "the room is served by another server node; reconnecting there");
+                self.conn.close().await;
+                (self.conn, self.pushed) = Self::connect(&url, &self.token, self.client, self.timeout).await?;
+                hops += 1;
+                continue;
+            }
+            return Ok(answer);
+        }
     }
 
     /// The next idempotency sequence number (1, 2, …) for this process's client id.
@@ -57,8 +90,10 @@ impl Session {
 
     /// Sends a request and waits (bounded) for its answer.
     pub async fn call(&mut self, request: Request) -> anyhow::Result<Value> {
-        let rx = self.submit(request).await?;
-        self.answer(rx, "the request").await
+        match self.call_following(request, "the request").await? {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.explain(e)),
+        }
     }
 
     /// Sends a request and decodes the `ok` result.
@@ -129,13 +164,17 @@ impl Session {
         }
     }
 
-    /// Starts a join; the caller reads the pushed frames (used by `watch`).
+    /// Joins (following `moved` to the room's node); the caller reads the
+    /// pushed frames and the answer (used by `watch`).
     pub async fn start_join(
         &mut self,
         room: RoomId,
         since: Option<u64>,
     ) -> anyhow::Result<oneshot::Receiver<Result<Value, RequestError>>> {
-        self.submit(Request::Join { room, since }).await
+        let answer = self.call_following(Request::Join { room, since }, "join").await?;
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(answer);
+        Ok(rx)
     }
 
     /// Joins a room and returns the snapshot the server pushes before its `ok`.

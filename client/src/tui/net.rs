@@ -5,6 +5,12 @@
 //! Pushed frames are forwarded before answers that arrived after them
 //! (`biased` select): the server sends a join's snapshot or catch-up events
 //! before its `ok`, and the UI relies on seeing them in that order.
+//!
+//! A `moved` answer (the room is sequenced by another server node) makes
+//! the task reconnect at once to the URL it names; the request resolves as
+//! `Disconnected`, and the UI joins again on `Connected` as after any
+//! reconnect. Later reconnects start from the configured URL again (the
+//! load balancer), since the node redirected to may be the one that died.
 
 use std::time::Duration;
 
@@ -16,7 +22,7 @@ use tokio::sync::mpsc;
 use trustroom_shared::protocol::{ErrorCode, Request, ServerFrame};
 use trustroom_shared::{ClientId, UserId};
 
-use crate::conn::{Conn, ConnectError, RequestError};
+use crate::conn::{Conn, ConnectError, MAX_REDIRECTS, RequestError, follow_moved};
 
 /// What the UI asks of the network task.
 #[derive(Debug)]
@@ -56,11 +62,14 @@ pub fn backoff(attempt: u32) -> Duration {
 /// Runs until the UI drops its command sender or the server refuses us.
 pub async fn run(cfg: NetConfig, mut cmds: mpsc::Receiver<NetCommand>, events: mpsc::Sender<NetEvent>) {
     let mut attempt: u32 = 0;
+    let mut redirect: Option<String> = None;
+    let mut hops: u32 = 0;
     loop {
         if events.send(NetEvent::Connecting { attempt }).await.is_err() {
             return;
         }
-        let reason = match Conn::connect(&cfg.url, &cfg.token, Some(cfg.client)).await {
+        let url = redirect.take().unwrap_or_else(|| cfg.url.clone());
+        let reason = match Conn::connect(&url, &cfg.token, Some(cfg.client)).await {
             Err(ConnectError::Refused { code, message })
                 if matches!(code, ErrorCode::Unauthenticated | ErrorCode::UnsupportedVersion) =>
             {
@@ -79,11 +88,19 @@ pub async fn run(cfg: NetConfig, mut cmds: mpsc::Receiver<NetCommand>, events: m
                     return;
                 }
                 match serve(&conn, pushed, &mut cmds, &events).await {
+                    Served::Moved(to) if hops < MAX_REDIRECTS => {
+                        tracing::info!("the room is served by {to}; reconnecting there");
+                        hops += 1;
+                        redirect = Some(to);
+                        continue;
+                    }
+                    Served::Moved(to) => format!("redirected {hops} times in a row (last to {to})"),
                     Served::Closed(reason) => reason,
                     Served::Quit => return,
                 }
             }
         };
+        hops = 0;
         attempt = attempt.saturating_add(1);
         let retry_in = backoff(attempt);
         tracing::info!("disconnected ({reason}); retry {attempt} in {retry_in:?}");
@@ -98,6 +115,8 @@ pub async fn run(cfg: NetConfig, mut cmds: mpsc::Receiver<NetCommand>, events: m
 
 enum Served {
     Closed(String),
+    /// A request was answered `moved`: the room lives at this URL.
+    Moved(String),
     Quit,
 }
 
@@ -109,6 +128,7 @@ async fn serve(
 ) -> Served {
     let mut waiting = FuturesUnordered::new();
     let mut closing: Option<String> = None;
+    let mut moved: Option<String> = None;
     loop {
         tokio::select! {
             biased;
@@ -124,6 +144,18 @@ async fn serve(
                 None => break,
             },
             Some((tag, result)) = waiting.next(), if !waiting.is_empty() => {
+                if let Err(e) = &result
+                    && let Some(url) = follow_moved(conn, e, 0)
+                {
+                    // Not applied here: the UI sends it again after the
+                    // reconnect, to the room's node.
+                    if events.send(NetEvent::Reply { tag, result: Err(RequestError::Disconnected) }).await.is_err() {
+                        return Served::Quit;
+                    }
+                    moved = Some(url);
+                    conn.close().await;
+                    break;
+                }
                 if events.send(NetEvent::Reply { tag, result }).await.is_err() {
                     return Served::Quit;
                 }
@@ -150,7 +182,10 @@ async fn serve(
             return Served::Quit;
         }
     }
-    Served::Closed(closing.unwrap_or_else(|| "connection lost".into()))
+    match moved {
+        Some(url) => Served::Moved(url),
+        None => Served::Closed(closing.unwrap_or_else(|| "connection lost".into())),
+    }
 }
 
 /// Waits out a backoff; requests meanwhile fail at once with

@@ -22,7 +22,8 @@ use trustroom_shared::{ClientId, RoomId, UserId};
 use crate::admin::AdminCommand;
 use crate::config::ServerConfig;
 use crate::outbox::{ConnInfo, encode};
-use crate::storage::{CommitBatch, LoadedRoom, Store};
+use crate::cluster::LeaseTerm;
+use crate::storage::{CommitBatch, Fence, LoadedRoom, StorageError, Store};
 
 /// A refusal: stable code + message.
 pub type Refusal = (ErrorCode, String);
@@ -41,8 +42,14 @@ pub enum RoomCmd {
     Admin { command: AdminCommand, reply: oneshot::Sender<Result<String, String>> },
     /// A user's token was revoked: cut their connections off.
     UserRevoked { user: UserId },
+    /// This node no longer holds the room's lease: stop sequencing, tell
+    /// the clients to reconnect (cluster.rs).
+    LeaseLost { reason: String },
     Shutdown { done: oneshot::Sender<()> },
 }
+
+/// Where a room answers an administrative command.
+type AdminReply = oneshot::Sender<Result<String, String>>;
 
 /// Handle used to talk to a room.
 pub type RoomHandle = mpsc::Sender<RoomCmd>;
@@ -57,7 +64,7 @@ struct Batch {
     commit: CommitBatch,
     /// Replies that may only be sent once the batch is durable.
     replies: Vec<(oneshot::Sender<Answer>, Answer)>,
-    admin_replies: Vec<(oneshot::Sender<Result<String, String>>, Result<String, String>)>,
+    admin_replies: Vec<(AdminReply, Result<String, String>)>,
     /// Connections to cut off after commit (removed members).
     removals: Vec<(UserId, String)>,
     /// Answers to joins: sent even when the batch cannot be stored (the
@@ -99,6 +106,14 @@ pub struct Room {
     dropped_audit: u64,
     /// Access governance bookkeeping: the timer, check caches (access.rs).
     access: access::AccessRuntime,
+    /// With several nodes: the lease this actor sequences under (every
+    /// commit carries it) and the node's lease term (nothing is served
+    /// once it ran out). `None` on a single-node store.
+    fence: Option<Fence>,
+    term: Option<Arc<LeaseTerm>>,
+    /// Set when the lease was lost: the actor stops and its clients are
+    /// told to reconnect (to the room's new node).
+    lease_lost: Option<String>,
 }
 
 /// Rebuilds a room's state from what storage holds.
@@ -149,7 +164,33 @@ impl Room {
             deferred_audit: Vec::new(),
             dropped_audit: 0,
             access: access::AccessRuntime::opened(),
+            fence: None,
+            term: None,
+            lease_lost: None,
         }))
+    }
+
+    /// Sequences under a lease: commits carry `fence`, and the actor stops
+    /// once `term` runs out without renewal.
+    pub fn under_lease(&mut self, fence: Fence, term: Arc<LeaseTerm>) {
+        self.fence = Some(fence);
+        self.term = Some(term);
+    }
+
+    /// Why this actor must stop sequencing, if it must.
+    fn lease_check(&mut self) -> bool {
+        if self.lease_lost.is_none() && self.term.as_ref().is_some_and(|t| t.expired()) {
+            self.lease_lost = Some("this node could not renew its lease in time".into());
+        }
+        self.lease_lost.is_some()
+    }
+
+    /// The refusal for requests that reach a room after its lease was lost.
+    fn lease_refusal(&self) -> Refusal {
+        (
+            ErrorCode::Unavailable,
+            "this server node no longer sequences the room; nothing was applied: reconnect and join again".into(),
+        )
     }
 
     pub fn revision(&self) -> u64 {
@@ -159,10 +200,19 @@ impl Room {
     /// Runs the actor until shutdown or until every handle is dropped.
     pub async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
         let mut shutdown_done: Option<oneshot::Sender<()>> = None;
-        while shutdown_done.is_none() && !self.broken {
+        while shutdown_done.is_none() && !self.broken && self.lease_lost.is_none() {
             // Commands, or the room's own deadlines on its clock (grant
             // expiry, break-glass end, retention): see access.rs.
-            let first = match self.wait_next(&mut rx).await {
+            let wake = self.wait_next(&mut rx).await;
+            // A node paused or cut off past its lease serves nothing more:
+            // another node may sequence the room by now.
+            if self.lease_check() {
+                if let access::Wake::Command(cmd) = wake {
+                    self.refuse_unserved(cmd, &mut shutdown_done);
+                }
+                break;
+            }
+            let first = match wake {
                 access::Wake::Command(cmd) => cmd,
                 access::Wake::Deadline => {
                     self.on_deadline().await;
@@ -200,6 +250,13 @@ impl Room {
                     RoomCmd::UserRevoked { user } => {
                         batch.removals.push((user, "your token was revoked".into()));
                     }
+                    RoomCmd::LeaseLost { reason } => {
+                        // What is batched still goes to storage: the fence
+                        // refuses it if another node took over, and lets it
+                        // land if none did (then it is acknowledged).
+                        self.lease_lost = Some(reason);
+                        break;
+                    }
                 }
                 if handled < self.config.batch_max {
                     next = rx.try_recv().ok();
@@ -210,24 +267,47 @@ impl Room {
         // Drain: answer whatever is still queued so nobody waits forever.
         rx.close();
         while let Ok(cmd) = rx.try_recv() {
-            match cmd {
-                RoomCmd::Join { reply, .. } | RoomCmd::Request { reply, .. } => {
-                    let _ = reply.send(Err((ErrorCode::Unavailable, "the server is shutting down".into())));
-                }
-                RoomCmd::Admin { reply, .. } => {
-                    let _ = reply.send(Err("the server is shutting down".into()));
-                }
-                RoomCmd::Shutdown { done } => {
-                    let _ = done.send(());
-                }
-                RoomCmd::Leave { .. } | RoomCmd::UserRevoked { .. } => {}
-            }
+            self.refuse_unserved(cmd, &mut shutdown_done);
         }
-        for sub in self.subscribers.values() {
-            sub.conn.out.close_now(ErrorCode::Unavailable, "the server is shutting down; reconnect later");
+        if let Some(reason) = &self.lease_lost {
+            tracing::warn!(room = %self.id, "stopped sequencing the room: {reason}");
+            for sub in self.subscribers.values() {
+                sub.conn.out.close_now(
+                    ErrorCode::Moved,
+                    format!("this server node no longer sequences room {} ({reason}); reconnect and join again", self.id),
+                );
+            }
+        } else {
+            for sub in self.subscribers.values() {
+                sub.conn.out.close_now(ErrorCode::Unavailable, "the server is shutting down; reconnect later");
+            }
         }
         if let Some(done) = shutdown_done {
             let _ = done.send(());
+        }
+    }
+
+    /// Answers a command the actor will not serve (it is stopping).
+    fn refuse_unserved(&self, cmd: RoomCmd, shutdown_done: &mut Option<oneshot::Sender<()>>) {
+        let refusal = if self.lease_lost.is_some() {
+            self.lease_refusal()
+        } else {
+            (ErrorCode::Unavailable, "the server is shutting down".into())
+        };
+        match cmd {
+            RoomCmd::Join { reply, .. } | RoomCmd::Request { reply, .. } => {
+                let _ = reply.send(Err(refusal));
+            }
+            RoomCmd::Admin { reply, .. } => {
+                let _ = reply.send(Err(refusal.1));
+            }
+            RoomCmd::Shutdown { done } => match shutdown_done {
+                None => *shutdown_done = Some(done),
+                Some(_) => {
+                    let _ = done.send(());
+                }
+            },
+            RoomCmd::Leave { .. } | RoomCmd::UserRevoked { .. } | RoomCmd::LeaseLost { .. } => {}
         }
     }
 
@@ -243,10 +323,24 @@ impl Room {
             {
                 batch.commit.snapshot = Some(self.state.clone());
             }
+            batch.commit.fence = self.fence.clone();
             if let Err(e) = self.store.commit(self.id, &batch.commit).await {
                 tracing::error!(room = %self.id, "commit failed: {e}");
-                let code = if e.is_unavailable() { ErrorCode::Unavailable } else { ErrorCode::Internal };
+                let fenced = matches!(e, StorageError::Fenced(_));
+                let code = if e.is_unavailable() || fenced { ErrorCode::Unavailable } else { ErrorCode::Internal };
                 let message = format!("the change could not be stored ({e}); nothing was applied");
+                if fenced {
+                    // Another node sequences the room now: stop at once,
+                    // answer everything, tell the clients to go there.
+                    self.lease_lost = Some("another node took the room over".into());
+                    for (tx, _) in batch.join_replies.into_iter().chain(batch.replies) {
+                        let _ = tx.send(Err(self.lease_refusal()));
+                    }
+                    for (tx, _) in batch.admin_replies {
+                        let _ = tx.send(Err(message.clone()));
+                    }
+                    return;
+                }
                 if let Err(reload) = self.reload().await {
                     // Memory may now hold revisions storage does not: stop
                     // this actor; the next request reopens the room from
@@ -494,11 +588,11 @@ impl Room {
     }
 
     fn leave(&mut self, conn_id: u64) {
-        if let Some(sub) = self.subscribers.remove(&conn_id) {
-            if self.presence.remove(&sub.conn.client).is_some() {
-                let gone = encode(&ServerFrame::PresenceGone { room: self.id, client: sub.conn.client });
-                self.broadcast(&gone, None);
-            }
+        if let Some(sub) = self.subscribers.remove(&conn_id)
+            && self.presence.remove(&sub.conn.client).is_some()
+        {
+            let gone = encode(&ServerFrame::PresenceGone { room: self.id, client: sub.conn.client });
+            self.broadcast(&gone, None);
         }
     }
 }

@@ -1,6 +1,12 @@
-//! Storage behind a trait: SQLite is the embedded default; other backends
-//! implement the same trait. Every method is one transaction.
+//! Storage behind a trait: SQLite is the embedded default, PostgreSQL the
+//! backend for several server nodes sharing one database. Both implement
+//! the same trait with the same semantics; every method is one transaction.
+//! The database URL's scheme picks the backend ([`open`]).
 
+mod lease;
+mod lease_pg;
+mod lease_sqlite;
+mod postgres;
 mod purge;
 mod sqlite;
 
@@ -13,6 +19,9 @@ use trustroom_shared::manifest::ManifestRecord;
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
+pub use lease::{Acquired, Fence, Lease, LeaseDecision, LeaseRow, Leases, decide as decide_lease, fence_holds};
+pub(crate) use lease_pg::check_fence;
+pub use postgres::PgStore;
 pub use purge::PurgeReport;
 pub use sqlite::SqliteStore;
 
@@ -27,22 +36,48 @@ pub enum StorageError {
     Corrupt(String),
     #[error("{0}")]
     Conflict(String),
+    /// A commit carried a lease epoch that is no longer the room's current
+    /// one: another node owns the room now (storage/lease.rs).
+    #[error("lease lost: {0}")]
+    Fenced(String),
 }
 
 impl StorageError {
     /// True when the database refuses writes for now (locked, read-only,
-    /// full): the room keeps serving reads and refuses changes.
+    /// full, unreachable): the room keeps serving reads and refuses changes
+    /// with `unavailable` instead of `internal`.
     pub fn is_unavailable(&self) -> bool {
         match self {
             StorageError::Database(sqlx::Error::Database(db)) => {
-                let msg = db.message().to_lowercase();
-                msg.contains("locked") || msg.contains("readonly") || msg.contains("read-only") || msg.contains("full")
-                    || msg.contains("disk i/o")
+                match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    Some(pg) => pg_code_is_unavailable(pg.code()),
+                    None => {
+                        let msg = db.message().to_lowercase();
+                        msg.contains("locked")
+                            || msg.contains("readonly")
+                            || msg.contains("read-only")
+                            || msg.contains("full")
+                            || msg.contains("disk i/o")
+                    }
+                }
             }
-            StorageError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            StorageError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_),
+            ) => true,
             _ => false,
         }
     }
+}
+
+/// PostgreSQL SQLSTATEs that mean "not now" rather than "wrong": lost or
+/// refused connections (class 08), insufficient resources such as a full
+/// disk or too many connections (53), the server shutting down or starting
+/// (57P01-57P03), a read-only standby or transaction (25006), lock and
+/// serialization conflicts (55P03, 40001, 40P01) and I/O errors (58030).
+fn pg_code_is_unavailable(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "25006" | "55P03" | "40001" | "40P01" | "58030")
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -86,6 +121,9 @@ pub struct CommitBatch {
     pub audit: Vec<AuditEntry>,
     pub snapshot: Option<RoomState>,
     pub manifests: Vec<ManifestRecord>,
+    /// The committing node's lease (multi-node backends refuse the batch
+    /// with [`StorageError::Fenced`] when it is not current; see lease.rs).
+    pub fence: Option<Fence>,
 }
 
 /// The server's signing key as stored (hex).
@@ -107,7 +145,7 @@ pub struct QueuedAdmin {
 }
 
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: Leases + Send + Sync + 'static {
     async fn create_user(&self, user: &UserRecord) -> StorageResult<()>;
     /// A user by token hash, revoked users excluded.
     async fn user_by_token_hash(&self, hash: &str) -> StorageResult<Option<UserRecord>>;
@@ -172,11 +210,55 @@ pub trait Storage: Send + Sync + 'static {
 /// Shared handle to a store.
 pub type Store = Arc<dyn Storage>;
 
-/// Opens the store a database URL names (`sqlite://PATH`, `sqlite::memory:`
-/// or a plain file path), applying migrations.
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Opens the store a database URL names, applying migrations:
+/// `postgres://…` or `postgresql://…` for PostgreSQL; `sqlite://PATH`,
+/// `sqlite::memory:` or a plain file path for SQLite.
 pub async fn open(url: &str) -> anyhow::Result<Store> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("PostgreSQL is not supported by this build yet; use an SQLite path or sqlite:// URL");
+    if is_postgres_url(url) {
+        return Ok(Arc::new(PgStore::open(url).await?));
     }
     Ok(Arc::new(SqliteStore::open(url).await?))
+}
+
+/// Applies the migrations of the database `url` names without serving;
+/// returns every migration the backend knows as (version, description),
+/// all applied now.
+pub async fn migrate(url: &str) -> anyhow::Result<Vec<(i64, String)>> {
+    let migrator = if is_postgres_url(url) {
+        PgStore::open(url).await?.pool().close().await;
+        &postgres::MIGRATOR
+    } else {
+        SqliteStore::open(url).await?;
+        &sqlite::MIGRATOR
+    };
+    Ok(migrator.iter().map(|m| (m.version, m.description.to_string())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_pick_postgres() {
+        assert!(is_postgres_url("postgres://u@h:5432/db"));
+        assert!(is_postgres_url("postgresql://u@h/db"));
+        assert!(!is_postgres_url("sqlite://./rooms.db"));
+        assert!(!is_postgres_url("./postgres.db"));
+    }
+
+    #[test]
+    fn postgres_codes_that_mean_not_now_are_unavailable() {
+        for code in ["08006", "08001", "53100", "53300", "57P01", "57P03", "25006", "40001", "40P01"] {
+            assert!(pg_code_is_unavailable(code), "{code}");
+        }
+        // Constraint violations and syntax errors are bugs or bad input, not outages.
+        for code in ["23505", "23503", "42601", "42P01", "22P02"] {
+            assert!(!pg_code_is_unavailable(code), "{code}");
+        }
+    }
 }

@@ -23,7 +23,7 @@ pub struct PurgeReport {
     pub compacted: bool,
 }
 
-fn scrubbed(text: &str) -> StorageResult<Option<String>> {
+pub(super) fn scrubbed(text: &str) -> StorageResult<Option<String>> {
     let mut v: Value = serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("stored JSON: {e}")))?;
     if !scrub_json(&mut v) {
         return Ok(None);

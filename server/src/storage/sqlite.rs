@@ -17,7 +17,7 @@ use super::{
     CommitBatch, KeyRecord, LoadedRoom, QueuedAdmin, RoomRecord, Storage, StorageError, StorageResult, UserRecord,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 /// SQLite-backed store.
 #[derive(Clone)]

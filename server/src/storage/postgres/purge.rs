@@ -1,0 +1,89 @@
+//! Retention purge on PostgreSQL: the same scrub as on SQLite
+//! (`storage::purge`), in one transaction, then `VACUUM FULL` of the
+//! rewritten tables so the old row versions are gone from the table files,
+//! not only invisible to queries.
+//!
+//! What stays outside our reach, and is documented in docs/access.md:
+//! the write-ahead log until PostgreSQL recycles its segments, WAL
+//! archives, base backups and replicas' own files.
+
+use sqlx::{PgPool, Row};
+use trustroom_shared::RoomId;
+
+use super::super::purge::scrubbed;
+use super::super::{PurgeReport, StorageResult};
+
+pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId) -> StorageResult<PurgeReport> {
+    let room_s = room.to_string();
+    let mut report = PurgeReport::default();
+    let mut tx = pool.begin().await?;
+    // Revisions that can carry annex content: annexes added, promotions
+    // requested (and, defensively, any body mentioning a passage).
+    let rows = sqlx::query(
+        "SELECT revision, body FROM revisions WHERE room_id = $1
+         AND (kind IN ('annex_added', 'promotion_requested') OR body LIKE '%\"passage\"%' OR body LIKE '%\"content\"%')
+         FOR UPDATE",
+    )
+    .bind(&room_s)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in rows {
+        let revision: i64 = row.try_get("revision")?;
+        if let Some(body) = scrubbed(row.try_get::<&str, _>("body")?)? {
+            sqlx::query("UPDATE revisions SET body = $1 WHERE room_id = $2 AND revision = $3")
+                .bind(body)
+                .bind(&room_s)
+                .bind(revision)
+                .execute(&mut *tx)
+                .await?;
+            report.revisions += 1;
+        }
+    }
+    let rows = sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = $1 FOR UPDATE")
+        .bind(&room_s)
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in rows {
+        let revision: i64 = row.try_get("revision")?;
+        if let Some(state) = scrubbed(row.try_get::<&str, _>("state")?)? {
+            sqlx::query("UPDATE snapshots SET state = $1 WHERE room_id = $2 AND revision = $3")
+                .bind(state)
+                .bind(&room_s)
+                .bind(revision)
+                .execute(&mut *tx)
+                .await?;
+            report.snapshots += 1;
+        }
+    }
+    let rows = sqlx::query("SELECT id, command FROM admin_queue WHERE room_id = $1 FOR UPDATE")
+        .bind(&room_s)
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in rows {
+        let id: i64 = row.try_get("id")?;
+        if let Some(command) = scrubbed(row.try_get::<&str, _>("command")?)? {
+            sqlx::query("UPDATE admin_queue SET command = $1 WHERE id = $2")
+                .bind(command)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            report.admin_commands += 1;
+        }
+    }
+    tx.commit().await?;
+    // The old row versions stay in the heap pages until the table is
+    // rewritten. VACUUM cannot run inside a transaction block; each one
+    // takes an exclusive lock on its table for the rewrite (commits of
+    // other rooms wait that long).
+    let mut conn = pool.acquire().await?;
+    let mut compacted = true;
+    for table in ["revisions", "snapshots", "admin_queue"] {
+        // Table names are constants, never input.
+        if let Err(e) = sqlx::query(&format!("VACUUM (FULL) {table}")).execute(&mut *conn).await {
+            tracing::warn!(%room, table, "retention: VACUUM FULL failed; the old row versions stay until the next vacuum: {e}");
+            compacted = false;
+        }
+    }
+    report.compacted = compacted;
+    Ok(report)
+}
