@@ -16,6 +16,7 @@ pub mod input;
 pub mod output;
 pub mod resolve;
 pub mod session;
+pub mod suggest;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -121,6 +122,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::export(&ctx()?, &room, revision, format, out.as_deref()).await
         }
         Command::Manifests { room } => commands::manifests(&ctx()?, &room).await,
+        Command::Suggest(args) => suggest::suggest(&ctx()?, &args).await,
+        Command::Suggestions(args) => suggest::suggestions(&ctx()?, &args).await,
+        Command::Accept(args) => suggest::accept(&ctx()?, &args).await,
+        Command::Reject(args) => suggest::reject(&ctx()?, &args).await,
+        Command::Stats(args) => suggest::stats(&ctx()?, &args).await,
         Command::Access(c) => access::access(&ctx()?, c).await,
         Command::BreakGlass(args) => access::break_glass(&ctx()?, args).await,
         Command::Promote(args) => access::promote(&ctx()?, args).await,
