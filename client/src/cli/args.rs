@@ -241,6 +241,9 @@ pub enum Command {
     /// Run a local demo server with a seeded room and open the terminal UI as its owner
     Demo(DemoArgs),
 
+    /// Run a headless agent (chronology, objection-normaliser, trace-keeper) with an agent member's token
+    Agent(crate::agent::AgentArgs),
+
     /// Annex access: request, approve or deny, revoke, list, history, policy
     #[command(subcommand)]
     Access(super::access::AccessCommand),

@@ -78,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Config(c) => config_command(&globals, c),
         Command::Demo(args) => crate::demo::run(args).await,
+        Command::Agent(args) => crate::agent::run(&ctx()?, args).await,
         Command::Connect { room } => {
             let settings = ctx()?.settings;
             if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
