@@ -129,7 +129,9 @@ fn outcomes(t: &Theme, s: &RoomStats, area: Rect, buf: &mut Buffer) {
         .by_role
         .iter()
         .map(|r| {
-            let label = r.role.rsplit('/').next().unwrap_or(&r.role).to_string();
+            // `agent/objection-normaliser` → `normaliser`, `reviewer/privacy` → `privacy`.
+            let tail = r.role.rsplit('/').next().unwrap_or(&r.role);
+            let label = tail.strip_prefix("objection-").unwrap_or(tail).to_string();
             let bar = |v: u64, style: Style| Bar::default().value(v).style(style).value_style(style.reversed());
             BarGroup::default().label(Line::from(label)).bars(&[
                 bar(r.outcomes.accepted, t.ok()),
@@ -138,7 +140,7 @@ fn outcomes(t: &Theme, s: &RoomStats, area: Rect, buf: &mut Buffer) {
             ])
         })
         .collect();
-    let mut chart = BarChart::default().direction(Direction::Vertical).bar_width(3).bar_gap(0).group_gap(2);
+    let mut chart = BarChart::default().direction(Direction::Vertical).bar_width(4).bar_gap(1).group_gap(3);
     for g in groups {
         chart = chart.data(g);
     }
