@@ -24,7 +24,7 @@ pub(super) fn agent_refusal(role: &Role, request: &Request) -> Option<Refusal> {
         Request::Release { .. } => "release the packet",
         Request::Escalate { .. } => "escalate the room",
         Request::SetReleasePolicy { .. } => "set the release policy",
-        Request::Cosign { .. } => "co-sign",
+        Request::Cosign { .. } => "co-sign (agents never sign)",
         Request::ApproveAccess { .. } => "approve annex access",
         Request::DenyAccess { .. } => "deny annex access",
         Request::RevokeGrant { .. } => "revoke grants",
