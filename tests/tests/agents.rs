@@ -333,6 +333,105 @@ async fn a_running_chronology_agent_follows_its_source_file() -> Result<()> {
     Ok(())
 }
 
+/// A TCP relay in front of the server whose live connections can be cut.
+struct Relay {
+    url: String,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(to: std::net::SocketAddr) -> Result<Relay> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("ws://{}", listener.local_addr()?);
+        let conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Default::default();
+        let held = conns.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                if let Ok(mut list) = held.lock() {
+                    list.push(task);
+                }
+            }
+        });
+        Ok(Relay { url, conns, accept })
+    }
+
+    /// Drops every live connection (both sockets close without a goodbye).
+    fn cut(&self) -> usize {
+        let Ok(mut list) = self.conns.lock() else { return 0 };
+        let n = list.len();
+        for t in list.drain(..) {
+            t.abort();
+        }
+        n
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+#[tokio::test]
+async fn a_running_agent_reconnects_after_the_connection_drops_and_makes_no_duplicates() -> Result<()> {
+    let bin = client_bin()?;
+    let (server, dir, sources) = setup().await?;
+    let relay = Relay::start(server.addr).await?;
+    let (mut owner, _) = server.joined("owner").await?;
+    let token = server.member("agent/chronology").token.clone();
+    let room = server.room();
+    let mut cmd = isolated_command(&bin, dir.path());
+    cmd.args(["agent", "chronology", "--room", &room, "--url", &relay.url, "--poll", "0.1"])
+        .env("TRUSTROOM_TOKEN", &token)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for p in &sources {
+        cmd.arg("--source").arg(p);
+    }
+    let mut child = cmd.spawn().context("starting the agent")?;
+    let proposed = |v: &Value, id: &str| {
+        v["type"] == "event"
+            && v["rev"]["change"]["kind"] == "suggestion_proposed"
+            && v["rev"]["change"]["suggestion"]["evidence"].as_array().is_some_and(|e| e.iter().any(|x| x == id))
+    };
+    // The last of its first five suggestions (the gap after 10:05).
+    owner.wait_for(|v| proposed(v, "EN-0001"), T).await.context("the agent proposed nothing")?;
+    let before = agent_work(&room_state(&server).await?)?;
+    assert_eq!(counts(&before)["chronology"], 5, "{before:?}");
+
+    // Cut the agent's connection; while it is away a record is added.
+    ensure!(relay.cut() >= 1, "the agent had no connection through the relay");
+    let log = &sources[0];
+    let mut text = std::fs::read_to_string(log)?;
+    text.push_str(
+        r#"{"id":"TL-0433","time":"2026-11-17T10:20:00Z","actor":"lena.fischer","kind":"case-update","text":"Support trust asks for the session replay to be held under legal hold."}"#,
+    );
+    text.push('\n');
+    std::fs::write(log, text)?;
+    owner.wait_for(|v| proposed(v, "TL-0433"), T * 2).await.context("the agent did not come back")?;
+    let after = agent_work(&room_state(&server).await?)?;
+    assert_eq!(
+        counts(&after)["chronology"],
+        counts(&before)["chronology"] + 1,
+        "after reconnecting, only the new record is proposed"
+    );
+    child.start_kill()?;
+    let out = tokio::time::timeout(T, child.wait_with_output()).await??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reconnecting in"), "the agent says it reconnects: {stderr}");
+    agents_stayed_in_their_lane(&server).await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_agent_refuses_to_run_with_someone_elses_token() -> Result<()> {
     let server = TestServer::start().await?;
