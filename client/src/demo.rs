@@ -119,6 +119,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let sources: String = source_paths.iter().map(|p| format!(" --source {}", p.display())).collect();
     for m in seed.members.iter() {
         let Some(role) = agent_role_of(&m.role) else { continue };
+        // The normaliser works from the register alone.
+        let sources = if role == "objection-normaliser" { "" } else { sources.as_str() };
         let cmd = format!("{prog} agent {role} --url {} --token {} --room {room}{sources}", server.url, m.token);
         println!("  # {} runs the {role} agent:", m.name);
         println!("  {cmd}");

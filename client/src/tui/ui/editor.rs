@@ -44,6 +44,13 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     } else if focused {
         title.push(Span::styled("i to edit ", t.dim()));
     }
+    if let Some(state) = &app.state {
+        let open = crate::tui::suggest::open_on(state, section.id);
+        if open > 0 {
+            let noun = if open == 1 { "suggestion" } else { "suggestions" };
+            title.push(Span::styled(format!("✎ {open} open {noun} (u) "), t.diff_insert()));
+        }
+    }
     if app.docs.get(&section.id).is_some_and(|d| d.has_pending()) {
         if matches!(app.conn, crate::tui::app::ConnState::Connected) {
             title.push(Span::styled("sending… ", t.dim()));
