@@ -162,10 +162,10 @@ pub async fn build_annex(store: &Store, new: NewAnnex) -> anyhow::Result<Annex> 
 
 /// Resolves a room by id or exact title.
 pub async fn resolve_room(store: &Store, room: &str) -> anyhow::Result<RoomId> {
-    if let Ok(id) = room.parse::<RoomId>() {
-        if store.room(id).await?.is_some() {
-            return Ok(id);
-        }
+    if let Ok(id) = room.parse::<RoomId>()
+        && store.room(id).await?.is_some()
+    {
+        return Ok(id);
     }
     let matches: Vec<RoomId> = store.list_rooms().await?.into_iter().filter(|r| r.title == room).map(|r| r.id).collect();
     match matches.as_slice() {

@@ -60,10 +60,10 @@ impl Hub {
     /// The live handle of a room, opening it if needed; `None` if no such room.
     pub async fn room(&self, id: RoomId) -> anyhow::Result<Option<RoomHandle>> {
         let mut rooms = self.rooms.lock().await;
-        if let Some(h) = rooms.get(&id) {
-            if !h.is_closed() {
-                return Ok(Some(h.clone()));
-            }
+        if let Some(h) = rooms.get(&id)
+            && !h.is_closed()
+        {
+            return Ok(Some(h.clone()));
         }
         let Some(room) = Room::open(id, self.store.clone(), self.config.clone()).await? else {
             return Ok(None);

@@ -472,10 +472,10 @@ fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), 
                     return Err(ApplyError::Invalid("`statement` is not a paragraph index of the section".into()));
                 }
             }
-            if let Some(t) = &amendment.text {
-                if t.trim().is_empty() {
-                    return Err(ApplyError::Invalid("an objection's text must not be empty".into()));
-                }
+            if let Some(t) = &amendment.text
+                && t.trim().is_empty()
+            {
+                return Err(ApplyError::Invalid("an objection's text must not be empty".into()));
             }
             let o = state.objections.get_mut(objection).ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
             if let Some(t) = &amendment.text {

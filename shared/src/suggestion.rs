@@ -357,11 +357,11 @@ pub fn rebase_on_edit(state: &mut SuggestionState, section: SectionId, edit: &Te
 /// objection is no longer open).
 pub fn objection_closed(state: &mut SuggestionState, objection: ObjectionId, revision: u64) {
     for s in state.suggestions.values_mut().filter(|s| s.is_open()) {
-        if let Proposal::Register { change } = &s.proposal {
-            if change.objections().contains(&objection) {
-                s.status = SuggestionStatus::Conflicting;
-                s.conflict = Some(format!("an objection it is about was closed at rev {revision}"));
-            }
+        if let Proposal::Register { change } = &s.proposal
+            && change.objections().contains(&objection)
+        {
+            s.status = SuggestionStatus::Conflicting;
+            s.conflict = Some(format!("an objection it is about was closed at rev {revision}"));
         }
     }
 }

@@ -170,13 +170,13 @@ pub fn list(state: &RoomState, result: &SuggestionsResult, all: bool) -> String 
             Proposal::Edit { section, op } => {
                 let title = state.section(*section).map_or_else(|| section.to_string(), |x| x.title.clone());
                 let _ = writeln!(out, "  edit of section {title:?}");
-                if let (Some(sec), Ok(op)) = (state.section(*section), TextOp::from_wire(op, trustroom_shared::ot::OpLimits::default())) {
-                    if s.is_open() && op.base_len() == sec.len {
-                        if let Ok(after) = op.apply(&sec.body) {
-                            for line in diff_lines(&sec.body, &after) {
-                                let _ = writeln!(out, "    {line}");
-                            }
-                        }
+                if let (Some(sec), Ok(op)) = (state.section(*section), TextOp::from_wire(op, trustroom_shared::ot::OpLimits::default()))
+                    && s.is_open()
+                    && op.base_len() == sec.len
+                    && let Ok(after) = op.apply(&sec.body)
+                {
+                    for line in diff_lines(&sec.body, &after) {
+                        let _ = writeln!(out, "    {line}");
                     }
                 }
             }

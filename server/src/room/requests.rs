@@ -247,10 +247,10 @@ impl Room {
                 if statement.is_some_and(|n| n >= trustroom_shared::statement::statements(&sec.body).len()) {
                     return Err(invalid("`statement` is not a paragraph index of the section"));
                 }
-                if let Some(q) = &quote {
-                    if !sec.body.contains(q.as_str()) {
-                        return Err(invalid("`quote` does not occur in the section"));
-                    }
+                if let Some(q) = &quote
+                    && !sec.body.contains(q.as_str())
+                {
+                    return Err(invalid("`quote` does not occur in the section"));
                 }
                 let objection = Objection {
                     id: ObjectionId::new(),
