@@ -189,7 +189,8 @@ impl Room {
             }
             Request::Suggestions { .. } => {
                 let st = &self.state.suggestions;
-                let mut suggestions: Vec<Suggestion> = st.suggestions.values().cloned().collect();
+                let visible = sg::visible(st, &self.state.annexes);
+                let mut suggestions: Vec<Suggestion> = visible.suggestions.into_values().collect();
                 suggestions.sort_by_key(|s| s.number);
                 Ok(to_value(&SuggestionsResult {
                     suggestions,
