@@ -99,6 +99,25 @@ fn room_with_suggestions() -> RoomState {
     st
 }
 
+/// Cells of the screen whose text is `ch` and whose style has `modifier`.
+fn marked(app: &mut App, modifier: ratatui::style::Modifier) -> Vec<(u16, u16, String)> {
+    app.size = ratatui::layout::Rect::new(0, 0, 120, 30);
+    app.refresh();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).expect("terminal");
+    term.draw(|f| tui::ui::draw(app, f)).expect("draw");
+    let buf = term.backend().buffer().clone();
+    let mut out = Vec::new();
+    for y in 0..30 {
+        for x in 0..120 {
+            let cell = &buf[(x, y)];
+            if cell.modifier.contains(modifier) {
+                out.push((x, y, cell.symbol().to_string()));
+            }
+        }
+    }
+    out
+}
+
 fn sent(app: &App) -> Vec<Request> {
     app.outbox.iter().map(|o| o.request.clone()).collect()
 }
@@ -113,6 +132,33 @@ fn suggestions_show_inline_in_the_section_text() {
     assert!(screen.contains("✎ 2 open suggestions (u)"), "the section view says so:\n{screen}");
     key(&mut app, KeyCode::Char('u'));
     insta::assert_snapshot!(render(&mut app, 120, 30));
+}
+
+#[test]
+fn the_section_view_marks_where_open_suggestions_insert_and_delete() {
+    use ratatui::style::Modifier;
+    let mut st = room_with_suggestions();
+    let body = st.sections[1].body.clone();
+    let mut del = suggestion(
+        4,
+        Proposal::Edit { section: section_id(1), op: TextOp::from_texts(&body, &body.replace("switched ", "")).to_wire() },
+        "wording",
+        &[],
+        vec![],
+    );
+    del.proposer = UserId(uid(LEGAL));
+    st.suggestions.suggestions.insert(del.id, del);
+    let mut app = app_with(OWNER, st);
+    key(&mut app, KeyCode::Char('j'));
+    let inserts = marked(&mut app, Modifier::REVERSED | Modifier::UNDERLINED);
+    assert_eq!(inserts.len(), 2, "one insertion point per open chronology suggestion: {inserts:?}");
+    let struck: String = marked(&mut app, Modifier::CROSSED_OUT).into_iter().map(|(_, _, s)| s).collect();
+    assert_eq!(struck, "switched ", "the text the suggestion deletes is struck through");
+    // Someone else's edit before them moves the marks with the text.
+    let ev = remote_edit(&app, 1, &body, &format!("Intro line.\n\n{body}"));
+    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(ev) }));
+    let struck: String = marked(&mut app, Modifier::CROSSED_OUT).into_iter().map(|(_, _, s)| s).collect();
+    assert_eq!(struck, "switched ");
 }
 
 #[test]
