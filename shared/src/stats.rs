@@ -256,3 +256,92 @@ pub fn format_span(ms: i64) -> String {
         format!("{sec}s")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::apply;
+    use crate::ids::{SectionId, SuggestionId};
+    use crate::ot::TextOp;
+    use crate::role::{AgentRole, Discipline};
+    use crate::room::Member;
+    use crate::suggestion::{Decision, Proposal, Suggestion};
+
+    fn push(state: &mut RoomState, log: &mut Vec<Revision>, author: UserId, at_ms: i64, change: Change) {
+        let rev = Revision { revision: state.revision + 1, author, at_ms, client: None, change };
+        apply(state, &rev).expect("applies");
+        log.push(rev);
+    }
+
+    #[test]
+    fn counts_outcomes_per_role_and_human_timing_and_buckets() {
+        let (owner, privacy, agent) = (UserId::new(), UserId::new(), UserId::new());
+        let mut state = RoomState::new(RoomId::new(), "t".into(), 1_000);
+        let mut log = Vec::new();
+        for (user, name, role) in [
+            (owner, "morgan", Role::Owner),
+            (privacy, "priya", Role::Reviewer { discipline: Discipline::Privacy }),
+            (agent, "chrono", Role::Agent { agent_role: AgentRole::Chronology }),
+        ] {
+            push(&mut state, &mut log, owner, 1_000, Change::MemberAdded { member: Member { user, name: name.into(), role } });
+        }
+        let section = SectionId::new();
+        push(&mut state, &mut log, owner, 1_000, Change::SectionAdded { section, title: "S".into(), body: "abc".into(), after: None });
+        let mut ids = Vec::new();
+        for (i, (who, role)) in [
+            (agent, Role::Agent { agent_role: AgentRole::Chronology }),
+            (agent, Role::Agent { agent_role: AgentRole::Chronology }),
+            (privacy, Role::Reviewer { discipline: Discipline::Privacy }),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let s = Suggestion {
+                id: SuggestionId::new(),
+                number: i as u32 + 1,
+                proposer: who,
+                proposer_role: role,
+                proposal: Proposal::Edit { section, op: TextOp::from_texts("abc", &format!("abc{i}")).to_wire() },
+                rationale: "r".into(),
+                evidence: vec![],
+                status: SuggestionStatus::Open,
+                flags: vec![],
+                proposed_revision: state.revision,
+                revision: state.revision,
+                conflict: None,
+                decision: None,
+                at_ms: 2_000,
+            };
+            ids.push(s.id);
+            push(&mut state, &mut log, who, 2_000, Change::SuggestionProposed { suggestion: s });
+        }
+        let decide = |status, reason: Option<&str>| Decision { status, by: owner, reason: reason.map(String::from), at_ms: 3_000 };
+        push(&mut state, &mut log, owner, 3_000, Change::SuggestionDecided { suggestion: ids[0], decision: decide(SuggestionStatus::Accepted, None) });
+        push(&mut state, &mut log, owner, 3_000, Change::SectionEdited { section, op: TextOp::from_texts("abc", "abc0").to_wire() });
+        push(&mut state, &mut log, owner, 3_000, Change::SuggestionDecided { suggestion: ids[2], decision: decide(SuggestionStatus::Rejected, Some("no")) });
+        let ready = ReleaseState::Ready { revision: state.revision, by: owner, at_ms: 25_000 };
+        push(&mut state, &mut log, owner, 25_000, Change::ReleaseChanged { release: ready });
+
+        let st = compute(&state, &log, Some(2));
+        assert_eq!((st.suggestions.proposed, st.suggestions.accepted, st.suggestions.rejected, st.suggestions.open), (3, 1, 1, 1));
+        let chrono = st.by_role.iter().find(|r| r.role == "agent/chronology").expect("agent row");
+        assert_eq!((chrono.outcomes.proposed, chrono.outcomes.accepted, chrono.outcomes.open), (2, 1, 1));
+        assert_eq!(chrono.outcomes.rejection_pct(), Some(0));
+        assert_eq!(st.by_human.len(), 1, "agents are not humans");
+        assert_eq!((st.by_human[0].name.as_str(), st.by_human[0].outcomes.rejected), ("priya", 1));
+        assert_eq!(st.by_human[0].outcomes.rejection_pct(), Some(100));
+        assert_eq!(st.first_ready_after_ms, Some(24_000));
+        assert_eq!(st.first_release_after_ms, None);
+        assert_eq!(st.access.annex_views, Some(2));
+        assert_eq!(st.edits, 1);
+        // 24 buckets over 1_000..=25_000: one bucket is 1_001 ms wide.
+        assert_eq!(st.series.bucket_ms, 1_001);
+        assert_eq!(st.series.suggestions.iter().sum::<u64>(), 3);
+        assert_eq!(st.series.suggestions[0], 3, "proposed at 2_000, in the first bucket");
+        assert_eq!(st.series.edits[1], 1, "edited at 3_000");
+        // Deterministic: the same state and log give the same numbers.
+        assert_eq!(compute(&state, &log, Some(2)), st);
+        assert_eq!(format_span(3_723_000), "1h 02m");
+        assert_eq!(format_span(65_000), "1m 05s");
+    }
+}

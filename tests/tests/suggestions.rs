@@ -492,3 +492,30 @@ async fn stats_count_suggestions_per_role_and_human_and_objections() -> Result<(
     ensure!(stats["access"]["annex_views"].is_u64(), "the stats request counts annex views: {stats}");
     Ok(())
 }
+
+#[tokio::test]
+async fn suggestions_and_their_rebasing_survive_a_restart_replay() -> Result<()> {
+    let mut server = TestServer::start().await?;
+    let room = server.room();
+    let (mut agent, snap) = server.joined("agent/chronology").await?;
+    let (mut owner, _) = server.joined("owner").await?;
+    let (sec, body) = section(&snap, "Summary")?;
+    let base = revision_of(&snap);
+    let new = body.replace("roughly 11 minutes", "11 minutes (09:17–09:28)");
+    let id = agent.ok(suggest_req(&room, &sec, base, op(&body, &new), "SL-0091, SL-0104.")).await?["created"]
+        .as_str()
+        .context("id")?
+        .to_string();
+    let edit = op(&body, &format!("Preface.\n\n{body}"));
+    owner.ok(json!({"type": "edit", "room": room, "section": sec, "base": base, "op": edit})).await?;
+    let before = snapshot(&server, "owner").await?;
+    agent.close().await;
+    owner.close().await;
+    server.crash_and_restart().await?;
+    let after = snapshot(&server, "owner").await?;
+    ensure!(suggestion(&after, &id)? == suggestion(&before, &id)?, "the replayed suggestion is the one the server held");
+    ensure!(suggestion(&after, &id)?["revision"] == revision_of(&after), "still rebased to the current text");
+    let body2 = section(&after, "Summary")?.1;
+    ensure!(applied(&body2, suggestion(&after, &id)?)? == format!("Preface.\n\n{new}"));
+    Ok(())
+}
