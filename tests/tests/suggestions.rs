@@ -183,7 +183,7 @@ async fn suggestions_follow_concurrent_edits_and_conflict_when_their_target_is_d
 }
 
 #[tokio::test]
-async fn register_suggestions_merge_reword_and_set_kind() -> Result<()> {
+async fn register_suggestions_merge_reword_set_kind_and_anchor() -> Result<()> {
     let server = TestServer::start().await?;
     let room = server.room();
     let (mut agent, snap) = server.joined("agent/objection-normaliser").await?;
@@ -223,6 +223,22 @@ async fn register_suggestions_merge_reword_and_set_kind() -> Result<()> {
     // The reword was about the merged duplicate: it is conflicting now.
     ensure!(suggestion(&snap, &r)?["status"] == "conflicting", "{}", suggestion(&snap, &r)?);
     owner.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": r}), "conflict").await?;
+    // Reword and anchor the kept objection, then accept both.
+    let reword = json!({"type": "suggest_register", "room": room, "rationale": "Names the column.",
+        "change": {"action": "reword", "objection": ids[0], "text": "The account-tier column may count as exposure."}});
+    let r2 = agent.ok(reword).await?["created"].as_str().context("id")?.to_string();
+    let bad_anchor = json!({"type": "suggest_register", "room": room, "rationale": "x",
+        "change": {"action": "set_anchor", "objection": ids[0], "quote": "not in the section"}});
+    agent.refused(bad_anchor, "invalid").await?;
+    let anchor = json!({"type": "suggest_register", "room": room, "rationale": "It is about this statement.",
+        "change": {"action": "set_anchor", "objection": ids[0], "statement": 1, "quote": "account tiers"}});
+    let a = agent.ok(anchor).await?["created"].as_str().context("id")?.to_string();
+    owner.ok(json!({"type": "accept_suggestion", "room": room, "suggestion": r2})).await?;
+    owner.ok(json!({"type": "accept_suggestion", "room": room, "suggestion": a})).await?;
+    let snap = snapshot(&server, "owner").await?;
+    let kept = &snap["state"]["objections"][&ids[0]];
+    ensure!(kept["text"] == "The account-tier column may count as exposure.", "{kept}");
+    ensure!(kept["anchor"]["statement"] == 1 && kept["anchor"]["quote"] == "account tiers", "{kept}");
     let chain = server.audit_chain(&room).await?;
     let amended = chain.iter().find(|e| e.kind == "change.objection_amended").context("amended entry")?;
     ensure!(amended.detail["proposer"] == server.member("agent/objection-normaliser").user.to_string().as_str());
