@@ -4,10 +4,41 @@
 //! every other member, then opens the TUI as the owner. When the TUI quits
 //! the server shuts down cleanly. `--headless` prints the commands and
 //! serves until Ctrl-C.
+//!
+//! The demo's source records (case timeline, remote-session log,
+//! escalation notes; `client/demo/sources/`) are compiled in and written to
+//! a temporary directory, and the commands that run the headless agents on
+//! them are printed too.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+
+/// The demo's source files: `(file name, JSON lines)`, consistent with the
+/// seeded room (its chronology cites some of these records; the agents
+/// propose the rest).
+pub const SOURCE_FILES: [(&str, &str); 3] = [
+    ("case-timeline.jsonl", include_str!("../demo/sources/case-timeline.jsonl")),
+    ("remote-session-log.jsonl", include_str!("../demo/sources/remote-session-log.jsonl")),
+    ("escalation-notes.jsonl", include_str!("../demo/sources/escalation-notes.jsonl")),
+];
+
+/// Writes the demo's source files into `dir`; returns their paths.
+pub fn write_sources(dir: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut out = Vec::new();
+    for (name, text) in SOURCE_FILES {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// The agent role a demo member runs, from its role label (`agent/chronology`).
+fn agent_role_of(label: &str) -> Option<&str> {
+    label.strip_prefix("agent/")
+}
 
 /// Arguments of `trustroom demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,6 +87,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             (format!("sqlite://{}?mode=rwc", tmp.0.join("demo.db").display()), Some(tmp))
         }
     };
+    let sources_dir = TempDir::new()?;
+    let source_paths = write_sources(&sources_dir.0.join("sources"))?;
     let server = trustroom_server::demo::start(&args.listen, &db_url)
         .await
         .with_context(|| format!("cannot start the demo server on {}", args.listen))?;
@@ -78,6 +111,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  # {} ({})", m.name, m.role);
         println!("  {cmd}");
         help_extra.push(format!("{} ({}):", m.name, m.role));
+        help_extra.push(cmd);
+    }
+    println!();
+    println!("Source records for the agents: {}", sources_dir.0.join("sources").display());
+    println!("Run the headless agents (each keeps running and reacts to changes):");
+    let sources: String = source_paths.iter().map(|p| format!(" --source {}", p.display())).collect();
+    for m in seed.members.iter() {
+        let Some(role) = agent_role_of(&m.role) else { continue };
+        // The normaliser works from the register alone.
+        let sources = if role == "objection-normaliser" { "" } else { sources.as_str() };
+        let cmd = format!("{prog} agent {role} --url {} --token {} --room {room}{sources}", server.url, m.token);
+        println!("  # {} runs the {role} agent:", m.name);
+        println!("  {cmd}");
+        help_extra.push(format!("{} runs the {role} agent:", m.name));
         help_extra.push(cmd);
     }
     println!();

@@ -1,6 +1,8 @@
 //! `trustroom`: the Trustroom client. Scriptable commands (`cli`), the
-//! terminal UI (`tui`, opened by `connect`) and the one-command demo.
+//! terminal UI (`tui`, opened by `connect`), the headless agents (`agent`)
+//! and the one-command demo.
 
+mod agent;
 mod cli;
 mod config;
 mod conn;

@@ -56,6 +56,7 @@ const PEOPLE: &[(&str, &str)] = &[
     ("lena.fischer", "reviewer/support-trust"),
     ("chronology-agent", "agent/chronology"),
     ("trace-keeper-agent", "agent/trace-keeper"),
+    ("normaliser-agent", "agent/objection-normaliser"),
     ("ari.observer", "observer"),
 ];
 
@@ -68,6 +69,7 @@ fn role_of(label: &str) -> Role {
         "reviewer/support-trust" => Role::Reviewer { discipline: Discipline::SupportTrust },
         "agent/chronology" => Role::Agent { agent_role: AgentRole::Chronology },
         "agent/trace-keeper" => Role::Agent { agent_role: AgentRole::TraceKeeper },
+        "agent/objection-normaliser" => Role::Agent { agent_role: AgentRole::ObjectionNormaliser },
         _ => Role::Observer,
     }
 }

@@ -8,7 +8,8 @@ use serde_json::json;
 use trustroom_shared::RoomId;
 use trustroom_shared::canonical::sha256_hex;
 use trustroom_shared::change::apply;
-use trustroom_shared::export::{ExportFormat, bundle, to_json, to_markdown};
+use trustroom_shared::change::Revision;
+use trustroom_shared::export::{ExportFormat, bundle_with_stats, to_json, to_markdown_with_stats};
 use trustroom_shared::manifest::ManifestRecord;
 use trustroom_shared::protocol::ExportResult;
 use trustroom_shared::room::RoomState;
@@ -55,13 +56,19 @@ pub fn manifest_for(manifests: &[ManifestRecord], state: &RoomState) -> Option<M
         .cloned()
 }
 
-/// Renders the bundle of `state` in `format`.
-pub fn render(state: &RoomState, release: Option<ManifestRecord>, format: ExportFormat) -> ExportResult {
+/// Every stored revision of `room` up to `revision` (for the metrics).
+pub async fn log_upto(store: &Store, room: RoomId, revision: u64) -> anyhow::Result<Vec<Revision>> {
+    Ok(store.revisions_between(room, 0, revision).await?)
+}
+
+/// Renders the bundle of `state` in `format`, with the room's metrics from
+/// its revision log `log` (revisions up to `state.revision`).
+pub fn render(state: &RoomState, release: Option<ManifestRecord>, format: ExportFormat, log: &[Revision]) -> ExportResult {
     let released = release.is_some();
-    let b = bundle(state, release);
+    let b = bundle_with_stats(state, release, log);
     let text = match format {
         ExportFormat::Json => to_json(&b),
-        ExportFormat::Markdown => to_markdown(&b),
+        ExportFormat::Markdown => to_markdown_with_stats(state, &b, log),
     };
     ExportResult {
         format,
@@ -85,7 +92,8 @@ pub async fn operator_export(
 ) -> anyhow::Result<ExportResult> {
     let state = state_at(store, room, revision).await?;
     let manifests = store.manifests(room).await?;
-    let result = render(&state, manifest_for(&manifests, &state), format);
+    let log = log_upto(store, room, state.revision).await?;
+    let result = render(&state, manifest_for(&manifests, &state), format, &log);
     let detail = json!({
         "by": "operator",
         "format": result.format,

@@ -720,6 +720,9 @@ pub fn capabilities_of(state: &RoomState, user: UserId, role: &Role) -> Vec<Capa
     if !caps.contains(&Capability::Audit) && state.access.policy.auditors.contains(&user) {
         caps.push(Capability::Audit);
     }
+    if !caps.contains(&Capability::DecideSuggestion) && crate::suggestion::may_decide(&state.suggestions, user, role).is_ok() {
+        caps.push(Capability::DecideSuggestion);
+    }
     caps
 }
 

@@ -9,7 +9,9 @@ use crate::access::{AccessPolicy, AccessRequest, BreakGlass, Decided, Ended, Fol
 use crate::annex::Annex;
 use crate::checks::{CheckKind, CheckOverride, CheckResult};
 use crate::ids::{AccessRequestId, BreakGlassId, PromotionId};
-use crate::ids::{ClientId, ObjectionId, SectionId, UserId};
+use crate::boundary::BoundaryRule;
+use crate::ids::{ClientId, ObjectionId, SectionId, SuggestionId, UserId};
+use crate::suggestion::{Amendment, Decision, Proposal, RegisterProposal, Suggestion, SuggestionStatus};
 use crate::objection::{Objection, ObjectionStatus, Reply, StatusChange, status_move_allowed};
 use crate::ot::{OpLimits, TextOp, WireOp};
 use crate::release::{Cosignature, LastRelease, ReleasePolicy, ReleaseState};
@@ -84,6 +86,23 @@ pub enum Change {
     CheckOverrideLapsed { check: CheckKind },
     /// Retention purged the annex content (metadata and hashes remain).
     ContentPurged { purge: Purge },
+    // --- Suggestions (see `suggestion` and `boundary`) ---
+    /// A member proposed a section edit or register change.
+    SuggestionProposed { suggestion: Suggestion },
+    /// A suggestion was accepted, rejected (with a reason) or withdrawn by
+    /// its proposer. An accepted edit follows as `section_edited`; an
+    /// accepted register change as `objection_amended` or
+    /// `objection_status_changed`.
+    SuggestionDecided { suggestion: SuggestionId, decision: Decision },
+    /// The owner set which reviewers may accept and reject suggestions.
+    SuggestionAcceptorsSet { acceptors: Vec<UserId> },
+    /// The owner set the room's boundary rules (`None`: the defaults).
+    BoundaryRulesSet {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rules: Option<Vec<BoundaryRule>>,
+    },
+    /// An objection's text, kind or anchor changed (an accepted register suggestion).
+    ObjectionAmended { objection: ObjectionId, amendment: Amendment },
 }
 
 impl Change {
@@ -119,6 +138,10 @@ impl Change {
                 | Change::CheckOverridden { .. }
                 | Change::CheckOverrideLapsed { .. }
                 | Change::ContentPurged { .. }
+                | Change::SuggestionProposed { .. }
+                | Change::SuggestionDecided { .. }
+                | Change::SuggestionAcceptorsSet { .. }
+                | Change::BoundaryRulesSet { .. }
         )
     }
 
@@ -150,6 +173,11 @@ impl Change {
             Change::CheckOverridden { .. } => "check_overridden",
             Change::CheckOverrideLapsed { .. } => "check_override_lapsed",
             Change::ContentPurged { .. } => "content_purged",
+            Change::SuggestionProposed { .. } => "suggestion_proposed",
+            Change::SuggestionDecided { .. } => "suggestion_decided",
+            Change::SuggestionAcceptorsSet { .. } => "suggestion_acceptors_set",
+            Change::BoundaryRulesSet { .. } => "boundary_rules_set",
+            Change::ObjectionAmended { .. } => "objection_amended",
         }
     }
 }
@@ -223,6 +251,8 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
             s.len = op.target_len();
             s.body = body;
             s.revision = rev.revision;
+            // Open suggestions on the section follow the edit (or conflict).
+            crate::suggestion::rebase_on_edit(&mut state.suggestions, *section, &op, rev.revision);
         }
         Change::ObjectionRaised { objection } => {
             if state.objections.contains_key(&objection.id) {
@@ -261,6 +291,7 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
             o.status = change.status;
             o.rationale = change.rationale.clone();
             o.history.push(change.clone());
+            crate::suggestion::objection_closed(&mut state.suggestions, *objection, rev.revision);
         }
         Change::AnnexAdded { annex } => {
             if state.annexes.contains_key(&annex.id) {
@@ -323,6 +354,11 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
         | Change::CheckOverridden { .. }
         | Change::CheckOverrideLapsed { .. }
         | Change::ContentPurged { .. } => crate::access::apply(state, rev)?,
+        Change::SuggestionProposed { .. }
+        | Change::SuggestionDecided { .. }
+        | Change::SuggestionAcceptorsSet { .. }
+        | Change::BoundaryRulesSet { .. }
+        | Change::ObjectionAmended { .. } => apply_suggestion_change(state, rev)?,
     }
     state.revision = rev.revision;
     if rev.change.touches_content() {
@@ -335,6 +371,127 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
         if let Some(last) = state.last_release.as_mut().filter(|l| l.superseded_at.is_none()) {
             last.superseded_at = Some(rev.revision);
         }
+    }
+    Ok(())
+}
+
+/// Applies the suggestion changes (validated first; on error nothing changes).
+fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
+    let unlimited = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
+    match &rev.change {
+        Change::SuggestionProposed { suggestion } => {
+            if state.suggestions.suggestions.contains_key(&suggestion.id) {
+                return Err(ApplyError::Conflict(format!("suggestion {} already exists", suggestion.id)));
+            }
+            if suggestion.status != SuggestionStatus::Open || suggestion.decision.is_some() {
+                return Err(ApplyError::Invalid("a new suggestion must be open".into()));
+            }
+            match &suggestion.proposal {
+                Proposal::Edit { section, op } => {
+                    let s = state.section(*section).ok_or_else(|| ApplyError::NotFound(format!("section {section}")))?;
+                    let op = TextOp::from_wire(op, unlimited)?;
+                    if op.base_len() != s.len {
+                        return Err(ApplyError::Invalid(format!(
+                            "suggested operation expects {} characters but the section has {}",
+                            op.base_len(),
+                            s.len
+                        )));
+                    }
+                    if op.is_noop() {
+                        return Err(ApplyError::Invalid("the suggestion changes nothing".into()));
+                    }
+                }
+                Proposal::Register { change } => {
+                    for o in change.objections() {
+                        let obj = state.objections.get(&o).ok_or_else(|| ApplyError::NotFound(format!("objection {o}")))?;
+                        if !obj.is_open() {
+                            return Err(ApplyError::Conflict(format!("objection {} is {}", obj.code(), obj.status)));
+                        }
+                    }
+                    if let RegisterProposal::MergeObjections { keep, duplicates } = change {
+                        if duplicates.is_empty() || duplicates.contains(keep) {
+                            return Err(ApplyError::Invalid("a merge names one objection to keep and other duplicates".into()));
+                        }
+                        let mut seen = std::collections::BTreeSet::new();
+                        if !duplicates.iter().all(|d| seen.insert(*d)) {
+                            return Err(ApplyError::Invalid("a duplicate is named twice".into()));
+                        }
+                    }
+                }
+            }
+            state.suggestions.suggestions.insert(suggestion.id, suggestion.clone());
+        }
+        Change::SuggestionDecided { suggestion, decision } => {
+            let s = state
+                .suggestions
+                .suggestions
+                .get_mut(suggestion)
+                .ok_or_else(|| ApplyError::NotFound(format!("suggestion {suggestion}")))?;
+            let allowed = match decision.status {
+                SuggestionStatus::Accepted => s.status == SuggestionStatus::Open,
+                SuggestionStatus::Rejected | SuggestionStatus::Withdrawn => {
+                    matches!(s.status, SuggestionStatus::Open | SuggestionStatus::Conflicting)
+                }
+                SuggestionStatus::Open | SuggestionStatus::Conflicting => false,
+            };
+            if !allowed {
+                return Err(ApplyError::Conflict(format!(
+                    "suggestion {} is {} and cannot become {}",
+                    s.code(),
+                    s.status,
+                    decision.status
+                )));
+            }
+            if decision.status == SuggestionStatus::Rejected && decision.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                return Err(ApplyError::Invalid("a rejection needs a reason".into()));
+            }
+            s.status = decision.status;
+            s.decision = Some(decision.clone());
+        }
+        Change::SuggestionAcceptorsSet { acceptors } => {
+            let mut list = acceptors.clone();
+            list.sort();
+            list.dedup();
+            state.suggestions.acceptors = list;
+        }
+        Change::BoundaryRulesSet { rules } => {
+            if let Some(r) = rules {
+                crate::boundary::validate(r).map_err(|e| ApplyError::Invalid(e.to_string()))?;
+            }
+            state.suggestions.boundary_rules = rules.clone();
+        }
+        Change::ObjectionAmended { objection, amendment } => {
+            let o = state.objections.get(objection).ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
+            if !o.is_open() {
+                return Err(ApplyError::Conflict(format!("objection {} is {}", o.code(), o.status)));
+            }
+            let section = o.anchor.section;
+            if let Some(n) = amendment.statement {
+                let body = state.section(section).map(|s| s.body.as_str()).unwrap_or_default();
+                if n >= crate::statement::statements(body).len() {
+                    return Err(ApplyError::Invalid("`statement` is not a paragraph index of the section".into()));
+                }
+            }
+            if let Some(t) = &amendment.text
+                && t.trim().is_empty()
+            {
+                return Err(ApplyError::Invalid("an objection's text must not be empty".into()));
+            }
+            let o = state.objections.get_mut(objection).ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
+            if let Some(t) = &amendment.text {
+                o.text = t.clone();
+            }
+            if let Some(k) = amendment.kind {
+                o.kind = k;
+            }
+            if amendment.statement.is_some() {
+                o.anchor.statement = amendment.statement;
+            }
+            if amendment.quote.is_some() {
+                o.anchor.quote = amendment.quote.clone();
+            }
+        }
+        _ => return Err(ApplyError::Invalid("not a suggestion change".into())),
     }
     Ok(())
 }

@@ -221,6 +221,45 @@ pub struct Bundle {
     pub core: ExportCore,
     /// The manifest and release event, when this packet revision was released.
     pub release: Option<ManifestRecord>,
+    /// The room's working metrics at the exported room revision (not
+    /// covered by the manifest: they move with suggestions and access,
+    /// which do not change the packet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<ExportStats>,
+}
+
+/// The metrics an export carries: [`crate::stats::RoomStats`] without the
+/// per-bucket series (sparklines are for screens) and without annex views
+/// (viewing must not change an export's bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportStats {
+    pub suggestions: crate::stats::Outcomes,
+    pub by_role: Vec<crate::stats::RoleOutcomes>,
+    pub by_human: Vec<crate::stats::HumanOutcomes>,
+    pub objections: crate::stats::ObjectionCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ready_after_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_release_after_ms: Option<i64>,
+    pub access: crate::stats::AccessCounts,
+    pub edits: u64,
+}
+
+impl ExportStats {
+    /// The export's metrics of `state` from its revision log.
+    pub fn of(state: &RoomState, log: &[crate::change::Revision]) -> ExportStats {
+        let st = crate::stats::compute(state, log, None);
+        ExportStats {
+            suggestions: st.suggestions,
+            by_role: st.by_role,
+            by_human: st.by_human,
+            objections: st.objections,
+            first_ready_after_ms: st.first_ready_after_ms,
+            first_release_after_ms: st.first_release_after_ms,
+            access: st.access,
+            edits: st.edits,
+        }
+    }
 }
 
 /// A char range of a section body to replace by a redaction marker.
@@ -496,7 +535,26 @@ pub fn core_digest(core: &ExportCore) -> String {
 
 /// The bundle of `state`, with the release record of this packet revision if any.
 pub fn bundle(state: &RoomState, release: Option<ManifestRecord>) -> Bundle {
-    Bundle { format: EXPORT_FORMAT.to_string(), core: export_core(state), release }
+    Bundle { format: EXPORT_FORMAT.to_string(), core: export_core(state), release, stats: None }
+}
+
+/// [`bundle`] with the room's metrics computed from its revision log
+/// (revisions up to `state.revision`; deterministic). A released packet
+/// revision's bundle carries no metrics: every byte of it is covered by
+/// the signed manifest (see `manifest::verify_bundle`), and the metrics
+/// move after the release; they stay in the Markdown rendering and the
+/// `stats` request.
+pub fn bundle_with_stats(state: &RoomState, release: Option<ManifestRecord>, log: &[crate::change::Revision]) -> Bundle {
+    let stats = Some(ExportStats::of(state, log));
+    Bundle { stats: if release.is_none() { stats } else { None }, ..bundle(state, release) }
+}
+
+/// The Markdown rendering with the room's metrics (also for a released
+/// revision: Markdown is for people and is not verified).
+pub fn to_markdown_with_stats(state: &RoomState, b: &Bundle, log: &[crate::change::Revision]) -> String {
+    let mut with = b.clone();
+    with.stats = Some(ExportStats::of(state, log));
+    to_markdown(&with)
 }
 
 /// The JSON encoding: pretty-printed, keys sorted, a final newline. The
@@ -716,7 +774,49 @@ pub fn to_markdown(b: &Bundle) -> String {
             let _ = writeln!(out, "- {}: {}", m.at, m.mark);
         }
     }
+    if let Some(st) = &b.stats {
+        stats_markdown(&mut out, st);
+    }
     out
+}
+
+fn outcome_row(out: &mut String, who: &str, o: &crate::stats::Outcomes) {
+    let pct = o.rejection_pct().map_or_else(|| "–".to_string(), |p| format!("{p}%"));
+    let _ = writeln!(
+        out,
+        "| {who} | {} | {} | {} | {} | {} | {} | {} | {pct} |",
+        o.proposed, o.accepted, o.rejected, o.open, o.conflicting, o.withdrawn, o.flagged
+    );
+}
+
+fn stats_markdown(out: &mut String, st: &ExportStats) {
+    let _ = writeln!(out, "\n## Working metrics\n");
+    let _ = writeln!(out, "Suggestions (not covered by the release manifest):\n");
+    let _ = writeln!(out, "| proposer | proposed | accepted | rejected | open | conflicting | withdrawn | out-of-bounds | rejected share |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    outcome_row(out, "all", &st.suggestions);
+    for r in &st.by_role {
+        outcome_row(out, &format!("role {}", r.role), &r.outcomes);
+    }
+    for h in &st.by_human {
+        outcome_row(out, &format!("{} ({})", h.name, h.role), &h.outcomes);
+    }
+    let o = &st.objections;
+    let _ = writeln!(
+        out,
+        "\n- Objections: {} opened, {} open ({} blocking), {} addressed, {} withdrawn, {} accepted-residual",
+        o.opened, o.open, o.blocking_open, o.addressed, o.withdrawn, o.accepted_residual
+    );
+    let span = |v: Option<i64>| v.map_or_else(|| "not yet".to_string(), crate::stats::format_span);
+    let _ = writeln!(out, "- Room open to first readiness: {}", span(st.first_ready_after_ms));
+    let _ = writeln!(out, "- Room open to first release: {}", span(st.first_release_after_ms));
+    let a = &st.access;
+    let _ = writeln!(
+        out,
+        "- Annex access requests: {} ({} approved, {} denied); break-glass: {} (annex views are in the audit log)",
+        a.access_requests, a.approved, a.denied, a.break_glass
+    );
+    let _ = writeln!(out, "- Section edits: {}", st.edits);
 }
 
 #[cfg(test)]

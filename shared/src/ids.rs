@@ -61,3 +61,5 @@ id_type!(/// One break-glass invocation.
     BreakGlassId);
 id_type!(/// A request to promote an annex passage into the packet.
     PromotionId);
+id_type!(/// A suggestion: a proposed section edit or register change.
+    SuggestionId);

@@ -8,6 +8,7 @@ pub mod access;
 pub mod access_history;
 pub mod annex;
 pub mod audit;
+pub mod boundary;
 pub mod canonical;
 pub mod change;
 pub mod checks;
@@ -25,6 +26,8 @@ pub mod release;
 pub mod role;
 pub mod room;
 pub mod statement;
+pub mod stats;
+pub mod suggestion;
 pub mod view;
 
 pub use ids::*;

@@ -316,7 +316,7 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     ) {
         return c.done(String::new);
     }
-    if !c.add("format", keys_are(&value, &["core", "format", "release"]) && str_at(&value, "format") == EXPORT_FORMAT, format!("expected a {EXPORT_FORMAT} bundle with keys core, format, release")) {
+    if !c.add("format", (keys_are(&value, &["core", "format", "release"]) || keys_are(&value, &["core", "format", "release", "stats"])) && str_at(&value, "format") == EXPORT_FORMAT, format!("expected a {EXPORT_FORMAT} bundle with keys core, format, release (and stats when not released)")) {
         return c.done(String::new);
     }
     let release = &value["release"];
@@ -397,6 +397,10 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     ) {
         return c.done(String::new);
     }
+    // A released bundle is signed whole: unsigned metrics have no place in it.
+    if !c.add("unsigned parts", value.get("stats").is_none(), "a released bundle carries metrics, which no signature covers") {
+        return c.done(String::new);
+    }
     let revision = body.get("revision").and_then(Value::as_u64).unwrap_or(0);
     let lane = str_at(body, "lane").to_string();
     let signer = str_at(&body["signer"], "name").to_string();
@@ -460,6 +464,14 @@ mod tests {
         }
         // Wrong key.
         assert!(!verify_bundle(&text, &public_key_hex(&key(4))).verified);
+        // The exporter leaves metrics out of a released bundle; metrics
+        // spliced into it (no signature covers them) fail.
+        let with = crate::export::bundle_with_stats(&f.state, Some(released(&f.state, &k)), &[]);
+        assert!(with.stats.is_none());
+        let mut b = bundle(&f.state, Some(released(&f.state, &k)));
+        b.stats = Some(crate::export::ExportStats::of(&f.state, &[]));
+        let v = verify_bundle(&to_json(&b), &public_key_hex(&k));
+        assert!(!v.verified && v.summary.contains("metrics"), "{}", v.summary);
     }
 
     #[test]

@@ -23,10 +23,15 @@ pub enum Capability {
     DecideRelease,
     /// Export and verify the audit log.
     Audit,
+    /// Propose section edits and register changes as suggestions.
+    Suggest,
+    /// Accept or reject suggestions: owners, and reviewers the owner
+    /// allowed (the room's acceptor list; see `suggestion::may_decide`).
+    DecideSuggestion,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 9] = [
         Capability::Read,
         Capability::Edit,
         Capability::Object,
@@ -34,6 +39,8 @@ impl Capability {
         Capability::AcceptResidual,
         Capability::DecideRelease,
         Capability::Audit,
+        Capability::Suggest,
+        Capability::DecideSuggestion,
     ];
 }
 
@@ -42,10 +49,12 @@ pub fn allowed(role: &Role, cap: Capability) -> bool {
     use Capability::*;
     match role {
         Role::Owner => true,
-        Role::Reviewer { .. } => matches!(cap, Read | Edit | Object | ResolveObjection),
-        // Agents only propose: they read, object and reply. Direct edits
-        // arrive with suggestions; until then they are refused.
-        Role::Agent { .. } => matches!(cap, Read | Object),
+        // Reviewers decide suggestions only when the owner allowed them
+        // (state-dependent: `access::capabilities_of` adds it).
+        Role::Reviewer { .. } => matches!(cap, Read | Edit | Object | ResolveObjection | Suggest),
+        // Agents only propose: they read, object, reply and suggest; they
+        // never edit directly and never decide anything.
+        Role::Agent { .. } => matches!(cap, Read | Object | Suggest),
         Role::Observer => matches!(cap, Read),
     }
 }

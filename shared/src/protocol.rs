@@ -22,6 +22,9 @@ use crate::export::ExportFormat;
 use crate::manifest::ManifestRecord;
 use crate::release::Lane;
 use crate::role::Discipline;
+use crate::boundary::{BoundaryFlag, BoundaryRule};
+use crate::ids::SuggestionId;
+use crate::suggestion::{RegisterProposal, Suggestion};
 use crate::view::Snapshot;
 
 /// The protocol version this build speaks.
@@ -335,6 +338,75 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         format: Option<String>,
     },
+    // --- Suggestions (docs/suggestions.md) ---
+    /// Propose a text operation on a section as a suggestion, against room
+    /// revision `base` (transformed to the current text like an edit).
+    Suggest {
+        room: RoomId,
+        section: SectionId,
+        base: u64,
+        op: WireOp,
+        rationale: String,
+        /// Evidence references (source record ids, `O-N`, annex codes).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        evidence: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Propose a register change: merge duplicate objections, reword one,
+    /// set a missing kind or anchor.
+    SuggestRegister {
+        room: RoomId,
+        change: RegisterProposal,
+        rationale: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        evidence: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Accept an open suggestion (owners, and reviewers the owner allowed):
+    /// it is applied as a normal change by you, naming its proposer.
+    AcceptSuggestion {
+        room: RoomId,
+        suggestion: SuggestionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Reject an open or conflicting suggestion, with a reason.
+    RejectSuggestion {
+        room: RoomId,
+        suggestion: SuggestionId,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Withdraw your own open or conflicting suggestion.
+    WithdrawSuggestion {
+        room: RoomId,
+        suggestion: SuggestionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// The room's suggestions, acceptors and boundary rules; any member.
+    Suggestions { room: RoomId },
+    /// Set which reviewers may accept and reject suggestions (owner only);
+    /// replaces the list.
+    SetSuggestionAcceptors {
+        room: RoomId,
+        #[serde(default)]
+        members: Vec<UserId>,
+    },
+    /// Replace the room's boundary rules (owner only); absent or `null`
+    /// `rules` restores the defaults.
+    SetBoundaryRules {
+        room: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rules: Option<Vec<BoundaryRule>>,
+    },
+    /// The room's working metrics; any member.
+    Stats { room: RoomId },
     Ping,
 }
 
@@ -374,6 +446,15 @@ impl Request {
         "override_check",
         "set_access_policy",
         "access_history",
+        "suggest",
+        "suggest_register",
+        "accept_suggestion",
+        "reject_suggestion",
+        "withdraw_suggestion",
+        "suggestions",
+        "set_suggestion_acceptors",
+        "set_boundary_rules",
+        "stats",
         "ping",
     ];
 
@@ -412,7 +493,16 @@ impl Request {
             | Request::DenyPromotion { room, .. }
             | Request::OverrideCheck { room, .. }
             | Request::SetAccessPolicy { room, .. }
-            | Request::AccessHistory { room, .. } => Some(*room),
+            | Request::AccessHistory { room, .. }
+            | Request::Suggest { room, .. }
+            | Request::SuggestRegister { room, .. }
+            | Request::AcceptSuggestion { room, .. }
+            | Request::RejectSuggestion { room, .. }
+            | Request::WithdrawSuggestion { room, .. }
+            | Request::Suggestions { room }
+            | Request::SetSuggestionAcceptors { room, .. }
+            | Request::SetBoundaryRules { room, .. }
+            | Request::Stats { room } => Some(*room),
         }
     }
 
@@ -428,7 +518,12 @@ impl Request {
             | Request::Cosign { seq, .. }
             | Request::RequestAccess { seq, .. }
             | Request::BreakGlass { seq, .. }
-            | Request::RequestPromotion { seq, .. } => *seq,
+            | Request::RequestPromotion { seq, .. }
+            | Request::Suggest { seq, .. }
+            | Request::SuggestRegister { seq, .. }
+            | Request::AcceptSuggestion { seq, .. }
+            | Request::RejectSuggestion { seq, .. }
+            | Request::WithdrawSuggestion { seq, .. } => *seq,
             _ => None,
         }
     }
@@ -550,6 +645,50 @@ pub struct ManifestsResult {
     pub public_key: String,
     /// Every release of the room, oldest first.
     pub manifests: Vec<ManifestRecord>,
+}
+
+/// `ok` result of `suggest` and `suggest_register` (a resend answers
+/// with the plain [`Ack`]: `code` and `flags` absent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuggestAck {
+    pub revision: u64,
+    #[serde(default)]
+    pub duplicate: bool,
+    /// The suggestion's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// `S-N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Boundary rules the suggestion tripped (stored with it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<BoundaryFlag>,
+}
+
+/// `ok` result of `accept_suggestion`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AcceptAck {
+    /// The revision of the newest change the acceptance made (the edit, or
+    /// the last register change).
+    pub revision: u64,
+    #[serde(default)]
+    pub duplicate: bool,
+    /// The revision of the `suggestion_decided` change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_revision: Option<u64>,
+}
+
+/// `ok` result of `suggestions`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuggestionsResult {
+    /// Every suggestion, in number order.
+    pub suggestions: Vec<Suggestion>,
+    /// Reviewers the owner allowed to decide (owners always may).
+    pub acceptors: Vec<UserId>,
+    /// The boundary rules in force.
+    pub rules: Vec<BoundaryRule>,
+    /// True when the room uses the default rules.
+    pub default_rules: bool,
 }
 
 /// Parses one client text frame after the handshake into a request, with

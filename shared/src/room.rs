@@ -69,6 +69,10 @@ pub struct RoomState {
     /// promotions, room checks and overrides, policy, retention purge.
     #[serde(default)]
     pub access: crate::access::AccessState,
+    /// Suggestions (open and decided), who may decide them, and the
+    /// room's boundary rules.
+    #[serde(default)]
+    pub suggestions: crate::suggestion::SuggestionState,
 }
 
 impl RoomState {
@@ -88,6 +92,7 @@ impl RoomState {
             cosignatures: Vec::new(),
             last_release: None,
             access: crate::access::AccessState::default(),
+            suggestions: crate::suggestion::SuggestionState::default(),
         }
     }
 

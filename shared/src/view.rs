@@ -42,6 +42,7 @@ pub fn redacted_state(state: &RoomState) -> RoomState {
         *annex = annex.redacted();
     }
     out.access = out.access.redacted();
+    out.suggestions = crate::suggestion::visible(&state.suggestions, &state.annexes);
     out
 }
 

@@ -34,9 +34,12 @@ const ROLES: [&str; 8] = [
 
 fn expected_capabilities(role: &str) -> Vec<&'static str> {
     match role.split('/').next().unwrap_or(role) {
-        "owner" => vec!["read", "edit", "object", "resolve_objection", "accept_residual", "decide_release", "audit"],
-        "reviewer" => vec!["read", "edit", "object", "resolve_objection"],
-        "agent" => vec!["read", "object"],
+        "owner" => vec![
+            "read", "edit", "object", "resolve_objection", "accept_residual", "decide_release", "audit", "suggest",
+            "decide_suggestion",
+        ],
+        "reviewer" => vec!["read", "edit", "object", "resolve_objection", "suggest"],
+        "agent" => vec!["read", "object", "suggest"],
         _ => vec!["read"],
     }
 }
@@ -71,7 +74,7 @@ async fn join_gives_each_role_a_filtered_snapshot() -> Result<()> {
         let state = &snap["state"];
         ensure!(state["id"] == server.room().as_str(), "{role}: wrong room");
         ensure!(state["title"] == server.seed.title.as_str());
-        ensure!(state["members"].as_object().map(|m| m.len()) == Some(8), "{role}: 8 members expected");
+        ensure!(state["members"].as_object().map(|m| m.len()) == Some(9), "{role}: 9 members expected");
         let titles: Vec<&str> =
             state["sections"].as_array().context("sections")?.iter().filter_map(|s| s["title"].as_str()).collect();
         assert_eq!(

@@ -1,10 +1,11 @@
 //! The real-terminal test: two `trustroom` TUIs in tmux against a real
-//! server (`tests/tui/tmux_e2e.sh`), run as part of `cargo test`.
+//! server (`tests/tui/tmux_e2e.sh`), run as part of `cargo test`; the owner
+//! also accepts and rejects a headless agent's suggestions on the TUI.
 
 use std::process::Command;
 
 #[test]
-fn two_tuis_in_tmux_co_edit_object_gate_hold_and_release() -> anyhow::Result<()> {
+fn two_tuis_in_tmux_co_edit_object_gate_decide_suggestions_hold_and_release() -> anyhow::Result<()> {
     let bin = trustroom_e2e::client_bin()?;
     let script = trustroom_e2e::workspace_root().join("tests/tui/tmux_e2e.sh");
     let out = Command::new("bash")

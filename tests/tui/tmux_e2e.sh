@@ -8,6 +8,9 @@
 #   1. text typed in the owner's editor appears in the reviewer's;
 #   2. the reviewer adds an objection in the split pane and the owner sees it;
 #   3. the reviewer opens a gated annex: RESTRICTED, never the canary text;
+#   3b. the chronology agent (`trustroom agent chronology --once`, the
+#      command the demo prints) suggests entries; the owner accepts S-1 and
+#      rejects S-2 with a reason on the TUI's suggestions screen;
 #   4. the owner holds with a reason, then (blockers resolved and the
 #      co-signatures the release policy asks for given through the scriptable
 #      CLI) releases from the readiness record; both status bars show HELD,
@@ -152,6 +155,31 @@ wait_for reviewer "tenant-identifiers"
 wait_for reviewer "need-to-know"
 check_no_canary
 ok "the reviewer sees RESTRICTED and no canary"
+
+# --- 3b. an agent suggests, the owner accepts and rejects in the TUI ---------
+# The demo prints one command per agent ("# NAME runs the ROLE agent:").
+AGENT_CMD=$(awk '/runs the chronology agent:$/ { getline; sub(/^ +/, ""); print; exit }' "$TMP/demo.out")
+[ -n "$AGENT_CMD" ] || fail "the demo printed no chronology agent command"
+read -r -a AGENT_ARGV <<<"$AGENT_CMD"
+env -u TRUSTROOM_TOKEN "${AGENT_ARGV[@]}" --once >"$TMP/agent.out" 2>&1 || fail "the chronology agent failed: $(cat "$TMP/agent.out")"
+grep -q "S-1 suggested chronology entries TL-0413" "$TMP/agent.out" || fail "unexpected agent output: $(cat "$TMP/agent.out")"
+keys owner Escape u
+wait_for owner "Suggestions" "the owner's suggestions screen did not open"
+wait_for owner "proposed by chronology-agent (agent/chronology)"
+wait_for owner "Tier-1 support reproduces the failing export"
+keys owner y
+wait_for owner "S-1 accepted" "accepting S-1 from the TUI did not work"
+cli show "$ROOM" --json | grep -q "\[verified: TL-0413\] 09:06 Tier-1 support" || fail "the accepted entry is not in the chronology"
+wait_for owner "Session S-19 resolves its tenant context"
+keys owner x
+wait_for owner "Reject the suggestion"
+text owner "E2E-REJECT the 09:17 entry already covers the cached context"
+keys owner Enter
+wait_for owner "S-2 rejected" "rejecting S-2 from the TUI did not work"
+cli suggestions "$ROOM" --all --json >"$TMP/suggestions.json" 2>/dev/null || cli suggestions "$ROOM" --json >"$TMP/suggestions.json" || fail "trustroom suggestions failed"
+grep -q "E2E-REJECT" "$TMP/suggestions.json" || fail "the rejection reason is not recorded: $(head -c 600 "$TMP/suggestions.json")"
+keys owner Escape
+ok "the owner accepts and rejects agent suggestions in the TUI"
 
 # --- 4. hold, then release ----------------------------------------------------
 keys owner Escape H

@@ -203,6 +203,24 @@ pub enum Command {
         room: String,
     },
 
+    /// Propose a section's new text as a suggestion (agents, reviewers, owners; a human accepts or rejects)
+    #[command(after_help = "The operation is computed from the section's text at the revision read on join \
+        to the file's text; the server rebases it as the section changes. Out-of-bounds flags (the room's \
+        boundary rules) are printed and stored with the suggestion.")]
+    Suggest(super::suggest::SuggestArgs),
+
+    /// List the room's open suggestions (with --all, decided ones too)
+    Suggestions(super::suggest::SuggestionsArgs),
+
+    /// Accept a suggestion: applied as a normal change by you, naming its proposer (owners, allowed reviewers)
+    Accept(super::suggest::AcceptArgs),
+
+    /// Reject a suggestion with a reason (owners, allowed reviewers)
+    Reject(super::suggest::RejectArgs),
+
+    /// The room's working metrics: suggestion outcomes per role and human, register, timing, annex access, activity
+    Stats(super::suggest::StatsArgs),
+
     /// Join a room and print every pushed frame as one JSON line until Ctrl-C
     #[command(after_help = "The first line is the room's snapshot (or, with --since, the missed events). \
         Exits 0 on Ctrl-C or SIGTERM; if the connection ends, exits non-zero with the reason.")]
@@ -222,6 +240,9 @@ pub enum Command {
 
     /// Run a local demo server with a seeded room and open the terminal UI as its owner
     Demo(DemoArgs),
+
+    /// Run a headless agent (chronology, objection-normaliser, trace-keeper) with an agent member's token
+    Agent(crate::agent::AgentArgs),
 
     /// Annex access: request, approve or deny, revoke, list, history, policy
     #[command(subcommand)]

@@ -36,7 +36,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    async fn open(&self) -> anyhow::Result<Session> {
+    pub(super) async fn open(&self) -> anyhow::Result<Session> {
         Session::open(&self.settings, self.timeout).await
     }
 

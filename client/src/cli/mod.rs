@@ -16,6 +16,7 @@ pub mod input;
 pub mod output;
 pub mod resolve;
 pub mod session;
+pub mod suggest;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -77,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Config(c) => config_command(&globals, c),
         Command::Demo(args) => crate::demo::run(args).await,
+        Command::Agent(args) => crate::agent::run(&ctx()?, args).await,
         Command::Connect { room } => {
             let settings = ctx()?.settings;
             if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
@@ -121,6 +123,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::export(&ctx()?, &room, revision, format, out.as_deref()).await
         }
         Command::Manifests { room } => commands::manifests(&ctx()?, &room).await,
+        Command::Suggest(args) => suggest::suggest(&ctx()?, &args).await,
+        Command::Suggestions(args) => suggest::suggestions(&ctx()?, &args).await,
+        Command::Accept(args) => suggest::accept(&ctx()?, &args).await,
+        Command::Reject(args) => suggest::reject(&ctx()?, &args).await,
+        Command::Stats(args) => suggest::stats(&ctx()?, &args).await,
         Command::Access(c) => access::access(&ctx()?, c).await,
         Command::BreakGlass(args) => access::break_glass(&ctx()?, args).await,
         Command::Promote(args) => access::promote(&ctx()?, args).await,

@@ -50,6 +50,8 @@ pub enum Action {
     Hold,
     Escalate,
     Cosign,
+    Suggestions,
+    Stats,
     ReconnectNow,
 }
 
@@ -114,6 +116,8 @@ impl App {
             Action::Hold => self.open_reason(ReasonPurpose::Hold),
             Action::Escalate => self.open_reason(ReasonPurpose::Escalate),
             Action::Cosign => self.start_cosign(),
+            Action::Suggestions => self.open_suggestions(),
+            Action::Stats => self.open_stats(),
             Action::ReconnectNow => {
                 self.reconnect_requested = true;
                 self.notify(Level::Info, "reconnecting now…");
@@ -442,7 +446,7 @@ impl App {
         let what = match purpose {
             ReasonPurpose::Hold => Some("hold"),
             ReasonPurpose::Escalate => Some("escalate"),
-            ReasonPurpose::RequestAccess(_) => None,
+            ReasonPurpose::RequestAccess(_) | ReasonPurpose::RejectSuggestion(_) => None,
         };
         if what.is_some_and(|w| !self.owner_check(w)) {
             return;
@@ -451,6 +455,7 @@ impl App {
             ReasonPurpose::Hold => "why the release is held",
             ReasonPurpose::Escalate => "why this goes to direct human handling",
             ReasonPurpose::RequestAccess(_) => "why you need this annex (the owner decides; audited)",
+            ReasonPurpose::RejectSuggestion(_) => "why this suggestion is rejected (the proposer sees it)",
         };
         self.overlay = Some(Overlay::dialog(Dialog::Reason(ReasonForm {
             purpose,

@@ -145,6 +145,10 @@ pub enum Pending {
     RequestAccess,
     /// An owner's decision from the approvals queue (`R-N` / `P-N`).
     Decide { code: String, approve: bool },
+    /// Accepting or rejecting a suggestion (`S-N`).
+    DecideSuggestion { code: String, accept: bool },
+    /// The room's working metrics for the stats screen.
+    Stats,
 }
 
 impl Pending {
@@ -202,6 +206,10 @@ pub struct App {
     pub annexes: AnnexView,
     pub overlay: Option<Overlay>,
     pub diff: Option<DiffView>,
+    /// The suggestions screen, when open (`u`).
+    pub suggestions: Option<super::suggest::SuggestionsView>,
+    /// The stats screen, when open (`m`).
+    pub stats: Option<super::stats::StatsView>,
     pub notices: VecDeque<Notice>,
     pub outbox: Vec<Outgoing>,
     pub pending: HashMap<u64, Pending>,
@@ -270,6 +278,8 @@ impl App {
             annexes: AnnexView::default(),
             overlay: None,
             diff: None,
+            suggestions: None,
+            stats: None,
             notices: VecDeque::new(),
             outbox: Vec::new(),
             pending: HashMap::new(),

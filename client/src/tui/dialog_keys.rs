@@ -52,6 +52,14 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match d {
         Dialog::Message { .. } => None,
+        Dialog::AcceptFlagged { suggestion, code, flags } => match key.code {
+            KeyCode::Char('y' | 'Y') => {
+                app.send_accept(suggestion);
+                None
+            }
+            KeyCode::Char('n' | 'N') => None,
+            _ => Some(Dialog::AcceptFlagged { suggestion, code, flags }),
+        },
         Dialog::Approvals(f) => super::approvals::key(app, f, key),
         Dialog::Cosign { content_hash, revision } => match key.code {
             KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
@@ -178,6 +186,14 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
             match f.purpose {
                 ReasonPurpose::Hold => app.send(Request::Hold { room, reason }, Pending::Hold),
                 ReasonPurpose::Escalate => app.send(Request::Escalate { room, reason }, Pending::Escalate),
+                ReasonPurpose::RejectSuggestion(suggestion) => {
+                    let code = app.suggestion_code(suggestion);
+                    let seq = app.next_seq();
+                    app.send(
+                        Request::RejectSuggestion { room, suggestion, reason, seq: Some(seq) },
+                        Pending::DecideSuggestion { code, accept: false },
+                    )
+                }
                 ReasonPurpose::RequestAccess(annex) => {
                     let seq = app.next_seq();
                     app.send(

@@ -51,6 +51,12 @@ impl App {
         if self.diff.is_some() {
             return self.diff_key(key);
         }
+        if self.suggestions.is_some() {
+            return self.suggestions_key(key);
+        }
+        if self.stats.is_some() {
+            return self.stats_key(key);
+        }
         if self.focus == Pane::Editor && self.editor.mode == EditMode::Insert {
             return self.insert_key(key);
         }
@@ -87,6 +93,8 @@ impl App {
             KeyCode::Char('H') => Action::Hold,
             KeyCode::Char('E') => Action::Escalate,
             KeyCode::Char('S') => Action::Cosign,
+            KeyCode::Char('u') => Action::Suggestions,
+            KeyCode::Char('m') => Action::Stats,
             KeyCode::Char('V') => {
                 super::approvals::open(self);
                 return;

@@ -47,6 +47,8 @@ pub enum Dialog {
     Message { title: String, text: String },
     /// The owner's queue of pending access requests and promotions.
     Approvals(super::approvals::ApprovalsForm),
+    /// Accepting a suggestion flagged out-of-bounds asks again, naming the flags.
+    AcceptFlagged { suggestion: trustroom_shared::SuggestionId, code: String, flags: Vec<String> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +103,8 @@ pub enum ReasonPurpose {
     Escalate,
     /// Ask the owner for access to a gated annex.
     RequestAccess(trustroom_shared::AnnexId),
+    /// Reject a suggestion (the reason is stored with the decision).
+    RejectSuggestion(trustroom_shared::SuggestionId),
 }
 
 pub struct ReasonForm {

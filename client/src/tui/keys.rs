@@ -36,6 +36,8 @@ pub const GLOBAL: &[KeyHelp] = &[
     owner("E", "escalate to direct human handling (reason + confirm)"),
     k("S", "co-sign the current content (when the release policy names you)"),
     owner("V", "approvals queue: access requests and promotions to decide"),
+    k("u", "suggestions: step through, see inline or as a diff, accept / reject"),
+    k("m", "stats: activity sparklines, outcomes per role, chronology timeline"),
     k("q / Ctrl-c", "quit"),
 ];
 
@@ -89,6 +91,20 @@ pub const DIFF: &[KeyHelp] = &[
     k("[ ] / { }", "move the older / newer revision"),
     k("j k PgUp PgDn g G", "scroll"),
     k("Esc / q", "close the diff"),
+];
+
+pub const SUGGESTIONS: &[KeyHelp] = &[
+    k("j k / ↑ ↓  n p", "next / previous suggestion"),
+    k("i / Tab", "inline in the section text / unified diff"),
+    k("y / Enter", "accept (out-of-bounds ones ask again)"),
+    k("x", "reject, with a reason"),
+    k("PgUp PgDn", "scroll the change"),
+    k("Esc / q / u", "close"),
+];
+
+pub const STATS: &[KeyHelp] = &[
+    k("r", "refresh the figures"),
+    k("Esc / q / m", "close"),
 ];
 
 /// Keys for the focused pane.

@@ -57,7 +57,7 @@ fn layout_unclamped(app: &App, area: Rect) -> PaneRects {
         status,
         ..PaneRects::default()
     };
-    if app.diff.is_some() {
+    if app.diff.is_some() || app.suggestions.is_some() || app.stats.is_some() {
         return out;
     }
     let w = main.width;

@@ -24,6 +24,8 @@ pub mod layout;
 pub mod logging;
 pub mod net;
 pub mod palette;
+pub mod stats;
+pub mod suggest;
 pub mod sync;
 pub mod terminal;
 pub mod theme;

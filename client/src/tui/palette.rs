@@ -43,6 +43,8 @@ const STATIC: &[(&str, &str, Action)] = &[
     ("hold the release (with a reason)", "H", Action::Hold),
     ("escalate to direct human handling", "E", Action::Escalate),
     ("co-sign the current content", "S", Action::Cosign),
+    ("suggestions: review, accept or reject", "u", Action::Suggestions),
+    ("stats: the room's working metrics", "m", Action::Stats),
     ("reconnect now", "", Action::ReconnectNow),
 ];
 

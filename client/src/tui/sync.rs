@@ -420,6 +420,15 @@ impl App {
             (Pending::Decide { code, approve }, Ok(_)) => {
                 self.notify(Level::Info, format!("{code} {}", if approve { "approved" } else { "denied" }))
             }
+            (Pending::DecideSuggestion { code, accept }, Ok(_)) => {
+                self.notify(Level::Info, format!("{code} {}", if accept { "accepted" } else { "rejected" }))
+            }
+            (Pending::Stats, Ok(v)) => self.on_stats(v),
+            (Pending::Stats, Err(e)) => {
+                if let Some(s) = &mut self.stats {
+                    s.error = Some(e.to_string());
+                }
+            }
             (Pending::RequestAccess, Ok(_)) => {
                 self.notify(Level::Info, "access requested — the owner decides; you will see the annex once granted")
             }
@@ -442,6 +451,8 @@ impl App {
                     Pending::Cosign => "co-signature refused",
                     Pending::RequestAccess => "access request refused",
                     Pending::Decide { .. } => "decision refused",
+                    Pending::DecideSuggestion { accept: true, .. } => "accept refused",
+                    Pending::DecideSuggestion { accept: false, .. } => "reject refused",
                     _ => "request failed",
                 };
                 if matches!(p, Pending::Hold | Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate | Pending::Cosign) {

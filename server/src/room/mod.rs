@@ -4,8 +4,10 @@
 //! acknowledges and broadcasts them.
 
 mod access;
+mod guardrails;
 mod release;
 mod requests;
+mod suggestions;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

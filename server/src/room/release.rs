@@ -239,7 +239,13 @@ impl Room {
                     }
                 };
                 let manifests = self.manifest_history(batch).await?;
-                let result = render(&state, manifest_for(&manifests, &state), format);
+                let mut log = crate::export::log_upto(&self.store, self.id, state.revision)
+                    .await
+                    .map_err(|e| unavailable("read the revision log", format!("{e:#}")))?;
+                // Revisions of this batch are in memory only until it commits.
+                let stored = log.last().map_or(0, |r| r.revision);
+                log.extend(batch.commit.revisions.iter().filter(|r| r.revision > stored && r.revision <= state.revision).cloned());
+                let result = render(&state, manifest_for(&manifests, &state), format, &log);
                 let detail = export_detail(&result);
                 self.audit(batch, &user.to_string(), "export", detail);
                 Ok(value(&result))

@@ -52,6 +52,15 @@ fn request_name(r: &Request) -> &'static str {
         | Request::OverrideCheck { .. }
         | Request::SetAccessPolicy { .. }
         | Request::AccessHistory { .. }) => super::access::request_name(r).unwrap_or("access"),
+        r @ (Request::Suggest { .. }
+        | Request::SuggestRegister { .. }
+        | Request::AcceptSuggestion { .. }
+        | Request::RejectSuggestion { .. }
+        | Request::WithdrawSuggestion { .. }
+        | Request::Suggestions { .. }
+        | Request::SetSuggestionAcceptors { .. }
+        | Request::SetBoundaryRules { .. }
+        | Request::Stats { .. }) => super::suggestions::request_name(r).unwrap_or("suggestion"),
         Request::Ping => "ping",
     }
 }
@@ -68,6 +77,9 @@ fn needed(r: &Request) -> Capability {
         | Request::Release { .. }
         | Request::Escalate { .. }
         | Request::SetReleasePolicy { .. } => Capability::DecideRelease,
+        Request::Suggest { .. } | Request::SuggestRegister { .. } | Request::WithdrawSuggestion { .. } => Capability::Suggest,
+        // Accepting and rejecting: owners and reviewers the owner allowed,
+        // checked against the room's acceptor list (suggestions.rs).
         _ => Capability::Read,
     }
 }
@@ -78,6 +90,7 @@ fn is_mutation(r: &Request) -> bool {
         r,
         Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::ViewAnnex { .. } | Request::Cursor { .. }
             | Request::Ping | Request::Readiness { .. } | Request::Export { .. } | Request::Manifests { .. }
+            | Request::Suggestions { .. } | Request::Stats { .. }
     )
 }
 
@@ -112,6 +125,7 @@ fn created_id(change: &Change) -> Option<String> {
         Change::SectionAdded { section, .. } => Some(section.to_string()),
         Change::ObjectionRaised { objection } => Some(objection.id.to_string()),
         Change::ReplyAdded { reply, .. } => Some(reply.id.to_string()),
+        Change::SuggestionProposed { suggestion } => Some(suggestion.id.to_string()),
         _ => None,
     }
 }
@@ -137,6 +151,10 @@ impl Room {
         let Some(member) = self.state.member(user).cloned() else {
             return self.refuse(batch, user, what, crate::hub::room_not_found());
         };
+        // Guardrails: agents only ever propose (guardrails.rs).
+        if let Some(refusal) = super::guardrails::agent_refusal(&member.role, &request) {
+            return self.refuse(batch, user, what, refusal);
+        }
         let cap = needed(&request);
         if !allowed(&member.role, cap) {
             let msg = format!("your role ({}) may not {what}", member.role.label());
@@ -322,21 +340,25 @@ impl Room {
             | Request::OverrideCheck { .. }
             | Request::SetAccessPolicy { .. }
             | Request::AccessHistory { .. }) => self.access_request(conn, role, request, stamp, batch).await,
+            request @ (Request::Suggest { .. }
+            | Request::SuggestRegister { .. }
+            | Request::AcceptSuggestion { .. }
+            | Request::RejectSuggestion { .. }
+            | Request::WithdrawSuggestion { .. }
+            | Request::Suggestions { .. }
+            | Request::SetSuggestionAcceptors { .. }
+            | Request::SetBoundaryRules { .. }
+            | Request::Stats { .. }) => self.suggestion_request(user, role, request, stamp, batch).await,
             Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::Ping => {
                 Err(invalid("this request is not handled by a room"))
             }
         }
     }
 
-    async fn edit(
-        &mut self,
-        batch: &mut Batch,
-        user: UserId,
-        stamp: Option<ClientStamp>,
-        section: SectionId,
-        base: u64,
-        wire: Vec<WireComponent>,
-    ) -> Answer {
+    /// Validates a client's operation on `section` against room revision
+    /// `base` and transforms it over every edit of the section accepted
+    /// since, so it applies to the current text (edits and suggestions).
+    pub(super) fn incoming_op(&self, section: SectionId, base: u64, wire: Vec<WireComponent>) -> Result<TextOp, Refusal> {
         if self.state.section(section).is_none() {
             return Err((ErrorCode::NotFound, format!("section {section} not found")));
         }
@@ -402,6 +424,19 @@ impl Room {
         if op.target_len() > self.config.max_section_chars {
             return Err((ErrorCode::TooLarge, format!("section would exceed {} characters", self.config.max_section_chars)));
         }
+        Ok(op)
+    }
+
+    async fn edit(
+        &mut self,
+        batch: &mut Batch,
+        user: UserId,
+        stamp: Option<ClientStamp>,
+        section: SectionId,
+        base: u64,
+        wire: Vec<WireComponent>,
+    ) -> Answer {
+        let op = self.incoming_op(section, base, wire)?;
         let (ins, del) = op.components().iter().fold((0usize, 0usize), |(i, d), c| match c {
             trustroom_shared::ot::Component::Insert(s) => (i + s.chars().count(), d),
             trustroom_shared::ot::Component::Delete(n) => (i, d + n),

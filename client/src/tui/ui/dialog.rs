@@ -64,6 +64,25 @@ pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
             footer(t, buf, inner, &[("y / Enter", "co-sign"), ("n / Esc", "cancel")]);
         }
         Dialog::Approvals(f) => crate::tui::approvals::draw(app, f, area, buf),
+        Dialog::AcceptFlagged { code, flags, .. } => {
+            let t = &app.theme;
+            let h = (flags.len() as u16 + 8).min(area.height);
+            let inner = popup(buf, t, centered(area, 80, h), &format!("Accept {code}? It is OUT OF BOUNDS"));
+            let mut y = 0u16;
+            let intro = "The room never decides disclosure, contacts customers, changes privileges or runs remediation. \
+                         This suggestion tripped the room's boundary rules:";
+            for l in wrap(intro, inner.width as usize) {
+                put_line(buf, inner, y, &Line::from(Span::styled(l, t.text())));
+                y += 1;
+            }
+            for f in flags {
+                for l in wrap(&format!("• {f}"), inner.width as usize) {
+                    put_line(buf, inner, y, &Line::from(Span::styled(l, t.error())));
+                    y += 1;
+                }
+            }
+            footer(t, buf, inner, &[("y", "accept anyway (audited)"), ("n / Esc", "back")]);
+        }
         Dialog::Message { title, text } => {
             let inner = popup(buf, &app.theme, centered(area, 70, 9), title);
             for (y, l) in wrap(text, inner.width as usize).iter().enumerate() {
@@ -149,6 +168,7 @@ fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
         ReasonPurpose::Hold => "Hold the release",
         ReasonPurpose::Escalate => "Escalate to direct human handling",
         ReasonPurpose::RequestAccess(_) => "Request access to an annex",
+        ReasonPurpose::RejectSuggestion(_) => "Reject the suggestion",
     };
     let inner = popup(buf, t, centered(area, 72, 10), title);
     let mut y = 0u16;
@@ -156,6 +176,7 @@ fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
         ReasonPurpose::Hold => "The packet stays in the room until you release it. Reason:",
         ReasonPurpose::Escalate => "Hands the room to direct human handling; the room becomes read-only. Reason:",
         ReasonPurpose::RequestAccess(_) => "Asks the owner for one hour of access. The request and any view are audited. Reason:",
+        ReasonPurpose::RejectSuggestion(_) => "The suggestion stays in the room's history with your reason. Reason:",
     };
     for l in wrap(intro, inner.width as usize) {
         put_line(buf, inner, y, &Line::from(Span::styled(l, t.dim())));
@@ -177,6 +198,7 @@ fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
             ReasonPurpose::Hold => "hold",
             ReasonPurpose::Escalate => "continue",
             ReasonPurpose::RequestAccess(_) => "send request",
+            ReasonPurpose::RejectSuggestion(_) => "reject",
         };
         footer(t, buf, inner, &[("Enter", verb), ("Esc", "cancel")]);
     }

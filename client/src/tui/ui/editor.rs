@@ -4,7 +4,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
@@ -44,6 +44,13 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     } else if focused {
         title.push(Span::styled("i to edit ", t.dim()));
     }
+    if let Some(state) = &app.state {
+        let open = crate::tui::suggest::open_on(state, section.id);
+        if open > 0 {
+            let noun = if open == 1 { "suggestion" } else { "suggestions" };
+            title.push(Span::styled(format!("✎ {open} open {noun} (u) "), t.diff_insert()));
+        }
+    }
     if app.docs.get(&section.id).is_some_and(|d| d.has_pending()) {
         if matches!(app.conn, crate::tui::app::ConnState::Connected) {
             title.push(Span::styled("sending… ", t.dim()));
@@ -66,6 +73,34 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     block.render(area, buf);
     (&app.editor.area).render(inner, buf);
     paint_overlays(app, t, inner, buf, &remotes);
+}
+
+/// Where open suggestions change this section, in local text positions:
+/// `(start, end)`; an empty range is an insertion point.
+fn suggestion_marks(app: &App, section: trustroom_shared::SectionId) -> Vec<(usize, usize)> {
+    use trustroom_shared::ot::{Component, OpLimits, TextOp};
+    let (Some(state), Some(doc)) = (&app.state, app.docs.get(&section)) else { return Vec::new() };
+    let limits = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
+    let mut out = Vec::new();
+    for s in state.suggestions.open() {
+        let trustroom_shared::suggestion::Proposal::Edit { section: sec, op } = &s.proposal else { continue };
+        let Ok(op) = TextOp::from_wire(op, limits) else { continue };
+        if *sec != section {
+            continue;
+        }
+        let mut pos = 0usize;
+        for c in op.components() {
+            match c {
+                Component::Retain(n) => pos += n,
+                Component::Insert(_) => out.push((doc.server_to_local(pos), doc.server_to_local(pos))),
+                Component::Delete(n) => {
+                    out.push((doc.server_to_local(pos), doc.server_to_local(pos + n)));
+                    pos += n;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn remote_cursors(app: &App, section: trustroom_shared::SectionId) -> Vec<Remote> {
@@ -110,6 +145,9 @@ fn paint_overlays(app: &App, t: &Theme, inner: Rect, buf: &mut Buffer, remotes: 
         starts.push(acc);
         acc += l.chars().count() + 1;
     }
+    let marks = app.current_section_id().map(|id| suggestion_marks(app, id)).unwrap_or_default();
+    let insert_mark = t.diff_insert().add_modifier(Modifier::REVERSED | Modifier::UNDERLINED);
+    let delete_mark = t.diff_delete().add_modifier(Modifier::CROSSED_OUT);
     let (top, _) = ta.scroll_offset();
     let mut prev = None;
     for sr in 0..inner.height {
@@ -141,6 +179,15 @@ fn paint_overlays(app: &App, t: &Theme, inner: Rect, buf: &mut Buffer, remotes: 
                     if off >= h.start && off < h.end {
                         buf[(x, y)].set_style(hl_style(t, h.kind));
                     }
+                }
+            }
+            // Open suggestions, inline: text they delete struck through,
+            // a marked cell where they insert (`u` shows the whole change).
+            for (a, b) in &marks {
+                if a == b && off == *a && (c.is_some() || col == line_len) {
+                    buf[(x, y)].set_style(insert_mark);
+                } else if off >= *a && off < *b && c.is_some() {
+                    buf[(x, y)].set_style(delete_mark);
                 }
             }
             for r in remotes {

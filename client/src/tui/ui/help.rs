@@ -17,6 +17,10 @@ pub fn help_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let (title, pane_keys): (String, &[KeyHelp]) = if app.diff.is_some() {
         ("Diff view".into(), keys::DIFF)
+    } else if app.suggestions.is_some() {
+        ("Suggestions".into(), keys::SUGGESTIONS)
+    } else if app.stats.is_some() {
+        ("Stats".into(), keys::STATS)
     } else {
         (format!("Focused: {}", app.focus.name()), keys::for_pane(app.focus, app.editor.mode))
     };

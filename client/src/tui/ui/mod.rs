@@ -10,7 +10,9 @@ pub mod help;
 pub mod palette;
 pub mod register;
 pub mod sections;
+pub mod stats;
 pub mod status;
+pub mod suggestions;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -32,6 +34,10 @@ pub fn draw(app: &App, frame: &mut Frame) {
         draw_waiting(app, l.main, buf);
     } else if let Some(d) = &app.diff {
         diff::draw(app, d, l.main, buf);
+    } else if let Some(v) = &app.suggestions {
+        suggestions::draw(app, v, l.main, buf);
+    } else if let Some(v) = &app.stats {
+        stats::draw(app, v, l.main, buf);
     } else {
         if let Some(r) = l.sections {
             sections::draw(app, r, buf);

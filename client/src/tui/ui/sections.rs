@@ -49,6 +49,12 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         let meta = app.meta.get(&s.id).cloned().unwrap_or_default();
         let mut spans = vec![Span::raw("   ")];
         spans.extend(badges(app, &meta));
+        if let Some(state) = &app.state {
+            let open = crate::tui::suggest::open_on(state, s.id);
+            if open > 0 {
+                spans.push(Span::styled(format!("✎{open} "), t.diff_insert()));
+            }
+        }
         let editors = app.editing_in(s.id);
         if !editors.is_empty() {
             spans.push(Span::styled(format!("{} ", t.sym.editing), t.dim()));
