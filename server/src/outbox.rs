@@ -9,6 +9,8 @@ use tokio::sync::{Notify, mpsc};
 use trustroom_shared::protocol::{ErrorCode, ServerFrame};
 use trustroom_shared::{ClientId, UserId};
 
+use crate::metrics::METRICS;
+
 /// One item for a connection's writer, in order.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
@@ -81,12 +83,20 @@ impl Outbox {
 
     /// Queues a frame without waiting; false when the queue is full or closed.
     pub fn try_frame(&self, frame: Arc<str>) -> bool {
-        self.frames.try_send(Outgoing::Frame(frame)).is_ok()
+        let queued = self.frames.try_send(Outgoing::Frame(frame)).is_ok();
+        if queued {
+            METRICS.queued(1);
+        }
+        queued
     }
 
     /// Queues a frame, waiting for room; false when the connection is gone.
     pub async fn frame(&self, frame: Arc<str>) -> bool {
-        self.frames.send(Outgoing::Frame(frame)).await.is_ok()
+        let queued = self.frames.send(Outgoing::Frame(frame)).await.is_ok();
+        if queued {
+            METRICS.queued(1);
+        }
+        queued
     }
 
     /// Queues an orderly close after the frames already queued.

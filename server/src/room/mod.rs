@@ -21,6 +21,7 @@ use trustroom_shared::{ClientId, RoomId, UserId};
 
 use crate::admin::AdminCommand;
 use crate::config::ServerConfig;
+use crate::metrics::METRICS;
 use crate::outbox::{ConnInfo, encode};
 use crate::storage::{CommitBatch, LoadedRoom, Store};
 
@@ -158,11 +159,17 @@ impl Room {
 
     /// Runs the actor until shutdown or until every handle is dropped.
     pub async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
+        METRICS.room(1);
+        self.serve(&mut rx).await;
+        METRICS.room(-1);
+    }
+
+    async fn serve(&mut self, rx: &mut mpsc::Receiver<RoomCmd>) {
         let mut shutdown_done: Option<oneshot::Sender<()>> = None;
         while shutdown_done.is_none() && !self.broken {
             // Commands, or the room's own deadlines on its clock (grant
             // expiry, break-glass end, retention): see access.rs.
-            let first = match self.wait_next(&mut rx).await {
+            let first = match self.wait_next(rx).await {
                 access::Wake::Command(cmd) => cmd,
                 access::Wake::Deadline => {
                     self.on_deadline().await;
@@ -243,7 +250,10 @@ impl Room {
             {
                 batch.commit.snapshot = Some(self.state.clone());
             }
-            if let Err(e) = self.store.commit(self.id, &batch.commit).await {
+            let started = std::time::Instant::now();
+            let committed = self.store.commit(self.id, &batch.commit).await;
+            METRICS.commit(started.elapsed(), committed.is_ok(), batch.commit.revisions.len());
+            if let Err(e) = committed {
                 tracing::error!(room = %self.id, "commit failed: {e}");
                 let code = if e.is_unavailable() { ErrorCode::Unavailable } else { ErrorCode::Internal };
                 let message = format!("the change could not be stored ({e}); nothing was applied");
@@ -283,9 +293,14 @@ impl Room {
         }
         // A committed retention purge: scrub storage too (access.rs).
         self.after_commit().await;
+        // Each event is serialized once and the bytes shared by every
+        // recipient; their writers flush what is queued in one write.
         for rev in &batch.commit.revisions {
             let frame = encode(&ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
             self.broadcast(&frame, None);
+        }
+        if !batch.commit.revisions.is_empty() {
+            METRICS.broadcast(batch.commit.revisions.len(), batch.commit.revisions.len() * self.subscribers.len());
         }
         for (user, reason) in batch.removals {
             self.cut_off(user, &reason);
@@ -363,6 +378,7 @@ impl Room {
                     continue;
                 }
                 tracing::warn!(room = %self.id, conn = id, "subscriber stalled; disconnecting");
+                METRICS.stalled();
                 sub.conn.out.close_now(ErrorCode::TooLarge, "you fell too far behind; reconnect and resync");
                 self.presence.remove(&sub.conn.client);
             }
