@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use trustroom_shared::ClientId;
 use trustroom_shared::ot::{OpLimits, TextOp};
-use trustroom_shared::ot_client::SectionSync;
 use trustroom_shared::protocol::{ClientFrame, Request, ServerFrame};
 use trustroom_shared::{RoomId, SectionId};
 
@@ -306,6 +305,11 @@ struct Client {
 }
 
 impl Client {
+    /// Open loop: every operation goes out at its intended time, based on
+    /// the newest revision this client has seen (it does not wait for its
+    /// previous operation's acknowledgement, exactly like a Yjs client
+    /// sends every update at once); the server transforms it against
+    /// everything it accepted since that base.
     async fn run(mut self, ws: wire::Ws, start: Instant, load: &Load, reg: &Registry) -> anyhow::Result<ClientReport> {
         let (mut sink, mut stream) = ws.split();
         let me = self.id.to_string();
@@ -315,10 +319,7 @@ impl Client {
         let mut next = start + interval.mul_f64(self.index as f64 / load.clients as f64);
         let end = reg.measure_until;
         let drain_until = end + Duration::from_secs(load.drain);
-        let mut sync = SectionSync::default();
         let mut seq = 0u64;
-        let mut in_flight: Option<(u64, usize)> = None;
-        let mut buffered: Option<(Instant, usize)> = None;
         let mut report = ClientReport {
             room: self.room,
             section: self.section,
@@ -335,7 +336,6 @@ impl Client {
         };
         let mut rng = (self.index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let others = self.in_room.saturating_sub(1) as u64;
-        let mut outgoing: Vec<(u64, TextOp, u64)> = Vec::new();
         let ch = if self.index % 2 == 0 { "a" } else { "é" };
         loop {
             if Instant::now() >= drain_until {
@@ -343,89 +343,63 @@ impl Client {
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(next.into()), if next < end => {
-                    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-                    let pos = (rng as usize) % (self.len + 1);
-                    let mut op = TextOp::new();
-                    op.retain(pos).insert(ch).retain(self.len - pos);
-                    self.len += 1;
-                    let intended = next;
-                    next += interval;
-                    if reg.measured(intended) { report.sent += 1; }
-                    if let Some(send) = sync.local(op)? {
+                    // Every op whose time has come goes out now.
+                    while next <= Instant::now() && next < end {
+                        rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+                        let pos = (rng as usize) % (self.len + 1);
+                        let mut op = TextOp::new();
+                        op.retain(pos).insert(ch).retain(self.len - pos);
+                        let intended = next;
+                        next += interval;
                         seq += 1;
-                        in_flight = Some((seq, 1));
                         reg.record_sent(self.index, seq, intended);
-                        if reg.measured(intended) { report.expected += others; }
-                        outgoing.push((seq, send, self.revision));
-                    } else {
-                        let (since, n) = buffered.unwrap_or((intended, 0));
-                        buffered = Some((since, n + 1));
+                        if reg.measured(intended) {
+                            report.sent += 1;
+                            report.expected += others;
+                        }
+                        let request = Request::Edit { room: self.room, section: self.section, base: self.revision, op: op.to_wire(), seq: Some(seq) };
+                        let frame = ClientFrame { id: format!("e{seq}"), request };
+                        sink.feed(Message::text(serde_json::to_string(&frame)?)).await?;
                     }
+                    sink.flush().await?;
                 }
                 _ = tokio::time::sleep_until(drain_until.into()) => break,
                 msg = stream.next() => {
                     let Some(msg) = msg else { break };
                     let Message::Text(t) = msg? else { continue };
-                    let frame: LiteFrame = serde_json::from_str(&t)?;
-                    match frame.kind {
-                        "event" => {}
-                        "error" => {
+                    let event = match wire::scan_event(&t) {
+                        wire::Scanned::Event(e) => e,
+                        wire::Scanned::Other => continue,
+                        wire::Scanned::Refusal => {
+                            let frame: LiteFrame = serde_json::from_str(&t)?;
+                            if frame.kind == "closing" {
+                                report.errors.push(format!("closed by the server: {}", frame.code.unwrap_or("?")));
+                                break;
+                            }
                             report.errors.push(format!("{} {}: {}", frame.id.unwrap_or("-"), frame.code.unwrap_or("?"), frame.message.unwrap_or_default()));
                             continue;
                         }
-                        "closing" => {
-                            report.errors.push(format!("closed by the server: {}", frame.code.unwrap_or("?")));
-                            break;
-                        }
-                        _ => continue,
-                    }
-                    let Some(rev) = frame.rev else { continue };
-                    self.revision = rev.revision;
-                    if rev.change.kind != "section_edited" || rev.change.section != Some(section.as_str()) {
+                    };
+                    self.revision = event.revision;
+                    if event.section != Some(section.as_str()) {
                         continue;
                     }
-                    let stamp = rev.client.as_ref();
-                    if stamp.is_some_and(|s| s.client == me) {
-                        let acked_seq = stamp.map(|s| s.seq);
-                        if let Some((s, chars)) = in_flight.filter(|(s, _)| Some(*s) == acked_seq) {
-                            report.acked_seqs.push((s, chars));
-                            if reg.sent_at(&me, s).is_some_and(|w| reg.measured(w)) { report.acked += chars as u64; }
-                        }
-                        if let Some(send) = sync.ack() {
-                            seq += 1;
-                            let (since, n) = buffered.take().unwrap_or((Instant::now(), 1));
-                            in_flight = Some((seq, n));
-                            reg.record_sent(self.index, seq, since);
-                            if reg.measured(since) { report.expected += others; }
-                            outgoing.push((seq, send, self.revision));
-                        } else {
-                            in_flight = None;
-                        }
-                    } else {
-                        let op = TextOp::from_wire(rev.change.op.as_deref().unwrap_or_default(), OpLimits::default())?;
-                        let apply = sync.remote(&op)?;
-                        self.len = self.len + apply.target_len() - apply.base_len();
-                        if let Some(stamp) = stamp {
-                            if let Some(when) = reg.sent_at(stamp.client, stamp.seq) {
-                                if reg.measured(when) {
-                                    report.received += 1;
-                                    let micros = (Instant::now().saturating_duration_since(when).as_micros() as u64).max(1);
-                                    let _ = report.hist.record(micros);
-                                    let w = (when.saturating_duration_since(reg.measure_from).as_secs_f64() / reg.window.as_secs_f64()) as usize;
-                                    while report.windows.len() <= w { report.windows.push(histogram()?); }
-                                    let _ = report.windows[w].record(micros);
-                                }
-                            }
-                        }
+                    self.len = (self.len as i64 + event.delta).max(0) as usize;
+                    let Some((client, s)) = event.stamp else { continue };
+                    let when = reg.sent_at(client, s);
+                    if client == me {
+                        report.acked_seqs.push((s, 1));
+                        if when.is_some_and(|w| reg.measured(w)) { report.acked += 1; }
+                    } else if let Some(when) = when.filter(|w| reg.measured(*w)) {
+                        report.received += 1;
+                        let micros = (Instant::now().saturating_duration_since(when).as_micros() as u64).max(1);
+                        let _ = report.hist.record(micros);
+                        let w = (when.saturating_duration_since(reg.measure_from).as_secs_f64() / reg.window.as_secs_f64()) as usize;
+                        while report.windows.len() <= w { report.windows.push(histogram()?); }
+                        let _ = report.windows[w].record(micros);
                     }
                 }
             }
-            for (s, op, base) in outgoing.drain(..) {
-                let request = Request::Edit { room: self.room, section: self.section, base, op: op.to_wire(), seq: Some(s) };
-                let frame = ClientFrame { id: format!("e{s}"), request };
-                sink.feed(Message::text(serde_json::to_string(&frame)?)).await?;
-            }
-            sink.flush().await?;
         }
         report.final_len = self.len;
         Ok(report)

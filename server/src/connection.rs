@@ -23,7 +23,7 @@ use crate::auth::token_hash;
 use crate::hub::{Hub, room_not_found};
 use crate::limits::{Admission, ConnectionLimits, TokenBucket};
 use crate::metrics::METRICS;
-use crate::outbox::{CloseSignal, ConnInfo, Outbox, Outgoing, encode};
+use crate::outbox::{CloseSignal, ConnInfo, Frame, Outbox, Outgoing, encode};
 use crate::room::{Answer, Refusal, RoomCmd};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -37,12 +37,21 @@ const AUDITED_REFUSALS_PER_CONNECTION: u64 = 20;
 /// its `closing` frame before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// Bytes read from a socket at a time. tungstenite's default (128 KiB) is
+/// zero-filled up front, which made every idle connection cost 128 KiB of
+/// resident memory; requests are small, and a large one is simply read in
+/// more chunks.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// The websocket settings for a server configuration.
 pub fn ws_config(hard_frame_bytes: usize) -> WebSocketConfig {
-    WebSocketConfig::default().max_message_size(Some(hard_frame_bytes)).max_frame_size(Some(hard_frame_bytes))
+    WebSocketConfig::default()
+        .max_message_size(Some(hard_frame_bytes))
+        .max_frame_size(Some(hard_frame_bytes))
+        .read_buffer_size(READ_BUFFER_BYTES)
 }
 
-fn error_frame(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Arc<str> {
+fn error_frame(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Frame {
     encode(&ServerFrame::Error { id, code, message: message.into() })
 }
 
@@ -474,7 +483,7 @@ async fn write_loop<K>(
             item = rx.recv() => match item {
                 Some(Outgoing::Frame(text)) => {
                     frames += 1;
-                    Message::text(text.as_ref())
+                    Message::Text(text)
                 }
                 Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
                 None => break None,
@@ -489,7 +498,7 @@ async fn write_loop<K>(
                 Ok(Outgoing::Frame(text)) => {
                     frames += 1;
                     bytes += text.len();
-                    batch.push(Message::text(text.as_ref()));
+                    batch.push(Message::Text(text));
                 }
                 Ok(Outgoing::Close(code, reason)) => {
                     close_after = Some((code, reason));
@@ -526,7 +535,7 @@ async fn write_loop<K>(
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         if let Some((code, reason)) = closing {
             let frame = encode(&ServerFrame::Closing { code, reason });
-            if sink.send(Message::text(frame.as_ref())).await.is_err() {
+            if sink.send(Message::Text(frame)).await.is_err() {
                 return;
             }
         }

@@ -22,7 +22,7 @@ use trustroom_shared::{ClientId, RoomId, UserId};
 use crate::admin::AdminCommand;
 use crate::config::ServerConfig;
 use crate::metrics::METRICS;
-use crate::outbox::{ConnInfo, encode};
+use crate::outbox::{ConnInfo, Frame, encode};
 use crate::storage::{CommitBatch, LoadedRoom, Store};
 
 /// A refusal: stable code + message.
@@ -360,7 +360,7 @@ impl Room {
 
     /// Sends a frame to every subscriber (except `skip`); a subscriber whose
     /// queue is full is disconnected (it resyncs when it returns).
-    fn broadcast(&mut self, frame: &Arc<str>, skip: Option<u64>) {
+    fn broadcast(&mut self, frame: &Frame, skip: Option<u64>) {
         let mut stalled = Vec::new();
         for (id, sub) in &self.subscribers {
             if Some(*id) == skip {

@@ -372,9 +372,12 @@ impl Room {
             ));
         }
         let unlimited = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
+        // History is contiguous by revision: start at `base + 1` directly
+        // instead of scanning the whole window for every edit.
+        let from = ((base + 1).saturating_sub(oldest_kept) as usize).min(self.history.len());
         let concurrent: Vec<TextOp> = self
             .history
-            .iter()
+            .range(from..)
             .filter(|r| r.revision > base)
             .filter_map(|r| match &r.change {
                 Change::SectionEdited { section: s, op } if *s == section => Some(TextOp::from_wire(op, unlimited)),
