@@ -84,6 +84,10 @@ pub struct Room {
     config: Arc<ServerConfig>,
     /// Recent revisions (for transforms and catch-up), oldest first.
     history: VecDeque<Revision>,
+    /// Beside each entry of `history`: its section edit, parsed once (an
+    /// incoming edit is transformed against every edit since its base; at
+    /// thousands of edits per second re-parsing them each time dominated).
+    edit_ops: VecDeque<Option<ParsedEdit>>,
     subscribers: HashMap<u64, Subscriber>,
     presence: HashMap<ClientId, Presence>,
     /// Highest applied request seq per client.
@@ -100,6 +104,19 @@ pub struct Room {
     dropped_audit: u64,
     /// Access governance bookkeeping: the timer, check caches (access.rs).
     access: access::AccessRuntime,
+}
+
+/// A section edit's operation, parsed (`Err` when the stored op is unreadable).
+type ParsedEdit = (trustroom_shared::SectionId, Result<trustroom_shared::ot::TextOp, String>);
+
+fn parse_edit(rev: &Revision) -> Option<ParsedEdit> {
+    match &rev.change {
+        Change::SectionEdited { section, op } => {
+            let unlimited = trustroom_shared::ot::OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
+            Some((*section, trustroom_shared::ot::TextOp::from_wire(op, unlimited).map_err(|e| e.to_string())))
+        }
+        _ => None,
+    }
 }
 
 /// Rebuilds a room's state from what storage holds.
@@ -135,12 +152,14 @@ impl Room {
                 history.push_front(rev);
             }
         }
+        let edit_ops = history.iter().map(parse_edit).collect();
         Ok(Some(Room {
             id,
             state,
             store,
             config,
             history,
+            edit_ops,
             subscribers: HashMap::new(),
             presence: HashMap::new(),
             client_seqs: loaded.client_seqs.into_iter().collect(),
@@ -353,6 +372,7 @@ impl Room {
         while self.history.len() > self.config.history_window {
             self.history.pop_front();
         }
+        self.edit_ops = self.history.iter().map(parse_edit).collect();
         self.client_seqs = loaded.client_seqs.into_iter().collect();
         self.audit_head = loaded.audit_head;
         Ok(())
@@ -459,9 +479,11 @@ impl Room {
         let actor = if author == ADMIN_ACTOR { "admin".to_string() } else { author.to_string() };
         let kind = format!("change.{}", rev.change.kind_name());
         self.audit(batch, &actor, &kind, audit_detail);
+        self.edit_ops.push_back(parse_edit(&rev));
         self.history.push_back(rev.clone());
         if self.history.len() > self.config.history_window {
             self.history.pop_front();
+            self.edit_ops.pop_front();
         }
         batch.commit.revisions.push(rev);
         Ok(self.state.revision)
