@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use trustroom_shared::ClientId;
 use trustroom_shared::ot::{OpLimits, TextOp};
+use trustroom_shared::ot_client::SectionSync;
 use trustroom_shared::protocol::{ClientFrame, Request, ServerFrame};
 use trustroom_shared::{RoomId, SectionId};
 
@@ -305,11 +306,11 @@ struct Client {
 }
 
 impl Client {
-    /// Open loop: every operation goes out at its intended time, based on
-    /// the newest revision this client has seen (it does not wait for its
-    /// previous operation's acknowledgement, exactly like a Yjs client
-    /// sends every update at once); the server transforms it against
-    /// everything it accepted since that base.
+    /// The protocol's client algorithm (`SectionSync`, as the TUI and CLI
+    /// use it): one edit in flight; local ops made meanwhile are composed
+    /// and sent on its acknowledgement. Each op is scheduled at its
+    /// intended time (open loop); a composed op's latency counts from the
+    /// intended time of its first op.
     async fn run(mut self, ws: wire::Ws, start: Instant, load: &Load, reg: &Registry) -> anyhow::Result<ClientReport> {
         let (mut sink, mut stream) = ws.split();
         let me = self.id.to_string();
@@ -319,7 +320,10 @@ impl Client {
         let mut next = start + interval.mul_f64(self.index as f64 / load.clients as f64);
         let end = reg.measure_until;
         let drain_until = end + Duration::from_secs(load.drain);
+        let mut sync = SectionSync::default();
         let mut seq = 0u64;
+        let mut in_flight: Option<(u64, usize)> = None;
+        let mut buffered: Option<(Instant, usize)> = None;
         let mut report = ClientReport {
             room: self.room,
             section: self.section,
@@ -336,6 +340,7 @@ impl Client {
         };
         let mut rng = (self.index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let others = self.in_room.saturating_sub(1) as u64;
+        let mut outgoing: Vec<(u64, TextOp, u64)> = Vec::new();
         let ch = if self.index % 2 == 0 { "a" } else { "é" };
         loop {
             if Instant::now() >= drain_until {
@@ -343,25 +348,26 @@ impl Client {
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(next.into()), if next < end => {
-                    // Every op whose time has come goes out now.
                     while next <= Instant::now() && next < end {
                         rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
                         let pos = (rng as usize) % (self.len + 1);
                         let mut op = TextOp::new();
                         op.retain(pos).insert(ch).retain(self.len - pos);
+                        self.len += 1;
                         let intended = next;
                         next += interval;
-                        seq += 1;
-                        reg.record_sent(self.index, seq, intended);
-                        if reg.measured(intended) {
-                            report.sent += 1;
-                            report.expected += others;
+                        if reg.measured(intended) { report.sent += 1; }
+                        if let Some(send) = sync.local(op)? {
+                            seq += 1;
+                            in_flight = Some((seq, 1));
+                            reg.record_sent(self.index, seq, intended);
+                            if reg.measured(intended) { report.expected += others; }
+                            outgoing.push((seq, send, self.revision));
+                        } else {
+                            let (since, n) = buffered.unwrap_or((intended, 0));
+                            buffered = Some((since, n + 1));
                         }
-                        let request = Request::Edit { room: self.room, section: self.section, base: self.revision, op: op.to_wire(), seq: Some(seq) };
-                        let frame = ClientFrame { id: format!("e{seq}"), request };
-                        sink.feed(Message::text(serde_json::to_string(&frame)?)).await?;
                     }
-                    sink.flush().await?;
                 }
                 _ = tokio::time::sleep_until(drain_until.into()) => break,
                 msg = stream.next() => {
@@ -384,25 +390,65 @@ impl Client {
                     if event.section != Some(section.as_str()) {
                         continue;
                     }
-                    self.len = (self.len as i64 + event.delta).max(0) as usize;
-                    let Some((client, s)) = event.stamp else { continue };
-                    let when = reg.sent_at(client, s);
-                    if client == me {
-                        report.acked_seqs.push((s, 1));
-                        if when.is_some_and(|w| reg.measured(w)) { report.acked += 1; }
-                    } else if let Some(when) = when.filter(|w| reg.measured(*w)) {
-                        report.received += 1;
-                        let micros = (Instant::now().saturating_duration_since(when).as_micros() as u64).max(1);
-                        let _ = report.hist.record(micros);
-                        let w = (when.saturating_duration_since(reg.measure_from).as_secs_f64() / reg.window.as_secs_f64()) as usize;
-                        while report.windows.len() <= w { report.windows.push(histogram()?); }
-                        let _ = report.windows[w].record(micros);
+                    let stamp = event.stamp;
+                    if stamp.is_some_and(|(c, _)| c == me) {
+                        let acked_seq = stamp.map(|(_, s)| s);
+                        if let Some((s, chars)) = in_flight.filter(|(s, _)| Some(*s) == acked_seq) {
+                            report.acked_seqs.push((s, chars));
+                            if reg.sent_at(&me, s).is_some_and(|w| reg.measured(w)) { report.acked += chars as u64; }
+                        }
+                        if let Some(send) = sync.ack() {
+                            seq += 1;
+                            let (since, n) = buffered.take().unwrap_or((Instant::now(), 1));
+                            in_flight = Some((seq, n));
+                            reg.record_sent(self.index, seq, since);
+                            if reg.measured(since) { report.expected += others; }
+                            outgoing.push((seq, send, self.revision));
+                        } else {
+                            in_flight = None;
+                        }
+                    } else {
+                        let op = match event.op {
+                            Some(op) => op,
+                            None => full_parse_op(&t)?,
+                        };
+                        let apply = sync.remote(&op)?;
+                        self.len = self.len + apply.target_len() - apply.base_len();
+                        if let Some((client, s)) = stamp {
+                            if let Some(when) = reg.sent_at(client, s).filter(|w| reg.measured(*w)) {
+                                report.received += 1;
+                                let micros = (Instant::now().saturating_duration_since(when).as_micros() as u64).max(1);
+                                let _ = report.hist.record(micros);
+                                let w = (when.saturating_duration_since(reg.measure_from).as_secs_f64() / reg.window.as_secs_f64()) as usize;
+                                while report.windows.len() <= w { report.windows.push(histogram()?); }
+                                let _ = report.windows[w].record(micros);
+                            }
+                        }
                     }
                 }
+            }
+            if !outgoing.is_empty() {
+                for (s, op, base) in outgoing.drain(..) {
+                    let request = Request::Edit { room: self.room, section: self.section, base, op: op.to_wire(), seq: Some(s) };
+                    let frame = ClientFrame { id: format!("e{s}"), request };
+                    sink.feed(Message::text(serde_json::to_string(&frame)?)).await?;
+                }
+                sink.flush().await?;
             }
         }
         report.final_len = self.len;
         Ok(report)
+    }
+}
+
+/// The operation of an event frame, parsed in full.
+fn full_parse_op(text: &str) -> anyhow::Result<TextOp> {
+    match serde_json::from_str::<ServerFrame>(text)? {
+        ServerFrame::Event { rev, .. } => match rev.change {
+            trustroom_shared::change::Change::SectionEdited { op, .. } => Ok(TextOp::from_wire(&op, OpLimits::default())?),
+            _ => anyhow::bail!("not an edit"),
+        },
+        _ => anyhow::bail!("not an event"),
     }
 }
 
