@@ -10,6 +10,7 @@
 #   bash bench/compare.sh                 # 10×5/s and 50×5/s, 20 s each
 #   WORKLOADS="10x5 50x5 100x5" SECS=30 bash bench/compare.sh
 #
+#   PIN=0 bash bench/compare.sh   # without taskset (busy machine)
 # Results: bench/out/compare-<time>.json and .md (also printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +19,11 @@ SECS=${SECS:-20}
 WARMUP=${WARMUP:-2}
 PEERS=${PEERS:-"hocuspocus y-websocket"}
 PORT=${PORT:-18734}
-pin() { if command -v taskset >/dev/null && taskset -c "$1" true 2>/dev/null; then echo "taskset -c $1"; fi; }
+# PIN=0: no taskset (on a machine busy with other work a pinned process
+# cannot move off a loaded core).
+pin() { if [ "${PIN:-1}" != 0 ] && command -v taskset >/dev/null && taskset -c "$1" true 2>/dev/null; then echo "taskset -c $1"; fi; }
 SERVER_PIN=$(pin 0); GEN_PIN=$(pin 1)
+if [ "${PIN:-1}" = 0 ]; then TR_PIN="--server-cpus none --gen-cpus none --gen-threads 2"; else TR_PIN="--server-cpus 0 --gen-cpus 1"; fi
 
 work=$(mktemp -d /tmp/trustroom-peers.XXXXXX)
 server_pid=""
@@ -61,7 +65,7 @@ for w in $WORKLOADS; do
   done
   echo "compare: trustroom, $clients clients × $rate ops/s, ${SECS} s" >&2
   target/release/trustroom-bench --clients "$clients" --rate "$rate" --secs "$SECS" --warmup "$WARMUP" \
-    --server-cpus 0 --gen-cpus 1 | python3 -c \
+    $TR_PIN | python3 -c \
     'import json,sys; r=json.load(sys.stdin); r["server"]="trustroom"; r.pop("windows",None); print(json.dumps(r))' >> "$results"
 done
 

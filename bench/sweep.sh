@@ -9,6 +9,7 @@
 #   bash bench/sweep.sh          # ~6–8 minutes
 #   SECS=30 CLIENTS="10 50" ROOMS="1 10" COLD=100000 IDLE=1000 bash bench/sweep.sh
 #
+#   PIN=0 bash bench/sweep.sh     # without taskset (busy machine)
 # Results: bench/out/sweep-<time>.jsonl and .md (also printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +19,12 @@ CLIENTS=${CLIENTS:-"10 50 100 200 400"}
 ROOMS=${ROOMS:-"1 10 100"}
 COLD=${COLD:-100000}
 IDLE=${IDLE:-1000}
+# PIN=0: no taskset (on a machine busy with other work a pinned process
+# cannot move off a loaded core; the report records what was used).
+if [ "${PIN:-1}" = 0 ]; then PINNING="--server-cpus none --gen-cpus none --gen-threads 2"; else PINNING=""; fi
 echo "sweep: load average $(cut -d' ' -f1-3 /proc/loadavg) (numbers are noisy when this is above ~0.5)" >&2
 cargo build --quiet --release -p trustroom-bench
-bench=target/release/trustroom-bench
+bench="target/release/trustroom-bench $PINNING"
 mkdir -p bench/out
 stamp=$(date +%Y%m%d-%H%M%S)
 results="bench/out/sweep-$stamp.jsonl"
@@ -68,6 +72,10 @@ for r in rows:
         out.append("")
         out.append(f"Idle connections: {r['connections']} joined connections add {r['kib_per_idle_connection']:.1f} KiB of server RSS each "
                    f"({r['server_rss_before_kib']/1024:.1f} → {r['server_rss_after_kib']/1024:.1f} MiB).")
+loads = [r.get("load_average_before") for r in rows if r.get("load_average_before") is not None]
+pins = {str((r.get("pinning") or {}).get("applied")) for r in rows if r.get("mode") == "fanout"}
+out.append("")
+out.append(f"Machine load average before the runs: {min(loads):.1f}–{max(loads):.1f}; taskset pinning applied: {', '.join(sorted(pins))}." if loads else "")
 text = "\n".join(out)
 open(sys.argv[2], "w").write(text + "\n")
 print(text)
