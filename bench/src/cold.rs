@@ -150,16 +150,14 @@ async fn write_history(db: &std::path::Path, revisions: u64) -> anyhow::Result<(
     let section: SectionId = created["created"].as_str().context("no section id")?.parse()?;
     let base = created["revision"].as_u64().context("no revision")?;
     let mut pending: VecDeque<oneshot::Receiver<trustroom_server::room::Answer>> = VecDeque::new();
-    let mut len = 0usize;
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    for i in 0..revisions {
+    for (len, i) in (0..revisions).enumerate() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let pos = (rng as usize) % (len + 1);
         let mut op = TextOp::new();
-        op.retain(pos).insert(if i % 7 == 0 { "\n" } else { "x" }).retain(len - pos);
-        len += 1;
+        op.retain(pos).insert(if i.is_multiple_of(7) { "\n" } else { "x" }).retain(len - pos);
         // Each edit is exactly the next revision (no concurrent writers).
         let edit = Request::Edit { room: seed.room, section, base: base + i, op: op.to_wire(), seq: Some(i + 1) };
         let (cmd, wait) = ask(edit);

@@ -341,7 +341,7 @@ impl Client {
         let mut rng = (self.index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let others = self.in_room.saturating_sub(1) as u64;
         let mut outgoing: Vec<(u64, TextOp, u64)> = Vec::new();
-        let ch = if self.index % 2 == 0 { "a" } else { "é" };
+        let ch = if self.index.is_multiple_of(2) { "a" } else { "é" };
         loop {
             if Instant::now() >= drain_until {
                 break;

@@ -92,14 +92,15 @@ async fn metrics_endpoint_reports_connections_rooms_ops_and_commit_latency() -> 
     let joined = owner.join(&room).await?;
     reader.join(&room).await?;
     let (sid, body) = section(&joined, "Summary")?;
-    let mut len = body.chars().count() as i64;
+    let len = body.chars().count() as u64;
     let mut rev = joined["state"]["revision"].as_u64().context("revision")?;
     for seq in 1..=3u64 {
+        // Each edit prepends one character to what the previous ones made.
+        let before = len + seq - 1;
         let ack = owner
-            .ok(json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": ["x", len], "seq": seq}))
+            .ok(json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": ["x", before], "seq": seq}))
             .await?;
         rev = ack["revision"].as_u64().with_context(|| format!("ack {ack}"))?;
-        len += 1;
     }
     reader.wait_for_revision(rev).await?;
 

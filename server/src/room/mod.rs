@@ -52,13 +52,16 @@ struct Subscriber {
     conn: ConnInfo,
 }
 
+/// An administrative command's reply channel and its result.
+type AdminReply = (oneshot::Sender<Result<String, String>>, Result<String, String>);
+
 /// What a batch has produced but not yet committed.
 #[derive(Default)]
 struct Batch {
     commit: CommitBatch,
     /// Replies that may only be sent once the batch is durable.
     replies: Vec<(oneshot::Sender<Answer>, Answer)>,
-    admin_replies: Vec<(oneshot::Sender<Result<String, String>>, Result<String, String>)>,
+    admin_replies: Vec<AdminReply>,
     /// Connections to cut off after commit (removed members).
     removals: Vec<(UserId, String)>,
     /// Answers to joins: sent even when the batch cannot be stored (the
@@ -532,11 +535,11 @@ impl Room {
     }
 
     fn leave(&mut self, conn_id: u64) {
-        if let Some(sub) = self.subscribers.remove(&conn_id) {
-            if self.presence.remove(&sub.conn.client).is_some() {
-                let gone = encode(&ServerFrame::PresenceGone { room: self.id, client: sub.conn.client });
-                self.broadcast(&gone, None);
-            }
+        if let Some(sub) = self.subscribers.remove(&conn_id)
+            && self.presence.remove(&sub.conn.client).is_some()
+        {
+            let gone = encode(&ServerFrame::PresenceGone { room: self.id, client: sub.conn.client });
+            self.broadcast(&gone, None);
         }
     }
 }
