@@ -532,6 +532,16 @@ async fn write_loop<K>(
             break close_after;
         }
     };
+    // Frames still queued are never written: take them off the queue-depth
+    // gauge (nothing can be queued once the receiver is closed).
+    rx.close();
+    let mut dropped = 0;
+    while let Ok(item) = rx.try_recv() {
+        if matches!(item, Outgoing::Frame(_)) {
+            dropped += 1;
+        }
+    }
+    METRICS.dequeued(dropped);
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         if let Some((code, reason)) = closing {
             let frame = encode(&ServerFrame::Closing { code, reason });

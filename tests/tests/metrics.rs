@@ -123,10 +123,10 @@ async fn metrics_endpoint_reports_connections_rooms_ops_and_commit_latency() -> 
     let deadline = tokio::time::Instant::now() + T;
     loop {
         let (_, after) = http_get(&metrics, "/metrics", "GET").await?;
-        if sample(&after, "trustroom_connections")? == 0.0 {
+        if sample(&after, "trustroom_connections")? == 0.0 && sample(&after, "trustroom_fanout_queue_depth")? == 0.0 {
             break;
         }
-        ensure!(tokio::time::Instant::now() < deadline, "connections never went back to 0:\n{after}");
+        ensure!(tokio::time::Instant::now() < deadline, "connections and queued frames never went back to 0:\n{after}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
