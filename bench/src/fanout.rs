@@ -167,6 +167,10 @@ pub async fn run(load: &Load) -> anyhow::Result<Value> {
     }
     let (samples, cpu_at_end) = sampler.await?;
     let peak_rss = server::peak_rss_kib(server.pid);
+    let server_metrics = match &server.metrics {
+        Some(addr) => server::scrape_metrics(addr).await,
+        None => None,
+    };
     let pinned = server.pinned;
     // No graceful shutdown: what was acknowledged must be on disk already.
     server.kill().await;
@@ -243,6 +247,7 @@ pub async fn run(load: &Load) -> anyhow::Result<Value> {
         "server_cpu_seconds": cpu_at_end.zip(cpu_before).map(|(a, b)| a - b),
         "server_cpu_share": cpu_at_end.zip(cpu_before).map(|(a, b)| (a - b) / (load.secs as f64 + load.warmup as f64)),
         "server_peak_rss_kib": peak_rss,
+        "server_metrics": server_metrics,
         "server_rss_kib": {"start": first.map(|f| f.0), "end": last.map(|l| l.0)},
         "server_open_fds": {"start": first.map(|f| f.1), "end": last.map(|l| l.1)},
         "latency_drift": drift,

@@ -20,6 +20,8 @@ pub struct ServerChild {
     pub members: Vec<Value>,
     /// Whether the child was started under `taskset`.
     pub pinned: bool,
+    /// `host:port` of the child's `/metrics` endpoint.
+    pub metrics: Option<String>,
 }
 
 impl ServerChild {
@@ -95,7 +97,8 @@ pub async fn start(
         .filter_map(|r| r.as_str().and_then(|r| r.parse().ok()))
         .collect();
     let members = hello["members"].as_array().cloned().unwrap_or_default();
-    Ok(ServerChild { child, pid, url, rooms, members, pinned })
+    let metrics = hello["metrics"].as_str().map(String::from);
+    Ok(ServerChild { child, pid, url, rooms, members, pinned, metrics })
 }
 
 /// The configuration every bench server runs with: the defaults, except
@@ -139,7 +142,10 @@ pub async fn serve_child(db: &str, rooms: usize, seed: bool, history_window: Opt
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}", listener.local_addr()?);
-    println!("{}", json!({"url": url, "rooms": ids, "members": members}));
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let metrics_addr = metrics.local_addr()?.to_string();
+    tokio::spawn(trustroom_server::metrics::serve(metrics));
+    println!("{}", json!({"url": url, "rooms": ids, "members": members, "metrics": metrics_addr}));
     trustroom_server::serve::run(listener, store, bench_config(history_window), std::future::pending()).await
 }
 
@@ -175,4 +181,42 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
 /// The 1-minute load average (to record how busy the machine was).
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// Scrapes the child's `/metrics` and keeps what explains a run: commit
+/// latency (mean and the histogram's p50/p99 bucket bounds), frames per
+/// socket flush (the writer's batching), queued frames.
+pub async fn scrape_metrics(addr: &str) -> Option<Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n").await.ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.ok()?;
+    let body = raw.split_once("\r\n\r\n")?.1;
+    let mut values = std::collections::HashMap::new();
+    let mut buckets = Vec::new();
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let (name, value) = line.rsplit_once(' ')?;
+        let value: f64 = value.parse().ok()?;
+        if let Some(le) = name.strip_prefix("trustroom_commit_duration_seconds_bucket{le=\"") {
+            let le = le.trim_end_matches("\"}");
+            buckets.push((le.parse::<f64>().unwrap_or(f64::INFINITY), value));
+        } else {
+            values.insert(name.to_string(), value);
+        }
+    }
+    let get = |n: &str| values.get(n).copied().unwrap_or(0.0);
+    let commits = get("trustroom_commit_duration_seconds_count");
+    let bucket_at = |q: f64| buckets.iter().find(|(_, c)| *c >= q * commits).map(|(le, _)| le * 1000.0);
+    Some(json!({
+        "ops_accepted": get("trustroom_ops_accepted_total"),
+        "commits": commits,
+        "commit_mean_ms": if commits > 0.0 { get("trustroom_commit_duration_seconds_sum") / commits * 1000.0 } else { 0.0 },
+        "commit_p50_ms_at_most": bucket_at(0.5),
+        "commit_p99_ms_at_most": bucket_at(0.99),
+        "frames_written": get("trustroom_frames_written_total"),
+        "socket_flushes": get("trustroom_socket_flushes_total"),
+        "frames_per_flush": if get("trustroom_socket_flushes_total") > 0.0 { get("trustroom_frames_written_total") / get("trustroom_socket_flushes_total") } else { 0.0 },
+        "stalled_disconnects": get("trustroom_stalled_disconnects_total"),
+    }))
 }
