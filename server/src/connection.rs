@@ -22,7 +22,8 @@ use trustroom_shared::{RoomId, UserId};
 use crate::auth::token_hash;
 use crate::hub::{Hub, Located, room_not_found};
 use crate::limits::{Admission, ConnectionLimits, TokenBucket};
-use crate::outbox::{CloseSignal, ConnInfo, Outbox, Outgoing, encode};
+use crate::metrics::METRICS;
+use crate::outbox::{CloseSignal, ConnInfo, Frame, Outbox, Outgoing, encode};
 use crate::room::{Answer, Refusal, RoomCmd};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -36,18 +37,27 @@ const AUDITED_REFUSALS_PER_CONNECTION: u64 = 20;
 /// its `closing` frame before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// Bytes read from a socket at a time. tungstenite's default (128 KiB) is
+/// zero-filled up front, which made every idle connection cost 128 KiB of
+/// resident memory; requests are small, and a large one is simply read in
+/// more chunks.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// The websocket settings for a server configuration.
 pub fn ws_config(hard_frame_bytes: usize) -> WebSocketConfig {
-    WebSocketConfig::default().max_message_size(Some(hard_frame_bytes)).max_frame_size(Some(hard_frame_bytes))
+    WebSocketConfig::default()
+        .max_message_size(Some(hard_frame_bytes))
+        .max_frame_size(Some(hard_frame_bytes))
+        .read_buffer_size(READ_BUFFER_BYTES)
 }
 
-fn error_frame(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Arc<str> {
+fn error_frame(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Frame {
     encode(&ServerFrame::Error { id, code, message: message.into() })
 }
 
 /// The `moved` answer: an `error` frame with the owning node's URL in
 /// `url` (docs/protocol.md §8, docs/cluster.md).
-fn moved_frame(id: String, message: String, url: String) -> Arc<str> {
+fn moved_frame(id: String, message: String, url: String) -> Frame {
     #[derive(serde::Serialize)]
     struct Moved {
         r#type: &'static str,
@@ -57,7 +67,7 @@ fn moved_frame(id: String, message: String, url: String) -> Arc<str> {
         url: String,
     }
     let frame = Moved { r#type: "error", id, code: ErrorCode::Moved, message, url };
-    Arc::from(serde_json::to_string(&frame).unwrap_or_default())
+    Frame::from(serde_json::to_string(&frame).unwrap_or_default())
 }
 
 /// Audits refusals that happen outside any room, capped per connection.
@@ -226,6 +236,7 @@ pub async fn serve_connection<S>(
     let conn_id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let info = ConnInfo { conn_id, user: user.id, client, out: out.clone() };
     hub.register_connection(conn_id, user.id, out.clone());
+    METRICS.connection(1);
     let welcome = ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
         user: user.id,
@@ -388,6 +399,7 @@ pub async fn serve_connection<S>(
         }
     }
     hub.unregister_connection(conn_id);
+    METRICS.connection(-1);
     refusals.finish().await;
     drop(info);
     drop(out);
@@ -454,10 +466,19 @@ async fn finish_writer(writer: &mut tokio::task::JoinHandle<()>) {
     let _ = writer.await;
 }
 
+/// Most frames written with one flush.
+const MAX_FRAMES_PER_FLUSH: usize = 512;
+
+/// Stop adding queued frames to a flush beyond this many payload bytes.
+const MAX_BYTES_PER_FLUSH: usize = 256 * 1024;
+
 /// Drains the outbox to the socket, sends a websocket Ping every
-/// `ping_every`, and closes the socket when asked. A client that does not
-/// read cannot hold it: every write gives way to an out-of-band close and
-/// fails after `write_timeout`.
+/// `ping_every`, and closes the socket when asked. Everything queued when
+/// the writer wakes up goes out with one flush (one `write` on the socket
+/// for many small frames), so a burst of events costs one syscall per
+/// connection, not one per event. A client that does not read cannot hold
+/// it: every flush gives way to an out-of-band close and fails after
+/// `write_timeout`.
 async fn write_loop<K>(
     mut sink: K,
     mut rx: tokio::sync::mpsc::Receiver<Outgoing>,
@@ -469,35 +490,79 @@ async fn write_loop<K>(
 {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batch: Vec<Message> = Vec::new();
     let closing: Option<(ErrorCode, String)> = loop {
-        let msg = tokio::select! {
+        let mut close_after: Option<(ErrorCode, String)> = None;
+        let mut frames = 0usize;
+        let first = tokio::select! {
             biased;
             reason = close.requested() => break reason,
             item = rx.recv() => match item {
-                Some(Outgoing::Frame(text)) => Message::text(text.as_ref()),
+                Some(Outgoing::Frame(text)) => {
+                    frames += 1;
+                    Message::Text(text)
+                }
                 Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
                 None => break None,
             },
             _ = ping.tick() => Message::Ping(Default::default()),
         };
+        let mut bytes = first.len();
+        batch.push(first);
+        // Whatever else is queued already goes into the same flush.
+        while batch.len() < MAX_FRAMES_PER_FLUSH && bytes < MAX_BYTES_PER_FLUSH {
+            match rx.try_recv() {
+                Ok(Outgoing::Frame(text)) => {
+                    frames += 1;
+                    bytes += text.len();
+                    batch.push(Message::Text(text));
+                }
+                Ok(Outgoing::Close(code, reason)) => {
+                    close_after = Some((code, reason));
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        METRICS.dequeued(frames);
+        let count = batch.len();
+        let write = async {
+            for msg in batch.drain(..) {
+                sink.feed(msg).await?;
+            }
+            sink.flush().await
+        };
         let sent = tokio::select! {
             biased;
             reason = close.requested() => break reason,
-            sent = tokio::time::timeout(write_timeout, sink.send(msg)) => sent,
+            sent = tokio::time::timeout(write_timeout, write) => sent,
         };
         match sent {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => METRICS.flushed(count),
             Ok(Err(_)) => break None,
             Err(_) => {
-                tracing::debug!("a frame could not be written within {write_timeout:?}; closing");
+                tracing::debug!("queued frames could not be written within {write_timeout:?}; closing");
                 break None;
             }
         }
+        if close_after.is_some() {
+            break close_after;
+        }
     };
+    // Frames still queued are never written: take them off the queue-depth
+    // gauge (nothing can be queued once the receiver is closed).
+    rx.close();
+    let mut dropped = 0;
+    while let Ok(item) = rx.try_recv() {
+        if matches!(item, Outgoing::Frame(_)) {
+            dropped += 1;
+        }
+    }
+    METRICS.dequeued(dropped);
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         if let Some((code, reason)) = closing {
             let frame = encode(&ServerFrame::Closing { code, reason });
-            if sink.send(Message::text(frame.as_ref())).await.is_err() {
+            if sink.send(Message::Text(frame)).await.is_err() {
                 return;
             }
         }

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod export;
 pub mod hub;
 pub mod limits;
+pub mod metrics;
 pub mod outbox;
 pub mod retention;
 pub mod room;

@@ -37,6 +37,9 @@ enum Command {
         /// PEM private key for TLS.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Serve Prometheus metrics (`GET /metrics`, plain HTTP) on this address; off by default.
+        #[arg(long, env = "TRUSTROOM_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
         #[command(flatten)]
         limits: LimitArgs,
         /// Several nodes on one PostgreSQL database (docs/cluster.md).
@@ -364,7 +367,7 @@ async fn main() -> anyhow::Result<()> {
     let store = open_store(&cli.db).await?;
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Serve { listen, tls_cert, tls_key, limits, cluster } => {
+        Command::Serve { listen, tls_cert, tls_key, metrics_listen, limits, cluster } => {
             drop(out);
             let mut config = limits.config();
             cluster.apply(&mut config)?;
@@ -375,6 +378,14 @@ async fn main() -> anyhow::Result<()> {
                 _ => None,
             };
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+            let _metrics = match metrics_listen {
+                Some(addr) => {
+                    let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} for metrics"))?;
+                    eprintln!("trustroom-server metrics on http://{}/metrics", l.local_addr()?);
+                    Some(AbortOnDrop(tokio::spawn(trustroom_server::metrics::serve(l))))
+                }
+                None => None,
+            };
             let scheme = if tls.is_some() { "wss" } else { "ws" };
             tracing::info!("serving on {scheme}://{}", listener.local_addr()?);
             eprintln!("trustroom-server listening on {scheme}://{}", listener.local_addr()?);
@@ -528,6 +539,15 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Stops a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// `manifest verify`: prints each check and the verdict; exits 1 unless verified.

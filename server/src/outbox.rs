@@ -9,20 +9,27 @@ use tokio::sync::{Notify, mpsc};
 use trustroom_shared::protocol::{ErrorCode, ServerFrame};
 use trustroom_shared::{ClientId, UserId};
 
+use crate::metrics::METRICS;
+
+/// A serialized text frame. Cloning it shares the bytes (a reference
+/// count), so one event serialized once goes to every recipient without a
+/// copy until the websocket layer frames it.
+pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
+
 /// One item for a connection's writer, in order.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
     /// A serialized frame (shared by every recipient of the same event).
-    Frame(Arc<str>),
+    Frame(Frame),
     /// Send a `closing` frame after what is queued, and close the socket.
     Close(ErrorCode, String),
 }
 
 /// Serializes a frame once.
-pub fn encode(frame: &ServerFrame) -> Arc<str> {
+pub fn encode(frame: &ServerFrame) -> Frame {
     match serde_json::to_string(frame) {
-        Ok(s) => Arc::from(s),
-        Err(e) => Arc::from(
+        Ok(s) => Frame::from(s),
+        Err(e) => Frame::from(
             serde_json::json!({"type": "error", "id": null, "code": "internal", "message": e.to_string()}).to_string(),
         ),
     }
@@ -80,13 +87,21 @@ impl Outbox {
     }
 
     /// Queues a frame without waiting; false when the queue is full or closed.
-    pub fn try_frame(&self, frame: Arc<str>) -> bool {
-        self.frames.try_send(Outgoing::Frame(frame)).is_ok()
+    pub fn try_frame(&self, frame: Frame) -> bool {
+        let queued = self.frames.try_send(Outgoing::Frame(frame)).is_ok();
+        if queued {
+            METRICS.queued(1);
+        }
+        queued
     }
 
     /// Queues a frame, waiting for room; false when the connection is gone.
-    pub async fn frame(&self, frame: Arc<str>) -> bool {
-        self.frames.send(Outgoing::Frame(frame)).await.is_ok()
+    pub async fn frame(&self, frame: Frame) -> bool {
+        let queued = self.frames.send(Outgoing::Frame(frame)).await.is_ok();
+        if queued {
+            METRICS.queued(1);
+        }
+        queued
     }
 
     /// Queues an orderly close after the frames already queued.

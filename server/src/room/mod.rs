@@ -23,8 +23,9 @@ use trustroom_shared::{ClientId, RoomId, UserId};
 
 use crate::admin::AdminCommand;
 use crate::config::ServerConfig;
-use crate::outbox::{ConnInfo, encode};
 use crate::cluster::LeaseTerm;
+use crate::metrics::METRICS;
+use crate::outbox::{ConnInfo, Frame, encode};
 use crate::storage::{CommitBatch, Fence, LoadedRoom, StorageError, Store};
 
 /// A refusal: stable code + message.
@@ -51,7 +52,6 @@ pub enum RoomCmd {
 }
 
 /// Where a room answers an administrative command.
-type AdminReply = oneshot::Sender<Result<String, String>>;
 
 /// Handle used to talk to a room.
 pub type RoomHandle = mpsc::Sender<RoomCmd>;
@@ -60,13 +60,16 @@ struct Subscriber {
     conn: ConnInfo,
 }
 
+/// An administrative command's reply channel and its result.
+type AdminReply = (oneshot::Sender<Result<String, String>>, Result<String, String>);
+
 /// What a batch has produced but not yet committed.
 #[derive(Default)]
 struct Batch {
     commit: CommitBatch,
     /// Replies that may only be sent once the batch is durable.
     replies: Vec<(oneshot::Sender<Answer>, Answer)>,
-    admin_replies: Vec<(AdminReply, Result<String, String>)>,
+    admin_replies: Vec<AdminReply>,
     /// Connections to cut off after commit (removed members).
     removals: Vec<(UserId, String)>,
     /// Answers to joins: sent even when the batch cannot be stored (the
@@ -92,6 +95,10 @@ pub struct Room {
     config: Arc<ServerConfig>,
     /// Recent revisions (for transforms and catch-up), oldest first.
     history: VecDeque<Revision>,
+    /// Beside each entry of `history`: its section edit, parsed once (an
+    /// incoming edit is transformed against every edit since its base; at
+    /// thousands of edits per second re-parsing them each time dominated).
+    edit_ops: VecDeque<Option<ParsedEdit>>,
     subscribers: HashMap<u64, Subscriber>,
     presence: HashMap<ClientId, Presence>,
     /// Highest applied request seq per client.
@@ -116,6 +123,19 @@ pub struct Room {
     /// Set when the lease was lost: the actor stops and its clients are
     /// told to reconnect (to the room's new node).
     lease_lost: Option<String>,
+}
+
+/// A section edit's operation, parsed (`Err` when the stored op is unreadable).
+type ParsedEdit = (trustroom_shared::SectionId, Result<trustroom_shared::ot::TextOp, String>);
+
+fn parse_edit(rev: &Revision) -> Option<ParsedEdit> {
+    match &rev.change {
+        Change::SectionEdited { section, op } => {
+            let unlimited = trustroom_shared::ot::OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
+            Some((*section, trustroom_shared::ot::TextOp::from_wire(op, unlimited).map_err(|e| e.to_string())))
+        }
+        _ => None,
+    }
 }
 
 /// Rebuilds a room's state from what storage holds.
@@ -151,12 +171,14 @@ impl Room {
                 history.push_front(rev);
             }
         }
+        let edit_ops = history.iter().map(parse_edit).collect();
         Ok(Some(Room {
             id,
             state,
             store,
             config,
             history,
+            edit_ops,
             subscribers: HashMap::new(),
             presence: HashMap::new(),
             client_seqs: loaded.client_seqs.into_iter().collect(),
@@ -201,11 +223,17 @@ impl Room {
 
     /// Runs the actor until shutdown or until every handle is dropped.
     pub async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
+        METRICS.room(1);
+        self.serve(&mut rx).await;
+        METRICS.room(-1);
+    }
+
+    async fn serve(&mut self, rx: &mut mpsc::Receiver<RoomCmd>) {
         let mut shutdown_done: Option<oneshot::Sender<()>> = None;
         while shutdown_done.is_none() && !self.broken && self.lease_lost.is_none() {
             // Commands, or the room's own deadlines on its clock (grant
             // expiry, break-glass end, retention): see access.rs.
-            let wake = self.wait_next(&mut rx).await;
+            let wake = self.wait_next(rx).await;
             // A node paused or cut off past its lease serves nothing more:
             // another node may sequence the room by now.
             if self.lease_check() {
@@ -326,7 +354,10 @@ impl Room {
                 batch.commit.snapshot = Some(self.state.clone());
             }
             batch.commit.fence = self.fence.clone();
-            if let Err(e) = self.store.commit(self.id, &batch.commit).await {
+            let started = std::time::Instant::now();
+            let committed = self.store.commit(self.id, &batch.commit).await;
+            METRICS.commit(started.elapsed(), committed.is_ok(), batch.commit.revisions.len());
+            if let Err(e) = committed {
                 tracing::error!(room = %self.id, "commit failed: {e}");
                 let fenced = matches!(e, StorageError::Fenced(_));
                 let code = if e.is_unavailable() || fenced { ErrorCode::Unavailable } else { ErrorCode::Internal };
@@ -379,9 +410,14 @@ impl Room {
         }
         // A committed retention purge: scrub storage too (access.rs).
         self.after_commit().await;
+        // Each event is serialized once and the bytes shared by every
+        // recipient; their writers flush what is queued in one write.
         for rev in &batch.commit.revisions {
             let frame = encode(&ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
             self.broadcast(&frame, None);
+        }
+        if !batch.commit.revisions.is_empty() {
+            METRICS.broadcast(batch.commit.revisions.len(), batch.commit.revisions.len() * self.subscribers.len());
         }
         for (user, reason) in batch.removals {
             self.cut_off(user, &reason);
@@ -434,6 +470,7 @@ impl Room {
         while self.history.len() > self.config.history_window {
             self.history.pop_front();
         }
+        self.edit_ops = self.history.iter().map(parse_edit).collect();
         self.client_seqs = loaded.client_seqs.into_iter().collect();
         self.audit_head = loaded.audit_head;
         Ok(())
@@ -441,7 +478,7 @@ impl Room {
 
     /// Sends a frame to every subscriber (except `skip`); a subscriber whose
     /// queue is full is disconnected (it resyncs when it returns).
-    fn broadcast(&mut self, frame: &Arc<str>, skip: Option<u64>) {
+    fn broadcast(&mut self, frame: &Frame, skip: Option<u64>) {
         let mut stalled = Vec::new();
         for (id, sub) in &self.subscribers {
             if Some(*id) == skip {
@@ -459,6 +496,7 @@ impl Room {
                     continue;
                 }
                 tracing::warn!(room = %self.id, conn = id, "subscriber stalled; disconnecting");
+                METRICS.stalled();
                 sub.conn.out.close_now(ErrorCode::TooLarge, "you fell too far behind; reconnect and resync");
                 self.presence.remove(&sub.conn.client);
             }
@@ -539,9 +577,11 @@ impl Room {
         let actor = if author == ADMIN_ACTOR { "admin".to_string() } else { author.to_string() };
         let kind = format!("change.{}", rev.change.kind_name());
         self.audit(batch, &actor, &kind, audit_detail);
+        self.edit_ops.push_back(parse_edit(&rev));
         self.history.push_back(rev.clone());
         if self.history.len() > self.config.history_window {
             self.history.pop_front();
+            self.edit_ops.pop_front();
         }
         batch.commit.revisions.push(rev);
         Ok(self.state.revision)

@@ -393,18 +393,16 @@ impl Room {
                 format!("base revision {base} is older than the history this room keeps (from rev {oldest_kept}); resync"),
             ));
         }
-        let unlimited = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
-        let concurrent: Vec<TextOp> = self
-            .history
-            .iter()
-            .filter(|r| r.revision > base)
-            .filter_map(|r| match &r.change {
-                Change::SectionEdited { section: s, op } if *s == section => Some(TextOp::from_wire(op, unlimited)),
-                _ => None,
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| (ErrorCode::Internal, format!("stored operation unreadable: {e}")))?;
-        for accepted in &concurrent {
+        // History is contiguous by revision: start at `base + 1` directly,
+        // with each edit's operation parsed once (`edit_ops`).
+        let from = ((base + 1).saturating_sub(oldest_kept) as usize).min(self.history.len());
+        for (rev, parsed) in self.history.range(from..).zip(self.edit_ops.range(from..)) {
+            let Some((s, accepted)) = parsed else { continue };
+            if rev.revision <= base || *s != section {
+                continue;
+            }
+            let accepted =
+                accepted.as_ref().map_err(|e| (ErrorCode::Internal, format!("stored operation unreadable: {e}")))?;
             op = transform_server(&op, accepted).map_err(|_| {
                 invalid(format!(
                     "operation length {} does not match the section at revision {base}",
