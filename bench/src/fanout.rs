@@ -429,8 +429,8 @@ impl Client {
                         };
                         let apply = sync.remote(&op)?;
                         self.len = self.len + apply.target_len() - apply.base_len();
-                        if let Some((client, s)) = stamp {
-                            if let Some(when) = reg.sent_at(client, s).filter(|w| reg.measured(*w)) {
+                        if let Some((client, s)) = stamp
+                            && let Some(when) = reg.sent_at(client, s).filter(|w| reg.measured(*w)) {
                                 report.received += 1;
                                 let micros = (Instant::now().saturating_duration_since(when).as_micros() as u64).max(1);
                                 let _ = report.hist.record(micros);
@@ -438,7 +438,6 @@ impl Client {
                                 while report.windows.len() <= w { report.windows.push(histogram()?); }
                                 let _ = report.windows[w].record(micros);
                             }
-                        }
                     }
                 }
             }
@@ -493,11 +492,10 @@ async fn verify(
         let all = store.revisions_between(*room, 0, u64::MAX / 2).await?;
         revisions += all.len();
         for rev in &all {
-            if let trustroom_shared::change::Change::SectionEdited { section, op } = &rev.change {
-                if let Ok(op) = TextOp::from_wire(op, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }) {
+            if let trustroom_shared::change::Change::SectionEdited { section, op } = &rev.change
+                && let Ok(op) = TextOp::from_wire(op, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }) {
                     *inserted.entry(*section).or_default() += op.target_len() - op.base_len();
                 }
-            }
             if let Some(stamp) = rev.client {
                 *stored.entry((stamp.client, stamp.seq)).or_default() += 1;
             }

@@ -21,7 +21,7 @@ use crate::config::ServerConfig;
 use crate::outbox::Outbox;
 use crate::room::{Refusal, Room, RoomCmd, RoomHandle};
 use crate::cluster::LeaseTerm;
-use crate::storage::{Acquired, Fence, Store};
+use crate::storage::{Acquired, Fence, StorageError, Store};
 
 /// The one answer for "no such room" and "not a member": same code, same
 /// bytes, so a non-member learns nothing about whether the room exists.
@@ -225,25 +225,43 @@ impl Hub {
     /// Records a server-level refusal (unknown room, bad token…).
     pub async fn audit_refusal(&self, actor: Option<UserId>, what: &str, refusal: &Refusal, detail: Value) {
         let _guard = self.server_audit.lock().await;
-        let head = match self.store.audit_head(SERVER_CHAIN).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!("cannot read the server audit head: {e}");
-                return;
-            }
-        };
         let actor = actor.map_or_else(|| "anonymous".to_string(), |u| u.to_string());
-        let entry = next_entry(
-            head.as_ref().map(|(s, h)| (*s, h.as_str())),
-            SERVER_CHAIN,
-            now_ms(),
-            &actor,
-            "refused",
-            0,
-            serde_json::json!({"request": what, "code": refusal.0.as_str(), "message": refusal.1, "detail": detail}),
-        );
-        if let Err(e) = self.store.append_audit(&[entry]).await {
-            tracing::error!("cannot append to the server audit chain: {e}");
+        let payload =
+            serde_json::json!({"request": what, "code": refusal.0.as_str(), "message": refusal.1, "detail": detail});
+        // The lock orders appends within this node; with several nodes on one
+        // database another node may append between our read of the head and
+        // our insert. The (chain, seq) key refuses the second insert, so read
+        // the new head and chain onto it again.
+        const ATTEMPTS: u32 = 30;
+        for attempt in 1..=ATTEMPTS {
+            let head = match self.store.audit_head(SERVER_CHAIN).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::error!("cannot read the server audit head: {e}");
+                    return;
+                }
+            };
+            let entry = next_entry(
+                head.as_ref().map(|(s, h)| (*s, h.as_str())),
+                SERVER_CHAIN,
+                now_ms(),
+                &actor,
+                "refused",
+                0,
+                payload.clone(),
+            );
+            match self.store.append_audit(&[entry]).await {
+                Ok(()) => return,
+                Err(StorageError::Database(sqlx::Error::Database(db))) if db.is_unique_violation() && attempt < ATTEMPTS => {
+                    tracing::debug!("server audit chain moved on (another node appended); retrying");
+                    // A little jitter so two nodes do not collide in lockstep.
+                    tokio::time::sleep(std::time::Duration::from_micros(rand::random_range(200..3_200))).await;
+                }
+                Err(e) => {
+                    tracing::error!("cannot append to the server audit chain: {e}");
+                    return;
+                }
+            }
         }
     }
 

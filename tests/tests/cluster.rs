@@ -607,3 +607,59 @@ async fn the_tui_follows_the_redirect_and_survives_failover() -> Result<()> {
     drop(db);
     Ok(())
 }
+
+/// Refusals that concern no room are audited in the `server` chain, which
+/// every node appends to. Two nodes refusing at the same time must neither
+/// lose an entry nor break the chain: a node that loses the race for the
+/// next `seq` chains onto the new head and tries again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_refusing_at_once_keep_one_unbroken_server_audit_chain() -> Result<()> {
+    let Some((db, store, _seed)) = demo_db().await? else { return Ok(()) };
+    let home = tempfile::tempdir()?;
+    let nodes = [Node::start(db.url(), home.path(), "a0").await?, Node::start(db.url(), home.path(), "a1").await?];
+    let (_, outsider) = admin::add_user(&store, "outsider").await?;
+    let before = store.audit_chain("server").await?.len();
+    const PER_CLIENT: usize = 25;
+    let mut tasks = Vec::new();
+    for node in &nodes {
+        for _ in 0..2 {
+            let url = node.url.clone();
+            let token = outsider.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = WsClient::connect(&url, &token).await?;
+                // Pipelined: every request is on the wire before the first answer.
+                let mut ids = Vec::new();
+                for _ in 0..PER_CLIENT {
+                    let missing = uuid::Uuid::now_v7().to_string();
+                    ids.push(c.send_request(json!({"type": "join", "room": missing})).await?);
+                }
+                for id in ids {
+                    let (_, answer) = c.await_answer_text(&id).await?;
+                    ensure!(answer["code"] == "not_found", "{answer}");
+                }
+                c.close().await;
+                Ok::<(), anyhow::Error>(())
+            }));
+        }
+    }
+    for t in tasks {
+        t.await??;
+    }
+    // Refusals are audited right after they are answered: wait for the
+    // last ones to land.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut chain = store.audit_chain("server").await?;
+    while chain.len() < before + 4 * PER_CLIENT && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        chain = store.audit_chain("server").await?;
+    }
+    verify_chain(&chain).map_err(|e| anyhow::anyhow!("server audit chain broken: {e:?}"))?;
+    let refused_joins = chain[before..].iter().filter(|e| e.kind == "refused" && e.detail["code"] == "not_found").count();
+    ensure!(
+        refused_joins == 4 * PER_CLIENT,
+        "every refusal audited once: {refused_joins} of {} (node logs: {:?})",
+        4 * PER_CLIENT,
+        nodes.iter().flat_map(|n| n.log_text().lines().filter(|l| l.contains("audit")).map(str::to_string).collect::<Vec<_>>()).take(5).collect::<Vec<_>>()
+    );
+    Ok(())
+}

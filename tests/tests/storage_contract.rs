@@ -497,6 +497,29 @@ async fn concurrent_commits(store: &Store) -> anyhow::Result<()> {
     let winner = if ra.is_ok() { &ba } else { &bb };
     ensure!(revs[revs.len() - 3..] == winner.revisions[..], "the winner's batch, whole");
     verify_chain(&store.audit_chain(&w.id.to_string()).await?).map_err(|b| anyhow::anyhow!("chain: {b}"))?;
+    // A failing batch committed at the same moment as good batches of other
+    // rooms (SQLite writes concurrent commits in one shared transaction):
+    // it fails alone; every good batch is stored whole.
+    let mut stale = done[0].fork(); // before the race: its revisions exist already
+    let bad = stale.batch(2)?;
+    let mut goods = Vec::new();
+    for w in done.iter_mut().skip(1) {
+        goods.push((w.id, w.batch(2)?));
+    }
+    let (rbad, rgoods) = tokio::join!(
+        store.commit(stale.id, &bad),
+        futures_util::future::join_all(goods.iter().map(|(id, b)| store.commit(*id, b)))
+    );
+    ensure!(rbad.is_err(), "the colliding batch is refused");
+    for r in rgoods {
+        r?;
+    }
+    for w in done.iter().skip(1) {
+        let revs = all_revisions(store, w.id).await?;
+        contiguous(&revs)?;
+        ensure!(revs.last().map(|r| r.revision) == Some(w.state.revision), "every good batch stored beside the bad one");
+        verify_chain(&store.audit_chain(&w.id.to_string()).await?).map_err(|b| anyhow::anyhow!("chain: {b}"))?;
+    }
     Ok(())
 }
 

@@ -51,8 +51,6 @@ pub enum RoomCmd {
     Shutdown { done: oneshot::Sender<()> },
 }
 
-/// Where a room answers an administrative command.
-
 /// Handle used to talk to a room.
 pub type RoomHandle = mpsc::Sender<RoomCmd>;
 

@@ -8,6 +8,7 @@ mod lease_pg;
 mod lease_sqlite;
 mod postgres;
 mod purge;
+mod group_commit;
 mod sqlite;
 
 use std::sync::Arc;

@@ -23,6 +23,8 @@ pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Room commits go through one writer task (cross-room group commit).
+    committer: tokio::sync::mpsc::Sender<super::group_commit::Job>,
     /// The background checkpointer runs while any clone of the store lives.
     _alive: std::sync::Arc<()>,
 }
@@ -30,7 +32,7 @@ pub struct SqliteStore {
 /// Copies the WAL into the database file every so often, off the commit
 /// path, and truncates it when it grows large.
 async fn checkpointer(pool: SqlitePool, alive: std::sync::Weak<()>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         tick.tick().await;
         if alive.upgrade().is_none() {
@@ -39,7 +41,7 @@ async fn checkpointer(pool: SqlitePool, alive: std::sync::Weak<()>) {
         match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await {
             Ok(row) => {
                 let wal_pages: i64 = row.try_get(1).unwrap_or(0);
-                if wal_pages > 20_000 {
+                if wal_pages > 100_000 {
                     let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await;
                 }
             }
@@ -69,7 +71,8 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         let alive = std::sync::Arc::new(());
         tokio::spawn(checkpointer(pool.clone(), std::sync::Arc::downgrade(&alive)));
-        Ok(Self { pool, _alive: alive })
+        let committer = super::group_commit::spawn(pool.clone());
+        Ok(Self { pool, committer, _alive: alive })
     }
 
     /// The pool (tests and tools that inspect the database).
@@ -123,7 +126,7 @@ fn json<T: serde::Serialize>(v: &T) -> StorageResult<String> {
     serde_json::to_string(v).map_err(|e| StorageError::Corrupt(format!("encode: {e}")))
 }
 
-async fn write_batch(
+pub(super) async fn write_batch(
     tx: &mut sqlx::SqliteConnection,
     room: RoomId,
     batch: &CommitBatch,
@@ -337,10 +340,7 @@ impl Storage for SqliteStore {
     }
 
     async fn commit(&self, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
-        let mut tx = self.pool.begin().await?;
-        write_batch(&mut tx, room, batch).await?;
-        tx.commit().await?;
-        Ok(())
+        super::group_commit::commit(&self.committer, room, batch).await
     }
 
     async fn revisions_between(&self, room: RoomId, after: u64, upto: u64) -> StorageResult<Vec<Revision>> {
