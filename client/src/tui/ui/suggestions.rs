@@ -53,8 +53,13 @@ pub fn draw(app: &App, view: &SuggestionsView, area: Rect, buf: &mut Buffer) {
         }
         put_line(buf, left, y as u16, &Line::from(Span::styled(truncate(&text, left.width as usize), style)));
     }
+    // A rule between the list and the detail, so the two columns never
+    // read as one line.
+    for y in right.y..right.y.saturating_add(right.height) {
+        buf[(right.x, y)].set_symbol(t.sym.bar).set_style(t.dim());
+    }
     let Some(s) = list.get(selected) else { return };
-    let detail = Rect::new(right.x + 1, right.y, right.width.saturating_sub(1), right.height);
+    let detail = Rect::new(right.x + 2, right.y, right.width.saturating_sub(2), right.height);
     draw_detail(app, view, s, decide.err(), detail, buf);
 }
 
