@@ -208,6 +208,41 @@ fn fold_char(c: char) -> char {
     }
 }
 
+/// `text` folded char by char with [`fold_char`], as UTF-8. A folded needle
+/// occurs in a folded haystack exactly when [`find_ci`] finds it in their
+/// char vectors (UTF-8 matches can only start on char boundaries), so this
+/// is an exact, allocation-light pre-check for the common case of no match.
+fn fold_str(text: &str) -> String {
+    // Unicode's lowercase table is a binary search per char; a text uses
+    // few distinct non-ASCII letters, so a small direct-mapped memo of
+    // recent ones answers most of them. '\0' is ASCII and never looked up,
+    // so it marks an empty slot.
+    let mut memo = [('\0', '\0'); 32];
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let folded = if c.is_ascii() {
+            c.to_ascii_lowercase()
+        } else {
+            let slot = &mut memo[c as usize % 32];
+            if slot.0 != c {
+                *slot = (c, fold_char(c));
+            }
+            slot.1
+        };
+        out.push(folded);
+    }
+    out
+}
+
+/// Whether any annex's sensitive pattern occurs in `folded` (a
+/// [`fold_str`] body) or in `title`.
+fn may_leak(state: &RoomState, folded: &str, title: &str) -> bool {
+    state.annexes.values().any(|annex| {
+        !annex.leaks_in(title).is_empty()
+            || annex.sensitive.iter().filter(|p| !p.is_empty()).any(|p| folded.contains(fold_str(p).as_str()))
+    })
+}
+
 /// Char positions of case-insensitive occurrences of `needle` in `hay`.
 fn find_ci(hay: &[char], needle: &[char]) -> Vec<usize> {
     if needle.is_empty() || needle.len() > hay.len() {
@@ -245,7 +280,9 @@ pub fn boundary_violations(state: &RoomState) -> Vec<Violation> {
 /// approved promoted passages (from [`promoted_passages`]).
 pub fn section_boundary(state: &RoomState, section: &Section, promoted: &[(SectionId, &str)]) -> Vec<Violation> {
     let mut out = Vec::new();
-    if !has_patterns(state) {
+    // Every edit re-checks its section: the usual answer (nothing there)
+    // costs one folded copy of the body and a substring search per pattern.
+    if !has_patterns(state) || !may_leak(state, &fold_str(&section.body), &section.title) {
         return out;
     }
     let title = crate::export::redact_sensitive(&section.title, state.annexes.values()).0;

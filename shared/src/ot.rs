@@ -198,17 +198,19 @@ impl TextOp {
         if len != self.base_len {
             return Err(OpError::LengthMismatch { expected: self.base_len, actual: len });
         }
-        let mut out = String::with_capacity(text.len());
-        let mut chars = text.chars();
+        // Copies whole retained runs as byte slices: the length check above
+        // guarantees every count stays within `text`.
+        let mut out = String::with_capacity(text.len() + self.target_len.saturating_sub(self.base_len) * 4);
+        let mut rest = text;
         for c in &self.ops {
             match c {
-                Component::Retain(n) => out.extend(chars.by_ref().take(*n)),
-                Component::Insert(s) => out.push_str(s),
-                Component::Delete(n) => {
-                    for _ in 0..*n {
-                        chars.next();
-                    }
+                Component::Retain(n) => {
+                    let (kept, after) = rest.split_at(char_boundary(rest, *n));
+                    out.push_str(kept);
+                    rest = after;
                 }
+                Component::Insert(s) => out.push_str(s),
+                Component::Delete(n) => rest = &rest[char_boundary(rest, *n)..],
             }
         }
         Ok(out)
@@ -424,6 +426,25 @@ pub fn transform_server(incoming: &TextOp, accepted: &TextOp) -> Result<TextOp, 
 /// Normalizes line endings to `\n` (the boundary rule for all text).
 pub fn normalize_newlines(s: &str) -> String {
     if s.contains('\r') { s.replace("\r\n", "\n").replace('\r', "\n") } else { s.to_string() }
+}
+
+/// The byte offset of char `n` in `s` (its length when `s` has `n` chars
+/// or fewer): counts the bytes that start a char, without decoding.
+fn char_boundary(s: &str, n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    let mut seen = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if (b as i8) >= -0x40 {
+            // Not a continuation byte (0b10xx_xxxx): char number `seen` starts here.
+            if seen == n {
+                return i;
+            }
+            seen += 1;
+        }
+    }
+    s.len()
 }
 
 #[cfg(test)]

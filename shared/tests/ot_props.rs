@@ -177,6 +177,22 @@ fn config(cases: u32) -> ProptestConfig {
 proptest! {
     #![proptest_config(config(1024))]
 
+    /// `apply` (which copies retained runs as byte slices) equals a
+    /// char-by-char reference on multi-byte texts.
+    #[test]
+    fn apply_matches_a_char_by_char_reference((s, op) in text_and_op()) {
+        let mut chars = s.chars();
+        let mut expected = String::new();
+        for c in op.components() {
+            match c {
+                Component::Retain(n) => expected.extend(chars.by_ref().take(*n)),
+                Component::Insert(t) => expected.push_str(t),
+                Component::Delete(n) => { chars.by_ref().take(*n).for_each(drop); }
+            }
+        }
+        prop_assert_eq!(op.apply(&s).expect("generated op fits its text"), expected);
+    }
+
     /// TP1: both orders of applying two concurrent operations meet.
     #[test]
     fn transform_satisfies_tp1((s, a, b) in text_and_two_ops()) {

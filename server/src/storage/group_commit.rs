@@ -60,19 +60,49 @@ async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
 }
 
 async fn together(pool: &SqlitePool, group: &[Job]) -> StorageResult<()> {
-    let mut tx = pool.begin().await?;
-    for job in group {
-        write_batch(&mut tx, job.room, &job.batch).await?;
+    let jobs: Vec<(RoomId, &CommitBatch)> = group.iter().map(|j| (j.room, &j.batch)).collect();
+    write(pool, &jobs).await
+}
+
+async fn alone(pool: &SqlitePool, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
+    write(pool, &[(room, batch)]).await
+}
+
+/// How many pooled connections a write may go through before it gives up
+/// on read-only ones (the pool holds four).
+const READ_ONLY_RETRIES: usize = 5;
+
+/// Writes room batches in one transaction. SQLite opens a connection
+/// read-only when it cannot open the files for writing at that moment (a
+/// read-only or immutable file), and that connection stays read-only after
+/// the fault clears: such a connection is closed instead of going back to
+/// the pool, and the write is tried on the next one.
+async fn write(pool: &SqlitePool, jobs: &[(RoomId, &CommitBatch)]) -> StorageResult<()> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut conn = pool.acquire().await?;
+        match write_on(&mut conn, jobs).await {
+            Err(e) if attempt < READ_ONLY_RETRIES && opened_read_only(&e) => {
+                let _ = conn.close().await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn write_on(conn: &mut sqlx::SqliteConnection, jobs: &[(RoomId, &CommitBatch)]) -> StorageResult<()> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    for (room, batch) in jobs {
+        write_batch(&mut tx, *room, batch).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
-async fn alone(pool: &SqlitePool, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
-    let mut tx = pool.begin().await?;
-    write_batch(&mut tx, room, batch).await?;
-    tx.commit().await?;
-    Ok(())
+/// `SQLITE_READONLY` (8): the connection cannot write.
+fn opened_read_only(e: &StorageError) -> bool {
+    matches!(e, StorageError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("8"))
 }
 
 /// Hands a batch to the committer and waits for its answer.

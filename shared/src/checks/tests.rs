@@ -198,3 +198,18 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    // The pre-check in `section_boundary` must never hide a match the full
+    // char-by-char search finds, nor claim one it does not (mixed case,
+    // non-ASCII letters whose lowercase differs in length, combining marks).
+    #[test]
+    fn folded_substring_search_agrees_with_the_char_search(
+        hay in "[aAbBİıÉé\u{301}ß ]{0,40}",
+        needle in "[aAbBİıÉé\u{301}ß]{1,4}",
+    ) {
+        let h: Vec<char> = hay.chars().map(fold_char).collect();
+        let n: Vec<char> = needle.chars().map(fold_char).collect();
+        prop_assert_eq!(fold_str(&hay).contains(fold_str(&needle).as_str()), !find_ci(&h, &n).is_empty());
+    }
+}
