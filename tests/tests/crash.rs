@@ -25,7 +25,11 @@ use trustroom_e2e::{Rng, raw_pool};
 const KILLS: usize = 30;
 /// A small outbox makes longer catch-ups come as snapshots (over half the
 /// outbox), so both resync paths run.
-const SERVE_ARGS: &[&str] = &["--outbox-frames", "64"];
+/// Small outboxes (stalled readers are cut sooner); the editors send as fast
+/// as acknowledgements come back, which on a fast server is past the default
+/// 100 requests/s per connection: this test is about crashes, the limit has
+/// its own tests (`limits.rs`), so it is raised here as in `reconnect.rs`.
+const SERVE_ARGS: &[&str] = &["--outbox-frames", "64", "--requests-per-second", "10000", "--request-burst", "10000"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_nothing_acknowledged() -> anyhow::Result<()> {
