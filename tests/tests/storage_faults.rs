@@ -14,8 +14,10 @@
 //! In both: the room refuses changes with `unavailable` and nothing of them
 //! is stored or broadcast; reads keep working (a new member joins and gets
 //! the snapshot); once the fault clears, the same request (same `seq`)
-//! succeeds as the next revision; revisions stay contiguous and the audit
-//! chains verify, including the entry of the join made during the fault.
+//! succeeds as the next revision, and is there for any other connection to
+//! read the moment it is acknowledged; revisions stay contiguous and the
+//! audit chains verify, including the entry of the join made during the
+//! fault.
 
 mod reliability;
 
@@ -93,6 +95,15 @@ async fn join_entries(db: &Path, room: &str) -> anyhow::Result<i64> {
     Ok(n)
 }
 
+/// The room's newest stored revision, read through a connection of its own.
+async fn max_revision(db: &Path, room: &str) -> anyhow::Result<u64> {
+    let pool = raw_pool(db).await?;
+    let n: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(revision) FROM revisions WHERE room_id = ?").bind(room).fetch_one(&pool).await?;
+    pool.close().await;
+    Ok(n.unwrap_or(0) as u64)
+}
+
 /// A fault the test can switch on and off.
 struct Fault {
     name: &'static str,
@@ -111,10 +122,23 @@ async fn fault_cycle(dir: &Path, home: &Path, fault: Fault) -> anyhow::Result<()
         let store = trustroom_server::storage::open(&db_url).await?;
         trustroom_server::demo::seed(&store).await?
     };
+    let server = ServerProcess::start(&db_url, home, &[]).await?;
+    let log = server.log_handle();
+    let cycle = fault_cycle_on(server, &db, &db_url, home, &seed, fault).await;
+    // A failure says what the server logged (storage errors, reloads).
+    cycle.map_err(|e| e.context(format!("server log (last lines):\n{}", log.tail())))
+}
+
+async fn fault_cycle_on(
+    server: ServerProcess,
+    db: &Path,
+    db_url: &str,
+    home: &Path,
+    seed: &trustroom_server::demo::DemoSeed,
+    fault: Fault,
+) -> anyhow::Result<()> {
     let room = seed.room.to_string();
     let token = |role: &str| seed.member(role).map(|m| m.token.clone()).ok_or_else(|| anyhow::anyhow!("no {role}"));
-    let server = ServerProcess::start(&db_url, home, &[]).await?;
-
     let mut owner = WsClient::connect(&server.url, &token("owner")?).await?;
     let snap = owner.join(&room).await?;
     let mut watcher = WsClient::connect(&server.url, &token("reviewer/privacy")?).await?;
@@ -147,7 +171,7 @@ async fn fault_cycle(dir: &Path, home: &Path, fault: Fault) -> anyhow::Result<()
     anyhow::ensure!(message.contains("nothing was applied"), "unclear message: {message}");
 
     // Reads work: a new member joins and gets the last stored state.
-    let joins_before = join_entries(&db, &room).await?;
+    let joins_before = join_entries(db, &room).await?;
     let mut reader = WsClient::connect(&server.url, &token("reviewer/legal")?).await?;
     let during = reader.join(&room).await?;
     anyhow::ensure!(during["state"]["revision"] == rev, "the snapshot shows {} not {rev}", during["state"]["revision"]);
@@ -166,17 +190,22 @@ async fn fault_cycle(dir: &Path, home: &Path, fault: Fault) -> anyhow::Result<()
     println!("{} recovered: {ack}", at());
     let seen = watcher.wait_for_revision(rev + 1).await?;
     anyhow::ensure!(seen["rev"]["client"]["seq"] == refused_seq, "{seen}");
+    // Acknowledged means committed: another connection reads it now (a
+    // connection poisoned by the fault once held it in a transaction that
+    // never committed, and shutdown rolled it back).
+    let stored_now = max_revision(db, &room).await?;
+    anyhow::ensure!(stored_now == rev + 1, "revision {} was acknowledged, storage holds {stored_now}", rev + 1);
     // The join made during the fault was audited once storage came back.
-    let joins_after = join_entries(&db, &room).await?;
+    let joins_after = join_entries(db, &room).await?;
     anyhow::ensure!(joins_after == joins_before + 1, "join audit entries {joins_before} -> {joins_after}");
 
     server.terminate().await?;
-    let pool = raw_pool(&db).await?;
+    let pool = raw_pool(db).await?;
     let stored = check_contiguous(&pool, seed.room).await?;
     anyhow::ensure!(stored == rev + 1, "stored {stored} revisions, expected {}", rev + 1);
     pool.close().await;
-    println!("room chain {}", audit_verify(&db_url, home, &room).await?);
-    println!("server chain {}", audit_verify(&db_url, home, "server").await?);
+    println!("room chain {}", audit_verify(db_url, home, &room).await?);
+    println!("server chain {}", audit_verify(db_url, home, "server").await?);
     Ok(())
 }
 

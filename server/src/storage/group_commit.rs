@@ -69,30 +69,47 @@ async fn alone(pool: &SqlitePool, room: RoomId, batch: &CommitBatch) -> StorageR
 }
 
 /// How many pooled connections a write may go through before it gives up
-/// on read-only ones (the pool holds four).
-const READ_ONLY_RETRIES: usize = 5;
+/// on unusable ones (the pool holds four).
+const CONNECTION_RETRIES: usize = 5;
 
-/// Writes room batches in one transaction. SQLite opens a connection
-/// read-only when it cannot open the files for writing at that moment (a
-/// read-only or immutable file), and that connection stays read-only after
-/// the fault clears: such a connection is closed instead of going back to
-/// the pool, and the write is tried on the next one.
+/// Writes room batches in one transaction.
+///
+/// A connection on which a write failed is closed, never handed back to the
+/// pool: after a failed `COMMIT` (an I/O error, a full disk) SQLite may keep
+/// the transaction open while sqlx counts it as rolled back or the other way
+/// round, and the next "transaction" on that connection became a savepoint
+/// inside the old one: acknowledged, never committed, holding the write lock
+/// (found by the read-only storage-fault test). Closing the connection rolls
+/// back whatever SQLite still holds.
+///
+/// The write moves on to the next connection when this one could not even
+/// start a transaction: SQLite opened it read-only (it does so silently
+/// when the files could not be opened for writing at that moment, and it
+/// stays read-only after the fault clears) or it is still inside one.
 async fn write(pool: &SqlitePool, jobs: &[(RoomId, &CommitBatch)]) -> StorageResult<()> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let mut conn = pool.acquire().await?;
         match write_on(&mut conn, jobs).await {
-            Err(e) if attempt < READ_ONLY_RETRIES && opened_read_only(&e) => {
+            Ok(()) => return Ok(()),
+            Err(e) => {
                 let _ = conn.close().await;
+                if attempt < CONNECTION_RETRIES && connection_unusable(&e) {
+                    tracing::warn!("SQLite connection unusable for writing ({e}); closed it, trying another");
+                    continue;
+                }
+                return Err(e);
             }
-            other => return other,
         }
     }
 }
 
 async fn write_on(conn: &mut sqlx::SqliteConnection, jobs: &[(RoomId, &CommitBatch)]) -> StorageResult<()> {
-    let mut tx = sqlx::Connection::begin(conn).await?;
+    // IMMEDIATE: the write lock from the start (no upgrade from a read
+    // lock half-way); and sqlx refuses a custom BEGIN inside a transaction
+    // it still counts as open instead of quietly nesting a savepoint.
+    let mut tx = sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?;
     for (room, batch) in jobs {
         write_batch(&mut tx, *room, batch).await?;
     }
@@ -100,9 +117,17 @@ async fn write_on(conn: &mut sqlx::SqliteConnection, jobs: &[(RoomId, &CommitBat
     Ok(())
 }
 
-/// `SQLITE_READONLY` (8): the connection cannot write.
-fn opened_read_only(e: &StorageError) -> bool {
-    matches!(e, StorageError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("8"))
+/// The connection cannot write, whatever the database's state: opened
+/// read-only (`SQLITE_READONLY`, 8), or inside a transaction already (sqlx
+/// or SQLite says so at `BEGIN`).
+fn connection_unusable(e: &StorageError) -> bool {
+    match e {
+        StorageError::Database(sqlx::Error::InvalidSavePointStatement) => true,
+        StorageError::Database(sqlx::Error::Database(db)) => {
+            db.code().as_deref() == Some("8") || db.message().contains("within a transaction")
+        }
+        _ => false,
+    }
 }
 
 /// Hands a batch to the committer and waits for its answer.

@@ -64,6 +64,19 @@ async fn checkpointer(pool: SqlitePool, alive: std::sync::Weak<()>) {
     pool.close().await;
 }
 
+/// Whether a connection may go back to the pool: not while sqlx still
+/// counts a transaction open on it (a failed `COMMIT` or `ROLLBACK` leaves
+/// it so). Reused, its next transaction would be a savepoint inside the old
+/// one — acknowledged, never committed. Closed instead, and SQLite rolls
+/// back whatever it still held (see `group_commit::write`).
+fn outside_transaction(conn: &sqlx::SqliteConnection) -> bool {
+    let outside = !sqlx::Connection::is_in_transaction(conn);
+    if !outside {
+        tracing::warn!("closing a SQLite connection that is still inside a transaction");
+    }
+    outside
+}
+
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<Self, StorageError> {
         let opts = if url.starts_with("sqlite:") {
@@ -80,7 +93,11 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .after_release(|conn, _| Box::pin(async move { Ok(outside_transaction(conn)) }))
+            .connect_with(opts)
+            .await?;
         MIGRATOR.run(&pool).await?;
         let alive = std::sync::Arc::new(());
         tokio::spawn(checkpointer(pool.clone(), std::sync::Arc::downgrade(&alive)));

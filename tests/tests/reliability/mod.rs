@@ -41,6 +41,16 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 // The real server binary
 // ---------------------------------------------------------------------------
 
+/// The last lines a server wrote to stderr.
+#[derive(Clone)]
+pub struct ServerLog(Arc<Mutex<Vec<String>>>);
+
+impl ServerLog {
+    pub fn tail(&self) -> String {
+        self.0.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+}
+
 /// `trustroom-server serve` as a child process.
 pub struct ServerProcess {
     pub url: String,
@@ -122,7 +132,12 @@ impl ServerProcess {
     }
 
     pub fn log_tail(&self) -> String {
-        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+        self.log_handle().tail()
+    }
+
+    /// The server's log, readable after the process handle is gone.
+    pub fn log_handle(&self) -> ServerLog {
+        ServerLog(self.log.clone())
     }
 
     /// Resident set size (KiB) and open file descriptors of the process.
