@@ -19,7 +19,7 @@ use trustroom_shared::{RoomId, UserId};
 use crate::clock::now_ms;
 use crate::config::ServerConfig;
 use crate::outbox::Outbox;
-use crate::room::{Refusal, Room, RoomCmd, RoomHandle};
+use crate::room::{AuditHandover, Refusal, Room, RoomCmd, RoomHandle};
 use crate::cluster::LeaseTerm;
 use crate::storage::{Acquired, Fence, StorageError, Store};
 
@@ -47,6 +47,8 @@ pub struct Hub {
     leases: std::sync::Mutex<HashMap<RoomId, i64>>,
     /// Until when this node's leases are good, as far as it knows.
     term: Arc<LeaseTerm>,
+    /// Audit entries a stopped room actor could not store, for the next.
+    audit_handover: AuditHandover,
 }
 
 /// Where a room is sequenced, seen from this node.
@@ -79,6 +81,7 @@ impl Hub {
             url,
             leases: std::sync::Mutex::new(HashMap::new()),
             term,
+            audit_handover: AuditHandover::default(),
         })
     }
 
@@ -173,6 +176,7 @@ impl Hub {
                 return Ok(Located::NotFound);
             }
         };
+        room.with_handover(self.audit_handover.clone());
         if shared {
             room.under_lease(Fence { node: self.node.clone(), epoch: lease.epoch }, self.term.clone());
             tracing::info!(room = %id, epoch = lease.epoch, "sequencing the room here (lease acquired)");

@@ -268,12 +268,8 @@ async fn read_only_database_files_refuse_changes_keep_reads_and_recover() -> any
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locked_database_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<()> {
-    let (dir, db_url, seed) = reliability::seeded_db().await?;
-    let db = reliability::db_path(&db_url);
-    let room = seed.room.to_string();
+    let Served { _dir, db_url, db, home, seed, room, server } = Served::start().await?;
     let token = |role: &str| seed.member(role).map(|m| m.token.clone()).ok_or_else(|| anyhow::anyhow!("no {role}"));
-    let home = dir.path().join("home");
-    let server = ServerProcess::start(&db_url, &home, &[]).await?;
     let mut owner = WsClient::connect(&server.url, &token("owner")?).await?;
     let snap = owner.join(&room).await?;
     let (sec, body) = section(&snap, "Summary")?;
@@ -307,6 +303,117 @@ async fn locked_database_refuses_changes_keeps_reads_and_recovers() -> anyhow::R
     pool.close().await;
     println!("room chain {}", audit_verify(&db_url, &home, &room).await?);
     Ok(())
+}
+
+/// Audit entries storage refused are stored by a graceful shutdown when
+/// nothing else came along to carry them: a reader joins while the database
+/// is locked (its entry is refused), the lock goes, the server gets SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_stores_the_audit_entries_storage_refused() -> anyhow::Result<()> {
+    let Served { _dir, db_url, db, home, seed, room, server } = Served::start().await?;
+    let token = |role: &str| seed.member(role).map(|m| m.token.clone()).ok_or_else(|| anyhow::anyhow!("no {role}"));
+    let mut owner = WsClient::connect(&server.url, &token("owner")?).await?;
+    owner.join(&room).await?;
+    let joins_before = join_entries(&db, &room).await?;
+
+    let locker = raw_pool(&db).await?;
+    let mut lock = locker.acquire().await?;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await?;
+    // The join is answered once its commit gave up (busy timeout).
+    let mut reader = WsClient::connect(&server.url, &token("reviewer/privacy")?).await?;
+    reader.join(&room).await?;
+    let during = join_entries(&db, &room).await?;
+    anyhow::ensure!(during == joins_before, "the join was stored during the lock: {joins_before} -> {during}");
+    sqlx::query("ROLLBACK").execute(&mut *lock).await?;
+    drop(lock);
+    locker.close().await;
+
+    let (code, took) = server.terminate().await?;
+    anyhow::ensure!(code == Some(0), "exit {code:?}");
+    println!("shut down in {took:?}");
+    let joins_after = join_entries(&db, &room).await?;
+    anyhow::ensure!(joins_after == joins_before + 1, "join audit entries {joins_before} -> {joins_after}");
+    println!("room chain {}", audit_verify(&db_url, &home, &room).await?);
+    Ok(())
+}
+
+/// A failed commit whose reload fails too closes the room's actor (memory
+/// may then hold what storage does not). The audit entries storage refused
+/// meanwhile — here the join of a reader — are not lost with the actor: the
+/// room's next actor, opened from storage on the next request, stores them.
+/// The fault: the audit table is renamed away under the running server, so
+/// both the commit (insert) and the reload (audit head) fail; no root needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_entries_of_a_room_closed_by_a_storage_error_survive_into_its_next_actor() -> anyhow::Result<()> {
+    let Served { _dir, db_url, db, home, seed, room, server } = Served::start().await?;
+    let token = |role: &str| seed.member(role).map(|m| m.token.clone()).ok_or_else(|| anyhow::anyhow!("no {role}"));
+    let log = server.log_handle();
+    let outcome = async {
+        let mut owner = WsClient::connect(&server.url, &token("owner")?).await?;
+        let snap = owner.join(&room).await?;
+        let rev = snap["state"]["revision"].as_u64().unwrap_or(0);
+        let joins_before = join_entries(&db, &room).await?;
+
+        let pool = raw_pool(&db).await?;
+        sqlx::query("ALTER TABLE audit RENAME TO audit_away").execute(&pool).await?;
+        // The reader still gets committed state; its entry cannot be stored,
+        // the reload fails, and the actor closes the room for everyone.
+        // (Its `ok` may lose the race with the room's `closing`.)
+        let mut reader = WsClient::connect(&server.url, &token("reviewer/privacy")?).await?;
+        let _ = reader.join(&room).await;
+        let snapshot = reader.captured().iter().filter_map(|t| serde_json::from_str::<Value>(t).ok()).find(|v| v["type"] == "snapshot");
+        let got = snapshot.map(|v| v["snapshot"]["state"]["revision"].clone());
+        anyhow::ensure!(got == Some(json!(rev)), "the reader got {got:?}: {}", reader.captured_text());
+        let closing = owner.wait_for(|v| v["type"] == "closing", Duration::from_secs(10)).await?;
+        anyhow::ensure!(closing["code"] == "unavailable", "{closing}");
+        let why = closing["reason"].as_str().unwrap_or_default();
+        anyhow::ensure!(why.contains("storage error") && why.contains("reconnect"), "unclear: {why}");
+        println!("the owner was told: {why}");
+
+        sqlx::query("ALTER TABLE audit_away RENAME TO audit").execute(&pool).await?;
+        pool.close().await;
+        // The next join reopens the room from storage; the reader's join
+        // entry is stored before the new one.
+        let mut again = WsClient::connect(&server.url, &token("owner")?).await?;
+        let reopened = again.join(&room).await?;
+        anyhow::ensure!(reopened["state"]["revision"] == rev, "{}", reopened["state"]["revision"]);
+        let joins_after = join_entries(&db, &room).await?;
+        anyhow::ensure!(joins_after == joins_before + 2, "join audit entries {joins_before} -> {joins_after}");
+        // And the room goes on: an edit is stored as the next revision.
+        let (sec, body) = section(&reopened, "Summary")?;
+        let ack = again.ok(edit(&room, &sec, rev, body.chars().count(), " [after]", 1)).await?;
+        anyhow::ensure!(ack["revision"] == rev + 1, "{ack}");
+        anyhow::ensure!(max_revision(&db, &room).await? == rev + 1);
+        Ok(())
+    }
+    .await;
+    let outcome = outcome.map_err(|e: anyhow::Error| e.context(format!("server log (last lines):\n{}", log.tail())));
+    server.terminate().await?;
+    outcome?;
+    println!("room chain {}", audit_verify(&db_url, &home, &room).await?);
+    Ok(())
+}
+
+/// A seeded SQLite database in a temporary directory, served by the real
+/// binary.
+struct Served {
+    _dir: tempfile::TempDir,
+    db_url: String,
+    db: PathBuf,
+    home: PathBuf,
+    seed: trustroom_server::demo::DemoSeed,
+    room: String,
+    server: ServerProcess,
+}
+
+impl Served {
+    async fn start() -> anyhow::Result<Served> {
+        let (dir, db_url, seed) = reliability::seeded_db().await?;
+        let db = reliability::db_path(&db_url);
+        let home = dir.path().join("home");
+        let server = ServerProcess::start(&db_url, &home, &[]).await?;
+        Ok(Served { room: seed.room.to_string(), _dir: dir, db_url, db, home, seed, server })
+    }
 }
 
 /// Sets or clears file attributes (`chattr +i` / `-i`) on existing paths.

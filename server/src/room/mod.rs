@@ -78,6 +78,18 @@ struct Batch {
 /// Audit entries kept in memory while storage refuses writes, at most.
 const MAX_DEFERRED_AUDIT: usize = 10_000;
 
+/// Audit entries a room actor could not store before it stopped (a reload
+/// failed after a failed commit): the room's next actor chains them in.
+#[derive(Debug, Default)]
+pub struct UnstoredAudit {
+    entries: Vec<AuditEntry>,
+    /// Entries dropped beyond `MAX_DEFERRED_AUDIT` (recorded as a count).
+    dropped: u64,
+}
+
+/// Where stopping actors leave their unstored audit entries, by room.
+pub type AuditHandover = Arc<std::sync::Mutex<HashMap<RoomId, UnstoredAudit>>>;
+
 impl Batch {
     fn is_empty(&self) -> bool {
         self.commit.revisions.is_empty() && self.commit.audit.is_empty() && self.replies.is_empty()
@@ -111,6 +123,8 @@ pub struct Room {
     deferred_audit: Vec<AuditEntry>,
     /// Deferred entries dropped beyond `MAX_DEFERRED_AUDIT`.
     dropped_audit: u64,
+    /// Where deferred entries go if this actor stops before storing them.
+    handover: Option<AuditHandover>,
     /// Access governance bookkeeping: the timer, check caches (access.rs).
     access: access::AccessRuntime,
     /// With several nodes: the lease this actor sequences under (every
@@ -185,11 +199,24 @@ impl Room {
             broken: false,
             deferred_audit: Vec::new(),
             dropped_audit: 0,
+            handover: None,
             access: access::AccessRuntime::opened(),
             fence: None,
             term: None,
             lease_lost: None,
         }))
+    }
+
+    /// Takes over the audit entries a previous actor of this room could not
+    /// store (they are chained into its first batch), and leaves its own
+    /// there if it stops before storing them.
+    pub fn with_handover(&mut self, handover: AuditHandover) {
+        if let Some(left) = handover.lock().ok().and_then(|mut h| h.remove(&self.id)) {
+            tracing::info!(room = %self.id, entries = left.entries.len(), "audit entries of the room's previous actor taken over");
+            self.deferred_audit.extend(left.entries);
+            self.dropped_audit += left.dropped;
+        }
+        self.handover = Some(handover);
     }
 
     /// Sequences under a lease: commits carry `fence`, and the actor stops
@@ -292,6 +319,7 @@ impl Room {
             }
             self.flush(batch).await;
         }
+        self.settle_deferred_audit(shutdown_done.is_some()).await;
         // Drain: answer whatever is still queued so nobody waits forever.
         rx.close();
         while let Ok(cmd) = rx.try_recv() {
@@ -305,6 +333,13 @@ impl Room {
                     format!("this server node no longer sequences room {} ({reason}); reconnect and join again", self.id),
                 );
             }
+        } else if self.broken {
+            for sub in self.subscribers.values() {
+                sub.conn.out.close_now(
+                    ErrorCode::Unavailable,
+                    format!("room {} was closed after a storage error; reconnect to reopen it from storage", self.id),
+                );
+            }
         } else {
             for sub in self.subscribers.values() {
                 sub.conn.out.close_now(ErrorCode::Unavailable, "the server is shutting down; reconnect later");
@@ -312,6 +347,35 @@ impl Room {
         }
         if let Some(done) = shutdown_done {
             let _ = done.send(());
+        }
+    }
+
+    /// Before the actor stops: on a graceful shutdown, one last try to store
+    /// the audit entries storage refused earlier; whatever is still unstored
+    /// is left for the room's next actor (before the handle closes, so that
+    /// actor cannot open without it).
+    async fn settle_deferred_audit(&mut self, shutting_down: bool) {
+        if self.deferred_audit.is_empty() && self.dropped_audit == 0 {
+            return;
+        }
+        if shutting_down && !self.broken && self.lease_lost.is_none() {
+            let mut batch = Batch::default();
+            self.requeue_deferred_audit(&mut batch);
+            self.flush(batch).await;
+            if self.deferred_audit.is_empty() && self.dropped_audit == 0 {
+                return;
+            }
+        }
+        let left = UnstoredAudit { entries: std::mem::take(&mut self.deferred_audit), dropped: std::mem::take(&mut self.dropped_audit) };
+        let count = left.entries.len() as u64 + left.dropped;
+        match self.handover.as_ref().and_then(|h| h.lock().ok()) {
+            Some(mut h) => {
+                let kept = h.entry(self.id).or_default();
+                kept.entries.extend(left.entries);
+                kept.dropped += left.dropped;
+                tracing::warn!(room = %self.id, count, "audit entries not stored yet; kept for the room's next actor");
+            }
+            None => tracing::error!(room = %self.id, count, "audit entries could not be stored and are lost"),
         }
     }
 
