@@ -95,6 +95,14 @@ async fn join_entries(db: &Path, room: &str) -> anyhow::Result<i64> {
     Ok(n)
 }
 
+/// Entries in the server's audit chain (refusals that concern no room).
+async fn server_refusals(db: &Path) -> anyhow::Result<i64> {
+    let pool = raw_pool(db).await?;
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE chain = 'server'").fetch_one(&pool).await?;
+    pool.close().await;
+    Ok(n)
+}
+
 /// The room's newest stored revision, read through a connection of its own.
 async fn max_revision(db: &Path, room: &str) -> anyhow::Result<u64> {
     let pool = raw_pool(db).await?;
@@ -198,6 +206,16 @@ async fn fault_cycle_on(
     // The join made during the fault was audited once storage came back.
     let joins_after = join_entries(db, &room).await?;
     anyhow::ensure!(joins_after == joins_before + 1, "join audit entries {joins_before} -> {joins_after}");
+    // Writes outside room commits work again too: refusals of requests for
+    // unknown rooms go to the server's own chain, several times so that
+    // they go through more than one pooled connection.
+    let refusals_before = server_refusals(db).await?;
+    for _ in 0..4 {
+        let unknown = uuid::Uuid::now_v7().to_string();
+        owner.refused(json!({"type": "join", "room": unknown}), "not_found").await?;
+    }
+    let refusals_after = server_refusals(db).await?;
+    anyhow::ensure!(refusals_after == refusals_before + 4, "server refusals {refusals_before} -> {refusals_after}");
 
     server.terminate().await?;
     let pool = raw_pool(db).await?;

@@ -10,6 +10,7 @@ mod postgres;
 mod purge;
 mod group_commit;
 mod sqlite;
+mod sqlite_conn;
 
 use std::sync::Arc;
 

@@ -29,6 +29,9 @@ pub struct SqliteStore {
     _alive: std::sync::Arc<()>,
 }
 
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// WAL pages past which the checkpointer makes the log start over.
 const WAL_RESTART_PAGES: i64 = 8192;
 
@@ -64,19 +67,6 @@ async fn checkpointer(pool: SqlitePool, alive: std::sync::Weak<()>) {
     pool.close().await;
 }
 
-/// Whether a connection may go back to the pool: not while sqlx still
-/// counts a transaction open on it (a failed `COMMIT` or `ROLLBACK` leaves
-/// it so). Reused, its next transaction would be a savepoint inside the old
-/// one — acknowledged, never committed. Closed instead, and SQLite rolls
-/// back whatever it still held (see `group_commit::write`).
-fn outside_transaction(conn: &sqlx::SqliteConnection) -> bool {
-    let outside = !sqlx::Connection::is_in_transaction(conn);
-    if !outside {
-        tracing::warn!("closing a SQLite connection that is still inside a transaction");
-    }
-    outside
-}
-
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<Self, StorageError> {
         let opts = if url.starts_with("sqlite:") {
@@ -91,11 +81,14 @@ impl SqliteStore {
             // Checkpoints run in the background (see `checkpointer`), not
             // inside whichever commit happens to cross the threshold.
             .pragma("wal_autocheckpoint", "0")
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .after_release(|conn, _| Box::pin(async move { Ok(outside_transaction(conn)) }))
+            // Only writable connections outside any transaction are
+            // reused (sqlite_conn.rs).
+            .after_connect(|conn, _| Box::pin(super::sqlite_conn::probe_new(conn, BUSY_TIMEOUT.as_millis())))
+            .after_release(|conn, _| Box::pin(super::sqlite_conn::reusable(conn)))
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
