@@ -162,6 +162,10 @@ struct LimitArgs {
     /// Kernel send buffer per connection in bytes (0: the kernel's auto-tuning).
     #[arg(long, default_value_t = ServerConfig::default().send_buffer_bytes)]
     send_buffer_bytes: usize,
+    /// Revisions each open room keeps in memory to transform late edits and
+    /// catch returning clients up (a client further behind gets a snapshot).
+    #[arg(long, default_value_t = ServerConfig::default().history_window)]
+    history_window: usize,
 }
 
 impl LimitArgs {
@@ -182,6 +186,7 @@ impl LimitArgs {
             idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
             outbox_frames: self.outbox_frames.max(16),
             send_buffer_bytes: self.send_buffer_bytes,
+            history_window: self.history_window.max(1),
             ..ServerConfig::default()
         }
     }

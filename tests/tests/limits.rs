@@ -301,3 +301,40 @@ async fn room_limits_sections_objections_and_section_size() -> anyhow::Result<()
     c.ok(json!({"type": "ping"})).await?;
     Ok(())
 }
+
+/// `serve --history-window N`: a returning client at most N revisions behind
+/// is caught up with exactly the missed events; one further behind gets a
+/// fresh snapshot instead (the room keeps no older revisions in memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_window_flag_bounds_catch_up() -> anyhow::Result<()> {
+    let (dir, db_url, seed) = reliability::seeded_db().await?;
+    let room = seed.room.to_string();
+    let token = |role: &str| seed.member(role).map(|m| m.token.clone()).ok_or_else(|| anyhow::anyhow!("no {role}"));
+    let server = reliability::ServerProcess::start(&db_url, &dir.path().join("home"), &["--history-window", "3"]).await?;
+    let mut owner = WsClient::connect(&server.url, &token("owner")?).await?;
+    let snap = owner.join(&room).await?;
+    let (sec, body) = section(&snap, "Summary")?;
+    let start = snap["state"]["revision"].as_u64().unwrap_or(0);
+    let len = chars(&body) as u64;
+    for seq in 1..=5u64 {
+        let (base, at) = (start + seq - 1, len + seq - 1);
+        owner.ok(json!({"type": "edit", "room": room, "section": sec, "base": base, "op": [at, "x"], "seq": seq})).await?;
+    }
+    let now = start + 5;
+
+    let mut near = WsClient::connect(&server.url, &token("observer")?).await?;
+    near.ok(json!({"type": "join", "room": room, "since": now - 3})).await?;
+    let frames = near.take_pending();
+    let revs: Vec<u64> = frames.iter().filter_map(|v| v["rev"]["revision"].as_u64()).collect();
+    anyhow::ensure!(frames.iter().all(|v| v["type"] == "event"), "3 behind with a window of 3: {frames:?}");
+    anyhow::ensure!(revs == (now - 2..=now).collect::<Vec<_>>(), "{revs:?}");
+
+    let mut far = WsClient::connect(&server.url, &token("reviewer/privacy")?).await?;
+    far.ok(json!({"type": "join", "room": room, "since": now - 4})).await?;
+    let frames = far.take_pending();
+    let snapshot = frames.iter().find(|v| v["type"] == "snapshot");
+    anyhow::ensure!(snapshot.is_some_and(|s| s["snapshot"]["state"]["revision"] == now), "4 behind: {frames:?}");
+    anyhow::ensure!(!frames.iter().any(|v| v["type"] == "event"), "4 behind got events: {frames:?}");
+    server.terminate().await?;
+    Ok(())
+}

@@ -13,6 +13,7 @@ use trustroom_shared::manifest::ManifestRecord;
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
+use super::sqlite_conn;
 use super::{
     CommitBatch, KeyRecord, LoadedRoom, QueuedAdmin, RoomRecord, Storage, StorageError, StorageResult, UserRecord,
 };
@@ -83,12 +84,22 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        let marked = sqlite_conn::Marked::default();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             // Only writable connections outside any transaction are
             // reused (sqlite_conn.rs).
-            .after_connect(|conn, _| Box::pin(super::sqlite_conn::probe_new(conn, BUSY_TIMEOUT.as_millis())))
-            .after_release(|conn, _| Box::pin(super::sqlite_conn::reusable(conn)))
+            .after_connect({
+                let marked = marked.clone();
+                move |conn, _| {
+                    let marked = marked.clone();
+                    Box::pin(async move { sqlite_conn::probe_new(conn, BUSY_TIMEOUT.as_millis(), &marked).await })
+                }
+            })
+            .after_release(move |conn, _| {
+                let marked = marked.clone();
+                Box::pin(async move { sqlite_conn::reusable(conn, &marked).await })
+            })
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;

@@ -17,19 +17,28 @@
 //!   it is handed back, so the pool holds only writable connections once
 //!   the fault is over. During the fault it still serves reads.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use sqlx::SqliteConnection;
 
 /// The mark's name in the connection's `temp` schema.
 const READ_ONLY_MARK: &str = "trustroom_opened_read_only";
 
+/// How many marked connections may still be in the pool. While none (the
+/// usual case) handing a connection back costs no query.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Marked(Arc<AtomicUsize>);
+
 /// Whether a connection handed back to the pool may be reused.
-pub(super) async fn reusable(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+pub(super) async fn reusable(conn: &mut SqliteConnection, marked: &Marked) -> Result<bool, sqlx::Error> {
     if sqlx::Connection::is_in_transaction(conn) {
         tracing::warn!("closing a SQLite connection that is still inside a transaction");
         return Ok(false);
     }
-    if is_marked_read_only(conn).await? {
+    if marked.0.load(Ordering::Acquire) > 0 && is_marked_read_only(conn).await? {
         tracing::warn!("closing a SQLite connection that could not write when it was opened");
+        let _ = marked.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         return Ok(false);
     }
     Ok(true)
@@ -41,7 +50,11 @@ pub(super) async fn reusable(conn: &mut SqliteConnection) -> Result<bool, sqlx::
 /// lock: busy timeout 0 during the probe, and a busy answer counts as
 /// writable (the committer still moves past a read-only connection). Any
 /// other failure marks the connection: it serves until it is handed back.
-pub(super) async fn probe_new(conn: &mut SqliteConnection, busy_timeout_ms: u128) -> Result<(), sqlx::Error> {
+pub(super) async fn probe_new(
+    conn: &mut SqliteConnection,
+    busy_timeout_ms: u128,
+    marked: &Marked,
+) -> Result<(), sqlx::Error> {
     sqlx::query("PRAGMA busy_timeout = 0").execute(&mut *conn).await?;
     let refused = match sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
         Ok(_) => {
@@ -54,6 +67,7 @@ pub(super) async fn probe_new(conn: &mut SqliteConnection, busy_timeout_ms: u128
     if let Some(e) = refused.filter(|e| !is_busy(e)) {
         tracing::warn!("a new SQLite connection cannot write ({e}); it is closed when handed back");
         sqlx::query(&format!("CREATE TEMP TABLE IF NOT EXISTS {READ_ONLY_MARK} (x)")).execute(&mut *conn).await?;
+        marked.0.fetch_add(1, Ordering::AcqRel);
     }
     sqlx::query(&format!("PRAGMA busy_timeout = {busy_timeout_ms}")).execute(&mut *conn).await?;
     Ok(())
@@ -100,16 +114,19 @@ mod tests {
         let path = dir.path().join("t.db");
         let mut writable = open(&path, false).await?;
         sqlx::query("CREATE TABLE t (x)").execute(&mut writable).await?;
-        probe_new(&mut writable, 5_000).await?;
-        assert!(reusable(&mut writable).await?);
+        let marked = Marked::default();
+        probe_new(&mut writable, 5_000, &marked).await?;
+        assert!(reusable(&mut writable, &marked).await?);
         // The probe leaves no transaction open and restores the timeout.
         sqlx::query("INSERT INTO t VALUES (1)").execute(&mut writable).await?;
         let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut writable).await?;
         assert_eq!(timeout, 5_000);
 
         let mut read_only = open(&path, true).await?;
-        probe_new(&mut read_only, 5_000).await?;
-        assert!(!reusable(&mut read_only).await?);
+        probe_new(&mut read_only, 5_000, &marked).await?;
+        assert_eq!(marked.0.load(Ordering::Acquire), 1);
+        assert!(!reusable(&mut read_only, &marked).await?);
+        assert_eq!(marked.0.load(Ordering::Acquire), 0);
         // It still reads.
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&mut read_only).await?;
         assert_eq!(n, 1);
@@ -127,8 +144,10 @@ mod tests {
         // Busy (not read-only): writable, not marked, and it returns at once
         // (a 60 s busy timeout would hang the test if the probe waited).
         sqlx::query("PRAGMA busy_timeout = 60000").execute(&mut other).await?;
-        probe_new(&mut other, 60_000).await?;
-        assert!(reusable(&mut other).await?);
+        let marked = Marked::default();
+        probe_new(&mut other, 60_000, &marked).await?;
+        assert_eq!(marked.0.load(Ordering::Acquire), 0);
+        assert!(reusable(&mut other, &marked).await?);
         sqlx::query("ROLLBACK").execute(&mut holder).await?;
         Ok(())
     }
@@ -139,7 +158,7 @@ mod tests {
         let mut conn = open(&dir.path().join("t.db"), false).await?;
         let tx = sqlx::Connection::begin(&mut conn).await?;
         std::mem::forget(tx);
-        assert!(!reusable(&mut conn).await?);
+        assert!(!reusable(&mut conn, &Marked::default()).await?);
         Ok(())
     }
 }
