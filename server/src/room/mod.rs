@@ -366,7 +366,10 @@ impl Room {
                 return;
             }
         }
-        let left = UnstoredAudit { entries: std::mem::take(&mut self.deferred_audit), dropped: std::mem::take(&mut self.dropped_audit) };
+        let left = UnstoredAudit {
+            entries: std::mem::take(&mut self.deferred_audit),
+            dropped: std::mem::take(&mut self.dropped_audit),
+        };
         let count = left.entries.len() as u64 + left.dropped;
         match self.handover.as_ref().and_then(|h| h.lock().ok()) {
             Some(mut h) => {
@@ -383,6 +386,8 @@ impl Room {
     fn refuse_unserved(&self, cmd: RoomCmd, shutdown_done: &mut Option<oneshot::Sender<()>>) {
         let refusal = if self.lease_lost.is_some() {
             self.lease_refusal()
+        } else if self.broken {
+            (ErrorCode::Unavailable, "the room was closed after a storage error; nothing was applied: join again".into())
         } else {
             (ErrorCode::Unavailable, "the server is shutting down".into())
         };
