@@ -118,13 +118,13 @@ async fn write_on(conn: &mut sqlx::SqliteConnection, jobs: &[(RoomId, &CommitBat
 }
 
 /// The connection cannot write, whatever the database's state: opened
-/// read-only (`SQLITE_READONLY`, 8), or inside a transaction already (sqlx
-/// or SQLite says so at `BEGIN`).
+/// read-only (`SQLITE_READONLY`, any extended form), or inside a
+/// transaction already (sqlx or SQLite says so at `BEGIN`).
 fn connection_unusable(e: &StorageError) -> bool {
     match e {
         StorageError::Database(sqlx::Error::InvalidSavePointStatement) => true,
-        StorageError::Database(sqlx::Error::Database(db)) => {
-            db.code().as_deref() == Some("8") || db.message().contains("within a transaction")
+        StorageError::Database(e @ sqlx::Error::Database(db)) => {
+            super::sqlite_conn::is_read_only(e) || db.message().contains("within a transaction")
         }
         _ => false,
     }

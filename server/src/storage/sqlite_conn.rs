@@ -73,14 +73,25 @@ pub(super) async fn probe_new(
     Ok(())
 }
 
-/// `SQLITE_BUSY` or `SQLITE_LOCKED`, extended codes included: another
-/// connection holds the lock, which says nothing about this one.
-fn is_busy(e: &sqlx::Error) -> bool {
-    let code = match e {
-        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i64>().ok()),
+/// SQLite's primary result code of an error (sqlx reports the extended
+/// code, e.g. 778 for `SQLITE_IOERR_WRITE`; its low byte is the primary).
+fn primary_code(e: &sqlx::Error) -> Option<i64> {
+    match e {
+        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff),
         _ => None,
-    };
-    code.is_some_and(|c| matches!(c & 0xff, 5 | 6))
+    }
+}
+
+/// `SQLITE_BUSY` or `SQLITE_LOCKED`: another connection holds the lock,
+/// which says nothing about this one.
+fn is_busy(e: &sqlx::Error) -> bool {
+    matches!(primary_code(e), Some(5 | 6))
+}
+
+/// `SQLITE_READONLY` in any of its extended forms: this connection cannot
+/// write (see the module comment).
+pub(super) fn is_read_only(e: &sqlx::Error) -> bool {
+    primary_code(e) == Some(8)
 }
 
 async fn is_marked_read_only(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
