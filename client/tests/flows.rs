@@ -16,7 +16,8 @@ use trustroom_shared::change::{Change, ClientStamp, Revision};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::{OpLimits, TextOp};
 use trustroom_shared::protocol::{ErrorCode, Request, ServerFrame};
-use trustroom_shared::release::{Lane, ReleaseState};
+use trustroom_shared::release::{Audience, Cosignature, Lane, ReleasePolicy, ReleaseState};
+use trustroom_shared::role::Discipline;
 use trustroom_shared::{ClientId, UserId};
 use tui::app::{App, ConnState, Pending};
 use tui::net::NetEvent;
@@ -327,7 +328,82 @@ fn release_marks_ready_then_releases_to_the_chosen_lane() {
     let mark = app.outbox.iter().find(|o| matches!(o.request, Request::MarkReady { .. })).expect("mark_ready").clone();
     app.outbox.clear();
     app.on_net(NetEvent::Reply { tag: mark.tag, result: Ok(json!({"revision": 13})) });
-    assert!(matches!(app.outbox[0].request, Request::Release { lane: Lane::AccountGovernance, .. }));
+    assert!(matches!(
+        app.outbox[0].request,
+        Request::Release { lane: Lane::AccountGovernance, audience: Audience::LaneReviewers, .. }
+    ));
+}
+
+/// A clean room whose policy requires a privacy co-signature, signed for
+/// the privacy lane up to `audience`.
+fn cosigned_for_privacy(audience: Audience) -> trustroom_shared::room::RoomState {
+    let mut st = room_state();
+    st.objections.clear();
+    st.sections[0].body = "[verified: TL-0412] Session S-19 opened at 09:14.".into();
+    st.release_policy = ReleasePolicy { members: vec![], disciplines: vec![Discipline::Privacy] };
+    st.cosignatures.push(Cosignature {
+        user: UserId(uid(PRIVACY)),
+        name: "priya.natarajan".into(),
+        role: "reviewer/privacy".into(),
+        discipline: Some(Discipline::Privacy),
+        revision: st.content_revision,
+        content_hash: "ab".repeat(32),
+        lane: Some(Lane::Privacy),
+        audience,
+        at_ms: 0,
+        voided_at: None,
+    });
+    st
+}
+
+#[test]
+fn release_goes_to_the_chosen_audience() {
+    let mut app = app_with(OWNER, cosigned_for_privacy(Audience::Organisation));
+    key(&mut app, KeyCode::Char('R'));
+    key(&mut app, KeyCode::Tab);
+    let screen = render(&mut app, 110, 32);
+    assert!(screen.contains("[x] lane-and-leads"), "{screen}");
+    assert!(screen.contains("Co-signatures for privacy · lane-and-leads: met — signed by priya.natarajan"), "{screen}");
+    key(&mut app, KeyCode::Enter);
+    let screen = render(&mut app, 110, 32);
+    assert!(screen.contains("to the privacy lane · audience lane-and-leads?"), "{screen}");
+    key(&mut app, KeyCode::Char('y'));
+    let mark = app.outbox.iter().find(|o| matches!(o.request, Request::MarkReady { .. })).expect("mark_ready").clone();
+    app.outbox.clear();
+    app.on_net(NetEvent::Reply { tag: mark.tag, result: Ok(json!({"revision": 13})) });
+    assert!(matches!(
+        app.outbox[0].request,
+        Request::Release { lane: Lane::Privacy, audience: Audience::LaneAndLeads, .. }
+    ));
+}
+
+#[test]
+fn release_to_a_lane_or_audience_the_cosignatures_do_not_cover_is_disabled() {
+    let mut app = app_with(OWNER, cosigned_for_privacy(Audience::LaneReviewers));
+    key(&mut app, KeyCode::Char('R'));
+    // Another lane: not covered.
+    key(&mut app, KeyCode::Char('2'));
+    let screen = render(&mut app, 110, 32);
+    assert!(screen.contains("Co-signatures for product-security · lane-reviewers: missing co-signature"), "{screen}");
+    assert!(screen.contains("Release to product-security · lane-reviewers is disabled"), "{screen}");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('y'));
+    assert!(!decided(&app), "not covered: no release");
+    // The signed lane, but a wider audience than signed: not covered either.
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    let screen = render(&mut app, 110, 32);
+    assert!(screen.contains("Co-signatures for privacy · organisation: missing"), "{screen}");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('y'));
+    assert!(!decided(&app), "narrower signature, wider release: no release");
+    // Back to the signed scope: allowed.
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('y'));
+    assert!(decided(&app));
 }
 
 #[test]
@@ -435,9 +511,43 @@ fn cosign_fetches_the_hash_then_confirms() {
     let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
     record.content_hash = "c0ffee".repeat(10);
     app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
-    assert!(render(&mut app, 100, 24).contains("Co-sign the packet"));
+    let screen = render(&mut app, 100, 24);
+    assert!(screen.contains("Co-sign the packet"), "{screen}");
+    assert!(screen.contains("for lane privacy · audience lane-reviewers"), "the default scope is shown: {screen}");
     key(&mut app, KeyCode::Char('y'));
-    assert!(matches!(&app.outbox[0].request, Request::Cosign { content_hash, .. } if content_hash == &"c0ffee".repeat(10)));
+    assert!(matches!(
+        &app.outbox[0].request,
+        Request::Cosign { content_hash, lane: Lane::Privacy, audience: Audience::LaneReviewers, .. }
+            if content_hash == &"c0ffee".repeat(10)
+    ));
+}
+
+#[test]
+fn cosign_asks_for_the_lane_and_audience() {
+    let mut app = app_as(PRIVACY);
+    key(&mut app, KeyCode::Char('S'));
+    let ask = app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
+    app.outbox.clear();
+    let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
+    record.content_hash = "c0ffee".repeat(10);
+    app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Tab);
+    let screen = render(&mut app, 120, 24);
+    let rev = record.content_revision;
+    assert!(
+        screen.contains(&format!("Co-sign packet rev {rev} (hash c0ffeec0ffee…) for lane product-security · audience lane-and-leads")),
+        "{screen}"
+    );
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Up);
+    assert!(render(&mut app, 120, 24).contains("for lane account-governance · audience organisation"));
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        &app.outbox[0].request,
+        Request::Cosign { lane: Lane::AccountGovernance, audience: Audience::Organisation, .. }
+    ));
 }
 
 #[test]

@@ -14,7 +14,7 @@ use common::*;
 use crossterm::event::KeyCode;
 use serde_json::json;
 use trustroom_shared::AnnexId;
-use trustroom_shared::protocol::{AnnexContent, ServerFrame};
+use trustroom_shared::protocol::{AnnexContent, Request, ServerFrame};
 use trustroom_shared::release::ReleaseState;
 use tui::app::{App, ConnState, Overlay};
 use tui::net::NetEvent;
@@ -157,6 +157,20 @@ fn readiness_dialog_confirm_release() {
     key(&mut app, KeyCode::Enter);
     let screen = render(&mut app, 110, 30);
     assert!(screen.contains("RELEASE rev 12"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn cosign_dialog_shows_lane_and_audience() {
+    let mut app = app_as(PRIVACY);
+    key(&mut app, KeyCode::Char('S'));
+    let ask = app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
+    let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
+    record.content_hash = "9f2c".repeat(16);
+    app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
+    key(&mut app, KeyCode::Tab);
+    let screen = render(&mut app, 110, 30);
+    assert!(screen.contains("for lane privacy · audience lane-and-leads"), "{screen}");
     insta::assert_snapshot!(screen);
 }
 

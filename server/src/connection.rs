@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use trustroom_shared::protocol::{
     ErrorCode, PROTOCOL_VERSION, Request, RoomSummary, RoomsResult, ServerFrame, parse_hello, parse_request,
 };
-use trustroom_shared::{RoomId, UserId};
+use trustroom_shared::{ClientId, RoomId, UserId};
 
 use crate::auth::token_hash;
 use crate::hub::{Hub, Located, room_not_found};
@@ -232,7 +232,10 @@ pub async fn serve_connection<S>(
             return;
         }
     };
-    let client = hello.client.unwrap_or_default();
+    // Client ids are bound to the authenticated user (ClientId::bound): a
+    // member who claims another member's client id gets a different one,
+    // so resends can never be answered for someone else.
+    let client = ClientId::bound(user.id, hello.client.unwrap_or_default());
     let conn_id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let info = ConnInfo { conn_id, user: user.id, client, out: out.clone() };
     hub.register_connection(conn_id, user.id, out.clone());

@@ -507,10 +507,11 @@ async fn main() -> anyhow::Result<()> {
                 let co: Vec<&str> = b.cosigners.iter().map(|c| c.name.as_str()).collect();
                 writeln!(
                     out,
-                    "rev {}\tpacket rev {}\t{}\t{}\t{}\tby {}\tco-signed by {}\tmanifest {}",
+                    "rev {}\tpacket rev {}\t{}{}\t{}\t{}\tby {}\tco-signed by {}\tmanifest {}",
                     m.event.release_revision,
                     b.revision,
                     b.lane,
+                    b.audience.map(|a| format!(" · {a}")).unwrap_or_default(),
                     trustroom_shared::export::utc(m.event.released_at_ms),
                     &b.content_hash[..16.min(b.content_hash.len())],
                     b.signer.name,

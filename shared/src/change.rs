@@ -103,6 +103,11 @@ pub enum Change {
     },
     /// An objection's text, kind or anchor changed (an accepted register suggestion).
     ObjectionAmended { objection: ObjectionId, amendment: Amendment },
+    /// A member's requests were refused for restricted detail of annexes
+    /// they may not read more often than the probe budget allows: their
+    /// free-text requests are refused unread until `until_ms`. Shown to the
+    /// owners as an alert; carries no text of the refused requests.
+    ProbeSuspected { user: UserId, name: String, until_ms: i64 },
 }
 
 impl Change {
@@ -142,6 +147,7 @@ impl Change {
                 | Change::SuggestionDecided { .. }
                 | Change::SuggestionAcceptorsSet { .. }
                 | Change::BoundaryRulesSet { .. }
+                | Change::ProbeSuspected { .. }
         )
     }
 
@@ -178,6 +184,7 @@ impl Change {
             Change::SuggestionAcceptorsSet { .. } => "suggestion_acceptors_set",
             Change::BoundaryRulesSet { .. } => "boundary_rules_set",
             Change::ObjectionAmended { .. } => "objection_amended",
+            Change::ProbeSuspected { .. } => "probe_suspected",
         }
     }
 }
@@ -325,17 +332,28 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
             state.release_policy = policy.clone().normalized();
         }
         Change::Cosigned { cosignature } => {
-            if state
-                .cosignatures
-                .iter()
-                .any(|c| c.user == cosignature.user && c.is_valid() && c.content_hash == cosignature.content_hash)
-            {
+            // One co-signature per member and lane: the same scope twice for
+            // the same content is a conflict; another audience for the same
+            // lane replaces the earlier one; another lane is kept beside it.
+            if state.cosignatures.iter().any(|c| {
+                c.user == cosignature.user
+                    && c.is_valid()
+                    && c.content_hash == cosignature.content_hash
+                    && c.lane == cosignature.lane
+                    && c.audience == cosignature.audience
+            }) {
                 return Err(ApplyError::Conflict(format!(
-                    "{} already co-signed this content (rev {})",
-                    cosignature.name, cosignature.revision
+                    "{} already co-signed this content for {} (rev {})",
+                    cosignature.name,
+                    cosignature.scope(),
+                    cosignature.revision
                 )));
             }
-            state.cosignatures.retain(|c| c.user != cosignature.user);
+            // The member's earlier co-signature for this lane (valid or
+            // voided) is replaced, and so is any legacy one (no lane).
+            state
+                .cosignatures
+                .retain(|c| c.user != cosignature.user || (c.lane != cosignature.lane && c.lane.is_some()));
             let mut signed = cosignature.clone();
             signed.voided_at = None;
             state.cosignatures.push(signed);
@@ -359,6 +377,8 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
         | Change::SuggestionAcceptorsSet { .. }
         | Change::BoundaryRulesSet { .. }
         | Change::ObjectionAmended { .. } => apply_suggestion_change(state, rev)?,
+        // An alert in the room's history; no state of its own.
+        Change::ProbeSuspected { .. } => {}
     }
     state.revision = rev.revision;
     if rev.change.touches_content() {

@@ -607,6 +607,25 @@ fn quote_block(out: &mut String, text: &str) {
     }
 }
 
+/// ` for audience lane-reviewers`, or nothing for a manifest released
+/// before approvals were scoped.
+fn audience_text(audience: Option<crate::release::Audience>) -> String {
+    audience.map(|a| format!(" for audience {a}")).unwrap_or_default()
+}
+
+/// `priya.natarajan (reviewer/privacy, signed rev 12 for privacy · lane-reviewers, content 9f2c…)`.
+fn cosigner_text(s: &crate::manifest::Cosigner) -> String {
+    let mut text = format!("{} ({}, signed rev {}", s.name, s.role, s.revision);
+    if let Some(lane) = s.lane {
+        text.push_str(&format!(" for {lane} · {}", s.audience.unwrap_or_default()));
+    }
+    if let Some(hash) = &s.content_hash {
+        text.push_str(&format!(", content `{hash}`"));
+    }
+    text.push(')');
+    text
+}
+
 /// The Markdown rendering of a bundle, for people. Deterministic.
 pub fn to_markdown(b: &Bundle) -> String {
     let c = &b.core;
@@ -625,8 +644,12 @@ pub fn to_markdown(b: &Bundle) -> String {
             let m = &r.manifest.body;
             let _ = writeln!(
                 out,
-                "- Release: RELEASED rev {} to the {} lane by {} (manifest `{}`)",
-                m.revision, m.lane, m.signer.name, r.manifest.manifest_hash
+                "- Release: RELEASED rev {} to the {} lane{} by {} (manifest `{}`)",
+                m.revision,
+                m.lane,
+                audience_text(m.audience),
+                m.signer.name,
+                r.manifest.manifest_hash
             );
         }
         None => {
@@ -739,13 +762,12 @@ pub fn to_markdown(b: &Bundle) -> String {
         }
         Some(rec) => {
             let m = &rec.manifest.body;
-            let _ = writeln!(out, "- Released rev {} to the {} lane", m.revision, m.lane);
+            let _ = writeln!(out, "- Released rev {} to the {} lane{}", m.revision, m.lane, audience_text(m.audience));
             let _ = writeln!(out, "- Signer (owner): {} (`{}`)", m.signer.name, m.signer.user);
             if m.cosigners.is_empty() {
                 let _ = writeln!(out, "- Co-signers: none");
             } else {
-                let who: Vec<String> =
-                    m.cosigners.iter().map(|s| format!("{} ({}, signed rev {})", s.name, s.role, s.revision)).collect();
+                let who: Vec<String> = m.cosigners.iter().map(cosigner_text).collect();
                 let _ = writeln!(out, "- Co-signers: {}", who.join("; "));
             }
             let held: Vec<String> = m.held_annexes.iter().map(|a| format!("{} [{}]", a.code, a.classification)).collect();

@@ -23,6 +23,8 @@ pub mod policy;
 pub mod protocol;
 pub mod readiness;
 pub mod release;
+pub mod restricted;
+pub mod requests;
 pub mod role;
 pub mod room;
 pub mod statement;

@@ -3,9 +3,10 @@
 //! what, and the verification of an exported JSON bundle against it.
 //!
 //! The signed **body** is a pure function of the room state at release,
-//! the lane, the signer and the audit anchor (the hash of the audit entry
-//! that recorded the released packet revision's change): releasing the same
-//! packet revision to the same lane again gives a byte-identical body and,
+//! the lane and audience, the signer and the audit anchor (the hash of the
+//! audit entry that recorded the released packet revision's change):
+//! releasing the same packet revision to the same lane and audience again
+//! gives a byte-identical body and,
 //! Ed25519 being deterministic, the same signature. The time of the release
 //! event, its room revision and the audit head at that moment live in the
 //! separately signed [`ReleaseEvent`], outside the body.
@@ -21,7 +22,7 @@ use crate::canonical::{canonical_json, sha256_hex};
 use crate::export::{EXPORT_FORMAT, SectionContent, core_digest, digest, export_core, json_text};
 use crate::ids::{RoomId, SectionId, UserId};
 use crate::readiness::{HeldAnnex, Residual, held_annexes, residual};
-use crate::release::{Lane, ReleasePolicy};
+use crate::release::{Audience, Lane, ReleasePolicy};
 use crate::room::RoomState;
 
 /// The `format` of every manifest body.
@@ -43,13 +44,24 @@ pub struct Person {
     pub name: String,
 }
 
-/// A co-signer: who, in which role, and the packet revision they signed.
+/// A co-signer the release relied on: who, in which role, the packet
+/// revision and content hash they signed, and the lane and audience their
+/// co-signature approved (the release's lane; its audience or a wider one).
+///
+/// `content_hash`, `lane` and `audience` are absent only in manifests
+/// released before approvals were scoped (they keep their signed bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cosigner {
     pub user: UserId,
     pub name: String,
     pub role: String,
     pub revision: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<Lane>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Audience>,
 }
 
 /// An audit entry by position and hash.
@@ -79,6 +91,10 @@ pub struct ManifestBody {
     pub cosigners: Vec<Cosigner>,
     pub policy: ReleasePolicy,
     pub lane: Lane,
+    /// Who downstream may read the release. Absent only in manifests
+    /// released before approvals were scoped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Audience>,
     pub held_annexes: Vec<HeldAnnex>,
     pub accepted_residual: Vec<Residual>,
     /// The audit entry that recorded the change producing `revision`: the
@@ -131,23 +147,34 @@ pub fn public_key_hex(key: &SigningKey) -> String {
     hex::encode(key.verifying_key().to_bytes())
 }
 
-/// The manifest body for releasing `state` to `lane`, signed by `signer`.
-/// Co-signers are the valid co-signatures, sorted by name.
+/// The manifest body for releasing `state` to `lane` for `audience`,
+/// signed by `signer`. Co-signers are the co-signatures the release relies
+/// on: valid, of the current content hash, for this lane and this audience
+/// or a wider one, by current members; sorted by name.
 pub fn manifest_body(
     state: &RoomState,
     signer: UserId,
     lane: Lane,
+    audience: Audience,
     audit_anchor: Option<AuditAnchor>,
     public_key: &str,
 ) -> ManifestBody {
+    let core = export_core(state);
     let mut cosigners: Vec<Cosigner> = state
         .cosignatures
         .iter()
-        .filter(|c| c.is_valid() && state.member(c.user).is_some())
-        .map(|c| Cosigner { user: c.user, name: c.name.clone(), role: c.role.clone(), revision: c.revision })
+        .filter(|c| c.covers(&core.content_hash, lane, audience) && state.member(c.user).is_some())
+        .map(|c| Cosigner {
+            user: c.user,
+            name: c.name.clone(),
+            role: c.role.clone(),
+            revision: c.revision,
+            content_hash: Some(c.content_hash.clone()),
+            lane: c.lane,
+            audience: Some(c.audience),
+        })
         .collect();
     cosigners.sort_by(|a, b| a.name.cmp(&b.name).then(a.user.cmp(&b.user)));
-    let core = export_core(state);
     ManifestBody {
         format: MANIFEST_FORMAT.to_string(),
         room: state.id,
@@ -173,6 +200,7 @@ pub fn manifest_body(
         cosigners,
         policy: state.release_policy.clone().normalized(),
         lane,
+        audience: Some(audience),
         held_annexes: held_annexes(state),
         accepted_residual: residual(state),
         audit_anchor,
@@ -403,6 +431,7 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     }
     let revision = body.get("revision").and_then(Value::as_u64).unwrap_or(0);
     let lane = str_at(body, "lane").to_string();
+    let audience = body.get("audience").and_then(Value::as_str).map(|a| format!(" for audience {a}")).unwrap_or_default();
     let signer = str_at(&body["signer"], "name").to_string();
     let cosigners: Vec<String> = body["cosigners"]
         .as_array()
@@ -410,7 +439,7 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
         .unwrap_or_default();
     c.done(move || {
         let co = if cosigners.is_empty() { "no co-signers".to_string() } else { format!("co-signed by {}", cosigners.join(", ")) };
-        format!("VERIFIED — exactly packet revision {revision} as released to the {lane} lane by {signer}, {co}")
+        format!("VERIFIED — exactly packet revision {revision} as released to the {lane} lane{audience} by {signer}, {co}")
     })
 }
 
@@ -418,15 +447,21 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
 mod tests {
     use super::*;
     use crate::export::{bundle, to_json};
-    use crate::readiness::tests::{fixture, set_body};
+    use crate::readiness::tests::{cosign_for, fixture, set_body};
+    use crate::role::Discipline;
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
     }
 
     fn released(state: &RoomState, k: &SigningKey) -> ManifestRecord {
+        released_to(state, k, Lane::Privacy, Audience::LaneReviewers)
+    }
+
+    fn released_to(state: &RoomState, k: &SigningKey, lane: Lane, audience: Audience) -> ManifestRecord {
         let owner = state.owners().map(|m| m.user).next().expect("owner");
-        let body = manifest_body(state, owner, Lane::Privacy, Some(AuditAnchor { seq: 7, hash: "ab".repeat(32) }), &public_key_hex(k));
+        let anchor = Some(AuditAnchor { seq: 7, hash: "ab".repeat(32) });
+        let body = manifest_body(state, owner, lane, audience, anchor, &public_key_hex(k));
         let manifest = sign_manifest(body, k);
         let event = sign_event(&manifest.manifest_hash, 1_000, state.revision + 1, None, k);
         ManifestRecord { manifest, event }
@@ -442,6 +477,66 @@ mod tests {
         assert_eq!(a.manifest.body.revision, f.state.content_revision);
         assert!(verify_signature(&public_key_hex(&k), &canonical_json(&a.manifest.body), &a.manifest.signature).is_ok());
         assert!(verify_signature(&public_key_hex(&key(2)), &canonical_json(&a.manifest.body), &a.manifest.signature).is_err());
+    }
+
+    #[test]
+    fn the_manifest_carries_the_scope_and_the_cosignatures_it_relied_on() {
+        let mut f = fixture();
+        let (p, l) = (f.privacy, f.legal);
+        cosign_for(&mut f, l, "dan", Some(Discipline::Legal), Some(Lane::Privacy), Audience::LaneReviewers);
+        cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), Some(Lane::Privacy), Audience::Organisation);
+        cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), Some(Lane::ProductSecurity), Audience::LaneReviewers);
+        let k = key(6);
+        let hash = crate::canonical::content_hash(&f.state);
+        let m = released_to(&f.state, &k, Lane::Privacy, Audience::LaneReviewers).manifest;
+        assert_eq!(m.body.lane, Lane::Privacy);
+        assert_eq!(m.body.audience, Some(Audience::LaneReviewers));
+        let scopes: Vec<(&str, Option<Lane>, Option<Audience>)> =
+            m.body.cosigners.iter().map(|c| (c.name.as_str(), c.lane, c.audience)).collect();
+        assert_eq!(
+            scopes,
+            [("dan", Some(Lane::Privacy), Some(Audience::LaneReviewers)), ("priya", Some(Lane::Privacy), Some(Audience::Organisation))],
+            "only the co-signatures for this lane, sorted by name"
+        );
+        assert!(m.body.cosigners.iter().all(|c| c.content_hash.as_deref() == Some(hash.as_str()) && c.revision == f.state.content_revision));
+        let v = serde_json::to_value(&m.body).expect("json");
+        assert_eq!(v["audience"], "lane-reviewers");
+        assert_eq!(v["cosigners"][0]["lane"], "privacy");
+        assert_eq!(v["cosigners"][1]["audience"], "organisation");
+        assert_eq!(v["cosigners"][0]["content_hash"], hash.as_str());
+        // Deterministic: the same state and scope give the same bytes and signature.
+        let again = released_to(&f.state.clone(), &k, Lane::Privacy, Audience::LaneReviewers).manifest;
+        assert_eq!(canonical_json(&m.body), canonical_json(&again.body));
+        assert_eq!((m.manifest_hash.as_str(), m.signature.as_str()), (again.manifest_hash.as_str(), again.signature.as_str()));
+        // A wider audience is another manifest, relying only on the wider co-signature.
+        let wide = released_to(&f.state, &k, Lane::Privacy, Audience::Organisation).manifest;
+        assert_ne!(wide.manifest_hash, m.manifest_hash);
+        assert_eq!(wide.body.cosigners.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["priya"]);
+        let ps = released_to(&f.state, &k, Lane::ProductSecurity, Audience::LaneReviewers).manifest;
+        assert_eq!(ps.body.cosigners.iter().map(|c| (c.name.as_str(), c.lane)).collect::<Vec<_>>(), [("priya", Some(Lane::ProductSecurity))]);
+        // A scoped bundle verifies and names lane and audience.
+        let text = to_json(&bundle(&f.state, Some(released_to(&f.state, &k, Lane::Privacy, Audience::Organisation))));
+        let v = verify_bundle(&text, &public_key_hex(&k));
+        assert!(v.verified, "{v:?}");
+        assert!(v.summary.contains("privacy lane for audience organisation") && v.summary.contains("co-signed by priya"), "{}", v.summary);
+        // After a change, no co-signature is relied on any more.
+        set_body(&mut f, "[verified: TL-7] Changed.");
+        assert!(released_to(&f.state, &k, Lane::Privacy, Audience::LaneReviewers).manifest.body.cosigners.is_empty());
+    }
+
+    #[test]
+    fn a_manifest_released_before_scoping_keeps_its_signed_bytes() {
+        let f = fixture();
+        let k = key(8);
+        let mut body = released(&f.state, &k).manifest.body;
+        body.audience = None;
+        body.cosigners = vec![Cosigner { user: f.privacy, name: "priya".into(), role: "reviewer/privacy".into(), revision: 3, content_hash: None, lane: None, audience: None }];
+        let old = sign_manifest(body, &k);
+        let text = serde_json::to_string(&old).expect("json");
+        assert!(!text.contains("audience") && !text.contains("\"lane\":null"), "{text}");
+        let loaded: SignedManifest = serde_json::from_str(&text).expect("loads");
+        assert_eq!(canonical_json(&loaded.body), canonical_json(&old.body), "re-serialized without new fields");
+        assert!(verify_signature(&public_key_hex(&k), &canonical_json(&loaded.body), &loaded.signature).is_ok());
     }
 
     #[test]

@@ -28,10 +28,18 @@ pub enum Capability {
     /// Accept or reject suggestions: owners, and reviewers the owner
     /// allowed (the room's acceptor list; see `suggestion::may_decide`).
     DecideSuggestion,
+    /// Co-sign the packet for a lane (reviewers; observers only when the
+    /// release policy names them).
+    Cosign,
+    /// Decide annex access and promotions, revoke grants, set the access
+    /// policy (owners).
+    GovernAccess,
+    /// Set who decides suggestions and the room's boundary rules (owners).
+    GovernRoom,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 9] = [
+    pub const ALL: [Capability; 12] = [
         Capability::Read,
         Capability::Edit,
         Capability::Object,
@@ -41,6 +49,9 @@ impl Capability {
         Capability::Audit,
         Capability::Suggest,
         Capability::DecideSuggestion,
+        Capability::Cosign,
+        Capability::GovernAccess,
+        Capability::GovernRoom,
     ];
 }
 
@@ -51,11 +62,13 @@ pub fn allowed(role: &Role, cap: Capability) -> bool {
         Role::Owner => true,
         // Reviewers decide suggestions only when the owner allowed them
         // (state-dependent: `access::capabilities_of` adds it).
-        Role::Reviewer { .. } => matches!(cap, Read | Edit | Object | ResolveObjection | Suggest),
+        Role::Reviewer { .. } => matches!(cap, Read | Edit | Object | ResolveObjection | Suggest | Cosign),
         // Agents only propose: they read, object, reply and suggest; they
         // never edit directly and never decide anything.
         Role::Agent { .. } => matches!(cap, Read | Object | Suggest),
-        Role::Observer => matches!(cap, Read),
+        // Observers co-sign only when the release policy names them
+        // (checked with the request: `requests::Also::CosignRules`).
+        Role::Observer => matches!(cap, Read | Cosign),
     }
 }
 

@@ -28,7 +28,10 @@ use crate::suggestion::{RegisterProposal, Suggestion};
 use crate::view::Snapshot;
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: the request table (agents and observers refused by it),
+/// identity-bound client ids, `seq` ≤ 2^63−1, the `restricted` and
+/// `probe_limited` codes, lane- and audience-bound co-signatures.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Longest request id accepted.
 pub const MAX_REQUEST_ID_LEN: usize = 64;
@@ -68,6 +71,14 @@ pub enum ErrorCode {
     Timeout,
     /// A bug on the server; nothing was stored.
     Internal,
+    /// A free-text field holds restricted annex detail: nothing was stored
+    /// or sent to anyone. The message names the field (and, only to a
+    /// member entitled to the annex, the annex).
+    Restricted,
+    /// Too many of your requests were refused for restricted detail: your
+    /// free-text requests in this room are refused unread until the
+    /// message's time (docs/access.md, "probe budget").
+    ProbeLimited,
     /// Another server node sequences this room: reconnect to the URL the
     /// frame's `url` field names (docs/cluster.md). Nothing was applied.
     Moved,
@@ -92,6 +103,8 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
             ErrorCode::Moved => "moved",
+            ErrorCode::Restricted => "restricted",
+            ErrorCode::ProbeLimited => "probe_limited",
         }
     }
 }
@@ -200,7 +213,15 @@ pub enum Request {
     },
     Hold { room: RoomId, reason: String },
     MarkReady { room: RoomId },
-    Release { room: RoomId, lane: Lane },
+    /// Release the packet revision to one downstream lane, readable by
+    /// `audience` (default `lane-reviewers`); the co-signatures the policy
+    /// requires must cover this lane and this audience (or a wider one).
+    Release {
+        room: RoomId,
+        lane: Lane,
+        #[serde(default)]
+        audience: crate::release::Audience,
+    },
     Escalate { room: RoomId, reason: String },
     /// The server's readiness record of the room (with the annex-boundary
     /// checks a client cannot run); any member.
@@ -217,10 +238,14 @@ pub enum Request {
         seq: Option<u64>,
     },
     /// Co-sign the packet with this content hash (which must be the
-    /// current one). Agents and owners never co-sign.
+    /// current one) for a release to `lane` (required), readable by up to
+    /// `audience` (default `lane-reviewers`). Agents and owners never co-sign.
     Cosign {
         room: RoomId,
         content_hash: String,
+        lane: Lane,
+        #[serde(default)]
+        audience: crate::release::Audience,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
     },
@@ -411,52 +436,11 @@ pub enum Request {
 }
 
 impl Request {
-    /// Every `type` name, for telling `unknown_type` from `invalid`.
-    pub const TYPES: &'static [&'static str] = &[
-        "rooms",
-        "join",
-        "leave",
-        "add_section",
-        "edit",
-        "object",
-        "reply",
-        "set_objection_status",
-        "view_annex",
-        "cursor",
-        "hold",
-        "mark_ready",
-        "release",
-        "escalate",
-        "readiness",
-        "set_release_policy",
-        "cosign",
-        "export",
-        "manifests",
-        "request_access",
-        "withdraw_access",
-        "approve_access",
-        "deny_access",
-        "revoke_grant",
-        "break_glass",
-        "end_break_glass",
-        "request_promotion",
-        "view_promotion",
-        "approve_promotion",
-        "deny_promotion",
-        "override_check",
-        "set_access_policy",
-        "access_history",
-        "suggest",
-        "suggest_register",
-        "accept_suggestion",
-        "reject_suggestion",
-        "withdraw_suggestion",
-        "suggestions",
-        "set_suggestion_acceptors",
-        "set_boundary_rules",
-        "stats",
-        "ping",
-    ];
+    /// Whether `ty` names a request kind (telling `unknown_type` from
+    /// `invalid`): the names come from the request table.
+    pub fn is_type(ty: &str) -> bool {
+        crate::requests::TABLE.iter().any(|s| s.name == ty)
+    }
 
     /// The room the request is about, if any.
     pub fn room(&self) -> Option<RoomId> {
@@ -524,7 +508,34 @@ impl Request {
             | Request::AcceptSuggestion { seq, .. }
             | Request::RejectSuggestion { seq, .. }
             | Request::WithdrawSuggestion { seq, .. } => *seq,
-            _ => None,
+            Request::Rooms
+            | Request::Join { .. }
+            | Request::Leave { .. }
+            | Request::ViewAnnex { .. }
+            | Request::Cursor { .. }
+            | Request::Hold { .. }
+            | Request::MarkReady { .. }
+            | Request::Release { .. }
+            | Request::Escalate { .. }
+            | Request::Readiness { .. }
+            | Request::Export { .. }
+            | Request::Manifests { .. }
+            | Request::WithdrawAccess { .. }
+            | Request::ApproveAccess { .. }
+            | Request::DenyAccess { .. }
+            | Request::RevokeGrant { .. }
+            | Request::EndBreakGlass { .. }
+            | Request::ViewPromotion { .. }
+            | Request::ApprovePromotion { .. }
+            | Request::DenyPromotion { .. }
+            | Request::OverrideCheck { .. }
+            | Request::SetAccessPolicy { .. }
+            | Request::AccessHistory { .. }
+            | Request::Suggestions { .. }
+            | Request::SetSuggestionAcceptors { .. }
+            | Request::SetBoundaryRules { .. }
+            | Request::Stats { .. }
+            | Request::Ping => None,
         }
     }
 }
@@ -717,12 +728,21 @@ pub fn parse_request(text: &str) -> Result<ClientFrame, (Option<String>, ErrorCo
     if ty == "hello" {
         return Err((Some(id), ErrorCode::Invalid, "already authenticated: `hello` only once".into()));
     }
-    if !Request::TYPES.contains(&ty) {
+    if !Request::is_type(ty) {
         let shown: String = ty.chars().take(40).collect();
         return Err((Some(id), ErrorCode::UnknownType, format!("unknown message type {shown:?}")));
     }
     let request: Request =
         serde_json::from_value(value.clone()).map_err(|e| (Some(id.clone()), ErrorCode::Invalid, e.to_string()))?;
+    // Sequence numbers are stored as signed 64-bit integers: a larger one
+    // could not be told apart from another after a restart.
+    if request.seq().is_some_and(|s| s > crate::requests::MAX_SEQ) {
+        return Err((
+            Some(id),
+            ErrorCode::Invalid,
+            format!("`seq` must be between 0 and {} (it is stored as a signed 64-bit integer)", crate::requests::MAX_SEQ),
+        ));
+    }
     Ok(ClientFrame { id, request })
 }
 

@@ -14,7 +14,7 @@ use crate::canonical::content_hash;
 use crate::export::redact_sensitive;
 use crate::ids::{AnnexId, ObjectionId, SectionId, UserId};
 use crate::objection::{Objection, ObjectionStatus};
-use crate::release::{Cosignature, LastRelease, Lane, ReleasePolicy, ReleaseState};
+use crate::release::{Audience, Cosignature, LastRelease, Lane, ReleasePolicy, ReleaseState};
 use crate::role::{Discipline, Role};
 use crate::room::RoomState;
 use crate::statement::{StatementLabel, statements};
@@ -37,13 +37,23 @@ pub enum Blocker {
     /// A statement references an annex code the room does not have.
     UnknownAnnexReference { section: SectionId, section_title: String, statement: usize, annex: String },
     /// The release policy requires a co-signature that is not there (or
-    /// was voided by a later change).
+    /// was voided by a later change). In the readiness record: missing for
+    /// every lane (`lane` absent); in the refusal of a release: missing for
+    /// the release's lane and audience.
     CosignatureMissing {
         requirement: String,
         /// Members whose earlier co-signature a change voided, with the
-        /// packet revision they signed (`priya.natarajan (signed rev 30)`).
+        /// packet revision and scope they signed
+        /// (`priya.natarajan (signed rev 30 for privacy · lane-reviewers)`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         voided: Vec<String>,
+        /// The lane of the release the co-signature is missing for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lane: Option<Lane>,
+        /// The audience of that release (a co-signature for it or a wider
+        /// one would do).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audience: Option<Audience>,
     },
     /// A room check fails and no override covers it (see `checks`).
     RoomCheck { check: crate::checks::CheckKind, reason: String },
@@ -72,11 +82,18 @@ impl Blocker {
                 statement + 1
             ),
             Blocker::RoomCheck { check, reason } => format!("room check {} failing: {reason}", check.title()),
-            Blocker::CosignatureMissing { requirement, voided } => {
+            Blocker::CosignatureMissing { requirement, voided, lane, audience } => {
+                let scope = match lane {
+                    Some(lane) => format!(
+                        " for the {lane} lane (audience {} or wider)",
+                        audience.unwrap_or_default()
+                    ),
+                    None => String::new(),
+                };
                 if voided.is_empty() {
-                    format!("{requirement} is missing")
+                    format!("{requirement} is missing{scope}")
                 } else {
-                    format!("{requirement} is missing (voided by a later change: {})", voided.join(", "))
+                    format!("{requirement} is missing{scope} (voided by a later change: {})", voided.join(", "))
                 }
             }
         }
@@ -148,6 +165,12 @@ pub struct SignAgain {
     pub name: String,
     /// The packet revision they signed.
     pub signed_revision: u64,
+    /// The lane they signed for (`None`: a legacy co-signature without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<Lane>,
+    /// The audience they signed for.
+    #[serde(default)]
+    pub audience: Audience,
     /// The revision of the change that voided it.
     pub voided_at: u64,
     /// What changed since they signed: section titles, or
@@ -155,17 +178,53 @@ pub struct SignAgain {
     pub changed: Vec<String>,
 }
 
+/// Whether the current co-signatures allow a release to one lane for one
+/// audience.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaneCover {
+    pub lane: Lane,
+    pub audience: Audience,
+    /// True when every requirement of the policy is met by a valid
+    /// co-signature for this lane and this audience or a wider one.
+    pub met: bool,
+    /// The requirements that are not (`co-signature from a legal reviewer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    /// Who holds a valid co-signature covering this lane and audience, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<String>,
+}
+
 /// The co-signature side of readiness.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CosignStatus {
     pub policy: ReleasePolicy,
+    /// Each requirement and the member whose valid co-signature meets it
+    /// for some lane (see `covers` for which lanes and audiences).
     pub requirements: Vec<CosignRequirement>,
     /// Every co-signature, valid and voided.
     pub signatures: Vec<Cosignature>,
-    /// Voided co-signatures of members who have not signed again.
+    /// Voided co-signatures of members who have not signed again (for that lane).
     pub must_sign_again: Vec<SignAgain>,
-    /// True when every requirement is met by a valid co-signature.
+    /// True when the co-signatures allow a release to at least one lane
+    /// (its narrowest audience); `covers` says which.
     pub met: bool,
+    /// For every lane and audience (lanes in wire order, audiences narrow
+    /// → wide): whether a release there has its co-signatures.
+    #[serde(default)]
+    pub covers: Vec<LaneCover>,
+}
+
+impl CosignStatus {
+    /// The cover of one lane and audience.
+    pub fn cover(&self, lane: Lane, audience: Audience) -> Option<&LaneCover> {
+        self.covers.iter().find(|c| c.lane == lane && c.audience == audience)
+    }
+
+    /// The widest audience a release to `lane` has its co-signatures for.
+    pub fn widest(&self, lane: Lane) -> Option<Audience> {
+        self.covers.iter().filter(|c| c.lane == lane && c.met).map(|c| c.audience).max()
+    }
 }
 
 /// The release state as people read it, with staleness.
@@ -224,14 +283,31 @@ impl Readiness {
 pub fn readiness(state: &RoomState) -> Readiness {
     let cosign = cosign_status(state);
     let mut blockers = content_blockers(state);
-    for req in cosign.requirements.iter().filter(|r| r.met_by.is_none()) {
-        let voided = cosign
-            .must_sign_again
-            .iter()
-            .filter(|s| meets(state, &req.need, s.user, None))
-            .map(|s| format!("{} (signed rev {})", s.name, s.signed_revision))
-            .collect();
-        blockers.push(Blocker::CosignatureMissing { requirement: req.need.describe(), voided });
+    if !cosign.met {
+        // No lane is covered: what is missing for every lane.
+        let unmet: Vec<&CosignRequirement> = cosign.requirements.iter().filter(|r| r.met_by.is_none()).collect();
+        for req in &unmet {
+            let voided = voided_for(state, &cosign, &req.need, None);
+            blockers.push(Blocker::CosignatureMissing { requirement: req.need.describe(), voided, lane: None, audience: None });
+        }
+        if unmet.is_empty() {
+            // Every requirement is met, but for different lanes.
+            let lacks: Vec<String> = cosign
+                .covers
+                .iter()
+                .filter(|c| c.audience == Audience::LaneReviewers)
+                .map(|c| format!("{} lacks {}", c.lane, c.missing.join(", ")))
+                .collect();
+            blockers.push(Blocker::CosignatureMissing {
+                requirement: format!(
+                    "co-signatures for one lane (they are split across lanes: {})",
+                    lacks.join("; ")
+                ),
+                voided: Vec::new(),
+                lane: None,
+                audience: None,
+            });
+        }
     }
     Readiness {
         revision: state.revision,
@@ -418,6 +494,56 @@ fn safe_code(state: &RoomState, code: &str) -> String {
     redact_sensitive(&short, state.annexes.values()).0
 }
 
+/// Everything that blocks a release to `lane` for `audience`: the content
+/// blockers and room checks of the readiness record, and each requirement
+/// of the release policy that no valid co-signature for this lane and this
+/// audience (or a wider one) meets.
+pub fn release_blockers(state: &RoomState, lane: Lane, audience: Audience) -> Vec<Blocker> {
+    let cosign = cosign_status(state);
+    let mut blockers = content_blockers(state);
+    let needs = policy_needs(state, &cosign.policy);
+    let covering: Vec<&Cosignature> = covering(state, lane, audience);
+    for req in assign(state, needs, &covering).into_iter().filter(|r| r.met_by.is_none()) {
+        let voided = voided_for(state, &cosign, &req.need, Some(lane));
+        blockers.push(Blocker::CosignatureMissing {
+            requirement: req.need.describe(),
+            voided,
+            lane: Some(lane),
+            audience: Some(audience),
+        });
+    }
+    blockers
+}
+
+/// The valid co-signatures of current members that cover a release to
+/// `lane` for `audience`. A valid co-signature is always of the current
+/// content (every content change voids the earlier ones); a legacy one
+/// without a lane covers nothing.
+pub fn covering(state: &RoomState, lane: Lane, audience: Audience) -> Vec<&Cosignature> {
+    state
+        .cosignatures
+        .iter()
+        .filter(|c| {
+            c.is_valid() && c.lane == Some(lane) && c.audience.covers(audience) && state.member(c.user).is_some()
+        })
+        .collect()
+}
+
+/// `name (signed rev N for lane · audience)` of the members whose voided
+/// co-signature (for `lane`, when given) could have met `need`.
+fn voided_for(state: &RoomState, cosign: &CosignStatus, need: &Need, lane: Option<Lane>) -> Vec<String> {
+    cosign
+        .must_sign_again
+        .iter()
+        .filter(|s| lane.is_none_or(|l| s.lane == Some(l)))
+        .filter(|s| meets(state, need, s.user, None))
+        .map(|s| match s.lane {
+            Some(l) => format!("{} (signed rev {} for {l} · {})", s.name, s.signed_revision, s.audience),
+            None => format!("{} (signed rev {})", s.name, s.signed_revision),
+        })
+        .collect()
+}
+
 /// Whether `user`'s co-signature can meet `need` (a current member; for a
 /// discipline, a reviewer of it). `discipline` is the one recorded at
 /// signing, when known.
@@ -435,9 +561,8 @@ fn meets(state: &RoomState, need: &Need, user: UserId, discipline: Option<Discip
     }
 }
 
-/// The co-signature status: requirements, who meets them, who must sign again.
-pub fn cosign_status(state: &RoomState) -> CosignStatus {
-    let policy = state.release_policy.clone().normalized();
+/// The requirements of a release policy.
+fn policy_needs(state: &RoomState, policy: &ReleasePolicy) -> Vec<Need> {
     let mut needs: Vec<Need> = policy
         .members
         .iter()
@@ -447,14 +572,17 @@ pub fn cosign_status(state: &RoomState) -> CosignStatus {
         })
         .collect();
     needs.extend(policy.disciplines.iter().map(|d| Need::Discipline { discipline: *d }));
-    let valid: Vec<&Cosignature> = state.cosignatures.iter().filter(|c| c.is_valid()).collect();
-    // A member's co-signature meets at most one requirement: named members
-    // first, then disciplines, so one reviewer named and of a required
-    // discipline does not count twice.
+    needs
+}
+
+/// Who meets which requirement among `signatures`. A member's co-signature
+/// meets at most one requirement: named members first, then disciplines,
+/// so one reviewer named and of a required discipline does not count twice.
+fn assign(state: &RoomState, needs: Vec<Need>, signatures: &[&Cosignature]) -> Vec<CosignRequirement> {
     let mut used: Vec<UserId> = Vec::new();
     let mut requirements = Vec::new();
     for need in needs {
-        let by = valid
+        let by = signatures
             .iter()
             .filter(|c| !used.contains(&c.user))
             .find(|c| meets(state, &need, c.user, c.discipline))
@@ -463,6 +591,31 @@ pub fn cosign_status(state: &RoomState) -> CosignStatus {
             used.push(user);
         }
         requirements.push(CosignRequirement { need, met_by: by.map(|(_, name)| name) });
+    }
+    requirements
+}
+
+/// The co-signature status: requirements, who meets them, which lanes and
+/// audiences the co-signatures cover, who must sign again.
+pub fn cosign_status(state: &RoomState) -> CosignStatus {
+    let policy = state.release_policy.clone().normalized();
+    let needs = policy_needs(state, &policy);
+    // Requirements met for some lane: scoped, valid co-signatures only (a
+    // legacy one without a lane meets nothing).
+    let scoped: Vec<&Cosignature> = state.cosignatures.iter().filter(|c| c.is_valid() && c.lane.is_some()).collect();
+    let requirements = assign(state, needs.clone(), &scoped);
+    let mut covers = Vec::new();
+    for lane in Lane::ALL {
+        for audience in Audience::ALL {
+            let sigs = covering(state, lane, audience);
+            let reqs = assign(state, needs.clone(), &sigs);
+            let missing: Vec<String> =
+                reqs.iter().filter(|r| r.met_by.is_none()).map(|r| r.need.describe()).collect();
+            let mut signers: Vec<String> = sigs.iter().map(|c| c.name.clone()).collect();
+            signers.sort();
+            signers.dedup();
+            covers.push(LaneCover { lane, audience, met: missing.is_empty(), missing, signers });
+        }
     }
     let must_sign_again = state
         .cosignatures
@@ -478,11 +631,19 @@ pub fn cosign_status(state: &RoomState) -> CosignStatus {
             if changed.is_empty() {
                 changed.push("the register or annex map".into());
             }
-            Some(SignAgain { user: c.user, name: c.name.clone(), signed_revision: c.revision, voided_at, changed })
+            Some(SignAgain {
+                user: c.user,
+                name: c.name.clone(),
+                signed_revision: c.revision,
+                lane: c.lane,
+                audience: c.audience,
+                voided_at,
+                changed,
+            })
         })
         .collect();
-    let met = requirements.iter().all(|r| r.met_by.is_some());
-    CosignStatus { policy, requirements, signatures: state.cosignatures.clone(), must_sign_again, met }
+    let met = covers.iter().any(|c| c.met);
+    CosignStatus { policy, requirements, signatures: state.cosignatures.clone(), must_sign_again, met, covers }
 }
 
 /// The release state with staleness, as `show`, `readiness` and the status
@@ -613,6 +774,17 @@ pub(crate) mod tests {
     }
 
     fn cosign(f: &mut Fixture, user: UserId, name: &str, discipline: Option<Discipline>) {
+        cosign_for(f, user, name, discipline, Some(Lane::Privacy), Audience::LaneReviewers);
+    }
+
+    pub(crate) fn cosign_for(
+        f: &mut Fixture,
+        user: UserId,
+        name: &str,
+        discipline: Option<Discipline>,
+        lane: Option<Lane>,
+        audience: Audience,
+    ) {
         let cosignature = Cosignature {
             user,
             name: name.into(),
@@ -620,10 +792,21 @@ pub(crate) mod tests {
             discipline,
             revision: f.state.content_revision,
             content_hash: content_hash(&f.state),
+            lane,
+            audience,
             at_ms: 5,
             voided_at: None,
         };
         change(&mut f.state, user, Change::Cosigned { cosignature });
+    }
+
+    fn require_privacy_and_legal(f: &mut Fixture) {
+        let policy = ReleasePolicy { members: vec![], disciplines: vec![Discipline::Privacy, Discipline::Legal] };
+        change(&mut f.state, f.owner, Change::ReleasePolicySet { policy });
+    }
+
+    fn cosign_kinds(blockers: &[Blocker]) -> Vec<String> {
+        blockers.iter().filter(|b| b.is_cosign()).map(Blocker::describe).collect()
     }
 
     fn kinds(r: &Readiness) -> Vec<String> {
@@ -743,12 +926,140 @@ pub(crate) mod tests {
             discipline: Some(Discipline::Privacy),
             revision: f.state.content_revision,
             content_hash: content_hash(&f.state),
+            lane: Some(Lane::Privacy),
+            audience: Audience::LaneReviewers,
             at_ms: 6,
             voided_at: None,
         };
         let rev = Revision { revision: f.state.revision + 1, author: f.privacy, at_ms: 0, client: None, change: Change::Cosigned { cosignature: dup } };
         assert!(matches!(apply(&mut f.state, &rev), Err(crate::change::ApplyError::Conflict(_))));
         assert_eq!(f.state.cosignatures.iter().filter(|c| c.user == f.privacy).count(), 1, "one entry per member");
+    }
+
+    #[test]
+    fn cosignatures_cover_only_their_lane() {
+        let mut f = fixture();
+        require_privacy_and_legal(&mut f);
+        let (p, l) = (f.privacy, f.legal);
+        cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), Some(Lane::Privacy), Audience::LaneReviewers);
+        cosign_for(&mut f, l, "dan", Some(Discipline::Legal), Some(Lane::Privacy), Audience::LaneReviewers);
+        let r = readiness(&f.state);
+        assert!(r.cosign.met && r.is_clear(), "{:?}", r.blockers);
+        assert!(release_blockers(&f.state, Lane::Privacy, Audience::LaneReviewers).is_empty());
+        // Another lane: refused, naming the lane and what is missing.
+        let other = release_blockers(&f.state, Lane::ProductSecurity, Audience::LaneReviewers);
+        assert_eq!(
+            cosign_kinds(&other),
+            [
+                "co-signature from a privacy reviewer is missing for the product-security lane (audience lane-reviewers or wider)",
+                "co-signature from a legal reviewer is missing for the product-security lane (audience lane-reviewers or wider)",
+            ]
+        );
+        let cover = r.cosign.cover(Lane::ProductSecurity, Audience::LaneReviewers).expect("cover");
+        assert!(!cover.met);
+        assert_eq!(cover.missing.len(), 2);
+        let cover = r.cosign.cover(Lane::Privacy, Audience::LaneReviewers).expect("cover");
+        assert!(cover.met && cover.missing.is_empty());
+        assert_eq!(cover.signers, ["dan", "priya"]);
+        assert_eq!(r.cosign.covers.len(), 9, "every lane × audience");
+        assert_eq!(r.cosign.widest(Lane::Privacy), Some(Audience::LaneReviewers));
+        assert_eq!(r.cosign.widest(Lane::AccountGovernance), None);
+        // Signing for product-security too keeps the privacy co-signature.
+        cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), Some(Lane::ProductSecurity), Audience::LaneReviewers);
+        cosign_for(&mut f, l, "dan", Some(Discipline::Legal), Some(Lane::ProductSecurity), Audience::LaneReviewers);
+        assert_eq!(f.state.cosignatures.iter().filter(|c| c.user == p && c.is_valid()).count(), 2, "one per lane");
+        assert!(release_blockers(&f.state, Lane::Privacy, Audience::LaneReviewers).is_empty());
+        assert!(release_blockers(&f.state, Lane::ProductSecurity, Audience::LaneReviewers).is_empty());
+    }
+
+    #[test]
+    fn a_narrower_audience_does_not_cover_a_wider_release_and_a_wider_one_covers_narrower() {
+        let mut f = fixture();
+        require_privacy_and_legal(&mut f);
+        let (p, l) = (f.privacy, f.legal);
+        cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), Some(Lane::Privacy), Audience::Organisation);
+        cosign_for(&mut f, l, "dan", Some(Discipline::Legal), Some(Lane::Privacy), Audience::LaneAndLeads);
+        for audience in [Audience::LaneReviewers, Audience::LaneAndLeads] {
+            assert!(release_blockers(&f.state, Lane::Privacy, audience).is_empty(), "{audience}");
+        }
+        let wide = release_blockers(&f.state, Lane::Privacy, Audience::Organisation);
+        assert_eq!(
+            cosign_kinds(&wide),
+            ["co-signature from a legal reviewer is missing for the privacy lane (audience organisation or wider)"]
+        );
+        let r = readiness(&f.state);
+        assert_eq!(r.cosign.widest(Lane::Privacy), Some(Audience::LaneAndLeads));
+        let cover = r.cosign.cover(Lane::Privacy, Audience::Organisation).expect("cover");
+        assert_eq!((cover.met, cover.signers.clone()), (false, vec!["priya".to_string()]));
+        // Re-signing the same lane replaces the earlier co-signature (wider now).
+        cosign_for(&mut f, l, "dan", Some(Discipline::Legal), Some(Lane::Privacy), Audience::Organisation);
+        assert_eq!(f.state.cosignatures.iter().filter(|c| c.user == l).count(), 1);
+        assert!(release_blockers(&f.state, Lane::Privacy, Audience::Organisation).is_empty());
+    }
+
+    #[test]
+    fn a_change_voids_scoped_cosignatures_for_every_lane() {
+        let mut f = fixture();
+        require_privacy_and_legal(&mut f);
+        let (p, l) = (f.privacy, f.legal);
+        for lane in [Lane::Privacy, Lane::ProductSecurity] {
+            cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), Some(lane), Audience::LaneReviewers);
+            cosign_for(&mut f, l, "dan", Some(Discipline::Legal), Some(lane), Audience::LaneReviewers);
+        }
+        set_body(&mut f, "[verified: TL-2] Changed.");
+        let r = readiness(&f.state);
+        assert!(!r.cosign.met);
+        assert!(r.cosign.covers.iter().all(|c| !c.met));
+        assert_eq!(r.cosign.must_sign_again.len(), 4, "{:?}", r.cosign.must_sign_again);
+        let privacy = release_blockers(&f.state, Lane::Privacy, Audience::LaneReviewers);
+        let described = cosign_kinds(&privacy);
+        assert!(
+            described[0].contains("voided by a later change: priya (signed rev") && described[0].contains("for privacy · lane-reviewers)"),
+            "{described:?}"
+        );
+        // Signing privacy again leaves product-security still to sign.
+        cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), Some(Lane::Privacy), Audience::LaneReviewers);
+        cosign_for(&mut f, l, "dan", Some(Discipline::Legal), Some(Lane::Privacy), Audience::LaneReviewers);
+        let r = readiness(&f.state);
+        assert!(r.cosign.met && r.is_clear());
+        assert_eq!(r.cosign.must_sign_again.len(), 2);
+        assert!(r.cosign.must_sign_again.iter().all(|s| s.lane == Some(Lane::ProductSecurity)));
+        assert!(!release_blockers(&f.state, Lane::ProductSecurity, Audience::LaneReviewers).is_empty());
+    }
+
+    #[test]
+    fn a_legacy_cosignature_without_a_lane_covers_nothing() {
+        let mut f = fixture();
+        require_privacy_and_legal(&mut f);
+        let (p, l) = (f.privacy, f.legal);
+        cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), None, Audience::Organisation);
+        cosign_for(&mut f, l, "dan", Some(Discipline::Legal), None, Audience::Organisation);
+        let r = readiness(&f.state);
+        assert!(!r.cosign.met);
+        assert!(r.cosign.requirements.iter().all(|q| q.met_by.is_none()));
+        assert_eq!(cosign_kinds(&r.blockers).len(), 2);
+        for lane in Lane::ALL {
+            for audience in Audience::ALL {
+                assert_eq!(cosign_kinds(&release_blockers(&f.state, lane, audience)).len(), 2, "{lane} {audience}");
+            }
+        }
+        // Signing for a lane replaces the legacy co-signature.
+        cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), Some(Lane::Privacy), Audience::LaneReviewers);
+        assert_eq!(f.state.cosignatures.iter().filter(|c| c.user == p).count(), 1);
+    }
+
+    #[test]
+    fn requirements_met_in_different_lanes_cover_no_lane() {
+        let mut f = fixture();
+        require_privacy_and_legal(&mut f);
+        let (p, l) = (f.privacy, f.legal);
+        cosign_for(&mut f, p, "priya", Some(Discipline::Privacy), Some(Lane::Privacy), Audience::LaneReviewers);
+        cosign_for(&mut f, l, "dan", Some(Discipline::Legal), Some(Lane::ProductSecurity), Audience::LaneReviewers);
+        let r = readiness(&f.state);
+        assert!(!r.cosign.met);
+        let cos = cosign_kinds(&r.blockers);
+        assert_eq!(cos.len(), 1, "{cos:?}");
+        assert!(cos[0].contains("split across lanes") && cos[0].contains("privacy lacks co-signature from a legal reviewer"), "{cos:?}");
     }
 
     #[test]

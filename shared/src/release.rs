@@ -23,6 +23,52 @@ kebab_enum_text!(Lane, "lane", [
     Lane::AccountGovernance => "account-governance",
 ]);
 
+impl Lane {
+    /// Every lane, in wire order.
+    pub const ALL: [Lane; 3] = [Lane::Privacy, Lane::ProductSecurity, Lane::AccountGovernance];
+}
+
+/// Who downstream may read a release: the privacy/audience scope an
+/// approval binds. Ordered narrow → wide: a co-signature for audience `A`
+/// covers releases to any audience `≤ A`, never a wider one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Audience {
+    /// Only the reviewers of the named downstream lane (the default).
+    #[default]
+    LaneReviewers,
+    /// The lane's reviewers plus its accountable leads.
+    LaneAndLeads,
+    /// Any internal team of the organisation.
+    Organisation,
+}
+
+kebab_enum_text!(Audience, "audience", [
+    Audience::LaneReviewers => "lane-reviewers",
+    Audience::LaneAndLeads => "lane-and-leads",
+    Audience::Organisation => "organisation",
+]);
+
+impl Audience {
+    /// Every audience, narrow → wide.
+    pub const ALL: [Audience; 3] = [Audience::LaneReviewers, Audience::LaneAndLeads, Audience::Organisation];
+
+    /// Who may read a release to this audience, for people.
+    pub fn description(self) -> &'static str {
+        match self {
+            Audience::LaneReviewers => "the downstream lane's reviewers only",
+            Audience::LaneAndLeads => "the lane's reviewers and its accountable leads",
+            Audience::Organisation => "any internal team of the organisation",
+        }
+    }
+
+    /// Whether an approval for `self` covers a release to `release`
+    /// (the same audience or a narrower one).
+    pub fn covers(self, release: Audience) -> bool {
+        release <= self
+    }
+}
+
 /// The room's release state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
@@ -79,7 +125,10 @@ impl ReleasePolicy {
 }
 
 /// One co-signature: a member's statement that they reviewed the packet
-/// with this exact content hash. Any later content change voids it.
+/// with this exact content hash and approve its release to one lane, for
+/// an audience up to `audience`. Any later content change voids it. A
+/// member holds at most one co-signature per lane (signing again for the
+/// same lane replaces it; signing for another lane keeps both).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cosignature {
     pub user: UserId,
@@ -93,6 +142,14 @@ pub struct Cosignature {
     pub revision: u64,
     /// The content hash signed.
     pub content_hash: String,
+    /// The downstream lane approved. `None` only in co-signatures stored
+    /// before approvals were scoped: such a legacy co-signature covers no
+    /// release at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<Lane>,
+    /// The widest audience approved (releases to it or a narrower one).
+    #[serde(default)]
+    pub audience: Audience,
     pub at_ms: i64,
     /// The revision of the content change that voided it; `None` while valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +159,25 @@ pub struct Cosignature {
 impl Cosignature {
     pub fn is_valid(&self) -> bool {
         self.voided_at.is_none()
+    }
+
+    /// Whether this co-signature approves releasing content `content_hash`
+    /// to `lane` for `audience`: valid, of that very content, for that lane
+    /// and for that audience or a wider one. A legacy co-signature (no
+    /// lane) covers nothing.
+    pub fn covers(&self, content_hash: &str, lane: Lane, audience: Audience) -> bool {
+        self.is_valid()
+            && self.content_hash == content_hash
+            && self.lane == Some(lane)
+            && self.audience.covers(audience)
+    }
+
+    /// `privacy · lane-reviewers`, or `no lane (legacy)`.
+    pub fn scope(&self) -> String {
+        match self.lane {
+            Some(lane) => format!("{lane} · {}", self.audience),
+            None => "no lane (legacy)".into(),
+        }
     }
 }
 
@@ -178,6 +254,68 @@ pub fn release_precondition(release: &ReleaseState, content_revision: u64) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn signature(lane: Option<Lane>, audience: Audience) -> Cosignature {
+        Cosignature {
+            user: UserId(uuid::Uuid::from_u128(1)),
+            name: "priya".into(),
+            role: "reviewer/privacy".into(),
+            discipline: Some(Discipline::Privacy),
+            revision: 3,
+            content_hash: "h".into(),
+            lane,
+            audience,
+            at_ms: 0,
+            voided_at: None,
+        }
+    }
+
+    #[test]
+    fn audiences_are_ordered_narrow_to_wide_and_kebab_case() {
+        assert!(Audience::LaneReviewers < Audience::LaneAndLeads && Audience::LaneAndLeads < Audience::Organisation);
+        assert_eq!(Audience::default(), Audience::LaneReviewers);
+        for a in Audience::ALL {
+            assert_eq!(serde_json::to_value(a).ok(), Some(serde_json::Value::String(a.to_string())));
+            assert_eq!(a.to_string().parse::<Audience>().ok(), Some(a));
+        }
+        assert_eq!(Audience::LaneAndLeads.to_string(), "lane-and-leads");
+        assert!("everyone".parse::<Audience>().is_err());
+    }
+
+    #[test]
+    fn a_cosignature_covers_its_lane_its_audience_and_narrower_ones_only() {
+        let s = signature(Some(Lane::Privacy), Audience::LaneAndLeads);
+        assert!(s.covers("h", Lane::Privacy, Audience::LaneReviewers), "wider covers narrower");
+        assert!(s.covers("h", Lane::Privacy, Audience::LaneAndLeads));
+        assert!(!s.covers("h", Lane::Privacy, Audience::Organisation), "narrower does not cover wider");
+        assert!(!s.covers("h", Lane::ProductSecurity, Audience::LaneReviewers), "lane mismatch");
+        assert!(!s.covers("other", Lane::Privacy, Audience::LaneReviewers), "content mismatch");
+        let voided = Cosignature { voided_at: Some(9), ..s.clone() };
+        assert!(!voided.covers("h", Lane::Privacy, Audience::LaneReviewers), "voided");
+        let legacy = signature(None, Audience::Organisation);
+        for lane in Lane::ALL {
+            for audience in Audience::ALL {
+                assert!(!legacy.covers("h", lane, audience), "a legacy co-signature covers nothing");
+            }
+        }
+    }
+
+    #[test]
+    fn a_stored_cosignature_without_scope_loads_as_legacy() {
+        let old = serde_json::json!({
+            "user": uuid::Uuid::from_u128(1), "name": "priya", "role": "reviewer/privacy", "discipline": "privacy",
+            "revision": 3, "content_hash": "h", "at_ms": 0
+        });
+        let c: Cosignature = serde_json::from_value(old).expect("an old co-signature loads");
+        assert_eq!(c.lane, None);
+        assert_eq!(c.audience, Audience::LaneReviewers);
+        assert_eq!(c.scope(), "no lane (legacy)");
+        let scoped = signature(Some(Lane::ProductSecurity), Audience::Organisation);
+        let v = serde_json::to_value(&scoped).expect("json");
+        assert_eq!(v["lane"], "product-security");
+        assert_eq!(v["audience"], "organisation");
+        assert_eq!(scoped.scope(), "product-security · organisation");
+    }
 
     #[test]
     fn release_needs_ready_and_no_change_since() {

@@ -208,58 +208,6 @@ impl Suggestion {
     }
 }
 
-impl Suggestion {
-    /// The copy sent to members when its text carries detail an annex
-    /// declared restricted after it was proposed (the server refuses such
-    /// text in new suggestions): inserted text is masked char for char (so
-    /// the operation keeps its shape), the rationale and any register text
-    /// are replaced by a marker naming the annexes.
-    pub fn masked(&self, annex_codes: &[String]) -> Suggestion {
-        let marker = format!("[redacted: restricted detail of annex {}]", annex_codes.join(", "));
-        let mut out = self.clone();
-        out.rationale = marker.clone();
-        out.proposal = match &self.proposal {
-            Proposal::Edit { section, op } => Proposal::Edit {
-                section: *section,
-                op: op
-                    .iter()
-                    .map(|c| match c {
-                        crate::ot::WireComponent::Text(t) => crate::ot::WireComponent::Text("▒".repeat(t.chars().count())),
-                        other => other.clone(),
-                    })
-                    .collect(),
-            },
-            Proposal::Register { change: RegisterProposal::Reword { objection, .. } } => {
-                Proposal::Register { change: RegisterProposal::Reword { objection: *objection, text: marker.clone() } }
-            }
-            Proposal::Register { change: RegisterProposal::SetAnchor { objection, statement, quote } } => Proposal::Register {
-                change: RegisterProposal::SetAnchor { objection: *objection, statement: *statement, quote: quote.as_ref().map(|_| marker.clone()) },
-            },
-            other => other.clone(),
-        };
-        out.flags = self.flags.iter().map(|f| BoundaryFlag { matched: "[redacted]".into(), ..f.clone() }).collect();
-        out
-    }
-}
-
-/// Every suggestion as members may see it: masked where its text carries
-/// an annex's restricted detail (see [`Suggestion::masked`]).
-pub fn visible(state: &SuggestionState, annexes: &BTreeMap<crate::ids::AnnexId, crate::annex::Annex>) -> SuggestionState {
-    let mut out = state.clone();
-    for s in out.suggestions.values_mut() {
-        let text = s.inserted_text();
-        let codes: Vec<String> = annexes
-            .values()
-            .filter(|a| !a.leaks_in(&text).is_empty() || !a.leaks_in(&s.rationale).is_empty())
-            .map(|a| a.code.clone())
-            .collect();
-        if !codes.is_empty() {
-            *s = s.masked(&codes);
-        }
-    }
-    out
-}
-
 /// The text `op` inserts (inserts joined by newlines).
 pub fn inserted_text(op: &WireOp) -> String {
     op.iter()
@@ -496,53 +444,4 @@ mod tests {
         assert_eq!(st.next_number(), 4);
     }
 
-    #[test]
-    fn text_that_became_restricted_is_masked_for_members() {
-        use crate::annex::Annex;
-        use crate::ids::AnnexId;
-        let base = "The tenant was shown.";
-        let op = TextOp::from_texts(base, "The tenant acct-77 was shown.");
-        let s = Suggestion {
-            id: SuggestionId::new(),
-            number: 1,
-            proposer: UserId::new(),
-            proposer_role: Role::Owner,
-            proposal: Proposal::Edit { section: SectionId::new(), op: op.to_wire() },
-            rationale: "ACCT-77 per the registry".into(),
-            evidence: vec![],
-            status: SuggestionStatus::Open,
-            flags: vec![],
-            proposed_revision: 1,
-            revision: 1,
-            conflict: None,
-            decision: None,
-            at_ms: 0,
-        };
-        let mut st = SuggestionState::default();
-        st.suggestions.insert(s.id, s.clone());
-        let annex = Annex {
-            id: AnnexId::new(),
-            code: "A1".into(),
-            title: "ids".into(),
-            classification: "tenant-identifiers".into(),
-            need_to_know: vec![],
-            sensitive: vec!["acct-77".into()],
-            sensitive_count: 1,
-            content: Some("acct-77".into()),
-            salt: None,
-            content_hash: String::new(),
-            at_ms: 0,
-        };
-        let annexes = [(annex.id, annex)].into_iter().collect();
-        let seen = visible(&st, &annexes);
-        let m = &seen.suggestions[&s.id];
-        let text = serde_json::to_string(m).expect("json");
-        assert!(!text.to_lowercase().contains("acct-77"), "{text}");
-        assert!(m.rationale.contains("annex A1"));
-        let Proposal::Edit { op: masked, .. } = &m.proposal else { panic!("edit") };
-        let masked = TextOp::from_wire(masked, OpLimits::default()).expect("op");
-        assert_eq!((masked.base_len(), masked.target_len()), (op.base_len(), op.target_len()), "same shape");
-        // Without a matching annex nothing changes.
-        assert_eq!(visible(&st, &BTreeMap::new()), st);
-    }
 }

@@ -27,7 +27,7 @@ async fn stalled_member(server: &TestServer, token: &str) -> anyhow::Result<(Ws,
     socket.set_recv_buffer_size(4096)?;
     let tcp = socket.connect(server.addr).await?;
     let (mut ws, _) = tokio_tungstenite::client_async(server.url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await?;
-    ws.send(Message::text(json!({"type": "hello", "protocol": 1, "token": token}).to_string())).await?;
+    ws.send(Message::text(json!({"type": "hello", "protocol": 2, "token": token}).to_string())).await?;
     ws.send(Message::text(json!({"id": "j", "type": "join", "room": server.room()}).to_string())).await?;
     let mut revision = 0;
     loop {

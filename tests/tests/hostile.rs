@@ -191,7 +191,7 @@ async fn connect(url: &str) -> anyhow::Result<Ws> {
 
 async fn login(url: &str, token: &str) -> anyhow::Result<Ws> {
     let mut ws = connect(url).await?;
-    ws.send(Message::text(json!({"type": "hello", "protocol": 1, "token": token}).to_string())).await?;
+    ws.send(Message::text(json!({"type": "hello", "protocol": 2, "token": token}).to_string())).await?;
     match recv(&mut ws, ANSWER_WAIT).await {
         Rx::Json(v) if v["type"] == "welcome" => Ok(ws),
         Rx::Json(v) => anyhow::bail!("handshake refused: {v}"),
@@ -601,16 +601,16 @@ fn catalogue() -> Vec<Case> {
             rq(id, json!({"type": "rooms"}))
         }),
         case("hs: unsupported protocol version", PreHello, Close("unsupported_version"), No, move |_, _| {
-            hello(json!({"type": "hello", "protocol": 2, "token": "x"}))
+            hello(json!({"type": "hello", "protocol": 1, "token": "x"}))
         }),
         case("hs: protocol version over u32", PreHello, Close("invalid"), No, move |_, _| {
             hello(json!({"type": "hello", "protocol": 4_294_967_297u64, "token": "x"}))
         }),
         case("hs: bad token", PreHello, Close("unauthenticated"), Server, move |_, _| {
-            hello(json!({"type": "hello", "protocol": 1, "token": "not-a-real-token"}))
+            hello(json!({"type": "hello", "protocol": 2, "token": "not-a-real-token"}))
         }),
         case("hs: hello without token", PreHello, Close("invalid"), No, move |_, _| {
-            hello(json!({"type": "hello", "protocol": 1}))
+            hello(json!({"type": "hello", "protocol": 2}))
         }),
         case("hs: hello is not JSON", PreHello, Close("malformed"), No, |_, _| Send::Text("hello?".into())),
         case("hs: binary frame before hello", PreHello, Close("malformed"), No, |_, _| {
@@ -666,7 +666,7 @@ fn catalogue() -> Vec<Case> {
         case("type: missing", Owner, Err("invalid", Yes), No, |c, id| rq(id, json!({"room": c.room}))),
         case("type: number", Owner, Err("invalid", Yes), No, |_, id| rq(id, json!({"type": 3}))),
         case("type: hello again after welcome", Owner, Err("invalid", Yes), No, |_, id| {
-            rq(id, json!({"type": "hello", "protocol": 1, "token": "x"}))
+            rq(id, json!({"type": "hello", "protocol": 2, "token": "x"}))
         }),
         // --- Wrong field types ---------------------------------------------
         case("field: room as number", Owner, Err("invalid", Yes), No, |_, id| rq(id, json!({"type": "join", "room": 5}))),

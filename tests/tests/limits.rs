@@ -21,7 +21,7 @@ use reliability::Ws;
 /// frame the server answered with (`welcome` or `closing`).
 async fn hello(url: &str, token: &str) -> anyhow::Result<(Ws, Value)> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
-    ws.send(Message::text(json!({"type": "hello", "protocol": 1, "token": token}).to_string())).await?;
+    ws.send(Message::text(json!({"type": "hello", "protocol": 2, "token": token}).to_string())).await?;
     let first = next_text(&mut ws, Duration::from_secs(5)).await?.ok_or_else(|| anyhow::anyhow!("no answer to hello"))?;
     Ok((ws, first))
 }
@@ -75,7 +75,7 @@ async fn silent_client(addr: std::net::SocketAddr, token: &str) -> anyhow::Resul
         response.push(byte[0]);
     }
     anyhow::ensure!(response.starts_with(b"HTTP/1.1 101"), "upgrade refused");
-    let payload = json!({"type": "hello", "protocol": 1, "token": token}).to_string().into_bytes();
+    let payload = json!({"type": "hello", "protocol": 2, "token": token}).to_string().into_bytes();
     // A masked text frame with a zero mask (payload unchanged).
     let mut frame = vec![0x81u8];
     if payload.len() < 126 {

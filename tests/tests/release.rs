@@ -6,6 +6,9 @@
 //! - staleness after a release, visible in snapshots, `readiness` and `show`
 //! - co-sign policy: met, unmet, voided by a change, refused for agents,
 //!   owners and unnamed observers, never twice for the same content
+//! - co-signatures bind the lane and the audience: a release to another
+//!   lane or a wider audience than signed is refused; the manifest names
+//!   the scope and the co-signatures it relied on
 //! - escalation makes the room read-only for everyone
 //! - exports: deterministic bytes, past revisions rebuilt exactly, member and
 //!   operator exports identical, every export audited, golden files for the
@@ -136,9 +139,27 @@ fn text(v: &Value) -> String {
     v["text"].as_str().unwrap_or_default().to_string()
 }
 
+/// Co-signs the current content for the privacy lane (default audience).
 async fn cosign(c: &mut WsClient, room: &str, server: &TestServer) -> Result<Value> {
+    cosign_for(c, room, server, "privacy", None).await
+}
+
+/// Co-signs the current content for `lane` and, when given, `audience`.
+async fn cosign_for(c: &mut WsClient, room: &str, server: &TestServer, lane: &str, audience: Option<&str>) -> Result<Value> {
     let hash = snapshot(server, room).await?["content_hash"].as_str().unwrap_or_default().to_string();
-    c.request(json!({"type": "cosign", "room": room, "content_hash": hash})).await
+    let mut req = json!({"type": "cosign", "room": room, "content_hash": hash, "lane": lane});
+    if let Some(a) = audience {
+        req["audience"] = json!(a);
+    }
+    c.request(req).await
+}
+
+/// The `cosign.covers` entry of a readiness record for `lane` and `audience`.
+fn cover<'a>(r: &'a Value, lane: &str, audience: &str) -> Result<&'a Value> {
+    r["cosign"]["covers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["lane"] == lane && c["audience"] == audience))
+        .with_context(|| format!("no cover for {lane} · {audience}: {}", r["cosign"]))
 }
 
 fn ok(v: &Value) -> Result<&Value> {
@@ -260,34 +281,51 @@ async fn release_is_refused_with_each_kind_of_blocker() -> Result<()> {
     ensure!(body["accepted_residual"][0]["rationale"] == "The privacy lane settles the term.");
     ensure!(body["cosigners"][0]["name"] == "priya.natarajan", "{}", body["cosigners"]);
 
-    // 6. Annex-restricted detail in the packet: held automatically, and the
-    //    hold reason, the refusal and the readiness record never repeat it.
+    // 6. Annex-restricted detail in the packet. Nobody can type it in (the
+    //    ingress gate refuses it); it gets there when a pattern is declared
+    //    after the text exists: held automatically, and the hold reason,
+    //    the refusal and the readiness record never repeat it.
+    let late = "acct-5150-ZQX";
+    owner
+        .refused(json!({"type": "object", "room": room, "section": sid, "kind": "other", "text": format!("Do not name {PATTERN} here.")}), "restricted")
+        .await?;
     let before = snapshot(&server, &room).await?;
-    append(&server, &mut owner, &room, &format!("[verified: TR-2201] The tenant is {PATTERN}.")).await?;
-    let held = snapshot(&server, &room).await?;
+    append(&server, &mut owner, &room, &format!("[verified: TR-2201] The tenant is {late}.")).await?;
+    let room_id: trustroom_shared::RoomId = room.parse()?;
+    trustroom_server::admin::add_annex(
+        &server.store,
+        room_id,
+        NewAnnex {
+            title: "Late tenant identifiers".into(),
+            classification: "tenant-identifiers".into(),
+            content: format!("Tenant shown: {late}"),
+            sensitive: vec![late.into()],
+            allow: vec!["priya.natarajan".into()],
+        },
+    )
+    .await?;
+    let mut held = snapshot(&server, &room).await?;
+    for _ in 0..50 {
+        if held["state"]["release"]["state"] == "held" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        held = snapshot(&server, &room).await?;
+    }
     ensure!(held["state"]["release"]["state"] == "held", "auto-hold: {}", held["state"]["release"]);
     let reason = held["state"]["release"]["reasons"][0].as_str().unwrap_or_default().to_string();
-    ensure!(reason.contains("room check failed: annex A1"), "{reason}");
+    ensure!(reason.contains("room check failed: annex A2"), "{reason}");
     ensure!(held["state"]["release"]["by"] == json!(uuid::Uuid::nil()), "decided by the system");
-    ensure!(held["state"]["last_release"]["superseded_at"].is_u64(), "the edit superseded the release");
+    ensure!(held["state"]["last_release"]["superseded_at"].is_u64(), "the change superseded the release");
     owner.ok(json!({"type": "mark_ready", "room": room})).await?;
     let m = refused_message(&mut owner, release.clone(), "conflict").await?;
-    ensure!(m.contains("annex A1 sensitive detail in \"Summary\""), "{m}");
+    ensure!(m.contains("annex A2 sensitive detail in \"Summary\""), "{m}");
     let r = readiness(&mut owner, &room).await?;
     for text in [m.as_str(), reason.as_str(), &r.to_string()] {
-        ensure!(!text.to_lowercase().contains(&PATTERN.to_lowercase()), "the pattern leaked: {text}");
+        ensure!(!text.to_lowercase().contains(&late.to_lowercase()), "the pattern leaked: {text}");
     }
+    // Removing the text is allowed (it takes restricted detail out).
     set_body(&server, &mut owner, &room, "Summary", &section_of(&before, "Summary")?.1).await?;
-
-    // 7. Annex-restricted detail in the register.
-    privacy
-        .ok(json!({"type": "object", "room": room, "section": sid, "kind": "sensitivity", "text": format!("Do not name {PATTERN} here.")}))
-        .await?;
-    ensure!(ok(&cosign(&mut privacy, &room, &server).await?).is_ok());
-    owner.ok(json!({"type": "mark_ready", "room": room})).await?;
-    let m = refused_message(&mut owner, release.clone(), "conflict").await?;
-    ensure!(m.contains("annex A1 sensitive detail in objection O-3"), "{m}");
-    ensure!(!m.contains(PATTERN));
     Ok(())
 }
 
@@ -382,7 +420,7 @@ async fn cosign_policy_met_unmet_voided_and_refused() -> Result<()> {
     // Refusals: agents never sign; an unnamed observer neither; a wrong hash is stale.
     ensure!(error_code(&cosign(&mut agent, &room, &server).await?) == "forbidden");
     ensure!(error_code(&cosign(&mut observer, &room, &server).await?) == "forbidden");
-    privacy.refused(json!({"type": "cosign", "room": room, "content_hash": "0".repeat(64)}), "stale").await?;
+    privacy.refused(json!({"type": "cosign", "room": room, "content_hash": "0".repeat(64), "lane": "privacy"}), "stale").await?;
     // Privacy signs; not twice for the same content.
     ok(&cosign(&mut privacy, &room, &server).await?)?;
     let again = cosign(&mut privacy, &room, &server).await?;
@@ -424,6 +462,173 @@ async fn cosign_policy_met_unmet_voided_and_refused() -> Result<()> {
         .map(|a| a.iter().filter_map(|c| c["name"].as_str()).collect())
         .unwrap_or_default();
     ensure!(names == ["daniel.okafor", "priya.natarajan", "sam.reyes"], "{names:?}");
+    Ok(())
+}
+
+/// Finding 8: a co-signature binds the revision, the content hash, the lane
+/// and the audience. Privacy and legal co-sign for the privacy lane; the
+/// owner may release to the privacy lane, but not the same revision to
+/// product-security, nor to a wider audience than signed, until co-signatures
+/// for exactly that scope exist.
+#[tokio::test]
+async fn cosignatures_bind_the_lane_and_the_audience() -> Result<()> {
+    let server = TestServer::start().await?;
+    let key = public_key(&server).await?;
+    let room = clean_room(&server).await?;
+    let (mut owner, _) = member(&server, "owner", &room).await?;
+    let (mut privacy, _) = member(&server, "reviewer/privacy", &room).await?;
+    let (mut legal, _) = member(&server, "reviewer/legal", &room).await?;
+    owner.ok(json!({"type": "set_release_policy", "room": room, "disciplines": ["privacy", "legal"]})).await?;
+    let release = |lane: &str, audience: Option<&str>| {
+        let mut req = json!({"type": "release", "room": room, "lane": lane});
+        if let Some(a) = audience {
+            req["audience"] = json!(a);
+        }
+        req
+    };
+
+    // A co-signature names its lane; audiences are the documented ones.
+    let hash = snapshot(&server, &room).await?["content_hash"].as_str().unwrap_or_default().to_string();
+    let m = refused_message(&mut privacy, json!({"type": "cosign", "room": room, "content_hash": hash}), "invalid").await?;
+    ensure!(m.contains("lane"), "a co-sign without a lane: {m}");
+    privacy
+        .refused(json!({"type": "cosign", "room": room, "content_hash": hash, "lane": "privacy", "audience": "everyone"}), "invalid")
+        .await?;
+    owner.refused(release("privacy", Some("everyone")), "invalid").await?;
+
+    // Privacy and legal co-sign for the privacy lane (default audience: lane-reviewers).
+    ok(&cosign_for(&mut privacy, &room, &server, "privacy", None).await?)?;
+    ok(&cosign_for(&mut legal, &room, &server, "privacy", None).await?)?;
+    let again = cosign_for(&mut legal, &room, &server, "privacy", Some("lane-reviewers")).await?;
+    ensure!(error_code(&again) == "conflict", "the same scope twice: {again}");
+    let r = readiness(&mut owner, &room).await?;
+    ensure!(r["cosign"]["met"] == true && r["blockers"].as_array().is_some_and(Vec::is_empty), "{}", r["cosign"]);
+    ensure!(r["cosign"]["covers"].as_array().map(Vec::len) == Some(9), "every lane × audience: {}", r["cosign"]["covers"]);
+    let c = cover(&r, "privacy", "lane-reviewers")?;
+    ensure!(c["met"] == true && c["signers"] == json!(["daniel.okafor", "priya.natarajan"]), "{c}");
+    for (lane, audience) in [("privacy", "lane-and-leads"), ("privacy", "organisation"), ("product-security", "lane-reviewers")] {
+        let c = cover(&r, lane, audience)?;
+        ensure!(c["met"] == false, "{lane} · {audience}: {c}");
+    }
+    ensure!(
+        cover(&r, "product-security", "lane-reviewers")?["missing"]
+            == json!(["co-signature from a privacy reviewer", "co-signature from a legal reviewer"]),
+        "{}",
+        r["cosign"]["covers"]
+    );
+    let snap = snapshot(&server, &room).await?;
+    for s in snap["state"]["cosignatures"].as_array().context("cosignatures")? {
+        ensure!(s["lane"] == "privacy" && s["audience"] == "lane-reviewers" && s["content_hash"] == hash.as_str(), "{s}");
+    }
+
+    // The owner releases to the privacy lane.
+    owner.ok(json!({"type": "mark_ready", "room": room})).await?;
+    let first = owner.ok(release("privacy", None)).await?;
+    ensure!(first["created"].as_str().is_some_and(|h| h.len() == 64), "{first}");
+
+    // The same revision to product-security: refused, naming the lane and what is missing.
+    let m = refused_message(&mut owner, release("product-security", None), "conflict").await?;
+    ensure!(m.contains("release to the product-security lane (audience lane-reviewers)"), "{m}");
+    for need in ["privacy", "legal"] {
+        ensure!(
+            m.contains(&format!(
+                "co-signature from a {need} reviewer is missing for the product-security lane (audience lane-reviewers or wider)"
+            )),
+            "{need}: {m}"
+        );
+    }
+    // A wider audience than signed: refused too.
+    let m = refused_message(&mut owner, release("privacy", Some("organisation")), "conflict").await?;
+    ensure!(m.contains("missing for the privacy lane (audience organisation or wider)"), "{m}");
+    let m = refused_message(&mut owner, release("privacy", Some("lane-and-leads")), "conflict").await?;
+    ensure!(m.contains("(audience lane-and-leads or wider)"), "{m}");
+
+    // New co-signatures for product-security: privacy up to lane-and-leads,
+    // legal up to organisation. The privacy-lane ones are kept beside them.
+    ok(&cosign_for(&mut privacy, &room, &server, "product-security", Some("lane-and-leads")).await?)?;
+    let m = refused_message(&mut owner, release("product-security", None), "conflict").await?;
+    ensure!(m.contains("legal reviewer is missing for the product-security lane") && !m.contains("privacy reviewer"), "{m}");
+    ok(&cosign_for(&mut legal, &room, &server, "product-security", Some("organisation")).await?)?;
+    let snap = snapshot(&server, &room).await?;
+    let valid = snap["state"]["cosignatures"].as_array().map_or(0, |a| a.iter().filter(|s| s["voided_at"].is_null()).count());
+    ensure!(valid == 4, "one co-signature per member and lane: {}", snap["state"]["cosignatures"]);
+    let second = owner.ok(release("product-security", Some("lane-and-leads"))).await?;
+    // Narrower than signed is covered; wider than the narrowest signer is not.
+    owner.ok(release("product-security", None)).await?;
+    let m = refused_message(&mut owner, release("product-security", Some("organisation")), "conflict").await?;
+    ensure!(
+        m.contains("co-signature from a privacy reviewer is missing for the product-security lane (audience organisation or wider)")
+            && !m.contains("legal reviewer"),
+        "{m}"
+    );
+    // The privacy lane still has its co-signatures.
+    let repeat = owner.ok(release("privacy", None)).await?;
+    ensure!(repeat["created"] == first["created"], "same revision, lane and audience: same manifest");
+
+    // The manifests carry the scope and the co-signatures they relied on.
+    let history = owner.ok(json!({"type": "manifests", "room": room})).await?;
+    let records = history["manifests"].as_array().context("manifests")?;
+    ensure!(records.len() == 4, "{}", records.len());
+    let body = &records[0]["manifest"]["body"];
+    ensure!(body["lane"] == "privacy" && body["audience"] == "lane-reviewers", "{body}");
+    let revision_signed = body["revision"].clone();
+    let cosigners = body["cosigners"].as_array().context("cosigners")?;
+    ensure!(cosigners.len() == 2, "{cosigners:?}");
+    for (c, name, role) in [(&cosigners[0], "daniel.okafor", "reviewer/legal"), (&cosigners[1], "priya.natarajan", "reviewer/privacy")] {
+        ensure!(c["name"] == name && c["role"] == role, "{c}");
+        ensure!(c["lane"] == "privacy" && c["audience"] == "lane-reviewers", "{c}");
+        ensure!(c["revision"] == revision_signed && c["content_hash"] == body["content_hash"], "{c}");
+    }
+    let body = &records[1]["manifest"]["body"];
+    ensure!(records[1]["manifest"]["manifest_hash"] == second["created"]);
+    ensure!(body["lane"] == "product-security" && body["audience"] == "lane-and-leads", "{body}");
+    let scopes: Vec<(String, String, String)> = body["cosigners"]
+        .as_array()
+        .context("cosigners")?
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap_or_default().into(), c["lane"].as_str().unwrap_or_default().into(), c["audience"].as_str().unwrap_or_default().into()))
+        .collect();
+    ensure!(
+        scopes
+            == [
+                ("daniel.okafor".to_string(), "product-security".to_string(), "organisation".to_string()),
+                ("priya.natarajan".to_string(), "product-security".to_string(), "lane-and-leads".to_string()),
+            ],
+        "{scopes:?}"
+    );
+    ensure!(records[2]["manifest"]["body"]["audience"] == "lane-reviewers");
+    ensure!(records[3]["manifest"] == records[0]["manifest"], "deterministic: the same state and scope give the same manifest");
+
+    // The audit log records the scope of each co-signature and release.
+    let chain = server.audit_chain(&room).await?;
+    let cosigned: Vec<_> = chain.iter().filter(|e| e.kind == "change.cosigned").collect();
+    ensure!(cosigned.len() == 4, "{}", cosigned.len());
+    ensure!(cosigned[2].detail["lane"] == "product-security" && cosigned[2].detail["audience"] == "lane-and-leads", "{}", cosigned[2].detail);
+    ensure!(
+        chain.iter().any(|e| e.kind == "change.release_changed" && e.detail["lane"] == "product-security" && e.detail["audience"] == "lane-and-leads"),
+        "the release entry names lane and audience"
+    );
+
+    // The exported bundle of the packet revision verifies and names its scope.
+    let bundle = export(&mut owner, &room, None, "json").await?;
+    let v = verify_bundle(&text(&bundle), &key);
+    ensure!(v.verified, "{v:?}");
+    let md = text(&export(&mut owner, &room, None, "markdown").await?);
+    ensure!(md.contains("for audience lane-reviewers") && md.contains("for privacy · lane-reviewers"), "{md}");
+
+    // New content voids every co-signature, for every lane.
+    append(&server, &mut owner, &room, "[verified: SL-0104] The session ended at 09:28.").await?;
+    owner.ok(json!({"type": "mark_ready", "room": room})).await?;
+    for lane in ["privacy", "product-security"] {
+        let m = refused_message(&mut owner, release(lane, None), "conflict").await?;
+        ensure!(m.contains(&format!("voided by a later change: priya.natarajan (signed rev {revision_signed} for {lane}")), "{m}");
+    }
+    let r = readiness(&mut owner, &room).await?;
+    ensure!(r["cosign"]["met"] == false && r["cosign"]["must_sign_again"].as_array().map(Vec::len) == Some(4), "{}", r["cosign"]);
+    ok(&cosign_for(&mut privacy, &room, &server, "product-security", None).await?)?;
+    ok(&cosign_for(&mut legal, &room, &server, "product-security", None).await?)?;
+    refused_message(&mut owner, release("privacy", None), "conflict").await?;
+    owner.ok(release("product-security", None)).await?;
     Ok(())
 }
 
@@ -847,16 +1052,24 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     ensure!(r.success(), "{r:?}");
     let r = run("owner", &["release", &room, "--lane", "privacy"]).await?;
     ensure!(r.code == Some(8) && r.stderr.contains("error[conflict]") && r.stderr.contains("co-signature"), "{r:?}");
-    let r = run("agent/chronology", &["cosign", &room]).await?;
-    ensure!(r.code == Some(6) && r.stderr.contains("agents never sign"), "{r:?}");
-    let r = run("reviewer/privacy", &["cosign", &room, "--hash", "00000000"]).await?;
+    let r = run("agent/chronology", &["cosign", &room, "--lane", "privacy"]).await?;
+    ensure!(r.code == Some(6) && r.stderr.contains("error[forbidden]") && r.stderr.contains("agent"), "{r:?}");
+    let r = run("reviewer/privacy", &["cosign", &room]).await?;
+    ensure!(!r.success() && r.stderr.contains("--lane"), "a co-signature names its lane: {r:?}");
+    let r = run("reviewer/privacy", &["cosign", &room, "--lane", "privacy", "--hash", "00000000"]).await?;
     ensure!(r.code == Some(8) && r.stderr.contains("error[stale]"), "{r:?}");
     for role in ["reviewer/privacy", "reviewer/legal"] {
-        let r = run(role, &["cosign", &room]).await?;
-        ensure!(r.success() && r.stdout.contains("CO-SIGNED content"), "{role}: {r:?}");
+        let r = run(role, &["cosign", &room, "--lane", "privacy"]).await?;
+        ensure!(r.success() && r.stdout.contains("CO-SIGNED content") && r.stdout.contains("for lane privacy · audience lane-reviewers"), "{role}: {r:?}");
     }
     let r = run("owner", &["readiness", &room]).await?;
     ensure!(r.success() && r.stdout.contains("CLEAR") && r.stdout.contains("Co-signatures (met)"), "{r:?}");
+    ensure!(r.stdout.contains("privacy: covered up to audience lane-reviewers (signed by daniel.okafor, priya.natarajan)"), "{r:?}");
+    ensure!(r.stdout.contains("product-security: NOT covered — missing"), "{r:?}");
+    let r = run("owner", &["release", &room, "--lane", "product-security"]).await?;
+    ensure!(r.code == Some(8) && r.stderr.contains("error[conflict]") && r.stderr.contains("product-security lane"), "{r:?}");
+    let r = run("owner", &["release", &room, "--lane", "privacy", "--audience", "organisation"]).await?;
+    ensure!(r.code == Some(8) && r.stderr.contains("audience organisation"), "{r:?}");
     let r = run("owner", &["release", &room, "--lane", "privacy"]).await?;
     ensure!(r.success() && r.stdout.contains("RELEASED manifest "), "{r:?}");
     let r = run("reviewer/legal", &["section", "append", &room, "Summary", "-p", "[verified: SL-0104] Ended 09:28."]).await?;
@@ -884,7 +1097,7 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     let r = run("observer", &["export", &room, "--format", "json"]).await?;
     ensure!(r.stdout == std::fs::read_to_string(&out)?, "stdout and --out give the same bytes");
     let r = run("observer", &["manifests", &room]).await?;
-    ensure!(r.success() && r.stdout.contains(&format!("packet rev {n}  privacy")), "{r:?}");
+    ensure!(r.success() && r.stdout.contains(&format!("packet rev {n}  privacy · lane-reviewers")), "{r:?}");
     ensure!(r.stdout.contains("co-signed by daniel.okafor, priya.natarajan"), "{r:?}");
     Ok(())
 }

@@ -325,7 +325,7 @@ async fn signing_key_and_manifests(store: &Store) -> anyhow::Result<()> {
     w.commit(store, 2).await?;
     let mut records = Vec::new();
     for lane in [trustroom_shared::release::Lane::Privacy, trustroom_shared::release::Lane::ProductSecurity] {
-        let body = trustroom_shared::manifest::manifest_body(&w.state, w.author, lane, None, &key.public_hex());
+        let body = trustroom_shared::manifest::manifest_body(&w.state, w.author, lane, trustroom_shared::release::Audience::default(), None, &key.public_hex());
         let manifest = trustroom_shared::manifest::sign_manifest(body, key.signing());
         let mut batch = w.batch(1)?;
         let event = trustroom_shared::manifest::sign_event(

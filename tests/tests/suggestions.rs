@@ -310,7 +310,7 @@ fn forbidden_for_agents(room: &str, snap: &Value, suggestion: &str) -> Result<Ve
         ("release", json!({"type": "release", "room": room, "lane": "privacy"})),
         ("escalate", json!({"type": "escalate", "room": room, "reason": "agent escalation"})),
         ("set_release_policy", json!({"type": "set_release_policy", "room": room})),
-        ("cosign", json!({"type": "cosign", "room": room, "content_hash": hash})),
+        ("cosign", json!({"type": "cosign", "room": room, "content_hash": hash, "lane": "privacy"})),
         ("approve_access", json!({"type": "approve_access", "room": room, "request": fake})),
         ("deny_access", json!({"type": "deny_access", "room": room, "request": fake})),
         ("revoke_grant", json!({"type": "revoke_grant", "room": room, "grant": fake})),
@@ -456,9 +456,9 @@ async fn hostile_suggestion_requests_get_stable_codes_and_store_nothing() -> Res
     owner.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": "not-a-uuid"}), "invalid").await?;
     // Restricted annex detail never rides in a suggestion (every member would see it).
     let leak = format!("{body}\n\nThe tenant is {}.", DEMO_SENSITIVE[0]);
-    let refused = agent.refused(suggest_req(&room, &sec, base, op(&body, &leak), "why"), "invalid").await?;
+    let refused = agent.refused(suggest_req(&room, &sec, base, op(&body, &leak), "why"), "restricted").await?;
     ensure!(!refused.to_string().contains(DEMO_SENSITIVE[0]), "the refusal does not echo the detail");
-    agent.refused(suggest_req(&room, &sec, base, good.clone(), &format!("see {}", DEMO_SENSITIVE[2])), "invalid").await?;
+    agent.refused(suggest_req(&room, &sec, base, good.clone(), &format!("see {}", DEMO_SENSITIVE[2])), "restricted").await?;
     ensure!(server.stored_revision().await? == before, "nothing stored for hostile input");
     let chain = server.audit_chain(&room).await?;
     ensure!(!chain.iter().any(|e| e.detail.to_string().contains(DEMO_SENSITIVE[0])), "the audit log holds no restricted detail");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use trustroom_shared::export::ExportFormat;
 use trustroom_shared::objection::{ObjectionKind, ObjectionStatus};
-use trustroom_shared::release::Lane;
+use trustroom_shared::release::{Audience, Lane};
 use trustroom_shared::role::Discipline;
 
 use super::exit::EXIT_CODES_HELP;
@@ -123,13 +123,19 @@ pub enum Command {
         room: String,
     },
 
-    /// Release the packet to a downstream review lane (owner only)
+    /// Release the packet to a downstream review lane, for an audience (owner only)
+    #[command(after_help = "The co-signatures the release policy requires must cover this lane and this \
+        audience or a wider one (audiences, narrow to wide: lane-reviewers, lane-and-leads, organisation); \
+        otherwise the answer is `error[conflict]` naming the lane and what is missing.")]
     Release {
         /// Room id or exact title
         room: String,
         /// Downstream lane
         #[arg(long, value_enum)]
         lane: LaneArg,
+        /// Who downstream may read it
+        #[arg(long, value_enum, default_value = "lane-reviewers")]
+        audience: AudienceArg,
     },
 
     /// Escalate: the room becomes read-only (owner only)
@@ -167,13 +173,21 @@ pub enum Command {
         clear: bool,
     },
 
-    /// Co-sign the room's current content hash (reviewers and members the policy names; never agents)
-    #[command(after_help = "Signs the content hash of the snapshot read on join; if the room changes \
-        before the server gets it, the answer is `error[stale]`. Any later content change voids the \
-        co-signature: `readiness` then lists you under \"must sign again\".")]
+    /// Co-sign the room's current content hash for one lane and audience (reviewers and members the policy names; never agents)
+    #[command(after_help = "Signs the content hash of the snapshot read on join, for a release to LANE \
+        readable by AUDIENCE or a narrower one; if the room changes before the server gets it, the answer \
+        is `error[stale]`. One co-signature per lane: signing the same lane again replaces it, another \
+        lane is kept beside it. Any later content change voids them all: `readiness` then lists you \
+        under \"must sign again\".")]
     Cosign {
         /// Room id or exact title
         room: String,
+        /// The downstream lane you approve the release to
+        #[arg(long, value_enum)]
+        lane: LaneArg,
+        /// The widest audience you approve (releases to it or a narrower one)
+        #[arg(long, value_enum, default_value = "lane-reviewers")]
+        audience: AudienceArg,
         /// Sign only if the content hash is this one (what you reviewed)
         #[arg(long, value_name = "HASH")]
         hash: Option<String>,
@@ -426,6 +440,27 @@ impl From<LaneArg> for Lane {
     }
 }
 
+/// Who downstream may read a release, narrow → wide.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AudienceArg {
+    /// Only the named downstream lane's reviewers
+    LaneReviewers,
+    /// The lane's reviewers and its accountable leads
+    LaneAndLeads,
+    /// Any internal team
+    Organisation,
+}
+
+impl From<AudienceArg> for Audience {
+    fn from(a: AudienceArg) -> Self {
+        match a {
+            AudienceArg::LaneReviewers => Audience::LaneReviewers,
+            AudienceArg::LaneAndLeads => Audience::LaneAndLeads,
+            AudienceArg::Organisation => Audience::Organisation,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,6 +486,27 @@ mod tests {
             let name = l.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
             assert_eq!(name, Lane::from(*l).to_string());
         }
+        for a in AudienceArg::value_variants() {
+            let name = a.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            assert_eq!(name, Audience::from(*a).to_string());
+        }
+    }
+
+    #[test]
+    fn cosign_needs_a_lane_and_the_audience_defaults_to_lane_reviewers() {
+        assert!(Cli::try_parse_from(["trustroom", "cosign", "Room"]).is_err(), "--lane is required");
+        let cli = Cli::try_parse_from(["trustroom", "cosign", "Room", "--lane", "privacy"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Cosign { lane: LaneArg::Privacy, audience: AudienceArg::LaneReviewers, .. }
+        ));
+        let cli = Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "product-security", "--audience", "organisation"])
+            .expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Release { lane: LaneArg::ProductSecurity, audience: AudienceArg::Organisation, .. }
+        ));
+        assert!(Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--audience", "everyone"]).is_err());
     }
 
     #[test]

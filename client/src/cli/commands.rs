@@ -14,7 +14,7 @@ use trustroom_shared::ot::TextOp;
 use trustroom_shared::export::ExportFormat;
 use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, ExportResult, ManifestsResult, Request, ServerFrame};
 use trustroom_shared::readiness::Readiness;
-use trustroom_shared::release::Lane;
+use trustroom_shared::release::{Audience, Lane};
 use trustroom_shared::role::Discipline;
 
 use super::args::{ObjectArgs, StatusArg};
@@ -258,7 +258,7 @@ pub async fn annex_view(ctx: &Ctx, room: &str, annex: &str) -> anyhow::Result<()
 pub enum Decision {
     Hold(String),
     Ready,
-    Release(Lane),
+    Release(Lane, Audience),
     Escalate(String),
 }
 
@@ -268,7 +268,7 @@ pub async fn decide(ctx: &Ctx, room: &str, decision: Decision) -> anyhow::Result
     let (request, state, what) = match decision {
         Decision::Hold(reason) => (Request::Hold { room, reason }, "HELD", "holding"),
         Decision::Ready => (Request::MarkReady { room }, "READY", "marking ready"),
-        Decision::Release(lane) => (Request::Release { room, lane }, "RELEASED", "releasing"),
+        Decision::Release(lane, audience) => (Request::Release { room, lane, audience }, "RELEASED", "releasing"),
         Decision::Escalate(reason) => (Request::Escalate { room, reason }, "ESCALATED", "escalating"),
     };
     let result = s.call(request).await.context(what)?;
@@ -324,8 +324,8 @@ pub async fn policy(
     Ok(())
 }
 
-/// `cosign`: co-signs the content hash read on join.
-pub async fn cosign(ctx: &Ctx, room: &str, expected: Option<&str>) -> anyhow::Result<()> {
+/// `cosign`: co-signs the content hash read on join, for `lane` and `audience`.
+pub async fn cosign(ctx: &Ctx, room: &str, lane: Lane, audience: Audience, expected: Option<&str>) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
     let room = s.room_id(room).await?;
     let snapshot = s.join(room).await?;
@@ -339,14 +339,14 @@ pub async fn cosign(ctx: &Ctx, room: &str, expected: Option<&str>) -> anyhow::Re
         )
         .into());
     }
-    let request = Request::Cosign { room, content_hash: hash.clone(), seq: s.seq() };
+    let request = Request::Cosign { room, content_hash: hash.clone(), lane, audience, seq: s.seq() };
     let result = s.call(request).await.context("co-signing")?;
     if ctx.json {
         return ctx.print_ack(&result, None, None);
     }
     match serde_json::from_value::<Ack>(result.clone()) {
         Ok(ack) => emit(&format!(
-            "{} CO-SIGNED content {hash} (packet rev {})",
+            "{} CO-SIGNED content {hash} (packet rev {}) for lane {lane} · audience {audience}",
             output::ack(&ack, None, None),
             snapshot.state.content_revision
         ))?,

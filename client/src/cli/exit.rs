@@ -19,9 +19,9 @@ Exit codes:
   4  unauthenticated, unsupported_version
   5  not_found (also unknown or ambiguous room/section/objection/annex names)
   6  forbidden
-  7  invalid, malformed, unknown_type, too_large
+  7  invalid, malformed, unknown_type, too_large, restricted
   8  stale, conflict, read_only
-  9  rate_limited, unavailable, timeout, moved
+  9  rate_limited, probe_limited, unavailable, timeout, moved
 
 Errors are printed on stderr as `error[CODE]: message`, CODE being the
 server's stable error code (or `usage`, `cannot_connect`, `disconnected`, `io`).
@@ -110,9 +110,9 @@ pub fn code_exit_status(code: ErrorCode) -> u8 {
         Unauthenticated | UnsupportedVersion => 4,
         NotFound => 5,
         Forbidden => 6,
-        Invalid | Malformed | UnknownType | TooLarge => 7,
+        Invalid | Malformed | UnknownType | TooLarge | Restricted => 7,
         Stale | Conflict | ReadOnly => 8,
-        RateLimited | Unavailable | Timeout | Moved => 9,
+        RateLimited | ProbeLimited | Unavailable | Timeout | Moved => 9,
     }
 }
 

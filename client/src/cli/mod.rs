@@ -112,13 +112,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Annex(AnnexCommand::View { room, annex }) => commands::annex_view(&ctx()?, &room, &annex).await,
         Command::Hold { room, reason } => commands::decide(&ctx()?, &room, Decision::Hold(reason)).await,
         Command::Ready { room } => commands::decide(&ctx()?, &room, Decision::Ready).await,
-        Command::Release { room, lane } => commands::decide(&ctx()?, &room, Decision::Release(lane.into())).await,
+        Command::Release { room, lane, audience } => {
+            commands::decide(&ctx()?, &room, Decision::Release(lane.into(), audience.into())).await
+        }
         Command::Escalate { room, reason } => commands::decide(&ctx()?, &room, Decision::Escalate(reason)).await,
         Command::Watch { room, since } => commands::watch(&ctx()?, &room, since).await,
         Command::Policy { room, require_member, require_discipline, clear } => {
             commands::policy(&ctx()?, &room, &require_member, &require_discipline, clear).await
         }
-        Command::Cosign { room, hash } => commands::cosign(&ctx()?, &room, hash.as_deref()).await,
+        Command::Cosign { room, lane, audience, hash } => {
+            commands::cosign(&ctx()?, &room, lane.into(), audience.into(), hash.as_deref()).await
+        }
         Command::Export { room, revision, format, out } => {
             commands::export(&ctx()?, &room, revision, format, out.as_deref()).await
         }

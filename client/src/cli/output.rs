@@ -127,10 +127,11 @@ pub fn manifests(r: &ManifestsResult) -> String {
         let co: Vec<&str> = b.cosigners.iter().map(|c| c.name.as_str()).collect();
         let _ = writeln!(
             out,
-            "rev {}  packet rev {}  {}  {}  by {}  co-signed by {}  content {}  manifest {}",
+            "rev {}  packet rev {}  {}{}  {}  by {}  co-signed by {}  content {}  manifest {}",
             m.event.release_revision,
             b.revision,
             b.lane,
+            b.audience.map(|a| format!(" · {a}")).unwrap_or_default(),
             trustroom_shared::export::utc(m.event.released_at_ms),
             b.signer.name,
             if co.is_empty() { "nobody".to_string() } else { co.join(", ") },
@@ -311,10 +312,14 @@ pub fn readiness(r: &Readiness, state: &RoomState) -> String {
             }
         }
     }
+    if !c.requirements.is_empty() || c.signatures.iter().any(|s| s.is_valid()) {
+        let _ = writeln!(out, "{}", lane_covers(c).trim_end());
+    }
     for again in &c.must_sign_again {
+        let scope = again.lane.map(|l| format!(" for {l} · {}", again.audience)).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  ! {} must sign again: signed rev {}, voided at rev {} (changed: {})",
+            "  ! {} must sign again{scope}: signed rev {}, voided at rev {} (changed: {})",
             again.name,
             again.signed_revision,
             again.voided_at,
@@ -342,6 +347,41 @@ pub fn readiness(r: &Readiness, state: &RoomState) -> String {
     }
     let lanes: Vec<String> = r.lanes.iter().map(ToString::to_string).collect();
     let _ = writeln!(out, "Lanes: {}", lanes.join(", "));
+    out
+}
+
+/// Which lanes (and up to which audience) the current co-signatures cover:
+/// one line per lane, and each valid legacy co-signature (no lane), which
+/// covers nothing.
+pub fn lane_covers(c: &trustroom_shared::readiness::CosignStatus) -> String {
+    use trustroom_shared::release::{Audience, Lane};
+    let mut out = String::new();
+    let _ = writeln!(out, "Lanes covered by co-signatures:");
+    for lane in Lane::ALL {
+        let widest = c.widest(lane);
+        let line = match widest {
+            Some(a) => {
+                let signers = c.cover(lane, a).map(|x| x.signers.join(", ")).unwrap_or_default();
+                let by = if signers.is_empty() { String::new() } else { format!(" (signed by {signers})") };
+                let wider = Audience::ALL
+                    .into_iter()
+                    .filter(|w| *w > a)
+                    .filter_map(|w| c.cover(lane, w))
+                    .next()
+                    .map(|x| format!("; {} needs {}", x.audience, x.missing.join(", ")))
+                    .unwrap_or_default();
+                format!("{lane}: covered up to audience {a}{by}{wider}")
+            }
+            None => {
+                let missing = c.cover(lane, Audience::LaneReviewers).map(|x| x.missing.join(", ")).unwrap_or_default();
+                format!("{lane}: NOT covered — missing {missing}")
+            }
+        };
+        let _ = writeln!(out, "  - {line}");
+    }
+    for s in c.signatures.iter().filter(|s| s.is_valid() && s.lane.is_none()) {
+        let _ = writeln!(out, "  ! {} signed rev {} without a lane (legacy): it covers no release; sign again for a lane", s.name, s.revision);
+    }
     out
 }
 

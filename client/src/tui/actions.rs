@@ -16,7 +16,7 @@ use super::diffview::{DiffBase, DiffScope, DiffView};
 use super::doc::{EditOrigin, first_change};
 use super::editor::EditMode;
 use super::forms::{
-    Dialog, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose, ReplyForm,
+    CosignForm, Dialog, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose, ReplyForm,
     StatusForm, input,
 };
 use super::palette::PaletteState;
@@ -437,6 +437,7 @@ impl App {
             server_checked: self.server_readiness.as_ref().is_some_and(|r| Some(r.revision) == self.state.as_ref().map(|s| s.revision)),
             record,
             lane: 0,
+            audience: 0,
             step: ReadinessStep::Review,
             scroll: 0,
         })));
@@ -466,7 +467,8 @@ impl App {
     }
 
     /// Co-sign: fetch the server's content hash for this revision, then ask
-    /// to confirm (the signature binds that exact hash).
+    /// for the lane and audience and to confirm (the signature binds that
+    /// exact hash, that lane and that audience).
     fn start_cosign(&mut self) {
         if matches!(self.me.as_ref().map(|m| m.role), Some(trustroom_shared::role::Role::Agent { .. })) {
             self.notify(Level::Warn, "agents never co-sign");
@@ -476,7 +478,7 @@ impl App {
         let rev = self.state.as_ref().map_or(0, |s| s.revision);
         match &self.server_readiness {
             Some(r) if r.revision == rev && !r.content_hash.is_empty() => {
-                let d = Dialog::Cosign { content_hash: r.content_hash.clone(), revision: r.content_revision };
+                let d = Dialog::Cosign(CosignForm::new(r.content_hash.clone(), r.content_revision));
                 self.overlay = Some(Overlay::dialog(d));
             }
             _ => {
@@ -486,12 +488,12 @@ impl App {
         }
     }
 
-    /// Release to `lane`: marks the room ready at this revision (the
-    /// readiness record was just reviewed), then releases.
-    pub fn release(&mut self, lane: trustroom_shared::release::Lane) {
+    /// Release to `lane` for `audience`: marks the room ready at this
+    /// revision (the readiness record was just reviewed), then releases.
+    pub fn release(&mut self, lane: trustroom_shared::release::Lane, audience: trustroom_shared::release::Audience) {
         let Some(room) = self.room else { return };
-        self.send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some(lane) });
-        self.notify(Level::Info, format!("marking ready and releasing to {lane}…"));
+        self.send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some((lane, audience)) });
+        self.notify(Level::Info, format!("marking ready and releasing to {lane} · audience {audience}…"));
     }
 }
 

@@ -134,7 +134,8 @@ pub enum Pending {
     Status { code: String, status: ObjectionStatus },
     ViewAnnex(AnnexId),
     Hold,
-    MarkReady { then_release: Option<Lane> },
+    /// Then release to this lane for this audience.
+    MarkReady { then_release: Option<(Lane, trustroom_shared::release::Audience)> },
     Release(Lane),
     Escalate,
     Cursor,

@@ -6,7 +6,9 @@ use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::protocol::Request;
 
 use super::app::{App, Pending};
-use super::forms::{Dialog, KINDS, LANES, ObjectionField, ReadinessStep, ReasonForm, ReasonPurpose, input, input_text};
+use super::forms::{
+    AUDIENCES, Dialog, KINDS, LANES, ObjectionField, ReadinessStep, ReasonForm, ReasonPurpose, cycle, input, input_text,
+};
 
 /// How long an access request asks for (the owner may shorten it).
 const ACCESS_REQUEST_MS: u64 = 60 * 60 * 1000;
@@ -61,16 +63,29 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
             _ => Some(Dialog::AcceptFlagged { suggestion, code, flags }),
         },
         Dialog::Approvals(f) => super::approvals::key(app, f, key),
-        Dialog::Cosign { content_hash, revision } => match key.code {
-            KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
-                let room = app.room?;
-                let seq = app.next_seq();
-                app.send(Request::Cosign { room, content_hash, seq: Some(seq) }, Pending::Cosign);
-                None
+        Dialog::Cosign(mut f) => {
+            match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                    let room = app.room?;
+                    let seq = app.next_seq();
+                    let (lane, audience) = (f.lane(), f.audience());
+                    app.send(
+                        Request::Cosign { room, content_hash: f.content_hash, lane, audience, seq: Some(seq) },
+                        Pending::Cosign,
+                    );
+                    return None;
+                }
+                KeyCode::Char('n' | 'N') => return None,
+                // The lane: ←→ or 1-3; the audience: Tab / ↑↓.
+                KeyCode::Left => f.lane = cycle(f.lane, LANES.len(), false),
+                KeyCode::Right => f.lane = cycle(f.lane, LANES.len(), true),
+                KeyCode::Char(c @ '1'..='3') => f.lane = (c as usize) - ('1' as usize),
+                KeyCode::Tab | KeyCode::Down => f.audience = cycle(f.audience, AUDIENCES.len(), true),
+                KeyCode::BackTab | KeyCode::Up => f.audience = cycle(f.audience, AUDIENCES.len(), false),
+                _ => {}
             }
-            KeyCode::Char('n' | 'N') => None,
-            _ => Some(Dialog::Cosign { content_hash, revision }),
-        },
+            Some(Dialog::Cosign(f))
+        }
         Dialog::Objection(mut f) => {
             match key.code {
                 KeyCode::Tab | KeyCode::Down => f.field = next_field(f.field, true),
@@ -217,6 +232,8 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                 (ReadinessStep::Review, KeyCode::Left) => f.lane = (f.lane + LANES.len() - 1) % LANES.len(),
                 (ReadinessStep::Review, KeyCode::Right) => f.lane = (f.lane + 1) % LANES.len(),
                 (ReadinessStep::Review, KeyCode::Char(c @ '1'..='3')) => f.lane = (c as usize) - ('1' as usize),
+                (ReadinessStep::Review, KeyCode::Tab) => f.audience = cycle(f.audience, AUDIENCES.len(), true),
+                (ReadinessStep::Review, KeyCode::BackTab) => f.audience = cycle(f.audience, AUDIENCES.len(), false),
                 (ReadinessStep::Review, KeyCode::Char('h' | 'H')) => {
                     return Some(Dialog::Reason(ReasonForm {
                         purpose: ReasonPurpose::Hold,
@@ -225,9 +242,9 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                         error: None,
                     }));
                 }
-                (ReadinessStep::Review, KeyCode::Enter) if f.record.is_clear() => f.step = ReadinessStep::Confirm,
+                (ReadinessStep::Review, KeyCode::Enter) if f.releasable() => f.step = ReadinessStep::Confirm,
                 (ReadinessStep::Confirm, KeyCode::Char('y' | 'Y') | KeyCode::Enter) => {
-                    app.release(f.lane());
+                    app.release(f.lane(), f.audience());
                     return None;
                 }
                 (ReadinessStep::Confirm, KeyCode::Char('n' | 'N')) => f.step = ReadinessStep::Review,

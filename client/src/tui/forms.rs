@@ -1,11 +1,12 @@
 //! Dialog state: the small forms for objections, replies, status changes,
-//! reasons (hold, escalate) and the readiness record before release.
+//! reasons (hold, escalate), co-signing (lane and audience) and the
+//! readiness record before release.
 
 use ratatui::style::Style;
 use ratatui_textarea::TextArea;
 use trustroom_shared::objection::{ObjectionKind, ObjectionStatus};
-use trustroom_shared::readiness::Readiness;
-use trustroom_shared::release::Lane;
+use trustroom_shared::readiness::{LaneCover, Readiness};
+use trustroom_shared::release::{Audience, Lane};
 use trustroom_shared::{ObjectionId, SectionId};
 
 use super::theme::Theme;
@@ -18,7 +19,15 @@ pub const KINDS: [ObjectionKind; 5] = [
     ObjectionKind::Other,
 ];
 
-pub const LANES: [Lane; 3] = [Lane::Privacy, Lane::ProductSecurity, Lane::AccountGovernance];
+pub const LANES: [Lane; 3] = Lane::ALL;
+
+/// Audiences, narrow → wide; the first (`lane-reviewers`) is the default.
+pub const AUDIENCES: [Audience; 3] = Audience::ALL;
+
+/// The next index of a list of `len` choices, forward or back, wrapping.
+pub fn cycle(i: usize, len: usize, forward: bool) -> usize {
+    if forward { (i + 1) % len } else { (i + len - 1) % len }
+}
 
 /// A one-line text input.
 pub fn input(theme: &Theme, placeholder: &str) -> TextArea<'static> {
@@ -41,14 +50,49 @@ pub enum Dialog {
     Status(StatusForm),
     Reason(ReasonForm),
     Readiness(ReadinessForm),
-    /// Confirm co-signing this content hash.
-    Cosign { content_hash: String, revision: u64 },
+    /// Confirm co-signing this content hash for a lane and audience.
+    Cosign(CosignForm),
     /// A message to acknowledge.
     Message { title: String, text: String },
     /// The owner's queue of pending access requests and promotions.
     Approvals(super::approvals::ApprovalsForm),
     /// Accepting a suggestion flagged out-of-bounds asks again, naming the flags.
     AcceptFlagged { suggestion: trustroom_shared::SuggestionId, code: String, flags: Vec<String> },
+}
+
+/// Co-signing: the content hash (and packet revision) the signature binds,
+/// and the lane and audience it approves, chosen in the dialog.
+pub struct CosignForm {
+    pub content_hash: String,
+    pub revision: u64,
+    pub lane: usize,
+    pub audience: usize,
+}
+
+impl CosignForm {
+    /// Lane `privacy` and audience `lane-reviewers` until the signer picks others.
+    pub fn new(content_hash: String, revision: u64) -> Self {
+        CosignForm { content_hash, revision, lane: 0, audience: 0 }
+    }
+
+    pub fn lane(&self) -> Lane {
+        LANES[self.lane % LANES.len()]
+    }
+
+    pub fn audience(&self) -> Audience {
+        AUDIENCES[self.audience % AUDIENCES.len()]
+    }
+
+    /// `Co-sign packet rev 12 (hash 9f2c3a1b0d4e…) for lane privacy · audience lane-reviewers`.
+    pub fn summary(&self) -> String {
+        let short: String = self.content_hash.chars().take(12).collect();
+        format!(
+            "Co-sign packet rev {} (hash {short}…) for lane {} · audience {}",
+            self.revision,
+            self.lane(),
+            self.audience()
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +170,8 @@ pub struct ReadinessForm {
     /// The record came from the server (with the annex-boundary check).
     pub server_checked: bool,
     pub lane: usize,
+    /// Index into [`AUDIENCES`] (default `lane-reviewers`).
+    pub audience: usize,
     pub step: ReadinessStep,
     pub scroll: u16,
 }
@@ -133,5 +179,24 @@ pub struct ReadinessForm {
 impl ReadinessForm {
     pub fn lane(&self) -> Lane {
         LANES[self.lane % LANES.len()]
+    }
+
+    pub fn audience(&self) -> Audience {
+        AUDIENCES[self.audience % AUDIENCES.len()]
+    }
+
+    /// Whether the co-signatures cover the chosen lane and audience.
+    pub fn cover(&self) -> Option<&LaneCover> {
+        self.record.cosign.cover(self.lane(), self.audience())
+    }
+
+    /// Nothing blocks releasing to the chosen lane and audience: no content
+    /// blocker or failing room check, and co-signatures that cover it (a
+    /// record without lane covers, from an older server, must be clear).
+    pub fn releasable(&self) -> bool {
+        match self.cover() {
+            Some(cover) => cover.met && self.record.blockers.iter().all(|b| b.is_cosign()),
+            None => self.record.is_clear(),
+        }
     }
 }

@@ -43,7 +43,7 @@ impl App {
                 let was_down = matches!(self.conn, ConnState::Disconnected { .. });
                 self.user = Some((user, name));
                 if client != self.client {
-                    tracing::warn!("server assigned client id {client}, we asked for {}", self.client);
+                    tracing::debug!("server bound our client id {} to {client}", self.client);
                     self.client = client;
                 }
                 self.conn = ConnState::Syncing;
@@ -302,6 +302,14 @@ impl App {
                 }
             }
             Change::Cosigned { .. } => self.notify(Level::Info, format!("{author} co-signed the current content")),
+            Change::ProbeSuspected { name, until_ms, .. } => self.notify(
+                Level::Error,
+                format!(
+                    "ALERT: {name}'s requests kept hitting restricted detail (possible probe); their free-text requests are \
+                     refused until {}",
+                    trustroom_shared::export::utc(*until_ms)
+                ),
+            ),
             Change::ReleasePolicySet { .. } => self.notify(Level::Info, format!("{author} changed the release policy")),
             // Annex access governance: requests, grants, break-glass, checks.
             change if super::approvals::is_access(change) => {
@@ -381,7 +389,15 @@ impl App {
                 }
             }
             (Pending::Edit { section, .. }, Err(e)) if !disconnected => {
-                self.notify(Level::Error, format!("edit refused: {e}; the section shows the server's text again"));
+                let why = match e.code() {
+                    Some(trustroom_shared::protocol::ErrorCode::Restricted) => {
+                        "your text holds restricted annex detail and was not stored or shown to anyone: reference the \
+                         annex as [[annex:CODE]] or ask for a promotion"
+                            .to_string()
+                    }
+                    _ => e.to_string(),
+                };
+                self.notify(Level::Error, format!("edit refused: {why}; the section shows the server's text again"));
                 self.reset_section(section);
             }
             (Pending::Object, Ok(_)) => self.notify(Level::Info, "objection raised"),
@@ -408,7 +424,8 @@ impl App {
                         f.server_checked = true;
                     }
                     if then_cosign && self.overlay.is_none() {
-                        let d = super::forms::Dialog::Cosign { content_hash: r.content_hash.clone(), revision: r.content_revision };
+                        let form = super::forms::CosignForm::new(r.content_hash.clone(), r.content_revision);
+                        let d = super::forms::Dialog::Cosign(form);
                         self.overlay = Some(super::app::Overlay::dialog(d));
                     }
                     self.server_readiness = Some(r);
@@ -433,9 +450,9 @@ impl App {
                 self.notify(Level::Info, "access requested — the owner decides; you will see the annex once granted")
             }
             (Pending::Hold, Ok(_)) => {}
-            (Pending::MarkReady { then_release: Some(lane) }, Ok(_)) => {
+            (Pending::MarkReady { then_release: Some((lane, audience)) }, Ok(_)) => {
                 if let Some(room) = self.room {
-                    self.send(Request::Release { room, lane }, Pending::Release(lane));
+                    self.send(Request::Release { room, lane, audience }, Pending::Release(lane));
                 }
             }
             (Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate, Ok(_)) => {}

@@ -95,41 +95,6 @@ fn when(ms: i64) -> String {
 }
 
 /// The name of an access request type (for refusals and the audit log).
-pub(super) fn request_name(r: &Request) -> Option<&'static str> {
-    Some(match r {
-        Request::RequestAccess { .. } => "request_access",
-        Request::WithdrawAccess { .. } => "withdraw_access",
-        Request::ApproveAccess { .. } => "approve_access",
-        Request::DenyAccess { .. } => "deny_access",
-        Request::RevokeGrant { .. } => "revoke_grant",
-        Request::BreakGlass { .. } => "break_glass",
-        Request::EndBreakGlass { .. } => "end_break_glass",
-        Request::RequestPromotion { .. } => "request_promotion",
-        Request::ViewPromotion { .. } => "view_promotion",
-        Request::ApprovePromotion { .. } => "approve_promotion",
-        Request::DenyPromotion { .. } => "deny_promotion",
-        Request::OverrideCheck { .. } => "override_check",
-        Request::SetAccessPolicy { .. } => "set_access_policy",
-        Request::AccessHistory { .. } => "access_history",
-        _ => return None,
-    })
-}
-
-/// Access requests that only read or reduce access: allowed in an
-/// escalated (read-only) room too.
-pub(super) fn allowed_when_read_only(r: &Request) -> bool {
-    matches!(
-        r,
-        Request::WithdrawAccess { .. }
-            | Request::DenyAccess { .. }
-            | Request::RevokeGrant { .. }
-            | Request::EndBreakGlass { .. }
-            | Request::DenyPromotion { .. }
-            | Request::ViewPromotion { .. }
-            | Request::AccessHistory { .. }
-    )
-}
-
 impl Room {
     /// The room's clock (the server's, or a test's manual clock).
     pub(super) fn now(&self) -> i64 {
@@ -981,10 +946,19 @@ impl Room {
         let (id, pcode) = (promotion.id, promotion.code());
         let detail = json!({
             "promotion": id, "code": pcode, "annex": annex, "annex_code": code, "section": section,
-            "passage_chars": chars, "passage_hash": hash, "reason": reason, "status": "requested",
+            "passage_chars": chars, "passage_seal": self.passage_seal(annex, &hash), "reason": reason, "status": "requested",
         });
         let revision = self.commit_change(batch, user, stamp, Change::PromotionRequested { promotion }, detail)?;
         Ok(to_value(&PromotionResult { revision, promotion: id, code: pcode, status: PromotionStatus::Requested }))
+    }
+
+    /// What the audit log records of a passage: its hash salted with the
+    /// annex's server-held salt, so the log binds the exact passage but
+    /// nobody who reads the access history can confirm a guessed passage
+    /// (an unsalted hash of a short passage could be brute-forced).
+    fn passage_seal(&self, annex: AnnexId, hash: &str) -> String {
+        let salt = self.state.annexes.get(&annex).and_then(|a| a.salt.clone()).unwrap_or_default();
+        trustroom_shared::annex::Annex::salted_hash(&salt, hash)
     }
 
     fn view_promotion(&mut self, batch: &mut Batch, user: UserId, promotion: PromotionId) -> Answer {
@@ -1003,7 +977,7 @@ impl Room {
         };
         let detail = json!({
             "annex": p.annex, "code": self.annex_code(p.annex), "annex_code": self.annex_code(p.annex),
-            "promotion": promotion, "passage_hash": p.passage_hash, "via": "promotion_review",
+            "promotion": promotion, "passage_seal": p.passage_hash.as_deref().map(|h| self.passage_seal(p.annex, h)), "via": "promotion_review",
         });
         self.audit_at_now(batch, &user.to_string(), "annex.view", detail);
         let result = PromotionPassage {
@@ -1046,7 +1020,8 @@ impl Room {
         let decided = Decided { by: user, note: note.clone(), at_ms: now };
         let base = json!({
             "promotion": promotion, "code": p.code(), "requester": p.requester, "annex": p.annex, "annex_code": code,
-            "section": p.section, "reason": p.reason, "note": note, "passage_hash": p.passage_hash,
+            "section": p.section, "reason": p.reason, "note": note,
+            "passage_seal": p.passage_hash.as_deref().map(|h| self.passage_seal(p.annex, h)),
             "passage_chars": p.passage_chars,
         });
         if !approve {

@@ -4,7 +4,8 @@
 //! acknowledges and broadcasts them.
 
 mod access;
-mod guardrails;
+mod egress;
+mod gate;
 mod release;
 mod requests;
 mod suggestions;
@@ -127,6 +128,8 @@ pub struct Room {
     handover: Option<AuditHandover>,
     /// Access governance bookkeeping: the timer, check caches (access.rs).
     access: access::AccessRuntime,
+    /// The ingress gate's matcher and probe budgets (gate.rs).
+    gate: gate::Gate,
     /// With several nodes: the lease this actor sequences under (every
     /// commit carries it) and the node's lease term (nothing is served
     /// once it ran out). `None` on a single-node store.
@@ -201,6 +204,7 @@ impl Room {
             dropped_audit: 0,
             handover: None,
             access: access::AccessRuntime::opened(),
+            gate: gate::Gate::default(),
             fence: None,
             term: None,
             lease_lost: None,
@@ -294,7 +298,14 @@ impl Room {
                         self.join(conn, since, reply, &mut batch);
                     }
                     RoomCmd::Request { conn, request, reply } => {
+                        let discloses = request.spec().discloses;
                         let answer = self.request(&conn, request, &mut batch).await;
+                        // Every answer is filtered for its recipient (egress.rs),
+                        // except annex detail its handler authorised and audited.
+                        let answer = match answer {
+                            Ok(v) if discloses => Ok(v),
+                            other => self.egress_answer(conn.user, other),
+                        };
                         batch.replies.push((reply, answer));
                     }
                     RoomCmd::Leave { conn_id } => self.leave(conn_id),
@@ -479,9 +490,9 @@ impl Room {
         self.after_commit().await;
         // Each event is serialized once and the bytes shared by every
         // recipient; their writers flush what is queued in one write.
+        // (filtered per recipient where a frame matches declared patterns: egress.rs).
         for rev in &batch.commit.revisions {
-            let frame = encode(&ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
-            self.broadcast(&frame, None);
+            self.broadcast_revision(rev);
         }
         if !batch.commit.revisions.is_empty() {
             METRICS.broadcast(batch.commit.revisions.len(), batch.commit.revisions.len() * self.subscribers.len());
@@ -546,12 +557,19 @@ impl Room {
     /// Sends a frame to every subscriber (except `skip`); a subscriber whose
     /// queue is full is disconnected (it resyncs when it returns).
     fn broadcast(&mut self, frame: &Frame, skip: Option<u64>) {
+        self.broadcast_to(|id| (Some(id) != skip).then(|| frame.clone()));
+    }
+
+    /// Sends each subscriber its own frame (egress.rs filters per recipient).
+    fn broadcast_each(&mut self, frame_for: impl Fn(u64) -> Frame) {
+        self.broadcast_to(|id| Some(frame_for(id)));
+    }
+
+    fn broadcast_to(&mut self, frame_for: impl Fn(u64) -> Option<Frame>) {
         let mut stalled = Vec::new();
         for (id, sub) in &self.subscribers {
-            if Some(*id) == skip {
-                continue;
-            }
-            if !sub.conn.out.try_frame(frame.clone()) {
+            let Some(frame) = frame_for(*id) else { continue };
+            if !sub.conn.out.try_frame(frame) {
                 stalled.push(*id);
             }
         }
@@ -670,16 +688,19 @@ impl Room {
                 && (self.state.revision - *s) as usize <= self.config.outbox_frames / 2
         });
         let delivered = match catch_up {
-            Some(s) => self.history.iter().filter(|r| r.revision > s).all(|rev| {
-                let frame = encode(&ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
-                conn.out.try_frame(frame)
-            }),
+            Some(s) => {
+                let missed: Vec<Revision> = self.history.iter().filter(|r| r.revision > s).cloned().collect();
+                missed.iter().all(|rev| {
+                    let frame = self.egress_frame(user, &ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
+                    conn.out.try_frame(frame)
+                })
+            }
             None => {
                 let applied = self.client_seqs.get(&conn.client).copied();
                 let presence: Vec<Presence> = self.presence.values().cloned().collect();
                 match snapshot_for(&self.state, user, applied, presence) {
                     Some(snapshot) => {
-                        let frame = encode(&ServerFrame::Snapshot { room: self.id, snapshot: Box::new(snapshot) });
+                        let frame = self.egress_frame(user, &ServerFrame::Snapshot { room: self.id, snapshot: Box::new(snapshot) });
                         conn.out.try_frame(frame)
                     }
                     None => false,

@@ -14,7 +14,7 @@ use trustroom_shared::canonical::content_hash;
 use trustroom_shared::change::Change;
 use trustroom_shared::manifest::{AuditAnchor, ManifestRecord, manifest_body, sign_event, sign_manifest};
 use trustroom_shared::protocol::{ErrorCode, ExportResult, ManifestsResult, Request};
-use trustroom_shared::readiness::{leaking_annexes, objection_texts, readiness};
+use trustroom_shared::readiness::{leaking_annexes, objection_texts, readiness, release_blockers};
 use trustroom_shared::release::{Cosignature, ReleasePolicy, ReleaseRefusal, ReleaseState, release_precondition};
 use trustroom_shared::role::Role;
 use trustroom_shared::room::RoomState;
@@ -59,24 +59,30 @@ impl Room {
                 let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
                 Ok(ack(rev, None))
             }
-            Request::Release { lane, .. } => {
+            Request::Release { lane, audience, .. } => {
                 match release_precondition(&self.state.release, self.state.content_revision) {
                     Ok(()) => {}
                     Err(ReleaseRefusal::NotReady(m)) => return Err((ErrorCode::Conflict, m)),
                     Err(ReleaseRefusal::Stale(m)) => return Err((ErrorCode::Stale, m)),
                 }
-                let record = readiness(&self.state);
-                if !record.is_clear() {
-                    let list: Vec<String> = record.blockers.iter().map(|b| b.describe()).collect();
+                // The co-signatures must cover this very lane and audience
+                // (a co-signature for a wider audience covers a narrower one).
+                let blockers = release_blockers(&self.state, lane, audience);
+                if !blockers.is_empty() {
+                    let list: Vec<String> = blockers.iter().map(|b| b.describe()).collect();
                     return Err((
                         ErrorCode::Conflict,
-                        format!("release blocked by {} blocker(s): {}", list.len(), list.join("; ")),
+                        format!(
+                            "release to the {lane} lane (audience {audience}) blocked by {} blocker(s): {}",
+                            list.len(),
+                            list.join("; ")
+                        ),
                     ));
                 }
                 let key = server_key(&self.store).await.map_err(|e| unavailable("read the signing key", e))?;
                 let packet = self.state.content_revision;
                 let anchor = self.audit_anchor(batch, packet).await?;
-                let body = manifest_body(&self.state, user, lane, anchor, &key.public_hex());
+                let body = manifest_body(&self.state, user, lane, audience, anchor, &key.public_hex());
                 let manifest = sign_manifest(body, key.signing());
                 let hash = manifest.body.content_hash.clone();
                 let at_ms = now_ms();
@@ -90,6 +96,7 @@ impl Room {
                 let detail = json!({
                     "decision": "release",
                     "lane": lane,
+                    "audience": audience,
                     "revision": packet,
                     "content_hash": hash,
                     "manifest_hash": manifest.manifest_hash,
@@ -166,7 +173,7 @@ impl Room {
                 let rev = self.commit_change(batch, user, stamp, Change::ReleasePolicySet { policy }, detail)?;
                 Ok(ack(rev, None))
             }
-            Request::Cosign { content_hash: signed, .. } => {
+            Request::Cosign { content_hash: signed, lane, audience, .. } => {
                 let named = self.state.release_policy.members.contains(&user);
                 let discipline = match role {
                     Role::Agent { .. } => return Err((ErrorCode::Forbidden, "agents never sign".into())),
@@ -205,10 +212,17 @@ impl Room {
                     discipline,
                     revision: self.state.content_revision,
                     content_hash: current.clone(),
+                    lane: Some(lane),
+                    audience,
                     at_ms: now_ms(),
                     voided_at: None,
                 };
-                let detail = json!({"revision": self.state.content_revision, "content_hash": current});
+                let detail = json!({
+                    "revision": self.state.content_revision,
+                    "content_hash": current,
+                    "lane": lane,
+                    "audience": audience,
+                });
                 let rev = self.commit_change(batch, user, stamp, Change::Cosigned { cosignature }, detail)?;
                 Ok(ack(rev, None))
             }

@@ -7,7 +7,6 @@ use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::ids::{ObjectionId, ReplyId, SectionId};
 use trustroom_shared::objection::{Anchor, Objection, ObjectionStatus, Reply, StatusChange};
 use trustroom_shared::ot::{OpLimits, TextOp, WireComponent, normalize_newlines, transform_server};
-use trustroom_shared::policy::{Capability, allowed};
 use trustroom_shared::protocol::{Ack, ErrorCode, Presence, Request, ServerFrame};
 use trustroom_shared::role::Role;
 use trustroom_shared::UserId;
@@ -16,83 +15,6 @@ use super::{Answer, Batch, Refusal, Room};
 use crate::admin::AdminCommand;
 use crate::clock::now_ms;
 use crate::outbox::{ConnInfo, encode};
-
-fn request_name(r: &Request) -> &'static str {
-    match r {
-        Request::Rooms => "rooms",
-        Request::Join { .. } => "join",
-        Request::Leave { .. } => "leave",
-        Request::AddSection { .. } => "add_section",
-        Request::Edit { .. } => "edit",
-        Request::Object { .. } => "object",
-        Request::Reply { .. } => "reply",
-        Request::SetObjectionStatus { .. } => "set_objection_status",
-        Request::ViewAnnex { .. } => "view_annex",
-        Request::Cursor { .. } => "cursor",
-        Request::Hold { .. } => "hold",
-        Request::MarkReady { .. } => "mark_ready",
-        Request::Release { .. } => "release",
-        Request::Escalate { .. } => "escalate",
-        Request::Readiness { .. } => "readiness",
-        Request::SetReleasePolicy { .. } => "set_release_policy",
-        Request::Cosign { .. } => "cosign",
-        Request::Export { .. } => "export",
-        Request::Manifests { .. } => "manifests",
-        r @ (Request::RequestAccess { .. }
-        | Request::WithdrawAccess { .. }
-        | Request::ApproveAccess { .. }
-        | Request::DenyAccess { .. }
-        | Request::RevokeGrant { .. }
-        | Request::BreakGlass { .. }
-        | Request::EndBreakGlass { .. }
-        | Request::RequestPromotion { .. }
-        | Request::ViewPromotion { .. }
-        | Request::ApprovePromotion { .. }
-        | Request::DenyPromotion { .. }
-        | Request::OverrideCheck { .. }
-        | Request::SetAccessPolicy { .. }
-        | Request::AccessHistory { .. }) => super::access::request_name(r).unwrap_or("access"),
-        r @ (Request::Suggest { .. }
-        | Request::SuggestRegister { .. }
-        | Request::AcceptSuggestion { .. }
-        | Request::RejectSuggestion { .. }
-        | Request::WithdrawSuggestion { .. }
-        | Request::Suggestions { .. }
-        | Request::SetSuggestionAcceptors { .. }
-        | Request::SetBoundaryRules { .. }
-        | Request::Stats { .. }) => super::suggestions::request_name(r).unwrap_or("suggestion"),
-        Request::Ping => "ping",
-    }
-}
-
-/// The capability a request needs.
-fn needed(r: &Request) -> Capability {
-    match r {
-        Request::AddSection { .. } | Request::Edit { .. } => Capability::Edit,
-        Request::Object { .. } | Request::Reply { .. } => Capability::Object,
-        Request::SetObjectionStatus { status: ObjectionStatus::AcceptedResidual, .. } => Capability::AcceptResidual,
-        Request::SetObjectionStatus { .. } => Capability::ResolveObjection,
-        Request::Hold { .. }
-        | Request::MarkReady { .. }
-        | Request::Release { .. }
-        | Request::Escalate { .. }
-        | Request::SetReleasePolicy { .. } => Capability::DecideRelease,
-        Request::Suggest { .. } | Request::SuggestRegister { .. } | Request::WithdrawSuggestion { .. } => Capability::Suggest,
-        // Accepting and rejecting: owners and reviewers the owner allowed,
-        // checked against the room's acceptor list (suggestions.rs).
-        _ => Capability::Read,
-    }
-}
-
-fn is_mutation(r: &Request) -> bool {
-    // Reading or reducing annex access also works in a read-only room.
-    !super::access::allowed_when_read_only(r) && !matches!(
-        r,
-        Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::ViewAnnex { .. } | Request::Cursor { .. }
-            | Request::Ping | Request::Readiness { .. } | Request::Export { .. } | Request::Manifests { .. }
-            | Request::Suggestions { .. } | Request::Stats { .. }
-    )
-}
 
 pub(super) fn ack(revision: u64, created: Option<String>) -> Value {
     serde_json::to_value(Ack { revision, duplicate: false, created }).unwrap_or(Value::Null)
@@ -144,23 +66,43 @@ impl Room {
         serde_json::to_value(Ack { revision, duplicate: true, created }).unwrap_or(Value::Null)
     }
 
-    /// Handles one request from a connection.
+    /// Handles one request from a connection. What the request needs comes
+    /// from the request table (`trustroom_shared::requests`), in this order:
+    /// membership (not found), agent guardrail and capability (forbidden),
+    /// read-only room, resend of an applied request, the ingress gate for
+    /// restricted detail (gate.rs), then the request's own rules.
     pub(super) async fn request(&mut self, conn: &ConnInfo, request: Request, batch: &mut Batch) -> Answer {
         let user = conn.user;
-        let what = request_name(&request);
+        let spec = request.spec();
+        let what = spec.name;
         let Some(member) = self.state.member(user).cloned() else {
             return self.refuse(batch, user, what, crate::hub::room_not_found());
         };
-        // Guardrails: agents only ever propose (guardrails.rs).
-        if let Some(refusal) = super::guardrails::agent_refusal(&member.role, &request) {
-            return self.refuse(batch, user, what, refusal);
-        }
-        let cap = needed(&request);
-        if !allowed(&member.role, cap) {
-            let msg = format!("your role ({}) may not {what}", member.role.label());
+        // Agents only ever propose: the table says which kinds they may send.
+        if let Role::Agent { agent_role } = &member.role
+            && !spec.agents
+        {
+            let msg = format!("agents only propose: an agent ({agent_role}) may not {}", what.replace('_', " "));
             return self.refuse(batch, user, what, (ErrorCode::Forbidden, msg));
         }
+        let cap = request.capability();
+        if !trustroom_shared::access::capabilities_of(&self.state, user, &member.role).contains(&cap) {
+            let msg = format!("your role ({}) may not {}", member.role.label(), what.replace('_', " "));
+            return self.refuse(batch, user, what, (ErrorCode::Forbidden, msg));
+        }
+        // An escalated room refuses every change first, resends included
+        // (docs/protocol.md: read-only comes before the duplicate answer).
+        if spec.mutates && !spec.read_only_ok && self.state.release.is_read_only() {
+            return self.refuse(
+                batch,
+                user,
+                what,
+                (ErrorCode::ReadOnly, "the room is escalated to direct human handling and is read-only".into()),
+            );
+        }
         // Idempotent resend: the first answer again, nothing applied twice.
+        // `conn.client` is bound to the authenticated user (connection.rs),
+        // so nobody can answer for another user's seq.
         if let Some(seq) = request.seq() {
             if self.client_seqs.get(&conn.client).is_some_and(|max| seq <= *max) {
                 match self.store.find_client_seq(self.id, conn.client, seq).await {
@@ -181,20 +123,16 @@ impl Room {
                     .unwrap_or(Value::Null));
             }
         }
-        if is_mutation(&request) && self.state.release.is_read_only() {
-            return self.refuse(
-                batch,
-                user,
-                what,
-                (ErrorCode::ReadOnly, "the room is escalated to direct human handling and is read-only".into()),
-            );
+        // The ingress gate: no free-text field may carry an annex's
+        // restricted detail.
+        if let Err(refusal) = self.gate(batch, user, &request) {
+            return self.refuse(batch, user, what, refusal);
         }
         let stamp = request.seq().map(|seq| ClientStamp { client: conn.client, seq });
-        let mutation = is_mutation(&request);
         let result = self.dispatch(conn, &member.role, request, stamp, batch).await;
         match result {
             Ok(v) => {
-                if mutation {
+                if spec.mutates {
                     self.hold_on_failing_checks(batch);
                 }
                 Ok(v)
@@ -435,6 +373,11 @@ impl Room {
         wire: Vec<WireComponent>,
     ) -> Answer {
         let op = self.incoming_op(section, base, wire)?;
+        // Text can be assembled from pieces: check the section as it would be.
+        if let Some(sec) = self.state.section(section) {
+            let after = op.apply(&sec.body).map_err(|e| invalid(e.to_string()))?;
+            self.gate_section(batch, user, section, &after)?;
+        }
         let (ins, del) = op.components().iter().fold((0usize, 0usize), |(i, d), c| match c {
             trustroom_shared::ot::Component::Insert(s) => (i + s.chars().count(), d),
             trustroom_shared::ot::Component::Delete(n) => (i, d + n),

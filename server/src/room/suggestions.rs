@@ -20,21 +20,6 @@ use super::requests::text_field;
 use super::{Answer, Batch, Refusal, Room};
 
 /// The audit name of a suggestion request.
-pub(super) fn request_name(r: &Request) -> Option<&'static str> {
-    Some(match r {
-        Request::Suggest { .. } => "suggest",
-        Request::SuggestRegister { .. } => "suggest_register",
-        Request::AcceptSuggestion { .. } => "accept_suggestion",
-        Request::RejectSuggestion { .. } => "reject_suggestion",
-        Request::WithdrawSuggestion { .. } => "withdraw_suggestion",
-        Request::Suggestions { .. } => "suggestions",
-        Request::SetSuggestionAcceptors { .. } => "set_suggestion_acceptors",
-        Request::SetBoundaryRules { .. } => "set_boundary_rules",
-        Request::Stats { .. } => "stats",
-        _ => return None,
-    })
-}
-
 fn invalid(msg: impl Into<String>) -> Refusal {
     (ErrorCode::Invalid, msg.into())
 }
@@ -85,20 +70,6 @@ impl Room {
         self.state.member(user).map_or_else(|| user.to_string(), |m| m.name.clone())
     }
 
-    /// Refuses text that carries an annex's restricted detail: a suggestion
-    /// is seen by every member, so it may only reference annexes by code.
-    fn refuse_restricted(&self, texts: &[&str]) -> Result<(), Refusal> {
-        for annex in self.state.annexes.values() {
-            if texts.iter().any(|t| !annex.leaks_in(t).is_empty()) {
-                return Err(invalid(format!(
-                    "the suggestion contains restricted detail of annex {}; reference it as [[annex:{}]] instead",
-                    annex.code, annex.code
-                )));
-            }
-        }
-        Ok(())
-    }
-
     fn suggestion(&self, id: SuggestionId) -> Result<&Suggestion, Refusal> {
         self.state.suggestions.suggestions.get(&id).ok_or_else(|| (ErrorCode::NotFound, format!("suggestion {id} not found")))
     }
@@ -130,8 +101,7 @@ impl Room {
                     return Err(invalid("the suggestion changes nothing"));
                 }
                 let wire = op.to_wire();
-                let inserted = sg::inserted_text(&wire);
-                self.refuse_restricted(&[&inserted, &rationale])?;
+                // Restricted detail was refused by the ingress gate (gate.rs).
                 let (ins, del) = ins_del(&op);
                 let proposal = Proposal::Edit { section, op: wire };
                 let detail = json!({"section": section, "base": base, "inserted": ins, "deleted": del});
@@ -142,14 +112,6 @@ impl Room {
                 let evidence = evidence_refs(evidence)?;
                 self.suggestion_room_left()?;
                 let change = self.valid_register_proposal(change)?;
-                let texts: Vec<String> = match &change {
-                    RegisterProposal::Reword { text, .. } => vec![text.clone()],
-                    RegisterProposal::SetAnchor { quote: Some(q), .. } => vec![q.clone()],
-                    _ => Vec::new(),
-                };
-                let mut all: Vec<&str> = texts.iter().map(String::as_str).collect();
-                all.push(&rationale);
-                self.refuse_restricted(&all)?;
                 let detail = json!({"action": change.action(), "objections": change.objections()});
                 self.propose(batch, user, role, stamp, Proposal::Register { change }, rationale, evidence, detail)
             }
@@ -189,8 +151,8 @@ impl Room {
             }
             Request::Suggestions { .. } => {
                 let st = &self.state.suggestions;
-                let visible = sg::visible(st, &self.state.annexes);
-                let mut suggestions: Vec<Suggestion> = visible.suggestions.into_values().collect();
+                // Filtered per recipient on the way out (egress.rs).
+                let mut suggestions: Vec<Suggestion> = st.suggestions.values().cloned().collect();
                 suggestions.sort_by_key(|s| s.number);
                 Ok(to_value(&SuggestionsResult {
                     suggestions,
@@ -381,6 +343,7 @@ impl Room {
             "acceptor": user, "acceptor_name": acceptor_name,
         });
         // Validate the follow-up changes first.
+        let mut gate_section = None;
         let follow: Vec<(Change, Value)> = match &s.proposal {
             Proposal::Edit { section, op } => {
                 let text_op = TextOp::from_wire(op, UNLIMITED).map_err(|e| (ErrorCode::Internal, format!("stored suggestion unreadable: {e}")))?;
@@ -391,6 +354,8 @@ impl Room {
                 if text_op.target_len() > self.config.max_section_chars {
                     return Err((ErrorCode::TooLarge, format!("section would exceed {} characters", self.config.max_section_chars)));
                 }
+                let after = text_op.apply(&sec.body).map_err(|e| (ErrorCode::Conflict, format!("suggestion {} no longer fits the section: {e}", s.code())))?;
+                gate_section = Some((*section, after));
                 let (ins, del) = ins_del(&text_op);
                 let mut detail = attribution.clone();
                 detail["section"] = json!(section);
@@ -449,6 +414,11 @@ impl Room {
                 }
             }
         };
+        // The edit must not assemble restricted detail with the section's
+        // current text (the ingress gate, gate.rs).
+        if let Some((section, after)) = gate_section {
+            self.gate_section(batch, user, section, &after)?;
+        }
         let mut detail = attribution.clone();
         detail["status"] = json!(SuggestionStatus::Accepted);
         detail["note"] = json!(note);

@@ -199,6 +199,12 @@ pub async fn check_contiguous(pool: &sqlx::SqlitePool, room: RoomId) -> anyhow::
 /// Connects and completes the handshake; returns the socket or the
 /// refusal (`closing`/`error` frame) as an error.
 pub async fn connect(url: &str, token: &str, client: ClientId) -> anyhow::Result<Ws> {
+    Ok(connect_bound(url, token, client).await?.0)
+}
+
+/// [`connect`], also returning the client id the server bound `client` to
+/// (the id its events carry).
+pub async fn connect_bound(url: &str, token: &str, client: ClientId) -> anyhow::Result<(Ws, ClientId)> {
     let (mut ws, _) = tokio::time::timeout(Duration::from_secs(5), tokio_tungstenite::connect_async(url))
         .await
         .context("connect timed out")??;
@@ -210,7 +216,8 @@ pub async fn connect(url: &str, token: &str, client: ClientId) -> anyhow::Result
             Some(Ok(Message::Text(t))) => {
                 let v: Value = serde_json::from_str(&t)?;
                 if v["type"] == "welcome" {
-                    return Ok(ws);
+                    let bound = v["client"].as_str().and_then(|c| c.parse().ok()).context("welcome without a client id")?;
+                    return Ok((ws, bound));
                 }
                 bail!("handshake refused: {t}");
             }
@@ -424,6 +431,9 @@ pub struct EditorReport {
 pub struct Editor {
     pub name: String,
     token: String,
+    /// The client id this editor claims in `hello`.
+    claimed: ClientId,
+    /// The id the server bound it to (set at each connect).
     client: ClientId,
     room: RoomId,
     section: SectionId,
@@ -450,6 +460,7 @@ impl Editor {
         Editor {
             name: name.to_string(),
             token: token.to_string(),
+            claimed: client,
             client,
             room,
             section,
@@ -493,8 +504,13 @@ impl Editor {
                 break;
             }
             let url = ctl.url.borrow().clone();
-            let ws = match connect(&url, &self.token, self.client).await {
-                Ok(ws) => ws,
+            let ws = match connect_bound(&url, &self.token, self.claimed).await {
+                Ok((ws, bound)) => {
+                    // Events carry the id the server bound ours to.
+                    self.client = bound;
+                    self.report.client = Some(bound);
+                    ws
+                }
                 Err(_) => {
                     // Backoff with jitter, short: the test restarts the server quickly.
                     attempt = attempt.saturating_add(1);

@@ -1,5 +1,6 @@
-//! Dialogs: objection, reply, status change, reason (hold/escalate), the
-//! readiness record before release, and plain messages.
+//! Dialogs: objection, reply, status change, reason (hold/escalate),
+//! co-signing (lane and audience), the readiness record before release,
+//! and plain messages.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -11,7 +12,8 @@ use trustroom_shared::objection::ObjectionStatus;
 use super::chrome::{centered, hint, popup, put_line, truncate, wrap};
 use crate::tui::app::App;
 use crate::tui::forms::{
-    Dialog, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose,
+    AUDIENCES, CosignForm, Dialog, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm,
+    ReasonPurpose,
 };
 use crate::tui::theme::Theme;
 
@@ -51,18 +53,7 @@ pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
         }
         Dialog::Reason(f) => reason(app, f, area, buf),
         Dialog::Readiness(f) => readiness(app, f, area, buf),
-        Dialog::Cosign { content_hash, revision } => {
-            let t = &app.theme;
-            let inner = popup(buf, t, centered(area, 76, 9), "Co-sign the packet");
-            let text = format!(
-                "You sign the packet as it is at rev {revision}: content hash {content_hash}. \
-                 Any later change to the packet, register or annex map voids the signature."
-            );
-            for (y, l) in wrap(&text, inner.width as usize).iter().enumerate() {
-                put_line(buf, inner, y as u16, &Line::from(l.clone()));
-            }
-            footer(t, buf, inner, &[("y / Enter", "co-sign"), ("n / Esc", "cancel")]);
-        }
+        Dialog::Cosign(f) => cosign(app, f, area, buf),
         Dialog::Approvals(f) => crate::tui::approvals::draw(app, f, area, buf),
         Dialog::AcceptFlagged { code, flags, .. } => {
             let t = &app.theme;
@@ -91,6 +82,49 @@ pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
             footer(&app.theme, buf, inner, &[("any key", "close")]);
         }
     }
+}
+
+/// The co-sign dialog: what is signed (revision, hash), for which lane and
+/// audience — both shown explicitly and chosen here.
+fn cosign(app: &App, f: &CosignForm, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let inner = popup(buf, t, centered(area, 104, 14), "Co-sign the packet");
+    let w = inner.width as usize;
+    let mut y = 0u16;
+    for l in wrap(&f.summary(), w) {
+        put_line(buf, inner, y, &Line::from(Span::styled(l, t.bold())));
+        y += 1;
+    }
+    y += 1;
+    let mut lanes = vec![Span::styled("Lane:     ", t.dim())];
+    for (i, lane) in LANES.iter().enumerate() {
+        let (style, mark) = if i == f.lane % LANES.len() { (t.selected(), "[x]") } else { (t.dim(), "[ ]") };
+        lanes.push(Span::styled(format!(" {mark} {} {lane} ", i + 1), style));
+    }
+    put_line(buf, inner, y, &Line::from(lanes));
+    y += 1;
+    let mut audiences = vec![Span::styled("Audience: ", t.dim())];
+    for (i, a) in AUDIENCES.iter().enumerate() {
+        let (style, mark) = if i == f.audience % AUDIENCES.len() { (t.selected(), "[x]") } else { (t.dim(), "[ ]") };
+        audiences.push(Span::styled(format!(" {mark} {a} "), style));
+    }
+    put_line(buf, inner, y, &Line::from(audiences));
+    y += 1;
+    put_line(buf, inner, y, &Line::from(Span::styled(format!("          {}", f.audience().description()), t.dim())));
+    y += 2;
+    let text = format!(
+        "You approve releasing the packet exactly as it is at rev {} (content hash {}) to the {} lane, \
+         readable by {} or a narrower audience. Any later change to the packet, register or annex map voids it.",
+        f.revision,
+        f.content_hash,
+        f.lane(),
+        f.audience()
+    );
+    for l in wrap(&text, w) {
+        put_line(buf, inner, y, &Line::from(Span::styled(l, t.text())));
+        y += 1;
+    }
+    footer(t, buf, inner, &[("y / Enter", "co-sign"), ("←→ 1-3", "lane"), ("Tab ↑↓", "audience"), ("n / Esc", "cancel")]);
 }
 
 fn field(buf: &mut Buffer, inner: Rect, y: &mut u16, t: &TextArea<'_>) {
@@ -281,6 +315,24 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
         lane_spans.push(Span::styled(format!(" {mark} {} {lane} ", i + 1), style));
     }
     lines.push(Line::from(lane_spans));
+    let mut audience_spans = vec![Span::styled("Audience:        ", t.dim())];
+    for (i, a) in AUDIENCES.iter().enumerate() {
+        let (style, mark) = if i == f.audience % AUDIENCES.len() { (t.selected(), "[x]") } else { (t.dim(), "[ ]") };
+        audience_spans.push(Span::styled(format!(" {mark} {a} "), style));
+    }
+    lines.push(Line::from(audience_spans));
+    // Whether the co-signatures cover exactly this lane and audience.
+    let scope = format!("Co-signatures for {} · {}", f.lane(), f.audience());
+    let (cover_text, cover_style) = match f.cover() {
+        Some(c) if c.met && c.signers.is_empty() => (format!("{scope}: none required"), t.ok()),
+        Some(c) if c.met => (format!("{scope}: met — signed by {}", c.signers.join(", ")), t.ok()),
+        Some(c) => (format!("{scope}: missing {}", c.missing.join(", ")), t.blocking()),
+        None => ("Co-signatures per lane: not reported by the server".to_string(), t.dim()),
+    };
+    for (k, l) in wrap(&cover_text, w.saturating_sub(2)).into_iter().enumerate() {
+        let p = if k == 0 { "" } else { "  " };
+        lines.push(Line::from(Span::styled(format!("{p}{l}"), cover_style)));
+    }
     let body_h = inner.height.saturating_sub(3) as usize;
     for (y, l) in lines.iter().skip(f.scroll as usize).take(body_h).enumerate() {
         put_line(buf, inner, y as u16, l);
@@ -288,8 +340,21 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
     let status_y = inner.height.saturating_sub(2);
     match f.step {
         ReadinessStep::Review => {
-            let msg = if r.is_clear() {
-                Line::from(Span::styled(format!("Release rev {} to the {} lane? Enter to confirm.", r.revision, f.lane()), t.ok()))
+            let content_blockers = r.blockers.iter().filter(|b| !b.is_cosign()).count();
+            let msg = if f.releasable() {
+                Line::from(Span::styled(
+                    format!("Release rev {} to the {} lane · audience {}? Enter to confirm.", r.revision, f.lane(), f.audience()),
+                    t.ok(),
+                ))
+            } else if content_blockers == 0 && f.cover().is_some() {
+                Line::from(Span::styled(
+                    format!(
+                        "Release to {} · {} is disabled: the co-signatures do not cover it.",
+                        f.lane(),
+                        f.audience()
+                    ),
+                    t.blocking(),
+                ))
             } else {
                 Line::from(Span::styled(
                     format!("Release is disabled: resolve the {} blocker(s) first (or hold).", r.blockers.len()),
@@ -298,8 +363,9 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
             };
             put_line(buf, inner, status_y, &msg);
             let mut spans = Vec::new();
-            spans.extend(hint(t, "Enter", "release…", r.is_clear()));
+            spans.extend(hint(t, "Enter", "release…", f.releasable()));
             spans.extend(hint(t, "1-3 ←→", "lane", true));
+            spans.extend(hint(t, "Tab", "audience", true));
             spans.extend(hint(t, "h", "hold", true));
             spans.extend(hint(t, "j/k", "scroll", true));
             spans.extend(hint(t, "Esc", "close", true));
@@ -307,11 +373,14 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
         }
         ReadinessStep::Confirm => {
             let msg = format!(
-                "RELEASE rev {} (content {hash}) to the {} lane? This is the decision of record.",
+                "RELEASE rev {} (content {hash}) to the {} lane · audience {}?",
                 r.revision,
-                f.lane()
+                f.lane(),
+                f.audience()
             );
-            put_line(buf, inner, status_y, &Line::from(Span::styled(truncate(&msg, w), t.banner_logged())));
+            put_line(buf, inner, status_y.saturating_sub(1), &Line::from(Span::styled(truncate(&msg, w), t.banner_logged())));
+            let scope = format!("This is the decision of record: readable by {}.", f.audience().description());
+            put_line(buf, inner, status_y, &Line::from(Span::styled(truncate(&scope, w), t.banner_logged())));
             let mut spans = Vec::new();
             spans.extend(hint(t, "y / Enter", "release now", true));
             spans.extend(hint(t, "n / Esc", "back", true));
@@ -319,3 +388,4 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
         }
     }
 }
+
