@@ -231,6 +231,33 @@ fn a_refused_edit_keeps_the_users_text_in_a_file_it_names() {
 }
 
 #[test]
+fn an_edit_refused_for_restricted_detail_reverts_keeps_the_text_and_says_why() {
+    let mut app = app_as(OWNER);
+    let original = body(&app);
+    key(&mut app, KeyCode::Char('i'));
+    typ(&mut app, "Pasted acct-4471-NWF");
+    let tag = app.outbox[0].tag;
+    app.on_net(NetEvent::Reply {
+        tag,
+        result: Err(conn::RequestError::Server {
+            code: ErrorCode::Restricted,
+            message: "`op` holds restricted detail; nothing was stored".into(),
+        }),
+    });
+    assert_eq!(body(&app), original, "the refused local edit is reverted");
+    assert_eq!(app.editor.text(), original);
+    assert!(
+        app.notices.iter().any(|n| n.text.contains("restricted annex detail") && n.text.contains("[[annex:CODE]]")),
+        "the notice says why"
+    );
+    let notice = app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
+    let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
+    let kept = std::fs::read_to_string(&path).expect("the file exists");
+    let _ = std::fs::remove_file(&path);
+    assert!(kept.contains("Pasted acct-4471-NWF"), "{kept}");
+}
+
+#[test]
 fn observers_cannot_type_and_get_told_why() {
     let mut app = app_as(OBSERVER);
     key(&mut app, KeyCode::Char('2'));
