@@ -1217,3 +1217,69 @@ pub fn find_restricted(frames: &[String], patterns: &[&str]) -> Option<String> {
     }
     None
 }
+
+/// The frame recorder, run for every [`WsClient`] of every end-to-end test
+/// when it is dropped: the frames a demo member received must not carry a
+/// pattern of a demo annex they are not on the need-to-know list of (in any
+/// normalised variant, or as its SHA-256). Exempt by design: the answers of
+/// audited reads of annex detail (`view_annex`, `view_promotion`: `logged`),
+/// and passages an owner approved for promotion (the paragraph after a
+/// `[verified: annex:…]` label). Members of non-demo rooms or with grants
+/// are checked against the same demo lists, which only makes the check
+/// stricter where it applies and silent where the patterns differ.
+fn recorder_check(client: &WsClient) -> Option<String> {
+    let name = client.welcome["name"].as_str()?;
+    if !ANNEX_ACCESS.iter().any(|(_, names)| names.contains(&name)) && !DEMO_MEMBER_NAMES.contains(&name) {
+        return None;
+    }
+    let hidden = hidden_patterns(name);
+    let frames: Vec<String> = client
+        .captured
+        .iter()
+        .filter(|f| {
+            serde_json::from_str::<Value>(f).map_or(true, |v| !(v["type"] == "ok" && v["result"]["logged"] == true))
+        })
+        .map(|f| strip_promoted(f))
+        .collect();
+    find_restricted(&frames, &hidden).map(|leak| format!("{name} received {leak}"))
+}
+
+/// The demo members' names (everyone the recorder knows the lists of).
+const DEMO_MEMBER_NAMES: [&str; 9] = [
+    "morgan.hale",
+    "priya.natarajan",
+    "daniel.okafor",
+    "sam.reyes",
+    "lena.fischer",
+    "chronology-agent",
+    "trace-keeper-agent",
+    "normaliser-agent",
+    "ari.observer",
+];
+
+/// `frame` without promoted passages: from each `[verified: annex:` label
+/// to the end of its paragraph line (a JSON `\n` escape or the string's end).
+fn strip_promoted(frame: &str) -> String {
+    const LABEL: &str = "[verified: annex:";
+    let mut out = String::with_capacity(frame.len());
+    let mut rest = frame;
+    while let Some(i) = rest.find(LABEL) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = [tail.find("\\n"), tail.find('"')].into_iter().flatten().min().unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Drop for WsClient {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(leak) = recorder_check(self) {
+            panic!("frame recorder: LEAK: {leak}");
+        }
+    }
+}
