@@ -1,65 +1,53 @@
-//! Annex access governance inside the room actor: access requests and
-//! decisions, grant revocation, break-glass, promotions, check overrides,
-//! the access policy, the access history export, `view_annex`, and what the
-//! room does by itself on its own clock — expire grants, end break-glass
-//! (opening the review objection), purge annex content under retention —
-//! plus the room checks evaluated after every batch of changes.
+//! Annex access governance inside the room actor: the access request
+//! dispatcher, check overrides, the access policy, the access history
+//! export, `view_annex`, and the room checks evaluated after every batch of
+//! changes (ending the access of members who left, automatic holds), plus
+//! the helpers the sibling files share. Each concept has its own file,
+//! named as in `trustroom_shared::access`:
+//! - `clock.rs`: the actor's clock and timer (what is due, and when);
+//! - `grants.rs`: access requests, decisions and the grants they become;
+//! - `break_glass.rs`: break-glass invocations, their end and review;
+//! - `promotion.rs`: promotions of annex passages into the packet;
+//! - `retention.rs`: the retention purge and the storage scrub.
 //!
 //! The records and rules are pure functions in `trustroom_shared::access`
-//! and `trustroom_shared::checks`; this file applies them and keeps the
-//! actor's timer.
+//! and `trustroom_shared::checks`; these files apply them.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use trustroom_shared::access::{
-    self as acc, AccessPolicyUpdate, AccessRequest, AccessScope, BreakGlass, BreakGlassResult, Decided, DecideRefusal,
-    EndCause, Ended, Fold, FoldInto, HistoryResult, Promotion, PromotionPassage, PromotionResult, PromotionStatus,
-    Provenance, Purge, RequestAccessResult, RequestOutcome, RequestStatus, SYSTEM, Sealed, Via,
+    self as acc, AccessPolicyUpdate, EndCause, Ended, HistoryResult, RequestStatus, SYSTEM, Via,
 };
-use trustroom_shared::audit::next_entry;
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::checks::{self, CheckKind, CheckOverride, CheckResult, Violation};
-use trustroom_shared::ids::{AccessRequestId, AnnexId, BreakGlassId, ObjectionId, PromotionId, SectionId};
-use trustroom_shared::objection::ObjectionStatus;
-use trustroom_shared::ot::{WireComponent, normalize_newlines};
+use trustroom_shared::ids::{AccessRequestId, AnnexId, BreakGlassId, SectionId};
 use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, Request};
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::role::Role;
 use trustroom_shared::UserId;
 
 use super::requests::text_field;
-use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room, RoomCmd};
+use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
 use crate::outbox::ConnInfo;
+
+pub(super) use super::clock::Wake;
 
 /// Most annexes one request or break-glass may name.
 const MAX_ANNEXES_PER_REQUEST: usize = 32;
 
-/// What wakes the room actor.
-#[allow(clippy::large_enum_variant)] // one value at a time, moved at once
-pub(super) enum Wake {
-    Command(RoomCmd),
-    /// The room must act by itself now (expiry, break-glass end, retention,
-    /// checks to evaluate after opening).
-    Deadline,
-    /// Every handle is gone.
-    Closed,
-}
-
 /// The actor's access bookkeeping (memory only).
 pub(super) struct AccessRuntime {
     /// Evaluate the checks even without a new revision (just opened).
-    checks_dirty: bool,
+    pub(super) checks_dirty: bool,
     /// A deadline that could not be handled, and when to try again.
-    retry: Option<(i64, tokio::time::Instant)>,
+    pub(super) retry: Option<(i64, tokio::time::Instant)>,
     /// Annex-boundary violations per section, with the section revision.
-    boundary: HashMap<SectionId, (u64, Vec<Violation>)>,
+    pub(super) boundary: HashMap<SectionId, (u64, Vec<Violation>)>,
     /// What the cached violations depend on besides the sections.
-    boundary_key: (usize, usize, bool),
+    pub(super) boundary_key: (usize, usize, bool),
     /// A purge is committed in memory; storage still has to be scrubbed.
-    purge_pending: bool,
+    pub(super) purge_pending: bool,
 }
 
 impl AccessRuntime {
@@ -74,141 +62,33 @@ impl AccessRuntime {
     }
 }
 
-fn invalid(msg: impl Into<String>) -> Refusal {
+pub(super) fn invalid(msg: impl Into<String>) -> Refusal {
     (ErrorCode::Invalid, msg.into())
 }
 
-fn forbidden(msg: impl Into<String>) -> Refusal {
+pub(super) fn forbidden(msg: impl Into<String>) -> Refusal {
     (ErrorCode::Forbidden, msg.into())
 }
 
-fn conflict(msg: impl Into<String>) -> Refusal {
+pub(super) fn conflict(msg: impl Into<String>) -> Refusal {
     (ErrorCode::Conflict, msg.into())
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
+pub(super) fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-fn when(ms: i64) -> String {
+pub(super) fn when(ms: i64) -> String {
     trustroom_shared::export::utc(ms)
 }
 
-/// The name of an access request type (for refusals and the audit log).
 impl Room {
-    /// The room's clock (the server's, or a test's manual clock).
-    pub(super) fn now(&self) -> i64 {
-        self.config.clock.now_ms()
-    }
-
-    fn name_of(&self, user: UserId) -> String {
+    pub(super) fn name_of(&self, user: UserId) -> String {
         self.state.member(user).map_or_else(|| user.to_string(), |m| m.name.clone())
     }
 
-    fn annex_code(&self, annex: AnnexId) -> String {
+    pub(super) fn annex_code(&self, annex: AnnexId) -> String {
         self.state.annexes.get(&annex).map_or_else(|| annex.to_string(), |a| a.code.clone())
-    }
-
-    // -----------------------------------------------------------------
-    // The timer
-    // -----------------------------------------------------------------
-
-    /// When the room must act by itself next (`i64::MIN`: at once).
-    fn access_deadline(&self) -> Option<i64> {
-        if self.access.checks_dirty || self.access.purge_pending {
-            return Some(i64::MIN);
-        }
-        acc::next_deadline(&self.state)
-    }
-
-    /// Waits for the next command or the room's next deadline on its
-    /// clock, whichever comes first (deadlines win ties).
-    pub(super) async fn wait_next(&mut self, rx: &mut mpsc::Receiver<RoomCmd>) -> Wake {
-        let Some(at) = self.access_deadline() else {
-            return rx.recv().await.map_or(Wake::Closed, Wake::Command);
-        };
-        let backoff = match self.access.retry {
-            Some((d, until)) if d == at => Some(until),
-            _ => None,
-        };
-        let sleep = self.config.clock.sleep_until(at);
-        let timer = async move {
-            if let Some(until) = backoff {
-                tokio::time::sleep_until(until).await;
-            }
-            sleep.await;
-        };
-        tokio::select! {
-            biased;
-            _ = timer => Wake::Deadline,
-            cmd = rx.recv() => cmd.map_or(Wake::Closed, Wake::Command),
-        }
-    }
-
-    /// Acts on whatever is due: expired grants, ended break-glass, the
-    /// retention purge; then the checks (in `flush`).
-    pub(super) async fn on_deadline(&mut self) {
-        let deadline = self.access_deadline();
-        let now = self.now();
-        let mut batch = Batch::default();
-        self.end_due(&mut batch, now);
-        if acc::retention_due_at(&self.state).is_some_and(|due| due <= now) {
-            self.purge(&mut batch, now);
-        }
-        self.flush(batch).await;
-        // Still due (storage refused the change?): try again in a second,
-        // not in a busy loop.
-        match deadline {
-            Some(d) if d != i64::MIN && self.access_deadline() == Some(d) => {
-                self.access.retry = Some((d, tokio::time::Instant::now() + Duration::from_secs(1)));
-            }
-            _ => self.access.retry = None,
-        }
-    }
-
-    /// Ends every grant and break-glass whose time is up at `now`.
-    fn end_due(&mut self, batch: &mut Batch, now: i64) {
-        for grant in acc::due_grants(&self.state, now) {
-            let ended = Ended { at_ms: now, by: SYSTEM, cause: EndCause::Expired, note: None };
-            let _ = self.end_grant(batch, grant, ended, None);
-        }
-        for invocation in acc::due_break_glass(&self.state, now) {
-            let ended = Ended { at_ms: now, by: SYSTEM, cause: EndCause::Expired, note: None };
-            let _ = self.end_break_glass(batch, invocation, ended, ADMIN_ACTOR);
-        }
-    }
-
-    fn end_grant(&mut self, batch: &mut Batch, grant: AccessRequestId, ended: Ended, author: Option<UserId>) -> Result<u64, Refusal> {
-        let Some(r) = self.state.access.requests.get(&grant) else {
-            return Err((ErrorCode::NotFound, format!("grant {grant} not found")));
-        };
-        let detail = json!({
-            "grant": grant, "code": r.code(), "requester": r.requester, "requester_name": self.name_of(r.requester),
-            "annex": r.annex, "annex_code": self.annex_code(r.annex), "cause": ended.cause, "note": ended.note,
-            "expires_at": r.expires_at, "status": if ended.cause == EndCause::Expired { "expired" } else { "revoked" },
-        });
-        let result = self.commit_change(batch, author.unwrap_or(ADMIN_ACTOR), None, Change::GrantEnded { grant, ended }, detail);
-        if let Err((code, message)) = &result {
-            tracing::error!(room = %self.id, %grant, "cannot end the grant ({code}): {message}");
-        }
-        result
-    }
-
-    fn end_break_glass(&mut self, batch: &mut Batch, invocation: BreakGlassId, ended: Ended, author: UserId) -> Result<u64, Refusal> {
-        let Some(bg) = self.state.access.break_glass.get(&invocation).cloned() else {
-            return Err((ErrorCode::NotFound, format!("break-glass {invocation} not found")));
-        };
-        let review = acc::review_objection(&self.state, &bg, &ended, ObjectionId::new());
-        let detail = json!({
-            "invocation": invocation, "code": bg.code(), "user": bg.user, "user_name": self.name_of(bg.user),
-            "annex_codes": bg.annexes.iter().map(|a| self.annex_code(*a)).collect::<Vec<_>>(),
-            "cause": ended.cause, "review": review.id, "review_code": review.code(), "started": bg.at_ms, "ends_at": bg.ends_at,
-        });
-        let result = self.commit_change(batch, author, None, Change::BreakGlassEnded { invocation, ended, review }, detail);
-        if let Err((code, message)) = &result {
-            tracing::error!(room = %self.id, %invocation, "cannot end the break-glass ({code}): {message}");
-        }
-        result
     }
 
     // -----------------------------------------------------------------
@@ -335,110 +215,6 @@ impl Room {
         out
     }
 
-    /// After a batch is stored: scrub storage when a purge was committed.
-    pub(super) async fn after_commit(&mut self) {
-        if !self.access.purge_pending {
-            return;
-        }
-        self.access.purge_pending = false;
-        if self.state.access.purged.is_none() {
-            return;
-        }
-        match self.store.purge_content(self.id).await {
-            Ok(report) => {
-                tracing::info!(room = %self.id, ?report, "annex content purged from storage");
-                let prev = self.audit_head.clone();
-                let entry = next_entry(
-                    prev.as_ref().map(|(s, h)| (*s, h.as_str())),
-                    &self.id.to_string(),
-                    self.now(),
-                    "system",
-                    "retention.storage_scrubbed",
-                    self.state.revision,
-                    to_value(&report),
-                );
-                match self.store.append_audit(std::slice::from_ref(&entry)).await {
-                    Ok(()) => self.audit_head = Some((entry.seq, entry.hash)),
-                    Err(e) => tracing::error!(room = %self.id, "cannot audit the storage scrub: {e}"),
-                }
-            }
-            Err(e) => {
-                tracing::error!(room = %self.id, "retention: scrubbing storage failed: {e}; `trustroom-server retention run --force` retries");
-            }
-        }
-    }
-
-    // -----------------------------------------------------------------
-    // Retention
-    // -----------------------------------------------------------------
-
-    /// Purges annex content (and promotion passages) from the room: a
-    /// `content_purged` change; storage is scrubbed after it is committed.
-    fn purge(&mut self, batch: &mut Batch, now: i64) -> Option<u64> {
-        let due = acc::retention_due_at(&self.state)?;
-        let annexes: Vec<AnnexId> = self
-            .state
-            .annexes
-            .values()
-            .filter(|a| a.content.is_some() || !a.sensitive.is_empty() || !acc::is_purged(a))
-            .map(|a| a.id)
-            .collect();
-        let passages = self.state.access.promotions.values().filter(|p| p.passage.is_some()).count();
-        let purge = Purge { at_ms: now, due_ms: due, annexes: annexes.clone(), passages };
-        let detail = json!({
-            "annexes": annexes, "annex_codes": annexes.iter().map(|a| self.annex_code(*a)).collect::<Vec<_>>(),
-            "passages": passages, "due_ms": due, "retention_days": self.state.access.policy.retention_days,
-            "release": self.state.release.name(),
-        });
-        let rev = match self.commit_change(batch, ADMIN_ACTOR, None, Change::ContentPurged { purge }, detail) {
-            Ok(rev) => rev,
-            Err((code, message)) => {
-                tracing::error!(room = %self.id, "retention purge refused ({code}): {message}");
-                return None;
-            }
-        };
-        for r in self.history.iter_mut().chain(batch.commit.revisions.iter_mut()) {
-            acc::scrub_change(&mut r.change);
-        }
-        self.access.purge_pending = true;
-        Some(rev)
-    }
-
-    /// The administrative retention run for this room.
-    pub(super) fn retention_admin(&mut self, batch: &mut Batch, force: bool) -> Result<String, String> {
-        let now = self.now();
-        if let Some(p) = &self.state.access.purged {
-            if force {
-                self.access.purge_pending = true;
-                return Ok(format!("room {}: purged at {}; scrubbing storage again", self.id, when(p.at_ms)));
-            }
-            return Ok(format!("room {}: annex content already purged at {}", self.id, when(p.at_ms)));
-        }
-        let Some(due) = acc::retention_due_at(&self.state) else {
-            return Ok(format!("room {}: not released or escalated; nothing to purge", self.id));
-        };
-        if now < due {
-            return Ok(format!("room {}: retention ends {}; nothing to purge yet", self.id, when(due)));
-        }
-        match self.purge(batch, now) {
-            Some(rev) => Ok(format!("room {}: annex content purged (rev {rev})", self.id)),
-            None => Err(format!("room {}: the purge could not be recorded", self.id)),
-        }
-    }
-
-    /// The administrative break-glass list.
-    pub(super) fn break_glass_admin(&mut self, batch: &mut Batch, users: Vec<UserId>) -> Result<String, String> {
-        if let Some(u) = users.iter().find(|u| self.state.member(**u).is_none()) {
-            return Err(format!("{u} is not a member of room {}", self.id));
-        }
-        let update = AccessPolicyUpdate { break_glass: Some(users), ..Default::default() };
-        let policy = update.applied_to(&self.state.access.policy);
-        let names: Vec<String> = policy.break_glass.iter().map(|u| self.name_of(*u)).collect();
-        let detail = json!({"break_glass": policy.break_glass, "names": names});
-        self.commit_change(batch, ADMIN_ACTOR, None, Change::AccessPolicySet { policy }, detail).map_err(|e| e.1)?;
-        Ok(format!("break-glass list of room {}: {}", self.id, if names.is_empty() { "(empty)".into() } else { names.join(", ") }))
-    }
-
     // -----------------------------------------------------------------
     // Reading annexes
     // -----------------------------------------------------------------
@@ -482,31 +258,9 @@ impl Room {
         Ok(to_value(&content))
     }
 
-    fn audit_at_now(&mut self, batch: &mut Batch, actor: &str, kind: &str, detail: Value) {
+    pub(super) fn audit_at_now(&mut self, batch: &mut Batch, actor: &str, kind: &str, detail: Value) {
         let (now, revision) = (self.now(), self.state.revision);
         self.audit_at(batch, now, actor, kind, revision, detail);
-    }
-
-    /// A break-glass review objection may only be resolved by an owner,
-    /// as addressed or accepted-residual, with a rationale.
-    pub(super) fn review_resolution_refused(
-        &self,
-        objection: ObjectionId,
-        status: ObjectionStatus,
-        rationale: Option<&str>,
-        role: &Role,
-    ) -> Option<Refusal> {
-        let bg = acc::review_of(&self.state, objection)?;
-        if *role != Role::Owner {
-            return Some(forbidden(format!("only an owner resolves the break-glass review of {}", bg.code())));
-        }
-        if !matches!(status, ObjectionStatus::Addressed | ObjectionStatus::AcceptedResidual) {
-            return Some(invalid("a break-glass review is resolved as addressed or accepted-residual"));
-        }
-        if rationale.is_none_or(|r| r.trim().chars().count() < 10) {
-            return Some(invalid("resolving a break-glass review needs a rationale (at least 10 characters)"));
-        }
-        None
     }
 
     // -----------------------------------------------------------------
@@ -693,16 +447,7 @@ impl Room {
         }
     }
 
-    fn request_record(&self, id: AccessRequestId) -> Result<AccessRequest, Refusal> {
-        self.state
-            .access
-            .requests
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| (ErrorCode::NotFound, format!("access request {id} not found")))
-    }
-
-    fn checked_annexes(&self, annexes: Vec<AnnexId>) -> Result<Vec<AnnexId>, Refusal> {
+    pub(super) fn checked_annexes(&self, annexes: Vec<AnnexId>) -> Result<Vec<AnnexId>, Refusal> {
         let mut out: Vec<AnnexId> = Vec::new();
         for a in annexes {
             if !out.contains(&a) {
@@ -721,353 +466,9 @@ impl Room {
         Ok(out)
     }
 
-    fn reason(&self, reason: &str) -> Result<String, Refusal> {
+    pub(super) fn reason(&self, reason: &str) -> Result<String, Refusal> {
         let reason = text_field("reason", reason, self.config.max_text_chars, true)?;
         acc::check_reason(&self.state.access.policy, &reason).map_err(invalid)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn request_access(
-        &mut self,
-        batch: &mut Batch,
-        user: UserId,
-        annexes: Vec<AnnexId>,
-        reason: &str,
-        duration_ms: Option<u64>,
-        stamp: Option<ClientStamp>,
-        now: i64,
-    ) -> Answer {
-        let annexes = self.checked_annexes(annexes)?;
-        let reason = self.reason(reason)?;
-        let duration = acc::grant_duration(&self.state.access.policy, duration_ms).map_err(invalid)?;
-        for a in &annexes {
-            if acc::access_via(&self.state, user, *a, Some(now)) == Some(Via::NeedToKnow) {
-                return Err(conflict(format!("you are on the need-to-know list of annex {} already", self.annex_code(*a))));
-            }
-        }
-        let mut stamp = stamp;
-        let mut outcomes = Vec::new();
-        let mut revision = self.state.revision;
-        for annex in annexes {
-            let code = self.annex_code(annex);
-            match acc::fold_target(&self.state, user, annex, AccessScope::Read, now) {
-                Some((into_id, into)) => {
-                    let target = self.request_record(into_id)?;
-                    let fold = Fold { reason: reason.clone(), duration_ms: duration, at_ms: now, into };
-                    let detail = json!({
-                        "request": into_id, "code": target.code(), "annex": annex, "annex_code": code,
-                        "reason": reason, "duration_ms": duration,
-                        "status": match into { FoldInto::Pending => "folded into pending request", FoldInto::Grant => "folded into active grant" },
-                    });
-                    revision = self.commit_change(batch, user, stamp.take(), Change::AccessFolded { request: into_id, fold }, detail)?;
-                    let r = self.request_record(into_id)?;
-                    outcomes.push(RequestOutcome {
-                        annex,
-                        annex_code: code,
-                        request: into_id,
-                        code: r.code(),
-                        outcome: match into { FoldInto::Pending => "pending".into(), FoldInto::Grant => "grant".into() },
-                        status: r.status,
-                        expires_at: r.expires_at,
-                    });
-                }
-                None => {
-                    let request = AccessRequest {
-                        id: AccessRequestId::new(),
-                        number: self.state.access.next_request_number(),
-                        requester: user,
-                        annex,
-                        scope: AccessScope::Read,
-                        reason: reason.clone(),
-                        duration_ms: duration,
-                        at_ms: now,
-                        status: RequestStatus::Requested,
-                        decided: None,
-                        expires_at: None,
-                        ended: None,
-                        folds: Vec::new(),
-                    };
-                    let (id, rcode) = (request.id, request.code());
-                    let approvers: Vec<String> =
-                        acc::possible_approvers(&self.state, user).into_iter().map(|u| self.name_of(u)).collect();
-                    let detail = json!({
-                        "request": id, "code": rcode, "annex": annex, "annex_code": code, "reason": reason,
-                        "duration_ms": duration, "status": "requested", "approvers": approvers,
-                    });
-                    revision = self.commit_change(batch, user, stamp.take(), Change::AccessRequested { request }, detail)?;
-                    outcomes.push(RequestOutcome {
-                        annex,
-                        annex_code: code,
-                        request: id,
-                        code: rcode,
-                        outcome: "new".into(),
-                        status: RequestStatus::Requested,
-                        expires_at: None,
-                    });
-                }
-            }
-        }
-        Ok(to_value(&RequestAccessResult { revision, duplicate: false, requests: outcomes }))
-    }
-
-    fn decide_access(
-        &mut self,
-        batch: &mut Batch,
-        user: UserId,
-        request: AccessRequestId,
-        approve: bool,
-        note: Option<String>,
-        now: i64,
-    ) -> Answer {
-        let r = self.request_record(request)?;
-        match acc::may_decide(&self.state, user, r.requester) {
-            Ok(()) => {}
-            Err(DecideRefusal::NotOwner) => return Err(forbidden("only an owner may approve or deny access")),
-            Err(DecideRefusal::OwnRequest) => {
-                return Err(forbidden(format!(
-                    "self-approval is impossible: {} is your own request; another owner must decide it (it stays pending)",
-                    r.code()
-                )));
-            }
-        }
-        if !r.is_pending() {
-            return Err(conflict(format!("request {} is {}; it cannot be decided again", r.code(), r.status)));
-        }
-        let decided = Decided { by: user, note: note.clone(), at_ms: now };
-        let expires_at = approve.then(|| now.saturating_add(r.duration_ms as i64));
-        let detail = json!({
-            "request": request, "code": r.code(), "requester": r.requester, "requester_name": self.name_of(r.requester),
-            "annex": r.annex, "annex_code": self.annex_code(r.annex), "reason": r.reason, "note": note,
-            "status": if approve { "approved" } else { "denied" }, "decision": if approve { "approved" } else { "denied" },
-            "expires_at": expires_at, "duration_ms": r.duration_ms,
-        });
-        let rev = self.commit_change(batch, user, None, Change::AccessDecided { request, approved: approve, decided, expires_at }, detail)?;
-        Ok(ack(rev, Some(request.to_string())))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn invoke_break_glass(
-        &mut self,
-        batch: &mut Batch,
-        user: UserId,
-        annexes: Vec<AnnexId>,
-        reason: &str,
-        duration_ms: Option<u64>,
-        stamp: Option<ClientStamp>,
-        now: i64,
-    ) -> Answer {
-        if !self.state.access.policy.break_glass.contains(&user) {
-            return Err(forbidden("you are not on this room's break-glass list; ask an owner for access instead"));
-        }
-        let duration = acc::break_glass_duration(duration_ms).map_err(invalid)?;
-        let annexes = self.checked_annexes(annexes)?;
-        let reason = self.reason(reason)?;
-        if let Some(active) = acc::active_break_glass(&self.state).find(|b| b.user == user) {
-            return Err(conflict(format!(
-                "{} is active until {}; break-glass is not renewable (a new invocation after it ends is a new event)",
-                active.code(),
-                when(active.ends_at)
-            )));
-        }
-        let invocation = BreakGlass {
-            id: BreakGlassId::new(),
-            number: self.state.access.next_break_glass_number(),
-            user,
-            annexes: annexes.clone(),
-            reason: reason.clone(),
-            at_ms: now,
-            ends_at: now.saturating_add(duration as i64),
-            ended: None,
-            review: None,
-        };
-        let (id, code, ends_at) = (invocation.id, invocation.code(), invocation.ends_at);
-        let detail = json!({
-            "invocation": id, "code": code, "user_name": self.name_of(user), "annexes": annexes,
-            "annex_codes": annexes.iter().map(|a| self.annex_code(*a)).collect::<Vec<_>>(),
-            "reason": reason, "duration_ms": duration, "ends_at": ends_at, "status": "active",
-        });
-        let revision = self.commit_change(batch, user, stamp, Change::BreakGlassInvoked { invocation }, detail)?;
-        Ok(to_value(&BreakGlassResult { revision, invocation: id, code, ends_at }))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn request_promotion(
-        &mut self,
-        batch: &mut Batch,
-        user: UserId,
-        annex: AnnexId,
-        section: SectionId,
-        passage: Sealed,
-        reason: &str,
-        stamp: Option<ClientStamp>,
-        now: i64,
-    ) -> Answer {
-        let Some(a) = self.state.annexes.get(&annex) else {
-            return Err((ErrorCode::NotFound, format!("annex {annex} not found")));
-        };
-        let code = a.code.clone();
-        if acc::access_via(&self.state, user, annex, Some(now)).is_none() {
-            return Err(forbidden(format!("you have no access to annex {code}; only a reader of the annex can promote from it")));
-        }
-        let Some(content) = a.content.clone() else {
-            return Err(conflict(format!("the content of annex {code} was purged; nothing can be promoted from it")));
-        };
-        if self.state.section(section).is_none() {
-            return Err((ErrorCode::NotFound, format!("section {section} not found")));
-        }
-        let text = normalize_newlines(passage.expose());
-        let chars = text.chars().count();
-        if text.trim().is_empty() {
-            return Err(invalid("the passage must not be empty"));
-        }
-        if chars > self.config.max_text_chars {
-            return Err((ErrorCode::TooLarge, format!("the passage has {chars} characters (limit {})", self.config.max_text_chars)));
-        }
-        if !content.contains(&text) {
-            return Err(invalid(format!("the passage does not occur verbatim in annex {code}")));
-        }
-        let reason = self.reason(reason)?;
-        let hash = acc::passage_hash(&text);
-        let promotion = Promotion {
-            id: PromotionId::new(),
-            number: self.state.access.next_promotion_number(),
-            requester: user,
-            annex,
-            section,
-            reason: reason.clone(),
-            passage_chars: chars,
-            passage_hash: Some(hash.clone()),
-            passage: Some(Sealed(text)),
-            at_ms: now,
-            status: PromotionStatus::Requested,
-            decided: None,
-            provenance: None,
-        };
-        let (id, pcode) = (promotion.id, promotion.code());
-        let detail = json!({
-            "promotion": id, "code": pcode, "annex": annex, "annex_code": code, "section": section,
-            "passage_chars": chars, "passage_seal": self.passage_seal(annex, &hash), "reason": reason, "status": "requested",
-        });
-        let revision = self.commit_change(batch, user, stamp, Change::PromotionRequested { promotion }, detail)?;
-        Ok(to_value(&PromotionResult { revision, promotion: id, code: pcode, status: PromotionStatus::Requested }))
-    }
-
-    /// What the audit log records of a passage: its hash salted with the
-    /// annex's server-held salt, so the log binds the exact passage but
-    /// nobody who reads the access history can confirm a guessed passage
-    /// (an unsalted hash of a short passage could be brute-forced).
-    fn passage_seal(&self, annex: AnnexId, hash: &str) -> String {
-        let salt = self.state.annexes.get(&annex).and_then(|a| a.salt.clone()).unwrap_or_default();
-        trustroom_shared::annex::Annex::salted_hash(&salt, hash)
-    }
-
-    fn view_promotion(&mut self, batch: &mut Batch, user: UserId, promotion: PromotionId) -> Answer {
-        let Some(p) = self.state.access.promotions.get(&promotion).cloned() else {
-            return Err((ErrorCode::NotFound, format!("promotion {promotion} not found")));
-        };
-        let decider = acc::may_decide(&self.state, user, p.requester).is_ok();
-        if !(decider || p.requester == user) {
-            return Err(forbidden("only the owners who decide a promotion, and its requester, may read its passage"));
-        }
-        if p.status != PromotionStatus::Requested && p.requester != user && !decider {
-            return Err(forbidden("the promotion is decided"));
-        }
-        let Some(passage) = p.passage.clone() else {
-            return Err(conflict(format!("the passage of {} was purged under retention", p.code())));
-        };
-        let detail = json!({
-            "annex": p.annex, "code": self.annex_code(p.annex), "annex_code": self.annex_code(p.annex),
-            "promotion": promotion, "passage_seal": p.passage_hash.as_deref().map(|h| self.passage_seal(p.annex, h)), "via": "promotion_review",
-        });
-        self.audit_at_now(batch, &user.to_string(), "annex.view", detail);
-        let result = PromotionPassage {
-            promotion,
-            code: p.code(),
-            annex: p.annex,
-            annex_code: self.annex_code(p.annex),
-            section: p.section,
-            section_title: self.state.section(p.section).map(|s| s.title.clone()).unwrap_or_default(),
-            reason: p.reason.clone(),
-            passage,
-            logged: true,
-        };
-        Ok(to_value(&result))
-    }
-
-    fn decide_promotion(
-        &mut self,
-        batch: &mut Batch,
-        user: UserId,
-        promotion: PromotionId,
-        approve: bool,
-        note: Option<String>,
-        now: i64,
-    ) -> Answer {
-        let Some(p) = self.state.access.promotions.get(&promotion).cloned() else {
-            return Err((ErrorCode::NotFound, format!("promotion {promotion} not found")));
-        };
-        match acc::may_decide(&self.state, user, p.requester) {
-            Ok(()) => {}
-            Err(DecideRefusal::NotOwner) => return Err(forbidden("only an owner may approve or deny a promotion")),
-            Err(DecideRefusal::OwnRequest) => {
-                return Err(forbidden(format!("self-approval is impossible: {} is your own request", p.code())));
-            }
-        }
-        if p.status != PromotionStatus::Requested {
-            return Err(conflict(format!("promotion {} is already {}", p.code(), p.status)));
-        }
-        let code = self.annex_code(p.annex);
-        let decided = Decided { by: user, note: note.clone(), at_ms: now };
-        let base = json!({
-            "promotion": promotion, "code": p.code(), "requester": p.requester, "annex": p.annex, "annex_code": code,
-            "section": p.section, "reason": p.reason, "note": note,
-            "passage_seal": p.passage_hash.as_deref().map(|h| self.passage_seal(p.annex, h)),
-            "passage_chars": p.passage_chars,
-        });
-        if !approve {
-            let mut detail = base;
-            detail["status"] = json!("denied");
-            detail["decision"] = json!("denied");
-            let revision =
-                self.commit_change(batch, user, None, Change::PromotionDecided { promotion, decided, provenance: None }, detail)?;
-            return Ok(to_value(&PromotionResult { revision, promotion, code: p.code(), status: PromotionStatus::Denied }));
-        }
-        let Some(passage) = p.passage.clone() else {
-            return Err(conflict(format!("the passage of {} was purged under retention", p.code())));
-        };
-        let Some(section) = self.state.section(p.section) else {
-            return Err((ErrorCode::NotFound, format!("section {} no longer exists", p.section)));
-        };
-        let insert = acc::promotion_insert(&code, passage.expose(), &section.body);
-        let len = section.len;
-        if len + insert.chars().count() > self.config.max_section_chars {
-            return Err((ErrorCode::TooLarge, format!("the section would exceed {} characters", self.config.max_section_chars)));
-        }
-        let hash = p.passage_hash.clone().unwrap_or_else(|| acc::passage_hash(passage.expose()));
-        let provenance = Provenance {
-            annex: p.annex,
-            annex_code: code.clone(),
-            passage_hash: hash,
-            approver: user,
-            approved_at_ms: now,
-            inserted_revision: self.state.revision + 2,
-        };
-        let mut detail = base;
-        detail["status"] = json!("approved");
-        detail["decision"] = json!("approved");
-        detail["provenance"] = to_value(&provenance);
-        self.commit_change(batch, user, None, Change::PromotionDecided { promotion, decided, provenance: Some(provenance.clone()) }, detail)?;
-        let mut op = Vec::new();
-        if len > 0 {
-            op.push(WireComponent::Count(len as i64));
-        }
-        op.push(WireComponent::Text(insert.clone()));
-        let detail = json!({
-            "section": p.section, "inserted": insert.chars().count(), "deleted": 0, "promotion": promotion,
-            "promotion_code": p.code(), "provenance": provenance,
-        });
-        let revision = self.commit_change(batch, user, None, Change::SectionEdited { section: p.section, op }, detail)?;
-        Ok(to_value(&PromotionResult { revision, promotion, code: p.code(), status: PromotionStatus::Approved }))
     }
 }
 
@@ -1075,6 +476,6 @@ fn note_field(note: Option<String>, max: usize) -> Result<Option<String>, Refusa
     Ok(note.map(|n| text_field("note", &n, max, false)).transpose()?.filter(|n| !n.trim().is_empty()))
 }
 
-fn ack(revision: u64, created: Option<String>) -> Value {
+pub(super) fn ack(revision: u64, created: Option<String>) -> Value {
     to_value(&Ack { revision, duplicate: false, created })
 }

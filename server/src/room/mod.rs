@@ -4,10 +4,15 @@
 //! acknowledges and broadcasts them.
 
 mod access;
+mod break_glass;
+mod clock;
 mod egress;
 mod gate;
+mod grants;
+mod promotion;
 mod release;
 mod requests;
+mod retention;
 mod suggestions;
 
 use std::collections::{HashMap, VecDeque};

@@ -4,8 +4,12 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::annex::Annex;
-use crate::ids::RoomId;
-use crate::room::{Member, Section};
+use crate::change::{ApplyError, Change, Revision};
+use crate::ids::{AccessRequestId, AnnexId, BreakGlassId, ObjectionId, PromotionId, RoomId, SectionId, UserId};
+use crate::policy::Capability;
+use crate::release::ReleaseState;
+use crate::role::Role;
+use crate::room::{Member, RoomState, Section};
 
 pub(crate) struct Fixture {
     pub state: RoomState,
