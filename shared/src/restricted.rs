@@ -288,6 +288,118 @@ impl Matcher {
         out
     }
 
+    /// `text` with every hit of an annex for which `hidden` holds masked
+    /// char for char ([`MASK`]), except hits inside an exact occurrence of
+    /// one of `keep` (passages an owner approved for promotion). `None`
+    /// when nothing is masked.
+    pub fn mask_except(&self, text: &str, hidden: impl Fn(AnnexId) -> bool, keep: &[String]) -> Option<String> {
+        let hits: Vec<Hit> = self.find(text).into_iter().filter(|h| hidden(h.annex)).collect();
+        if hits.is_empty() {
+            return None;
+        }
+        let mut chars: Vec<char> = text.chars().collect();
+        let exempt: Vec<(usize, usize)> = keep
+            .iter()
+            .filter(|p| !p.is_empty())
+            .flat_map(|p| {
+                let needle: Vec<char> = p.chars().collect();
+                let n = needle.len();
+                let found: Vec<usize> = if n > chars.len() {
+                    Vec::new()
+                } else {
+                    (0..=chars.len() - n).filter(|&i| chars[i..i + n] == needle[..]).collect()
+                };
+                found.into_iter().map(move |i| (i, i + n))
+            })
+            .collect();
+        let mut changed = false;
+        for h in hits {
+            if exempt.iter().any(|(a, b)| *a <= h.start && h.end <= *b) {
+                continue;
+            }
+            for c in chars.iter_mut().take(h.end).skip(h.start) {
+                *c = MASK;
+                changed = true;
+            }
+        }
+        changed.then(|| chars.into_iter().collect())
+    }
+
+    /// [`Matcher::mask_except`] over every string value of `value`;
+    /// whether anything changed.
+    pub fn mask_json_except(&self, value: &mut serde_json::Value, hidden: &dyn Fn(AnnexId) -> bool, keep: &[String]) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => match self.mask_except(s, hidden, keep) {
+                Some(m) => {
+                    *s = m;
+                    true
+                }
+                None => false,
+            },
+            Value::Array(items) => items.iter_mut().fold(false, |acc, v| self.mask_json_except(v, hidden, keep) | acc),
+            Value::Object(map) => map.values_mut().fold(false, |acc, v| self.mask_json_except(v, hidden, keep) | acc),
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        }
+    }
+
+    /// Whether any string in `value` matches any pattern.
+    pub fn any_in_json(&self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => !self.find(s).is_empty(),
+            Value::Array(items) => items.iter().any(|v| self.any_in_json(v)),
+            Value::Object(map) => map.values().any(|v| self.any_in_json(v)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        }
+    }
+
+    /// Whether `quote` occurs in `body` somewhere that overlaps no hit of
+    /// any pattern. A quote is checked against the server's text; one that
+    /// reaches into restricted detail (masked for some members) is treated
+    /// as not occurring, so quote checks cannot read masked text back.
+    pub fn occurs_outside_hits(&self, body: &str, quote: &str) -> bool {
+        if quote.is_empty() {
+            return true;
+        }
+        let hits = self.find(body);
+        let q: Vec<char> = quote.chars().collect();
+        let b: Vec<char> = body.chars().collect();
+        if q.len() > b.len() {
+            return false;
+        }
+        (0..=b.len() - q.len())
+            .filter(|&i| b[i..i + q.len()] == q[..])
+            .any(|i| !hits.iter().any(|h| h.start < i + q.len() && i < h.end))
+    }
+
+    /// How many look-alikes (see [`Matcher::look_alikes`]) of patterns of
+    /// annexes for which `hidden` holds `text` carries.
+    pub fn look_alike_count(&self, text: &str, hidden: &dyn Fn(AnnexId) -> bool) -> usize {
+        if !text.chars().any(char::is_numeric) {
+            return 0;
+        }
+        let norm: Vec<char> = normalise(text).text.chars().collect();
+        self.patterns
+            .iter()
+            .filter(|p| hidden(p.annex) && p.text.chars().any(|c| c.is_ascii_digit()))
+            .map(|p| {
+                let exact: Vec<char> = p.text.chars().collect();
+                let n = exact.len();
+                if n == 0 || n > norm.len() {
+                    return 0;
+                }
+                (0..=norm.len() - n)
+                    .filter(|&i| {
+                        let w = &norm[i..i + n];
+                        w != exact.as_slice()
+                            && w.iter().zip(&exact).all(|(c, e)| if e.is_ascii_digit() { c.is_numeric() } else { c == e })
+                    })
+                    .count()
+            })
+            .sum()
+    }
+
     /// Whether there is nothing to look for.
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
@@ -505,6 +617,30 @@ impl ProbeBudget {
         }
         self.refusals.push_back(now);
         !was && self.exhausted(now).is_some()
+    }
+}
+
+/// What the retention purge scrubs from storage besides annex content:
+/// every occurrence of a declared pattern (text that predates its pattern),
+/// masked char for char so stored operations still replay, except inside
+/// approved promoted passages. Built before the patterns themselves are
+/// purged.
+#[derive(Clone, Debug, Default)]
+pub struct Redaction {
+    pub matcher: Matcher,
+    /// Approved promoted passages (they belong to the packet).
+    pub keep: Vec<String>,
+}
+
+impl Redaction {
+    /// Masks every hit in `value` (a stored revision, snapshot or command);
+    /// whether anything changed. Annex records themselves are left to the
+    /// content scrub (`access::scrub_json`).
+    pub fn apply(&self, value: &mut serde_json::Value) -> bool {
+        if self.matcher.is_empty() {
+            return false;
+        }
+        self.matcher.mask_json_except(value, &|_| true, &self.keep)
     }
 }
 

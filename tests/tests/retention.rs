@@ -173,3 +173,48 @@ async fn a_released_manifest_still_verifies_after_the_purge_and_retention_runs_o
     trustroom_shared::audit::verify_chain(&chain).map_err(|b| anyhow::anyhow!("audit chain broken: {b}"))?;
     Ok(())
 }
+
+/// Text that predates its pattern (masked for unentitled members while the
+/// pattern is declared) must not outlive the pattern: the purge masks it
+/// for everyone, in memory and in every stored revision and snapshot, so
+/// the database file no longer holds it and the room still replays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_scrubs_text_that_predates_its_pattern_from_storage() -> Result<()> {
+    const LATE: &str = "acct-6620-KRV";
+    let (mut server, clock) = server_with_clock(3).await?;
+    let room = server.room();
+    let (mut owner, snap) = server.joined("owner").await?;
+    let (summary, body) = section(&snap, "Summary")?;
+    let n = body.chars().count();
+    let rev = snap["state"]["revision"].as_u64().context("revision")?;
+    owner
+        .ok(json!({"type": "edit", "room": room, "section": summary, "base": rev, "op": [n, format!(" Relay {LATE} carried it.")]}))
+        .await?;
+    admin::add_annex(
+        &server.store,
+        server.seed.room,
+        NewAnnex {
+            title: "Late relay accounts".into(),
+            classification: "tenant-identifiers".into(),
+            content: format!("Relay account {LATE}\n"),
+            sensitive: vec![LATE.into()],
+            allow: vec!["priya.natarajan".into()],
+        },
+    )
+    .await?;
+    for i in 0..4 {
+        owner.ok(json!({"type": "hold", "room": room, "reason": format!("waiting for evidence {i}")})).await?;
+    }
+    owner.ok(json!({"type": "escalate", "room": room, "reason": "direct handling"})).await?;
+    clock.advance(DAY * 31);
+    wait_kind(&mut owner, "content_purged").await?;
+    server.stop().await?;
+    let bytes = file_bytes(&server.db_path).await?;
+    ensure!(!contains(&bytes, LATE), "{LATE} is still in the database file");
+    server.restart().await?;
+    let (_, after) = server.joined("reviewer/privacy").await?;
+    let (_, text) = section(&after, "Summary")?;
+    ensure!(!text.contains(LATE) && text.contains(&format!("Relay {} carried it.", "█".repeat(LATE.len()))), "{text}");
+    ensure!(text.chars().count() == n + format!(" Relay {LATE} carried it.").chars().count(), "lengths kept");
+    Ok(())
+}

@@ -394,7 +394,7 @@ async fn purge_removes_annex_content(store: &Store) -> anyhow::Result<()> {
     let before = all_revisions(store, seed.room).await?;
     ensure!(leaks(&before) > 0, "the demo seed stores annex content");
     let chain_before = store.audit_chain(&seed.room.to_string()).await?;
-    let report = store.purge_content(seed.room).await?;
+    let report = store.purge_content(seed.room, &trustroom_shared::restricted::Redaction::default()).await?;
     ensure!(report.revisions > 0 && report.compacted, "purge report: {report:?}");
     let after = all_revisions(store, seed.room).await?;
     ensure!(leaks(&after) == 0, "annex content gone from the log");
@@ -405,7 +405,7 @@ async fn purge_removes_annex_content(store: &Store) -> anyhow::Result<()> {
         ensure!(!canaries.iter().any(|c| text.contains(c)), "annex content gone from snapshots");
     }
     // A second purge has nothing left to rewrite.
-    let again = store.purge_content(seed.room).await?;
+    let again = store.purge_content(seed.room, &trustroom_shared::restricted::Redaction::default()).await?;
     ensure!(again.revisions == 0 && again.snapshots == 0, "second purge: {again:?}");
     Ok(())
 }

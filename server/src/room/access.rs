@@ -48,6 +48,9 @@ pub(super) struct AccessRuntime {
     pub(super) boundary_key: (usize, usize, bool),
     /// A purge is committed in memory; storage still has to be scrubbed.
     pub(super) purge_pending: bool,
+    /// The declared patterns as they were before the purge removed them:
+    /// the storage scrub masks every stored occurrence (retention.rs).
+    pub(super) redaction: trustroom_shared::restricted::Redaction,
 }
 
 impl AccessRuntime {
@@ -58,6 +61,7 @@ impl AccessRuntime {
             boundary: HashMap::new(),
             boundary_key: (0, 0, false),
             purge_pending: false,
+            redaction: Default::default(),
         }
     }
 }

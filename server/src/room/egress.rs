@@ -21,71 +21,15 @@ use trustroom_shared::access::{access_via, promoted_passages};
 use trustroom_shared::change::Revision;
 use trustroom_shared::ids::AnnexId;
 use trustroom_shared::protocol::ServerFrame;
-use trustroom_shared::restricted::{MASK, Matcher};
+use trustroom_shared::restricted::Matcher;
 use trustroom_shared::UserId;
 
 use super::{Answer, Room};
 use crate::outbox::{Frame, encode};
 
-/// Masks the hits of hidden annexes in `text`, except inside an approved
-/// promoted passage. `None` when nothing is masked.
-fn mask_text(matcher: &Matcher, text: &str, hidden: &BTreeSet<AnnexId>, promoted: &[String]) -> Option<String> {
-    let hits: Vec<_> = matcher.find(text).into_iter().filter(|h| hidden.contains(&h.annex)).collect();
-    if hits.is_empty() {
-        return None;
-    }
-    let mut chars: Vec<char> = text.chars().collect();
-    let exempt: Vec<(usize, usize)> = promoted
-        .iter()
-        .filter(|p| !p.is_empty())
-        .flat_map(|p| {
-            let needle: Vec<char> = p.chars().collect();
-            let n = needle.len();
-            let found: Vec<usize> = if n > chars.len() {
-                Vec::new()
-            } else {
-                (0..=chars.len() - n).filter(|&i| chars[i..i + n] == needle[..]).collect()
-            };
-            found.into_iter().map(move |i| (i, i + n))
-        })
-        .collect();
-    let mut changed = false;
-    for h in hits {
-        if exempt.iter().any(|(a, b)| *a <= h.start && h.end <= *b) {
-            continue;
-        }
-        for c in chars.iter_mut().take(h.end).skip(h.start) {
-            *c = MASK;
-            changed = true;
-        }
-    }
-    changed.then(|| chars.into_iter().collect())
-}
-
-/// Masks every string in `value`; whether anything changed.
+/// Masks every string in `value` for a recipient who may not read `hidden`.
 fn mask_value(matcher: &Matcher, value: &mut Value, hidden: &BTreeSet<AnnexId>, promoted: &[String]) -> bool {
-    match value {
-        Value::String(s) => match mask_text(matcher, s, hidden, promoted) {
-            Some(m) => {
-                *s = m;
-                true
-            }
-            None => false,
-        },
-        Value::Array(items) => items.iter_mut().fold(false, |acc, v| mask_value(matcher, v, hidden, promoted) | acc),
-        Value::Object(map) => map.values_mut().fold(false, |acc, v| mask_value(matcher, v, hidden, promoted) | acc),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
-    }
-}
-
-/// Whether any string in `value` matches any declared pattern.
-fn any_hit(matcher: &Matcher, value: &Value) -> bool {
-    match value {
-        Value::String(s) => !matcher.find(s).is_empty(),
-        Value::Array(items) => items.iter().any(|v| any_hit(matcher, v)),
-        Value::Object(map) => map.values().any(|v| any_hit(matcher, v)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
-    }
+    matcher.mask_json_except(value, &|a| hidden.contains(&a), promoted)
 }
 
 impl Room {
@@ -154,7 +98,7 @@ impl Room {
                 return;
             }
         };
-        if !any_hit(self.matcher(), &value) {
+        if !self.matcher().any_in_json(&value) {
             self.broadcast(&shared, None);
             return;
         }

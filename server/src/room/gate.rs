@@ -114,19 +114,38 @@ impl Room {
         section: SectionId,
         after: &str,
     ) -> Result<(), Refusal> {
+        // Past the budget every edit is refused unread, deletions included
+        // (a deletion can join candidate pieces: no answer may differ).
+        self.probe_limited(user)?;
         let Some(before) = self.state.section(section).map(|s| s.body.clone()) else { return Ok(()) };
-        let matcher = self.matcher();
-        if matcher.is_empty() {
+        if self.matcher().is_empty() {
             return Ok(());
         }
         // Only the text around the change is compared (restricted::EditSpan):
         // no O(section) scan on each keystroke.
-        let annexes = matcher.introduced_in_edit(&before, after, EditSpan::between(&before, after));
-        if annexes.is_empty() {
-            return Ok(());
+        let span = EditSpan::between(&before, after);
+        let annexes = self.matcher().introduced_in_edit(&before, after, span);
+        if !annexes.is_empty() {
+            return Err(self.gate_refusal(batch, user, "op", &annexes));
         }
-        self.probe_limited(user)?;
-        Err(self.gate_refusal(batch, user, "op", &annexes))
+        // Look-alikes the edit creates (candidates assembled by deleting or
+        // inserting around them) are guesses too: charged like those in
+        // request text.
+        let hidden = self.hidden_for(user);
+        if !hidden.is_empty() {
+            let pad = self.matcher().max_pattern_chars() * 2 + 8;
+            let window = |text: &str, end: usize| -> String {
+                text.chars().skip(span.start.saturating_sub(pad)).take(end + pad - span.start.saturating_sub(pad)).collect()
+            };
+            let is_hidden = |a: AnnexId| hidden.contains(&a);
+            let m = self.matcher();
+            let more = m.look_alike_count(&window(after, span.after_end), &is_hidden)
+                > m.look_alike_count(&window(&before, span.before_end), &is_hidden);
+            if more {
+                self.charge_probe(batch, user);
+            }
+        }
+        Ok(())
     }
 
     /// Counts one possible probe by `user`; when it spends the budget, the
@@ -145,6 +164,16 @@ impl Room {
         let detail = json!({"user": user, "until_ms": until});
         if let Err((code, message)) = self.commit_change(batch, ADMIN_ACTOR, None, change, detail) {
             tracing::error!(room = %self.id, "probe alert not recorded ({code}): {message}");
+        }
+    }
+
+    /// Whether `quote` occurs in `body` outside any restricted detail (a
+    /// quote reaching into text masked for some members is refused as not
+    /// occurring, so it cannot be used to read that text back).
+    pub(super) fn quote_occurs(&self, body: &str, quote: &str) -> bool {
+        match &self.gate.matcher {
+            Some((key, m)) if *key == annex_key(&self.state) => m.occurs_outside_hits(body, quote),
+            _ => Matcher::new(self.state.annexes.values()).occurs_outside_hits(body, quote),
         }
     }
 

@@ -192,8 +192,14 @@ impl Room {
                     Role::Reviewer { discipline } => Some(*discipline),
                     Role::Observer => None,
                 };
+                // A content hash is 64 hex digits; anything else is refused
+                // without being echoed (it could carry a guess or a paste).
+                let signed = signed.trim().to_ascii_lowercase();
+                if signed.len() != 64 || !signed.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err((ErrorCode::Invalid, "`content_hash` must be 64 hexadecimal digits (SHA-256)".into()));
+                }
                 let current = content_hash(&self.state);
-                if signed.trim() != current {
+                if signed != current {
                     return Err((
                         ErrorCode::Stale,
                         format!(

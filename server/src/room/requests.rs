@@ -186,7 +186,7 @@ impl Room {
                     return Err(invalid("`statement` is not a paragraph index of the section"));
                 }
                 if let Some(q) = &quote
-                    && !sec.body.contains(q.as_str())
+                    && (!sec.body.contains(q.as_str()) || !self.quote_occurs(&sec.body, q))
                 {
                     return Err(invalid("`quote` does not occur in the section"));
                 }

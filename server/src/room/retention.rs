@@ -6,6 +6,7 @@ use trustroom_shared::access::{self as acc, Purge};
 use trustroom_shared::audit::next_entry;
 use trustroom_shared::change::Change;
 use trustroom_shared::ids::AnnexId;
+use trustroom_shared::restricted::{Matcher, Redaction};
 
 use super::access::{to_value, when};
 use super::{ADMIN_ACTOR, Batch, Room};
@@ -29,6 +30,15 @@ impl Room {
             "passages": passages, "due_ms": due, "retention_days": self.state.access.policy.retention_days,
             "release": self.state.release.name(),
         });
+        // Text that predates its pattern (masked for unentitled members
+        // until now) must not outlive the patterns: mask it for everyone,
+        // char for char, in memory now and in storage after the commit.
+        let redaction = Redaction {
+            matcher: Matcher::new(self.state.annexes.values()),
+            keep: acc::promoted_passages(&self.state).into_iter().map(|(_, p)| p.to_string()).collect(),
+        };
+        self.redact_in_memory(&redaction);
+        self.access.redaction = redaction;
         let rev = match self.commit_change(batch, ADMIN_ACTOR, None, Change::ContentPurged { purge }, detail) {
             Ok(rev) => rev,
             Err((code, message)) => {
@@ -41,6 +51,29 @@ impl Room {
         }
         self.access.purge_pending = true;
         Some(rev)
+    }
+
+    /// Masks every occurrence of a declared pattern (outside promoted
+    /// passages) in the room's state and the revisions it keeps in memory.
+    fn redact_in_memory(&mut self, redaction: &Redaction) {
+        if redaction.matcher.is_empty() {
+            return;
+        }
+        let Ok(mut v) = serde_json::to_value(&self.state) else { return };
+        if redaction.apply(&mut v) {
+            match serde_json::from_value(v) {
+                Ok(state) => self.state = state,
+                Err(e) => tracing::error!(room = %self.id, "retention: masked state unreadable ({e}); kept as it was"),
+            }
+        }
+        for r in self.history.iter_mut() {
+            let Ok(mut v) = serde_json::to_value(&r.change) else { continue };
+            if redaction.apply(&mut v)
+                && let Ok(change) = serde_json::from_value(v)
+            {
+                r.change = change;
+            }
+        }
     }
 
     /// The administrative retention run for this room.
@@ -74,7 +107,7 @@ impl Room {
         if self.state.access.purged.is_none() {
             return;
         }
-        match self.store.purge_content(self.id).await {
+        match self.store.purge_content(self.id, &self.access.redaction).await {
             Ok(report) => {
                 tracing::info!(room = %self.id, ?report, "annex content purged from storage");
                 let prev = self.audit_head.clone();

@@ -269,7 +269,7 @@ impl Room {
         if statement.is_some_and(|n| n >= trustroom_shared::statement::statements(body).len()) {
             return Err(invalid("`statement` is not a paragraph index of the objection's section"));
         }
-        if quote.is_some_and(|q| !body.contains(q)) {
+        if quote.is_some_and(|q| !body.contains(q) || !self.quote_occurs(body, q)) {
             return Err(invalid("`quote` does not occur in the objection's section"));
         }
         Ok(())

@@ -12,6 +12,7 @@ mod group_commit;
 mod sqlite;
 mod sqlite_conn;
 
+use trustroom_shared::restricted::Redaction;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -206,7 +207,9 @@ pub trait Storage: Leases + Send + Sync + 'static {
     /// bodies, snapshots, queued admin commands), then compacts the
     /// database so the bytes are gone from the file itself. Metadata,
     /// hashes, the audit chain and manifests stay.
-    async fn purge_content(&self, room: RoomId) -> StorageResult<PurgeReport>;
+    /// Scrubs annex content from storage and, with `redaction`, masks every
+    /// declared pattern in stored revisions, snapshots and queued commands.
+    async fn purge_content(&self, room: RoomId, redaction: &Redaction) -> StorageResult<PurgeReport>;
 }
 
 /// Shared handle to a store.

@@ -17,6 +17,7 @@
 
 mod purge;
 
+use trustroom_shared::restricted::Redaction;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -672,7 +673,7 @@ impl Storage for PgStore {
         Ok(row.try_get::<Option<i64>, _>("hb")?)
     }
 
-    async fn purge_content(&self, room: RoomId) -> StorageResult<super::PurgeReport> {
-        purge::purge_postgres(&self.pool, room).await
+    async fn purge_content(&self, room: RoomId, redaction: &Redaction) -> StorageResult<super::PurgeReport> {
+        purge::purge_postgres(&self.pool, room, redaction).await
     }
 }

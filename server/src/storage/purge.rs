@@ -10,6 +10,7 @@ use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 use trustroom_shared::RoomId;
 use trustroom_shared::access::scrub_json;
+use trustroom_shared::restricted::Redaction;
 
 use super::{StorageError, StorageResult};
 
@@ -23,30 +24,36 @@ pub struct PurgeReport {
     pub compacted: bool,
 }
 
-pub(super) fn scrubbed(text: &str) -> StorageResult<Option<String>> {
+/// `text` (stored JSON) with annex content scrubbed and, with a
+/// `redaction`, every declared pattern masked; `None` when unchanged.
+pub(super) fn scrubbed(text: &str, redaction: &Redaction) -> StorageResult<Option<String>> {
     let mut v: Value = serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("stored JSON: {e}")))?;
-    if !scrub_json(&mut v) {
+    // Patterns first (annex records still hold them), then the content scrub.
+    let masked = redaction.apply(&mut v);
+    if !scrub_json(&mut v) && !masked {
         return Ok(None);
     }
     serde_json::to_string(&v).map(Some).map_err(|e| StorageError::Corrupt(format!("encode: {e}")))
 }
 
-pub(super) async fn purge_sqlite(pool: &SqlitePool, room: RoomId) -> StorageResult<PurgeReport> {
+pub(super) async fn purge_sqlite(pool: &SqlitePool, room: RoomId, redaction: &Redaction) -> StorageResult<PurgeReport> {
     let room_s = room.to_string();
     let mut report = PurgeReport::default();
     let mut tx = pool.begin().await?;
     // Revisions that can carry annex content: annexes added, promotions
-    // requested (and, defensively, any body mentioning a passage).
+    // requested (and, defensively, any body mentioning a passage); with
+    // patterns to mask, every revision.
     let rows = sqlx::query(
         "SELECT revision, body FROM revisions WHERE room_id = ?
-         AND (kind IN ('annex_added', 'promotion_requested') OR body LIKE '%\"passage\"%' OR body LIKE '%\"content\"%')",
+         AND (? OR kind IN ('annex_added', 'promotion_requested') OR body LIKE '%\"passage\"%' OR body LIKE '%\"content\"%')",
     )
     .bind(&room_s)
+    .bind(!redaction.matcher.is_empty())
     .fetch_all(&mut *tx)
     .await?;
     for row in rows {
         let revision: i64 = row.try_get("revision")?;
-        if let Some(body) = scrubbed(row.try_get::<&str, _>("body")?)? {
+        if let Some(body) = scrubbed(row.try_get::<&str, _>("body")?, redaction)? {
             sqlx::query("UPDATE revisions SET body = ? WHERE room_id = ? AND revision = ?")
                 .bind(body)
                 .bind(&room_s)
@@ -59,7 +66,7 @@ pub(super) async fn purge_sqlite(pool: &SqlitePool, room: RoomId) -> StorageResu
     let rows = sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = ?").bind(&room_s).fetch_all(&mut *tx).await?;
     for row in rows {
         let revision: i64 = row.try_get("revision")?;
-        if let Some(state) = scrubbed(row.try_get::<&str, _>("state")?)? {
+        if let Some(state) = scrubbed(row.try_get::<&str, _>("state")?, redaction)? {
             sqlx::query("UPDATE snapshots SET state = ? WHERE room_id = ? AND revision = ?")
                 .bind(state)
                 .bind(&room_s)
@@ -72,7 +79,7 @@ pub(super) async fn purge_sqlite(pool: &SqlitePool, room: RoomId) -> StorageResu
     let rows = sqlx::query("SELECT id, command FROM admin_queue WHERE room_id = ?").bind(&room_s).fetch_all(&mut *tx).await?;
     for row in rows {
         let id: i64 = row.try_get("id")?;
-        if let Some(command) = scrubbed(row.try_get::<&str, _>("command")?)? {
+        if let Some(command) = scrubbed(row.try_get::<&str, _>("command")?, redaction)? {
             sqlx::query("UPDATE admin_queue SET command = ? WHERE id = ?").bind(command).bind(id).execute(&mut *tx).await?;
             report.admin_commands += 1;
         }

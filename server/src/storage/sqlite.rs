@@ -1,6 +1,7 @@
 //! SQLite storage (WAL mode, synchronous=FULL: a committed change survives
 //! a crash or power loss before it is acknowledged).
 
+use trustroom_shared::restricted::Redaction;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -557,7 +558,7 @@ impl Storage for SqliteStore {
         Ok(row.try_get::<Option<i64>, _>("hb")?)
     }
 
-    async fn purge_content(&self, room: RoomId) -> StorageResult<super::PurgeReport> {
-        super::purge::purge_sqlite(&self.pool, room).await
+    async fn purge_content(&self, room: RoomId, redaction: &Redaction) -> StorageResult<super::PurgeReport> {
+        super::purge::purge_sqlite(&self.pool, room, redaction).await
     }
 }

@@ -9,11 +9,12 @@
 
 use sqlx::{PgPool, Row};
 use trustroom_shared::RoomId;
+use trustroom_shared::restricted::Redaction;
 
 use super::super::purge::scrubbed;
 use super::super::{PurgeReport, StorageResult};
 
-pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId) -> StorageResult<PurgeReport> {
+pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId, redaction: &Redaction) -> StorageResult<PurgeReport> {
     let room_s = room.to_string();
     let mut report = PurgeReport::default();
     let mut tx = pool.begin().await?;
@@ -21,15 +22,16 @@ pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId) -> StorageResult
     // requested (and, defensively, any body mentioning a passage).
     let rows = sqlx::query(
         "SELECT revision, body FROM revisions WHERE room_id = $1
-         AND (kind IN ('annex_added', 'promotion_requested') OR body LIKE '%\"passage\"%' OR body LIKE '%\"content\"%')
+         AND ($2 OR kind IN ('annex_added', 'promotion_requested') OR body LIKE '%\"passage\"%' OR body LIKE '%\"content\"%')
          FOR UPDATE",
     )
     .bind(&room_s)
+    .bind(!redaction.matcher.is_empty())
     .fetch_all(&mut *tx)
     .await?;
     for row in rows {
         let revision: i64 = row.try_get("revision")?;
-        if let Some(body) = scrubbed(row.try_get::<&str, _>("body")?)? {
+        if let Some(body) = scrubbed(row.try_get::<&str, _>("body")?, redaction)? {
             sqlx::query("UPDATE revisions SET body = $1 WHERE room_id = $2 AND revision = $3")
                 .bind(body)
                 .bind(&room_s)
@@ -45,7 +47,7 @@ pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId) -> StorageResult
         .await?;
     for row in rows {
         let revision: i64 = row.try_get("revision")?;
-        if let Some(state) = scrubbed(row.try_get::<&str, _>("state")?)? {
+        if let Some(state) = scrubbed(row.try_get::<&str, _>("state")?, redaction)? {
             sqlx::query("UPDATE snapshots SET state = $1 WHERE room_id = $2 AND revision = $3")
                 .bind(state)
                 .bind(&room_s)
@@ -61,7 +63,7 @@ pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId) -> StorageResult
         .await?;
     for row in rows {
         let id: i64 = row.try_get("id")?;
-        if let Some(command) = scrubbed(row.try_get::<&str, _>("command")?)? {
+        if let Some(command) = scrubbed(row.try_get::<&str, _>("command")?, redaction)? {
             sqlx::query("UPDATE admin_queue SET command = $1 WHERE id = $2")
                 .bind(command)
                 .bind(id)
