@@ -222,6 +222,12 @@ fn span_bytes(before: &str, after: &str, span: EditSpan) -> Option<(usize, usize
     (same_prefix && same_suffix).then_some((start, before_end, after_end))
 }
 
+/// Whether normalised `w` equals the normalised pattern `exact` at every
+/// position except its digits, which are other digits.
+fn is_look_alike(w: &[char], exact: &[char]) -> bool {
+    w != exact && w.len() == exact.len() && w.iter().zip(exact).all(|(c, e)| if e.is_ascii_digit() { c.is_numeric() } else { c == e })
+}
+
 /// Finds the annexes' sensitive patterns in normalised text.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Matcher {
@@ -275,11 +281,7 @@ impl Matcher {
             if n == 0 || n > norm.len() {
                 continue;
             }
-            let alike = (0..=norm.len() - n).any(|i| {
-                let w = &norm[i..i + n];
-                w != exact.as_slice()
-                    && w.iter().zip(&exact).all(|(c, e)| if e.is_ascii_digit() { c.is_numeric() } else { c == e })
-            });
+            let alike = (0..=norm.len() - n).any(|i| is_look_alike(&norm[i..i + n], &exact));
             if alike {
                 out.push(p.annex);
             }
@@ -293,36 +295,38 @@ impl Matcher {
     /// one of `keep` (passages an owner approved for promotion). `None`
     /// when nothing is masked.
     pub fn mask_except(&self, text: &str, hidden: impl Fn(AnnexId) -> bool, keep: &[String]) -> Option<String> {
-        let hits: Vec<Hit> = self.find(text).into_iter().filter(|h| hidden(h.annex)).collect();
+        let mut hits: Vec<Hit> = self.find(text).into_iter().filter(|h| hidden(h.annex)).collect();
         if hits.is_empty() {
             return None;
         }
-        let mut chars: Vec<char> = text.chars().collect();
-        let exempt: Vec<(usize, usize)> = keep
-            .iter()
-            .filter(|p| !p.is_empty())
-            .flat_map(|p| {
-                let needle: Vec<char> = p.chars().collect();
-                let n = needle.len();
-                let found: Vec<usize> = if n > chars.len() {
-                    Vec::new()
-                } else {
-                    (0..=chars.len() - n).filter(|&i| chars[i..i + n] == needle[..]).collect()
-                };
-                found.into_iter().map(move |i| (i, i + n))
-            })
-            .collect();
-        let mut changed = false;
-        for h in hits {
-            if exempt.iter().any(|(a, b)| *a <= h.start && h.end <= *b) {
-                continue;
-            }
-            for c in chars.iter_mut().take(h.end).skip(h.start) {
-                *c = MASK;
-                changed = true;
+        if keep.iter().any(|p| !p.is_empty()) {
+            let chars: Vec<char> = text.chars().collect();
+            let exempt: Vec<(usize, usize)> = keep
+                .iter()
+                .filter(|p| !p.is_empty())
+                .flat_map(|p| {
+                    let needle: Vec<char> = p.chars().collect();
+                    let n = needle.len();
+                    let last = chars.len().checked_sub(n).map_or(0, |l| l + 1);
+                    (0..last).filter(|&i| chars[i..i + n] == needle[..]).map(|i| (i, i + n)).collect::<Vec<_>>()
+                })
+                .collect();
+            hits.retain(|h| !exempt.iter().any(|(a, b)| *a <= h.start && h.end <= *b));
+            if hits.is_empty() {
+                return None;
             }
         }
-        changed.then(|| chars.into_iter().collect())
+        // Hits are sorted by start: one pass masks their union.
+        let mut out = String::with_capacity(text.len());
+        let mut next = hits.iter().peekable();
+        let mut masked_until = 0;
+        for (i, c) in text.chars().enumerate() {
+            while let Some(h) = next.next_if(|h| h.start <= i) {
+                masked_until = masked_until.max(h.end);
+            }
+            out.push(if i < masked_until { MASK } else { c });
+        }
+        Some(out)
     }
 
     /// [`Matcher::mask_except`] over every string value of `value`;
@@ -390,11 +394,7 @@ impl Matcher {
                     return 0;
                 }
                 (0..=norm.len() - n)
-                    .filter(|&i| {
-                        let w = &norm[i..i + n];
-                        w != exact.as_slice()
-                            && w.iter().zip(&exact).all(|(c, e)| if e.is_ascii_digit() { c.is_numeric() } else { c == e })
-                    })
+                    .filter(|&i| is_look_alike(&norm[i..i + n], &exact))
                     .count()
             })
             .sum()
@@ -459,39 +459,17 @@ impl Matcher {
     /// many chars as `text`, so char positions stay valid. Borrowed when no
     /// such hit exists.
     pub fn mask<'t>(&self, text: &'t str, hidden: impl Fn(AnnexId) -> bool) -> Cow<'t, str> {
-        let hits: Vec<Hit> = self.find(text).into_iter().filter(|h| hidden(h.annex)).collect();
-        if hits.is_empty() {
-            return Cow::Borrowed(text);
+        match self.mask_except(text, hidden, &[]) {
+            Some(masked) => Cow::Owned(masked),
+            None => Cow::Borrowed(text),
         }
-        let mut out = String::with_capacity(text.len());
-        let mut next = hits.iter().peekable();
-        let mut masked_until = 0;
-        for (i, c) in text.chars().enumerate() {
-            while let Some(h) = next.next_if(|h| h.start <= i) {
-                masked_until = masked_until.max(h.end);
-            }
-            out.push(if i < masked_until { MASK } else { c });
-        }
-        Cow::Owned(out)
     }
 
     /// Masks (as [`Matcher::mask`]) every string value in `value`,
     /// recursively. Object keys are left as they are. Returns whether
     /// anything changed.
     pub fn mask_json(&self, value: &mut serde_json::Value, hidden: impl Fn(AnnexId) -> bool + Copy) -> bool {
-        use serde_json::Value;
-        match value {
-            Value::String(s) => match self.mask(s, hidden) {
-                Cow::Owned(masked) if masked != *s => {
-                    *s = masked;
-                    true
-                }
-                _ => false,
-            },
-            Value::Array(items) => items.iter_mut().fold(false, |changed, v| self.mask_json(v, hidden) | changed),
-            Value::Object(map) => map.values_mut().fold(false, |changed, v| self.mask_json(v, hidden) | changed),
-            Value::Null | Value::Bool(_) | Value::Number(_) => false,
-        }
+        self.mask_json_except(value, &hidden, &[])
     }
 
     /// Hits per annex.
