@@ -1683,25 +1683,17 @@ impl Rng {
 /// in any normalised variant or as its SHA-256.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_request_sequences_never_store_or_leak_restricted_detail() -> Result<()> {
-    let roles = [
-        ("morgan.hale", "owner"),
-        ("priya.natarajan", "reviewer/privacy"),
-        ("daniel.okafor", "reviewer/legal"),
-        ("sam.reyes", "reviewer/support-engineering"),
-        ("lena.fischer", "reviewer/support-trust"),
-        ("chronology-agent", "agent/chronology"),
-        ("ari.observer", "observer"),
-    ];
     let patterns: Vec<&str> = DEMO_PATTERNS.iter().flat_map(|(_, p)| p.iter().copied()).collect();
     for seed in [0x5eed_0001u64, 0x5eed_0002, 0x5eed_0003] {
         let server = TestServer::start().await?;
         let room = server.room();
         let mut clients = Vec::new();
         let mut snap0 = Value::Null;
-        for (name, role) in roles {
-            let (c, snap) = server.joined(role).await?;
+        // Every demo member (owner, reviewers, agents, observer).
+        for m in server.seed.members.clone() {
+            let (c, snap) = server.joined(&m.role).await?;
             snap0 = snap;
-            clients.push((name, c));
+            clients.push((m.name, c));
         }
         let (chronology, _) = section(&snap0, "Chronology")?;
         let o1 = objection_id(&snap0, 1)?;

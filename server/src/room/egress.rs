@@ -71,7 +71,7 @@ impl Room {
 
     /// One frame for `user`, filtered.
     pub(super) fn egress_frame(&mut self, user: UserId, frame: &ServerFrame) -> Frame {
-        if self.matcher().is_empty() {
+        if self.matcher().is_empty() || self.hidden_for(user).is_empty() {
             return encode(frame);
         }
         match serde_json::to_value(frame) {

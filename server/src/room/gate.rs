@@ -16,9 +16,10 @@
 use std::collections::HashMap;
 
 use serde_json::json;
-use trustroom_shared::access::{access_via, format_duration};
+use trustroom_shared::access::format_duration;
 use trustroom_shared::change::Change;
 use trustroom_shared::ids::{AnnexId, SectionId};
+use trustroom_shared::ot::TextOp;
 use trustroom_shared::protocol::{ErrorCode, Request};
 use trustroom_shared::restricted::{EditSpan, Matcher, ProbeBudget};
 use trustroom_shared::UserId;
@@ -112,15 +113,19 @@ impl Room {
         batch: &mut Batch,
         user: UserId,
         section: SectionId,
-        after: &str,
+        op: &TextOp,
     ) -> Result<(), Refusal> {
         // Past the budget every edit is refused unread, deletions included
         // (a deletion can join candidate pieces: no answer may differ).
         self.probe_limited(user)?;
-        let Some(before) = self.state.section(section).map(|s| s.body.clone()) else { return Ok(()) };
+        // A room without declared patterns has nothing to compare: the
+        // section is not rebuilt for the check.
         if self.matcher().is_empty() {
             return Ok(());
         }
+        let Some(before) = self.state.section(section).map(|s| s.body.clone()) else { return Ok(()) };
+        let after = op.apply(&before).map_err(|e| (ErrorCode::Invalid, e.to_string()))?;
+        let after = after.as_str();
         // Only the text around the change is compared (restricted::EditSpan):
         // no O(section) scan on each keystroke.
         let span = EditSpan::between(&before, after);
@@ -197,9 +202,8 @@ impl Room {
     /// `annexes`; counts it against the member's probe budget unless they
     /// may read every matched annex.
     fn gate_refusal(&mut self, batch: &mut Batch, user: UserId, field: &str, annexes: &[AnnexId]) -> Refusal {
-        let now = self.now();
-        let entitled = annexes.iter().all(|a| access_via(&self.state, user, *a, Some(now)).is_some());
-        if entitled {
+        let hidden = self.hidden_for(user);
+        if !annexes.iter().any(|a| hidden.contains(a)) {
             let codes: Vec<String> = annexes
                 .iter()
                 .filter_map(|a| self.state.annexes.get(a).map(|x| x.code.clone()))

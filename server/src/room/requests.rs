@@ -374,10 +374,7 @@ impl Room {
     ) -> Answer {
         let op = self.incoming_op(section, base, wire)?;
         // Text can be assembled from pieces: check the section as it would be.
-        if let Some(sec) = self.state.section(section) {
-            let after = op.apply(&sec.body).map_err(|e| invalid(e.to_string()))?;
-            self.gate_section(batch, user, section, &after)?;
-        }
+        self.gate_section(batch, user, section, &op)?;
         let (ins, del) = op.components().iter().fold((0usize, 0usize), |(i, d), c| match c {
             trustroom_shared::ot::Component::Insert(s) => (i + s.chars().count(), d),
             trustroom_shared::ot::Component::Delete(n) => (i, d + n),

@@ -354,8 +354,7 @@ impl Room {
                 if text_op.target_len() > self.config.max_section_chars {
                     return Err((ErrorCode::TooLarge, format!("section would exceed {} characters", self.config.max_section_chars)));
                 }
-                let after = text_op.apply(&sec.body).map_err(|e| (ErrorCode::Conflict, format!("suggestion {} no longer fits the section: {e}", s.code())))?;
-                gate_section = Some((*section, after));
+                gate_section = Some((*section, text_op.clone()));
                 let (ins, del) = ins_del(&text_op);
                 let mut detail = attribution.clone();
                 detail["section"] = json!(section);
@@ -416,8 +415,8 @@ impl Room {
         };
         // The edit must not assemble restricted detail with the section's
         // current text (the ingress gate, gate.rs).
-        if let Some((section, after)) = gate_section {
-            self.gate_section(batch, user, section, &after)?;
+        if let Some((section, op)) = gate_section {
+            self.gate_section(batch, user, section, &op)?;
         }
         let mut detail = attribution.clone();
         detail["status"] = json!(SuggestionStatus::Accepted);
