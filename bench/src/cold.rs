@@ -96,7 +96,11 @@ pub async fn run(revisions: u64, opens: usize, server_cpus: Option<&str>) -> any
 
 /// Join → (ms to the snapshot frame, ms to the join's ok, snapshot bytes,
 /// snapshot revision, section chars).
-async fn timed_join(ws: &mut wire::Ws, room: RoomId, section: SectionId) -> anyhow::Result<(f64, f64, usize, u64, usize)> {
+async fn timed_join(
+    ws: &mut wire::Ws,
+    room: RoomId,
+    section: SectionId,
+) -> anyhow::Result<(f64, f64, usize, u64, usize)> {
     let frame = ClientFrame { id: "join".into(), request: Request::Join { room, since: None } };
     let t0 = Instant::now();
     ws.send(Message::text(serde_json::to_string(&frame)?)).await?;
@@ -143,7 +147,8 @@ async fn write_history(db: &std::path::Path, revisions: u64) -> anyhow::Result<(
         let (reply, wait) = oneshot::channel();
         (RoomCmd::Request { conn: conn.clone(), request, reply }, wait)
     };
-    let add = Request::AddSection { room: seed.room, title: "History".into(), body: String::new(), after: None, seq: None };
+    let add =
+        Request::AddSection { room: seed.room, title: "History".into(), body: String::new(), after: None, seq: None };
     let (cmd, wait) = ask(add);
     tx.send(cmd).await.map_err(|_| anyhow::anyhow!("room stopped"))?;
     let created = wait.await?.map_err(|(c, m)| anyhow::anyhow!("{c}: {m}"))?;

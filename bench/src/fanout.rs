@@ -127,7 +127,8 @@ pub async fn run(load: &Load) -> anyhow::Result<Value> {
     let mut owner = wire::connect(&server.url, &editors[0], ClientId::new()).await?;
     let mut sections = Vec::new();
     for (i, room) in server.rooms.iter().enumerate() {
-        let add = Request::AddSection { room: *room, title: "Bench".into(), body: String::new(), after: None, seq: None };
+        let add =
+            Request::AddSection { room: *room, title: "Bench".into(), body: String::new(), after: None, seq: None };
         let created = wire::request(&mut owner, &format!("s{i}"), add).await?;
         sections.push(created["created"].as_str().context("no section id")?.parse::<SectionId>()?);
     }
@@ -451,7 +452,8 @@ impl Client {
             }
             if !outgoing.is_empty() {
                 for (s, op, base) in outgoing.drain(..) {
-                    let request = Request::Edit { room: self.room, section: self.section, base, op: op.to_wire(), seq: Some(s) };
+                    let request =
+                        Request::Edit { room: self.room, section: self.section, base, op: op.to_wire(), seq: Some(s) };
                     let frame = ClientFrame { id: format!("e{s}"), request };
                     sink.feed(Message::text(serde_json::to_string(&frame)?)).await?;
                 }
@@ -467,7 +469,9 @@ impl Client {
 fn full_parse_op(text: &str) -> anyhow::Result<TextOp> {
     match serde_json::from_str::<ServerFrame>(text)? {
         ServerFrame::Event { rev, .. } => match rev.change {
-            trustroom_shared::change::Change::SectionEdited { op, .. } => Ok(TextOp::from_wire(&op, OpLimits::default())?),
+            trustroom_shared::change::Change::SectionEdited { op, .. } => {
+                Ok(TextOp::from_wire(&op, OpLimits::default())?)
+            }
             _ => anyhow::bail!("not an edit"),
         },
         _ => anyhow::bail!("not an event"),
@@ -478,12 +482,7 @@ fn full_parse_op(text: &str) -> anyhow::Result<TextOp> {
 /// acknowledged (client, seq) is stored exactly once, no (client, seq)
 /// twice, and each bench section holds exactly the characters the stored
 /// operations inserted.
-async fn verify(
-    db: &str,
-    rooms: &[RoomId],
-    sections: &[SectionId],
-    reports: &[ClientReport],
-) -> anyhow::Result<Value> {
+async fn verify(db: &str, rooms: &[RoomId], sections: &[SectionId], reports: &[ClientReport]) -> anyhow::Result<Value> {
     let store = trustroom_server::storage::open(db).await?;
     let mut stored: HashMap<(ClientId, u64), u32> = HashMap::new();
     let mut section_len: HashMap<SectionId, usize> = HashMap::new();
@@ -501,9 +500,11 @@ async fn verify(
         revisions += all.len();
         for rev in &all {
             if let trustroom_shared::change::Change::SectionEdited { section, op } = &rev.change
-                && let Ok(op) = TextOp::from_wire(op, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }) {
-                    *inserted.entry(*section).or_default() += op.target_len() - op.base_len();
-                }
+                && let Ok(op) =
+                    TextOp::from_wire(op, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX })
+            {
+                *inserted.entry(*section).or_default() += op.target_len() - op.base_len();
+            }
             if let Some(stamp) = rev.client {
                 *stored.entry((stamp.client, stamp.seq)).or_default() += 1;
             }
@@ -520,14 +521,15 @@ async fn verify(
             }
         }
     }
-    let text_matches = sections.iter().all(|s| section_len.get(s).copied().unwrap_or(0) == inserted.get(s).copied().unwrap_or(0));
-    let converged = reports
-        .iter()
-        .filter(|r| section_len.get(&r.section) == Some(&r.final_len))
-        .count();
+    let text_matches =
+        sections.iter().all(|s| section_len.get(s).copied().unwrap_or(0) == inserted.get(s).copied().unwrap_or(0));
+    let converged = reports.iter().filter(|r| section_len.get(&r.section) == Some(&r.final_len)).count();
     let ok = missing.is_empty() && duplicates == 0 && text_matches;
     if !ok {
-        eprintln!("bench: VERIFICATION FAILED: {} acked ops missing, {duplicates} duplicated, text matches {text_matches}", missing.len());
+        eprintln!(
+            "bench: VERIFICATION FAILED: {} acked ops missing, {duplicates} duplicated, text matches {text_matches}",
+            missing.len()
+        );
     }
     Ok(json!({
         "ok": ok,

@@ -95,13 +95,15 @@ fn main() -> anyhow::Result<()> {
     // Pin this process before the runtime starts its threads (they inherit).
     let gen_cpus = cpus(&args.gen_cpus);
     if let Some(list) = &gen_cpus
-        && server::taskset_available() {
-            let _ = std::process::Command::new("taskset")
-                .args(["-p", "-c", list, &std::process::id().to_string()])
-                .stdout(std::process::Stdio::null())
-                .status();
-        }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(args.gen_threads.max(1)).enable_all().build()?;
+        && server::taskset_available()
+    {
+        let _ = std::process::Command::new("taskset")
+            .args(["-p", "-c", list, &std::process::id().to_string()])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(args.gen_threads.max(1)).enable_all().build()?;
     let report = rt.block_on(async {
         let server_cpus = cpus(&args.server_cpus);
         if let Some(revisions) = args.cold_open {

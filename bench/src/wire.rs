@@ -176,7 +176,10 @@ fn after<'a>(text: &'a str, pat: &str) -> Option<&'a str> {
 
 /// A leading integer and the rest.
 fn number(text: &str) -> Option<(i64, &str)> {
-    let end = text.char_indices().find(|(i, c)| !(c.is_ascii_digit() || (*i == 0 && *c == '-'))).map_or(text.len(), |(i, _)| i);
+    let end = text
+        .char_indices()
+        .find(|(i, c)| !(c.is_ascii_digit() || (*i == 0 && *c == '-')))
+        .map_or(text.len(), |(i, _)| i);
     Some((text[..end].parse().ok()?, &text[end..]))
 }
 

@@ -20,9 +20,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use trustroom_shared::ClientId;
-use trustroom_shared::protocol::{
-    ClientFrame, ErrorCode, Hello, PROTOCOL_VERSION, Request, ServerFrame, hello_frame,
-};
+use trustroom_shared::protocol::{ClientFrame, ErrorCode, Hello, PROTOCOL_VERSION, Request, ServerFrame, hello_frame};
 
 /// Why a request failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -123,7 +121,11 @@ pub type Pushed = mpsc::Receiver<ServerFrame>;
 impl Conn {
     /// Connects, performs the handshake (within [`HANDSHAKE_TIMEOUT`]) and
     /// starts the I/O tasks.
-    pub async fn connect(url: &str, token: &str, client: Option<ClientId>) -> Result<(Conn, Welcome, Pushed), ConnectError> {
+    pub async fn connect(
+        url: &str,
+        token: &str,
+        client: Option<ClientId>,
+    ) -> Result<(Conn, Welcome, Pushed), ConnectError> {
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, Self::connect_inner(url, token, client)).await {
             Ok(result) => result,
             Err(_) => Err(ConnectError::Refused {
@@ -133,7 +135,11 @@ impl Conn {
         }
     }
 
-    async fn connect_inner(url: &str, token: &str, client: Option<ClientId>) -> Result<(Conn, Welcome, Pushed), ConnectError> {
+    async fn connect_inner(
+        url: &str,
+        token: &str,
+        client: Option<ClientId>,
+    ) -> Result<(Conn, Welcome, Pushed), ConnectError> {
         let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .map_err(|source| ConnectError::Socket { url: url.to_string(), source })?;
@@ -149,7 +155,8 @@ impl Conn {
                     Ok(ServerFrame::Welcome { user, name, client, server, .. }) => {
                         break Welcome { user, name, client, server };
                     }
-                    Ok(ServerFrame::Error { code, message, .. }) | Ok(ServerFrame::Closing { code, reason: message }) => {
+                    Ok(ServerFrame::Error { code, message, .. })
+                    | Ok(ServerFrame::Closing { code, reason: message }) => {
                         return Err(ConnectError::Refused { code, message });
                     }
                     Ok(other) => return Err(ConnectError::Unexpected(format!("{other:?}"))),
@@ -210,7 +217,9 @@ impl Conn {
                     Ok(Some(msg)) => msg,
                     Ok(None) => break,
                     Err(_) => {
-                        tracing::warn!("nothing heard from the server for {liveness:?}: treating the connection as lost");
+                        tracing::warn!(
+                            "nothing heard from the server for {liveness:?}: treating the connection as lost"
+                        );
                         break;
                     }
                 };
@@ -280,15 +289,16 @@ impl Conn {
 
     /// Sends a request and returns a receiver for its answer (for callers
     /// that must not wait, like the TUI loop).
-    pub async fn submit(&self, request: Request) -> Result<oneshot::Receiver<Result<Value, RequestError>>, RequestError> {
+    pub async fn submit(
+        &self,
+        request: Request,
+    ) -> Result<oneshot::Receiver<Result<Value, RequestError>>, RequestError> {
         let id = format!("r{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         self.pending.lock().await.insert(id.clone(), tx);
         let frame = ClientFrame { id: id.clone(), request };
-        let text = serde_json::to_string(&frame).map_err(|e| RequestError::Server {
-            code: ErrorCode::Invalid,
-            message: e.to_string(),
-        })?;
+        let text = serde_json::to_string(&frame)
+            .map_err(|e| RequestError::Server { code: ErrorCode::Invalid, message: e.to_string() })?;
         if self.out.send(Message::text(text)).await.is_err() {
             self.pending.lock().await.remove(&id);
             return Err(RequestError::Disconnected);

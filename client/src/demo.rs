@@ -93,12 +93,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot start the demo server on {}", args.listen))?;
     let seed = server.seed.clone();
-    let owner = seed
-        .members
-        .iter()
-        .find(|m| m.role == "owner")
-        .cloned()
-        .context("the demo seed has no owner")?;
+    let owner = seed.members.iter().find(|m| m.role == "owner").cloned().context("the demo seed has no owner")?;
     let prog = program();
     let room = seed.room.to_string();
     let mut help_extra = Vec::new();

@@ -5,11 +5,11 @@
 //! status bar.
 #![allow(dead_code, unused_imports)]
 
+mod common;
 #[path = "../src/conn.rs"]
 mod conn;
 #[path = "../src/tui/mod.rs"]
 mod tui;
-mod common;
 
 use common::*;
 use crossterm::event::KeyCode;
@@ -22,7 +22,7 @@ use trustroom_shared::ids::{AccessRequestId, BreakGlassId};
 use trustroom_shared::protocol::{AnnexContent, Request, ServerFrame};
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{AnnexId, UserId};
-use tui::app::{App, AnnexOpen, Pending};
+use tui::app::{AnnexOpen, App, Pending};
 use tui::net::NetEvent;
 
 const REQUEST: u128 = 0x701;
@@ -52,7 +52,8 @@ fn access_request(requester: u128, annex: u128, status: RequestStatus) -> Access
 
 fn event(app: &App, change: Change, author: u128) -> NetEvent {
     let state = app.state.as_ref().expect("state");
-    let rev = Revision { revision: state.revision + 1, author: UserId(uid(author)), at_ms: now_ms(), client: None, change };
+    let rev =
+        Revision { revision: state.revision + 1, author: UserId(uid(author)), at_ms: now_ms(), client: None, change };
     NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(rev) })
 }
 
@@ -71,7 +72,8 @@ fn owner_sees_a_request_live_and_decides_it_in_the_approvals_queue() {
     assert!(screen.contains("R-1  priya.natarajan asks to read A1 for 2h"), "{screen}");
     insta::assert_snapshot!(screen);
     key(&mut app, KeyCode::Char('y'));
-    let sent = app.outbox.iter().find(|o| matches!(o.request, Request::ApproveAccess { .. })).expect("an approval was sent");
+    let sent =
+        app.outbox.iter().find(|o| matches!(o.request, Request::ApproveAccess { .. })).expect("an approval was sent");
     assert!(matches!(&sent.request, Request::ApproveAccess { request, .. } if request.0 == uid(REQUEST)));
     assert!(app.pending.values().any(|p| matches!(p, Pending::Decide { approve: true, .. })));
 }
@@ -107,7 +109,9 @@ fn break_glass_shows_a_red_banner_with_who_why_and_time_left() {
     let mut app = app_with(OBSERVER, state);
     let screen = render(&mut app, 120, 30);
     assert!(
-        screen.contains("BREAK-GLASS ACTIVE: BG-1 by daniel.okafor on A1 — SEV-1 bridge: confirm the tenant (ends in 25 min)"),
+        screen.contains(
+            "BREAK-GLASS ACTIVE: BG-1 by daniel.okafor on A1 — SEV-1 bridge: confirm the tenant (ends in 25 min)"
+        ),
         "{screen}"
     );
     insta::assert_snapshot!(screen);
@@ -142,7 +146,10 @@ fn when_a_grant_ends_the_open_annex_falls_back_to_restricted() {
     assert!(!screen.contains("7f3a-0091"), "content dropped at once: {screen}");
     assert!(screen.contains("RESTRICTED"), "{screen}");
     assert!(matches!(app.annexes.open, Some(AnnexOpen::Gated(_))));
-    assert!(screen.contains("access to the open annex ended") || screen.contains("your access to A1 ended"), "{screen}");
+    assert!(
+        screen.contains("access to the open annex ended") || screen.contains("your access to A1 ended"),
+        "{screen}"
+    );
     insta::assert_snapshot!(screen);
 }
 

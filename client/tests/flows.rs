@@ -3,11 +3,11 @@
 //! and refusals are handled. No terminal, no network.
 #![allow(dead_code, unused_imports)]
 
+mod common;
 #[path = "../src/conn.rs"]
 mod conn;
 #[path = "../src/tui/mod.rs"]
 mod tui;
-mod common;
 
 use common::*;
 use crossterm::event::KeyCode;
@@ -133,10 +133,16 @@ fn a_gap_in_revisions_triggers_a_resync_never_a_silent_skip() {
     let e13 = remote_edit(&app, 0, &b0, &format!("{b0} a"));
     let mut e14 = e13.clone();
     e14.revision = 14;
-    e14.change = Change::SectionEdited { section: section_id(0), op: TextOp::from_texts(&format!("{b0} a"), &format!("{b0} ab")).to_wire() };
+    e14.change = Change::SectionEdited {
+        section: section_id(0),
+        op: TextOp::from_texts(&format!("{b0} a"), &format!("{b0} ab")).to_wire(),
+    };
     let mut e15 = e13.clone();
     e15.revision = 15;
-    e15.change = Change::SectionEdited { section: section_id(0), op: TextOp::from_texts(&format!("{b0} ab"), &format!("{b0} abc")).to_wire() };
+    e15.change = Change::SectionEdited {
+        section: section_id(0),
+        op: TextOp::from_texts(&format!("{b0} ab"), &format!("{b0} abc")).to_wire(),
+    };
     ev(&mut app, e15.clone()); // 13 and 14 are missing
     assert!(app.resyncing);
     let join = app.outbox.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("a join").clone();
@@ -169,10 +175,18 @@ fn reconnect_rejoins_since_last_revision_and_resends_the_same_seq() {
     let tag = app.outbox[0].tag;
     app.outbox.clear();
     app.on_net(NetEvent::Reply { tag, result: Err(conn::RequestError::Disconnected) });
-    app.on_net(NetEvent::Disconnected { reason: "connection lost".into(), retry_in: std::time::Duration::from_millis(300), attempt: 1 });
+    app.on_net(NetEvent::Disconnected {
+        reason: "connection lost".into(),
+        retry_in: std::time::Duration::from_millis(300),
+        attempt: 1,
+    });
     assert!(matches!(app.conn, ConnState::Disconnected { .. }));
     assert!(body(&app).starts_with('Z'), "local edit kept while offline");
-    app.on_net(NetEvent::Connected { user: UserId(uid(OWNER)), name: "morgan.hale".into(), client: ClientId(uid(MY_CLIENT)) });
+    app.on_net(NetEvent::Connected {
+        user: UserId(uid(OWNER)),
+        name: "morgan.hale".into(),
+        client: ClientId(uid(MY_CLIENT)),
+    });
     let join = app.outbox.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("join").clone();
     assert!(matches!(join.request, Request::Join { since: Some(12), .. }));
     app.outbox.clear();
@@ -221,9 +235,13 @@ fn a_refused_edit_keeps_the_users_text_in_a_file_it_names() {
     let tag = app.outbox[0].tag;
     app.on_net(NetEvent::Reply {
         tag,
-        result: Err(conn::RequestError::Server { code: ErrorCode::Forbidden, message: "your role (observer) may not edit".into() }),
+        result: Err(conn::RequestError::Server {
+            code: ErrorCode::Forbidden,
+            message: "your role (observer) may not edit".into(),
+        }),
     });
-    let notice = app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
+    let notice =
+        app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
     let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
     let kept = std::fs::read_to_string(&path).expect("the file exists");
     let _ = std::fs::remove_file(&path);
@@ -250,7 +268,8 @@ fn an_edit_refused_for_restricted_detail_reverts_keeps_the_text_and_says_why() {
         app.notices.iter().any(|n| n.text.contains("restricted annex detail") && n.text.contains("[[annex:CODE]]")),
         "the notice says why"
     );
-    let notice = app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
+    let notice =
+        app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
     let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
     let kept = std::fs::read_to_string(&path).expect("the file exists");
     let _ = std::fs::remove_file(&path);
@@ -276,7 +295,9 @@ fn reviewer_raises_an_objection_from_the_register() {
     ctrl(&mut app, 'b');
     key(&mut app, KeyCode::Enter);
     let obj = app.outbox.iter().find_map(|o| match &o.request {
-        Request::Object { text, blocking, section, quote, .. } => Some((text.clone(), *blocking, *section, quote.clone())),
+        Request::Object { text, blocking, section, quote, .. } => {
+            Some((text.clone(), *blocking, *section, quote.clone()))
+        }
         _ => None,
     });
     assert_eq!(obj, Some(("Scope is wrong".to_string(), true, section_id(0), None)));
@@ -476,8 +497,13 @@ fn new_objection_by_someone_else_is_announced() {
 #[test]
 fn room_title_is_resolved_through_the_room_list() {
     let theme = tui::theme::Theme::new(false, true);
-    let mut app = App::new("SEV-1 cross-tenant support session exposure".into(), vec![], theme, ClientId(uid(MY_CLIENT)));
-    app.on_net(NetEvent::Connected { user: UserId(uid(OWNER)), name: "morgan.hale".into(), client: ClientId(uid(MY_CLIENT)) });
+    let mut app =
+        App::new("SEV-1 cross-tenant support session exposure".into(), vec![], theme, ClientId(uid(MY_CLIENT)));
+    app.on_net(NetEvent::Connected {
+        user: UserId(uid(OWNER)),
+        name: "morgan.hale".into(),
+        client: ClientId(uid(MY_CLIENT)),
+    });
     let rooms = app.outbox.iter().find(|o| matches!(o.request, Request::Rooms)).expect("rooms request").clone();
     app.outbox.clear();
     let result = json!({"rooms": [{"id": uid(ROOM).to_string(), "title": "SEV-1 cross-tenant support session exposure", "role": "owner"}]});
@@ -502,17 +528,19 @@ fn help_lists_every_key_the_panes_handle() {
     .flat_map(|l| l.iter().map(|k| k.keys))
     .collect::<Vec<_>>()
     .join(" ");
-    for k in ["?", ":", "Tab", "r", "a", "o", "d / D", "R", "H", "E", "n / o", "c", "s", "f", "Enter", "Esc", "Ctrl-z", "[ ]"] {
+    for k in [
+        "?", ":", "Tab", "r", "a", "o", "d / D", "R", "H", "E", "n / o", "c", "s", "f", "Enter", "Esc", "Ctrl-z", "[ ]",
+    ] {
         assert!(all.contains(k), "help lacks {k}");
     }
 }
-
 
 #[test]
 fn the_readiness_dialog_takes_the_servers_record() {
     let mut app = app_as(OWNER);
     key(&mut app, KeyCode::Char('R'));
-    let ask = app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks the server").clone();
+    let ask =
+        app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks the server").clone();
     // The server knows an annex-boundary problem the client cannot see.
     let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
     record.blockers.push(trustroom_shared::readiness::Blocker::AnnexBoundary {
@@ -533,7 +561,8 @@ fn the_readiness_dialog_takes_the_servers_record() {
 fn cosign_fetches_the_hash_then_confirms() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('S'));
-    let ask = app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
+    let ask =
+        app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
     app.outbox.clear();
     let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
     record.content_hash = "c0ffee".repeat(10);
@@ -553,7 +582,8 @@ fn cosign_fetches_the_hash_then_confirms() {
 fn cosign_asks_for_the_lane_and_audience() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('S'));
-    let ask = app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
+    let ask =
+        app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
     app.outbox.clear();
     let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
     record.content_hash = "c0ffee".repeat(10);
@@ -563,7 +593,9 @@ fn cosign_asks_for_the_lane_and_audience() {
     let screen = render(&mut app, 120, 24);
     let rev = record.content_revision;
     assert!(
-        screen.contains(&format!("Co-sign packet rev {rev} (hash c0ffeec0ffee…) for lane product-security · audience lane-and-leads")),
+        screen.contains(&format!(
+            "Co-sign packet rev {rev} (hash c0ffeec0ffee…) for lane product-security · audience lane-and-leads"
+        )),
         "{screen}"
     );
     key(&mut app, KeyCode::Char('3'));
@@ -589,7 +621,10 @@ fn a_gated_annex_offers_an_access_request() {
         Request::RequestAccess { annexes, reason, .. } => Some((annexes.clone(), reason.clone())),
         _ => None,
     });
-    assert_eq!(sent, Some((vec![trustroom_shared::AnnexId(uid(ANNEX_A1))], "need the tenant ids to verify scope".into())));
+    assert_eq!(
+        sent,
+        Some((vec![trustroom_shared::AnnexId(uid(ANNEX_A1))], "need the tenant ids to verify scope".into()))
+    );
 }
 
 /// The objection the app sent: (tag, seq, text).
@@ -601,8 +636,16 @@ fn objection_sent(app: &App) -> Option<(u64, u64, String)> {
 }
 
 fn reconnect(app: &mut App) {
-    app.on_net(NetEvent::Disconnected { reason: "connection lost".into(), retry_in: std::time::Duration::from_millis(300), attempt: 1 });
-    app.on_net(NetEvent::Connected { user: UserId(uid(PRIVACY)), name: "privacy".into(), client: ClientId(uid(MY_CLIENT)) });
+    app.on_net(NetEvent::Disconnected {
+        reason: "connection lost".into(),
+        retry_in: std::time::Duration::from_millis(300),
+        attempt: 1,
+    });
+    app.on_net(NetEvent::Connected {
+        user: UserId(uid(PRIVACY)),
+        name: "privacy".into(),
+        client: ClientId(uid(MY_CLIENT)),
+    });
     let join = app.outbox.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("join").clone();
     app.outbox.clear();
     app.on_net(NetEvent::Reply { tag: join.tag, result: Ok(json!({"revision": 12})) });
@@ -637,7 +680,11 @@ fn an_objection_lost_with_the_connection_is_resent_with_its_seq_after_the_rejoin
 #[test]
 fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_words() {
     let mut app = app_as(PRIVACY);
-    app.on_net(NetEvent::Disconnected { reason: "connection lost".into(), retry_in: std::time::Duration::from_secs(5), attempt: 1 });
+    app.on_net(NetEvent::Disconnected {
+        reason: "connection lost".into(),
+        retry_in: std::time::Duration::from_secs(5),
+        attempt: 1,
+    });
     key(&mut app, KeyCode::Char('r'));
     key(&mut app, KeyCode::Char('n'));
     typ(&mut app, "Written while offline");
@@ -653,10 +700,17 @@ fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_word
     // Demoted while offline: the server refuses; the words go to a file.
     app.on_net(NetEvent::Reply {
         tag: tag2,
-        result: Err(conn::RequestError::Server { code: ErrorCode::Forbidden, message: "your role (observer) may not object".into() }),
+        result: Err(conn::RequestError::Server {
+            code: ErrorCode::Forbidden,
+            message: "your role (observer) may not object".into(),
+        }),
     });
     assert!(app.notices.iter().any(|n| n.text.contains("objection not raised")));
-    let notice = app.notices.iter().find(|n| n.text.contains("your objection text is kept in")).expect("a notice names the file");
+    let notice = app
+        .notices
+        .iter()
+        .find(|n| n.text.contains("your objection text is kept in"))
+        .expect("a notice names the file");
     let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
     let kept = std::fs::read_to_string(&path).expect("the file exists");
     let _ = std::fs::remove_file(&path);

@@ -4,11 +4,11 @@
 //! test crate by path.
 #![allow(dead_code, unused_imports)]
 
+mod common;
 #[path = "../src/conn.rs"]
 mod conn;
 #[path = "../src/tui/mod.rs"]
 mod tui;
-mod common;
 
 use common::*;
 use crossterm::event::KeyCode;
@@ -100,7 +100,8 @@ fn granted_annex_shows_content_and_logged_banner() {
 fn app_with_history() -> App {
     let mut app = app_as(OWNER);
     let body = common::SECTIONS[0].1.to_string();
-    let edited = body.replace("under ten minutes", "about nine minutes").replace("Only one other", "At least one other");
+    let edited =
+        body.replace("under ten minutes", "about nine minutes").replace("Only one other", "At least one other");
     let ev = remote_edit(&app, 0, &body, &edited);
     app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(ev) }));
     let edited2 = format!("{edited}\n\n[verified: SL-0140] Access was revoked at 09:40.");
@@ -164,7 +165,8 @@ fn readiness_dialog_confirm_release() {
 fn cosign_dialog_shows_lane_and_audience() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('S'));
-    let ask = app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
+    let ask =
+        app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
     let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
     record.content_hash = "9f2c".repeat(16);
     app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
@@ -236,7 +238,9 @@ fn objection_form_with_quote() {
 fn remote_cursors_and_editors_in_section_list() {
     let mut app = app_as(OWNER);
     let room = app.room.expect("room");
-    for (n, (u, name, pos)) in [(PRIVACY, "priya.natarajan", 40usize), (LEGAL, "daniel.okafor", 130)].into_iter().enumerate() {
+    for (n, (u, name, pos)) in
+        [(PRIVACY, "priya.natarajan", 40usize), (LEGAL, "daniel.okafor", 130)].into_iter().enumerate()
+    {
         let p = presence(u, name, OTHER_CLIENT + n as u128, 0, pos, 12);
         app.on_net(NetEvent::Frame(ServerFrame::Presence { room, presence: p }));
     }

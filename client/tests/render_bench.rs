@@ -6,11 +6,11 @@
 //! ```
 #![allow(dead_code, unused_imports)]
 
+mod common;
 #[path = "../src/conn.rs"]
 mod conn;
 #[path = "../src/tui/mod.rs"]
 mod tui;
-mod common;
 
 use std::time::{Duration, Instant};
 
@@ -32,8 +32,12 @@ fn big_room() -> trustroom_shared::room::RoomState {
                 body.push('\n');
             }
             match l % 4 {
-                0 => body.push_str(&format!("[verified: TL-{s:04}, SL-{l:04}] Line {l} of section {s}: the engineer opened the session and ")),
-                1 => body.push_str("[contested: O-1] a second tenant's list view was rendered; see [[annex:A1]] for identifiers "),
+                0 => body.push_str(&format!(
+                    "[verified: TL-{s:04}, SL-{l:04}] Line {l} of section {s}: the engineer opened the session and "
+                )),
+                1 => body.push_str(
+                    "[contested: O-1] a second tenant's list view was rendered; see [[annex:A1]] for identifiers ",
+                ),
                 2 => body.push_str("Unlabelled claim about the timeline that still needs evidence before release. "),
                 _ => body.push_str("# Heading line inside the section body"),
             }
@@ -80,6 +84,8 @@ fn frame_render_time_50_sections_200_lines_10_cursors() {
     key(&mut app, KeyCode::Char('r'));
     for (w, h) in [(120u16, 40u16), (200, 60), (80, 24)] {
         let (mean, p50, p99) = measure(&mut app, w, h, 500);
-        println!("render {w}x{h}: mean {mean:?}  p50 {p50:?}  p99 {p99:?}  (50 sections x 200 lines, 10 remote cursors)");
+        println!(
+            "render {w}x{h}: mean {mean:?}  p50 {p50:?}  p99 {p99:?}  (50 sections x 200 lines, 10 remote cursors)"
+        );
     }
 }

@@ -2,11 +2,11 @@
 //! + insta snapshots, synthetic keys, and the requests the app queues.
 #![allow(dead_code, unused_imports)]
 
+mod common;
 #[path = "../src/conn.rs"]
 mod conn;
 #[path = "../src/tui/mod.rs"]
 mod tui;
-mod common;
 
 use common::*;
 use crossterm::event::KeyCode;
@@ -62,7 +62,10 @@ fn room_with_suggestions() -> RoomState {
         1,
         Proposal::Edit {
             section: section_id(1),
-            op: insert_after("context.", "\n\n[verified: SL-0093] 09:19 customer list refreshed; second tenant shown again."),
+            op: insert_after(
+                "context.",
+                "\n\n[verified: SL-0093] 09:19 customer list refreshed; second tenant shown again.",
+            ),
         },
         "Chronology refresh: 1 source record not yet in the chronology, in time order: SL-0093 09:19 (remote-session-log.jsonl).",
         &["SL-0093"],
@@ -72,7 +75,10 @@ fn room_with_suggestions() -> RoomState {
         2,
         Proposal::Edit {
             section: section_id(1),
-            op: insert_after("engineer.", "\n\n[verified: EN-0004] 11:20 Account team asks to email the affected customers today."),
+            op: insert_after(
+                "engineer.",
+                "\n\n[verified: EN-0004] 11:20 Account team asks to email the affected customers today.",
+            ),
         },
         "Chronology refresh: 1 source record not yet in the chronology: EN-0004 11:20 (escalation-notes.jsonl).",
         &["EN-0004"],
@@ -86,7 +92,10 @@ fn room_with_suggestions() -> RoomState {
     let mut s3 = suggestion(
         3,
         Proposal::Register {
-            change: RegisterProposal::MergeObjections { keep: ObjectionId(uid(0x501)), duplicates: vec![ObjectionId(uid(0x502))] },
+            change: RegisterProposal::MergeObjections {
+                keep: ObjectionId(uid(0x501)),
+                duplicates: vec![ObjectionId(uid(0x502))],
+            },
         },
         "O-2 says the same as O-1: same anchor, word overlap 61% (Jaccard ≥ 50%).",
         &["O-1", "O-2"],
@@ -141,7 +150,10 @@ fn the_section_view_marks_where_open_suggestions_insert_and_delete() {
     let body = st.sections[1].body.clone();
     let mut del = suggestion(
         4,
-        Proposal::Edit { section: section_id(1), op: TextOp::from_texts(&body, &body.replace("switched ", "")).to_wire() },
+        Proposal::Edit {
+            section: section_id(1),
+            op: TextOp::from_texts(&body, &body.replace("switched ", "")).to_wire(),
+        },
         "wording",
         &[],
         vec![],
@@ -277,7 +289,15 @@ fn a_suggestion_follows_edits_and_leaves_the_list_when_decided() {
 }
 
 fn stats(state: &RoomState) -> RoomStats {
-    let o = |proposed, accepted, rejected, open| Outcomes { proposed, open, accepted, rejected, conflicting: 0, withdrawn: 0, flagged: 0 };
+    let o = |proposed, accepted, rejected, open| Outcomes {
+        proposed,
+        open,
+        accepted,
+        rejected,
+        conflicting: 0,
+        withdrawn: 0,
+        flagged: 0,
+    };
     RoomStats {
         room: state.id,
         revision: state.revision,
@@ -289,7 +309,14 @@ fn stats(state: &RoomState) -> RoomStats {
             RoleOutcomes { role: "owner".into(), outcomes: o(1, 0, 1, 0) },
         ],
         by_human: vec![],
-        objections: ObjectionCounts { opened: 7, open: 3, addressed: 2, withdrawn: 1, accepted_residual: 1, blocking_open: 1 },
+        objections: ObjectionCounts {
+            opened: 7,
+            open: 3,
+            addressed: 2,
+            withdrawn: 1,
+            accepted_residual: 1,
+            blocking_open: 1,
+        },
         first_ready_after_ms: Some(95 * 60_000),
         first_release_after_ms: None,
         access: Default::default(),
@@ -315,7 +342,16 @@ fn stats_screen_draws_sparklines_outcomes_and_the_chronology_timeline() {
     let state = app.state.clone().expect("state");
     app.on_net(NetEvent::Reply { tag, result: Ok(serde_json::to_value(stats(&state)).expect("json")) });
     let screen = render(&mut app, 120, 40);
-    for needle in ["edits (31)", "objections (7)", "suggestions (9)", "chronology", "rejected 33%", "09:14", "SL-0091", "to first ready 1h35m"] {
+    for needle in [
+        "edits (31)",
+        "objections (7)",
+        "suggestions (9)",
+        "chronology",
+        "rejected 33%",
+        "09:14",
+        "SL-0091",
+        "to first ready 1h35m",
+    ] {
         assert!(screen.contains(needle), "{needle} missing:\n{screen}");
     }
     insta::assert_snapshot!(screen);

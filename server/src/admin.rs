@@ -23,8 +23,8 @@ use tokio::sync::oneshot;
 use trustroom_shared::annex::Annex;
 use trustroom_shared::audit::{AuditEntry, next_entry};
 use trustroom_shared::change::{Change, Revision, apply};
-use trustroom_shared::room::{Member, RoomState};
 use trustroom_shared::role::Role;
+use trustroom_shared::room::{Member, RoomState};
 use trustroom_shared::{AnnexId, RoomId, UserId};
 
 use crate::auth::{new_token, token_hash};
@@ -38,15 +38,28 @@ use crate::storage::{CommitBatch, RoomRecord, Store, UserRecord};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum AdminCommand {
-    AddMember { member: Member },
-    RemoveMember { user: UserId },
-    AddAnnex { annex: Box<Annex> },
+    AddMember {
+        member: Member,
+    },
+    RemoveMember {
+        user: UserId,
+    },
+    AddAnnex {
+        annex: Box<Annex>,
+    },
     /// Server-wide (queued with the nil room id): cut a revoked user off.
-    RevokeUser { user: UserId },
+    RevokeUser {
+        user: UserId,
+    },
     /// Record an operator action (e.g. an `export`) in the room's audit chain.
-    Audit { kind: String, detail: serde_json::Value },
+    Audit {
+        kind: String,
+        detail: serde_json::Value,
+    },
     /// Set the room's break-glass list (members who may invoke break-glass).
-    SetBreakGlass { users: Vec<UserId> },
+    SetBreakGlass {
+        users: Vec<UserId>,
+    },
     /// Purge the room's annex content if its retention period is over
     /// (`force`: scrub storage again for an already purged room).
     RunRetention {
@@ -75,7 +88,13 @@ pub async fn add_user(store: &Store, name: &str) -> anyhow::Result<(UserId, Stri
     let token = new_token();
     let id = UserId::new();
     store
-        .create_user(&UserRecord { id, name: name.to_string(), token_hash: token_hash(&token), created_ms: now_ms(), revoked_ms: None })
+        .create_user(&UserRecord {
+            id,
+            name: name.to_string(),
+            token_hash: token_hash(&token),
+            created_ms: now_ms(),
+            revoked_ms: None,
+        })
         .await?;
     Ok((id, token))
 }
@@ -126,7 +145,8 @@ impl RoomBuilder {
 
     /// Writes the room.
     pub async fn create(self, store: &Store) -> anyhow::Result<RoomState> {
-        let record = RoomRecord { id: self.state.id, title: self.state.title.clone(), created_ms: self.state.created_ms };
+        let record =
+            RoomRecord { id: self.state.id, title: self.state.title.clone(), created_ms: self.state.created_ms };
         store.create_room(&record, &self.batch).await?;
         Ok(self.state)
     }
@@ -140,7 +160,10 @@ pub async fn create_room(store: &Store, title: &str, owner_name: &str) -> anyhow
     }
     let owner = user_named(store, owner_name).await?;
     let mut b = RoomBuilder::new(title);
-    b.change(ADMIN_ACTOR, Change::MemberAdded { member: Member { user: owner.id, name: owner.name, role: Role::Owner } })?;
+    b.change(
+        ADMIN_ACTOR,
+        Change::MemberAdded { member: Member { user: owner.id, name: owner.name, role: Role::Owner } },
+    )?;
     Ok(b.create(store).await?.id)
 }
 
@@ -174,7 +197,8 @@ pub async fn resolve_room(store: &Store, room: &str) -> anyhow::Result<RoomId> {
     {
         return Ok(id);
     }
-    let matches: Vec<RoomId> = store.list_rooms().await?.into_iter().filter(|r| r.title == room).map(|r| r.id).collect();
+    let matches: Vec<RoomId> =
+        store.list_rooms().await?.into_iter().filter(|r| r.title == room).map(|r| r.id).collect();
     match matches.as_slice() {
         [one] => Ok(*one),
         [] => anyhow::bail!("no room {room:?}"),
@@ -193,7 +217,8 @@ pub async fn run_admin(store: &Store, room: RoomId, command: AdminCommand) -> an
         // node that just died still holds under an unexpired lease).
         let live = store.latest_heartbeat().await?.is_some_and(|hb| now_ms() - hb < 3_000);
         if !live {
-            let config = ServerConfig { node_id: Some(format!("admin-{}", uuid::Uuid::now_v7())), ..ServerConfig::default() };
+            let config =
+                ServerConfig { node_id: Some(format!("admin-{}", uuid::Uuid::now_v7())), ..ServerConfig::default() };
             let hub = Hub::new(store.clone(), Arc::new(config));
             drain_queue(&hub).await?;
             hub.shutdown().await;

@@ -98,7 +98,14 @@ impl RefusalLog {
         if self.count > AUDITED_REFUSALS_PER_CONNECTION {
             let more = self.count - AUDITED_REFUSALS_PER_CONNECTION;
             let refusal = (ErrorCode::Invalid, format!("{more} further refused frames on this connection"));
-            self.hub.audit_refusal(self.user, "frames", &refusal, json!({"peer": self.peer.ip().to_string(), "count": more})).await;
+            self.hub
+                .audit_refusal(
+                    self.user,
+                    "frames",
+                    &refusal,
+                    json!({"peer": self.peer.ip().to_string(), "count": more}),
+                )
+                .await;
         }
     }
 }
@@ -367,7 +374,8 @@ pub async fn serve_connection<S>(
             }
             Request::Rooms => match hub.store().rooms_for_user(user.id).await {
                 Ok(rooms) => {
-                    let rooms = rooms.into_iter().map(|(r, role)| RoomSummary { id: r.id, title: r.title, role }).collect();
+                    let rooms =
+                        rooms.into_iter().map(|(r, role)| RoomSummary { id: r.id, title: r.title, role }).collect();
                     Ok(serde_json::to_value(RoomsResult { rooms }).unwrap_or(Value::Null))
                 }
                 Err(e) => Err((ErrorCode::Unavailable, format!("cannot list rooms: {e}"))),
@@ -606,11 +614,17 @@ async fn route_to_room(
                 return Err(refusal);
             }
             if url.is_empty() {
-                return Err((ErrorCode::Unavailable, "an administrative command holds the room for a moment; retry".into()));
+                return Err((
+                    ErrorCode::Unavailable,
+                    "an administrative command holds the room for a moment; retry".into(),
+                ));
             }
             tracing::debug!(%room, %node, %url, "room sequenced by another node: redirecting");
             *moved_to = Some(url.clone());
-            return Err((ErrorCode::Moved, format!("room {room} is served by another server node; reconnect to {url}")));
+            return Err((
+                ErrorCode::Moved,
+                format!("room {room} is served by another server node; reconnect to {url}"),
+            ));
         }
         Err(e) => {
             tracing::error!(%room, "cannot open room: {e:#}");

@@ -135,30 +135,61 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoSeed> {
 
     let mut b = RoomBuilder::new(DEMO_TITLE);
     for m in &members {
-        b.change(ADMIN_ACTOR, Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: role_of(&m.role) } })?;
+        b.change(
+            ADMIN_ACTOR,
+            Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: role_of(&m.role) } },
+        )?;
     }
     let mut section_ids = Vec::new();
     for (title, body) in SECTIONS {
         let id = SectionId::new();
         section_ids.push(id);
-        b.change(owner, Change::SectionAdded { section: id, title: title.to_string(), body: body.to_string(), after: None })?;
+        b.change(
+            owner,
+            Change::SectionAdded { section: id, title: title.to_string(), body: body.to_string(), after: None },
+        )?;
     }
     let objections: [(UserId, usize, ObjectionKind, bool, &str, ObjectionStatus); 5] = [
-        (privacy, 2, ObjectionKind::ExposureScope, true,
-         "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes and two list refreshes.",
-         ObjectionStatus::Open),
-        (legal, 2, ObjectionKind::Wording, false,
-         "\"no payment data\" is stated as fact but rests on the view definition, not on what was rendered. Say \"no payment fields are part of this view\".",
-         ObjectionStatus::Open),
-        (engineering, 1, ObjectionKind::EvidenceSufficiency, true,
-         "The 09:17 entry needs the render log line, not only the session-start line, before we call it verified.",
-         ObjectionStatus::Open),
-        (trust, 3, ObjectionKind::Sensitivity, false,
-         "The affected-accounts section should not name the tier of either tenant in the main packet.",
-         ObjectionStatus::Open),
-        (privacy, 5, ObjectionKind::Other, false,
-         "Legal and privacy disagree on exposure vs visibility wording.",
-         ObjectionStatus::Open),
+        (
+            privacy,
+            2,
+            ObjectionKind::ExposureScope,
+            true,
+            "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes and two list refreshes.",
+            ObjectionStatus::Open,
+        ),
+        (
+            legal,
+            2,
+            ObjectionKind::Wording,
+            false,
+            "\"no payment data\" is stated as fact but rests on the view definition, not on what was rendered. Say \"no payment fields are part of this view\".",
+            ObjectionStatus::Open,
+        ),
+        (
+            engineering,
+            1,
+            ObjectionKind::EvidenceSufficiency,
+            true,
+            "The 09:17 entry needs the render log line, not only the session-start line, before we call it verified.",
+            ObjectionStatus::Open,
+        ),
+        (
+            trust,
+            3,
+            ObjectionKind::Sensitivity,
+            false,
+            "The affected-accounts section should not name the tier of either tenant in the main packet.",
+            ObjectionStatus::Open,
+        ),
+        (
+            privacy,
+            5,
+            ObjectionKind::Other,
+            false,
+            "Legal and privacy disagree on exposure vs visibility wording.",
+            ObjectionStatus::Open,
+        ),
     ];
     let mut last_objection = None;
     for (author, section, kind, blocking, text, status) in objections {
@@ -188,7 +219,10 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoSeed> {
                 change: trustroom_shared::objection::StatusChange {
                     status: ObjectionStatus::AcceptedResidual,
                     by: owner,
-                    rationale: Some("Terminology is for the downstream privacy review to settle; both readings are recorded.".into()),
+                    rationale: Some(
+                        "Terminology is for the downstream privacy review to settle; both readings are recorded."
+                            .into(),
+                    ),
                     at_ms: now_ms(),
                 },
             },

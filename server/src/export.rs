@@ -7,8 +7,8 @@
 use serde_json::json;
 use trustroom_shared::RoomId;
 use trustroom_shared::canonical::sha256_hex;
-use trustroom_shared::change::apply;
 use trustroom_shared::change::Revision;
+use trustroom_shared::change::apply;
 use trustroom_shared::export::{ExportFormat, bundle_with_stats, to_json, to_markdown_with_stats};
 use trustroom_shared::manifest::ManifestRecord;
 use trustroom_shared::protocol::ExportResult;
@@ -63,7 +63,12 @@ pub async fn log_upto(store: &Store, room: RoomId, revision: u64) -> anyhow::Res
 
 /// Renders the bundle of `state` in `format`, with the room's metrics from
 /// its revision log `log` (revisions up to `state.revision`).
-pub fn render(state: &RoomState, release: Option<ManifestRecord>, format: ExportFormat, log: &[Revision]) -> ExportResult {
+pub fn render(
+    state: &RoomState,
+    release: Option<ManifestRecord>,
+    format: ExportFormat,
+    log: &[Revision],
+) -> ExportResult {
     let released = release.is_some();
     let b = bundle_with_stats(state, release, log);
     let text = match format {

@@ -17,10 +17,10 @@ use trustroom_shared::protocol::ErrorCode;
 use trustroom_shared::{RoomId, UserId};
 
 use crate::clock::now_ms;
+use crate::cluster::LeaseTerm;
 use crate::config::ServerConfig;
 use crate::outbox::Outbox;
 use crate::room::{AuditHandover, Refusal, Room, RoomCmd, RoomHandle};
-use crate::cluster::LeaseTerm;
 use crate::storage::{Acquired, Fence, StorageError, Store};
 
 /// The one answer for "no such room" and "not a member": same code, same
@@ -256,7 +256,9 @@ impl Hub {
             );
             match self.store.append_audit(&[entry]).await {
                 Ok(()) => return,
-                Err(StorageError::Database(sqlx::Error::Database(db))) if db.is_unique_violation() && attempt < ATTEMPTS => {
+                Err(StorageError::Database(sqlx::Error::Database(db)))
+                    if db.is_unique_violation() && attempt < ATTEMPTS =>
+                {
                     tracing::debug!("server audit chain moved on (another node appended); retrying");
                     // A little jitter so two nodes do not collide in lockstep.
                     tokio::time::sleep(std::time::Duration::from_micros(rand::random_range(200..3_200))).await;

@@ -155,7 +155,10 @@ impl ConnectionLimits {
 pub enum Admission {
     Admitted(IpSlot),
     /// Over the per-IP limit: tell the client (`closing` `rate_limited`).
-    Refused { slot: IpSlot, over: OverLimit },
+    Refused {
+        slot: IpSlot,
+        over: OverLimit,
+    },
 }
 
 /// A counted connection from one IP address.

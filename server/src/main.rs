@@ -77,7 +77,9 @@ enum Command {
         command: KeyCmd,
     },
     /// Export a room's bundle (packet, register, annex map, readiness, manifest); audited.
-    #[command(after_help = "The same room state always gives the same bytes. Annex content is never         included; restricted detail is replaced by `[redacted: annex CODE · classification]` markers.")]
+    #[command(
+        after_help = "The same room state always gives the same bytes. Annex content is never         included; restricted detail is replaced by `[redacted: annex CODE · classification]` markers."
+    )]
     Export {
         /// Room id or exact title.
         #[arg(long)]
@@ -264,7 +266,9 @@ enum KeyCmd {
 #[derive(Subcommand)]
 enum ManifestCmd {
     /// Verify an exported JSON bundle: exit 0 only when it is exactly the released packet revision.
-    #[command(after_help = "Recomputes the content hash and every digest from the bundle, checks the         Ed25519 signatures of the manifest and of the release event, and checks that the bytes are         the exporter's exact encoding. Without --public-key the key is read from the database.")]
+    #[command(
+        after_help = "Recomputes the content hash and every digest from the bundle, checks the         Ed25519 signatures of the manifest and of the release event, and checks that the bytes are         the exporter's exact encoding. Without --public-key the key is read from the database."
+    )]
     Verify {
         /// The exported JSON bundle (`-` reads stdin).
         bundle: PathBuf,
@@ -307,10 +311,12 @@ fn parse_role(role: &str, discipline: Option<Discipline>, agent_role: Option<Age
     Ok(match role {
         "owner" => Role::Owner,
         "observer" => Role::Observer,
-        "reviewer" => Role::Reviewer {
-            discipline: discipline.ok_or_else(|| anyhow::anyhow!("a reviewer needs --discipline"))?,
-        },
-        "agent" => Role::Agent { agent_role: agent_role.ok_or_else(|| anyhow::anyhow!("an agent needs --agent-role"))? },
+        "reviewer" => {
+            Role::Reviewer { discipline: discipline.ok_or_else(|| anyhow::anyhow!("a reviewer needs --discipline"))? }
+        }
+        "agent" => {
+            Role::Agent { agent_role: agent_role.ok_or_else(|| anyhow::anyhow!("an agent needs --agent-role"))? }
+        }
         other => anyhow::bail!("unknown role {other:?} (owner, reviewer, agent, observer)"),
     })
 }
@@ -385,7 +391,9 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
             let _metrics = match metrics_listen {
                 Some(addr) => {
-                    let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} for metrics"))?;
+                    let l = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding {addr} for metrics"))?;
                     eprintln!("trustroom-server metrics on http://{}/metrics", l.local_addr()?);
                     Some(AbortOnDrop(tokio::spawn(trustroom_server::metrics::serve(l))))
                 }
@@ -469,14 +477,19 @@ async fn main() -> anyhow::Result<()> {
         Command::Key { command: KeyCmd::Show } => {
             let key = signing::server_key(&store).await?;
             writeln!(out, "{}", key.public_hex())?;
-            eprintln!("ed25519 manifest signing key, fingerprint {}, created at {} ms", key.fingerprint(), key.created_ms);
+            eprintln!(
+                "ed25519 manifest signing key, fingerprint {}, created at {} ms",
+                key.fingerprint(),
+                key.created_ms
+            );
         }
         Command::Export { room, revision, format, out: file } => {
             let room = admin::resolve_room(&store, &room).await?;
             let result = export::operator_export(&store, room, revision, format).await?;
             match file {
                 Some(path) => {
-                    std::fs::write(&path, result.text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+                    std::fs::write(&path, result.text.as_bytes())
+                        .with_context(|| format!("writing {}", path.display()))?;
                     eprintln!(
                         "exported room {room} rev {} (packet rev {}, {}{}) to {}",
                         result.revision,

@@ -126,12 +126,35 @@ impl Metrics {
         let counter = |out: &mut String, name: &str, help: &str, v: f64| {
             let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n");
         };
-        gauge(&mut out, "trustroom_connections", "Open authenticated websocket connections.", self.connections.load(Ordering::Relaxed) as f64);
-        gauge(&mut out, "trustroom_rooms_open", "Rooms with a live actor.", self.rooms_open.load(Ordering::Relaxed) as f64);
-        counter(&mut out, "trustroom_ops_accepted_total", "Changes (revisions) committed durably and acknowledged.", load(&self.ops_accepted) as f64);
-        counter(&mut out, "trustroom_commit_failures_total", "Group commits storage refused.", load(&self.commit_failures) as f64);
+        gauge(
+            &mut out,
+            "trustroom_connections",
+            "Open authenticated websocket connections.",
+            self.connections.load(Ordering::Relaxed) as f64,
+        );
+        gauge(
+            &mut out,
+            "trustroom_rooms_open",
+            "Rooms with a live actor.",
+            self.rooms_open.load(Ordering::Relaxed) as f64,
+        );
+        counter(
+            &mut out,
+            "trustroom_ops_accepted_total",
+            "Changes (revisions) committed durably and acknowledged.",
+            load(&self.ops_accepted) as f64,
+        );
+        counter(
+            &mut out,
+            "trustroom_commit_failures_total",
+            "Group commits storage refused.",
+            load(&self.commit_failures) as f64,
+        );
         let name = "trustroom_commit_duration_seconds";
-        let _ = write!(out, "# HELP {name} Group commit latency (one transaction, fsync included).\n# TYPE {name} histogram\n");
+        let _ = write!(
+            out,
+            "# HELP {name} Group commit latency (one transaction, fsync included).\n# TYPE {name} histogram\n"
+        );
         let mut cumulative = 0u64;
         for (bound, count) in COMMIT_BUCKETS.iter().zip(&self.commit_buckets) {
             cumulative += load(count);
@@ -141,12 +164,42 @@ impl Metrics {
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {commits}");
         let _ = writeln!(out, "{name}_sum {}", load(&self.commit_micros_sum) as f64 / 1e6);
         let _ = writeln!(out, "{name}_count {commits}");
-        counter(&mut out, "trustroom_events_broadcast_total", "Committed events broadcast to a room.", load(&self.events_broadcast) as f64);
-        counter(&mut out, "trustroom_deliveries_queued_total", "Event frames queued for recipients (fan-out).", load(&self.deliveries_queued) as f64);
-        counter(&mut out, "trustroom_frames_written_total", "Frames written to websockets.", load(&self.frames_written) as f64);
-        counter(&mut out, "trustroom_socket_flushes_total", "Websocket flushes (each writes a batch of queued frames).", load(&self.socket_flushes) as f64);
-        gauge(&mut out, "trustroom_fanout_queue_depth", "Frames queued in connection outboxes, not yet written.", self.outbox_queued.load(Ordering::Relaxed).max(0) as f64);
-        counter(&mut out, "trustroom_stalled_disconnects_total", "Subscribers disconnected because their outbox was full.", load(&self.stalled_disconnects) as f64);
+        counter(
+            &mut out,
+            "trustroom_events_broadcast_total",
+            "Committed events broadcast to a room.",
+            load(&self.events_broadcast) as f64,
+        );
+        counter(
+            &mut out,
+            "trustroom_deliveries_queued_total",
+            "Event frames queued for recipients (fan-out).",
+            load(&self.deliveries_queued) as f64,
+        );
+        counter(
+            &mut out,
+            "trustroom_frames_written_total",
+            "Frames written to websockets.",
+            load(&self.frames_written) as f64,
+        );
+        counter(
+            &mut out,
+            "trustroom_socket_flushes_total",
+            "Websocket flushes (each writes a batch of queued frames).",
+            load(&self.socket_flushes) as f64,
+        );
+        gauge(
+            &mut out,
+            "trustroom_fanout_queue_depth",
+            "Frames queued in connection outboxes, not yet written.",
+            self.outbox_queued.load(Ordering::Relaxed).max(0) as f64,
+        );
+        counter(
+            &mut out,
+            "trustroom_stalled_disconnects_total",
+            "Subscribers disconnected because their outbox was full.",
+            load(&self.stalled_disconnects) as f64,
+        );
         if let Some((rss, cpu)) = process_stats() {
             gauge(&mut out, "process_resident_memory_bytes", "Resident memory of the server process.", rss as f64);
             counter(&mut out, "process_cpu_seconds_total", "User and system CPU time of the server process.", cpu);

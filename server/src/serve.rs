@@ -65,9 +65,7 @@ pub async fn run_with_tls(
                     if let Err(e) = hub.store().heartbeat(&node, now_ms()).await {
                         tracing::warn!("heartbeat failed: {e}");
                     }
-                    if shared
-                        && let Err(e) = hub.sweep_revoked().await
-                    {
+                    if shared && let Err(e) = hub.sweep_revoked().await {
                         tracing::warn!("revocation sweep failed: {e:#}");
                     }
                     beat_at = tokio::time::Instant::now() + Duration::from_secs(1);

@@ -154,11 +154,7 @@ fn text_of(v: &Value) -> String {
 /// spreadsheet does not run it as a formula.
 pub fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 
 #[cfg(test)]
@@ -170,10 +166,24 @@ mod tests {
     #[test]
     fn filters_and_formats() {
         let a = next_entry(None, "r", 1, "u1", "change.section_edited", 1, json!({}));
-        let b = next_entry(Some((a.seq, &a.hash)), "r", 2, "u1", "change.access_requested", 2,
-            json!({"code": "R-1", "annex_code": "A1", "reason": "CASE-1, \"urgent\"", "status": "requested"}));
-        let c = next_entry(Some((b.seq, &b.hash)), "r", 3, "u2", "refused", 2,
-            json!({"request": "view_annex", "code": "forbidden", "message": "no"}));
+        let b = next_entry(
+            Some((a.seq, &a.hash)),
+            "r",
+            2,
+            "u1",
+            "change.access_requested",
+            2,
+            json!({"code": "R-1", "annex_code": "A1", "reason": "CASE-1, \"urgent\"", "status": "requested"}),
+        );
+        let c = next_entry(
+            Some((b.seq, &b.hash)),
+            "r",
+            3,
+            "u2",
+            "refused",
+            2,
+            json!({"request": "view_annex", "code": "forbidden", "message": "no"}),
+        );
         let d = next_entry(Some((c.seq, &c.hash)), "r", 4, "u2", "refused", 2, json!({"request": "edit"}));
         let h = history(&[a, b, c, d], |id| (id == "u1").then(|| "priya".to_string()));
         assert_eq!(h.len(), 2);

@@ -260,10 +260,17 @@ pub fn evaluate(rules: &[BoundaryRule], inserted: &str, rationale: &str) -> Vec<
                 norm.find(&p).map(|i| norm[i..i + p.len()].to_string())
             });
             let matched = phrase.or_else(|| {
-                r.patterns.iter().find_map(|p| compile(p).ok().and_then(|re| re.find(text).map(|m| m.as_str().to_string())))
+                r.patterns
+                    .iter()
+                    .find_map(|p| compile(p).ok().and_then(|re| re.find(text).map(|m| m.as_str().to_string())))
             });
             if let Some(m) = matched {
-                flags.push(BoundaryFlag { rule: r.id.clone(), category: r.category, field: field.to_string(), matched: shown(&m) });
+                flags.push(BoundaryFlag {
+                    rule: r.id.clone(),
+                    category: r.category,
+                    field: field.to_string(),
+                    matched: shown(&m),
+                });
             }
         }
     }
@@ -352,11 +359,13 @@ mod tests {
         assert!(matches!(validate(&bad_pattern), Err(RuleError::Bad(..))));
         let empty = vec![rule("x", BoundaryCategory::Other, &[], &[])];
         assert!(validate(&empty).is_err());
-        let dup = vec![rule("x", BoundaryCategory::Other, &["a"], &[]), rule("x", BoundaryCategory::Other, &["b"], &[])];
+        let dup =
+            vec![rule("x", BoundaryCategory::Other, &["a"], &[]), rule("x", BoundaryCategory::Other, &["b"], &[])];
         assert!(validate(&dup).is_err());
         let huge = vec![rule("x", BoundaryCategory::Other, &[], &[r"\w{1000}\w{1000}\w{1000}"])];
         assert!(validate(&huge).is_err(), "size limit refuses huge automata");
-        let many: Vec<BoundaryRule> = (0..=MAX_RULES).map(|i| rule(&format!("r{i}"), BoundaryCategory::Other, &["a"], &[])).collect();
+        let many: Vec<BoundaryRule> =
+            (0..=MAX_RULES).map(|i| rule(&format!("r{i}"), BoundaryCategory::Other, &["a"], &[])).collect();
         assert!(matches!(validate(&many), Err(RuleError::TooMany(_))));
     }
 }

@@ -7,15 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::{AccessPolicy, AccessRequest, BreakGlass, Decided, Ended, Fold, Promotion, Provenance, Purge};
 use crate::annex::Annex;
+use crate::boundary::BoundaryRule;
 use crate::checks::{CheckKind, CheckOverride, CheckResult};
 use crate::ids::{AccessRequestId, BreakGlassId, PromotionId};
-use crate::boundary::BoundaryRule;
 use crate::ids::{ClientId, ObjectionId, SectionId, SuggestionId, UserId};
-use crate::suggestion::{Amendment, Decision, Proposal, RegisterProposal, Suggestion, SuggestionStatus};
 use crate::objection::{Objection, ObjectionStatus, Reply, StatusChange, status_move_allowed};
 use crate::ot::{OpLimits, TextOp, WireOp};
 use crate::release::{Cosignature, LastRelease, ReleasePolicy, ReleaseState};
 use crate::room::{Member, RoomState, Section};
+use crate::suggestion::{Amendment, Decision, Proposal, RegisterProposal, Suggestion, SuggestionStatus};
 
 /// What changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,24 +30,52 @@ pub enum Change {
         after: Option<SectionId>,
     },
     /// A text operation, already transformed to apply at this revision.
-    SectionEdited { section: SectionId, op: WireOp },
-    ObjectionRaised { objection: Objection },
-    ReplyAdded { objection: ObjectionId, reply: Reply },
-    ObjectionStatusChanged { objection: ObjectionId, change: StatusChange },
-    AnnexAdded { annex: Annex },
-    MemberAdded { member: Member },
-    MemberRemoved { user: UserId },
-    ReleaseChanged { release: ReleaseState },
+    SectionEdited {
+        section: SectionId,
+        op: WireOp,
+    },
+    ObjectionRaised {
+        objection: Objection,
+    },
+    ReplyAdded {
+        objection: ObjectionId,
+        reply: Reply,
+    },
+    ObjectionStatusChanged {
+        objection: ObjectionId,
+        change: StatusChange,
+    },
+    AnnexAdded {
+        annex: Annex,
+    },
+    MemberAdded {
+        member: Member,
+    },
+    MemberRemoved {
+        user: UserId,
+    },
+    ReleaseChanged {
+        release: ReleaseState,
+    },
     /// The owner set the co-signatures a release needs.
-    ReleasePolicySet { policy: ReleasePolicy },
+    ReleasePolicySet {
+        policy: ReleasePolicy,
+    },
     /// A member co-signed the current content hash.
-    Cosigned { cosignature: Cosignature },
+    Cosigned {
+        cosignature: Cosignature,
+    },
     // --- Annex access governance (see `access` and `checks`) ---
     /// A member asked for access to an annex (state `requested`).
-    AccessRequested { request: AccessRequest },
+    AccessRequested {
+        request: AccessRequest,
+    },
     /// A later, overlapping request folded into a pending request or an
     /// active grant (timers never stack).
-    AccessFolded { request: AccessRequestId, fold: Fold },
+    AccessFolded {
+        request: AccessRequestId,
+        fold: Fold,
+    },
     /// An owner (never the requester) approved, with the grant's expiry, or denied.
     AccessDecided {
         request: AccessRequestId,
@@ -57,16 +85,30 @@ pub enum Change {
         expires_at: Option<i64>,
     },
     /// The requester withdrew a pending request.
-    AccessWithdrawn { request: AccessRequestId, at_ms: i64 },
+    AccessWithdrawn {
+        request: AccessRequestId,
+        at_ms: i64,
+    },
     /// A grant ended: expired on the server's clock, revoked by an owner,
     /// or its holder left the room. Clients drop the annex content at once.
-    GrantEnded { grant: AccessRequestId, ended: Ended },
+    GrantEnded {
+        grant: AccessRequestId,
+        ended: Ended,
+    },
     /// A member on the break-glass list opened annexes for at most 30 minutes.
-    BreakGlassInvoked { invocation: BreakGlass },
+    BreakGlassInvoked {
+        invocation: BreakGlass,
+    },
     /// A break-glass ended; the room opened its blocking review objection.
-    BreakGlassEnded { invocation: BreakGlassId, ended: Ended, review: Objection },
+    BreakGlassEnded {
+        invocation: BreakGlassId,
+        ended: Ended,
+        review: Objection,
+    },
     /// A member asked to promote an annex passage into a section.
-    PromotionRequested { promotion: Promotion },
+    PromotionRequested {
+        promotion: Promotion,
+    },
     /// An owner decided a promotion: approved when `provenance` is present
     /// (the passage follows as a `section_edited` change), else denied.
     PromotionDecided {
@@ -77,37 +119,61 @@ pub enum Change {
     },
     /// The room's access policy (reasons, durations, break-glass list,
     /// auditors, retention).
-    AccessPolicySet { policy: AccessPolicy },
+    AccessPolicySet {
+        policy: AccessPolicy,
+    },
     /// The server evaluated the room checks; these fail now.
-    ChecksEvaluated { checks: Vec<CheckResult> },
+    ChecksEvaluated {
+        checks: Vec<CheckResult>,
+    },
     /// An owner overrode one failing check with a rationale.
-    CheckOverridden { check_override: CheckOverride },
+    CheckOverridden {
+        check_override: CheckOverride,
+    },
     /// What an override covered changed: it no longer applies.
-    CheckOverrideLapsed { check: CheckKind },
+    CheckOverrideLapsed {
+        check: CheckKind,
+    },
     /// Retention purged the annex content (metadata and hashes remain).
-    ContentPurged { purge: Purge },
+    ContentPurged {
+        purge: Purge,
+    },
     // --- Suggestions (see `suggestion` and `boundary`) ---
     /// A member proposed a section edit or register change.
-    SuggestionProposed { suggestion: Suggestion },
+    SuggestionProposed {
+        suggestion: Suggestion,
+    },
     /// A suggestion was accepted, rejected (with a reason) or withdrawn by
     /// its proposer. An accepted edit follows as `section_edited`; an
     /// accepted register change as `objection_amended` or
     /// `objection_status_changed`.
-    SuggestionDecided { suggestion: SuggestionId, decision: Decision },
+    SuggestionDecided {
+        suggestion: SuggestionId,
+        decision: Decision,
+    },
     /// The owner set which reviewers may accept and reject suggestions.
-    SuggestionAcceptorsSet { acceptors: Vec<UserId> },
+    SuggestionAcceptorsSet {
+        acceptors: Vec<UserId>,
+    },
     /// The owner set the room's boundary rules (`None`: the defaults).
     BoundaryRulesSet {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rules: Option<Vec<BoundaryRule>>,
     },
     /// An objection's text, kind or anchor changed (an accepted register suggestion).
-    ObjectionAmended { objection: ObjectionId, amendment: Amendment },
+    ObjectionAmended {
+        objection: ObjectionId,
+        amendment: Amendment,
+    },
     /// A member's requests were refused for restricted detail of annexes
     /// they may not read more often than the probe budget allows: their
     /// free-text requests are refused unread until `until_ms`. Shown to the
     /// owners as an alert; carries no text of the refused requests.
-    ProbeSuspected { user: UserId, name: String, until_ms: i64 },
+    ProbeSuspected {
+        user: UserId,
+        name: String,
+        until_ms: i64,
+    },
 }
 
 impl Change {
@@ -408,7 +474,8 @@ fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), 
             }
             match &suggestion.proposal {
                 Proposal::Edit { section, op } => {
-                    let s = state.section(*section).ok_or_else(|| ApplyError::NotFound(format!("section {section}")))?;
+                    let s =
+                        state.section(*section).ok_or_else(|| ApplyError::NotFound(format!("section {section}")))?;
                     let op = TextOp::from_wire(op, unlimited)?;
                     if op.base_len() != s.len {
                         return Err(ApplyError::Invalid(format!(
@@ -423,14 +490,17 @@ fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), 
                 }
                 Proposal::Register { change } => {
                     for o in change.objections() {
-                        let obj = state.objections.get(&o).ok_or_else(|| ApplyError::NotFound(format!("objection {o}")))?;
+                        let obj =
+                            state.objections.get(&o).ok_or_else(|| ApplyError::NotFound(format!("objection {o}")))?;
                         if !obj.is_open() {
                             return Err(ApplyError::Conflict(format!("objection {} is {}", obj.code(), obj.status)));
                         }
                     }
                     if let RegisterProposal::MergeObjections { keep, duplicates } = change {
                         if duplicates.is_empty() || duplicates.contains(keep) {
-                            return Err(ApplyError::Invalid("a merge names one objection to keep and other duplicates".into()));
+                            return Err(ApplyError::Invalid(
+                                "a merge names one objection to keep and other duplicates".into(),
+                            ));
                         }
                         let mut seen = std::collections::BTreeSet::new();
                         if !duplicates.iter().all(|d| seen.insert(*d)) {
@@ -462,7 +532,9 @@ fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), 
                     decision.status
                 )));
             }
-            if decision.status == SuggestionStatus::Rejected && decision.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            if decision.status == SuggestionStatus::Rejected
+                && decision.reason.as_deref().is_none_or(|r| r.trim().is_empty())
+            {
                 return Err(ApplyError::Invalid("a rejection needs a reason".into()));
             }
             s.status = decision.status;
@@ -481,7 +553,10 @@ fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), 
             state.suggestions.boundary_rules = rules.clone();
         }
         Change::ObjectionAmended { objection, amendment } => {
-            let o = state.objections.get(objection).ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
+            let o = state
+                .objections
+                .get(objection)
+                .ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
             if !o.is_open() {
                 return Err(ApplyError::Conflict(format!("objection {} is {}", o.code(), o.status)));
             }
@@ -497,7 +572,10 @@ fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), 
             {
                 return Err(ApplyError::Invalid("an objection's text must not be empty".into()));
             }
-            let o = state.objections.get_mut(objection).ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
+            let o = state
+                .objections
+                .get_mut(objection)
+                .ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
             if let Some(t) = &amendment.text {
                 o.text = t.clone();
             }

@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::{promoted_passages, RequestStatus};
+use crate::access::{RequestStatus, promoted_passages};
 use crate::canonical::{canonical_json, sha256_hex};
 use crate::ids::{SectionId, UserId};
 use crate::release::ReleaseState;
@@ -249,9 +249,7 @@ fn find_ci(hay: &[char], needle: &[char]) -> Vec<usize> {
         return Vec::new();
     }
     let first = needle[0];
-    (0..=hay.len() - needle.len())
-        .filter(|&i| hay[i] == first && hay[i..i + needle.len()] == *needle)
-        .collect()
+    (0..=hay.len() - needle.len()).filter(|&i| hay[i] == first && hay[i..i + needle.len()] == *needle).collect()
 }
 
 /// Char positions of exact occurrences of `needle` in `hay`.
@@ -432,12 +430,9 @@ fn release_rules(state: &RoomState) -> Option<CheckResult> {
     let ready = match &state.release {
         ReleaseState::Ready { revision, .. } if state.content_revision > *revision => *revision,
         // Held for it: stays failing until the owner marks the room ready again.
-        ReleaseState::Held { .. } => state
-            .access
-            .checks
-            .iter()
-            .find(|c| c.check == CheckKind::ReleaseRules)
-            .and_then(|c| c.ready_revision)?,
+        ReleaseState::Held { .. } => {
+            state.access.checks.iter().find(|c| c.check == CheckKind::ReleaseRules).and_then(|c| c.ready_revision)?
+        }
         _ => return None,
     };
     let detail = format!(

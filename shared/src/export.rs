@@ -21,9 +21,7 @@ use crate::canonical::{canonical_json, content_hash, sha256_hex};
 use crate::ids::{RoomId, SectionId, UserId};
 use crate::manifest::ManifestRecord;
 use crate::objection::{Objection, ObjectionStatus};
-use crate::readiness::{
-    Blocker, HeldAnnex, Residual, boundary_checked, content_blockers, held_annexes, residual,
-};
+use crate::readiness::{Blocker, HeldAnnex, Residual, boundary_checked, content_blockers, held_annexes, residual};
 use crate::release::Lane;
 use crate::role::{ParseEnumError, kebab_enum_text};
 use crate::room::RoomState;
@@ -288,12 +286,7 @@ fn section_cuts(state: &RoomState, section: SectionId, blocking: &[crate::checks
         let classification = state.annex_by_code(&code).map_or("restricted", |a| a.classification.as_str());
         match cuts.last_mut() {
             Some(last) if start < last.end => last.end = last.end.max(start + len),
-            _ => cuts.push(Cut {
-                start,
-                end: start + len,
-                marker: redaction_marker(&code, classification),
-                code,
-            }),
+            _ => cuts.push(Cut { start, end: start + len, marker: redaction_marker(&code, classification), code }),
         }
     }
     (cuts, title)
@@ -495,7 +488,11 @@ pub fn export_core(state: &RoomState) -> ExportCore {
         packet.push(PacketSection {
             id: section.id,
             title: hashed.title.clone(),
-            digest: digest(&SectionContent { id: section.id, title: section.title.clone(), body: section.body.clone() }),
+            digest: digest(&SectionContent {
+                id: section.id,
+                title: section.title.clone(),
+                body: section.body.clone(),
+            }),
             statements: out,
         });
     }
@@ -544,7 +541,11 @@ pub fn bundle(state: &RoomState, release: Option<ManifestRecord>) -> Bundle {
 /// the signed manifest (see `manifest::verify_bundle`), and the metrics
 /// move after the release; they stay in the Markdown rendering and the
 /// `stats` request.
-pub fn bundle_with_stats(state: &RoomState, release: Option<ManifestRecord>, log: &[crate::change::Revision]) -> Bundle {
+pub fn bundle_with_stats(
+    state: &RoomState,
+    release: Option<ManifestRecord>,
+    log: &[crate::change::Revision],
+) -> Bundle {
     let stats = Some(ExportStats::of(state, log));
     Bundle { stats: if release.is_none() { stats } else { None }, ..bundle(state, release) }
 }
@@ -770,7 +771,8 @@ pub fn to_markdown(b: &Bundle) -> String {
                 let who: Vec<String> = m.cosigners.iter().map(cosigner_text).collect();
                 let _ = writeln!(out, "- Co-signers: {}", who.join("; "));
             }
-            let held: Vec<String> = m.held_annexes.iter().map(|a| format!("{} [{}]", a.code, a.classification)).collect();
+            let held: Vec<String> =
+                m.held_annexes.iter().map(|a| format!("{} [{}]", a.code, a.classification)).collect();
             let _ = writeln!(out, "- Held annexes: {}", if held.is_empty() { "none".into() } else { held.join(", ") });
             let _ = writeln!(out, "- Accepted residual: {}", m.accepted_residual.len());
             if let Some(a) = &m.audit_anchor {
@@ -814,7 +816,10 @@ fn outcome_row(out: &mut String, who: &str, o: &crate::stats::Outcomes) {
 fn stats_markdown(out: &mut String, st: &ExportStats) {
     let _ = writeln!(out, "\n## Working metrics\n");
     let _ = writeln!(out, "Suggestions (not covered by the release manifest):\n");
-    let _ = writeln!(out, "| proposer | proposed | accepted | rejected | open | conflicting | withdrawn | out-of-bounds | rejected share |");
+    let _ = writeln!(
+        out,
+        "| proposer | proposed | accepted | rejected | open | conflicting | withdrawn | out-of-bounds | rejected share |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     outcome_row(out, "all", &st.suggestions);
     for r in &st.by_role {
@@ -868,10 +873,16 @@ mod tests {
     #[test]
     fn references_become_markers_and_missing_ones_are_marked() {
         let mut f = fixture();
-        set_body(&mut f, "[restricted] See [[annex:A1]] and [[annex:A7]].\n\n[contested: O-4] Disputed.\n\nLeak acct-4471-NWF.");
+        set_body(
+            &mut f,
+            "[restricted] See [[annex:A1]] and [[annex:A7]].\n\n[contested: O-4] Disputed.\n\nLeak acct-4471-NWF.",
+        );
         let core = export_core(&f.state);
         let st = &core.packet[0].statements;
-        assert_eq!(st[0].text, "[restricted] See [redacted: annex A1 · tenant-identifiers] and [missing reference: annex A7].");
+        assert_eq!(
+            st[0].text,
+            "[restricted] See [redacted: annex A1 · tenant-identifiers] and [missing reference: annex A7]."
+        );
         assert_eq!(st[0].marks, vec!["missing reference: annex A7 does not exist".to_string()]);
         assert_eq!(st[1].marks, vec!["missing reference: objection O-4 does not exist".to_string()]);
         assert_eq!(st[2].text, "Leak [redacted: annex A1 · tenant-identifiers].");
@@ -933,13 +944,16 @@ mod tests {
         let core = export_core(&f.state);
         assert!(core.exact, "an approved promoted passage is not redacted");
         assert!(core.packet[0].statements[0].text.contains(passage));
-        assert!(core.packet[0].statements[0].marks[0].starts_with("promoted passage P-1 from annex A1, approved by olive"));
+        assert!(
+            core.packet[0].statements[0].marks[0].starts_with("promoted passage P-1 from annex A1, approved by olive")
+        );
         assert!(core.readiness.blockers.is_empty(), "{:?}", core.readiness.blockers);
 
         // Without the promotion it is a violation; an override keeps it exact and marked.
         f.state.access.promotions.clear();
         assert!(!export_core(&f.state).exact);
-        let covered = evaluate(&f.state, 0).into_iter().find(|c| c.check == CheckKind::AnnexBoundary).expect("failing").covered;
+        let covered =
+            evaluate(&f.state, 0).into_iter().find(|c| c.check == CheckKind::AnnexBoundary).expect("failing").covered;
         f.state.access.overrides.push(CheckOverride {
             check: CheckKind::AnnexBoundary,
             rationale: "the identifier is public in the customer notice".into(),

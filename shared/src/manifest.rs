@@ -212,11 +212,7 @@ pub fn manifest_body(
 /// Signs a body.
 pub fn sign_manifest(body: ManifestBody, key: &SigningKey) -> SignedManifest {
     let bytes = canonical_json(&body);
-    SignedManifest {
-        manifest_hash: sha256_hex(&bytes),
-        signature: hex::encode(key.sign(&bytes).to_bytes()),
-        body,
-    }
+    SignedManifest { manifest_hash: sha256_hex(&bytes), signature: hex::encode(key.sign(&bytes).to_bytes()), body }
 }
 
 #[derive(Serialize)]
@@ -264,10 +260,8 @@ pub enum SignatureError {
 
 /// Checks an Ed25519 signature (hex) over `message` with a public key (hex).
 pub fn verify_signature(public_key_hex: &str, message: &[u8], signature_hex: &str) -> Result<(), SignatureError> {
-    let key: [u8; 32] = hex::decode(public_key_hex.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or(SignatureError::BadKey)?;
+    let key: [u8; 32] =
+        hex::decode(public_key_hex.trim()).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::BadKey)?;
     let key = VerifyingKey::from_bytes(&key).map_err(|_| SignatureError::BadKey)?;
     let sig: [u8; 64] =
         hex::decode(signature_hex).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::BadSignature)?;
@@ -344,11 +338,20 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     ) {
         return c.done(String::new);
     }
-    if !c.add("format", (keys_are(&value, &["core", "format", "release"]) || keys_are(&value, &["core", "format", "release", "stats"])) && str_at(&value, "format") == EXPORT_FORMAT, format!("expected a {EXPORT_FORMAT} bundle with keys core, format, release (and stats when not released)")) {
+    if !c.add(
+        "format",
+        (keys_are(&value, &["core", "format", "release"]) || keys_are(&value, &["core", "format", "release", "stats"]))
+            && str_at(&value, "format") == EXPORT_FORMAT,
+        format!("expected a {EXPORT_FORMAT} bundle with keys core, format, release (and stats when not released)"),
+    ) {
         return c.done(String::new);
     }
     let release = &value["release"];
-    if !c.add("released", !release.is_null(), "the bundle carries no release manifest: this packet revision was not released") {
+    if !c.add(
+        "released",
+        !release.is_null(),
+        "the bundle carries no release manifest: this packet revision was not released",
+    ) {
         return c.done(String::new);
     }
     let manifest = &release["manifest"];
@@ -372,7 +375,11 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     }
     c.add("manifest signature", true, "Ed25519 signature over the canonical body is valid");
     let manifest_hash = sha256_hex(&body_bytes);
-    if !c.add("manifest hash", str_at(manifest, "manifest_hash") == manifest_hash, format!("the body hashes to {manifest_hash}")) {
+    if !c.add(
+        "manifest hash",
+        str_at(manifest, "manifest_hash") == manifest_hash,
+        format!("the body hashes to {manifest_hash}"),
+    ) {
         return c.done(String::new);
     }
     let mut unsigned = event.clone();
@@ -426,20 +433,31 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
         return c.done(String::new);
     }
     // A released bundle is signed whole: unsigned metrics have no place in it.
-    if !c.add("unsigned parts", value.get("stats").is_none(), "a released bundle carries metrics, which no signature covers") {
+    if !c.add(
+        "unsigned parts",
+        value.get("stats").is_none(),
+        "a released bundle carries metrics, which no signature covers",
+    ) {
         return c.done(String::new);
     }
     let revision = body.get("revision").and_then(Value::as_u64).unwrap_or(0);
     let lane = str_at(body, "lane").to_string();
-    let audience = body.get("audience").and_then(Value::as_str).map(|a| format!(" for audience {a}")).unwrap_or_default();
+    let audience =
+        body.get("audience").and_then(Value::as_str).map(|a| format!(" for audience {a}")).unwrap_or_default();
     let signer = str_at(&body["signer"], "name").to_string();
     let cosigners: Vec<String> = body["cosigners"]
         .as_array()
         .map(|a| a.iter().map(|s| str_at(s, "name").to_string()).collect())
         .unwrap_or_default();
     c.done(move || {
-        let co = if cosigners.is_empty() { "no co-signers".to_string() } else { format!("co-signed by {}", cosigners.join(", ")) };
-        format!("VERIFIED — exactly packet revision {revision} as released to the {lane} lane{audience} by {signer}, {co}")
+        let co = if cosigners.is_empty() {
+            "no co-signers".to_string()
+        } else {
+            format!("co-signed by {}", cosigners.join(", "))
+        };
+        format!(
+            "VERIFIED — exactly packet revision {revision} as released to the {lane} lane{audience} by {signer}, {co}"
+        )
     })
 }
 
@@ -475,8 +493,13 @@ mod tests {
         let b = released(&f.state.clone(), &k);
         assert_eq!(a.manifest, b.manifest);
         assert_eq!(a.manifest.body.revision, f.state.content_revision);
-        assert!(verify_signature(&public_key_hex(&k), &canonical_json(&a.manifest.body), &a.manifest.signature).is_ok());
-        assert!(verify_signature(&public_key_hex(&key(2)), &canonical_json(&a.manifest.body), &a.manifest.signature).is_err());
+        assert!(
+            verify_signature(&public_key_hex(&k), &canonical_json(&a.manifest.body), &a.manifest.signature).is_ok()
+        );
+        assert!(
+            verify_signature(&public_key_hex(&key(2)), &canonical_json(&a.manifest.body), &a.manifest.signature)
+                .is_err()
+        );
     }
 
     #[test]
@@ -495,10 +518,18 @@ mod tests {
             m.body.cosigners.iter().map(|c| (c.name.as_str(), c.lane, c.audience)).collect();
         assert_eq!(
             scopes,
-            [("dan", Some(Lane::Privacy), Some(Audience::LaneReviewers)), ("priya", Some(Lane::Privacy), Some(Audience::Organisation))],
+            [
+                ("dan", Some(Lane::Privacy), Some(Audience::LaneReviewers)),
+                ("priya", Some(Lane::Privacy), Some(Audience::Organisation))
+            ],
             "only the co-signatures for this lane, sorted by name"
         );
-        assert!(m.body.cosigners.iter().all(|c| c.content_hash.as_deref() == Some(hash.as_str()) && c.revision == f.state.content_revision));
+        assert!(
+            m.body
+                .cosigners
+                .iter()
+                .all(|c| c.content_hash.as_deref() == Some(hash.as_str()) && c.revision == f.state.content_revision)
+        );
         let v = serde_json::to_value(&m.body).expect("json");
         assert_eq!(v["audience"], "lane-reviewers");
         assert_eq!(v["cosigners"][0]["lane"], "privacy");
@@ -507,18 +538,28 @@ mod tests {
         // Deterministic: the same state and scope give the same bytes and signature.
         let again = released_to(&f.state.clone(), &k, Lane::Privacy, Audience::LaneReviewers).manifest;
         assert_eq!(canonical_json(&m.body), canonical_json(&again.body));
-        assert_eq!((m.manifest_hash.as_str(), m.signature.as_str()), (again.manifest_hash.as_str(), again.signature.as_str()));
+        assert_eq!(
+            (m.manifest_hash.as_str(), m.signature.as_str()),
+            (again.manifest_hash.as_str(), again.signature.as_str())
+        );
         // A wider audience is another manifest, relying only on the wider co-signature.
         let wide = released_to(&f.state, &k, Lane::Privacy, Audience::Organisation).manifest;
         assert_ne!(wide.manifest_hash, m.manifest_hash);
         assert_eq!(wide.body.cosigners.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["priya"]);
         let ps = released_to(&f.state, &k, Lane::ProductSecurity, Audience::LaneReviewers).manifest;
-        assert_eq!(ps.body.cosigners.iter().map(|c| (c.name.as_str(), c.lane)).collect::<Vec<_>>(), [("priya", Some(Lane::ProductSecurity))]);
+        assert_eq!(
+            ps.body.cosigners.iter().map(|c| (c.name.as_str(), c.lane)).collect::<Vec<_>>(),
+            [("priya", Some(Lane::ProductSecurity))]
+        );
         // A scoped bundle verifies and names lane and audience.
         let text = to_json(&bundle(&f.state, Some(released_to(&f.state, &k, Lane::Privacy, Audience::Organisation))));
         let v = verify_bundle(&text, &public_key_hex(&k));
         assert!(v.verified, "{v:?}");
-        assert!(v.summary.contains("privacy lane for audience organisation") && v.summary.contains("co-signed by priya"), "{}", v.summary);
+        assert!(
+            v.summary.contains("privacy lane for audience organisation") && v.summary.contains("co-signed by priya"),
+            "{}",
+            v.summary
+        );
         // After a change, no co-signature is relied on any more.
         set_body(&mut f, "[verified: TL-7] Changed.");
         assert!(released_to(&f.state, &k, Lane::Privacy, Audience::LaneReviewers).manifest.body.cosigners.is_empty());
@@ -530,7 +571,15 @@ mod tests {
         let k = key(8);
         let mut body = released(&f.state, &k).manifest.body;
         body.audience = None;
-        body.cosigners = vec![Cosigner { user: f.privacy, name: "priya".into(), role: "reviewer/privacy".into(), revision: 3, content_hash: None, lane: None, audience: None }];
+        body.cosigners = vec![Cosigner {
+            user: f.privacy,
+            name: "priya".into(),
+            role: "reviewer/privacy".into(),
+            revision: 3,
+            content_hash: None,
+            lane: None,
+            audience: None,
+        }];
         let old = sign_manifest(body, &k);
         let text = serde_json::to_string(&old).expect("json");
         assert!(!text.contains("audience") && !text.contains("\"lane\":null"), "{text}");
@@ -552,7 +601,13 @@ mod tests {
         let bytes = text.as_bytes();
         for i in (0..bytes.len()).step_by(3) {
             let mut changed = bytes.to_vec();
-            changed[i] = if changed[i] == b'0' { b'1' } else if changed[i] == b' ' { b'\t' } else { changed[i] ^ 0x01 };
+            changed[i] = if changed[i] == b'0' {
+                b'1'
+            } else if changed[i] == b' ' {
+                b'\t'
+            } else {
+                changed[i] ^ 0x01
+            };
             let Ok(s) = String::from_utf8(changed) else { continue };
             let v = verify_bundle(&s, &public_key_hex(&k));
             assert!(!v.verified, "changing byte {i} ({:?}) still verifies", bytes[i] as char);

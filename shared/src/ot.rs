@@ -141,11 +141,7 @@ impl TextOp {
     /// or larger than `limits` before doing arithmetic on it.
     pub fn from_wire(wire: &[WireComponent], limits: OpLimits) -> Result<Self, OpError> {
         if wire.len() > limits.max_components {
-            return Err(OpError::TooLarge(format!(
-                "{} components (limit {})",
-                wire.len(),
-                limits.max_components
-            )));
+            return Err(OpError::TooLarge(format!("{} components (limit {})", wire.len(), limits.max_components)));
         }
         let max = i64::try_from(limits.max_text_chars).unwrap_or(i64::MAX);
         let mut op = TextOp::new();
@@ -171,10 +167,7 @@ impl TextOp {
                 }
             }
             if op.base_len > limits.max_text_chars || op.target_len > limits.max_text_chars {
-                return Err(OpError::TooLarge(format!(
-                    "text would exceed {} characters",
-                    limits.max_text_chars
-                )));
+                return Err(OpError::TooLarge(format!("text would exceed {} characters", limits.max_text_chars)));
             }
         }
         Ok(op)
@@ -394,13 +387,8 @@ impl TextOp {
         let new_chars: Vec<char> = new.chars().collect();
         let prefix = old_chars.iter().zip(&new_chars).take_while(|(a, b)| a == b).count();
         let max_suffix = old_chars.len().min(new_chars.len()) - prefix;
-        let suffix = old_chars
-            .iter()
-            .rev()
-            .zip(new_chars.iter().rev())
-            .take(max_suffix)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let suffix =
+            old_chars.iter().rev().zip(new_chars.iter().rev()).take(max_suffix).take_while(|(a, b)| a == b).count();
         let mut op = TextOp::new();
         op.retain(prefix);
         let inserted: String = new_chars[prefix..new_chars.len() - suffix].iter().collect();
@@ -457,7 +445,12 @@ mod tests {
 
     #[test]
     fn apply_insert_delete_multibyte() {
-        let o = op(&[WireComponent::Count(2), WireComponent::Text("é€".into()), WireComponent::Count(-1), WireComponent::Count(1)]);
+        let o = op(&[
+            WireComponent::Count(2),
+            WireComponent::Text("é€".into()),
+            WireComponent::Count(-1),
+            WireComponent::Count(1),
+        ]);
         assert_eq!(o.apply("a😀bc").expect("apply"), "a😀é€c");
     }
 

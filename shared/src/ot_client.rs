@@ -79,9 +79,7 @@ impl SectionSync {
     pub fn in_flight(&self) -> Option<&TextOp> {
         match self {
             SectionSync::Synced => None,
-            SectionSync::Awaiting { in_flight } | SectionSync::AwaitingWithBuffer { in_flight, .. } => {
-                Some(in_flight)
-            }
+            SectionSync::Awaiting { in_flight } | SectionSync::AwaitingWithBuffer { in_flight, .. } => Some(in_flight),
         }
     }
 

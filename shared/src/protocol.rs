@@ -12,18 +12,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::access::Sealed;
+use crate::boundary::{BoundaryFlag, BoundaryRule};
 use crate::change::Revision;
 use crate::checks::CheckKind;
+use crate::export::ExportFormat;
+use crate::ids::SuggestionId;
 use crate::ids::{AccessRequestId, BreakGlassId, PromotionId};
 use crate::ids::{AnnexId, ClientId, ObjectionId, RoomId, SectionId, UserId};
+use crate::manifest::ManifestRecord;
 use crate::objection::{ObjectionKind, ObjectionStatus};
 use crate::ot::WireOp;
-use crate::export::ExportFormat;
-use crate::manifest::ManifestRecord;
 use crate::release::Lane;
 use crate::role::Discipline;
-use crate::boundary::{BoundaryFlag, BoundaryRule};
-use crate::ids::SuggestionId;
 use crate::suggestion::{RegisterProposal, Suggestion};
 use crate::view::Snapshot;
 
@@ -151,7 +151,9 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
     },
-    Leave { room: RoomId },
+    Leave {
+        room: RoomId,
+    },
     AddSection {
         room: RoomId,
         title: String,
@@ -202,7 +204,10 @@ pub enum Request {
         seq: Option<u64>,
     },
     /// Read an annex's content (audited; only for members with access).
-    ViewAnnex { room: RoomId, annex: AnnexId },
+    ViewAnnex {
+        room: RoomId,
+        annex: AnnexId,
+    },
     /// Share your cursor; not stored, not revisioned.
     Cursor {
         room: RoomId,
@@ -211,8 +216,13 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         anchor: Option<usize>,
     },
-    Hold { room: RoomId, reason: String },
-    MarkReady { room: RoomId },
+    Hold {
+        room: RoomId,
+        reason: String,
+    },
+    MarkReady {
+        room: RoomId,
+    },
     /// Release the packet revision to one downstream lane, readable by
     /// `audience` (default `lane-reviewers`); the co-signatures the policy
     /// requires must cover this lane and this audience (or a wider one).
@@ -222,10 +232,15 @@ pub enum Request {
         #[serde(default)]
         audience: crate::release::Audience,
     },
-    Escalate { room: RoomId, reason: String },
+    Escalate {
+        room: RoomId,
+        reason: String,
+    },
     /// The server's readiness record of the room (with the annex-boundary
     /// checks a client cannot run); any member.
-    Readiness { room: RoomId },
+    Readiness {
+        room: RoomId,
+    },
     /// Set the co-signatures a release needs besides the owner's (owner
     /// only). Replaces the previous policy; empty lists clear it.
     SetReleasePolicy {
@@ -259,7 +274,9 @@ pub enum Request {
         format: ExportFormat,
     },
     /// The room's manifest history and the server's public key; any member.
-    Manifests { room: RoomId },
+    Manifests {
+        room: RoomId,
+    },
     // --- Annex access governance (docs/access.md) ---
     /// Ask for read access to annexes, with a reason and a duration
     /// (default and maximum set by the room's access policy). Overlapping
@@ -274,7 +291,10 @@ pub enum Request {
         seq: Option<u64>,
     },
     /// Withdraw your own pending request.
-    WithdrawAccess { room: RoomId, request: AccessRequestId },
+    WithdrawAccess {
+        room: RoomId,
+        request: AccessRequestId,
+    },
     /// Approve a request (an owner who is not the requester).
     ApproveAccess {
         room: RoomId,
@@ -308,7 +328,10 @@ pub enum Request {
         seq: Option<u64>,
     },
     /// End a break-glass early (its invoker or an owner).
-    EndBreakGlass { room: RoomId, invocation: BreakGlassId },
+    EndBreakGlass {
+        room: RoomId,
+        invocation: BreakGlassId,
+    },
     /// Ask to promote an exact annex passage into a section.
     RequestPromotion {
         room: RoomId,
@@ -321,7 +344,10 @@ pub enum Request {
     },
     /// Read a pending promotion's passage (owners who may decide it, and
     /// its requester); audited like an annex view.
-    ViewPromotion { room: RoomId, promotion: PromotionId },
+    ViewPromotion {
+        room: RoomId,
+        promotion: PromotionId,
+    },
     /// Approve a promotion: the passage is inserted with its provenance.
     ApprovePromotion {
         room: RoomId,
@@ -336,7 +362,11 @@ pub enum Request {
         note: Option<String>,
     },
     /// Override one failing room check with a rationale (owner only).
-    OverrideCheck { room: RoomId, check: CheckKind, rationale: String },
+    OverrideCheck {
+        room: RoomId,
+        check: CheckKind,
+        rationale: String,
+    },
     /// Change the room's access policy (owner only); absent fields stay.
     SetAccessPolicy {
         room: RoomId,
@@ -415,7 +445,9 @@ pub enum Request {
         seq: Option<u64>,
     },
     /// The room's suggestions, acceptors and boundary rules; any member.
-    Suggestions { room: RoomId },
+    Suggestions {
+        room: RoomId,
+    },
     /// Set which reviewers may accept and reject suggestions (owner only);
     /// replaces the list.
     SetSuggestionAcceptors {
@@ -431,7 +463,9 @@ pub enum Request {
         rules: Option<Vec<BoundaryRule>>,
     },
     /// The room's working metrics; any member.
-    Stats { room: RoomId },
+    Stats {
+        room: RoomId,
+    },
     Ping,
 }
 
@@ -559,7 +593,13 @@ pub struct Presence {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Handshake accepted.
-    Welcome { protocol: u32, user: UserId, name: String, client: ClientId, server: String },
+    Welcome {
+        protocol: u32,
+        user: UserId,
+        name: String,
+        client: ClientId,
+        server: String,
+    },
     /// A request succeeded.
     Ok {
         id: String,
@@ -574,17 +614,35 @@ pub enum ServerFrame {
         message: String,
     },
     /// Full state of a room as this member may see it.
-    Snapshot { room: RoomId, snapshot: Box<Snapshot> },
+    Snapshot {
+        room: RoomId,
+        snapshot: Box<Snapshot>,
+    },
     /// One accepted change (redacted), in revision order.
-    Event { room: RoomId, rev: Box<Revision> },
+    Event {
+        room: RoomId,
+        rev: Box<Revision>,
+    },
     /// A member's cursor moved.
-    Presence { room: RoomId, presence: Presence },
+    Presence {
+        room: RoomId,
+        presence: Presence,
+    },
     /// A member's client left the room.
-    PresenceGone { room: RoomId, client: ClientId },
+    PresenceGone {
+        room: RoomId,
+        client: ClientId,
+    },
     /// You were removed from a room: drop its state.
-    Removed { room: RoomId, reason: String },
+    Removed {
+        room: RoomId,
+        reason: String,
+    },
     /// The server is closing this connection.
-    Closing { code: ErrorCode, reason: String },
+    Closing {
+        code: ErrorCode,
+        reason: String,
+    },
     Pong,
 }
 
@@ -740,7 +798,10 @@ pub fn parse_request(text: &str) -> Result<ClientFrame, (Option<String>, ErrorCo
         return Err((
             Some(id),
             ErrorCode::Invalid,
-            format!("`seq` must be between 0 and {} (it is stored as a signed 64-bit integer)", crate::requests::MAX_SEQ),
+            format!(
+                "`seq` must be between 0 and {} (it is stored as a signed 64-bit integer)",
+                crate::requests::MAX_SEQ
+            ),
         ));
     }
     Ok(ClientFrame { id, request })
@@ -784,12 +845,24 @@ fn reject_duplicate_keys(text: &str) -> Result<(), String> {
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("any JSON value")
         }
-        fn visit_bool<E>(self, _: bool) -> Result<Check, E> { Ok(Check) }
-        fn visit_i64<E>(self, _: i64) -> Result<Check, E> { Ok(Check) }
-        fn visit_u64<E>(self, _: u64) -> Result<Check, E> { Ok(Check) }
-        fn visit_f64<E>(self, _: f64) -> Result<Check, E> { Ok(Check) }
-        fn visit_str<E>(self, _: &str) -> Result<Check, E> { Ok(Check) }
-        fn visit_unit<E>(self) -> Result<Check, E> { Ok(Check) }
+        fn visit_bool<E>(self, _: bool) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_unit<E>(self) -> Result<Check, E> {
+            Ok(Check)
+        }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Check, A::Error> {
             while seq.next_element::<Check>()?.is_some() {}
             Ok(Check)

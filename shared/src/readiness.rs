@@ -14,7 +14,7 @@ use crate::canonical::content_hash;
 use crate::export::redact_sensitive;
 use crate::ids::{AnnexId, ObjectionId, SectionId, UserId};
 use crate::objection::{Objection, ObjectionStatus};
-use crate::release::{Audience, Cosignature, LastRelease, Lane, ReleasePolicy, ReleaseState};
+use crate::release::{Audience, Cosignature, Lane, LastRelease, ReleasePolicy, ReleaseState};
 use crate::role::{Discipline, Role};
 use crate::room::RoomState;
 use crate::statement::{StatementLabel, statements};
@@ -84,10 +84,7 @@ impl Blocker {
             Blocker::RoomCheck { check, reason } => format!("room check {} failing: {reason}", check.title()),
             Blocker::CosignatureMissing { requirement, voided, lane, audience } => {
                 let scope = match lane {
-                    Some(lane) => format!(
-                        " for the {lane} lane (audience {} or wider)",
-                        audience.unwrap_or_default()
-                    ),
+                    Some(lane) => format!(" for the {lane} lane (audience {} or wider)", audience.unwrap_or_default()),
                     None => String::new(),
                 };
                 if voided.is_empty() {
@@ -288,7 +285,12 @@ pub fn readiness(state: &RoomState) -> Readiness {
         let unmet: Vec<&CosignRequirement> = cosign.requirements.iter().filter(|r| r.met_by.is_none()).collect();
         for req in &unmet {
             let voided = voided_for(state, &cosign, &req.need, None);
-            blockers.push(Blocker::CosignatureMissing { requirement: req.need.describe(), voided, lane: None, audience: None });
+            blockers.push(Blocker::CosignatureMissing {
+                requirement: req.need.describe(),
+                voided,
+                lane: None,
+                audience: None,
+            });
         }
         if unmet.is_empty() {
             // Every requirement is met, but for different lanes.
@@ -299,10 +301,7 @@ pub fn readiness(state: &RoomState) -> Readiness {
                 .map(|c| format!("{} lacks {}", c.lane, c.missing.join(", ")))
                 .collect();
             blockers.push(Blocker::CosignatureMissing {
-                requirement: format!(
-                    "co-signatures for one lane (they are split across lanes: {})",
-                    lacks.join("; ")
-                ),
+                requirement: format!("co-signatures for one lane (they are split across lanes: {})", lacks.join("; ")),
                 voided: Vec::new(),
                 lane: None,
                 audience: None,
@@ -429,9 +428,7 @@ pub fn content_blockers(state: &RoomState) -> Vec<Blocker> {
                 StatementLabel::Verified { evidence } if evidence.is_empty() => {
                     blockers.push(unsupported(state, section.id, &title, st.index, &st.text))
                 }
-                StatementLabel::Unlabeled => {
-                    blockers.push(unsupported(state, section.id, &title, st.index, &st.text))
-                }
+                StatementLabel::Unlabeled => blockers.push(unsupported(state, section.id, &title, st.index, &st.text)),
                 _ => {}
             }
             for code in &st.annex_refs {
@@ -467,7 +464,11 @@ pub fn content_blockers(state: &RoomState) -> Vec<Blocker> {
         }
         hit.sort_by_key(|c| annex_code_key(c));
         for annex in hit {
-            blockers.push(Blocker::AnnexBoundaryInRegister { objection: o.id, code: o.code(), annex: annex.to_string() });
+            blockers.push(Blocker::AnnexBoundaryInRegister {
+                objection: o.id,
+                code: o.code(),
+                annex: annex.to_string(),
+            });
         }
     }
     // The other failing room checks the server published (no override).
@@ -609,8 +610,7 @@ pub fn cosign_status(state: &RoomState) -> CosignStatus {
         for audience in Audience::ALL {
             let sigs = covering(state, lane, audience);
             let reqs = assign(state, needs.clone(), &sigs);
-            let missing: Vec<String> =
-                reqs.iter().filter(|r| r.met_by.is_none()).map(|r| r.need.describe()).collect();
+            let missing: Vec<String> = reqs.iter().filter(|r| r.met_by.is_none()).map(|r| r.need.describe()).collect();
             let mut signers: Vec<String> = sigs.iter().map(|c| c.name.clone()).collect();
             signers.sort();
             signers.dedup();
@@ -701,7 +701,13 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn change(state: &mut RoomState, author: UserId, change: Change) {
-        let rev = Revision { revision: state.revision + 1, author, at_ms: 1_000 + state.revision as i64, client: None, change };
+        let rev = Revision {
+            revision: state.revision + 1,
+            author,
+            at_ms: 1_000 + state.revision as i64,
+            client: None,
+            change,
+        };
         apply(state, &rev).expect("applies");
     }
 
@@ -812,7 +818,9 @@ pub(crate) mod tests {
     fn kinds(r: &Readiness) -> Vec<String> {
         r.blockers
             .iter()
-            .map(|b| serde_json::to_value(b).ok().and_then(|v| v["blocker"].as_str().map(String::from)).unwrap_or_default())
+            .map(|b| {
+                serde_json::to_value(b).ok().and_then(|v| v["blocker"].as_str().map(String::from)).unwrap_or_default()
+            })
             .collect()
     }
 
@@ -835,11 +843,21 @@ pub(crate) mod tests {
     #[test]
     fn each_kind_of_content_blocker() {
         let mut f = fixture();
-        set_body(&mut f, "[contested: O-7] Disputed.\n\nPlain claim.\n\n[verified:] Empty evidence.\n\n[restricted] [[annex:A9]]\n\nacct-4471-nwf leaked.");
+        set_body(
+            &mut f,
+            "[contested: O-7] Disputed.\n\nPlain claim.\n\n[verified:] Empty evidence.\n\n[restricted] [[annex:A9]]\n\nacct-4471-nwf leaked.",
+        );
         let r = readiness(&f.state);
         assert_eq!(
             kinds(&r),
-            ["unlinked_contested", "unsupported_statement", "unsupported_statement", "unknown_annex_reference", "unsupported_statement", "annex_boundary"]
+            [
+                "unlinked_contested",
+                "unsupported_statement",
+                "unsupported_statement",
+                "unknown_annex_reference",
+                "unsupported_statement",
+                "annex_boundary"
+            ]
         );
         for b in &r.blockers {
             assert!(!b.describe().to_lowercase().contains("acct-4471-nwf"), "{}", b.describe());
@@ -887,7 +905,10 @@ pub(crate) mod tests {
             &mut f.state,
             f.owner,
             Change::ReleasePolicySet {
-                policy: ReleasePolicy { members: vec![f.legal], disciplines: vec![Discipline::Privacy, Discipline::Privacy] },
+                policy: ReleasePolicy {
+                    members: vec![f.legal],
+                    disciplines: vec![Discipline::Privacy, Discipline::Privacy],
+                },
             },
         );
         let r = readiness(&f.state);
@@ -931,7 +952,13 @@ pub(crate) mod tests {
             at_ms: 6,
             voided_at: None,
         };
-        let rev = Revision { revision: f.state.revision + 1, author: f.privacy, at_ms: 0, client: None, change: Change::Cosigned { cosignature: dup } };
+        let rev = Revision {
+            revision: f.state.revision + 1,
+            author: f.privacy,
+            at_ms: 0,
+            client: None,
+            change: Change::Cosigned { cosignature: dup },
+        };
         assert!(matches!(apply(&mut f.state, &rev), Err(crate::change::ApplyError::Conflict(_))));
         assert_eq!(f.state.cosignatures.iter().filter(|c| c.user == f.privacy).count(), 1, "one entry per member");
     }
@@ -1014,7 +1041,8 @@ pub(crate) mod tests {
         let privacy = release_blockers(&f.state, Lane::Privacy, Audience::LaneReviewers);
         let described = cosign_kinds(&privacy);
         assert!(
-            described[0].contains("voided by a later change: priya (signed rev") && described[0].contains("for privacy · lane-reviewers)"),
+            described[0].contains("voided by a later change: priya (signed rev")
+                && described[0].contains("for privacy · lane-reviewers)"),
             "{described:?}"
         );
         // Signing privacy again leaves product-security still to sign.
@@ -1059,7 +1087,11 @@ pub(crate) mod tests {
         assert!(!r.cosign.met);
         let cos = cosign_kinds(&r.blockers);
         assert_eq!(cos.len(), 1, "{cos:?}");
-        assert!(cos[0].contains("split across lanes") && cos[0].contains("privacy lacks co-signature from a legal reviewer"), "{cos:?}");
+        assert!(
+            cos[0].contains("split across lanes")
+                && cos[0].contains("privacy lacks co-signature from a legal reviewer"),
+            "{cos:?}"
+        );
     }
 
     #[test]
@@ -1068,7 +1100,9 @@ pub(crate) mod tests {
         change(
             &mut f.state,
             f.owner,
-            Change::ReleasePolicySet { policy: ReleasePolicy { members: vec![], disciplines: vec![Discipline::Privacy] } },
+            Change::ReleasePolicySet {
+                policy: ReleasePolicy { members: vec![], disciplines: vec![Discipline::Privacy] },
+            },
         );
         let u = f.agent;
         cosign(&mut f, u, "bot", None);
@@ -1081,7 +1115,11 @@ pub(crate) mod tests {
     fn release_status_lines_show_staleness() {
         let mut f = fixture();
         let c = f.state.content_revision;
-        change(&mut f.state, f.owner, Change::ReleaseChanged { release: ReleaseState::Ready { revision: c, by: f.owner, at_ms: 0 } });
+        change(
+            &mut f.state,
+            f.owner,
+            Change::ReleaseChanged { release: ReleaseState::Ready { revision: c, by: f.owner, at_ms: 0 } },
+        );
         assert_eq!(release_status(&f.state).line, format!("READY at rev {c}"));
         let released = ReleaseState::Released {
             revision: c,
@@ -1097,10 +1135,20 @@ pub(crate) mod tests {
         assert_eq!(release_status(&f.state).line, format!("RELEASED rev {c} — superseded at rev {m} (privacy lane)"));
         set_body(&mut f, "[verified: TL-3] Changed again.");
         assert_eq!(f.state.last_release.as_ref().and_then(|l| l.superseded_at), Some(m), "the first change supersedes");
-        change(&mut f.state, f.owner, Change::ReleaseChanged { release: ReleaseState::Held { reasons: vec!["fix".into()], by: f.owner, at_ms: 0 } });
+        change(
+            &mut f.state,
+            f.owner,
+            Change::ReleaseChanged {
+                release: ReleaseState::Held { reasons: vec!["fix".into()], by: f.owner, at_ms: 0 },
+            },
+        );
         let s = release_status(&f.state);
         assert_eq!(s.line, format!("HELD: fix · last release: RELEASED rev {c} — superseded at rev {m}"));
-        change(&mut f.state, f.owner, Change::ReleaseChanged { release: ReleaseState::Ready { revision: c, by: f.owner, at_ms: 0 } });
+        change(
+            &mut f.state,
+            f.owner,
+            Change::ReleaseChanged { release: ReleaseState::Ready { revision: c, by: f.owner, at_ms: 0 } },
+        );
         assert!(release_status(&f.state).ready_stale);
     }
 }

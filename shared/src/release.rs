@@ -237,7 +237,9 @@ pub enum ReleaseRefusal {
 /// Blockers and co-signatures are checked separately.
 pub fn release_precondition(release: &ReleaseState, content_revision: u64) -> Result<(), ReleaseRefusal> {
     match release {
-        ReleaseState::Ready { revision, .. } | ReleaseState::Released { revision, .. } if content_revision > *revision => {
+        ReleaseState::Ready { revision, .. } | ReleaseState::Released { revision, .. }
+            if content_revision > *revision =>
+        {
             let what = if matches!(release, ReleaseState::Ready { .. }) { "marked ready" } else { "released" };
             Err(ReleaseRefusal::Stale(format!(
                 "the room changed at rev {content_revision} after it was {what} at rev {revision}; review it and mark it ready again"
@@ -323,7 +325,8 @@ mod tests {
         let ready = ReleaseState::Ready { revision: 5, by, at_ms: 0 };
         assert_eq!(release_precondition(&ready, 5), Ok(()));
         assert!(matches!(release_precondition(&ready, 6), Err(ReleaseRefusal::Stale(_))));
-        let released = ReleaseState::Released { revision: 5, content_hash: String::new(), lane: Lane::Privacy, by, at_ms: 0 };
+        let released =
+            ReleaseState::Released { revision: 5, content_hash: String::new(), lane: Lane::Privacy, by, at_ms: 0 };
         assert_eq!(release_precondition(&released, 5), Ok(()), "a repeat of the same packet revision");
         assert!(matches!(release_precondition(&released, 7), Err(ReleaseRefusal::Stale(_))));
         for state in [

@@ -90,7 +90,8 @@ const ADD_SECTION: RequestSpec = spec("add_section", C::Edit, true, false, false
 const EDIT: RequestSpec = spec("edit", C::Edit, true, false, false, Nothing, &["op"]);
 const OBJECT: RequestSpec = spec("object", C::Object, true, false, true, Nothing, &["text", "quote"]);
 const REPLY: RequestSpec = spec("reply", C::Object, true, false, true, Nothing, &["text"]);
-const SET_OBJECTION_STATUS: RequestSpec = spec("set_objection_status", C::ResolveObjection, true, false, false, OwnRecord, &["rationale"]);
+const SET_OBJECTION_STATUS: RequestSpec =
+    spec("set_objection_status", C::ResolveObjection, true, false, false, OwnRecord, &["rationale"]);
 const VIEW_ANNEX: RequestSpec = disclosing(spec("view_annex", C::Read, false, true, true, AnnexReaders, &[]));
 const CURSOR: RequestSpec = spec("cursor", C::Read, false, true, true, Nothing, &[]);
 const HOLD: RequestSpec = spec("hold", C::DecideRelease, true, false, false, Nothing, &["reason"]);
@@ -104,26 +105,37 @@ const EXPORT: RequestSpec = spec("export", C::Read, false, true, true, Nothing, 
 const MANIFESTS: RequestSpec = spec("manifests", C::Read, false, true, true, Nothing, &[]);
 const REQUEST_ACCESS: RequestSpec = spec("request_access", C::Read, true, false, true, Nothing, &["reason"]);
 const WITHDRAW_ACCESS: RequestSpec = spec("withdraw_access", C::Read, true, true, true, OwnRecord, &[]);
-const APPROVE_ACCESS: RequestSpec = spec("approve_access", C::GovernAccess, true, false, false, AnotherOwner, &["note"]);
+const APPROVE_ACCESS: RequestSpec =
+    spec("approve_access", C::GovernAccess, true, false, false, AnotherOwner, &["note"]);
 const DENY_ACCESS: RequestSpec = spec("deny_access", C::GovernAccess, true, true, false, AnotherOwner, &["note"]);
 const REVOKE_GRANT: RequestSpec = spec("revoke_grant", C::GovernAccess, true, true, false, Nothing, &["note"]);
 const BREAK_GLASS: RequestSpec = spec("break_glass", C::Read, true, false, false, BreakGlassList, &["reason"]);
 const END_BREAK_GLASS: RequestSpec = spec("end_break_glass", C::Read, true, true, false, OwnRecord, &[]);
-const REQUEST_PROMOTION: RequestSpec = spec("request_promotion", C::Read, true, false, false, AnnexReaders, &["reason"]);
-const VIEW_PROMOTION: RequestSpec = disclosing(spec("view_promotion", C::Read, false, true, false, PromotionParties, &[]));
-const APPROVE_PROMOTION: RequestSpec = spec("approve_promotion", C::GovernAccess, true, false, false, AnotherOwner, &["note"]);
+const REQUEST_PROMOTION: RequestSpec =
+    spec("request_promotion", C::Read, true, false, false, AnnexReaders, &["reason"]);
+const VIEW_PROMOTION: RequestSpec =
+    disclosing(spec("view_promotion", C::Read, false, true, false, PromotionParties, &[]));
+const APPROVE_PROMOTION: RequestSpec =
+    spec("approve_promotion", C::GovernAccess, true, false, false, AnotherOwner, &["note"]);
 const DENY_PROMOTION: RequestSpec = spec("deny_promotion", C::GovernAccess, true, true, false, AnotherOwner, &["note"]);
-const OVERRIDE_CHECK: RequestSpec = spec("override_check", C::DecideRelease, true, false, false, Nothing, &["rationale"]);
-const SET_ACCESS_POLICY: RequestSpec = spec("set_access_policy", C::GovernAccess, true, false, false, Nothing, &["reason_pattern"]);
+const OVERRIDE_CHECK: RequestSpec =
+    spec("override_check", C::DecideRelease, true, false, false, Nothing, &["rationale"]);
+const SET_ACCESS_POLICY: RequestSpec =
+    spec("set_access_policy", C::GovernAccess, true, false, false, Nothing, &["reason_pattern"]);
 const ACCESS_HISTORY: RequestSpec = spec("access_history", C::Audit, false, true, false, Nothing, &["format"]);
 const SUGGEST: RequestSpec = spec("suggest", C::Suggest, true, false, true, Nothing, &["op", "rationale", "evidence"]);
-const SUGGEST_REGISTER: RequestSpec = spec("suggest_register", C::Suggest, true, false, true, Nothing, &["change", "rationale", "evidence"]);
-const ACCEPT_SUGGESTION: RequestSpec = spec("accept_suggestion", C::DecideSuggestion, true, false, false, Nothing, &["note"]);
-const REJECT_SUGGESTION: RequestSpec = spec("reject_suggestion", C::DecideSuggestion, true, false, false, Nothing, &["reason"]);
+const SUGGEST_REGISTER: RequestSpec =
+    spec("suggest_register", C::Suggest, true, false, true, Nothing, &["change", "rationale", "evidence"]);
+const ACCEPT_SUGGESTION: RequestSpec =
+    spec("accept_suggestion", C::DecideSuggestion, true, false, false, Nothing, &["note"]);
+const REJECT_SUGGESTION: RequestSpec =
+    spec("reject_suggestion", C::DecideSuggestion, true, false, false, Nothing, &["reason"]);
 const WITHDRAW_SUGGESTION: RequestSpec = spec("withdraw_suggestion", C::Suggest, true, false, true, OwnRecord, &[]);
 const SUGGESTIONS: RequestSpec = spec("suggestions", C::Read, false, true, true, Nothing, &[]);
-const SET_SUGGESTION_ACCEPTORS: RequestSpec = spec("set_suggestion_acceptors", C::GovernRoom, true, false, false, Nothing, &[]);
-const SET_BOUNDARY_RULES: RequestSpec = spec("set_boundary_rules", C::GovernRoom, true, false, false, Nothing, &["rules"]);
+const SET_SUGGESTION_ACCEPTORS: RequestSpec =
+    spec("set_suggestion_acceptors", C::GovernRoom, true, false, false, Nothing, &[]);
+const SET_BOUNDARY_RULES: RequestSpec =
+    spec("set_boundary_rules", C::GovernRoom, true, false, false, Nothing, &["rules"]);
 const STATS: RequestSpec = spec("stats", C::Read, false, true, true, Nothing, &[]);
 const PING: RequestSpec = spec("ping", C::Read, false, true, true, Nothing, &[]);
 
@@ -322,7 +334,9 @@ impl Request {
             Request::SetAccessPolicy { reason_pattern, .. } => {
                 reason_pattern.as_deref().map(|p| field("reason_pattern", p)).into_iter().collect()
             }
-            Request::AccessHistory { format, .. } => format.as_deref().map(|f| field("format", f)).into_iter().collect(),
+            Request::AccessHistory { format, .. } => {
+                format.as_deref().map(|f| field("format", f)).into_iter().collect()
+            }
             Request::Suggest { op, rationale, evidence, .. } => {
                 let mut v = vec![FreeText { field: "op", text: inserted(op) }, field("rationale", rationale)];
                 v.extend(evidence.iter().map(|e| field("evidence", e)));
@@ -344,7 +358,11 @@ impl Request {
             Request::SetBoundaryRules { rules, .. } => rules
                 .iter()
                 .flatten()
-                .flat_map(|r| std::iter::once(r.id.as_str()).chain(r.phrases.iter().map(String::as_str)).chain(r.patterns.iter().map(String::as_str)))
+                .flat_map(|r| {
+                    std::iter::once(r.id.as_str())
+                        .chain(r.phrases.iter().map(String::as_str))
+                        .chain(r.patterns.iter().map(String::as_str))
+                })
                 .map(|t| field("rules", t))
                 .collect(),
         }
@@ -371,7 +389,9 @@ mod tests {
     pub(crate) fn sample(name: &str) -> Request {
         let id = "00000000-0000-7000-8000-000000000001";
         let extra = match name {
-            "join" | "leave" | "readiness" | "export" | "manifests" | "suggestions" | "stats" | "mark_ready" => json!({}),
+            "join" | "leave" | "readiness" | "export" | "manifests" | "suggestions" | "stats" | "mark_ready" => {
+                json!({})
+            }
             "add_section" => json!({"title": "T", "body": "B"}),
             "edit" => json!({"section": id, "base": 0, "op": ["x"]}),
             "object" => json!({"section": id, "kind": "other", "text": "t", "quote": "q"}),
@@ -395,7 +415,9 @@ mod tests {
             "set_access_policy" => json!({"reason_pattern": "x"}),
             "access_history" => json!({"format": "csv"}),
             "suggest" => json!({"section": id, "base": 0, "op": ["x"], "rationale": "r", "evidence": ["e"]}),
-            "suggest_register" => json!({"change": {"action": "reword", "objection": id, "text": "t"}, "rationale": "r", "evidence": ["e"]}),
+            "suggest_register" => {
+                json!({"change": {"action": "reword", "objection": id, "text": "t"}, "rationale": "r", "evidence": ["e"]})
+            }
             "accept_suggestion" => json!({"suggestion": id, "note": "n"}),
             "reject_suggestion" => json!({"suggestion": id, "reason": "r"}),
             "withdraw_suggestion" => json!({"suggestion": id}),
@@ -438,7 +460,10 @@ mod tests {
             // request about themselves, never a decision.
             if s.capability == C::Read {
                 assert!(
-                    matches!(s.name, "request_access" | "withdraw_access" | "break_glass" | "end_break_glass" | "request_promotion"),
+                    matches!(
+                        s.name,
+                        "request_access" | "withdraw_access" | "break_glass" | "end_break_glass" | "request_promotion"
+                    ),
                     "{} mutates with only the read capability",
                     s.name
                 );

@@ -225,7 +225,9 @@ fn span_bytes(before: &str, after: &str, span: EditSpan) -> Option<(usize, usize
 /// Whether normalised `w` equals the normalised pattern `exact` at every
 /// position except its digits, which are other digits.
 fn is_look_alike(w: &[char], exact: &[char]) -> bool {
-    w != exact && w.len() == exact.len() && w.iter().zip(exact).all(|(c, e)| if e.is_ascii_digit() { c.is_numeric() } else { c == e })
+    w != exact
+        && w.len() == exact.len()
+        && w.iter().zip(exact).all(|(c, e)| if e.is_ascii_digit() { c.is_numeric() } else { c == e })
 }
 
 /// Finds the annexes' sensitive patterns in normalised text.
@@ -266,7 +268,8 @@ impl Matcher {
     /// of a similar form like `CASE-88412` — does not trip it. Name-like
     /// patterns (no digit) have no look-alikes.
     pub fn look_alikes(&self, text: &str) -> Vec<AnnexId> {
-        let shaped: Vec<&Pattern> = self.patterns.iter().filter(|p| p.text.chars().any(|c| c.is_ascii_digit())).collect();
+        let shaped: Vec<&Pattern> =
+            self.patterns.iter().filter(|p| p.text.chars().any(|c| c.is_ascii_digit())).collect();
         if shaped.is_empty() || !text.chars().any(char::is_numeric) {
             return Vec::new();
         }
@@ -331,7 +334,12 @@ impl Matcher {
 
     /// [`Matcher::mask_except`] over every string value of `value`;
     /// whether anything changed.
-    pub fn mask_json_except(&self, value: &mut serde_json::Value, hidden: &dyn Fn(AnnexId) -> bool, keep: &[String]) -> bool {
+    pub fn mask_json_except(
+        &self,
+        value: &mut serde_json::Value,
+        hidden: &dyn Fn(AnnexId) -> bool,
+        keep: &[String],
+    ) -> bool {
         use serde_json::Value;
         match value {
             Value::String(s) => match self.mask_except(s, hidden, keep) {
@@ -393,9 +401,7 @@ impl Matcher {
                 if n == 0 || n > norm.len() {
                     return 0;
                 }
-                (0..=norm.len() - n)
-                    .filter(|&i| is_look_alike(&norm[i..i + n], &exact))
-                    .count()
+                (0..=norm.len() - n).filter(|&i| is_look_alike(&norm[i..i + n], &exact)).count()
             })
             .sum()
     }

@@ -283,10 +283,22 @@ mod tests {
             (privacy, "priya", Role::Reviewer { discipline: Discipline::Privacy }),
             (agent, "chrono", Role::Agent { agent_role: AgentRole::Chronology }),
         ] {
-            push(&mut state, &mut log, owner, 1_000, Change::MemberAdded { member: Member { user, name: name.into(), role } });
+            push(
+                &mut state,
+                &mut log,
+                owner,
+                1_000,
+                Change::MemberAdded { member: Member { user, name: name.into(), role } },
+            );
         }
         let section = SectionId::new();
-        push(&mut state, &mut log, owner, 1_000, Change::SectionAdded { section, title: "S".into(), body: "abc".into(), after: None });
+        push(
+            &mut state,
+            &mut log,
+            owner,
+            1_000,
+            Change::SectionAdded { section, title: "S".into(), body: "abc".into(), after: None },
+        );
         let mut ids = Vec::new();
         for (i, (who, role)) in [
             (agent, Role::Agent { agent_role: AgentRole::Chronology }),
@@ -315,15 +327,41 @@ mod tests {
             ids.push(s.id);
             push(&mut state, &mut log, who, 2_000, Change::SuggestionProposed { suggestion: s });
         }
-        let decide = |status, reason: Option<&str>| Decision { status, by: owner, reason: reason.map(String::from), at_ms: 3_000 };
-        push(&mut state, &mut log, owner, 3_000, Change::SuggestionDecided { suggestion: ids[0], decision: decide(SuggestionStatus::Accepted, None) });
-        push(&mut state, &mut log, owner, 3_000, Change::SectionEdited { section, op: TextOp::from_texts("abc", "abc0").to_wire() });
-        push(&mut state, &mut log, owner, 3_000, Change::SuggestionDecided { suggestion: ids[2], decision: decide(SuggestionStatus::Rejected, Some("no")) });
+        let decide = |status, reason: Option<&str>| Decision {
+            status,
+            by: owner,
+            reason: reason.map(String::from),
+            at_ms: 3_000,
+        };
+        push(
+            &mut state,
+            &mut log,
+            owner,
+            3_000,
+            Change::SuggestionDecided { suggestion: ids[0], decision: decide(SuggestionStatus::Accepted, None) },
+        );
+        push(
+            &mut state,
+            &mut log,
+            owner,
+            3_000,
+            Change::SectionEdited { section, op: TextOp::from_texts("abc", "abc0").to_wire() },
+        );
+        push(
+            &mut state,
+            &mut log,
+            owner,
+            3_000,
+            Change::SuggestionDecided { suggestion: ids[2], decision: decide(SuggestionStatus::Rejected, Some("no")) },
+        );
         let ready = ReleaseState::Ready { revision: state.revision, by: owner, at_ms: 25_000 };
         push(&mut state, &mut log, owner, 25_000, Change::ReleaseChanged { release: ready });
 
         let st = compute(&state, &log, Some(2));
-        assert_eq!((st.suggestions.proposed, st.suggestions.accepted, st.suggestions.rejected, st.suggestions.open), (3, 1, 1, 1));
+        assert_eq!(
+            (st.suggestions.proposed, st.suggestions.accepted, st.suggestions.rejected, st.suggestions.open),
+            (3, 1, 1, 1)
+        );
         let chrono = st.by_role.iter().find(|r| r.role == "agent/chronology").expect("agent row");
         assert_eq!((chrono.outcomes.proposed, chrono.outcomes.accepted, chrono.outcomes.open), (2, 1, 1));
         assert_eq!(chrono.outcomes.rejection_pct(), Some(0));

@@ -425,7 +425,9 @@ mod tests {
             number: 3,
             proposer: UserId::new(),
             proposer_role: Role::Owner,
-            proposal: Proposal::Register { change: RegisterProposal::SetKind { objection: ObjectionId::new(), kind: ObjectionKind::Wording } },
+            proposal: Proposal::Register {
+                change: RegisterProposal::SetKind { objection: ObjectionId::new(), kind: ObjectionKind::Wording },
+            },
             rationale: "r".into(),
             evidence: vec![],
             status: SuggestionStatus::Open,
@@ -443,5 +445,4 @@ mod tests {
         assert!(st.by_name("S-4").is_none());
         assert_eq!(st.next_number(), 4);
     }
-
 }

@@ -60,8 +60,7 @@ fn seeded_random_inputs() {
     };
     for (name, target) in TARGETS {
         // Mutate corpus entries (byte flips, splices) and try fresh bytes.
-        let corpus: Vec<Vec<u8>> =
-            files(&corpus_dir(name)).iter().filter_map(|p| std::fs::read(p).ok()).collect();
+        let corpus: Vec<Vec<u8>> = files(&corpus_dir(name)).iter().filter_map(|p| std::fs::read(p).ok()).collect();
         for i in 0..3_000u64 {
             let mut data = if corpus.is_empty() || i % 4 == 0 {
                 (0..(next() % 96)).map(|_| next() as u8).collect::<Vec<u8>>()

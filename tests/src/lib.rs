@@ -45,11 +45,8 @@ use trustroom_shared::audit::AuditEntry;
 pub const T: Duration = Duration::from_secs(10);
 
 /// Who may read each demo annex (the seed's need-to-know lists), by code.
-pub const ANNEX_ACCESS: [(&str, &[&str]); 3] = [
-    ("A1", &["priya.natarajan", "daniel.okafor"]),
-    ("A2", &["sam.reyes", "priya.natarajan"]),
-    ("A3", &["sam.reyes"]),
-];
+pub const ANNEX_ACCESS: [(&str, &[&str]); 3] =
+    [("A1", &["priya.natarajan", "daniel.okafor"]), ("A2", &["sam.reyes", "priya.natarajan"]), ("A3", &["sam.reyes"])];
 
 /// The canary planted in the annex with `code` (`A1` → `CANARIES[0]`, …).
 pub fn canary_of(code: &str) -> &'static str {
@@ -168,7 +165,8 @@ async fn drop_stale(admin: &mut sqlx::PgConnection, now_secs: u64) {
         let Some(created) = rest.split('_').next().and_then(|s| s.parse::<u64>().ok()) else { continue };
         let ours = rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if ours && created + PG_STALE_SECS < now_secs {
-            let _ = sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).execute(&mut *admin).await;
+            let _ =
+                sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).execute(&mut *admin).await;
         }
     }
 }
@@ -304,14 +302,10 @@ impl TestServer {
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let started_ms = trustroom_server::clock::now_ms();
-        let task = tokio::spawn(trustroom_server::serve::run(
-            listener,
-            self.store.clone(),
-            self.config.clone(),
-            async move {
+        let task =
+            tokio::spawn(trustroom_server::serve::run(listener, self.store.clone(), self.config.clone(), async move {
                 let _ = stop_rx.await;
-            },
-        ));
+            }));
         self.addr = addr;
         self.url = format!("ws://{addr}");
         self.stop = Some(stop_tx);
@@ -648,10 +642,9 @@ impl WsClient {
                     }
                     self.pending.push_back((t, v));
                 }
-                Read::Closed => bail!(
-                    "connection closed while waiting for the answer to {id}; last frames: {}",
-                    self.tail_text(3)
-                ),
+                Read::Closed => {
+                    bail!("connection closed while waiting for the answer to {id}; last frames: {}", self.tail_text(3))
+                }
                 Read::TimedOut => bail!("no answer to {id} within {T:?}; last frames: {}", self.tail_text(3)),
             }
         }
@@ -824,10 +817,7 @@ pub fn assert_no_canary(frames: &[String], canaries: &[&str], who: &str) {
 pub fn section(snapshot: &Value, title: &str) -> anyhow::Result<(String, String)> {
     let sections = snapshot["state"]["sections"].as_array().context("snapshot without sections")?;
     let s = sections.iter().find(|s| s["title"] == title).with_context(|| format!("no section {title:?}"))?;
-    Ok((
-        s["id"].as_str().context("section id")?.to_string(),
-        s["body"].as_str().context("section body")?.to_string(),
-    ))
+    Ok((s["id"].as_str().context("section id")?.to_string(), s["body"].as_str().context("section body")?.to_string()))
 }
 
 /// The id of the annex with code `code` (`A1`…) in a snapshot.
@@ -956,10 +946,7 @@ pub fn binary(package: &'static str, bin: &'static str) -> anyhow::Result<PathBu
         if profile != "debug" {
             cmd.args(["--profile", profile]);
         }
-        let out = cmd
-            .current_dir(&root)
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        let out = cmd.current_dir(&root).output().map_err(|e| format!("cannot run cargo: {e}"))?;
         if out.status.success() {
             Ok(())
         } else {
@@ -1140,16 +1127,11 @@ fn needle(pattern: &str) -> Option<Needle> {
     if folded.is_empty() && normalised.is_empty() {
         return None;
     }
-    let mut hashes: Vec<String> = [
-        pattern.to_string(),
-        pattern.to_lowercase(),
-        pattern.to_uppercase(),
-        folded.clone(),
-        normalised.clone(),
-    ]
-    .iter()
-    .map(|s| sha256_hex(s))
-    .collect();
+    let mut hashes: Vec<String> =
+        [pattern.to_string(), pattern.to_lowercase(), pattern.to_uppercase(), folded.clone(), normalised.clone()]
+            .iter()
+            .map(|s| sha256_hex(s))
+            .collect();
     hashes.sort();
     hashes.dedup();
     Some(Needle { shown: pattern.to_string(), lower: pattern.to_lowercase(), folded, normalised, hashes })

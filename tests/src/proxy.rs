@@ -118,4 +118,3 @@ async fn carry(client: TcpStream, server: TcpStream, mut fault: watch::Receiver<
         }
     }
 }
-

@@ -101,9 +101,13 @@ async fn every_access_state_gives_the_right_answer_for_view_events_and_export() 
         ids.insert(s, request_id(&request(c, &room, &[&a1], hours * HOUR).await?)?);
     }
     for s in ["approved", "expired", "revoked"] {
-        owner.ok(json!({"type": "approve_access", "room": room, "request": ids[s], "note": "ok for the review"})).await?;
+        owner
+            .ok(json!({"type": "approve_access", "room": room, "request": ids[s], "note": "ok for the review"}))
+            .await?;
     }
-    owner.ok(json!({"type": "deny_access", "room": room, "request": ids["denied"], "note": "not needed for your part"})).await?;
+    owner
+        .ok(json!({"type": "deny_access", "room": room, "request": ids["denied"], "note": "not needed for your part"}))
+        .await?;
     owner.ok(json!({"type": "revoke_grant", "room": room, "grant": ids["revoked"], "note": "done"})).await?;
     let c = clients.get_mut("bg-ended").context("client")?;
     c.ok(json!({"type": "break_glass", "room": room, "annexes": [a1], "reason": "SEV-1 bridge: tenant lookup", "duration_ms": 10 * MINUTE}))
@@ -111,7 +115,10 @@ async fn every_access_state_gives_the_right_answer_for_view_events_and_export() 
     // An hour passes on the server's clock: the 1 h grant expires and the
     // 10 min break-glass ends, with no request from anyone.
     clock.advance(Duration::from_millis(HOUR + 1_000));
-    wait_change(&mut owner, "grant_ended", |c| c["grant"] == ids["expired"].as_str() && c["ended"]["cause"] == "expired").await?;
+    wait_change(&mut owner, "grant_ended", |c| {
+        c["grant"] == ids["expired"].as_str() && c["ended"]["cause"] == "expired"
+    })
+    .await?;
     wait_change(&mut owner, "break_glass_ended", |c| c["ended"]["cause"] == "expired").await?;
     let c = clients.get_mut("bg-active").context("client")?;
     c.ok(json!({"type": "break_glass", "room": room, "annexes": [a1], "reason": "SEV-1 bridge: tenant lookup", "duration_ms": 30 * MINUTE}))
@@ -142,7 +149,8 @@ async fn every_access_state_gives_the_right_answer_for_view_events_and_export() 
     for (s, kind, field) in own_events {
         let c = clients.get_mut(s).context("client")?;
         let id = ids.get(s).cloned().unwrap_or_default();
-        wait_change(c, kind, |ch| field == "invocation" || ch[field] == id.as_str() || ch[field]["id"] == id.as_str()).await?;
+        wait_change(c, kind, |ch| field == "invocation" || ch[field] == id.as_str() || ch[field]["id"] == id.as_str())
+            .await?;
     }
     let c = clients.get_mut("bg-active").context("client")?;
     wait_change(c, "break_glass_invoked", |ch| ch["invocation"]["user"] == users["bg-active"].as_str()).await?;
@@ -216,8 +224,12 @@ async fn expiry_on_the_servers_clock_reaches_the_member_at_once_and_never_resurr
     // Revocation reaches the member at once, too.
     owner.ok(json!({"type": "approve_access", "room": room, "request": request_id(&again)?})).await?;
     lena.ok(json!({"type": "view_annex", "room": room, "annex": a1})).await?;
-    owner.ok(json!({"type": "revoke_grant", "room": room, "grant": request_id(&again)?, "note": "scope confirmed"})).await?;
-    let ended = wait_change(&mut lena, "grant_ended", |c| c["grant"] == request_id(&again).unwrap_or_default().as_str()).await?;
+    owner
+        .ok(json!({"type": "revoke_grant", "room": room, "grant": request_id(&again)?, "note": "scope confirmed"}))
+        .await?;
+    let ended =
+        wait_change(&mut lena, "grant_ended", |c| c["grant"] == request_id(&again).unwrap_or_default().as_str())
+            .await?;
     ensure!(ended["change"]["ended"]["cause"] == "revoked" && ended["change"]["ended"]["note"] == "scope confirmed");
     lena.refused(json!({"type": "view_annex", "room": room, "annex": a1}), "forbidden").await?;
     // Records are permanent.
@@ -334,27 +346,41 @@ async fn reasons_and_durations_follow_the_rooms_policy() -> Result<()> {
     let (mut lena, _) = server.joined("reviewer/support-trust").await?;
     let a1 = annex_id(&snap, "A1")?;
     for reason in [".", "", "   ", "need it", "!!!!!!!!!!!!!!"] {
-        lena.refused(json!({"type": "request_access", "room": room, "annexes": [a1], "reason": reason}), "invalid").await?;
+        lena.refused(json!({"type": "request_access", "room": room, "annexes": [a1], "reason": reason}), "invalid")
+            .await?;
     }
     let over = 24 * HOUR + 1;
-    lena.refused(json!({"type": "request_access", "room": room, "annexes": [a1], "reason": REASON, "duration_ms": over}), "invalid")
-        .await?;
+    lena.refused(
+        json!({"type": "request_access", "room": room, "annexes": [a1], "reason": REASON, "duration_ms": over}),
+        "invalid",
+    )
+    .await?;
     // Default duration: 2 h.
-    let r = lena.ok(json!({"type": "request_access", "room": room, "annexes": [a1], "reason": "verify the exposure scope"})).await?;
+    let r = lena
+        .ok(json!({"type": "request_access", "room": room, "annexes": [a1], "reason": "verify the exposure scope"}))
+        .await?;
     let snap2 = server.joined("observer").await?.1;
     ensure!(snap2["state"]["access"]["requests"][request_id(&r)?]["duration_ms"] == 2 * HOUR);
     // A case-id pattern.
     owner.ok(json!({"type": "set_access_policy", "room": room, "reason_pattern": "CASE-\\d{5}", "max_duration_ms": 4 * HOUR})).await?;
     let a2 = annex_id(&snap, "A2")?;
-    lena.refused(json!({"type": "request_access", "room": room, "annexes": [a2], "reason": "verify the exposure scope"}), "invalid")
-        .await?;
+    lena.refused(
+        json!({"type": "request_access", "room": room, "annexes": [a2], "reason": "verify the exposure scope"}),
+        "invalid",
+    )
+    .await?;
     lena.ok(json!({"type": "request_access", "room": room, "annexes": [a2], "reason": REASON})).await?;
-    lena.refused(json!({"type": "request_access", "room": room, "annexes": [a2], "reason": REASON, "duration_ms": 5 * HOUR}), "invalid")
-        .await?;
+    lena.refused(
+        json!({"type": "request_access", "room": room, "annexes": [a2], "reason": REASON, "duration_ms": 5 * HOUR}),
+        "invalid",
+    )
+    .await?;
     // Only owners set the policy, and it must stay coherent.
     lena.refused(json!({"type": "set_access_policy", "room": room, "reason_min_chars": 1}), "forbidden").await?;
     owner.refused(json!({"type": "set_access_policy", "room": room, "reason_pattern": "("}), "invalid").await?;
-    owner.refused(json!({"type": "set_access_policy", "room": room, "default_duration_ms": 5 * HOUR}), "invalid").await?;
+    owner
+        .refused(json!({"type": "set_access_policy", "room": room, "default_duration_ms": 5 * HOUR}), "invalid")
+        .await?;
     Ok(())
 }
 
@@ -366,9 +392,7 @@ async fn break_glass_is_bounded_visible_separate_and_its_review_blocks_release()
     let (mut observer, _) = server.joined("observer").await?;
     let (mut lena, _) = server.joined("reviewer/support-trust").await?;
     let (a1, a2) = (annex_id(&snap, "A1")?, annex_id(&snap, "A2")?);
-    let bg = |minutes: u64| {
-        json!({"type": "break_glass", "room": room, "annexes": [a1], "reason": "SEV-1 bridge: confirm the tenant", "duration_ms": minutes * MINUTE})
-    };
+    let bg = |minutes: u64| json!({"type": "break_glass", "room": room, "annexes": [a1], "reason": "SEV-1 bridge: confirm the tenant", "duration_ms": minutes * MINUTE});
     // Over 30 minutes: refused; not on the list: forbidden.
     lena.refused(bg(31), "invalid").await?;
     observer.refused(bg(10), "forbidden").await?;
@@ -403,9 +427,7 @@ async fn break_glass_is_bounded_visible_separate_and_its_review_blocks_release()
     let refused = owner.refused(json!({"type": "release", "room": room, "lane": "privacy"}), "conflict").await?;
     ensure!(refused["message"].as_str().is_some_and(|m| m.contains(&code)), "{refused}");
     // Only an owner resolves it, addressed or accepted-residual with a rationale.
-    let set = |status: &str, rationale: Option<&str>| {
-        json!({"type": "set_objection_status", "room": room, "objection": review_id, "status": status, "rationale": rationale})
-    };
+    let set = |status: &str, rationale: Option<&str>| json!({"type": "set_objection_status", "room": room, "objection": review_id, "status": status, "rationale": rationale});
     let (mut priya, _) = server.joined("reviewer/privacy").await?;
     priya.refused(set("addressed", Some("looked at it, fine")), "forbidden").await?;
     owner.refused(set("withdrawn", Some("not needed at all")), "invalid").await?;
@@ -419,7 +441,11 @@ async fn break_glass_is_bounded_visible_separate_and_its_review_blocks_release()
     let chain = server.audit_chain(&room).await?;
     ensure!(chain.iter().filter(|e| e.kind == "change.break_glass_invoked").count() == 2);
     ensure!(chain.iter().any(|e| e.kind == "change.break_glass_ended"));
-    ensure!(chain.iter().any(|e| e.kind == "annex.view" && e.detail["via"].as_str().is_some_and(|v| v.starts_with("break_glass:"))));
+    ensure!(
+        chain
+            .iter()
+            .any(|e| e.kind == "annex.view" && e.detail["via"].as_str().is_some_and(|v| v.starts_with("break_glass:")))
+    );
     assert_no_canary(observer.captured(), &trustroom_server::demo::CANARIES, "observer");
     Ok(())
 }
@@ -444,14 +470,17 @@ async fn a_promoted_passage_enters_the_packet_with_provenance_and_passes_the_bou
     let p = priya.ok(promote(passage)).await?;
     let promotion = p["promotion"].as_str().context("promotion")?.to_string();
     let ev = wait_change(&mut observer, "promotion_requested", |_| true).await?;
-    ensure!(ev["change"]["promotion"].get("passage").is_none() && ev["change"]["promotion"].get("passage_hash").is_none());
+    ensure!(
+        ev["change"]["promotion"].get("passage").is_none() && ev["change"]["promotion"].get("passage_hash").is_none()
+    );
     ensure!(!ev.to_string().contains("9902"), "a pending passage never reaches others");
     // The owner reads it to decide (audited), then approves.
     let shown = owner.ok(json!({"type": "view_promotion", "room": room, "promotion": promotion})).await?;
     ensure!(shown["passage"] == passage && shown["logged"] == true);
     lena.refused(json!({"type": "view_promotion", "room": room, "promotion": promotion}), "forbidden").await?;
     priya.refused(json!({"type": "approve_promotion", "room": room, "promotion": promotion}), "forbidden").await?;
-    let approved = owner.ok(json!({"type": "approve_promotion", "room": room, "promotion": promotion, "note": "agreed"})).await?;
+    let approved =
+        owner.ok(json!({"type": "approve_promotion", "room": room, "promotion": promotion, "note": "agreed"})).await?;
     ensure!(approved["status"] == "approved");
     let decided = wait_change(&mut observer, "promotion_decided", |_| true).await?;
     let prov = &decided["change"]["provenance"];
@@ -475,7 +504,9 @@ async fn a_promoted_passage_enters_the_packet_with_provenance_and_passes_the_bou
     ensure!(server.stored_revision().await? == revision_of(&after), "nothing stored");
     // Denied promotions insert nothing.
     let p2 = priya.ok(promote("Registry rows TR-2201, TR-2202")).await?;
-    owner.ok(json!({"type": "deny_promotion", "room": room, "promotion": p2["promotion"], "note": "keep in the annex"})).await?;
+    owner
+        .ok(json!({"type": "deny_promotion", "room": room, "promotion": p2["promotion"], "note": "keep in the annex"}))
+        .await?;
     let last = server.joined("observer").await?.1;
     ensure!(!section(&last, "Summary")?.1.contains("TR-2202"));
     let chain = server.audit_chain(&room).await?;
@@ -511,7 +542,8 @@ async fn failing_checks_hold_the_room_and_an_override_covers_one_check_until_its
         },
     )
     .await?;
-    let ev = wait_change(&mut observer, "checks_evaluated", |c| c["checks"].as_array().is_some_and(|a| !a.is_empty())).await?;
+    let ev = wait_change(&mut observer, "checks_evaluated", |c| c["checks"].as_array().is_some_and(|a| !a.is_empty()))
+        .await?;
     let check = &ev["change"]["checks"][0];
     ensure!(check["check"] == "annex_boundary" && check["violations"][0]["annex"] == "A4", "{check}");
     rev = server.stored_revision().await?.max(rev);
@@ -536,11 +568,15 @@ async fn failing_checks_hold_the_room_and_an_override_covers_one_check_until_its
     // The covered text changes: the override lapses.
     let now = server.joined("observer").await?.1;
     let (_, body) = section(&now, "Exposure scope")?;
-    owner.ok(json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [chars(&body), " More."]})).await?;
+    owner
+        .ok(json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [chars(&body), " More."]}))
+        .await?;
     wait_change(&mut observer, "check_override_lapsed", |c| c["check"] == "annex_boundary").await?;
     wait_change(&mut observer, "checks_evaluated", |c| c["checks"][0]["overridden"] == false).await?;
     let chain = server.audit_chain(&room).await?;
-    ensure!(chain.iter().any(|e| e.kind == "change.check_overridden" && e.detail["rationale"] == "relay id is public on the status page"));
+    ensure!(chain.iter().any(
+        |e| e.kind == "change.check_overridden" && e.detail["rationale"] == "relay id is public on the status page"
+    ));
     Ok(())
 }
 
@@ -556,10 +592,15 @@ async fn a_change_after_ready_fails_the_release_rules_check() -> Result<()> {
     owner
         .ok(json!({"type": "edit", "room": room, "section": sid, "base": revision_of(&after_ready), "op": [chars(&body), "\n\n[verified: TL-0431] 10:10 Late entry."]}))
         .await?;
-    let ev = wait_change(&mut observer, "checks_evaluated", |c| c["checks"].to_string().contains("release_rules")).await?;
+    let ev =
+        wait_change(&mut observer, "checks_evaluated", |c| c["checks"].to_string().contains("release_rules")).await?;
     ensure!(ev["change"]["checks"][0]["reason"].as_str().is_some_and(|r| r.contains("after READY")));
     let r = owner.ok(json!({"type": "readiness", "room": room})).await?;
-    ensure!(r["blockers"].as_array().is_some_and(|b| b.iter().any(|x| x["blocker"] == "room_check" && x["check"] == "release_rules")));
+    ensure!(
+        r["blockers"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|x| x["blocker"] == "room_check" && x["check"] == "release_rules"))
+    );
     owner.refused(json!({"type": "release", "room": room, "lane": "privacy"}), "stale").await?;
     owner.ok(json!({"type": "mark_ready", "room": room})).await?;
     wait_change(&mut observer, "checks_evaluated", |c| c["checks"] == json!([])).await?;
@@ -585,7 +626,14 @@ async fn the_access_history_is_for_auditors_and_its_export_is_audited() -> Resul
     let h = owner.ok(json!({"type": "access_history", "room": room, "format": "csv"})).await?;
     let entries = h["entries"].as_array().context("entries")?;
     let kinds: Vec<&str> = entries.iter().filter_map(|e| e["kind"].as_str()).collect();
-    for k in ["change.access_requested", "change.access_decided", "annex.view", "change.grant_ended", "refused", "change.break_glass_invoked"] {
+    for k in [
+        "change.access_requested",
+        "change.access_decided",
+        "annex.view",
+        "change.grant_ended",
+        "refused",
+        "change.break_glass_invoked",
+    ] {
         ensure!(kinds.contains(&k), "history lacks {k}: {kinds:?}");
     }
     let decided = entries.iter().find(|e| e["kind"] == "change.access_decided").context("decision")?;
@@ -639,12 +687,19 @@ async fn the_scriptable_client_requests_approves_lists_and_exports_history() -> 
         let home = home.clone();
         async move {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            trustroom_e2e::run_process(&bin, &refs, &home, &[("TRUSTROOM_URL", url.as_str()), ("TRUSTROOM_TOKEN", token.as_str())])
-                .await
+            trustroom_e2e::run_process(
+                &bin,
+                &refs,
+                &home,
+                &[("TRUSTROOM_URL", url.as_str()), ("TRUSTROOM_TOKEN", token.as_str())],
+            )
+            .await
         }
     };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let r = run("reviewer/support-trust", s(&["access", "request", &room, "A1", "A2", "--reason", REASON, "--for", "2h"])).await?;
+    let r =
+        run("reviewer/support-trust", s(&["access", "request", &room, "A1", "A2", "--reason", REASON, "--for", "2h"]))
+            .await?;
     ensure!(r.success() && r.stdout.contains("R-1") && r.stdout.contains("R-2"), "{r:?}");
     let r = run("reviewer/support-trust", s(&["access", "request", &room, "A1", "--reason", "."])).await?;
     ensure!(r.code == Some(3) || r.stderr.contains("invalid"), "{r:?}");
@@ -653,10 +708,21 @@ async fn the_scriptable_client_requests_approves_lists_and_exports_history() -> 
     let r = run("owner", s(&["access", "deny", "R-2", "--room", &room])).await?;
     ensure!(r.success() && r.stdout.contains("DENIED"), "{r:?}");
     let r = run("observer", s(&["access", "list", &room])).await?;
-    ensure!(r.success() && r.stdout.contains("R-1") && r.stdout.contains("approved") && r.stdout.contains("denied"), "{r:?}");
-    let r = run("reviewer/support-trust", s(&["break-glass", &room, "A3", "--reason", "SEV-1 bridge: path check", "--for", "31m"])).await?;
+    ensure!(
+        r.success() && r.stdout.contains("R-1") && r.stdout.contains("approved") && r.stdout.contains("denied"),
+        "{r:?}"
+    );
+    let r = run(
+        "reviewer/support-trust",
+        s(&["break-glass", &room, "A3", "--reason", "SEV-1 bridge: path check", "--for", "31m"]),
+    )
+    .await?;
     ensure!(!r.success() && r.stderr.contains("30 minutes"), "{r:?}");
-    let r = run("reviewer/support-trust", s(&["break-glass", &room, "A3", "--reason", "SEV-1 bridge: path check", "--for", "10m"])).await?;
+    let r = run(
+        "reviewer/support-trust",
+        s(&["break-glass", &room, "A3", "--reason", "SEV-1 bridge: path check", "--for", "10m"]),
+    )
+    .await?;
     ensure!(r.success() && r.stdout.contains("BG-1"), "{r:?}");
     let r = run("observer", s(&["access", "list", &room])).await?;
     ensure!(r.stdout.contains("BREAK-GLASS ACTIVE"), "{r:?}");

@@ -113,7 +113,8 @@ fn agent_work(state: &Value) -> Result<BTreeMap<String, Value>> {
     let code_of: BTreeMap<&str, String> =
         objections.values().filter_map(|o| Some((o["id"].as_str()?, format!("O-{}", o["number"])))).collect();
     let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    let mut suggestions: Vec<&Value> = state["suggestions"]["suggestions"].as_object().context("suggestions")?.values().collect();
+    let mut suggestions: Vec<&Value> =
+        state["suggestions"]["suggestions"].as_object().context("suggestions")?.values().collect();
     suggestions.sort_by_key(|s| s["number"].as_u64());
     for s in suggestions {
         let Some(role) = s["proposer"].as_str().and_then(|u| role_of.get(u)) else { continue };
@@ -128,7 +129,11 @@ fn agent_work(state: &Value) -> Result<BTreeMap<String, Value>> {
                 }
             }
             if let Some(d) = change["duplicates"].as_array() {
-                let codes: Vec<String> = d.iter().filter_map(|v| v.as_str()).map(|id| code_of.get(id).cloned().unwrap_or_default()).collect();
+                let codes: Vec<String> = d
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .map(|id| code_of.get(id).cloned().unwrap_or_default())
+                    .collect();
                 change["duplicates"] = json!(codes);
             }
         }
@@ -195,13 +200,8 @@ fn counts(work: &BTreeMap<String, Value>) -> BTreeMap<String, usize> {
 /// Every change an agent made is a suggestion or an objection, and the
 /// audit log holds no refusal of an agent.
 async fn agents_stayed_in_their_lane(server: &TestServer) -> Result<()> {
-    let agents: Vec<trustroom_shared::UserId> = server
-        .seed
-        .members
-        .iter()
-        .filter(|m| m.role.starts_with("agent/"))
-        .map(|m| m.user)
-        .collect();
+    let agents: Vec<trustroom_shared::UserId> =
+        server.seed.members.iter().filter(|m| m.role.starts_with("agent/")).map(|m| m.user).collect();
     for rev in server.stored_revisions().await? {
         if agents.contains(&rev.author) {
             ensure!(

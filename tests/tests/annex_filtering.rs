@@ -7,7 +7,10 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
-use trustroom_e2e::{DEMO_SENSITIVE, T, TestServer, WsClient, annex_id, assert_no_canary, canary_of, chars, may_read, revision_of, section};
+use trustroom_e2e::{
+    DEMO_SENSITIVE, T, TestServer, WsClient, annex_id, assert_no_canary, canary_of, chars, may_read, revision_of,
+    section,
+};
 use trustroom_server::admin::{self, NewAnnex};
 
 const MEMBERS: [(&str, &str); 8] = [
@@ -39,7 +42,13 @@ const LIVE_SENSITIVE: &str = "acct-1234-LIVE";
 /// One member's activity: edits (editors), objections (agents), cursors,
 /// and a `view_annex` for every annex. Returns the client and the codes of
 /// the annexes it read.
-async fn act(mut c: WsClient, role: &'static str, name: &'static str, snap: Value, room: String) -> Result<(WsClient, Vec<String>)> {
+async fn act(
+    mut c: WsClient,
+    role: &'static str,
+    name: &'static str,
+    snap: Value,
+    room: String,
+) -> Result<(WsClient, Vec<String>)> {
     let mut read = Vec::new();
     let mut rev = revision_of(&snap);
     let codes = ["A1", "A2", "A3"];
@@ -67,7 +76,10 @@ async fn act(mut c: WsClient, role: &'static str, name: &'static str, snap: Valu
         if may_read(name, code) {
             ensure!(answer["type"] == "ok", "{name} may read {code}: {answer}");
             let result = &answer["result"];
-            ensure!(result["content"].as_str().is_some_and(|t| t.contains(canary_of(code))), "{name}/{code}: content lacks the canary");
+            ensure!(
+                result["content"].as_str().is_some_and(|t| t.contains(canary_of(code))),
+                "{name}/{code}: content lacks the canary"
+            );
             ensure!(result["code"] == *code && result["logged"] == true && result["annex"] == annex.as_str());
             read.push(code.to_string());
         } else {
@@ -135,7 +147,9 @@ async fn annex_content_reaches_only_the_need_to_know_list() -> Result<()> {
     for (_, name, c) in &mut clients {
         let answer = c.request(json!({"type": "view_annex", "room": room, "annex": a4})).await?;
         if *name == "lena.fischer" {
-            ensure!(answer["type"] == "ok" && answer["result"]["content"].as_str().is_some_and(|t| t.contains(LIVE_CANARY)));
+            ensure!(
+                answer["type"] == "ok" && answer["result"]["content"].as_str().is_some_and(|t| t.contains(LIVE_CANARY))
+            );
         } else {
             ensure!(answer["code"] == "forbidden", "{name} read A4: {answer}");
         }
@@ -186,7 +200,10 @@ async fn annex_content_reaches_only_the_need_to_know_list() -> Result<()> {
         let user = &ids[name];
         for code in ["A1", "A2", "A3", "A4"] {
             let annex = annex_id(&snap, code)?;
-            let views = chain.iter().filter(|e| e.kind == "annex.view" && &e.actor == user && e.detail["annex"] == annex.as_str()).count();
+            let views = chain
+                .iter()
+                .filter(|e| e.kind == "annex.view" && &e.actor == user && e.detail["annex"] == annex.as_str())
+                .count();
             let allowed = if code == "A4" { name == "lena.fischer" } else { may_read(name, code) };
             if allowed {
                 assert_eq!(views, 1, "{name}/{code}: annex.view entries");
@@ -196,9 +213,15 @@ async fn annex_content_reaches_only_the_need_to_know_list() -> Result<()> {
         }
         let refused = chain
             .iter()
-            .filter(|e| e.kind == "refused" && &e.actor == user && e.detail["request"] == "view_annex" && e.detail["code"] == "forbidden")
+            .filter(|e| {
+                e.kind == "refused"
+                    && &e.actor == user
+                    && e.detail["request"] == "view_annex"
+                    && e.detail["code"] == "forbidden"
+            })
             .count();
-        let expected = ["A1", "A2", "A3"].iter().filter(|c| !may_read(name, c)).count() + usize::from(name != "lena.fischer");
+        let expected =
+            ["A1", "A2", "A3"].iter().filter(|c| !may_read(name, c)).count() + usize::from(name != "lena.fischer");
         assert_eq!(refused, expected, "{name}: audited forbidden views");
     }
     for (_, read) in reads {
@@ -221,6 +244,10 @@ async fn a_non_member_never_sees_annex_metadata_or_content() -> Result<()> {
     stranger.refused(json!({"type": "join", "room": room}), "not_found").await?;
     let frames = stranger.captured();
     trustroom_e2e::assert_no_canary(frames, &trustroom_server::demo::CANARIES, "stranger");
-    trustroom_e2e::assert_no_canary(frames, &["Affected tenant identifiers", "tenant-identifiers", "session-replay"], "stranger");
+    trustroom_e2e::assert_no_canary(
+        frames,
+        &["Affected tenant identifiers", "tenant-identifiers", "session-replay"],
+        "stranger",
+    );
     Ok(())
 }

@@ -49,7 +49,8 @@ async fn cosign_content_hash_is_never_echoed_so_it_is_no_pattern_oracle() -> Res
     let mut answers = Vec::new();
     for n in [4470, 4471] {
         let guess = format!("acct-{n:04}-NWF");
-        let a = ask(&mut lena, json!({"type": "cosign", "room": room, "content_hash": guess, "lane": "privacy"})).await?;
+        let a =
+            ask(&mut lena, json!({"type": "cosign", "room": room, "content_hash": guess, "lane": "privacy"})).await?;
         ensure!(a["code"] == "invalid", "a malformed content hash is invalid: {a}");
         answers.push(msg(&a).to_string());
     }
@@ -98,7 +99,10 @@ async fn a_quote_reaching_into_masked_text_never_occurs_so_it_reads_nothing_back
 
     let (mut lena, snap) = server.joined(ATTACKER).await?;
     let (_, seen) = section(&snap, "Exposure scope")?;
-    ensure!(!seen.contains(SECRET) && seen.contains(&format!("{LEAD}{}", "█".repeat(13))), "lena's view is not masked: {seen:?}");
+    ensure!(
+        !seen.contains(SECRET) && seen.contains(&format!("{LEAD}{}", "█".repeat(13))),
+        "lena's view is not masked: {seen:?}"
+    );
 
     let alphabet: Vec<char> = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".chars().collect();
     let mut seq = 0u64;
@@ -169,7 +173,9 @@ async fn delete_only_edits_cannot_bisect_an_annex_pattern() -> Result<()> {
             op.push(json!(run));
         }
         seq += 1;
-        let a = ask(&mut lena, json!({"type": "edit", "room": room, "section": sec, "base": base, "op": op, "seq": seq})).await?;
+        let a =
+            ask(&mut lena, json!({"type": "edit", "room": room, "section": sec, "base": base, "op": op, "seq": seq}))
+                .await?;
         match (a["type"].as_str(), a["code"].as_str()) {
             (Some("ok"), _) => {
                 accepted += 1;
@@ -194,7 +200,10 @@ async fn delete_only_edits_cannot_bisect_an_annex_pattern() -> Result<()> {
     eprintln!("found {found}: {accepted} accepted (free), {restricted} restricted, {limited} probe_limited");
     // Look-alikes an edit creates are charged, and past the budget every
     // edit is refused unread: the bisection cannot finish.
-    ensure!(found != P, "the bisection found the pattern ({accepted} accepted, {restricted} restricted, {limited} limited)");
+    ensure!(
+        found != P,
+        "the bisection found the pattern ({accepted} accepted, {restricted} restricted, {limited} limited)"
+    );
     ensure!(limited > 0, "the budget never stopped the attacker");
     let chain = server.audit_chain(&room).await?;
     ensure!(chain.iter().any(|e| e.kind == "probe.suspected"), "no probe alert");
@@ -230,12 +239,18 @@ async fn odd_seq_values_are_invalid_and_a_refused_request_does_not_sink_its_batc
         }
     }
     // Burst: two good requests and one gated one, same instant.
-    let r1 = priya.send_request(json!({"type": "object", "room": room, "section": summary, "kind": "other",
-                                       "text": "priya's point", "seq": 1})).await?;
-    let r2 = lena.send_request(json!({"type": "object", "room": room, "section": summary, "kind": "other",
-                                      "text": format!("leak {P}"), "seq": 2})).await?;
-    let r3 = daniel.send_request(json!({"type": "object", "room": room, "section": summary, "kind": "other",
-                                        "text": "daniel's point", "seq": 1})).await?;
+    let r1 = priya
+        .send_request(json!({"type": "object", "room": room, "section": summary, "kind": "other",
+                                       "text": "priya's point", "seq": 1}))
+        .await?;
+    let r2 = lena
+        .send_request(json!({"type": "object", "room": room, "section": summary, "kind": "other",
+                                      "text": format!("leak {P}"), "seq": 2}))
+        .await?;
+    let r3 = daniel
+        .send_request(json!({"type": "object", "room": room, "section": summary, "kind": "other",
+                                        "text": "daniel's point", "seq": 1}))
+        .await?;
     let (_, a1) = priya.await_answer_text(&r1).await?;
     let (_, a2) = lena.await_answer_text(&r2).await?;
     let (_, a3) = daniel.await_answer_text(&r3).await?;

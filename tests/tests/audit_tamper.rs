@@ -31,7 +31,9 @@ async fn activity(server: &TestServer) -> Result<()> {
         .ok(json!({"type": "object", "room": room, "section": sid, "kind": "wording", "text": "Say 'visible' instead.", "seq": 1}))
         .await?;
     let objection = ack["created"].as_str().context("created objection")?.to_string();
-    owner.ok(json!({"type": "reply", "room": room, "objection": objection, "text": "Agreed, will change.", "seq": 10})).await?;
+    owner
+        .ok(json!({"type": "reply", "room": room, "objection": objection, "text": "Agreed, will change.", "seq": 10}))
+        .await?;
     privacy.ok(json!({"type": "view_annex", "room": room, "annex": annex_id(&snap, "A1")?})).await?;
     observer
         .refused(json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [len], "seq": 1}), "forbidden")
@@ -56,7 +58,9 @@ async fn altered_deleted_and_reordered_rows_are_named() -> Result<()> {
     ensure!(good.first_break.is_none(), "fresh chain must verify: {:?}", good.first_break);
     let entries = server.audit_chain(&room).await?;
     ensure!(entries.len() == good.entries && entries.len() >= 30, "expected a long chain, got {}", entries.len());
-    for kind in ["change.section_edited", "change.objection_raised", "change.reply_added", "annex.view", "refused", "room.join"] {
+    for kind in
+        ["change.section_edited", "change.objection_raised", "change.reply_added", "annex.view", "refused", "room.join"]
+    {
         ensure!(entries.iter().any(|e| e.kind == kind), "the chain has no {kind} entry");
     }
     server.stop().await?;
@@ -102,13 +106,21 @@ async fn altered_deleted_and_reordered_rows_are_named() -> Result<()> {
     sqlx::query("DELETE FROM audit WHERE chain = ? AND seq = ?").bind(&room).bind(k as i64).execute(&pool).await?;
     pool.close().await;
     let v = verify_file(&deleted, &room).await?;
-    assert_eq!(v.first_break, Some(ChainBreak::Sequence { position: k as usize, expected: k, found: k + 1 }), "deleted row {k}");
+    assert_eq!(
+        v.first_break,
+        Some(ChainBreak::Sequence { position: k as usize, expected: k, found: k + 1 }),
+        "deleted row {k}"
+    );
     assert_eq!(v.entries as u64, n - 1);
 
     // (c) reorder: delete row k and insert it again, so it comes last in rowid order
     let reordered = server.copy_db("reordered.db").await?;
     let pool = raw_pool(&reordered).await?;
-    let row = sqlx::query("SELECT * FROM audit WHERE chain = ? AND seq = ?").bind(&room).bind(k as i64).fetch_one(&pool).await?;
+    let row = sqlx::query("SELECT * FROM audit WHERE chain = ? AND seq = ?")
+        .bind(&room)
+        .bind(k as i64)
+        .fetch_one(&pool)
+        .await?;
     let cols: Vec<Value> = ["chain", "seq", "at_ms", "actor", "kind", "revision", "detail", "prev_hash", "hash"]
         .iter()
         .map(|c| match *c {
@@ -139,7 +151,11 @@ async fn altered_deleted_and_reordered_rows_are_named() -> Result<()> {
     ensure!(last == k.to_string(), "the re-inserted row must be last in rowid order, last is {last}");
     pool.close().await;
     let v = verify_file(&reordered, &room).await?;
-    assert_eq!(v.first_break, Some(ChainBreak::Sequence { position: k as usize, expected: k, found: k + 1 }), "reordered row {k}");
+    assert_eq!(
+        v.first_break,
+        Some(ChainBreak::Sequence { position: k as usize, expected: k, found: k + 1 }),
+        "reordered row {k}"
+    );
     assert_eq!(v.entries as u64, n, "reordering keeps every row");
 
     // The original file is untouched and still verifies.
@@ -168,9 +184,13 @@ async fn altered_deleted_and_reordered_rows_are_named() -> Result<()> {
         ensure!(bad.stdout.contains(&needle), "expected {needle:?} on {f}: {bad:?}");
     }
     // By room title as well as by id.
-    let by_title =
-        run_process(&bin, &["--db", &altered.display().to_string(), "audit", "verify", "--room", &server.seed.title], &home, &[])
-            .await?;
+    let by_title = run_process(
+        &bin,
+        &["--db", &altered.display().to_string(), "audit", "verify", "--room", &server.seed.title],
+        &home,
+        &[],
+    )
+    .await?;
     assert_eq!(by_title.code, Some(1), "verify by title: {by_title:?}");
     Ok(())
 }

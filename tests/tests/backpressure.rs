@@ -26,7 +26,8 @@ async fn stalled_member(server: &TestServer, token: &str) -> anyhow::Result<(Ws,
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_recv_buffer_size(4096)?;
     let tcp = socket.connect(server.addr).await?;
-    let (mut ws, _) = tokio_tungstenite::client_async(server.url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await?;
+    let (mut ws, _) =
+        tokio_tungstenite::client_async(server.url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await?;
     ws.send(Message::text(json!({"type": "hello", "protocol": 2, "token": token}).to_string())).await?;
     ws.send(Message::text(json!({"id": "j", "type": "join", "room": server.room()}).to_string())).await?;
     let mut revision = 0;
@@ -74,7 +75,14 @@ async fn a_client_that_stops_reading_is_cut_off_and_does_not_slow_the_room() -> 
     let mut tasks = Vec::new();
     for i in 0..5 {
         let (name, token) = &editors[i % editors.len()];
-        let editor = Editor::new(&format!("{name}#{i}"), token, room, section, Mix { object: 0, reply: 0, away: 0 }, i as u64 + 7);
+        let editor = Editor::new(
+            &format!("{name}#{i}"),
+            token,
+            room,
+            section,
+            Mix { object: 0, reply: 0, away: 0 },
+            i as u64 + 7,
+        );
         tasks.push(tokio::spawn(editor.run(ctl.clone(), deadline)));
     }
 
@@ -116,8 +124,12 @@ async fn a_client_that_stops_reading_is_cut_off_and_does_not_slow_the_room() -> 
         "{edits} edits acknowledged in {secs:.1} s ({:.0}/s); reach {reach:.4} ({delivered}/{expected})",
         edits as f64 / secs
     );
-    println!("fan-out latency without the stalled client: n={n1} p50={p50_1:.1} ms p99={p99_1:.1} ms max={max_1:.1} ms");
-    println!("fan-out latency with the stalled client:    n={n2} p50={p50_2:.1} ms p99={p99_2:.1} ms max={max_2:.1} ms");
+    println!(
+        "fan-out latency without the stalled client: n={n1} p50={p50_1:.1} ms p99={p99_1:.1} ms max={max_1:.1} ms"
+    );
+    println!(
+        "fan-out latency with the stalled client:    n={n2} p50={p50_2:.1} ms p99={p99_2:.1} ms max={max_2:.1} ms"
+    );
     anyhow::ensure!(reach == 1.0, "reach {reach} < 1");
     anyhow::ensure!(n2 > 100, "too few samples while stalled: {n2}");
     anyhow::ensure!(p99_2 < 1_000.0, "p99 fan-out latency {p99_2} ms with a stalled client");

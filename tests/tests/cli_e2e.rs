@@ -51,7 +51,10 @@ impl Env {
     async fn client_fails(&self, token: &str, args: &[&str], code: i32, label: &str) -> Result<Run> {
         let run = self.client(token, args).await?;
         ensure!(run.code == Some(code), "trustroom {args:?}: expected exit {code}, got {run:?}");
-        ensure!(run.stderr.contains(&format!("error[{label}]")), "trustroom {args:?}: expected error[{label}]: {run:?}");
+        ensure!(
+            run.stderr.contains(&format!("error[{label}]")),
+            "trustroom {args:?}: expected error[{label}]: {run:?}"
+        );
         Ok(run)
     }
 }
@@ -112,7 +115,8 @@ impl ServeProcess {
         let pid = self.child.id().context("server already exited")?;
         let term = tokio::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().await?;
         ensure!(term.success(), "kill -TERM failed");
-        let status = tokio::time::timeout(T * 3, self.child.wait()).await.context("the server did not exit on SIGTERM")??;
+        let status =
+            tokio::time::timeout(T * 3, self.child.wait()).await.context("the server did not exit on SIGTERM")??;
         let log = tokio::time::timeout(T, self.log).await.context("stderr reader hung")??;
         ensure!(status.success(), "the server exited with {status}: {log:?}");
         Ok(log)
@@ -128,7 +132,13 @@ async fn administer_and_work_a_room_with_the_real_binaries() -> Result<()> {
     let server = server_bin()?;
     let client = client_bin()?;
     let port = free_port()?;
-    let env = Env { server: server.clone(), client, db: db.clone(), home: home.clone(), url: format!("ws://127.0.0.1:{port}") };
+    let env = Env {
+        server: server.clone(),
+        client,
+        db: db.clone(),
+        home: home.clone(),
+        url: format!("ws://127.0.0.1:{port}"),
+    };
 
     let alice = add_user(&env, "alice").await?;
     let proc = serve(&server, &db, &home, port).await?;
@@ -145,46 +155,104 @@ async fn administer_and_work_a_room_with_the_real_binaries() -> Result<()> {
     }
     ensure!(!users.contains(&alice) && !users.contains(&bob), "user list prints tokens");
 
-    let room = env.admin_ok(&["room", "create", "--title", "CLI incident room", "--owner", "alice"]).await?.trim().to_string();
+    let room =
+        env.admin_ok(&["room", "create", "--title", "CLI incident room", "--owner", "alice"]).await?.trim().to_string();
     ensure!(uuid::Uuid::parse_str(&room).is_ok(), "room create prints the id: {room:?}");
     let rooms = env.admin_ok(&["room", "list"]).await?;
     ensure!(rooms.contains(&room) && rooms.contains("CLI incident room"), "room list: {rooms}");
-    let out = env.admin_ok(&["member", "add", "CLI incident room", "bob", "--role", "reviewer", "--discipline", "privacy"]).await?;
+    let out = env
+        .admin_ok(&["member", "add", "CLI incident room", "bob", "--role", "reviewer", "--discipline", "privacy"])
+        .await?;
     ensure!(out.contains("bob") && out.contains("reviewer/privacy"), "member add: {out}");
     env.admin_ok(&["member", "add", &room, "carol", "--role", "observer"]).await?;
     let bad = env.admin(&["member", "add", &room, "carol", "--role", "reviewer"]).await?;
-    ensure!(!bad.success() && bad.stderr.contains("discipline"), "a reviewer without discipline must be refused: {bad:?}");
+    ensure!(
+        !bad.success() && bad.stderr.contains("discipline"),
+        "a reviewer without discipline must be refused: {bad:?}"
+    );
     let annex_file = dir.path().join("annex.txt");
     std::fs::write(&annex_file, format!("Tenant acct-77-SECRET\n{CANARY}\n"))?;
     let out = env
         .admin_ok(&[
-            "annex", "add", &room, "--title", "Tenant identifiers", "--classification", "tenant-identifiers",
-            "--file", &annex_file.display().to_string(), "--sensitive", "acct-77-SECRET", "--allow", "bob",
+            "annex",
+            "add",
+            &room,
+            "--title",
+            "Tenant identifiers",
+            "--classification",
+            "tenant-identifiers",
+            "--file",
+            &annex_file.display().to_string(),
+            "--sensitive",
+            "acct-77-SECRET",
+            "--allow",
+            "bob",
         ])
         .await?;
     ensure!(out.contains("A1"), "annex add: {out}");
 
     // The client, as each member.
     let listed = env.client_ok(&alice, &["rooms"]).await?;
-    ensure!(listed.contains(&room) && listed.contains("owner") && listed.contains("CLI incident room"), "rooms: {listed}");
+    ensure!(
+        listed.contains(&room) && listed.contains("owner") && listed.contains("CLI incident room"),
+        "rooms: {listed}"
+    );
     let listed = env.client_ok(&bob, &["rooms"]).await?;
     ensure!(listed.contains("reviewer/privacy"), "rooms as bob: {listed}");
     let listed = env.client_ok(&mallory, &["rooms"]).await?;
     ensure!(!listed.contains(&room), "mallory is no member: {listed}");
 
     let body_file = dir.path().join("body.md");
-    std::fs::write(&body_file, "[verified: TL-1] The session ran 11 minutes.\r\n\r\n[contested: O-1] One tenant was shown.\r\n")?;
-    let out = env.client_ok(&alice, &["section", "add", &room, "Findings", "--file", &body_file.display().to_string()]).await?;
+    std::fs::write(
+        &body_file,
+        "[verified: TL-1] The session ran 11 minutes.\r\n\r\n[contested: O-1] One tenant was shown.\r\n",
+    )?;
+    let out = env
+        .client_ok(&alice, &["section", "add", &room, "Findings", "--file", &body_file.display().to_string()])
+        .await?;
     ensure!(out.starts_with("ok rev") && out.contains("section"), "section add: {out}");
-    let out = env.client_ok(&bob, &["section", "append", "CLI incident room", "Findings", " Privacy adds ✓ ünïcode."]).await?;
+    let out = env
+        .client_ok(&bob, &["section", "append", "CLI incident room", "Findings", " Privacy adds ✓ ünïcode."])
+        .await?;
     ensure!(out.starts_with("ok rev"), "section append: {out}");
-    let out = env.client_ok(&bob, &["object", &room, "Findings", "--kind", "exposure-scope", "--blocking", "A third tenant is not ruled out."]).await?;
+    let out = env
+        .client_ok(
+            &bob,
+            &[
+                "object",
+                &room,
+                "Findings",
+                "--kind",
+                "exposure-scope",
+                "--blocking",
+                "A third tenant is not ruled out.",
+            ],
+        )
+        .await?;
     ensure!(out.contains("objection") && out.contains("O-1"), "object: {out}");
     let out = env.client_ok(&alice, &["reply", &room, "O-1", "Checking the session log."]).await?;
     ensure!(out.contains("reply"), "reply: {out}");
     env.client_fails(&alice, &["objection", "status", &room, "O-1", "accepted-residual"], 2, "usage").await?;
-    env.client_fails(&bob, &["objection", "status", &room, "O-1", "accepted-residual", "--rationale", "r"], 6, "forbidden").await?;
-    env.client_ok(&alice, &["objection", "status", &room, "O-1", "accepted-residual", "--rationale", "Downstream privacy review decides."]).await?;
+    env.client_fails(
+        &bob,
+        &["objection", "status", &room, "O-1", "accepted-residual", "--rationale", "r"],
+        6,
+        "forbidden",
+    )
+    .await?;
+    env.client_ok(
+        &alice,
+        &[
+            "objection",
+            "status",
+            &room,
+            "O-1",
+            "accepted-residual",
+            "--rationale",
+            "Downstream privacy review decides.",
+        ],
+    )
+    .await?;
 
     // Annexes: content for the need-to-know list only.
     let viewed = env.client(&bob, &["annex", "view", &room, "A1"]).await?;
@@ -205,13 +273,17 @@ async fn administer_and_work_a_room_with_the_real_binaries() -> Result<()> {
     // What each member sees.
     for (who, token) in [("carol", &carol), ("bob", &bob), ("alice", &alice)] {
         let shown = env.client_ok(token, &["show", &room, "--json"]).await?;
-        ensure!(!shown.contains(CANARY) && !shown.contains("acct-77-SECRET"), "{who}: show --json leaks the annex: {shown}");
+        ensure!(
+            !shown.contains(CANARY) && !shown.contains("acct-77-SECRET"),
+            "{who}: show --json leaks the annex: {shown}"
+        );
         let text = env.client_ok(token, &["show", &room]).await?;
         ensure!(!text.contains(CANARY) && text.contains("Findings"), "{who}: show: {text}");
     }
     let shown: Value = serde_json::from_str(&env.client_ok(&alice, &["show", &room, "--json"]).await?)?;
     let state = &shown["state"];
-    let findings = state["sections"].as_array().and_then(|s| s.iter().find(|s| s["title"] == "Findings")).context("Findings")?;
+    let findings =
+        state["sections"].as_array().and_then(|s| s.iter().find(|s| s["title"] == "Findings")).context("Findings")?;
     assert_eq!(
         findings["body"],
         "[verified: TL-1] The session ran 11 minutes.\n\n[contested: O-1] One tenant was shown.\n Privacy adds ✓ ünïcode.",
@@ -232,8 +304,18 @@ async fn administer_and_work_a_room_with_the_real_binaries() -> Result<()> {
     let export = env.admin_ok(&["audit", "export", "--room", "CLI incident room"]).await?;
     let entries: Vec<Value> = export.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
     let kinds: Vec<&str> = entries.iter().filter_map(|e| e["kind"].as_str()).collect();
-    for kind in ["room.created", "change.member_added", "change.annex_added", "change.section_added", "change.section_edited",
-                 "change.objection_raised", "change.reply_added", "change.objection_status_changed", "annex.view", "refused"] {
+    for kind in [
+        "room.created",
+        "change.member_added",
+        "change.annex_added",
+        "change.section_added",
+        "change.section_edited",
+        "change.objection_raised",
+        "change.reply_added",
+        "change.objection_status_changed",
+        "annex.view",
+        "refused",
+    ] {
         ensure!(kinds.contains(&kind), "audit export lacks {kind}: {kinds:?}");
     }
     ensure!(!export.contains(CANARY), "the audit log must not copy annex content");
@@ -272,7 +354,8 @@ async fn suggestions_from_the_command_line() -> Result<()> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         async move {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            run_process(&bin, &refs, &home, &[("TRUSTROOM_URL", url.as_str()), ("TRUSTROOM_TOKEN", token.as_str())]).await
+            run_process(&bin, &refs, &home, &[("TRUSTROOM_URL", url.as_str()), ("TRUSTROOM_TOKEN", token.as_str())])
+                .await
         }
     };
     // The agent proposes the chronology with one more entry.
@@ -282,18 +365,27 @@ async fn suggestions_from_the_command_line() -> Result<()> {
     let file = server.dir().join("chronology.md");
     std::fs::write(&file, format!("{body}\n\n[verified: TL-0433] 10:20 Support trust opens the incident room.\n"))?;
     let f = file.display().to_string();
-    let r = run("agent/chronology", &["suggest", &room, "Chronology", "--file", &f, "--why", "TL-0433 records it.", "--evidence", "TL-0433"]).await?;
+    let r = run(
+        "agent/chronology",
+        &["suggest", &room, "Chronology", "--file", &f, "--why", "TL-0433 records it.", "--evidence", "TL-0433"],
+    )
+    .await?;
     ensure!(r.success() && r.stdout.contains("suggestion S-1"), "{r:?}");
     // An out-of-bounds one is flagged on the spot.
     let drift = server.dir().join("drift.md");
     std::fs::write(&drift, format!("{body}\n\nDear customer, we are writing to inform you of an incident.\n"))?;
     let d = drift.display().to_string();
     let r = run("agent/chronology", &["suggest", &room, "Chronology", "--file", &d, "--why", "Draft notice."]).await?;
-    ensure!(r.success() && r.stdout.contains("S-2") && r.stdout.contains("OUT OF BOUNDS [customer-communication]"), "{r:?}");
+    ensure!(
+        r.success() && r.stdout.contains("S-2") && r.stdout.contains("OUT OF BOUNDS [customer-communication]"),
+        "{r:?}"
+    );
     // Unchanged text: nothing to suggest (usage-level error, nothing sent).
     let same = server.dir().join("same.md");
     std::fs::write(&same, &body)?;
-    let r = run("agent/chronology", &["suggest", &room, "Chronology", "--file", &same.display().to_string(), "--why", "x"]).await?;
+    let r =
+        run("agent/chronology", &["suggest", &room, "Chronology", "--file", &same.display().to_string(), "--why", "x"])
+            .await?;
     ensure!(r.code == Some(7) && r.stderr.contains("nothing to suggest"), "{r:?}");
     // Observers may not suggest.
     let r = run("observer", &["suggest", &room, "Chronology", "--file", &f, "--why", "x"]).await?;
@@ -323,12 +415,18 @@ async fn suggestions_from_the_command_line() -> Result<()> {
     let r = run("owner", &["show", &room]).await?;
     ensure!(r.stdout.contains("10:20 Support trust opens the incident room."), "accepted text is in the packet: {r:?}");
     let r = run("owner", &["suggestions", &room, "--all"]).await?;
-    ensure!(r.stdout.contains("accepted by morgan.hale") && r.stdout.contains("rejected by morgan.hale: Customer"), "{r:?}");
+    ensure!(
+        r.stdout.contains("accepted by morgan.hale") && r.stdout.contains("rejected by morgan.hale: Customer"),
+        "{r:?}"
+    );
 
     let r = run("observer", &["stats", &room]).await?;
     ensure!(r.success() && r.stdout.contains("role agent/chronology") && r.stdout.contains("edits"), "{r:?}");
     let r = run("observer", &["stats", &room, "--json"]).await?;
     let v: Value = serde_json::from_str(r.stdout.trim())?;
-    ensure!(v["suggestions"]["accepted"] == 1 && v["suggestions"]["rejected"] == 1 && v["suggestions"]["flagged"] == 1, "{v}");
+    ensure!(
+        v["suggestions"]["accepted"] == 1 && v["suggestions"]["rejected"] == 1 && v["suggestions"]["flagged"] == 1,
+        "{v}"
+    );
     Ok(())
 }

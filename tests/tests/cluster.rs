@@ -20,7 +20,7 @@ use trustroom_server::admin::{self, AdminCommand};
 use trustroom_server::demo::{self, DemoSeed};
 use trustroom_server::hub::{Hub, Located};
 use trustroom_server::room::RoomCmd;
-use trustroom_server::storage::{self, Acquired, CommitBatch, Fence, Store, StorageError};
+use trustroom_server::storage::{self, Acquired, CommitBatch, Fence, StorageError, Store};
 use trustroom_shared::ClientId;
 use trustroom_shared::audit::{next_entry, verify_chain};
 
@@ -100,7 +100,13 @@ fn add_section(room: &str, title: &str, seq: u64) -> Value {
 /// whose dead owner's lease has not expired yet redirects to a dead node:
 /// then it tries again shortly, as the real client does). Returns the
 /// client, its snapshot and the URL of the node that serves it.
-async fn join_anywhere(urls: &[&str], token: &str, client: ClientId, room: &str, since: Option<u64>) -> Result<(WsClient, Value, String)> {
+async fn join_anywhere(
+    urls: &[&str],
+    token: &str,
+    client: ClientId,
+    room: &str,
+    since: Option<u64>,
+) -> Result<(WsClient, Value, String)> {
     let deadline = Instant::now() + T;
     let mut last = String::new();
     loop {
@@ -256,7 +262,9 @@ async fn nodes_redirect_to_the_owner_converge_and_fail_over_when_it_is_killed() 
     for (i, c) in clients.iter_mut().enumerate() {
         let _ = c.drain(Duration::from_millis(300)).await;
         for v in c.take_pending() {
-            if let Some((_, title, _, _)) = in_flight.iter().find(|(j, _, _, id)| *j == i && v["type"] == "ok" && v["id"] == id.as_str()) {
+            if let Some((_, title, _, _)) =
+                in_flight.iter().find(|(j, _, _, id)| *j == i && v["type"] == "ok" && v["id"] == id.as_str())
+            {
                 acked_before_crash.insert(title.clone(), v["result"]["revision"].as_u64().context("ack revision")?);
             }
             if let Some(r) = v["rev"]["revision"].as_u64() {
@@ -273,7 +281,8 @@ async fn nodes_redirect_to_the_owner_converge_and_fail_over_when_it_is_killed() 
     let mut clients = Vec::new();
     let mut owner_url = None;
     for i in 0..3 {
-        let order: Vec<&str> = if i % 2 == 0 { vec![&survivors[0], &survivors[1]] } else { vec![&survivors[1], &survivors[0]] };
+        let order: Vec<&str> =
+            if i % 2 == 0 { vec![&survivors[0], &survivors[1]] } else { vec![&survivors[1], &survivors[0]] };
         let (c, _, at) = join_anywhere(&order, &token(roles[i])?, ids[i], &room, Some(last_seen)).await?;
         ensure!(owner_url.get_or_insert(at.clone()) == &at, "two nodes serve the room: {at} and {owner_url:?}");
         clients.push(c);
@@ -411,8 +420,20 @@ async fn a_stale_epoch_cannot_commit_and_its_room_stops() -> Result<()> {
     ensure!(second.epoch == 2);
     ensure!(store.renew_leases("x", &[(seed.room, 1)], 200).await? == vec![seed.room], "x learns it lost the room");
     let head = store.audit_head(&seed.room.to_string()).await?;
-    let entry = next_entry(head.as_ref().map(|(s, h)| (*s, h.as_str())), &seed.room.to_string(), 1, "t", "test.fenced", 0, json!({}));
-    let stale = CommitBatch { audit: vec![entry.clone()], fence: Some(Fence { node: "x".into(), epoch: 1 }), ..Default::default() };
+    let entry = next_entry(
+        head.as_ref().map(|(s, h)| (*s, h.as_str())),
+        &seed.room.to_string(),
+        1,
+        "t",
+        "test.fenced",
+        0,
+        json!({}),
+    );
+    let stale = CommitBatch {
+        audit: vec![entry.clone()],
+        fence: Some(Fence { node: "x".into(), epoch: 1 }),
+        ..Default::default()
+    };
     match store.commit(seed.room, &stale).await {
         Err(StorageError::Fenced(msg)) => ensure!(msg.contains("epoch 1"), "{msg}"),
         other => bail!("a stale fence must be refused, got {other:?}"),
@@ -517,7 +538,8 @@ async fn the_cli_follows_redirects_and_admin_commands_reach_the_owner() -> Resul
     ensure!(n1.log_text().lines().all(|l| !l.contains("sequencing the room here")), "n1 must not take the room");
     check_stored(&store, &seed).await?;
     let revs = store.revisions_between(seed.room, 0, i64::MAX as u64).await?;
-    let adds = revs.iter().filter(|r| serde_json::to_string(&r.change).is_ok_and(|c| c.contains("late.joiner"))).count();
+    let adds =
+        revs.iter().filter(|r| serde_json::to_string(&r.change).is_ok_and(|c| c.contains("late.joiner"))).count();
     ensure!(adds == 1, "the member was added {adds} times");
     drop((n0, n1));
     drop(db);
@@ -654,12 +676,17 @@ async fn two_nodes_refusing_at_once_keep_one_unbroken_server_audit_chain() -> Re
         chain = store.audit_chain("server").await?;
     }
     verify_chain(&chain).map_err(|e| anyhow::anyhow!("server audit chain broken: {e:?}"))?;
-    let refused_joins = chain[before..].iter().filter(|e| e.kind == "refused" && e.detail["code"] == "not_found").count();
+    let refused_joins =
+        chain[before..].iter().filter(|e| e.kind == "refused" && e.detail["code"] == "not_found").count();
     ensure!(
         refused_joins == 4 * PER_CLIENT,
         "every refusal audited once: {refused_joins} of {} (node logs: {:?})",
         4 * PER_CLIENT,
-        nodes.iter().flat_map(|n| n.log_text().lines().filter(|l| l.contains("audit")).map(str::to_string).collect::<Vec<_>>()).take(5).collect::<Vec<_>>()
+        nodes
+            .iter()
+            .flat_map(|n| n.log_text().lines().filter(|l| l.contains("audit")).map(str::to_string).collect::<Vec<_>>())
+            .take(5)
+            .collect::<Vec<_>>()
     );
     Ok(())
 }

@@ -33,10 +33,9 @@ const SERVE_ARGS: &[&str] = &["--outbox-frames", "64", "--requests-per-second", 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_nothing_acknowledged() -> anyhow::Result<()> {
-    let seed: u64 = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64));
+    let seed: u64 = std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
     println!("crash seed {seed} (CRASH_SEED={seed} replays the same schedule)");
     let mut rng = Rng::new(seed);
     let started = Instant::now();
@@ -111,7 +110,13 @@ async fn sigkill_at_random_moments_loses_nothing_acknowledged() -> anyhow::Resul
     let (edits, objections, replies) = check_exactly_once(&final_state, section, &reports)?;
     for r in &reports {
         let state = r.state.as_ref().ok_or_else(|| anyhow::anyhow!("{} has no state", r.name))?;
-        anyhow::ensure!(state.revision == final_state.revision, "{} ended at {} not {}", r.name, state.revision, final_state.revision);
+        anyhow::ensure!(
+            state.revision == final_state.revision,
+            "{} ended at {} not {}",
+            r.name,
+            state.revision,
+            final_state.revision
+        );
         anyhow::ensure!(*state == final_state, "{} did not converge", r.name);
         anyhow::ensure!(
             r.text == final_state.section(section).map(|s| s.body.clone()).unwrap_or_default(),
@@ -141,11 +146,17 @@ async fn sigkill_at_random_moments_loses_nothing_acknowledged() -> anyhow::Resul
 
     let pool = raw_pool(&reliability::db_path(&db_url)).await?;
     let revisions = check_contiguous(&pool, room).await?;
-    anyhow::ensure!(revisions == final_state.revision, "stored {revisions} revisions, state at {}", final_state.revision);
+    anyhow::ensure!(
+        revisions == final_state.revision,
+        "stored {revisions} revisions, state at {}",
+        final_state.revision
+    );
     let room_chain = audit_verify(&db_url, &home, &room.to_string()).await?;
     let server_chain = audit_verify(&db_url, &home, "server").await?;
     let refusals: Vec<(String, String)> =
-        sqlx::query_as("SELECT actor, detail FROM audit WHERE chain = 'server' ORDER BY seq LIMIT 5").fetch_all(&pool).await?;
+        sqlx::query_as("SELECT actor, detail FROM audit WHERE chain = 'server' ORDER BY seq LIMIT 5")
+            .fetch_all(&pool)
+            .await?;
     for (actor, detail) in &refusals {
         println!("server chain: {actor} {detail}");
     }

@@ -94,7 +94,8 @@ async fn start_server() -> anyhow::Result<Env> {
         let _ = stopped.await;
     }));
     // A second, independent connection to the same file to count rows.
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(SqliteConnectOptions::from_str(&db_url)?).await?;
+    let pool =
+        SqlitePoolOptions::new().max_connections(1).connect_with(SqliteConnectOptions::from_str(&db_url)?).await?;
     Ok(Env {
         url: format!("ws://{addr}"),
         addr,
@@ -128,10 +129,12 @@ impl Env {
     }
 
     async fn last_revision_body(&self) -> anyhow::Result<String> {
-        Ok(sqlx::query_scalar::<_, String>("SELECT body FROM revisions WHERE room_id = ? ORDER BY revision DESC LIMIT 1")
-            .bind(&self.room)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar::<_, String>(
+            "SELECT body FROM revisions WHERE room_id = ? ORDER BY revision DESC LIMIT 1",
+        )
+        .bind(&self.room)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn counts(&self) -> anyhow::Result<Counts> {
@@ -174,7 +177,9 @@ async fn recv(ws: &mut Ws, wait: Duration) -> Rx {
             Ok(Some(Ok(Message::Text(t)))) => {
                 return match serde_json::from_str(t.as_str()) {
                     Ok(v) => Rx::Json(v),
-                    Err(_) => Rx::Garbage(format!("non-JSON text: {}", t.as_str().chars().take(80).collect::<String>())),
+                    Err(_) => {
+                        Rx::Garbage(format!("non-JSON text: {}", t.as_str().chars().take(80).collect::<String>()))
+                    }
                 };
             }
             Ok(Some(Ok(Message::Close(f)))) => return Rx::Closed(format!("close frame {f:?}")),
@@ -669,7 +674,9 @@ fn catalogue() -> Vec<Case> {
             rq(id, json!({"type": "hello", "protocol": 2, "token": "x"}))
         }),
         // --- Wrong field types ---------------------------------------------
-        case("field: room as number", Owner, Err("invalid", Yes), No, |_, id| rq(id, json!({"type": "join", "room": 5}))),
+        case("field: room as number", Owner, Err("invalid", Yes), No, |_, id| {
+            rq(id, json!({"type": "join", "room": 5}))
+        }),
         case("field: room not a uuid", Owner, Err("invalid", Yes), No, |_, id| {
             rq(id, json!({"type": "join", "room": "../../etc/passwd"}))
         }),
@@ -697,7 +704,10 @@ fn catalogue() -> Vec<Case> {
             rq(id, json!({"type": "object", "room": c.room, "section": c.sec(), "kind": "sabotage", "text": "x"}))
         }),
         case("field: unknown objection status", Owner, Err("invalid", Yes), No, |c, id| {
-            rq(id, json!({"type": "set_objection_status", "room": c.room, "objection": c.open_objection, "status": "deleted"}))
+            rq(
+                id,
+                json!({"type": "set_objection_status", "room": c.room, "objection": c.open_objection, "status": "deleted"}),
+            )
         }),
         case("field: unknown release lane", Owner, Err("invalid", Yes), No, |c, id| {
             rq(id, json!({"type": "release", "room": c.room, "lane": "everyone"}))
@@ -728,11 +738,17 @@ fn catalogue() -> Vec<Case> {
             rq(id, json!({"type": "leave", "room": c.room}))
         }),
         case("id: objection statement index usize::MAX", Owner, Err("invalid", Yes), Room, |c, id| {
-            rq(id, json!({"type": "object", "room": c.room, "section": c.sec(), "kind": "wording", "text": "x", "statement": u64::MAX}))
+            rq(
+                id,
+                json!({"type": "object", "room": c.room, "section": c.sec(), "kind": "wording", "text": "x", "statement": u64::MAX}),
+            )
         }),
         // --- Revisions and operations --------------------------------------
         case("op: base revision from the future", Owner, Err("stale", Yes), Room, |c, id| {
-            rq(id, json!({"type": "edit", "room": c.room, "section": c.sec(), "base": c.rev + 1_000, "op": [c.len(), "x"]}))
+            rq(
+                id,
+                json!({"type": "edit", "room": c.room, "section": c.sec(), "base": c.rev + 1_000, "op": [c.len(), "x"]}),
+            )
         }),
         case("op: base revision u64::MAX", Owner, Err("stale", Yes), Room, |c, id| {
             rq(id, json!({"type": "edit", "room": c.room, "section": c.sec(), "base": u64::MAX, "op": [c.len(), "x"]}))
@@ -803,24 +819,39 @@ fn catalogue() -> Vec<Case> {
             rq(id, json!({"type": "reply", "room": c.room, "objection": c.open_objection, "text": "ok\u{8}\u{8}"}))
         }),
         case("text: quote not in the section", Owner, Err("invalid", Yes), Room, |c, id| {
-            rq(id, json!({"type": "object", "room": c.room, "section": c.sec(), "kind": "wording", "text": "x",
-                "quote": "this sentence is nowhere in the packet"}))
+            rq(
+                id,
+                json!({"type": "object", "room": c.room, "section": c.sec(), "kind": "wording", "text": "x",
+                "quote": "this sentence is nowhere in the packet"}),
+            )
         }),
         case("status: accepted-residual without rationale", Owner, Err("invalid", Yes), Room, |c, id| {
-            rq(id, json!({"type": "set_objection_status", "room": c.room, "objection": c.open_objection,
-                "status": "accepted-residual"}))
+            rq(
+                id,
+                json!({"type": "set_objection_status", "room": c.room, "objection": c.open_objection,
+                "status": "accepted-residual"}),
+            )
         }),
         case("status: accepted-residual, blank rationale", Owner, Err("invalid", Yes), Room, |c, id| {
-            rq(id, json!({"type": "set_objection_status", "room": c.room, "objection": c.open_objection,
-                "status": "accepted-residual", "rationale": "   "}))
+            rq(
+                id,
+                json!({"type": "set_objection_status", "room": c.room, "objection": c.open_objection,
+                "status": "accepted-residual", "rationale": "   "}),
+            )
         }),
         case("status: change on a closed objection", Owner, Err("conflict", Yes), Room, |c, id| {
-            rq(id, json!({"type": "set_objection_status", "room": c.room, "objection": c.closed_objection,
-                "status": "addressed"}))
+            rq(
+                id,
+                json!({"type": "set_objection_status", "room": c.room, "objection": c.closed_objection,
+                "status": "addressed"}),
+            )
         }),
         case("status: back to open", Owner, Err("invalid", Yes), Room, |c, id| {
-            rq(id, json!({"type": "set_objection_status", "room": c.room, "objection": c.closed_objection,
-                "status": "open"}))
+            rq(
+                id,
+                json!({"type": "set_objection_status", "room": c.room, "objection": c.closed_objection,
+                "status": "open"}),
+            )
         }),
         // --- Sections, cursors, release ------------------------------------
         case("section: title over 200 chars", Owner, Err("too_large", Yes), Room, |c, id| {
@@ -853,9 +884,15 @@ fn catalogue() -> Vec<Case> {
         // --- Positive controls: CRLF is normalized at the boundary ---------
         positive(
             "positive: CRLF/CR in a new section body -> LF",
-            |c, id| rq(id, json!({"type": "add_section", "room": c.room, "title": "CRLF control", "body": format!("top{CRLF_TEXT}")})),
+            |c, id| {
+                rq(
+                    id,
+                    json!({"type": "add_section", "room": c.room, "title": "CRLF control", "body": format!("top{CRLF_TEXT}")}),
+                )
+            },
             |_, state, stored| {
-                let body = section_body(state, |s| s["title"] == "CRLF control").ok_or_else(|| "section not added".to_string())?;
+                let body = section_body(state, |s| s["title"] == "CRLF control")
+                    .ok_or_else(|| "section not added".to_string())?;
                 lf_only(stored, body, "CRLF-A\\nCRLF-B\\nCRLF-C", &format!("top{CRLF_STORED}"))
             },
         ),
@@ -865,7 +902,10 @@ fn catalogue() -> Vec<Case> {
             |c, state, stored| {
                 let body = section_body(state, |s| s["id"] == c.sec()).ok_or_else(|| "section gone".to_string())?;
                 if !body.ends_with(CRLF_STORED) {
-                    return Result::Err(format!("insert not at the end of the section: {:?}", body.chars().rev().take(30).collect::<String>()));
+                    return Result::Err(format!(
+                        "insert not at the end of the section: {:?}",
+                        body.chars().rev().take(30).collect::<String>()
+                    ));
                 }
                 lf_only(stored, body, "CRLF-A\\nCRLF-B\\nCRLF-C", CRLF_STORED)
             },
@@ -991,7 +1031,8 @@ async fn run_case(
         problems.push(format!("expected {} but got {} {}", case.want.show(), got.show(), got.detail()));
     }
     if case.name == "hs: handshake never completed"
-        && (elapsed < HANDSHAKE.saturating_sub(Duration::from_millis(50)) || elapsed > HANDSHAKE + Duration::from_secs(1))
+        && (elapsed < HANDSHAKE.saturating_sub(Duration::from_millis(50))
+            || elapsed > HANDSHAKE + Duration::from_secs(1))
     {
         problems.push(format!("timeout after {elapsed:?}, configured {HANDSHAKE:?}"));
     }
@@ -1162,6 +1203,10 @@ async fn hostile_input_catalogue() -> anyhow::Result<()> {
     // The positive controls are the only accepted changes of the whole run.
     let accepted = cases.iter().filter(|c| matches!(c.want, Want::Accept)).count() as u64;
     assert_eq!(end.revision, initial.revision + accepted, "only the positive controls may change the room");
-    assert_eq!(counts_end.revisions, counts_initial.revisions + accepted as i64, "only the positive controls may be stored");
+    assert_eq!(
+        counts_end.revisions,
+        counts_initial.revisions + accepted as i64,
+        "only the positive controls may be stored"
+    );
     Ok(())
 }

@@ -22,7 +22,8 @@ use reliability::Ws;
 async fn hello(url: &str, token: &str) -> anyhow::Result<(Ws, Value)> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
     ws.send(Message::text(json!({"type": "hello", "protocol": 2, "token": token}).to_string())).await?;
-    let first = next_text(&mut ws, Duration::from_secs(5)).await?.ok_or_else(|| anyhow::anyhow!("no answer to hello"))?;
+    let first =
+        next_text(&mut ws, Duration::from_secs(5)).await?.ok_or_else(|| anyhow::anyhow!("no answer to hello"))?;
     Ok((ws, first))
 }
 
@@ -105,7 +106,8 @@ fn expect_closing(frame: &Value, code: &str) -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn connections_per_user_are_capped_and_freed_on_close() -> anyhow::Result<()> {
-    let server = TestServer::start_with(ServerConfig { max_connections_per_user: 2, ..ServerConfig::default() }).await?;
+    let server =
+        TestServer::start_with(ServerConfig { max_connections_per_user: 2, ..ServerConfig::default() }).await?;
     let owner = server.member("owner").token.clone();
     let a = WsClient::connect(&server.url, &owner).await?;
     let _b = WsClient::connect(&server.url, &owner).await?;
@@ -276,15 +278,19 @@ async fn room_limits_sections_objections_and_section_size() -> anyhow::Result<()
     let (mut c, snap) = server.joined("owner").await?;
 
     // Section size: a body over the limit, then an edit that would grow a section over it.
-    c.refused(json!({"type": "add_section", "room": room, "title": "Too big", "body": "b".repeat(2_001)}), "too_large").await?;
-    let ack = c.ok(json!({"type": "add_section", "room": room, "title": "Notes", "body": "n".repeat(1_990), "seq": 1})).await?;
+    c.refused(json!({"type": "add_section", "room": room, "title": "Too big", "body": "b".repeat(2_001)}), "too_large")
+        .await?;
+    let ack = c
+        .ok(json!({"type": "add_section", "room": room, "title": "Notes", "body": "n".repeat(1_990), "seq": 1}))
+        .await?;
     let notes = ack["created"].as_str().unwrap_or_default().to_string();
     let rev = ack["revision"].as_u64().unwrap_or(0);
     let err = c
         .refused(json!({"type": "edit", "room": room, "section": notes, "base": rev, "op": [1_990, "x".repeat(11)], "seq": 2}), "too_large")
         .await?;
     anyhow::ensure!(err["id"].is_string(), "{err}");
-    c.ok(json!({"type": "edit", "room": room, "section": notes, "base": rev, "op": [1_990, "x".repeat(10)], "seq": 3})).await?;
+    c.ok(json!({"type": "edit", "room": room, "section": notes, "base": rev, "op": [1_990, "x".repeat(10)], "seq": 3}))
+        .await?;
 
     // Sections per room: that was the last one allowed.
     let err = c.refused(json!({"type": "add_section", "room": room, "title": "One too many"}), "too_large").await?;
@@ -293,8 +299,13 @@ async fn room_limits_sections_objections_and_section_size() -> anyhow::Result<()
     // Objections per room: one more fits, the next does not.
     let (first, body) = section(&snap, "Summary")?;
     let _ = chars(&body);
-    c.ok(json!({"type": "object", "room": room, "section": first, "kind": "wording", "text": "last one", "seq": 4})).await?;
-    c.refused(json!({"type": "object", "room": room, "section": first, "kind": "wording", "text": "over", "seq": 5}), "too_large").await?;
+    c.ok(json!({"type": "object", "room": room, "section": first, "kind": "wording", "text": "last one", "seq": 4}))
+        .await?;
+    c.refused(
+        json!({"type": "object", "room": room, "section": first, "kind": "wording", "text": "over", "seq": 5}),
+        "too_large",
+    )
+    .await?;
     // Refusals are audited in the room's chain and nothing was stored for them.
     let refused = server.refusals(&room, "object", "too_large").await?;
     anyhow::ensure!(refused.len() == 1, "expected one audited refusal, got {}", refused.len());
@@ -310,7 +321,8 @@ async fn history_window_flag_bounds_catch_up() -> anyhow::Result<()> {
     let (dir, db_url, seed) = reliability::seeded_db().await?;
     let room = seed.room.to_string();
     let token = |role: &str| seed.member(role).map(|m| m.token.clone()).ok_or_else(|| anyhow::anyhow!("no {role}"));
-    let server = reliability::ServerProcess::start(&db_url, &dir.path().join("home"), &["--history-window", "3"]).await?;
+    let server =
+        reliability::ServerProcess::start(&db_url, &dir.path().join("home"), &["--history-window", "3"]).await?;
     let mut owner = WsClient::connect(&server.url, &token("owner")?).await?;
     let snap = owner.join(&room).await?;
     let (sec, body) = section(&snap, "Summary")?;
@@ -318,7 +330,9 @@ async fn history_window_flag_bounds_catch_up() -> anyhow::Result<()> {
     let len = chars(&body) as u64;
     for seq in 1..=5u64 {
         let (base, at) = (start + seq - 1, len + seq - 1);
-        owner.ok(json!({"type": "edit", "room": room, "section": sec, "base": base, "op": [at, "x"], "seq": seq})).await?;
+        owner
+            .ok(json!({"type": "edit", "room": room, "section": sec, "base": base, "op": [at, "x"], "seq": seq}))
+            .await?;
     }
     let now = start + 5;
 

@@ -18,12 +18,8 @@ async fn http_get(addr: &str, path: &str, method: &str) -> Result<(String, Strin
     let text = String::from_utf8(raw).context("response is not UTF-8")?;
     let (head, body) = text.split_once("\r\n\r\n").with_context(|| format!("no header end in {text:?}"))?;
     let status = head.lines().next().unwrap_or_default().to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .context("no Content-Length")?
-        .trim()
-        .parse()?;
+    let length: usize =
+        head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).context("no Content-Length")?.trim().parse()?;
     ensure!(length == body.len(), "Content-Length {length} but {} body bytes", body.len());
     Ok((status, body.to_string()))
 }
@@ -71,7 +67,10 @@ async fn metrics_endpoint_reports_connections_rooms_ops_and_commit_latency() -> 
     })
     .await;
     ensure!(matches!(ready, Ok(Ok(()))), "server did not start: {ready:?} {seen:?}");
-    ensure!(seen.iter().any(|l| l.contains(&format!("http://{metrics}/metrics"))), "metrics address not announced: {seen:?}");
+    ensure!(
+        seen.iter().any(|l| l.contains(&format!("http://{metrics}/metrics"))),
+        "metrics address not announced: {seen:?}"
+    );
 
     // Before anyone connects.
     let (status, before) = http_get(&metrics, "/metrics", "GET").await?;
@@ -114,7 +113,10 @@ async fn metrics_endpoint_reports_connections_rooms_ops_and_commit_latency() -> 
     ensure!(sample(&during, "trustroom_commit_duration_seconds_sum")? > 0.0, "{during}");
     // Both members got each edit (the author's echo included).
     ensure!(sample(&during, "trustroom_deliveries_queued_total")? >= 6.0, "{during}");
-    ensure!(sample(&during, "trustroom_frames_written_total")? >= sample(&during, "trustroom_socket_flushes_total")?, "{during}");
+    ensure!(
+        sample(&during, "trustroom_frames_written_total")? >= sample(&during, "trustroom_socket_flushes_total")?,
+        "{during}"
+    );
     ensure!(sample(&during, "trustroom_fanout_queue_depth")? >= 0.0, "{during}");
 
     // Disconnects bring the gauge back down.

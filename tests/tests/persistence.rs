@@ -51,7 +51,9 @@ fn assert_audit_names_authors(chain: &[AuditEntry], revisions: &[Revision]) {
     let by_number: HashMap<u64, &Revision> = revisions.iter().map(|r| (r.revision, r)).collect();
     let mut seen = 0;
     for e in chain.iter().filter(|e| e.kind.starts_with("change.")) {
-        let rev = by_number.get(&e.revision).unwrap_or_else(|| panic!("audit entry {} names unknown revision {}", e.seq, e.revision));
+        let rev = by_number
+            .get(&e.revision)
+            .unwrap_or_else(|| panic!("audit entry {} names unknown revision {}", e.seq, e.revision));
         let actor = if rev.author == ADMIN_ACTOR { "admin".to_string() } else { rev.author.to_string() };
         assert_eq!(e.actor, actor, "audit entry {} ({}) vs revision {} author", e.seq, e.kind, e.revision);
         assert_eq!(e.kind, format!("change.{}", rev.change.kind_name()), "audit entry {} kind", e.seq);
@@ -106,7 +108,9 @@ async fn graceful_restart(backend: Backend) -> Result<()> {
         .await?;
     let objection = ack["created"].as_str().context("created")?.to_string();
     expected_authors.push((ack["revision"].as_u64().context("revision")?, privacy_id.clone()));
-    let ack = owner.ok(json!({"type": "reply", "room": room, "objection": objection, "text": "Checking SL-0104.", "seq": 4})).await?;
+    let ack = owner
+        .ok(json!({"type": "reply", "room": room, "objection": objection, "text": "Checking SL-0104.", "seq": 4}))
+        .await?;
     expected_authors.push((ack["revision"].as_u64().context("revision")?, owner_id.clone()));
     let ack = owner.ok(json!({"type": "hold", "room": room, "reason": "Third-tenant question open"})).await?;
     expected_authors.push((ack["revision"].as_u64().context("revision")?, owner_id.clone()));
@@ -160,7 +164,14 @@ async fn graceful_restart(backend: Backend) -> Result<()> {
 
 /// Appends numbered markers to its own section until the connection dies;
 /// returns (marker, revision) for every acknowledged edit.
-async fn append_until_dead(mut c: WsClient, room: String, section: String, mut rev: u64, mut len: i64, tag: char) -> Vec<(String, u64)> {
+async fn append_until_dead(
+    mut c: WsClient,
+    room: String,
+    section: String,
+    mut rev: u64,
+    mut len: i64,
+    tag: char,
+) -> Vec<(String, u64)> {
     let mut acked = Vec::new();
     for i in 1..10_000u64 {
         let marker = format!("<{tag}{i}>");
@@ -191,7 +202,8 @@ async fn hard_stop_keeps_every_acknowledged_change_on_postgres() -> Result<()> {
 async fn hard_stop(backend: Backend) -> Result<()> {
     let Some(mut server) = TestServer::start_backend(backend, Default::default()).await? else { return Ok(()) };
     let room = server.room();
-    let writers = [("owner", "Summary", 'o'), ("reviewer/privacy", "Exposure scope", 'p'), ("reviewer/legal", "Chronology", 'l')];
+    let writers =
+        [("owner", "Summary", 'o'), ("reviewer/privacy", "Exposure scope", 'p'), ("reviewer/legal", "Chronology", 'l')];
     let mut tasks = Vec::new();
     let mut bodies = HashMap::new();
     let (mut watcher, wsnap) = server.joined("observer").await?;
@@ -221,8 +233,15 @@ async fn hard_stop(backend: Backend) -> Result<()> {
         let (_, text) = section(&snap, title)?;
         ensure!(text.starts_with(bodies[title].as_str()), "{title}: the original text changed");
         for (marker, revision) in list {
-            assert_eq!(text.matches(marker.as_str()).count(), 1, "{title}: acknowledged {marker} (rev {revision}) lost or doubled");
-            let r = stored.iter().find(|r| r.revision == *revision).with_context(|| format!("revision {revision} missing"))?;
+            assert_eq!(
+                text.matches(marker.as_str()).count(),
+                1,
+                "{title}: acknowledged {marker} (rev {revision}) lost or doubled"
+            );
+            let r = stored
+                .iter()
+                .find(|r| r.revision == *revision)
+                .with_context(|| format!("revision {revision} missing"))?;
             ensure!(r.change.kind_name() == "section_edited", "revision {revision} is not the acknowledged edit");
         }
         // Markers are appended in order: whatever survived beyond the acked ones is a prefix-closed tail.
@@ -250,7 +269,12 @@ async fn a_long_history_is_reopened_from_a_snapshot() -> Result<()> {
     let (_, snap) = server.joined("observer").await?;
     let seeded = revision_of(&snap);
     let needed = (every + 20).saturating_sub(seeded);
-    let writers = [("owner", "Summary", 'o'), ("reviewer/privacy", "Exposure scope", 'p'), ("reviewer/legal", "Chronology", 'l'), ("reviewer/support-trust", "Affected accounts", 't')];
+    let writers = [
+        ("owner", "Summary", 'o'),
+        ("reviewer/privacy", "Exposure scope", 'p'),
+        ("reviewer/legal", "Chronology", 'l'),
+        ("reviewer/support-trust", "Affected accounts", 't'),
+    ];
     let per_writer = needed.div_ceil(writers.len() as u64);
     let mut tasks = Vec::new();
     for (role, title, tag) in writers {
@@ -262,7 +286,9 @@ async fn a_long_history_is_reopened_from_a_snapshot() -> Result<()> {
             let mut len = chars(&body);
             for i in 1..=per_writer {
                 let m = format!("{tag}{i};");
-                let ack = c.ok(json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [len, m], "seq": i})).await?;
+                let ack = c
+                    .ok(json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [len, m], "seq": i}))
+                    .await?;
                 rev = ack["revision"].as_u64().context("revision")?;
                 len += chars(&m);
             }
@@ -277,15 +303,20 @@ async fn a_long_history_is_reopened_from_a_snapshot() -> Result<()> {
 
     server.stop().await?;
     let pool = server.raw_pool().await?;
-    let snaps: Vec<(i64, String)> = sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = ? ORDER BY revision")
-        .bind(&room)
-        .fetch_all(&pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get::<i64, _>("revision")?, r.try_get::<String, _>("state")?)))
-        .collect::<Result<_>>()?;
+    let snaps: Vec<(i64, String)> =
+        sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = ? ORDER BY revision")
+            .bind(&room)
+            .fetch_all(&pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>("revision")?, r.try_get::<String, _>("state")?)))
+            .collect::<Result<_>>()?;
     pool.close().await;
-    ensure!(!snaps.is_empty(), "no snapshot stored after {} revisions (snapshot_every = {every})", revision_of(&before));
+    ensure!(
+        !snaps.is_empty(),
+        "no snapshot stored after {} revisions (snapshot_every = {every})",
+        revision_of(&before)
+    );
     let (snap_rev, snap_state) = snaps.last().context("snapshot")?;
     ensure!(*snap_rev as u64 >= every, "snapshot at revision {snap_rev}");
     let stored: Value = serde_json::from_str(snap_state)?;
@@ -302,7 +333,11 @@ async fn a_long_history_is_reopened_from_a_snapshot() -> Result<()> {
     server.stop().await?;
     let copy = server.copy_db("snap-only.db").await?;
     let pool = raw_pool(&copy).await?;
-    let gone = sqlx::query("DELETE FROM revisions WHERE room_id = ? AND revision <= ?").bind(&room).bind(snap_rev).execute(&pool).await?;
+    let gone = sqlx::query("DELETE FROM revisions WHERE room_id = ? AND revision <= ?")
+        .bind(&room)
+        .bind(snap_rev)
+        .execute(&pool)
+        .await?;
     ensure!(gone.rows_affected() as i64 == *snap_rev);
     pool.close().await;
     let store = storage::open(&format!("sqlite://{}", copy.display())).await?;

@@ -22,10 +22,9 @@ use trustroom_shared::role::Role;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editors_survive_cuts_mid_frame_resets_and_stalls() -> anyhow::Result<()> {
-    let seed: u64 = std::env::var("RECONNECT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64));
+    let seed: u64 = std::env::var("RECONNECT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
     println!("reconnect seed {seed} (RECONNECT_SEED={seed} replays the same schedule)");
     let mut rng = Rng::new(seed);
     let config = ServerConfig {
@@ -53,7 +52,8 @@ async fn editors_survive_cuts_mid_frame_resets_and_stalls() -> anyhow::Result<()
         .collect();
     let mut tasks = Vec::new();
     for (i, (name, token)) in editors.iter().enumerate() {
-        let editor = Editor::new(name, token, room, section, Mix { object: 10, reply: 10, away: 20 }, seed ^ (i as u64 + 11));
+        let editor =
+            Editor::new(name, token, room, section, Mix { object: 10, reply: 10, away: 20 }, seed ^ (i as u64 + 11));
         tasks.push(tokio::spawn(editor.run(ctl.clone(), deadline)));
     }
 

@@ -54,10 +54,16 @@ fn role_of(label: &str) -> Role {
 async fn clean_room(server: &TestServer) -> Result<String> {
     let mut b = RoomBuilder::new("Release workflow test room");
     for m in &server.seed.members {
-        b.change(ADMIN_ACTOR, Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: role_of(&m.role) } })?;
+        b.change(
+            ADMIN_ACTOR,
+            Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: role_of(&m.role) } },
+        )?;
     }
     let owner = server.member("owner").user;
-    b.change(owner, Change::SectionAdded { section: SectionId::new(), title: "Summary".into(), body: CLEAN.into(), after: None })?;
+    b.change(
+        owner,
+        Change::SectionAdded { section: SectionId::new(), title: "Summary".into(), body: CLEAN.into(), after: None },
+    )?;
     let mut annex = build_annex(
         &server.store,
         NewAnnex {
@@ -145,7 +151,13 @@ async fn cosign(c: &mut WsClient, room: &str, server: &TestServer) -> Result<Val
 }
 
 /// Co-signs the current content for `lane` and, when given, `audience`.
-async fn cosign_for(c: &mut WsClient, room: &str, server: &TestServer, lane: &str, audience: Option<&str>) -> Result<Value> {
+async fn cosign_for(
+    c: &mut WsClient,
+    room: &str,
+    server: &TestServer,
+    lane: &str,
+    audience: Option<&str>,
+) -> Result<Value> {
     let hash = snapshot(server, room).await?["content_hash"].as_str().unwrap_or_default().to_string();
     let mut req = json!({"type": "cosign", "room": room, "content_hash": hash, "lane": lane});
     if let Some(a) = audience {
@@ -207,16 +219,26 @@ async fn every_decision_by_every_role() -> Result<()> {
     let after = snapshot(&server, &room).await?;
     ensure!(after["state"]["release"]["state"] == "drafting", "nothing changed: {}", after["state"]["release"]);
     ensure!(after["state"]["cosignatures"].as_array().is_some_and(Vec::is_empty));
-    let refusals = server.audit_chain(&room).await?.into_iter().filter(|e| e.kind == "refused" && e.detail["code"] == "forbidden").count();
+    let refusals = server
+        .audit_chain(&room)
+        .await?
+        .into_iter()
+        .filter(|e| e.kind == "refused" && e.detail["code"] == "forbidden")
+        .count();
     assert_eq!(refusals, 5 * 5 + 3, "every refusal is audited");
 
     // The owner may make every decision.
     owner.ok(json!({"type": "hold", "room": room, "reason": "waiting for the trace keeper"})).await?;
-    owner.ok(json!({"type": "set_release_policy", "room": room, "members": [privacy], "disciplines": ["legal"]})).await?;
+    owner
+        .ok(json!({"type": "set_release_policy", "room": room, "members": [privacy], "disciplines": ["legal"]}))
+        .await?;
     owner.ok(json!({"type": "set_release_policy", "room": room})).await?;
     owner.ok(json!({"type": "mark_ready", "room": room})).await?;
     let ack = owner.ok(json!({"type": "release", "room": room, "lane": "account-governance"})).await?;
-    ensure!(ack["created"].as_str().is_some_and(|h| h.len() == 64), "the release answers with the manifest hash: {ack}");
+    ensure!(
+        ack["created"].as_str().is_some_and(|h| h.len() == 64),
+        "the release answers with the manifest hash: {ack}"
+    );
     owner.ok(json!({"type": "escalate", "room": room, "reason": "Direct handling by the incident commander."})).await?;
     let after = snapshot(&server, &room).await?;
     ensure!(after["state"]["release"]["state"] == "escalated");
@@ -239,7 +261,9 @@ async fn release_is_refused_with_each_kind_of_blocker() -> Result<()> {
     owner.ok(json!({"type": "mark_ready", "room": room})).await?;
     let m = refused_message(&mut owner, release.clone(), "conflict").await?;
     ensure!(m.contains("open blocking objection O-1"), "{m}");
-    privacy.ok(json!({"type": "set_objection_status", "room": room, "objection": o1["created"], "status": "addressed"})).await?;
+    privacy
+        .ok(json!({"type": "set_objection_status", "room": room, "objection": o1["created"], "status": "addressed"}))
+        .await?;
 
     // 2–4. Packet statements: unlinked contested, no evidence, unknown annex.
     for (paragraph, expected) in [
@@ -344,7 +368,9 @@ async fn release_is_refused_after_an_edit_since_ready() -> Result<()> {
     let r = readiness(&mut owner, &room).await?;
     ensure!(r["release"]["state"] == "HELD", "{}", r["release"]);
     ensure!(
-        r["release"]["line"].as_str().is_some_and(|l| l.contains("release rules") && l.contains(&format!("rev {edited}"))),
+        r["release"]["line"]
+            .as_str()
+            .is_some_and(|l| l.contains("release rules") && l.contains(&format!("rev {edited}"))),
         "{}",
         r["release"]
     );
@@ -370,7 +396,11 @@ async fn a_later_change_makes_the_release_stale_everywhere() -> Result<()> {
     let m = append(&server, &mut sam, &room, "[verified: SL-0093] A second refresh at 09:21.").await?;
     append(&server, &mut sam, &room, "[verified: SL-0095] A third refresh at 09:24.").await?;
     let after = snapshot(&server, &room).await?;
-    ensure!(after["state"]["last_release"]["superseded_at"] == m, "the first change after the release: {}", after["state"]["last_release"]);
+    ensure!(
+        after["state"]["last_release"]["superseded_at"] == m,
+        "the first change after the release: {}",
+        after["state"]["last_release"]
+    );
     let line = format!("RELEASED rev {n} — superseded at rev {m}");
     let r = readiness(&mut sam, &room).await?;
     ensure!(r["release"]["line"].as_str().is_some_and(|l| l.starts_with(&line)), "{}", r["release"]);
@@ -413,14 +443,18 @@ async fn cosign_policy_met_unmet_voided_and_refused() -> Result<()> {
     ensure!(r["cosign"]["met"] == false);
     owner.ok(json!({"type": "mark_ready", "room": room})).await?;
     let m = refused_message(&mut owner, release.clone(), "conflict").await?;
-    for need in ["co-signature from sam.reyes", "co-signature from a privacy reviewer", "co-signature from a legal reviewer"] {
+    for need in
+        ["co-signature from sam.reyes", "co-signature from a privacy reviewer", "co-signature from a legal reviewer"]
+    {
         ensure!(m.contains(need), "{need}: {m}");
     }
 
     // Refusals: agents never sign; an unnamed observer neither; a wrong hash is stale.
     ensure!(error_code(&cosign(&mut agent, &room, &server).await?) == "forbidden");
     ensure!(error_code(&cosign(&mut observer, &room, &server).await?) == "forbidden");
-    privacy.refused(json!({"type": "cosign", "room": room, "content_hash": "0".repeat(64), "lane": "privacy"}), "stale").await?;
+    privacy
+        .refused(json!({"type": "cosign", "room": room, "content_hash": "0".repeat(64), "lane": "privacy"}), "stale")
+        .await?;
     // Privacy signs; not twice for the same content.
     ok(&cosign(&mut privacy, &room, &server).await?)?;
     let again = cosign(&mut privacy, &room, &server).await?;
@@ -489,10 +523,14 @@ async fn cosignatures_bind_the_lane_and_the_audience() -> Result<()> {
 
     // A co-signature names its lane; audiences are the documented ones.
     let hash = snapshot(&server, &room).await?["content_hash"].as_str().unwrap_or_default().to_string();
-    let m = refused_message(&mut privacy, json!({"type": "cosign", "room": room, "content_hash": hash}), "invalid").await?;
+    let m =
+        refused_message(&mut privacy, json!({"type": "cosign", "room": room, "content_hash": hash}), "invalid").await?;
     ensure!(m.contains("lane"), "a co-sign without a lane: {m}");
     privacy
-        .refused(json!({"type": "cosign", "room": room, "content_hash": hash, "lane": "privacy", "audience": "everyone"}), "invalid")
+        .refused(
+            json!({"type": "cosign", "room": room, "content_hash": hash, "lane": "privacy", "audience": "everyone"}),
+            "invalid",
+        )
         .await?;
     owner.refused(release("privacy", Some("everyone")), "invalid").await?;
 
@@ -503,10 +541,16 @@ async fn cosignatures_bind_the_lane_and_the_audience() -> Result<()> {
     ensure!(error_code(&again) == "conflict", "the same scope twice: {again}");
     let r = readiness(&mut owner, &room).await?;
     ensure!(r["cosign"]["met"] == true && r["blockers"].as_array().is_some_and(Vec::is_empty), "{}", r["cosign"]);
-    ensure!(r["cosign"]["covers"].as_array().map(Vec::len) == Some(9), "every lane × audience: {}", r["cosign"]["covers"]);
+    ensure!(
+        r["cosign"]["covers"].as_array().map(Vec::len) == Some(9),
+        "every lane × audience: {}",
+        r["cosign"]["covers"]
+    );
     let c = cover(&r, "privacy", "lane-reviewers")?;
     ensure!(c["met"] == true && c["signers"] == json!(["daniel.okafor", "priya.natarajan"]), "{c}");
-    for (lane, audience) in [("privacy", "lane-and-leads"), ("privacy", "organisation"), ("product-security", "lane-reviewers")] {
+    for (lane, audience) in
+        [("privacy", "lane-and-leads"), ("privacy", "organisation"), ("product-security", "lane-reviewers")]
+    {
         let c = cover(&r, lane, audience)?;
         ensure!(c["met"] == false, "{lane} · {audience}: {c}");
     }
@@ -518,7 +562,10 @@ async fn cosignatures_bind_the_lane_and_the_audience() -> Result<()> {
     );
     let snap = snapshot(&server, &room).await?;
     for s in snap["state"]["cosignatures"].as_array().context("cosignatures")? {
-        ensure!(s["lane"] == "privacy" && s["audience"] == "lane-reviewers" && s["content_hash"] == hash.as_str(), "{s}");
+        ensure!(
+            s["lane"] == "privacy" && s["audience"] == "lane-reviewers" && s["content_hash"] == hash.as_str(),
+            "{s}"
+        );
     }
 
     // The owner releases to the privacy lane.
@@ -547,10 +594,14 @@ async fn cosignatures_bind_the_lane_and_the_audience() -> Result<()> {
     // legal up to organisation. The privacy-lane ones are kept beside them.
     ok(&cosign_for(&mut privacy, &room, &server, "product-security", Some("lane-and-leads")).await?)?;
     let m = refused_message(&mut owner, release("product-security", None), "conflict").await?;
-    ensure!(m.contains("legal reviewer is missing for the product-security lane") && !m.contains("privacy reviewer"), "{m}");
+    ensure!(
+        m.contains("legal reviewer is missing for the product-security lane") && !m.contains("privacy reviewer"),
+        "{m}"
+    );
     ok(&cosign_for(&mut legal, &room, &server, "product-security", Some("organisation")).await?)?;
     let snap = snapshot(&server, &room).await?;
-    let valid = snap["state"]["cosignatures"].as_array().map_or(0, |a| a.iter().filter(|s| s["voided_at"].is_null()).count());
+    let valid =
+        snap["state"]["cosignatures"].as_array().map_or(0, |a| a.iter().filter(|s| s["voided_at"].is_null()).count());
     ensure!(valid == 4, "one co-signature per member and lane: {}", snap["state"]["cosignatures"]);
     let second = owner.ok(release("product-security", Some("lane-and-leads"))).await?;
     // Narrower than signed is covered; wider than the narrowest signer is not.
@@ -574,7 +625,9 @@ async fn cosignatures_bind_the_lane_and_the_audience() -> Result<()> {
     let revision_signed = body["revision"].clone();
     let cosigners = body["cosigners"].as_array().context("cosigners")?;
     ensure!(cosigners.len() == 2, "{cosigners:?}");
-    for (c, name, role) in [(&cosigners[0], "daniel.okafor", "reviewer/legal"), (&cosigners[1], "priya.natarajan", "reviewer/privacy")] {
+    for (c, name, role) in
+        [(&cosigners[0], "daniel.okafor", "reviewer/legal"), (&cosigners[1], "priya.natarajan", "reviewer/privacy")]
+    {
         ensure!(c["name"] == name && c["role"] == role, "{c}");
         ensure!(c["lane"] == "privacy" && c["audience"] == "lane-reviewers", "{c}");
         ensure!(c["revision"] == revision_signed && c["content_hash"] == body["content_hash"], "{c}");
@@ -586,7 +639,13 @@ async fn cosignatures_bind_the_lane_and_the_audience() -> Result<()> {
         .as_array()
         .context("cosigners")?
         .iter()
-        .map(|c| (c["name"].as_str().unwrap_or_default().into(), c["lane"].as_str().unwrap_or_default().into(), c["audience"].as_str().unwrap_or_default().into()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default().into(),
+                c["lane"].as_str().unwrap_or_default().into(),
+                c["audience"].as_str().unwrap_or_default().into(),
+            )
+        })
         .collect();
     ensure!(
         scopes
@@ -597,15 +656,24 @@ async fn cosignatures_bind_the_lane_and_the_audience() -> Result<()> {
         "{scopes:?}"
     );
     ensure!(records[2]["manifest"]["body"]["audience"] == "lane-reviewers");
-    ensure!(records[3]["manifest"] == records[0]["manifest"], "deterministic: the same state and scope give the same manifest");
+    ensure!(
+        records[3]["manifest"] == records[0]["manifest"],
+        "deterministic: the same state and scope give the same manifest"
+    );
 
     // The audit log records the scope of each co-signature and release.
     let chain = server.audit_chain(&room).await?;
     let cosigned: Vec<_> = chain.iter().filter(|e| e.kind == "change.cosigned").collect();
     ensure!(cosigned.len() == 4, "{}", cosigned.len());
-    ensure!(cosigned[2].detail["lane"] == "product-security" && cosigned[2].detail["audience"] == "lane-and-leads", "{}", cosigned[2].detail);
     ensure!(
-        chain.iter().any(|e| e.kind == "change.release_changed" && e.detail["lane"] == "product-security" && e.detail["audience"] == "lane-and-leads"),
+        cosigned[2].detail["lane"] == "product-security" && cosigned[2].detail["audience"] == "lane-and-leads",
+        "{}",
+        cosigned[2].detail
+    );
+    ensure!(
+        chain.iter().any(|e| e.kind == "change.release_changed"
+            && e.detail["lane"] == "product-security"
+            && e.detail["audience"] == "lane-and-leads"),
         "the release entry names lane and audience"
     );
 
@@ -621,10 +689,17 @@ async fn cosignatures_bind_the_lane_and_the_audience() -> Result<()> {
     owner.ok(json!({"type": "mark_ready", "room": room})).await?;
     for lane in ["privacy", "product-security"] {
         let m = refused_message(&mut owner, release(lane, None), "conflict").await?;
-        ensure!(m.contains(&format!("voided by a later change: priya.natarajan (signed rev {revision_signed} for {lane}")), "{m}");
+        ensure!(
+            m.contains(&format!("voided by a later change: priya.natarajan (signed rev {revision_signed} for {lane}")),
+            "{m}"
+        );
     }
     let r = readiness(&mut owner, &room).await?;
-    ensure!(r["cosign"]["met"] == false && r["cosign"]["must_sign_again"].as_array().map(Vec::len) == Some(4), "{}", r["cosign"]);
+    ensure!(
+        r["cosign"]["met"] == false && r["cosign"]["must_sign_again"].as_array().map(Vec::len) == Some(4),
+        "{}",
+        r["cosign"]
+    );
     ok(&cosign_for(&mut privacy, &room, &server, "product-security", None).await?)?;
     ok(&cosign_for(&mut legal, &room, &server, "product-security", None).await?)?;
     refused_message(&mut owner, release("privacy", None), "conflict").await?;
@@ -639,8 +714,12 @@ async fn escalation_makes_the_room_read_only_for_everyone() -> Result<()> {
     let (mut owner, snap) = member(&server, "owner", &room).await?;
     let (mut privacy, _) = member(&server, "reviewer/privacy", &room).await?;
     let (sid, body) = section_of(&snap, "Summary")?;
-    let o = privacy.ok(json!({"type": "object", "room": room, "section": sid, "kind": "other", "text": "Before escalation."})).await?;
-    let ack = owner.ok(json!({"type": "escalate", "room": room, "reason": "A third tenant may be involved; direct handling."})).await?;
+    let o = privacy
+        .ok(json!({"type": "object", "room": room, "section": sid, "kind": "other", "text": "Before escalation."}))
+        .await?;
+    let ack = owner
+        .ok(json!({"type": "escalate", "room": room, "reason": "A third tenant may be involved; direct handling."}))
+        .await?;
     let rev = revision(&ack);
     let chars = body.chars().count();
     for (who, req) in [
@@ -651,10 +730,16 @@ async fn escalation_makes_the_room_read_only_for_everyone() -> Result<()> {
         ("owner", json!({"type": "release", "room": room, "lane": "privacy"})),
         ("owner", json!({"type": "escalate", "room": room, "reason": "again"})),
         ("owner", json!({"type": "set_release_policy", "room": room, "disciplines": ["legal"]})),
-        ("reviewer/privacy", json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [chars, " more"]})),
+        (
+            "reviewer/privacy",
+            json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [chars, " more"]}),
+        ),
         ("reviewer/privacy", json!({"type": "object", "room": room, "section": sid, "kind": "other", "text": "late"})),
         ("reviewer/privacy", json!({"type": "reply", "room": room, "objection": o["created"], "text": "late"})),
-        ("reviewer/legal", json!({"type": "set_objection_status", "room": room, "objection": o["created"], "status": "addressed"})),
+        (
+            "reviewer/legal",
+            json!({"type": "set_objection_status", "room": room, "objection": o["created"], "status": "addressed"}),
+        ),
         ("agent/chronology", json!({"type": "object", "room": room, "section": sid, "kind": "other", "text": "late"})),
     ] {
         let (mut c, _) = member(&server, who, &room).await?;
@@ -671,9 +756,15 @@ async fn escalation_makes_the_room_read_only_for_everyone() -> Result<()> {
     let after = snapshot(&server, &room).await?;
     ensure!(trustroom_e2e::revision_of(&after) == rev, "nothing changed after the escalation");
     let chain = server.audit_chain(&room).await?;
-    let escalation = chain.iter().find(|e| e.kind == "change.release_changed" && e.detail["decision"] == "escalate").context("no escalation entry")?;
+    let escalation = chain
+        .iter()
+        .find(|e| e.kind == "change.release_changed" && e.detail["decision"] == "escalate")
+        .context("no escalation entry")?;
     ensure!(escalation.detail["reason"] == "A third tenant may be involved; direct handling.");
-    ensure!(escalation.detail["content_hash"].as_str().is_some_and(|h| h.len() == 64), "the handoff record names the packet");
+    ensure!(
+        escalation.detail["content_hash"].as_str().is_some_and(|h| h.len() == 64),
+        "the handoff record names the packet"
+    );
     Ok(())
 }
 
@@ -683,10 +774,12 @@ async fn releasing_the_same_revision_twice_gives_the_same_manifest() -> Result<(
     let room = clean_room(&server).await?;
     let (mut owner, _) = member(&server, "owner", &room).await?;
     // Drafting and held rooms are not released.
-    let m = refused_message(&mut owner, json!({"type": "release", "room": room, "lane": "privacy"}), "conflict").await?;
+    let m =
+        refused_message(&mut owner, json!({"type": "release", "room": room, "lane": "privacy"}), "conflict").await?;
     ensure!(m.contains("the room is DRAFTING; mark it ready first"), "{m}");
     owner.ok(json!({"type": "hold", "room": room, "reason": "waiting"})).await?;
-    let m = refused_message(&mut owner, json!({"type": "release", "room": room, "lane": "privacy"}), "conflict").await?;
+    let m =
+        refused_message(&mut owner, json!({"type": "release", "room": room, "lane": "privacy"}), "conflict").await?;
     ensure!(m.contains("HELD"), "{m}");
     let first = ready_and_release(&mut owner, &room, "privacy").await?;
     // Again, straight from RELEASED (nothing changed), and after a hold + ready.
@@ -699,7 +792,10 @@ async fn releasing_the_same_revision_twice_gives_the_same_manifest() -> Result<(
     let history = owner.ok(json!({"type": "manifests", "room": room})).await?;
     let records = history["manifests"].as_array().context("manifests")?;
     ensure!(records.len() == 4, "every release is kept: {}", records.len());
-    ensure!(records[0]["manifest"] == records[1]["manifest"] && records[1]["manifest"] == records[2]["manifest"], "identical signed manifests");
+    ensure!(
+        records[0]["manifest"] == records[1]["manifest"] && records[1]["manifest"] == records[2]["manifest"],
+        "identical signed manifests"
+    );
     ensure!(records[0]["event"] != records[1]["event"], "the release events differ (time, room revision)");
     let key = public_key(&server).await?;
     ensure!(history["public_key"] == key);
@@ -709,7 +805,11 @@ async fn releasing_the_same_revision_twice_gives_the_same_manifest() -> Result<(
     let chain = server.audit_chain(&room).await?;
     let anchor = &records[0]["manifest"]["body"]["audit_anchor"];
     let entry = chain.iter().find(|e| e.seq == anchor["seq"].as_u64().unwrap_or(0)).context("anchor entry")?;
-    ensure!(entry.hash == anchor["hash"].as_str().unwrap_or_default() && entry.revision == packet && entry.kind.starts_with("change."));
+    ensure!(
+        entry.hash == anchor["hash"].as_str().unwrap_or_default()
+            && entry.revision == packet
+            && entry.kind.starts_with("change.")
+    );
     // Manifests are stored with the release (durable across a restart).
     drop(owner);
     let mut server = server;
@@ -730,7 +830,10 @@ async fn exports_are_deterministic_audited_and_rebuild_past_revisions() -> Resul
     let a = export(&mut owner, &room, None, "json").await?;
     let b = export(&mut owner, &room, None, "json").await?;
     ensure!(text(&a) == text(&b), "same state, same bytes");
-    ensure!(text(&export(&mut agent, &room, None, "json").await?) == text(&a), "every member gets the same filtered bundle");
+    ensure!(
+        text(&export(&mut agent, &room, None, "json").await?) == text(&a),
+        "every member gets the same filtered bundle"
+    );
     let md = export(&mut owner, &room, None, "markdown").await?;
     ensure!(text(&md) == text(&export(&mut owner, &room, None, "markdown").await?));
     ensure!(a["exact"] == true && a["released"] == false, "{a:?}");
@@ -748,7 +851,9 @@ async fn exports_are_deterministic_audited_and_rebuild_past_revisions() -> Resul
     // Later changes; then the old revision is rebuilt exactly from storage.
     let (mut privacy, snap) = server.joined("reviewer/privacy").await?;
     let (sid, _) = section_of(&snap, "Summary")?;
-    privacy.ok(json!({"type": "object", "room": room, "section": sid, "kind": "wording", "text": "Later objection."})).await?;
+    privacy
+        .ok(json!({"type": "object", "room": room, "section": sid, "kind": "wording", "text": "Later objection."}))
+        .await?;
     append_demo(&server, &mut owner).await?;
     let now = export(&mut owner, &room, None, "json").await?;
     ensure!(text(&now) != text(&a));
@@ -916,7 +1021,10 @@ fn normalize_keeps_equal_values_equal() {
     let a = "01a20be1-12f0-70e3-9c01-bee3c1c1f587 x 01a20be1-12f0-70e3-9c01-bee3c1c1f587 y 01a20be1-12f0-70e3-9c01-bee3c1c1f588";
     assert_eq!(normalize(a), "<id-1> x <id-1> y <id-2>");
     let h = "a".repeat(64);
-    assert_eq!(normalize(&format!("\"{h}\" 1795495633975 2026-11-24 04:47:13Z rev 12")), "\"<hash-1>\" <ms> <time> rev 12");
+    assert_eq!(
+        normalize(&format!("\"{h}\" 1795495633975 2026-11-24 04:47:13Z rev 12")),
+        "\"<hash-1>\" <ms> <time> rev 12"
+    );
 }
 
 #[tokio::test]
@@ -1010,11 +1118,20 @@ async fn manifest_verification_fails_for_any_change_a_wrong_key_or_another_revis
     std::fs::write(&bad, &spliced)?;
     let home = dir.join("home");
     let db = server.db_url.clone();
-    let run = run_process(&bin, &["--db", &db, "manifest", "verify", good.to_str().unwrap_or_default()], &home, &[]).await?;
+    let run =
+        run_process(&bin, &["--db", &db, "manifest", "verify", good.to_str().unwrap_or_default()], &home, &[]).await?;
     ensure!(run.success() && run.stdout.contains("VERIFIED — exactly packet revision"), "{run:?}");
-    let run = run_process(&bin, &["manifest", "verify", "--public-key", &key, bad.to_str().unwrap_or_default()], &home, &[]).await?;
+    let run =
+        run_process(&bin, &["manifest", "verify", "--public-key", &key, bad.to_str().unwrap_or_default()], &home, &[])
+            .await?;
     ensure!(run.code == Some(1) && run.stdout.contains("NOT VERIFIED"), "{run:?}");
-    let run = run_process(&bin, &["manifest", "verify", "--public-key", &other, good.to_str().unwrap_or_default()], &home, &[]).await?;
+    let run = run_process(
+        &bin,
+        &["manifest", "verify", "--public-key", &other, good.to_str().unwrap_or_default()],
+        &home,
+        &[],
+    )
+    .await?;
     ensure!(run.code == Some(1), "{run:?}");
     let run = run_process(&bin, &["--db", &db, "key", "show"], &home, &[]).await?;
     ensure!(run.success() && run.stdout.trim() == key, "{run:?}");
@@ -1041,10 +1158,12 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         async move {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            run_process(&bin, &refs, &home, &[("TRUSTROOM_URL", url.as_str()), ("TRUSTROOM_TOKEN", token.as_str())]).await
+            run_process(&bin, &refs, &home, &[("TRUSTROOM_URL", url.as_str()), ("TRUSTROOM_TOKEN", token.as_str())])
+                .await
         }
     };
-    let r = run("owner", &["policy", &room, "--require-discipline", "privacy", "--require-member", "daniel.okafor"]).await?;
+    let r = run("owner", &["policy", &room, "--require-discipline", "privacy", "--require-member", "daniel.okafor"])
+        .await?;
     ensure!(r.success() && r.stdout.contains("POLICY set"), "{r:?}");
     let r = run("observer", &["policy", &room]).await?;
     ensure!(r.stdout.contains("co-signatures required from daniel.okafor, a privacy reviewer"), "{r:?}");
@@ -1060,26 +1179,42 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     ensure!(r.code == Some(8) && r.stderr.contains("error[stale]"), "{r:?}");
     for role in ["reviewer/privacy", "reviewer/legal"] {
         let r = run(role, &["cosign", &room, "--lane", "privacy"]).await?;
-        ensure!(r.success() && r.stdout.contains("CO-SIGNED content") && r.stdout.contains("for lane privacy · audience lane-reviewers"), "{role}: {r:?}");
+        ensure!(
+            r.success()
+                && r.stdout.contains("CO-SIGNED content")
+                && r.stdout.contains("for lane privacy · audience lane-reviewers"),
+            "{role}: {r:?}"
+        );
     }
     let r = run("owner", &["readiness", &room]).await?;
     ensure!(r.success() && r.stdout.contains("CLEAR") && r.stdout.contains("Co-signatures (met)"), "{r:?}");
-    ensure!(r.stdout.contains("privacy: covered up to audience lane-reviewers (signed by daniel.okafor, priya.natarajan)"), "{r:?}");
+    ensure!(
+        r.stdout.contains("privacy: covered up to audience lane-reviewers (signed by daniel.okafor, priya.natarajan)"),
+        "{r:?}"
+    );
     ensure!(r.stdout.contains("product-security: NOT covered — missing"), "{r:?}");
     let r = run("owner", &["release", &room, "--lane", "product-security"]).await?;
-    ensure!(r.code == Some(8) && r.stderr.contains("error[conflict]") && r.stderr.contains("product-security lane"), "{r:?}");
+    ensure!(
+        r.code == Some(8) && r.stderr.contains("error[conflict]") && r.stderr.contains("product-security lane"),
+        "{r:?}"
+    );
     let r = run("owner", &["release", &room, "--lane", "privacy", "--audience", "organisation"]).await?;
     ensure!(r.code == Some(8) && r.stderr.contains("audience organisation"), "{r:?}");
     let r = run("owner", &["release", &room, "--lane", "privacy"]).await?;
     ensure!(r.success() && r.stdout.contains("RELEASED manifest "), "{r:?}");
-    let r = run("reviewer/legal", &["section", "append", &room, "Summary", "-p", "[verified: SL-0104] Ended 09:28."]).await?;
+    let r = run("reviewer/legal", &["section", "append", &room, "Summary", "-p", "[verified: SL-0104] Ended 09:28."])
+        .await?;
     ensure!(r.success(), "{r:?}");
     let snap = snapshot(&server, &room).await?;
     let n = snap["state"]["last_release"]["revision"].as_u64().context("last release")?;
     let m = snap["state"]["last_release"]["superseded_at"].as_u64().context("superseded")?;
     let stale = format!("RELEASED rev {n} — superseded at rev {m}");
     let r = run("observer", &["show", &room]).await?;
-    ensure!(r.success() && r.stdout.contains(&stale), "show: {}", r.stdout.lines().take(6).collect::<Vec<_>>().join("\n"));
+    ensure!(
+        r.success() && r.stdout.contains(&stale),
+        "show: {}",
+        r.stdout.lines().take(6).collect::<Vec<_>>().join("\n")
+    );
     let r = run("observer", &["readiness", &room]).await?;
     ensure!(r.stdout.contains(&stale) && r.stdout.contains("must sign again"), "{r:?}");
     let r = run("observer", &["readiness", &room, "--json"]).await?;
@@ -1090,7 +1225,20 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     let out_s = out.to_str().unwrap_or_default().to_string();
     let r = run("observer", &["export", &room, "--format", "json", "--out", &out_s]).await?;
     ensure!(r.success() && r.stdout.contains("not released"), "{r:?}");
-    let r = run("observer", &["export", &room, "--revision", &n.to_string(), "--format", "markdown", "--out", released.to_str().unwrap_or_default()]).await?;
+    let r = run(
+        "observer",
+        &[
+            "export",
+            &room,
+            "--revision",
+            &n.to_string(),
+            "--format",
+            "markdown",
+            "--out",
+            released.to_str().unwrap_or_default(),
+        ],
+    )
+    .await?;
     ensure!(r.success() && r.stdout.contains("released, with manifest"), "{r:?}");
     let md = std::fs::read_to_string(&released)?;
     ensure!(md.contains("## Release manifest") && md.contains("Co-signers: daniel.okafor"), "{md}");

@@ -73,9 +73,12 @@ async fn escalated_room_content_is_purged_from_the_database_file_and_the_audit_c
     for i in 0..6 {
         owner.ok(json!({"type": "hold", "room": room, "reason": format!("waiting for evidence {i}")})).await?;
     }
-    owner.ok(json!({"type": "escalate", "room": room, "reason": "the packet cannot stay coherent; direct handling"})).await?;
+    owner
+        .ok(json!({"type": "escalate", "room": room, "reason": "the packet cannot stay coherent; direct handling"}))
+        .await?;
     let pool = server.raw_pool().await?;
-    let snapshots: i64 = sqlx::query_scalar("SELECT count(*) FROM snapshots WHERE room_id = ?").bind(&room).fetch_one(&pool).await?;
+    let snapshots: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM snapshots WHERE room_id = ?").bind(&room).fetch_one(&pool).await?;
     ensure!(snapshots > 0, "the test needs a stored snapshot");
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM revisions WHERE body LIKE ?")
         .bind(format!("%{}%", CANARIES[0]))
@@ -122,17 +125,24 @@ async fn a_released_manifest_still_verifies_after_the_purge_and_retention_runs_o
     let (mut server, clock) = server_with_clock(500).await?;
     let canary = "CANARY-RETENTION-8d2b77";
     let room_id = admin::create_room(&server.store, "Retention room", "morgan.hale").await?;
-    admin::add_member(&server.store, room_id, "priya.natarajan", trustroom_shared::role::Role::Reviewer {
-        discipline: trustroom_shared::role::Discipline::Privacy,
-    })
+    admin::add_member(
+        &server.store,
+        room_id,
+        "priya.natarajan",
+        trustroom_shared::role::Role::Reviewer { discipline: trustroom_shared::role::Discipline::Privacy },
+    )
     .await?;
-    admin::add_annex(&server.store, room_id, NewAnnex {
-        title: "Affected tenants".into(),
-        classification: "tenant-identifiers".into(),
-        content: format!("Tenant acct-5555-RET\n{canary}\n"),
-        sensitive: vec!["acct-5555-RET".into()],
-        allow: vec!["priya.natarajan".into()],
-    })
+    admin::add_annex(
+        &server.store,
+        room_id,
+        NewAnnex {
+            title: "Affected tenants".into(),
+            classification: "tenant-identifiers".into(),
+            content: format!("Tenant acct-5555-RET\n{canary}\n"),
+            sensitive: vec!["acct-5555-RET".into()],
+            allow: vec!["priya.natarajan".into()],
+        },
+    )
     .await?;
     let room = room_id.to_string();
     let mut owner = server.client("owner").await?;
@@ -156,11 +166,17 @@ async fn a_released_manifest_still_verifies_after_the_purge_and_retention_runs_o
     let bin = trustroom_e2e::server_bin()?;
     let home = server.dir().join("home");
     std::fs::create_dir_all(&home)?;
-    let run = trustroom_e2e::run_process(&bin, &["--db", &server.db_url, "retention", "run", "--room", &room], &home, &[]).await?;
+    let run =
+        trustroom_e2e::run_process(&bin, &["--db", &server.db_url, "retention", "run", "--room", &room], &home, &[])
+            .await?;
     ensure!(run.success() && run.stdout.contains("purged"), "{run:?}");
     let mut owner = server.client("owner").await?;
     let snap = owner.join(&room).await?;
-    ensure!(snap["state"]["access"]["purged"]["annexes"].as_array().map(Vec::len) == Some(1), "{}", snap["state"]["access"]);
+    ensure!(
+        snap["state"]["access"]["purged"]["annexes"].as_array().map(Vec::len) == Some(1),
+        "{}",
+        snap["state"]["access"]
+    );
     let bundle = export(&mut owner, &room, rev).await?;
     let text = bundle["text"].as_str().context("bundle text")?.to_string();
     let verification = trustroom_shared::manifest::verify_bundle(&text, &key);

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
-use trustroom_e2e::{Backend, 
-    ANNEX_ACCESS, DEMO_SENSITIVE, Rng, T, TestServer, WsClient, annex_id, assert_no_canary, chars, objection_id,
-    revision_of, section,
+use trustroom_e2e::{
+    ANNEX_ACCESS, Backend, DEMO_SENSITIVE, Rng, T, TestServer, WsClient, annex_id, assert_no_canary, chars,
+    objection_id, revision_of, section,
 };
 use trustroom_server::admin;
 use trustroom_server::demo::CANARIES;
@@ -35,8 +35,18 @@ const ROLES: [&str; 8] = [
 fn expected_capabilities(role: &str) -> Vec<&'static str> {
     match role.split('/').next().unwrap_or(role) {
         "owner" => vec![
-            "read", "edit", "object", "resolve_objection", "accept_residual", "decide_release", "audit", "suggest",
-            "decide_suggestion", "cosign", "govern_access", "govern_room",
+            "read",
+            "edit",
+            "object",
+            "resolve_objection",
+            "accept_residual",
+            "decide_release",
+            "audit",
+            "suggest",
+            "decide_suggestion",
+            "cosign",
+            "govern_access",
+            "govern_room",
         ],
         "reviewer" => vec!["read", "edit", "object", "resolve_objection", "suggest", "cosign"],
         "agent" => vec!["read", "object", "suggest"],
@@ -79,7 +89,14 @@ async fn join_gives_each_role_a_filtered_snapshot() -> Result<()> {
             state["sections"].as_array().context("sections")?.iter().filter_map(|s| s["title"].as_str()).collect();
         assert_eq!(
             titles,
-            ["Summary", "Chronology", "Exposure scope", "Affected accounts", "Privileged access path", "Evidence and open questions"],
+            [
+                "Summary",
+                "Chronology",
+                "Exposure scope",
+                "Affected accounts",
+                "Privileged access path",
+                "Evidence and open questions"
+            ],
             "{role}: sections"
         );
         for s in state["sections"].as_array().context("sections")? {
@@ -106,10 +123,15 @@ async fn join_gives_each_role_a_filtered_snapshot() -> Result<()> {
         let me = &snap["me"];
         ensure!(me["user"] == member.user.to_string().as_str() && me["name"] == member.name.as_str());
         ensure!(me["role"] == role.split('/').next().unwrap_or(role), "{role}: me.role is {}", me["role"]);
-        let caps: Vec<&str> = me["capabilities"].as_array().context("capabilities")?.iter().filter_map(Value::as_str).collect();
+        let caps: Vec<&str> =
+            me["capabilities"].as_array().context("capabilities")?.iter().filter_map(Value::as_str).collect();
         assert_eq!(caps, expected_capabilities(role), "{role}: capabilities");
-        let access: BTreeSet<String> =
-            me["annex_access"].as_array().context("annex_access")?.iter().filter_map(|v| v.as_str().map(String::from)).collect();
+        let access: BTreeSet<String> = me["annex_access"]
+            .as_array()
+            .context("annex_access")?
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
         let mut expected = BTreeSet::new();
         for (code, names) in ANNEX_ACCESS {
             if names.contains(&member.name.as_str()) {
@@ -210,7 +232,12 @@ impl Editor {
             Some("event") => {
                 let rev = &frame["rev"];
                 let revision = rev["revision"].as_u64().context("event revision")?;
-                ensure!(revision == self.rev + 1, "client {}: event {revision} after {} (gap or reorder)", self.index, self.rev);
+                ensure!(
+                    revision == self.rev + 1,
+                    "client {}: event {revision} after {} (gap or reorder)",
+                    self.index,
+                    self.rev
+                );
                 let change = &rev["change"];
                 if change["kind"] == "section_edited" && change["section"] == self.section.as_str() {
                     let mine = rev["client"]["client"] == json!(self.c.client_id);
@@ -260,7 +287,8 @@ impl Editor {
             }
         }
         while self.sync.has_pending() {
-            let frame = self.c.next_frame(T).await?.with_context(|| format!("client {}: no ack within {T:?}", self.index))?;
+            let frame =
+                self.c.next_frame(T).await?.with_context(|| format!("client {}: no ack within {T:?}", self.index))?;
             self.process(frame).await?;
         }
         Ok(self)
@@ -282,7 +310,8 @@ async fn five_clients_converge(backend: Backend) -> Result<()> {
     const EDITS: usize = 30;
     let Some(server) = TestServer::start_backend(backend, Default::default()).await? else { return Ok(()) };
     let room = server.room();
-    let editors_roles = ["owner", "reviewer/privacy", "reviewer/legal", "reviewer/support-engineering", "reviewer/support-trust"];
+    let editors_roles =
+        ["owner", "reviewer/privacy", "reviewer/legal", "reviewer/support-engineering", "reviewer/support-trust"];
     let mut tasks = Vec::new();
     for (index, role) in editors_roles.iter().enumerate() {
         let (c, snap) = server.joined(role).await?;
@@ -390,20 +419,30 @@ async fn objections_replies_and_status_changes() -> Result<()> {
     let ack = owner.ok(json!({"type": "reply", "room": room, "objection": o6, "text": "Agreed — tiers are tenant data.", "seq": 1})).await?;
     assert_eq!(ack_revision(&ack)?, rev0 + 2);
     let reply_id = ack["created"].as_str().context("reply id")?.to_string();
-    let ack = agent.ok(json!({"type": "reply", "room": room, "objection": o6, "text": "Linked SL-0091.", "seq": 1})).await?;
+    let ack =
+        agent.ok(json!({"type": "reply", "room": room, "objection": o6, "text": "Linked SL-0091.", "seq": 1})).await?;
     assert_eq!(ack_revision(&ack)?, rev0 + 3);
     let ack = agent
         .ok(json!({"type": "object", "room": room, "section": scope, "kind": "evidence-sufficiency", "text": "Needs TL-0430.", "seq": 2}))
         .await?;
     let o7 = ack["created"].as_str().context("created id")?.to_string();
-    let ack = legal.ok(json!({"type": "object", "room": room, "section": scope, "kind": "wording", "text": "Wording.", "seq": 1})).await?;
+    let ack = legal
+        .ok(json!({"type": "object", "room": room, "section": scope, "kind": "wording", "text": "Wording.", "seq": 1}))
+        .await?;
     let o8 = ack["created"].as_str().context("created id")?.to_string();
     let rev = ack_revision(&ack)?;
     assert_eq!(rev, rev0 + 5);
 
     // Refusals: each leaves the revision unchanged.
-    observer.refused(json!({"type": "object", "room": room, "section": scope, "kind": "other", "text": "x", "seq": 1}), "forbidden").await?;
-    observer.refused(json!({"type": "reply", "room": room, "objection": o6, "text": "x", "seq": 2}), "forbidden").await?;
+    observer
+        .refused(
+            json!({"type": "object", "room": room, "section": scope, "kind": "other", "text": "x", "seq": 1}),
+            "forbidden",
+        )
+        .await?;
+    observer
+        .refused(json!({"type": "reply", "room": room, "objection": o6, "text": "x", "seq": 2}), "forbidden")
+        .await?;
     privacy
         .refused(
             json!({"type": "set_objection_status", "room": room, "objection": o6, "status": "accepted-residual", "rationale": "fine", "seq": 2}),
@@ -420,15 +459,38 @@ async fn objections_replies_and_status_changes() -> Result<()> {
         )
         .await?;
     privacy
-        .refused(json!({"type": "set_objection_status", "room": room, "objection": o8, "status": "withdrawn", "seq": 3}), "forbidden")
+        .refused(
+            json!({"type": "set_objection_status", "room": room, "objection": o8, "status": "withdrawn", "seq": 3}),
+            "forbidden",
+        )
         .await?;
-    owner.refused(json!({"type": "set_objection_status", "room": room, "objection": o6, "status": "open", "seq": 4}), "invalid").await?;
-    owner.refused(json!({"type": "reply", "room": room, "objection": ClientId::new(), "text": "x", "seq": 5}), "not_found").await?;
+    owner
+        .refused(
+            json!({"type": "set_objection_status", "room": room, "objection": o6, "status": "open", "seq": 4}),
+            "invalid",
+        )
+        .await?;
+    owner
+        .refused(
+            json!({"type": "reply", "room": room, "objection": ClientId::new(), "text": "x", "seq": 5}),
+            "not_found",
+        )
+        .await?;
     privacy
         .refused(json!({"type": "object", "room": room, "section": scope, "kind": "wording", "text": "x", "quote": "not in the text at all", "seq": 4}), "invalid")
         .await?;
-    privacy.refused(json!({"type": "object", "room": room, "section": scope, "kind": "nonsense", "text": "x", "seq": 5}), "invalid").await?;
-    privacy.refused(json!({"type": "object", "room": room, "section": scope, "kind": "wording", "text": "  ", "seq": 6}), "invalid").await?;
+    privacy
+        .refused(
+            json!({"type": "object", "room": room, "section": scope, "kind": "nonsense", "text": "x", "seq": 5}),
+            "invalid",
+        )
+        .await?;
+    privacy
+        .refused(
+            json!({"type": "object", "room": room, "section": scope, "kind": "wording", "text": "  ", "seq": 6}),
+            "invalid",
+        )
+        .await?;
     assert_eq!(server.stored_revision().await?, rev, "a refusal changed the room");
 
     // Accepted-residual by the owner with a rationale; then no further move.
@@ -438,11 +500,18 @@ async fn objections_replies_and_status_changes() -> Result<()> {
         .await?;
     assert_eq!(ack_revision(&ack)?, rev + 1);
     owner
-        .refused(json!({"type": "set_objection_status", "room": room, "objection": o6, "status": "addressed", "seq": 7}), "conflict")
+        .refused(
+            json!({"type": "set_objection_status", "room": room, "objection": o6, "status": "addressed", "seq": 7}),
+            "conflict",
+        )
         .await?;
     // Withdrawn by its author; addressed by another reviewer.
-    legal.ok(json!({"type": "set_objection_status", "room": room, "objection": o8, "status": "withdrawn", "seq": 2})).await?;
-    let ack = privacy.ok(json!({"type": "set_objection_status", "room": room, "objection": o7, "status": "addressed", "seq": 7})).await?;
+    legal
+        .ok(json!({"type": "set_objection_status", "room": room, "objection": o8, "status": "withdrawn", "seq": 2}))
+        .await?;
+    let ack = privacy
+        .ok(json!({"type": "set_objection_status", "room": room, "objection": o7, "status": "addressed", "seq": 7}))
+        .await?;
     let last = ack_revision(&ack)?;
     assert_eq!(last, rev + 3);
 
@@ -469,7 +538,12 @@ async fn objections_replies_and_status_changes() -> Result<()> {
     let refused: Vec<(String, String)> = chain
         .iter()
         .filter(|e| e.kind == "refused")
-        .map(|e| (e.detail["request"].as_str().unwrap_or("").to_string(), e.detail["code"].as_str().unwrap_or("").to_string()))
+        .map(|e| {
+            (
+                e.detail["request"].as_str().unwrap_or("").to_string(),
+                e.detail["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     for (request, code, n) in [
         ("object", "forbidden", 1),
@@ -540,7 +614,10 @@ async fn non_members_get_not_found_identical_to_a_missing_room() -> Result<()> {
     let chain = server.audit_chain(&room).await?;
     for request in ["join", "edit", "view_annex", "object", "reply", "hold", "cursor"] {
         ensure!(
-            chain.iter().any(|e| e.kind == "refused" && e.actor == outsider_id && e.detail["request"] == request && e.detail["code"] == "not_found"),
+            chain.iter().any(|e| e.kind == "refused"
+                && e.actor == outsider_id
+                && e.detail["request"] == request
+                && e.detail["code"] == "not_found"),
             "no audited not_found for the outsider's {request}"
         );
     }
@@ -570,8 +647,14 @@ async fn members_lacking_a_capability_get_forbidden_and_it_is_audited() -> Resul
     let cases: Vec<(&str, Value)> = vec![
         ("observer", json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [len, "x"], "seq": 1})),
         ("observer", json!({"type": "add_section", "room": room, "title": "Observer's", "seq": 2})),
-        ("observer", json!({"type": "set_objection_status", "room": room, "objection": o1, "status": "addressed", "seq": 3})),
-        ("agent/chronology", json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [len, "x"], "seq": 1})),
+        (
+            "observer",
+            json!({"type": "set_objection_status", "room": room, "objection": o1, "status": "addressed", "seq": 3}),
+        ),
+        (
+            "agent/chronology",
+            json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [len, "x"], "seq": 1}),
+        ),
         ("agent/chronology", json!({"type": "hold", "room": room, "reason": "agents never hold"})),
         ("agent/chronology", json!({"type": "mark_ready", "room": room})),
         ("agent/trace-keeper", json!({"type": "release", "room": room, "lane": "privacy"})),
@@ -579,7 +662,10 @@ async fn members_lacking_a_capability_get_forbidden_and_it_is_audited() -> Resul
         ("reviewer/privacy", json!({"type": "hold", "room": room, "reason": "reviewers cannot hold"})),
         ("reviewer/legal", json!({"type": "release", "room": room, "lane": "privacy"})),
         ("reviewer/support-trust", json!({"type": "mark_ready", "room": room})),
-        ("reviewer/support-engineering", json!({"type": "set_objection_status", "room": room, "objection": o1, "status": "accepted-residual", "rationale": "r", "seq": 1})),
+        (
+            "reviewer/support-engineering",
+            json!({"type": "set_objection_status", "room": room, "objection": o1, "status": "accepted-residual", "rationale": "r", "seq": 1}),
+        ),
     ];
     let mut expected: HashMap<(String, &str), usize> = HashMap::new();
     for (role, req) in &cases {
@@ -601,7 +687,12 @@ async fn members_lacking_a_capability_get_forbidden_and_it_is_audited() -> Resul
     for ((actor, request), n) in expected {
         let found = chain
             .iter()
-            .filter(|e| e.kind == "refused" && e.actor == actor && e.detail["request"] == request && e.detail["code"] == "forbidden")
+            .filter(|e| {
+                e.kind == "refused"
+                    && e.actor == actor
+                    && e.detail["request"] == request
+                    && e.detail["code"] == "forbidden"
+            })
             .count();
         assert_eq!(found, n, "audited forbidden {request} by {actor}");
     }
@@ -691,9 +782,7 @@ async fn the_three_drop_points_give_the_same_text_as_no_drop() -> Result<()> {
     let op = json!([7, "«inserted ☃»", -7, len - 14]);
     let wire: WireOp = serde_json::from_value(op.clone())?;
     let expected = TextOp::from_wire(&wire, Default::default())?.apply(base_body)?;
-    let edit = |section: &str, base: u64, seq: u64| {
-        json!({"type": "edit", "room": room, "section": section, "base": base, "op": op, "seq": seq})
-    };
+    let edit = |section: &str, base: u64, seq: u64| json!({"type": "edit", "room": room, "section": section, "base": base, "op": op, "seq": seq});
 
     // No drop.
     let snap = owner.join(&room).await?;
@@ -719,7 +808,13 @@ async fn the_three_drop_points_give_the_same_text_as_no_drop() -> Result<()> {
     drop(doomed);
     let committed = watcher
         // Events carry the id the server bound the claimed one to.
-        .wait_for(|v| v["type"] == "event" && v["rev"]["client"]["client"] == json!(ClientId::bound(server.member("owner").user, c_commit)), T)
+        .wait_for(
+            |v| {
+                v["type"] == "event"
+                    && v["rev"]["client"]["client"] == json!(ClientId::bound(server.member("owner").user, c_commit))
+            },
+            T,
+        )
         .await
         .context("the edit sent before the disconnect was not committed")?;
     let mut back = WsClient::connect_as(&server.url, &owner_token, Some(c_commit)).await?;
@@ -746,12 +841,7 @@ async fn the_three_drop_points_give_the_same_text_as_no_drop() -> Result<()> {
     for title in ["Drop: none", "Drop: before receipt", "Drop: after commit", "Drop: after ack"] {
         assert_eq!(section(&snap, title)?.1, expected, "{title}");
     }
-    let edits = server
-        .stored_revisions()
-        .await?
-        .iter()
-        .filter(|r| r.change.kind_name() == "section_edited")
-        .count();
+    let edits = server.stored_revisions().await?.iter().filter(|r| r.change.kind_name() == "section_edited").count();
     assert_eq!(edits, 4, "exactly one stored edit per section");
     Ok(())
 }
@@ -823,7 +913,13 @@ async fn member_add_and_remove_take_effect_at_once() -> Result<()> {
     let mut newcomer = WsClient::connect(&server.url, &token).await?;
     newcomer.refused(json!({"type": "join", "room": room}), "not_found").await?;
 
-    admin::add_member(&server.store, server.seed.room, "new.reviewer", Role::Reviewer { discipline: Discipline::Legal }).await?;
+    admin::add_member(
+        &server.store,
+        server.seed.room,
+        "new.reviewer",
+        Role::Reviewer { discipline: Discipline::Legal },
+    )
+    .await?;
     let ev = owner.wait_for(|v| v["type"] == "event" && v["rev"]["change"]["kind"] == "member_added", T).await?;
     assert_eq!(ev["rev"]["change"]["member"]["user"], newcomer_id.to_string().as_str());
     // Let in at once, on the connection that was refused a moment ago.
@@ -889,7 +985,9 @@ async fn rejoin_with_since_replays_exactly_the_missed_events_redacted() -> Resul
     for i in 0..3 {
         let text = format!(" missed {i} ✓");
         let rev = since + i;
-        owner.ok(json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [len, text], "seq": i + 1})).await?;
+        owner
+            .ok(json!({"type": "edit", "room": room, "section": sid, "base": rev, "op": [len, text], "seq": i + 1}))
+            .await?;
         len += chars(&text);
     }
     admin::add_annex(
@@ -940,12 +1038,22 @@ async fn cursors_are_broadcast_to_others_and_not_stored() -> Result<()> {
     observer.ok(json!({"type": "cursor", "room": room, "section": sid, "pos": 3, "anchor": 7})).await?;
     let p = owner.wait_for(|v| v["type"] == "presence", T).await?;
     let presence = &p["presence"];
-    ensure!(presence["name"] == "ari.observer" && presence["pos"] == 3 && presence["anchor"] == 7 && presence["section"] == sid.as_str());
+    ensure!(
+        presence["name"] == "ari.observer"
+            && presence["pos"] == 3
+            && presence["anchor"] == 7
+            && presence["section"] == sid.as_str()
+    );
     ensure!(presence["client"] == json!(observer.client_id));
-    observer.refused(json!({"type": "cursor", "room": room, "section": sid, "pos": chars(&body) + 1}), "invalid").await?;
+    observer
+        .refused(json!({"type": "cursor", "room": room, "section": sid, "pos": chars(&body) + 1}), "invalid")
+        .await?;
     // A joiner sees current cursors in its snapshot.
     let (_, snap) = server.joined("reviewer/legal").await?;
-    ensure!(snap["presence"].as_array().is_some_and(|p| p.iter().any(|c| c["name"] == "ari.observer")), "snapshot presence");
+    ensure!(
+        snap["presence"].as_array().is_some_and(|p| p.iter().any(|c| c["name"] == "ari.observer")),
+        "snapshot presence"
+    );
     observer.ok(json!({"type": "leave", "room": room})).await?;
     let gone = owner.wait_for(|v| v["type"] == "presence_gone", T).await?;
     ensure!(gone["client"] == json!(observer.client_id));
@@ -969,12 +1077,18 @@ async fn release_decisions_and_escalation_make_the_room_read_only() -> Result<()
     // Two blocking objections are open: release is refused with the reason.
     let refused = owner.refused(json!({"type": "release", "room": room, "lane": "privacy"}), "conflict").await?;
     ensure!(refused["message"].as_str().is_some_and(|m| m.contains("blocker")), "{refused}");
-    let ack = owner.ok(json!({"type": "escalate", "room": room, "reason": "Third tenant may be involved; direct handling."})).await?;
+    let ack = owner
+        .ok(json!({"type": "escalate", "room": room, "reason": "Third tenant may be involved; direct handling."}))
+        .await?;
     let escalated = ack_revision(&ack)?;
     assert_eq!(escalated, rev + 2);
 
     owner.refused(json!({"type": "edit", "room": room, "section": sid, "base": escalated, "op": [chars(&body), "x"], "seq": 1}), "read_only").await?;
-    sam.refused(json!({"type": "object", "room": room, "section": sid, "kind": "other", "text": "late", "seq": 1}), "read_only").await?;
+    sam.refused(
+        json!({"type": "object", "room": room, "section": sid, "kind": "other", "text": "late", "seq": 1}),
+        "read_only",
+    )
+    .await?;
     owner.refused(json!({"type": "hold", "room": room, "reason": "too late"}), "read_only").await?;
     // Reading still works, annex reads included (audited).
     let a3 = annex_id(&snap, "A3")?;

@@ -13,7 +13,7 @@ use anyhow::{Context, bail, ensure};
 use serde_json::json;
 use trustroom_e2e::PgTestDb;
 use trustroom_server::admin;
-use trustroom_server::storage::{self, CommitBatch, KeyRecord, Store, StorageError, UserRecord};
+use trustroom_server::storage::{self, CommitBatch, KeyRecord, StorageError, Store, UserRecord};
 use trustroom_shared::audit::{AuditEntry, next_entry, verify_chain};
 use trustroom_shared::change::{Change, ClientStamp, Revision, apply};
 use trustroom_shared::room::RoomState;
@@ -325,16 +325,18 @@ async fn signing_key_and_manifests(store: &Store) -> anyhow::Result<()> {
     w.commit(store, 2).await?;
     let mut records = Vec::new();
     for lane in [trustroom_shared::release::Lane::Privacy, trustroom_shared::release::Lane::ProductSecurity] {
-        let body = trustroom_shared::manifest::manifest_body(&w.state, w.author, lane, trustroom_shared::release::Audience::default(), None, &key.public_hex());
+        let body = trustroom_shared::manifest::manifest_body(
+            &w.state,
+            w.author,
+            lane,
+            trustroom_shared::release::Audience::default(),
+            None,
+            &key.public_hex(),
+        );
         let manifest = trustroom_shared::manifest::sign_manifest(body, key.signing());
         let mut batch = w.batch(1)?;
-        let event = trustroom_shared::manifest::sign_event(
-            &manifest.manifest_hash,
-            7,
-            w.state.revision,
-            None,
-            key.signing(),
-        );
+        let event =
+            trustroom_shared::manifest::sign_event(&manifest.manifest_hash, 7, w.state.revision, None, key.signing());
         let record = trustroom_shared::manifest::ManifestRecord { manifest, event };
         batch.manifests.push(record.clone());
         store.commit(w.id, &batch).await?;
@@ -448,10 +450,7 @@ async fn failing_batch_stores_nothing(store: &Store) -> anyhow::Result<()> {
     ensure!(all_revisions(store, w.id).await? == revs_before, "no revision of the failed batch is stored");
     ensure!(store.audit_chain(&w.id.to_string()).await? == chain_before, "no audit entry of the failed batch");
     ensure!(store.rooms_for_user(newcomer).await? == rooms_before, "no membership of the failed batch");
-    ensure!(
-        store.snapshot_at_or_before(w.id, u64::MAX).await?.is_none(),
-        "no snapshot of the failed batch"
-    );
+    ensure!(store.snapshot_at_or_before(w.id, u64::MAX).await?.is_none(), "no snapshot of the failed batch");
     // The room goes on from where it was.
     (w.state, w.head, w.seq) = saved;
     w.commit(store, 2).await?;
@@ -517,7 +516,10 @@ async fn concurrent_commits(store: &Store) -> anyhow::Result<()> {
     for w in done.iter().skip(1) {
         let revs = all_revisions(store, w.id).await?;
         contiguous(&revs)?;
-        ensure!(revs.last().map(|r| r.revision) == Some(w.state.revision), "every good batch stored beside the bad one");
+        ensure!(
+            revs.last().map(|r| r.revision) == Some(w.state.revision),
+            "every good batch stored beside the bad one"
+        );
         verify_chain(&store.audit_chain(&w.id.to_string()).await?).map_err(|b| anyhow::anyhow!("chain: {b}"))?;
     }
     Ok(())

@@ -379,7 +379,11 @@ async fn audit_entries_of_a_room_closed_by_a_storage_error_survive_into_its_next
         // (Its `ok` may lose the race with the room's `closing`.)
         let mut reader = WsClient::connect(&server.url, &token("reviewer/privacy")?).await?;
         let _ = reader.join(&room).await;
-        let snapshot = reader.captured().iter().filter_map(|t| serde_json::from_str::<Value>(t).ok()).find(|v| v["type"] == "snapshot");
+        let snapshot = reader
+            .captured()
+            .iter()
+            .filter_map(|t| serde_json::from_str::<Value>(t).ok())
+            .find(|v| v["type"] == "snapshot");
         let got = snapshot.map(|v| v["snapshot"]["state"]["revision"].clone());
         anyhow::ensure!(got == Some(json!(rev)), "the reader got {got:?}: {}", reader.captured_text());
         let closing = owner.wait_for(|v| v["type"] == "closing", Duration::from_secs(10)).await?;
@@ -438,7 +442,12 @@ impl Served {
 fn chattr(flag: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
     for p in paths.iter().filter(|p| p.exists()) {
         let out = std::process::Command::new("chattr").arg(flag).arg(p).output()?;
-        anyhow::ensure!(out.status.success(), "chattr {flag} {}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+        anyhow::ensure!(
+            out.status.success(),
+            "chattr {flag} {}: {}",
+            p.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }

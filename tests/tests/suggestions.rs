@@ -7,7 +7,9 @@
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
-use trustroom_e2e::{DEMO_SENSITIVE, TestServer, WsClient, annex_id, assert_no_canary, objection_id, revision_of, section};
+use trustroom_e2e::{
+    DEMO_SENSITIVE, TestServer, WsClient, annex_id, assert_no_canary, objection_id, revision_of, section,
+};
 use trustroom_server::demo::CANARIES;
 use trustroom_shared::ot::{OpLimits, TextOp, WireOp};
 
@@ -68,7 +70,9 @@ async fn propose_accept_and_reject_with_attribution_in_the_audit_log() -> Result
     ensure!(applied(&body, s)? == new, "the suggestion applies to the current text");
 
     // The owner accepts: a decision, then a normal section edit by the owner.
-    let ack = owner.ok(json!({"type": "accept_suggestion", "room": room, "suggestion": id, "note": "matches TL-0433"})).await?;
+    let ack = owner
+        .ok(json!({"type": "accept_suggestion", "room": room, "suggestion": id, "note": "matches TL-0433"}))
+        .await?;
     let edit_rev = ack["revision"].as_u64().context("revision")?;
     ensure!(ack["decision_revision"].as_u64() == Some(edit_rev - 1), "{ack}");
     let ev = observer.wait_for_revision(edit_rev).await?;
@@ -83,7 +87,10 @@ async fn propose_accept_and_reject_with_attribution_in_the_audit_log() -> Result
     let snap = snapshot(&server, "owner").await?;
     ensure!(section(&snap, "Chronology")?.1 == new, "accepted text is in the section");
     let s = suggestion(&snap, &id)?;
-    ensure!(s["status"] == "accepted" && s["decision"]["by"] == server.member("owner").user.to_string().as_str(), "{s}");
+    ensure!(
+        s["status"] == "accepted" && s["decision"]["by"] == server.member("owner").user.to_string().as_str(),
+        "{s}"
+    );
 
     // The audit log names proposer and acceptor on both entries.
     let chain = server.audit_chain(&room).await?;
@@ -95,7 +102,11 @@ async fn propose_accept_and_reject_with_attribution_in_the_audit_log() -> Result
             .rev()
             .find(|e| e.kind == kind && e.detail["suggestion"] == id.as_str())
             .with_context(|| format!("no {kind} entry for the suggestion"))?;
-        ensure!(e.detail["proposer"] == agent_id.as_str() && e.detail["acceptor"] == owner_id.as_str(), "{kind}: {:?}", e.detail);
+        ensure!(
+            e.detail["proposer"] == agent_id.as_str() && e.detail["acceptor"] == owner_id.as_str(),
+            "{kind}: {:?}",
+            e.detail
+        );
         ensure!(e.actor == owner_id, "{kind} is the acceptor's action");
     }
     let proposed = chain.iter().find(|e| e.kind == "change.suggestion_proposed").context("proposed entry")?;
@@ -107,7 +118,9 @@ async fn propose_accept_and_reject_with_attribution_in_the_audit_log() -> Result
     let new2 = body.replace("10:05 Escalated", "10:04 Escalated");
     let ack = agent.ok(suggest_req(&room, &sec, revision_of(&snap), op(&body, &new2), "TL-0430 says 10:04.")).await?;
     let id2 = ack["created"].as_str().context("id")?.to_string();
-    owner.refused(json!({"type": "reject_suggestion", "room": room, "suggestion": id2, "reason": "  "}), "invalid").await?;
+    owner
+        .refused(json!({"type": "reject_suggestion", "room": room, "suggestion": id2, "reason": "  "}), "invalid")
+        .await?;
     owner.refused(json!({"type": "reject_suggestion", "room": room, "suggestion": id2}), "invalid").await?;
     owner.ok(json!({"type": "reject_suggestion", "room": room, "suggestion": id2, "reason": "TL-0430 is 10:05 in the source."})).await?;
     let snap = snapshot(&server, "owner").await?;
@@ -116,12 +129,18 @@ async fn propose_accept_and_reject_with_attribution_in_the_audit_log() -> Result
     ensure!(s["status"] == "rejected" && s["decision"]["reason"] == "TL-0430 is 10:05 in the source.", "{s}");
     let chain = server.audit_chain(&room).await?;
     let e = chain.iter().rev().find(|e| e.kind == "change.suggestion_decided").context("rejection entry")?;
-    ensure!(e.detail["rejecter"] == owner_id.as_str() && e.detail["proposer"] == agent_id.as_str() && e.detail["status"] == "rejected");
+    ensure!(
+        e.detail["rejecter"] == owner_id.as_str()
+            && e.detail["proposer"] == agent_id.as_str()
+            && e.detail["status"] == "rejected"
+    );
     // Decided twice: conflict, nothing stored.
     let before = server.stored_revision().await?;
     owner.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": id}), "conflict").await?;
     owner.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": id2}), "conflict").await?;
-    owner.refused(json!({"type": "reject_suggestion", "room": room, "suggestion": id, "reason": "late"}), "conflict").await?;
+    owner
+        .refused(json!({"type": "reject_suggestion", "room": room, "suggestion": id, "reason": "late"}), "conflict")
+        .await?;
     ensure!(server.stored_revision().await? == before, "refusals store nothing");
     Ok(())
 }
@@ -193,7 +212,8 @@ async fn register_suggestions_merge_reword_set_kind_and_anchor() -> Result<()> {
     // Two reviewers raise the same objection.
     let mut ids = Vec::new();
     for text in ["The tier column may count as exposure.", "Account tiers may count as exposure too."] {
-        let a = privacy.ok(json!({"type": "object", "room": room, "section": sec, "kind": "other", "text": text})).await?;
+        let a =
+            privacy.ok(json!({"type": "object", "room": room, "section": sec, "kind": "other", "text": text})).await?;
         ids.push(a["created"].as_str().context("id")?.to_string());
     }
     let merge = json!({"type": "suggest_register", "room": room, "rationale": "Same anchor, same claim.",
@@ -219,7 +239,11 @@ async fn register_suggestions_merge_reword_set_kind_and_anchor() -> Result<()> {
     let kept = &snap["state"]["objections"][&ids[0]];
     let dup = &snap["state"]["objections"][&ids[1]];
     ensure!(kept["status"] == "open" && kept["kind"] == "exposure-scope", "{kept}");
-    ensure!(dup["status"] == "withdrawn" && dup["rationale"].as_str().is_some_and(|r| r.contains("merged into") && r.contains("normaliser-agent")), "{dup}");
+    ensure!(
+        dup["status"] == "withdrawn"
+            && dup["rationale"].as_str().is_some_and(|r| r.contains("merged into") && r.contains("normaliser-agent")),
+        "{dup}"
+    );
     // The reword was about the merged duplicate: it is conflicting now.
     ensure!(suggestion(&snap, &r)?["status"] == "conflicting", "{}", suggestion(&snap, &r)?);
     owner.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": r}), "conflict").await?;
@@ -264,27 +288,34 @@ async fn who_may_suggest_and_decide() -> Result<()> {
     let id = ack["created"].as_str().context("id")?.to_string();
     // A reviewer the owner has not allowed may not decide.
     legal.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": id}), "forbidden").await?;
-    legal.refused(json!({"type": "reject_suggestion", "room": room, "suggestion": id, "reason": "r"}), "forbidden").await?;
+    legal
+        .refused(json!({"type": "reject_suggestion", "room": room, "suggestion": id, "reason": "r"}), "forbidden")
+        .await?;
     agent.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": id}), "forbidden").await?;
     observer.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": id}), "forbidden").await?;
     ensure!(server.refusals(&room, "accept_suggestion", "forbidden").await?.len() == 3, "accept refusals audited");
     // Only the owner sets acceptors, and only reviewers can be acceptors.
     let legal_id = server.member("reviewer/legal").user.to_string();
     let agent_id = server.member("agent/chronology").user.to_string();
-    legal.refused(json!({"type": "set_suggestion_acceptors", "room": room, "members": [legal_id]}), "forbidden").await?;
+    legal
+        .refused(json!({"type": "set_suggestion_acceptors", "room": room, "members": [legal_id]}), "forbidden")
+        .await?;
     owner.refused(json!({"type": "set_suggestion_acceptors", "room": room, "members": [agent_id]}), "invalid").await?;
     owner.ok(json!({"type": "set_suggestion_acceptors", "room": room, "members": [legal_id]})).await?;
     let snap = snapshot(&server, "reviewer/legal").await?;
-    ensure!(snap["me"]["capabilities"].as_array().is_some_and(|c| c.contains(&json!("decide_suggestion"))), "{}", snap["me"]);
+    ensure!(
+        snap["me"]["capabilities"].as_array().is_some_and(|c| c.contains(&json!("decide_suggestion"))),
+        "{}",
+        snap["me"]
+    );
     legal.ok(json!({"type": "accept_suggestion", "room": room, "suggestion": id})).await?;
 
     // Non-members: not_found, the same as for a room that does not exist.
     let (_, outsider_token) = trustroom_server::admin::add_user(&server.store, "outsider").await?;
     let mut outsider = WsClient::connect(&server.url, &outsider_token).await?;
     let a = outsider.refused(suggest_req(&room, &sec, base, o.clone(), "x"), "not_found").await?;
-    let b = outsider
-        .refused(suggest_req("0190f5d2-0000-7000-8000-000000000000", &sec, base, o, "x"), "not_found")
-        .await?;
+    let b =
+        outsider.refused(suggest_req("0190f5d2-0000-7000-8000-000000000000", &sec, base, o, "x"), "not_found").await?;
     ensure!(a["message"] == b["message"], "{a} vs {b}");
     outsider.refused(json!({"type": "suggestions", "room": room}), "not_found").await?;
     outsider.refused(json!({"type": "stats", "room": room}), "not_found").await?;
@@ -302,9 +333,15 @@ fn forbidden_for_agents(room: &str, snap: &Value, suggestion: &str) -> Result<Ve
     let hash = snap["content_hash"].as_str().context("content hash")?;
     let fake = "0190f5d2-0000-7000-8000-000000000001";
     Ok(vec![
-        ("edit", json!({"type": "edit", "room": room, "section": sec, "base": base, "op": op(&body, &format!("{body}!"))})),
+        (
+            "edit",
+            json!({"type": "edit", "room": room, "section": sec, "base": base, "op": op(&body, &format!("{body}!"))}),
+        ),
         ("add_section", json!({"type": "add_section", "room": room, "title": "Agent section"})),
-        ("set_objection_status", json!({"type": "set_objection_status", "room": room, "objection": o1, "status": "addressed"})),
+        (
+            "set_objection_status",
+            json!({"type": "set_objection_status", "room": room, "objection": o1, "status": "addressed"}),
+        ),
         ("hold", json!({"type": "hold", "room": room, "reason": "agent hold"})),
         ("mark_ready", json!({"type": "mark_ready", "room": room})),
         ("release", json!({"type": "release", "room": room, "lane": "privacy"})),
@@ -315,15 +352,24 @@ fn forbidden_for_agents(room: &str, snap: &Value, suggestion: &str) -> Result<Ve
         ("deny_access", json!({"type": "deny_access", "room": room, "request": fake})),
         ("revoke_grant", json!({"type": "revoke_grant", "room": room, "grant": fake})),
         ("break_glass", json!({"type": "break_glass", "room": room, "annexes": [a1], "reason": "agent emergency"})),
-        ("request_promotion", json!({"type": "request_promotion", "room": room, "annex": a1, "section": sec, "passage": "x", "reason": "r"})),
+        (
+            "request_promotion",
+            json!({"type": "request_promotion", "room": room, "annex": a1, "section": sec, "passage": "x", "reason": "r"}),
+        ),
         ("view_promotion", json!({"type": "view_promotion", "room": room, "promotion": fake})),
         ("approve_promotion", json!({"type": "approve_promotion", "room": room, "promotion": fake})),
         ("deny_promotion", json!({"type": "deny_promotion", "room": room, "promotion": fake})),
-        ("override_check", json!({"type": "override_check", "room": room, "check": "annex_boundary", "rationale": "r"})),
+        (
+            "override_check",
+            json!({"type": "override_check", "room": room, "check": "annex_boundary", "rationale": "r"}),
+        ),
         ("set_access_policy", json!({"type": "set_access_policy", "room": room, "break_glass": [member]})),
         ("access_history", json!({"type": "access_history", "room": room})),
         ("accept_suggestion", json!({"type": "accept_suggestion", "room": room, "suggestion": suggestion})),
-        ("reject_suggestion", json!({"type": "reject_suggestion", "room": room, "suggestion": suggestion, "reason": "r"})),
+        (
+            "reject_suggestion",
+            json!({"type": "reject_suggestion", "room": room, "suggestion": suggestion, "reason": "r"}),
+        ),
         ("set_suggestion_acceptors", json!({"type": "set_suggestion_acceptors", "room": room, "members": []})),
         ("set_boundary_rules", json!({"type": "set_boundary_rules", "room": room})),
         ("view_annex", json!({"type": "view_annex", "room": room, "annex": a1})),
@@ -336,7 +382,9 @@ async fn agents_are_refused_every_forbidden_action_and_each_refusal_is_audited()
     let room = server.room();
     let (mut owner, snap) = server.joined("owner").await?;
     let (sec, body) = section(&snap, "Summary")?;
-    let ack = owner.ok(suggest_req(&room, &sec, revision_of(&snap), op(&body, &format!("{body}\n\nOwner idea.")), "why")).await?;
+    let ack = owner
+        .ok(suggest_req(&room, &sec, revision_of(&snap), op(&body, &format!("{body}\n\nOwner idea.")), "why"))
+        .await?;
     let sid = ack["created"].as_str().context("id")?.to_string();
     for role in ["agent/chronology", "agent/trace-keeper", "agent/objection-normaliser"] {
         let (mut agent, snap) = server.joined(role).await?;
@@ -345,7 +393,11 @@ async fn agents_are_refused_every_forbidden_action_and_each_refusal_is_audited()
             let answer = agent.request(req.clone()).await?;
             ensure!(answer["type"] == "error" && answer["code"] == "forbidden", "{role} {name}: {answer}");
             ensure!(
-                server.refusals(&room, name, "forbidden").await?.iter().any(|e| e.actor == server.member(role).user.to_string()),
+                server
+                    .refusals(&room, name, "forbidden")
+                    .await?
+                    .iter()
+                    .any(|e| e.actor == server.member(role).user.to_string()),
                 "{role} {name}: refusal not audited"
             );
         }
@@ -367,7 +419,10 @@ async fn agents_are_refused_every_forbidden_action_and_each_refusal_is_audited()
         Some(r) => r,
         None => {
             let snap = snapshot(&server, "owner").await?;
-            snap["state"]["access"]["requests"].as_object().and_then(|m| m.keys().next().cloned()).context("request id")?
+            snap["state"]["access"]["requests"]
+                .as_object()
+                .and_then(|m| m.keys().next().cloned())
+                .context("request id")?
         }
     };
     owner.ok(json!({"type": "approve_access", "room": room, "request": request_id})).await?;
@@ -375,7 +430,9 @@ async fn agents_are_refused_every_forbidden_action_and_each_refusal_is_audited()
     ensure!(content["code"] == "A2" && content["logged"] == true, "granted agent reads A2: {content}");
     // Agents may still propose.
     let (sec, body) = section(&snap, "Chronology")?;
-    agent.ok(suggest_req(&room, &sec, revision_of(&snap), op(&body, &format!("{body}\n\nx")), "agents propose")).await?;
+    agent
+        .ok(suggest_req(&room, &sec, revision_of(&snap), op(&body, &format!("{body}\n\nx")), "agents propose"))
+        .await?;
     Ok(())
 }
 
@@ -388,7 +445,8 @@ async fn boundary_rules_flag_out_of_bounds_suggestions_and_are_configurable() ->
     let (mut legal, _) = server.joined("reviewer/legal").await?;
     let (sec, body) = section(&snap, "Summary")?;
     let base = revision_of(&snap);
-    let drift = format!("{body}\n\nWe recommend to notify the regulator within 72 hours and email the affected customers.");
+    let drift =
+        format!("{body}\n\nWe recommend to notify the regulator within 72 hours and email the affected customers.");
     let ack = agent.ok(suggest_req(&room, &sec, base, op(&body, &drift), "Escalation notes suggest it.")).await?;
     let flags = ack["flags"].as_array().context("flags")?;
     let rules: Vec<&str> = flags.iter().filter_map(|f| f["rule"].as_str()).collect();
@@ -401,7 +459,15 @@ async fn boundary_rules_flag_out_of_bounds_suggestions_and_are_configurable() ->
     let ack = agent.ok(suggest_req(&room, &sec, base, op(&body, &normal), "TL-0430.")).await?;
     ensure!(ack.get("flags").is_none(), "normal text is not flagged: {ack}");
     // The rationale is evaluated too.
-    let ack = agent.ok(suggest_req(&room, &sec, base, op(&body, &format!("{body}\n\nok")), "so we can revoke the engineer's access")).await?;
+    let ack = agent
+        .ok(suggest_req(
+            &room,
+            &sec,
+            base,
+            op(&body, &format!("{body}\n\nok")),
+            "so we can revoke the engineer's access",
+        ))
+        .await?;
     ensure!(ack["flags"][0]["field"] == "rationale" && ack["flags"][0]["category"] == "privilege-change", "{ack}");
 
     // The owner replaces the rules; others may not; bad rules are refused.
@@ -411,7 +477,8 @@ async fn boundary_rules_flag_out_of_bounds_suggestions_and_are_configurable() ->
     owner.ok(json!({"type": "set_boundary_rules", "room": room, "rules": rules})).await?;
     let listed = agent.ok(json!({"type": "suggestions", "room": room})).await?;
     ensure!(listed["default_rules"] == false && listed["rules"][0]["id"] == "no-tiers", "{listed}");
-    let ack = agent.ok(suggest_req(&room, &sec, base, op(&body, &format!("{body}\n\nThe Gold  Plan tenant.")), "r")).await?;
+    let ack =
+        agent.ok(suggest_req(&room, &sec, base, op(&body, &format!("{body}\n\nThe Gold  Plan tenant.")), "r")).await?;
     ensure!(ack["flags"][0]["rule"] == "no-tiers", "{ack}");
     let ack = agent.ok(suggest_req(&room, &sec, base, op(&body, &drift), "r")).await?;
     ensure!(ack.get("flags").is_none(), "the defaults no longer apply: {ack}");
@@ -443,32 +510,51 @@ async fn hostile_suggestion_requests_get_stable_codes_and_store_nothing() -> Res
         (suggest_req(&room, &sec, base, good.clone(), ""), "invalid"),
         (suggest_req(&room, &sec, base, good.clone(), &"r".repeat(4001)), "too_large"),
         (suggest_req(&room, &sec, base, good.clone(), "bad\u{0007}bell"), "invalid"),
-        (json!({"type": "suggest", "room": room, "section": sec, "base": base, "op": good, "rationale": "r", "evidence": ["a b"]}), "invalid"),
-        (json!({"type": "suggest", "room": room, "section": sec, "base": base, "op": good, "rationale": "r", "evidence": vec!["E"; 33]}), "too_large"),
+        (
+            json!({"type": "suggest", "room": room, "section": sec, "base": base, "op": good, "rationale": "r", "evidence": ["a b"]}),
+            "invalid",
+        ),
+        (
+            json!({"type": "suggest", "room": room, "section": sec, "base": base, "op": good, "rationale": "r", "evidence": vec!["E"; 33]}),
+            "too_large",
+        ),
         (json!({"type": "suggest", "room": room, "section": sec, "base": base, "op": good}), "invalid"),
-        (json!({"type": "suggest_register", "room": room, "rationale": "r", "change": {"action": "explode"}}), "invalid"),
+        (
+            json!({"type": "suggest_register", "room": room, "rationale": "r", "change": {"action": "explode"}}),
+            "invalid",
+        ),
     ];
     for (req, code) in &cases {
         agent.refused(req.clone(), code).await.with_context(|| format!("case {req}"))?;
     }
     owner.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": fake}), "not_found").await?;
-    owner.refused(json!({"type": "reject_suggestion", "room": room, "suggestion": fake, "reason": "r"}), "not_found").await?;
+    owner
+        .refused(json!({"type": "reject_suggestion", "room": room, "suggestion": fake, "reason": "r"}), "not_found")
+        .await?;
     owner.refused(json!({"type": "accept_suggestion", "room": room, "suggestion": "not-a-uuid"}), "invalid").await?;
     // Restricted annex detail never rides in a suggestion (every member would see it).
     let leak = format!("{body}\n\nThe tenant is {}.", DEMO_SENSITIVE[0]);
     let refused = agent.refused(suggest_req(&room, &sec, base, op(&body, &leak), "why"), "restricted").await?;
     ensure!(!refused.to_string().contains(DEMO_SENSITIVE[0]), "the refusal does not echo the detail");
-    agent.refused(suggest_req(&room, &sec, base, good.clone(), &format!("see {}", DEMO_SENSITIVE[2])), "restricted").await?;
+    agent
+        .refused(suggest_req(&room, &sec, base, good.clone(), &format!("see {}", DEMO_SENSITIVE[2])), "restricted")
+        .await?;
     ensure!(server.stored_revision().await? == before, "nothing stored for hostile input");
     let chain = server.audit_chain(&room).await?;
-    ensure!(!chain.iter().any(|e| e.detail.to_string().contains(DEMO_SENSITIVE[0])), "the audit log holds no restricted detail");
+    ensure!(
+        !chain.iter().any(|e| e.detail.to_string().contains(DEMO_SENSITIVE[0])),
+        "the audit log holds no restricted detail"
+    );
 
     // Idempotent resend, then double accept.
     let mut req = suggest_req(&room, &sec, base, good, "why");
     req["seq"] = json!(1);
     let first = agent.ok(req.clone()).await?;
     let again = agent.ok(req).await?;
-    ensure!(again["duplicate"] == true && again["created"] == first["created"] && again["revision"] == first["revision"], "{again}");
+    ensure!(
+        again["duplicate"] == true && again["created"] == first["created"] && again["revision"] == first["revision"],
+        "{again}"
+    );
     let id = first["created"].as_str().context("id")?;
     owner.ok(json!({"type": "accept_suggestion", "room": room, "suggestion": id})).await?;
     let after = server.stored_revision().await?;
@@ -490,7 +576,12 @@ async fn stats_count_suggestions_per_role_and_human_and_objections() -> Result<(
     let mut ids = Vec::new();
     for i in 0..3 {
         let new = format!("{body}\n\nentry {i}");
-        ids.push(agent.ok(suggest_req(&room, &sec, base, op(&body, &new), "r")).await?["created"].as_str().context("id")?.to_string());
+        ids.push(
+            agent.ok(suggest_req(&room, &sec, base, op(&body, &new), "r")).await?["created"]
+                .as_str()
+                .context("id")?
+                .to_string(),
+        );
     }
     let p = privacy.ok(suggest_req(&room, &sec, base, op(&body, &body.replace("09:02", "09:03")), "r")).await?;
     owner.ok(json!({"type": "accept_suggestion", "room": room, "suggestion": ids[0]})).await?;
@@ -499,12 +590,18 @@ async fn stats_count_suggestions_per_role_and_human_and_objections() -> Result<(
     let stats = observer.ok(json!({"type": "stats", "room": room})).await?;
     ensure!(stats["suggestions"]["proposed"] == 4 && stats["suggestions"]["accepted"] == 1, "{stats}");
     ensure!(stats["suggestions"]["rejected"] == 2, "{stats}");
-    let role = stats["by_role"].as_array().and_then(|r| r.iter().find(|r| r["role"] == "agent/chronology")).context("agent row")?;
+    let role = stats["by_role"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["role"] == "agent/chronology"))
+        .context("agent row")?;
     ensure!(role["proposed"] == 3 && role["accepted"] == 1 && role["rejected"] == 1 && role["open"] == 1, "{role}");
     let human = stats["by_human"].as_array().context("humans")?;
     ensure!(human.len() == 1 && human[0]["name"] == "priya.natarajan" && human[0]["rejected"] == 1, "{human:?}");
     ensure!(stats["objections"]["opened"].as_u64().is_some_and(|n| n > 0), "{stats}");
-    ensure!(stats["edits"].as_u64() >= Some(1) && stats["series"]["edits"].as_array().map(Vec::len) == Some(24), "{stats}");
+    ensure!(
+        stats["edits"].as_u64() >= Some(1) && stats["series"]["edits"].as_array().map(Vec::len) == Some(24),
+        "{stats}"
+    );
     ensure!(stats["access"]["annex_views"].is_u64(), "the stats request counts annex views: {stats}");
     Ok(())
 }
@@ -529,7 +626,10 @@ async fn suggestions_and_their_rebasing_survive_a_restart_replay() -> Result<()>
     owner.close().await;
     server.crash_and_restart().await?;
     let after = snapshot(&server, "owner").await?;
-    ensure!(suggestion(&after, &id)? == suggestion(&before, &id)?, "the replayed suggestion is the one the server held");
+    ensure!(
+        suggestion(&after, &id)? == suggestion(&before, &id)?,
+        "the replayed suggestion is the one the server held"
+    );
     ensure!(suggestion(&after, &id)?["revision"] == revision_of(&after), "still rebased to the current text");
     let body2 = section(&after, "Summary")?.1;
     ensure!(applied(&body2, suggestion(&after, &id)?)? == format!("Preface.\n\n{new}"));

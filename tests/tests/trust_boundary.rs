@@ -24,8 +24,8 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 use trustroom_e2e::{
-    DEMO_PATTERNS, DEMO_SENSITIVE, T, TestServer, WsClient, annex_id, assert_no_restricted, chars,
-    find_restricted, hidden_patterns, objection_id, revision_of, section, sha256_hex,
+    DEMO_PATTERNS, DEMO_SENSITIVE, T, TestServer, WsClient, annex_id, assert_no_restricted, chars, find_restricted,
+    hidden_patterns, objection_id, revision_of, section, sha256_hex,
 };
 use trustroom_server::admin::{self, NewAnnex};
 use trustroom_shared::ClientId;
@@ -42,8 +42,7 @@ fn all_patterns() -> Vec<&'static str> {
 }
 
 fn str_of<'a>(v: &'a Value, what: &str) -> Result<&'a str> {
-    v.as_str()
-        .with_context(|| format!("{what} is not a string: {v}"))
+    v.as_str().with_context(|| format!("{what} is not a string: {v}"))
 }
 
 /// Sends `req`, which must be refused `restricted` with nothing stored.
@@ -58,15 +57,9 @@ async fn gated(
 ) -> Result<String> {
     let shown = req.to_string();
     let before = server.stored_revision().await?;
-    let err = c
-        .refused(req, "restricted")
-        .await
-        .with_context(|| format!("field `{field}` of {shown}"))?;
+    let err = c.refused(req, "restricted").await.with_context(|| format!("field `{field}` of {shown}"))?;
     let msg = str_of(&err["message"], "message")?.to_string();
-    ensure!(
-        msg.contains(&format!("`{field}`")),
-        "the refusal of {shown} does not name the field `{field}`: {msg:?}"
-    );
+    ensure!(msg.contains(&format!("`{field}`")), "the refusal of {shown} does not name the field `{field}`: {msg:?}");
     match entitled {
         Some(code) => ensure!(
             msg.contains(&format!("annex {code}")),
@@ -74,23 +67,13 @@ async fn gated(
         ),
         None => {
             for code in ["A1", "A2", "A3", "A4"] {
-                ensure!(
-                    !msg.contains(code),
-                    "a refusal to a member not entitled names annex {code}: {msg:?}"
-                );
+                ensure!(!msg.contains(code), "a refusal to a member not entitled names annex {code}: {msg:?}");
             }
-            assert_no_restricted(
-                &[err.to_string()],
-                &all_patterns(),
-                "the refusal message to an unentitled member",
-            );
+            assert_no_restricted(&[err.to_string()], &all_patterns(), "the refusal message to an unentitled member");
         }
     }
     let after = server.stored_revision().await?;
-    ensure!(
-        after == before,
-        "a refused request stored something: revision {before} -> {after} ({shown})"
-    );
+    ensure!(after == before, "a refused request stored something: revision {before} -> {after} ({shown})");
     Ok(msg)
 }
 
@@ -131,36 +114,26 @@ async fn ingress_gate_refuses_restricted_detail_in_every_free_text_field() -> Re
     let (summary, summary_body) = section(&snap, "Summary")?;
     let (affected, _) = section(&snap, "Affected accounts")?;
     let mut summary_len = chars(&summary_body);
-    let (a1, a2, a3) = (
-        annex_id(&snap, "A1")?,
-        annex_id(&snap, "A2")?,
-        annex_id(&snap, "A3")?,
-    );
+    let (a1, a2, a3) = (annex_id(&snap, "A1")?, annex_id(&snap, "A2")?, annex_id(&snap, "A3")?);
     let o1 = objection_id(&snap, 1)?;
 
     // Clean records for the owner's decisions to carry notes about.
     let base = server.stored_revision().await?;
     let sug = priya
-        .ok(
-            json!({"type": "suggest", "room": room, "section": summary, "base": base,
+        .ok(json!({"type": "suggest", "room": room, "section": summary, "base": base,
                    "op": [summary_len, "\n\nThe render log line SL-0091 is cited."],
-                   "rationale": "Cites the render log line.", "seq": 1}),
-        )
+                   "rationale": "Cites the render log line.", "seq": 1}))
         .await?;
     let sug = str_of(&sug["created"], "suggestion id")?.to_string();
     let access = priya
-        .ok(
-            json!({"type": "request_access", "room": room, "annexes": [a3],
-                   "reason": "CASE-88412: check the privileged access path"}),
-        )
+        .ok(json!({"type": "request_access", "room": room, "annexes": [a3],
+                   "reason": "CASE-88412: check the privileged access path"}))
         .await?;
     let access = str_of(&access["requests"][0]["request"], "access request id")?.to_string();
     const PROMOTED: &str = "Tenant viewing: acct-9902-BLT (Bluefin Logistics)";
     let prom_a = priya
-        .ok(
-            json!({"type": "request_promotion", "room": room, "annex": a1, "section": affected,
-                   "passage": PROMOTED, "reason": "CASE-88412: name the viewing tenant"}),
-        )
+        .ok(json!({"type": "request_promotion", "room": room, "annex": a1, "section": affected,
+                   "passage": PROMOTED, "reason": "CASE-88412: name the viewing tenant"}))
         .await?;
     let prom_a = str_of(&prom_a["promotion"], "promotion id")?.to_string();
     let prom_b = priya
@@ -276,32 +249,17 @@ async fn ingress_gate_refuses_restricted_detail_in_every_free_text_field() -> Re
     // entitled, the refusals name A1 (and no longer count as probes).
     let me = server.member("owner").user.to_string();
     let lena_id = server.member("reviewer/support-trust").user.to_string();
-    let sam_id = server
-        .member("reviewer/support-engineering")
-        .user
-        .to_string();
+    let sam_id = server.member("reviewer/support-engineering").user.to_string();
     owner.ok(json!({"type": "set_access_policy", "room": room, "break_glass": [lena_id, sam_id, me]})).await?;
     owner
         .ok(json!({"type": "break_glass", "room": room, "annexes": [a1], "reason": "SEV-1 bridge: confirm the tenant mapping"}))
         .await
         .context("the owner could not break glass on A1")?;
     let owner_cases: Vec<(Value, &str)> = vec![
-        (
-            json!({"type": "approve_access", "room": room, "request": access, "note": format!("Only for {P}")}),
-            "note",
-        ),
-        (
-            json!({"type": "deny_access", "room": room, "request": access, "note": format!("Not for {P}")}),
-            "note",
-        ),
-        (
-            json!({"type": "approve_promotion", "room": room, "promotion": prom_a, "note": format!("ok: {P}")}),
-            "note",
-        ),
-        (
-            json!({"type": "deny_promotion", "room": room, "promotion": prom_b, "note": format!("no: {P}")}),
-            "note",
-        ),
+        (json!({"type": "approve_access", "room": room, "request": access, "note": format!("Only for {P}")}), "note"),
+        (json!({"type": "deny_access", "room": room, "request": access, "note": format!("Not for {P}")}), "note"),
+        (json!({"type": "approve_promotion", "room": room, "promotion": prom_a, "note": format!("ok: {P}")}), "note"),
+        (json!({"type": "deny_promotion", "room": room, "promotion": prom_b, "note": format!("no: {P}")}), "note"),
         (
             json!({"type": "accept_suggestion", "room": room, "suggestion": sug, "note": format!("Fine for {P}."), "seq": 2}),
             "note",
@@ -321,15 +279,30 @@ async fn ingress_gate_refuses_restricted_detail_in_every_free_text_field() -> Re
     lena.ok(json!({"type": "edit", "room": room, "section": summary, "base": base, "op": [summary_len, " acct-4471"], "seq": 1})).await?;
     summary_len += chars(" acct-4471");
     let base = server.stored_revision().await?;
-    gated(&server, &mut lena,
-          json!({"type": "edit", "room": room, "section": summary, "base": base, "op": [summary_len, "-NWF"], "seq": 2}),
-          "op", None).await.context("appending -NWF next to acct-4471")?;
-    lena.ok(json!({"type": "edit", "room": room, "section": summary, "base": base, "op": [summary_len, "~-NWF"], "seq": 3})).await?;
+    gated(
+        &server,
+        &mut lena,
+        json!({"type": "edit", "room": room, "section": summary, "base": base, "op": [summary_len, "-NWF"], "seq": 2}),
+        "op",
+        None,
+    )
+    .await
+    .context("appending -NWF next to acct-4471")?;
+    lena.ok(
+        json!({"type": "edit", "room": room, "section": summary, "base": base, "op": [summary_len, "~-NWF"], "seq": 3}),
+    )
+    .await?;
     let base = server.stored_revision().await?;
     // Delete the `~` between the halves.
-    gated(&server, &mut lena,
-          json!({"type": "edit", "room": room, "section": summary, "base": base, "op": [summary_len, -1, 4], "seq": 4}),
-          "op", None).await.context("deleting the text between the two halves")?;
+    gated(
+        &server,
+        &mut lena,
+        json!({"type": "edit", "room": room, "section": summary, "base": base, "op": [summary_len, -1, 4], "seq": 4}),
+        "op",
+        None,
+    )
+    .await
+    .context("deleting the text between the two halves")?;
     gated(&server, &mut lena,
           json!({"type": "object", "room": room, "section": summary, "kind": "sensitivity", "text": "Tenant ａｃｃｔ\u{200B}－４４７１－ＮＷＦ is named.", "seq": 5}),
           "text", None).await?;
@@ -361,14 +334,7 @@ async fn ingress_gate_refuses_restricted_detail_in_every_free_text_field() -> Re
 
     // No event reached anyone for a refused request: the observer's last
     // event is the stored revision, and no frame carries a pattern.
-    for c in [
-        &mut observer,
-        &mut owner,
-        &mut priya,
-        &mut sam,
-        &mut lena,
-        &mut agent,
-    ] {
+    for c in [&mut observer, &mut owner, &mut priya, &mut sam, &mut lena, &mut agent] {
         c.ok(json!({"type": "ping"})).await?;
         c.drain(std::time::Duration::from_millis(100)).await?;
     }
@@ -395,26 +361,14 @@ async fn ingress_gate_refuses_restricted_detail_in_every_free_text_field() -> Re
         .ok(json!({"type": "approve_promotion", "room": room, "promotion": prom_a, "note": "Approved for the affected-accounts section."}))
         .await
         .context("approving a promotion of annex text")?;
-    let inserted = approved["revision"]
-        .as_u64()
-        .context("promotion revision")?;
+    let inserted = approved["revision"].as_u64().context("promotion revision")?;
     priya.wait_for_revision(inserted).await?;
     let (_, after) = server.joined("reviewer/privacy").await?;
     let (_, body) = section(&after, "Affected accounts")?;
-    ensure!(
-        body.contains(PROMOTED),
-        "the approved passage is not in the section: {body:?}"
-    );
+    ensure!(body.contains(PROMOTED), "the approved passage is not in the section: {body:?}");
     observer.ok(json!({"type": "ping"})).await?;
-    let rest: Vec<&str> = all_patterns()
-        .into_iter()
-        .filter(|p| !PROMOTED.contains(p))
-        .collect();
-    assert_no_restricted(
-        &observer.captured()[seen..],
-        &rest,
-        "ari.observer after the promotion",
-    );
+    let rest: Vec<&str> = all_patterns().into_iter().filter(|p| !PROMOTED.contains(p)).collect();
+    assert_no_restricted(&observer.captured()[seen..], &rest, "ari.observer after the promotion");
 
     // The escalation reason is gated too (last: an accepted escalation
     // would make the room read-only).
@@ -426,10 +380,7 @@ async fn ingress_gate_refuses_restricted_detail_in_every_free_text_field() -> Re
         Some("A1"),
     )
     .await?;
-    ensure!(
-        server.stored_revision().await? == inserted,
-        "a refused escalation stored something"
-    );
+    ensure!(server.stored_revision().await? == inserted, "a refused escalation stored something");
     Ok(())
 }
 
@@ -445,26 +396,18 @@ enum Probe {
 }
 
 fn candidates_text(cands: &[u32]) -> String {
-    cands
-        .iter()
-        .map(|n| format!("acct-{n:04}-NWF"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    cands.iter().map(|n| format!("acct-{n:04}-NWF")).collect::<Vec<_>>().join(" ")
 }
 
 /// One probe: an objection packed with candidates.
-async fn probe(
-    c: &mut WsClient,
-    room: &str,
-    section: &str,
-    cands: &[u32],
-    seq: &mut u64,
-) -> Result<Probe> {
+async fn probe(c: &mut WsClient, room: &str, section: &str, cands: &[u32], seq: &mut u64) -> Result<Probe> {
     let text = candidates_text(cands);
     ensure!(chars(&text) <= 10_000, "probe text over max_text_chars");
     *seq += 1;
     let answer = c
-        .request(json!({"type": "object", "room": room, "section": section, "kind": "other", "text": text, "seq": *seq}))
+        .request(
+            json!({"type": "object", "room": room, "section": section, "kind": "other", "text": text, "seq": *seq}),
+        )
         .await?;
     let got = match (answer["type"].as_str(), answer["code"].as_str()) {
         (Some("ok"), _) => Probe::Accepted,
@@ -519,27 +462,24 @@ async fn probe_budget_stops_bisection_of_an_annex_pattern() -> Result<()> {
         "the bisection identified the pattern ({:?}) with {restricted} refusals and {accepted} accepted probes",
         candidates_text(&s)
     );
-    ensure!(
-        s.contains(&4471),
-        "bug in the attack: the true pattern was eliminated"
-    );
+    ensure!(s.contains(&4471), "bug in the attack: the true pattern was eliminated");
     ensure!(limited, "the attack stopped without hitting the budget");
     // Every answer costs: refused guesses and accepted look-alikes alike.
     ensure!(
         restricted + accepted == 5,
         "expected exactly 5 answered probes before `probe_limited`, got {restricted} refused + {accepted} accepted"
     );
-    eprintln!(
-        "bisection: {restricted} refusals, {accepted} accepted probes, {} candidates left",
-        s.len()
-    );
+    eprintln!("bisection: {restricted} refusals, {accepted} accepted probes, {} candidates left", s.len());
 
     // Past the budget every free-text request is refused unread: also
     // innocent text, and also the true pattern (no answer differs).
     for text in ["The 09:17 entry needs the render log line.", P] {
         seq += 1;
-        lena.refused(json!({"type": "object", "room": room, "section": chronology, "kind": "other", "text": text, "seq": seq}), "probe_limited")
-            .await?;
+        lena.refused(
+            json!({"type": "object", "room": room, "section": chronology, "kind": "other", "text": text, "seq": seq}),
+            "probe_limited",
+        )
+        .await?;
     }
     seq += 1;
     lena.refused(
@@ -555,17 +495,13 @@ async fn probe_budget_stops_bisection_of_an_annex_pattern() -> Result<()> {
     )
     .await?;
     // Requests without free text still work.
-    lena.ok(json!({"type": "cursor", "room": room, "section": chronology, "pos": 0}))
-        .await?;
+    lena.ok(json!({"type": "cursor", "room": room, "section": chronology, "pos": 0})).await?;
     lena.ok(json!({"type": "readiness", "room": room})).await?;
 
     // The owners were alerted in the room and the audit log has it.
     for (c, who) in [(&mut observer, "observer"), (&mut owner, "owner")] {
         let ev = c
-            .wait_for(
-                |v| v["type"] == "event" && v["rev"]["change"]["kind"] == "probe_suspected",
-                T,
-            )
+            .wait_for(|v| v["type"] == "event" && v["rev"]["change"]["kind"] == "probe_suspected", T)
             .await
             .with_context(|| format!("{who} got no probe_suspected event"))?;
         let change = &ev["rev"]["change"];
@@ -581,15 +517,8 @@ async fn probe_budget_stops_bisection_of_an_annex_pattern() -> Result<()> {
         );
     }
     let chain = server.audit_chain(&room).await?;
-    let suspected: Vec<_> = chain
-        .iter()
-        .filter(|e| e.kind == "probe.suspected")
-        .collect();
-    ensure!(
-        suspected.len() == 1,
-        "expected one probe.suspected audit entry, got {}",
-        suspected.len()
-    );
+    let suspected: Vec<_> = chain.iter().filter(|e| e.kind == "probe.suspected").collect();
+    ensure!(suspected.len() == 1, "expected one probe.suspected audit entry, got {}", suspected.len());
     ensure!(
         suspected[0].detail["user"] == lena_id.as_str(),
         "probe.suspected names the wrong user: {:?}",
@@ -613,28 +542,15 @@ async fn probe_budget_stops_bisection_of_an_annex_pattern() -> Result<()> {
         );
     }
     priya
-        .ok(
-            json!({"type": "object", "room": room, "section": chronology, "kind": "exposure-scope",
-                   "text": "The exposure window needs the render log line.", "seq": 200}),
-        )
+        .ok(json!({"type": "object", "room": room, "section": chronology, "kind": "exposure-scope",
+                   "text": "The exposure window needs the render log line.", "seq": 200}))
         .await
         .context("an entitled member was locked out by careless pastes")?;
     observer.ok(json!({"type": "ping"})).await?;
-    let alerts = observer
-        .captured()
-        .iter()
-        .filter(|f| f.contains("probe_suspected"))
-        .count();
-    ensure!(
-        alerts == 1,
-        "expected exactly one probe_suspected alert (lena's), saw {alerts}"
-    );
+    let alerts = observer.captured().iter().filter(|f| f.contains("probe_suspected")).count();
+    ensure!(alerts == 1, "expected exactly one probe_suspected alert (lena's), saw {alerts}");
 
-    for (c, who) in [
-        (&observer, "ari.observer"),
-        (&owner, "morgan.hale"),
-        (&lena, "lena.fischer (the prober)"),
-    ] {
+    for (c, who) in [(&observer, "ari.observer"), (&owner, "morgan.hale"), (&lena, "lena.fischer (the prober)")] {
         assert_no_restricted(c.captured(), &all_patterns(), who);
     }
     Ok(())
@@ -691,10 +607,7 @@ async fn probe_budget_stops_group_testing_with_free_accepted_probes() -> Result<
         s = next.context("no group left")?;
     }
     observer.ok(json!({"type": "ping"})).await?;
-    let alerted = observer
-        .captured()
-        .iter()
-        .any(|f| f.contains("probe_suspected"));
+    let alerted = observer.captured().iter().any(|f| f.contains("probe_suspected"));
     ensure!(
         s.len() > 1,
         "PROBE BUDGET BYPASSED: an unentitled reviewer identified annex A1's pattern {:?} with only {restricted} \
@@ -724,10 +637,7 @@ async fn egress_masks_text_that_predates_its_pattern_for_unentitled_members_only
     let rev0 = revision_of(&snap0);
     let (scope, scope_body) = section(&snap0, "Exposure scope")?;
     let (chronology, chronology_body) = section(&snap0, "Chronology")?;
-    ensure!(
-        section(&snap0, "Summary")?.1.contains(DEMO_TEXT),
-        "the demo Summary no longer names {DEMO_TEXT}"
-    );
+    ensure!(section(&snap0, "Summary")?.1.contains(DEMO_TEXT), "the demo Summary no longer names {DEMO_TEXT}");
 
     // Harmless today: nobody declared it yet.
     priya
@@ -735,10 +645,8 @@ async fn egress_masks_text_that_predates_its_pattern_for_unentitled_members_only
                    "op": [chars(&scope_body), format!("\n\n{NEW} staff may have seen the shared screen.")], "seq": 1}))
         .await?;
     let obj = daniel
-        .ok(
-            json!({"type": "object", "room": room, "section": scope, "kind": "exposure-scope",
-                   "text": format!("{NEW} is not named in the chronology."), "seq": 1}),
-        )
+        .ok(json!({"type": "object", "room": room, "section": scope, "kind": "exposure-scope",
+                   "text": format!("{NEW} is not named in the chronology."), "seq": 1}))
         .await?;
     let obj = str_of(&obj["created"], "objection id")?.to_string();
     let base = server.stored_revision().await?;
@@ -766,12 +674,7 @@ async fn egress_masks_text_that_predates_its_pattern_for_unentitled_members_only
         },
     )
     .await?;
-    let added = owner
-        .wait_for(
-            |v| v["type"] == "event" && v["rev"]["change"]["kind"] == "annex_added",
-            T,
-        )
-        .await?;
+    let added = owner.wait_for(|v| v["type"] == "event" && v["rev"]["change"]["kind"] == "annex_added", T).await?;
     ensure!(added["rev"]["change"]["annex"]["code"] == "A4");
     let owner_seen = owner.captured().len();
 
@@ -790,35 +693,18 @@ async fn egress_masks_text_that_predates_its_pattern_for_unentitled_members_only
         let mut c = server.client(role).await?;
         let snapshot = c.join(&room).await?;
         let mut catch = server.client(role).await?;
-        catch
-            .ok(json!({"type": "join", "room": room, "since": rev0}))
-            .await?;
-        let catch_up: Vec<Value> = catch
-            .take_pending()
-            .into_iter()
-            .filter(|v| v["type"] == "event")
-            .collect();
-        ensure!(
-            catch_up.len() >= 4,
-            "{role}: expected the catch-up events since {rev0}, got {}",
-            catch_up.len()
-        );
+        catch.ok(json!({"type": "join", "room": room, "since": rev0})).await?;
+        let catch_up: Vec<Value> = catch.take_pending().into_iter().filter(|v| v["type"] == "event").collect();
+        ensure!(catch_up.len() >= 4, "{role}: expected the catch-up events since {rev0}, got {}", catch_up.len());
         let suggestions = c.ok(json!({"type": "suggestions", "room": room})).await?;
         let readiness = c.ok(json!({"type": "readiness", "room": room})).await?;
         for format in ["json", "markdown"] {
-            c.ok(json!({"type": "export", "room": room, "format": format}))
-                .await?;
+            c.ok(json!({"type": "export", "room": room, "format": format})).await?;
         }
         c.ok(json!({"type": "ping"})).await?;
         let mut frames = c.captured().to_vec();
         frames.extend(catch.captured().iter().cloned());
-        Ok(Seen {
-            frames,
-            snapshot,
-            catch_up,
-            suggestions,
-            readiness,
-        })
+        Ok(Seen { frames, snapshot, catch_up, suggestions, readiness })
     }
     let obs = look(&server, "observer", rev0).await?;
     let dan = look(&server, "reviewer/legal", rev0).await?;
@@ -847,10 +733,7 @@ async fn egress_masks_text_that_predates_its_pattern_for_unentitled_members_only
         body(&lena, "Summary")?.contains(DEMO_TEXT),
         format!("lena (A4): the Summary should show {DEMO_TEXT} plainly"),
     );
-    check(
-        body(&lena, "Exposure scope")?.contains(NEW),
-        format!("lena (A4): the section should show {NEW} plainly"),
-    );
+    check(body(&lena, "Exposure scope")?.contains(NEW), format!("lena (A4): the section should show {NEW} plainly"));
     check(
         lena.catch_up.iter().any(|e| e.to_string().contains(NEW)),
         format!("lena (A4): catch-up events should carry {NEW}"),
@@ -858,16 +741,10 @@ async fn egress_masks_text_that_predates_its_pattern_for_unentitled_members_only
     // (The readiness record and the export are one record for every member
     // and redact restricted detail for all: only checked for leaks below.)
     let (answer, in_state) = suggestion_of(&lena);
-    for (what, sugg) in [
-        ("the suggestions answer", &answer),
-        ("the snapshot's suggestions", &in_state),
-    ] {
+    for (what, sugg) in [("the suggestions answer", &answer), ("the snapshot's suggestions", &in_state)] {
         check(
             sugg["rationale"] == rationale.as_str(),
-            format!(
-                "lena (A4, entitled): {what} should carry the rationale plainly, got {}",
-                sugg["rationale"]
-            ),
+            format!("lena (A4, entitled): {what} should carry the rationale plainly, got {}", sugg["rationale"]),
         );
         check(
             sugg["proposal"]["op"].to_string().contains(NEW),
@@ -886,9 +763,7 @@ async fn egress_masks_text_that_predates_its_pattern_for_unentitled_members_only
             let got = body(s, title)?;
             check(
                 got == masked(&plain, &hidden),
-                format!(
-                    "{who}: section {title:?} is not masked char for char:\n got {got:?}\nplain {plain:?}"
-                ),
+                format!("{who}: section {title:?} is not masked char for char:\n got {got:?}\nplain {plain:?}"),
             );
         }
         check(
@@ -899,26 +774,15 @@ async fn egress_masks_text_that_predates_its_pattern_for_unentitled_members_only
             Value::Array(s.catch_up.clone()).to_string().contains(&bar),
             format!("{who}: catch-up events are not masked with █"),
         );
-        check(
-            !s.readiness.to_string().contains(NEW),
-            format!("{who}: the readiness answer carries {NEW}"),
-        );
+        check(!s.readiness.to_string().contains(NEW), format!("{who}: the readiness answer carries {NEW}"));
         // Suggestions: the operation keeps its shape (same char counts), so
         // it still applies; the pattern's chars are hidden (checked below).
         let (answer, in_state) = suggestion_of(s);
         let (plain, _) = suggestion_of(&lena);
-        for (what, sugg) in [
-            ("the suggestions answer", &answer),
-            ("the snapshot's suggestions", &in_state),
-        ] {
+        for (what, sugg) in [("the suggestions answer", &answer), ("the snapshot's suggestions", &in_state)] {
             let shape = |op: &Value| -> Vec<i64> {
                 op.as_array().map_or_else(Vec::new, |c| {
-                    c.iter()
-                        .map(|x| {
-                            x.as_i64()
-                                .unwrap_or_else(|| chars(x.as_str().unwrap_or_default()))
-                        })
-                        .collect()
+                    c.iter().map(|x| x.as_i64().unwrap_or_else(|| chars(x.as_str().unwrap_or_default()))).collect()
                 })
             };
             let expected = shape(&json!([
@@ -938,35 +802,20 @@ async fn egress_masks_text_that_predates_its_pattern_for_unentitled_members_only
         }
     }
     // A member already joined before the annex: every later frame filtered.
-    owner
-        .ok(json!({"type": "suggestions", "room": room}))
-        .await?;
+    owner.ok(json!({"type": "suggestions", "room": room})).await?;
     owner.ok(json!({"type": "readiness", "room": room})).await?;
-    owner
-        .ok(json!({"type": "export", "room": room, "format": "markdown"}))
-        .await?;
+    owner.ok(json!({"type": "export", "room": room, "format": "markdown"})).await?;
     if let Some(leak) = find_restricted(&owner.captured()[owner_seen..], &hidden) {
-        check(
-            false,
-            format!("LEAK: morgan.hale (owner, joined before the annex) received {leak}"),
-        );
+        check(false, format!("LEAK: morgan.hale (owner, joined before the annex) received {leak}"));
     }
     // Entitled to nothing new, priya and daniel never got A1-A3 detail either.
-    for (c, who) in [
-        (&mut priya, "priya.natarajan"),
-        (&mut daniel, "daniel.okafor"),
-    ] {
+    for (c, who) in [(&mut priya, "priya.natarajan"), (&mut daniel, "daniel.okafor")] {
         c.ok(json!({"type": "ping"})).await?;
         if let Some(leak) = find_restricted(c.captured(), &hidden_patterns(who)) {
             check(false, format!("LEAK: {who} received {leak}"));
         }
     }
-    ensure!(
-        problems.is_empty(),
-        "{} egress problem(s):\n- {}",
-        problems.len(),
-        problems.join("\n- ")
-    );
+    ensure!(problems.is_empty(), "{} egress problem(s):\n- {}", problems.len(), problems.join("\n- "));
     Ok(())
 }
 
@@ -987,15 +836,10 @@ async fn client_ids_are_bound_to_the_user_so_nobody_can_preempt_a_seq() -> Resul
     let claimed = ClientId::new();
     let mut victim = WsClient::connect_as(&server.url, &priya_tok, Some(claimed)).await?;
     let bound = victim.client_id;
-    ensure!(
-        bound != claimed,
-        "the welcome returned the claimed client id {claimed}: it is not bound to the user"
-    );
+    ensure!(bound != claimed, "the welcome returned the claimed client id {claimed}: it is not bound to the user");
     victim.join(&room).await?;
     let object = |seq: u64, text: &str| json!({"type": "object", "room": room, "section": sec, "kind": "wording", "text": text, "seq": seq});
-    let first = victim
-        .ok(object(1, "Say 'visible' rather than 'displayed'."))
-        .await?;
+    let first = victim.ok(object(1, "Say 'visible' rather than 'displayed'.")).await?;
     ensure!(first["duplicate"] == false);
 
     // The attacker claims the victim's claimed id, then its bound id (seen
@@ -1003,66 +847,36 @@ async fn client_ids_are_bound_to_the_user_so_nobody_can_preempt_a_seq() -> Resul
     let mut ids = Vec::new();
     for stolen in [claimed, bound] {
         let mut attacker = WsClient::connect_as(&server.url, &lena_tok, Some(stolen)).await?;
-        ensure!(
-            attacker.client_id != bound,
-            "the attacker got the victim's bound client id {bound}"
-        );
-        ensure!(
-            attacker.client_id != stolen,
-            "the attacker's claimed id {stolen} was not rebound"
-        );
+        ensure!(attacker.client_id != bound, "the attacker got the victim's bound client id {bound}");
+        ensure!(attacker.client_id != stolen, "the attacker's claimed id {stolen} was not rebound");
         let ack = attacker.ok(object(2, "Pre-empting seq 2.")).await?;
-        ensure!(
-            ack["duplicate"] == false,
-            "the attacker's own request was taken for a duplicate: {ack}"
-        );
+        ensure!(ack["duplicate"] == false, "the attacker's own request was taken for a duplicate: {ack}");
         ids.push(attacker.client_id);
     }
 
     // The victim's next change is applied and broadcast normally.
     let text = "The exposure window is 09:17–09:28 UTC.";
     let ack = victim.ok(object(2, text)).await?;
-    ensure!(
-        ack["duplicate"] == false,
-        "the victim's seq 2 came back as a duplicate: {ack}"
-    );
-    ensure!(
-        ack["created"].is_string(),
-        "the victim's objection was not created: {ack}"
-    );
+    ensure!(ack["duplicate"] == false, "the victim's seq 2 came back as a duplicate: {ack}");
+    ensure!(ack["created"].is_string(), "the victim's objection was not created: {ack}");
     let rev = ack["revision"].as_u64().context("revision")?;
     let ev = observer
         .wait_for(|v| v["type"] == "event" && v["rev"]["revision"] == rev, T)
         .await
         .context("the victim's change was not broadcast")?;
-    ensure!(
-        ev["rev"]["author"] == priya_id.as_str(),
-        "wrong author: {ev}"
-    );
+    ensure!(ev["rev"]["author"] == priya_id.as_str(), "wrong author: {ev}");
     ensure!(
         ev["rev"]["client"]["client"] == json!(bound) && ev["rev"]["client"]["seq"] == 2,
         "wrong client stamp: {ev}"
     );
-    ensure!(
-        ev["rev"]["change"]["objection"]["text"] == text,
-        "wrong change: {ev}"
-    );
+    ensure!(ev["rev"]["change"]["objection"]["text"] == text, "wrong change: {ev}");
     // A real resend still deduplicates, also from a reconnect with the same claimed id.
     let again = victim.ok(object(2, text)).await?;
-    ensure!(
-        again["duplicate"] == true && again["revision"] == rev,
-        "resend: {again}"
-    );
+    ensure!(again["duplicate"] == true && again["revision"] == rev, "resend: {again}");
     let mut back = WsClient::connect_as(&server.url, &priya_tok, Some(claimed)).await?;
-    ensure!(
-        back.client_id == bound,
-        "a reconnect with the same claimed id got another bound id"
-    );
+    ensure!(back.client_id == bound, "a reconnect with the same claimed id got another bound id");
     let again = back.ok(object(2, text)).await?;
-    ensure!(
-        again["duplicate"] == true && again["revision"] == rev,
-        "resend after reconnect: {again}"
-    );
+    ensure!(again["duplicate"] == true && again["revision"] == rev, "resend after reconnect: {again}");
     ensure!(ids.iter().all(|i| *i != bound));
 
     observer.ok(json!({"type": "ping"})).await?;
@@ -1087,43 +901,24 @@ async fn seq_above_i64_max_is_invalid_and_the_maximum_survives_a_restart() -> Re
 
     // A hostile member pipelines bad seqs while another works: the bad ones
     // are refused at parse time, the good ones all land.
-    let bad_seqs = [
-        json!(MAX + 1),
-        json!(u64::MAX),
-        json!(MAX + 12_345),
-        json!(-1),
-    ];
+    let bad_seqs = [json!(MAX + 1), json!(u64::MAX), json!(MAX + 12_345), json!(-1)];
     let bad = async {
         let mut sent = Vec::new();
         for i in 0..40 {
             let seq = bad_seqs[i % bad_seqs.len()].clone();
-            sent.push((
-                lena.send_request(object(seq.clone(), format!("bad {i}")))
-                    .await?,
-                seq,
-            ));
+            sent.push((lena.send_request(object(seq.clone(), format!("bad {i}"))).await?, seq));
         }
         for (id, seq) in sent {
             let (_, answer) = lena.await_answer_text(&id).await?;
-            ensure!(
-                answer["type"] == "error" && answer["code"] == "invalid",
-                "seq {seq} should be invalid: {answer}"
-            );
-            ensure!(
-                answer["id"] == id.as_str(),
-                "the refusal lost the request id: {answer}"
-            );
+            ensure!(answer["type"] == "error" && answer["code"] == "invalid", "seq {seq} should be invalid: {answer}");
+            ensure!(answer["id"] == id.as_str(), "the refusal lost the request id: {answer}");
         }
         anyhow::Ok(())
     };
     let good = async {
         let mut sent = Vec::new();
         for i in 0..40u64 {
-            sent.push(
-                priya
-                    .send_request(object(json!(i + 1), format!("good {i}")))
-                    .await?,
-            );
+            sent.push(priya.send_request(object(json!(i + 1), format!("good {i}"))).await?);
         }
         for id in sent {
             let (_, answer) = priya.await_answer_text(&id).await?;
@@ -1136,14 +931,9 @@ async fn seq_above_i64_max_is_invalid_and_the_maximum_survives_a_restart() -> Re
     };
     tokio::try_join!(bad, good)?;
     let chain = server.audit_chain(&room).await?;
-    let audited = chain
-        .iter()
-        .filter(|e| e.actor == lena_id && e.kind == "refused" && e.detail["request"] == "object")
-        .count();
-    ensure!(
-        audited == 0,
-        "{audited} bad-seq refusals reached the room (expected a parse-time refusal)"
-    );
+    let audited =
+        chain.iter().filter(|e| e.actor == lena_id && e.kind == "refused" && e.detail["request"] == "object").count();
+    ensure!(audited == 0, "{audited} bad-seq refusals reached the room (expected a parse-time refusal)");
 
     // 2^63−1 is valid, is deduplicated, and still is after a restart.
     let claimed = ClientId::new();
@@ -1155,44 +945,24 @@ async fn seq_above_i64_max_is_invalid_and_the_maximum_survives_a_restart() -> Re
     ensure!(first["duplicate"] == false, "{first}");
     let rev = first["revision"].as_u64().context("revision")?;
     let again = daniel.ok(object(json!(MAX), text.clone())).await?;
-    ensure!(
-        again["duplicate"] == true && again["revision"] == rev,
-        "resend before the restart: {again}"
-    );
+    ensure!(again["duplicate"] == true && again["revision"] == rev, "resend before the restart: {again}");
     drop(daniel);
     drop(lena);
     drop(priya);
     server.restart().await?;
     let mut daniel = WsClient::connect_as(&server.url, &token, Some(claimed)).await?;
-    ensure!(
-        daniel.client_id == bound,
-        "the bound client id changed across a restart"
-    );
+    ensure!(daniel.client_id == bound, "the bound client id changed across a restart");
     let snap = daniel.join(&room).await?;
     let stored = server.stored_revision().await?;
-    ensure!(
-        snap["applied_seq"] == json!(MAX),
-        "applied_seq after the restart: {}",
-        snap["applied_seq"]
-    );
+    ensure!(snap["applied_seq"] == json!(MAX), "applied_seq after the restart: {}", snap["applied_seq"]);
     let after = daniel.ok(object(json!(MAX), text)).await?;
-    ensure!(
-        after["duplicate"] == true && after["revision"] == rev,
-        "resend of seq 2^63−1 after the restart: {after}"
-    );
-    ensure!(
-        server.stored_revision().await? == stored,
-        "the resend after the restart stored something"
-    );
+    ensure!(after["duplicate"] == true && after["revision"] == rev, "resend of seq 2^63−1 after the restart: {after}");
+    ensure!(server.stored_revision().await? == stored, "the resend after the restart stored something");
     for seq in [json!(MAX + 1), json!(u64::MAX)] {
-        daniel
-            .refused(object(seq, "after restart".into()), "invalid")
-            .await?;
+        daniel.refused(object(seq, "after restart".into()), "invalid").await?;
     }
     // Beyond u64 too (raw frame: not representable in a JSON value here).
-    let raw = object(json!(0), "beyond u64".into())
-        .to_string()
-        .replace("\"seq\":0", "\"seq\":18446744073709551616");
+    let raw = object(json!(0), "beyond u64".into()).to_string().replace("\"seq\":0", "\"seq\":18446744073709551616");
     let raw = raw.replacen('{', "{\"id\":\"big\",", 1);
     daniel.send_raw(&raw).await?;
     let (_, answer) = daniel.await_answer_text("big").await?;
@@ -1211,14 +981,12 @@ async fn escalated_room_answers_a_resend_read_only_not_duplicate() -> Result<()>
     let (mut priya, snap) = server.joined("reviewer/privacy").await?;
     let (mut owner, _) = server.joined("owner").await?;
     let (sec, _) = section(&snap, "Summary")?;
-    let req = json!({"type": "object", "room": room, "section": sec, "kind": "wording", "text": "Say 'visible'.", "seq": 7});
+    let req =
+        json!({"type": "object", "room": room, "section": sec, "kind": "wording", "text": "Say 'visible'.", "seq": 7});
     let first = priya.ok(req.clone()).await?;
     ensure!(first["duplicate"] == false);
     let dup = priya.ok(req.clone()).await?;
-    ensure!(
-        dup["duplicate"] == true,
-        "sanity: a resend before escalation is a duplicate: {dup}"
-    );
+    ensure!(dup["duplicate"] == true, "sanity: a resend before escalation is a duplicate: {dup}");
     owner
         .ok(json!({"type": "escalate", "room": room, "reason": "Exposure may include a third tenant; direct handling."}))
         .await?;
@@ -1229,12 +997,12 @@ async fn escalated_room_answers_a_resend_read_only_not_duplicate() -> Result<()>
         "a resend of an applied seq in an escalated room must be read_only, got {answer}"
     );
     priya
-        .refused(json!({"type": "object", "room": room, "section": sec, "kind": "wording", "text": "New.", "seq": 8}), "read_only")
+        .refused(
+            json!({"type": "object", "room": room, "section": sec, "kind": "wording", "text": "New.", "seq": 8}),
+            "read_only",
+        )
         .await?;
-    ensure!(
-        server.stored_revision().await? == before,
-        "something was stored in the escalated room"
-    );
+    ensure!(server.stored_revision().await? == before, "something was stored in the escalated room");
     // Reads still work.
     priya.join(&room).await?;
     Ok(())
@@ -1272,10 +1040,7 @@ async fn access_history_never_carries_an_unsalted_passage_hash() -> Result<()> {
     let idx = |role: &str| roles.iter().position(|r| *r == role).unwrap_or(0);
 
     // The owner names lena (no annex access) an auditor.
-    clients[idx("owner")]
-        .1
-        .ok(json!({"type": "set_access_policy", "room": room, "auditors": [lena_id]}))
-        .await?;
+    clients[idx("owner")].1.ok(json!({"type": "set_access_policy", "room": room, "auditors": [lena_id]})).await?;
     let p1 = clients[idx("reviewer/privacy")]
         .1
         .ok(json!({"type": "request_promotion", "room": room, "annex": a1, "section": affected, "passage": PASSAGE,
@@ -1285,56 +1050,38 @@ async fn access_history_never_carries_an_unsalted_passage_hash() -> Result<()> {
 
     let mut histories = Vec::new();
     for role in ["owner", "reviewer/support-trust"] {
-        histories.push(
-            clients[idx(role)]
-                .1
-                .ok(json!({"type": "access_history", "room": room, "format": "json"}))
-                .await?,
-        );
+        histories
+            .push(clients[idx(role)].1.ok(json!({"type": "access_history", "room": room, "format": "json"})).await?);
     }
     // Deny it, request another: decided and pending ones alike.
-    clients[idx("owner")].1.ok(json!({"type": "deny_promotion", "room": room, "promotion": p1, "note": "Keep it in the annex."})).await?;
+    clients[idx("owner")]
+        .1
+        .ok(json!({"type": "deny_promotion", "room": room, "promotion": p1, "note": "Keep it in the annex."}))
+        .await?;
     clients[idx("reviewer/privacy")]
         .1
         .ok(json!({"type": "request_promotion", "room": room, "annex": a1, "section": affected, "passage": PASSAGE_2,
                    "reason": "CASE-88412: name the shown tenant", "seq": 2}))
         .await?;
     for role in ["owner", "reviewer/support-trust"] {
-        histories.push(
-            clients[idx(role)]
-                .1
-                .ok(json!({"type": "access_history", "room": room}))
-                .await?,
-        );
+        histories.push(clients[idx(role)].1.ok(json!({"type": "access_history", "room": room})).await?);
     }
 
     // The history records the promotion with a salted seal only.
     let mut seals = BTreeSet::new();
     for h in &histories {
         let entries = h["entries"].as_array().context("history entries")?;
-        for e in entries
-            .iter()
-            .filter(|e| e["detail"]["promotion"].is_string())
-        {
-            ensure!(
-                e["detail"].get("passage_hash").is_none(),
-                "a history entry carries passage_hash: {e}"
-            );
+        for e in entries.iter().filter(|e| e["detail"]["promotion"].is_string()) {
+            ensure!(e["detail"].get("passage_hash").is_none(), "a history entry carries passage_hash: {e}");
             if let Some(seal) = e["detail"]["passage_seal"].as_str() {
                 seals.insert(seal.to_string());
             }
         }
     }
-    ensure!(
-        !seals.is_empty(),
-        "no promotion entry with a passage_seal in the access history"
-    );
+    ensure!(!seals.is_empty(), "no promotion entry with a passage_seal in the access history");
     for passage in [PASSAGE, PASSAGE_2] {
         let unsalted = sha256_hex(passage);
-        ensure!(
-            !seals.contains(&unsalted),
-            "passage_seal is the unsalted SHA-256 of the passage"
-        );
+        ensure!(!seals.contains(&unsalted), "passage_seal is the unsalted SHA-256 of the passage");
     }
 
     for (role, c) in &mut clients {
@@ -1379,8 +1126,8 @@ fn request_of(kind: &str, ids: &Ids) -> Value {
     let room = ids.room.as_str();
     let mut v = match kind {
         "rooms" | "ping" => json!({}),
-        "join" | "leave" | "mark_ready" | "readiness" | "manifests" | "suggestions" | "stats"
-        | "export" | "access_history" => {
+        "join" | "leave" | "mark_ready" | "readiness" | "manifests" | "suggestions" | "stats" | "export"
+        | "access_history" => {
             json!({"room": room})
         }
         "add_section" => {
@@ -1444,9 +1191,7 @@ fn request_of(kind: &str, ids: &Ids) -> Value {
         "withdraw_suggestion" => json!({"room": room, "suggestion": ids.suggestion, "seq": 913}),
         "set_suggestion_acceptors" => json!({"room": room, "members": [ids.reviewer]}),
         "set_boundary_rules" => json!({"room": room, "rules": null}),
-        other => panic!(
-            "no sample request for {other:?}: add one to request_of (every request kind must be tried)"
-        ),
+        other => panic!("no sample request for {other:?}: add one to request_of (every request kind must be tried)"),
     };
     v["type"] = json!(kind);
     v
@@ -1485,11 +1230,7 @@ async fn agents_and_observers_are_refused_every_request_the_table_denies_them() 
     let (mut priya, _) = server.joined("reviewer/privacy").await?;
     let (mut lena, _) = server.joined("reviewer/support-trust").await?;
     let (summary, body) = section(&snap, "Summary")?;
-    let (a1, a2, a3) = (
-        annex_id(&snap, "A1")?,
-        annex_id(&snap, "A2")?,
-        annex_id(&snap, "A3")?,
-    );
+    let (a1, a2, a3) = (annex_id(&snap, "A1")?, annex_id(&snap, "A2")?, annex_id(&snap, "A3")?);
 
     // Real records of other members for the attempts to point at.
     let base = server.stored_revision().await?;
@@ -1529,11 +1270,8 @@ async fn agents_and_observers_are_refused_every_request_the_table_denies_them() 
 
     // The table must deny agents exactly what the documents say.
     let table_denied: BTreeSet<&str> = TABLE.iter().filter(|s| !s.agents).map(|s| s.name).collect();
-    let documented_denied: BTreeSet<&str> = TABLE
-        .iter()
-        .map(|s| s.name)
-        .filter(|n| !AGENT_ALLOWED.contains(n))
-        .collect();
+    let documented_denied: BTreeSet<&str> =
+        TABLE.iter().map(|s| s.name).filter(|n| !AGENT_ALLOWED.contains(n)).collect();
     ensure!(
         table_denied == documented_denied,
         "the request table and the documented agent rules disagree: table denies {table_denied:?}, docs deny {documented_denied:?}"
@@ -1547,56 +1285,26 @@ async fn agents_and_observers_are_refused_every_request_the_table_denies_them() 
             failures.push(format!("agent {name}: {answer}"));
         }
     }
-    for spec in TABLE
-        .iter()
-        .filter(|s| s.mutates && !matches!(s.name, "request_access" | "withdraw_access"))
-    {
+    for spec in TABLE.iter().filter(|s| s.mutates && !matches!(s.name, "request_access" | "withdraw_access")) {
         let answer = observer.request(request_of(spec.name, &ids)).await?;
         if !(answer["type"] == "error" && answer["code"] == "forbidden") {
             failures.push(format!("observer {}: {answer}", spec.name));
         }
     }
-    ensure!(
-        failures.is_empty(),
-        "not refused `forbidden`:\n{}",
-        failures.join("\n")
-    );
-    ensure!(
-        server.stored_revision().await? == before,
-        "a refused request stored something"
-    );
+    ensure!(failures.is_empty(), "not refused `forbidden`:\n{}", failures.join("\n"));
+    ensure!(server.stored_revision().await? == before, "a refused request stored something");
 
     // The two an observer may send: ask for access, and withdraw it.
-    let own = observer
-        .ok(request_of("request_access", &ids))
-        .await
-        .context("observer request_access")?;
-    let own_ids = Ids {
-        request: str_of(&own["requests"][0]["request"], "request")?.to_string(),
-        ..ids
-    };
-    observer
-        .ok(request_of("withdraw_access", &own_ids))
-        .await
-        .context("observer withdraw_access (own request)")?;
+    let own = observer.ok(request_of("request_access", &ids)).await.context("observer request_access")?;
+    let own_ids = Ids { request: str_of(&own["requests"][0]["request"], "request")?.to_string(), ..ids };
+    observer.ok(request_of("withdraw_access", &own_ids)).await.context("observer withdraw_access (own request)")?;
     // And agents still do what they are for.
-    agent
-        .ok(request_of("object", &own_ids))
-        .await
-        .context("agent object")?;
+    agent.ok(request_of("object", &own_ids)).await.context("agent object")?;
 
     observer.ok(json!({"type": "ping"})).await?;
     agent.ok(json!({"type": "ping"})).await?;
-    assert_no_restricted(
-        observer.captured(),
-        &hidden_patterns("ari.observer"),
-        "ari.observer",
-    );
-    assert_no_restricted(
-        agent.captured(),
-        &hidden_patterns("chronology-agent"),
-        "chronology-agent",
-    );
+    assert_no_restricted(observer.captured(), &hidden_patterns("ari.observer"), "ari.observer");
+    assert_no_restricted(agent.captured(), &hidden_patterns("chronology-agent"), "chronology-agent");
     ensure!(DEMO_PATTERNS.len() == 3);
     Ok(())
 }
@@ -1621,22 +1329,15 @@ fn frame_recorder_catches_case_invisible_fullwidth_escaped_and_hashed_forms() {
         format!("not json but {P}"),
     ];
     for frame in &leaks {
-        assert!(
-            find_restricted(std::slice::from_ref(frame), &all_patterns()).is_some(),
-            "missed a leak in {frame}"
-        );
+        assert!(find_restricted(std::slice::from_ref(frame), &all_patterns()).is_some(), "missed a leak in {frame}");
     }
     let clean = [
-        json!({"text": masked("Tenant acct-4471-NWF (Bluefin Logistics)", &all_patterns())})
-            .to_string(),
+        json!({"text": masked("Tenant acct-4471-NWF (Bluefin Logistics)", &all_patterns())}).to_string(),
         json!({"text": "acct-4471~-NWF and acct-4472-NWF and acct 4471 NWF"}).to_string(),
         json!({"seal": sha256_hex("something else")}).to_string(),
     ];
     for frame in &clean {
-        assert!(
-            find_restricted(std::slice::from_ref(frame), &all_patterns()).is_none(),
-            "false positive in {frame}"
-        );
+        assert!(find_restricted(std::slice::from_ref(frame), &all_patterns()).is_none(), "false positive in {frame}");
     }
 }
 
@@ -1650,8 +1351,11 @@ async fn an_over_long_text_is_too_large_whether_or_not_it_holds_a_pattern() -> R
     let (chronology, _) = section(&snap, "Chronology")?;
     let filler = "x".repeat(70_000);
     for text in [format!("{filler} {P}"), format!("{filler} acct-0000-NWF")] {
-        lena.refused(json!({"type": "object", "room": room, "section": chronology, "kind": "other", "text": text}), "too_large")
-            .await?;
+        lena.refused(
+            json!({"type": "object", "room": room, "section": chronology, "kind": "other", "text": text}),
+            "too_large",
+        )
+        .await?;
     }
     // Nothing was charged: innocent text still goes through.
     lena.ok(json!({"type": "object", "room": room, "section": chronology, "kind": "other", "text": "The 09:17 entry needs a source."}))
@@ -1705,7 +1409,10 @@ async fn random_request_sequences_never_store_or_leak_restricted_detail() -> Res
                 0 => pattern.to_string(),
                 1 => pattern.to_uppercase(),
                 2 => pattern.chars().flat_map(|c| [c, '\u{200B}']).collect(),
-                3 => pattern.chars().map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xFEE0).unwrap_or(c) } else { c }).collect(),
+                3 => pattern
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xFEE0).unwrap_or(c) } else { c })
+                    .collect(),
                 4 => pattern.replace(' ', "\u{00A0}"),
                 _ => String::new(),
             };
@@ -1720,21 +1427,30 @@ async fn random_request_sequences_never_store_or_leak_restricted_detail() -> Res
                 0 => json!({"type": "object", "room": room, "section": chronology, "kind": "other", "text": text}),
                 1 => json!({"type": "reply", "room": room, "objection": o1, "text": text}),
                 2 => json!({"type": "hold", "room": room, "reason": text}),
-                3 => json!({"type": "request_access", "room": room, "annexes": [annex_id(&snap0, "A1")?], "reason": text}),
-                _ => json!({"type": "suggest", "room": room, "section": chronology, "base": base, "op": [0, text.clone()], "rationale": "from the log"}),
+                3 => {
+                    json!({"type": "request_access", "room": room, "annexes": [annex_id(&snap0, "A1")?], "reason": text})
+                }
+                _ => {
+                    json!({"type": "suggest", "room": room, "section": chronology, "base": base, "op": [0, text.clone()], "rationale": "from the log"})
+                }
             };
             let before = server.stored_revision().await?;
             let answer = clients[who].1.request(req.clone()).await?;
             if restricted {
                 ensure!(
-                    answer["type"] == "error" && (answer["code"] == "restricted" || answer["code"] == "probe_limited"
-                        || answer["code"] == "forbidden"),
+                    answer["type"] == "error"
+                        && (answer["code"] == "restricted"
+                            || answer["code"] == "probe_limited"
+                            || answer["code"] == "forbidden"),
                     "seed {seed:#x} step {step}: {} sent restricted text and got {answer}",
                     clients[who].0
                 );
                 let after = server.stored_revision().await?;
                 // A refusal stores nothing but, at most, the probe alert.
-                ensure!(after == before || after == before + 1, "seed {seed:#x} step {step}: refused request stored {before}->{after}");
+                ensure!(
+                    after == before || after == before + 1,
+                    "seed {seed:#x} step {step}: refused request stored {before}->{after}"
+                );
             }
         }
         for (name, c) in &mut clients {
@@ -1744,12 +1460,8 @@ async fn random_request_sequences_never_store_or_leak_restricted_detail() -> Res
         }
         // The annexes themselves are stored (with their content) in their
         // `annex_added` revisions; nothing else may hold a pattern.
-        let stored: Vec<_> = server
-            .stored_revisions()
-            .await?
-            .into_iter()
-            .filter(|r| r.change.kind_name() != "annex_added")
-            .collect();
+        let stored: Vec<_> =
+            server.stored_revisions().await?.into_iter().filter(|r| r.change.kind_name() != "annex_added").collect();
         let log = serde_json::to_string(&stored)?;
         for p in &patterns {
             ensure!(!log.to_lowercase().contains(&p.to_lowercase()), "seed {seed:#x}: {p} stored in the revision log");

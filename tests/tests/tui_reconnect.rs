@@ -96,7 +96,11 @@ impl Tmux {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!("timed out waiting for {what:?} on the TUI screen:\n{}\n--- log tail ---\n{}", self.screen(), tail(&self.log(), 30))
+        bail!(
+            "timed out waiting for {what:?} on the TUI screen:\n{}\n--- log tail ---\n{}",
+            self.screen(),
+            tail(&self.log(), 30)
+        )
     }
 }
 
@@ -119,9 +123,9 @@ async fn server_state(server: &TestServer) -> anyhow::Result<Value> {
 }
 
 fn all_bodies(state: &Value) -> String {
-    state["sections"].as_array().map_or(String::new(), |s| {
-        s.iter().filter_map(|s| s["body"].as_str()).collect::<Vec<_>>().join("\n")
-    })
+    state["sections"]
+        .as_array()
+        .map_or(String::new(), |s| s.iter().filter_map(|s| s["body"].as_str()).collect::<Vec<_>>().join("\n"))
 }
 
 fn objection_texts(state: &Value) -> Vec<String> {
@@ -234,7 +238,10 @@ async fn a_tui_survives_a_silent_stall_and_cuts_mid_frame_without_losing_or_doub
         .and_then(|s| s.iter().find(|s| s["body"].as_str().is_some_and(|b| b.contains("TUIRC-ONE"))))
         .and_then(|s| s["body"].as_str())
         .context("the typed section")?;
-    assert!(section.contains("TUIRC-ONE TUIRC-TWO TUIRC-THREE TUIRC-FOUR TUIRC-FIVE TUIRC-SIX"), "typed in order: {section}");
+    assert!(
+        section.contains("TUIRC-ONE TUIRC-TWO TUIRC-THREE TUIRC-FOUR TUIRC-FIVE TUIRC-SIX"),
+        "typed in order: {section}"
+    );
     // The TUI shows what the server has: each word once (the editor pane
     // wraps, so the words are checked one by one).
     tui.wait_for("TUIRC-SIX", t).await?;
@@ -250,6 +257,10 @@ async fn a_tui_survives_a_silent_stall_and_cuts_mid_frame_without_losing_or_doub
         assert_eq!(editor.matches(marker).count(), 1, "{marker} once on the TUI screen:\n{screen}");
     }
     let log = tui.log();
-    assert!(log.contains("re-sending unsent objection"), "the objection went through the re-send path:\n{}", tail(&log, 40));
+    assert!(
+        log.contains("re-sending unsent objection"),
+        "the objection went through the re-send path:\n{}",
+        tail(&log, 40)
+    );
     Ok(())
 }

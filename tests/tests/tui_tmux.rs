@@ -8,11 +8,7 @@ use std::process::Command;
 fn two_tuis_in_tmux_co_edit_object_gate_decide_suggestions_hold_and_release() -> anyhow::Result<()> {
     let bin = trustroom_e2e::client_bin()?;
     let script = trustroom_e2e::workspace_root().join("tests/tui/tmux_e2e.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .env("TRUSTROOM_BIN", &bin)
-        .env("SKIP_BUILD", "1")
-        .output()?;
+    let out = Command::new("bash").arg(&script).env("TRUSTROOM_BIN", &bin).env("SKIP_BUILD", "1").output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");

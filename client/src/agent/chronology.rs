@@ -96,9 +96,7 @@ fn timed_entries(body: &str, day: &str) -> Vec<TimedEntry> {
     statements(body)
         .into_iter()
         .filter(|s| s.label != StatementLabel::Heading)
-        .filter_map(|s| {
-            leading_time(&s.text, day).map(|key| TimedEntry { key, start: s.start, end: s.start + s.len })
-        })
+        .filter_map(|s| leading_time(&s.text, day).map(|key| TimedEntry { key, start: s.start, end: s.start + s.len }))
         .collect()
 }
 
@@ -209,9 +207,12 @@ mod tests {
     fn sources(lines: &[(&str, &str, &str)]) -> Sources {
         let text: Vec<String> = lines
             .iter()
-            .map(|(id, time, kind)| format!(r#"{{"id":"{id}","time":"{time}","actor":"a","kind":"{kind}","text":"Event {id}."}}"#))
+            .map(|(id, time, kind)| {
+                format!(r#"{{"id":"{id}","time":"{time}","actor":"a","kind":"{kind}","text":"Event {id}."}}"#)
+            })
             .collect();
-        Sources::merge(vec![("log.jsonl".into(), parse("log.jsonl", &text.join("\n")).expect("parses"))]).expect("merges")
+        Sources::merge(vec![("log.jsonl".into(), parse("log.jsonl", &text.join("\n")).expect("parses"))])
+            .expect("merges")
     }
 
     const BODY: &str = "# Chronology (UTC)\n\n[verified: A] 09:02 Opened.\n\n[verified: B, C] 09:14 Started.\n\n[verified: D] 09:28 Ended.";
@@ -239,7 +240,10 @@ mod tests {
         ]);
         let plan = plan(BODY, &s, &BTreeSet::new(), &|_| false, false);
         let records: Vec<Vec<String>> = plan.iter().map(|i| i.records.clone()).collect();
-        assert_eq!(records, [vec!["G"], vec!["F", "E"], vec!["H", "I"]].map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+        assert_eq!(
+            records,
+            [vec!["G"], vec!["F", "E"], vec!["H", "I"]].map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        );
         assert_eq!(
             apply(BODY, &plan),
             "# Chronology (UTC)\n\n[verified: G] 09:01 Event G.\n\n[verified: A] 09:02 Opened.\n\n\
@@ -250,7 +254,11 @@ mod tests {
 
     #[test]
     fn gaps_apply_in_any_order_after_rebasing() {
-        let s = sources(&[("A", "2026-11-17T09:02Z", "x"), ("E", "2026-11-17T09:20Z", "x"), ("Z", "2026-11-17T11:00Z", "x")]);
+        let s = sources(&[
+            ("A", "2026-11-17T09:02Z", "x"),
+            ("E", "2026-11-17T09:20Z", "x"),
+            ("Z", "2026-11-17T11:00Z", "x"),
+        ]);
         let plan = plan(BODY, &s, &BTreeSet::new(), &|_| false, false);
         assert_eq!(plan.len(), 2);
         let len = BODY.chars().count();
@@ -263,7 +271,11 @@ mod tests {
 
     #[test]
     fn covered_and_proposed_records_are_not_proposed_again() {
-        let s = sources(&[("A", "2026-11-17T09:02Z", "x"), ("B", "2026-11-17T09:14Z", "x"), ("E", "2026-11-17T09:20Z", "x")]);
+        let s = sources(&[
+            ("A", "2026-11-17T09:02Z", "x"),
+            ("B", "2026-11-17T09:14Z", "x"),
+            ("E", "2026-11-17T09:20Z", "x"),
+        ]);
         assert_eq!(plan(BODY, &s, &BTreeSet::new(), &|_| false, false).len(), 1);
         assert!(plan(BODY, &s, &BTreeSet::from(["E".to_string()]), &|_| false, false).is_empty());
         let done = apply(BODY, &plan(BODY, &s, &BTreeSet::new(), &|_| false, false));
@@ -284,15 +296,25 @@ mod tests {
 
     #[test]
     fn flagged_records_wait_and_come_alone() {
-        let s = sources(&[("E", "2026-11-17T09:20Z", "x"), ("F", "2026-11-17T09:21Z", "x"), ("G", "2026-11-17T09:22Z", "x")]);
+        let s = sources(&[
+            ("E", "2026-11-17T09:20Z", "x"),
+            ("F", "2026-11-17T09:21Z", "x"),
+            ("G", "2026-11-17T09:22Z", "x"),
+        ]);
         let flag = |text: &str| text.contains("Event F.");
         let first = plan(BODY, &s, &BTreeSet::new(), &flag, false);
-        assert_eq!(first.iter().map(|i| i.records.clone()).collect::<Vec<_>>(), [vec!["E".to_string(), "G".to_string()]]);
+        assert_eq!(
+            first.iter().map(|i| i.records.clone()).collect::<Vec<_>>(),
+            [vec!["E".to_string(), "G".to_string()]]
+        );
         let after = apply(BODY, &first);
         assert!(plan(&after, &s, &BTreeSet::new(), &flag, true).is_empty(), "not while another suggestion is open");
         let alone = plan(&after, &s, &BTreeSet::new(), &flag, false);
         assert_eq!(alone.iter().map(|i| i.records.clone()).collect::<Vec<_>>(), [vec!["F".to_string()]]);
-        assert!(apply(&after, &alone).contains("09:20 Event E.\n\n[verified: F] 09:21 Event F.\n\n[verified: G] 09:22"), "in time order");
+        assert!(
+            apply(&after, &alone).contains("09:20 Event E.\n\n[verified: F] 09:21 Event F.\n\n[verified: G] 09:22"),
+            "in time order"
+        );
     }
 
     #[test]

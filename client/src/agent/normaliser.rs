@@ -154,18 +154,11 @@ const KIND_NAMES: &[(ObjectionKind, &[&str])] = &[
 
 /// The kind an objection's text names, when one clearly wins.
 pub fn kind_guess(text: &str) -> Option<ObjectionKind> {
-    let words: BTreeSet<String> = text
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(String::from)
-        .collect();
+    let words: BTreeSet<String> =
+        text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect();
     let has = |w: &&&str| words.contains(**w) || words.contains(&format!("{w}s"));
-    let named: Vec<ObjectionKind> = KIND_NAMES
-        .iter()
-        .filter(|(_, names)| names.iter().any(|n| has(&n)))
-        .map(|(kind, _)| *kind)
-        .collect();
+    let named: Vec<ObjectionKind> =
+        KIND_NAMES.iter().filter(|(_, names)| names.iter().any(|n| has(&n))).map(|(kind, _)| *kind).collect();
     if let [kind] = named.as_slice() {
         return Some(*kind);
     }
@@ -266,22 +259,32 @@ mod tests {
         s
     }
 
-    fn add(s: &mut RoomState, n: u32, section: u128, statement: Option<usize>, kind: ObjectionKind, text: &str) -> ObjectionId {
+    fn add(
+        s: &mut RoomState,
+        n: u32,
+        section: u128,
+        statement: Option<usize>,
+        kind: ObjectionKind,
+        text: &str,
+    ) -> ObjectionId {
         let id = ObjectionId(Uuid::from_u128(100 + n as u128));
-        s.objections.insert(id, Objection {
+        s.objections.insert(
             id,
-            number: n,
-            author: UserId(Uuid::from_u128(5)),
-            anchor: Anchor { section: SectionId(Uuid::from_u128(section)), statement, quote: None },
-            kind,
-            blocking: false,
-            text: text.into(),
-            status: ObjectionStatus::Open,
-            rationale: None,
-            replies: vec![],
-            history: vec![],
-            at_ms: 0,
-        });
+            Objection {
+                id,
+                number: n,
+                author: UserId(Uuid::from_u128(5)),
+                anchor: Anchor { section: SectionId(Uuid::from_u128(section)), statement, quote: None },
+                kind,
+                blocking: false,
+                text: text.into(),
+                status: ObjectionStatus::Open,
+                rationale: None,
+                replies: vec![],
+                history: vec![],
+                at_ms: 0,
+            },
+        );
         id
     }
 
@@ -297,12 +300,30 @@ mod tests {
     #[test]
     fn same_anchor_and_similar_text_group_into_the_lowest_number() {
         let mut s = room();
-        let o1 = add(&mut s, 1, 10, None, ObjectionKind::ExposureScope,
-            "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.");
-        let o2 = add(&mut s, 2, 10, Some(1), ObjectionKind::Other,
-            "Session log cannot rule out a third tenant; cached tenant context reused for 11 minutes and two refreshes.");
-        let _o3 = add(&mut s, 3, 11, None, ObjectionKind::ExposureScope,
-            "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.");
+        let o1 = add(
+            &mut s,
+            1,
+            10,
+            None,
+            ObjectionKind::ExposureScope,
+            "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.",
+        );
+        let o2 = add(
+            &mut s,
+            2,
+            10,
+            Some(1),
+            ObjectionKind::Other,
+            "Session log cannot rule out a third tenant; cached tenant context reused for 11 minutes and two refreshes.",
+        );
+        let _o3 = add(
+            &mut s,
+            3,
+            11,
+            None,
+            ObjectionKind::ExposureScope,
+            "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.",
+        );
         let _o4 = add(&mut s, 4, 10, None, ObjectionKind::Wording, "Say visibility, not exposure.");
         let groups = duplicate_groups(&s);
         assert_eq!(groups.len(), 1, "{groups:?}");
@@ -324,10 +345,23 @@ mod tests {
 
     #[test]
     fn kinds_are_guessed_only_when_clear() {
-        assert_eq!(kind_guess("The 09:17 entry needs the render log line before we call it verified."), Some(ObjectionKind::EvidenceSufficiency));
-        assert_eq!(kind_guess("Which tenants were affected? A third tenant may have seen it."), Some(ObjectionKind::ExposureScope));
-        assert_eq!(kind_guess("Do not name the tier in the main packet: too sensitive."), Some(ObjectionKind::Sensitivity));
-        assert_eq!(kind_guess("Legal and privacy disagree on exposure vs visibility wording."), Some(ObjectionKind::Wording), "named");
+        assert_eq!(
+            kind_guess("The 09:17 entry needs the render log line before we call it verified."),
+            Some(ObjectionKind::EvidenceSufficiency)
+        );
+        assert_eq!(
+            kind_guess("Which tenants were affected? A third tenant may have seen it."),
+            Some(ObjectionKind::ExposureScope)
+        );
+        assert_eq!(
+            kind_guess("Do not name the tier in the main packet: too sensitive."),
+            Some(ObjectionKind::Sensitivity)
+        );
+        assert_eq!(
+            kind_guess("Legal and privacy disagree on exposure vs visibility wording."),
+            Some(ObjectionKind::Wording),
+            "named"
+        );
         assert_eq!(kind_guess("Is the scope right, and is the evidence enough?"), None, "two kinds named");
         assert_eq!(kind_guess("The tenant log and the affected line."), None, "a tie is not clear");
         assert_eq!(kind_guess("Please look again."), None);
@@ -336,7 +370,8 @@ mod tests {
     #[test]
     fn anchors_from_a_quoted_phrase_or_a_time() {
         let mut s = room();
-        let quoted = add(&mut s, 1, 10, None, ObjectionKind::Wording, "\u{201c}no payment data\u{201d} is stated as fact.");
+        let quoted =
+            add(&mut s, 1, 10, None, ObjectionKind::Wording, "\u{201c}no payment data\u{201d} is stated as fact.");
         let timed = add(&mut s, 2, 10, None, ObjectionKind::Other, "The 09:17 entry needs the render line.");
         let vague = add(&mut s, 3, 10, None, ObjectionKind::Other, "\"the\" is everywhere, and 10:00 nowhere.");
         let anchored = add(&mut s, 4, 10, Some(1), ObjectionKind::Other, "\"no payment data\"");
@@ -348,7 +383,10 @@ mod tests {
 
     #[test]
     fn quoted_phrases_and_times_are_found() {
-        assert_eq!(quoted_phrases(r#"say "no payment fields" not "no payment data" or "x""#), ["no payment fields", "no payment data"]);
+        assert_eq!(
+            quoted_phrases(r#"say "no payment fields" not "no payment data" or "x""#),
+            ["no payment fields", "no payment data"]
+        );
         assert_eq!(times("at 09:17 and 123:456 and 10:05."), ["09:17", "10:05"]);
     }
 }

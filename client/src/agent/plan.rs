@@ -27,13 +27,7 @@ pub enum Action {
     /// Propose a register change.
     SuggestRegister { change: RegisterProposal, rationale: String, evidence: Vec<String> },
     /// Raise an objection.
-    Object {
-        section: SectionId,
-        statement: Option<usize>,
-        quote: Option<String>,
-        kind: ObjectionKind,
-        text: String,
-    },
+    Object { section: SectionId, statement: Option<usize>, quote: Option<String>, kind: ObjectionKind, text: String },
 }
 
 impl Action {
@@ -160,7 +154,10 @@ fn plan_normaliser(state: &RoomState, me: UserId) -> Vec<Action> {
         }
         let codes: Vec<&str> = new.iter().map(|(_, c)| c.as_str()).collect();
         out.push(Action::SuggestRegister {
-            change: RegisterProposal::MergeObjections { keep: group.keep, duplicates: new.iter().map(|(id, _)| *id).collect() },
+            change: RegisterProposal::MergeObjections {
+                keep: group.keep,
+                duplicates: new.iter().map(|(id, _)| *id).collect(),
+            },
             rationale: format!(
                 "{} {} the same as {}: same anchor, word overlap {}% (Jaccard ≥ {}%). Merging keeps one thread.",
                 codes.join(", "),
@@ -192,7 +189,11 @@ fn plan_normaliser(state: &RoomState, me: UserId) -> Vec<Action> {
             && let Some((statement, quote)) = normaliser::anchor_guess(state, o)
         {
             out.push(Action::SuggestRegister {
-                change: RegisterProposal::SetAnchor { objection: o.id, statement: Some(statement), quote: Some(quote.clone()) },
+                change: RegisterProposal::SetAnchor {
+                    objection: o.id,
+                    statement: Some(statement),
+                    quote: Some(quote.clone()),
+                },
                 rationale: format!(
                     "{} names \"{quote}\", which occurs in exactly one statement of its section: statement {}.",
                     o.code(),
@@ -228,7 +229,10 @@ mod tests {
         let sections = [
             ("Summary", "# Summary\n\n[verified: CASE-1, SL-2] Shown for 11 minutes.\n\nNobody else saw it."),
             ("Chronology", "# Chronology (UTC)\n\n[verified: TL-1] 09:02 Opened.\n\n[verified: SL-2] 09:17 Rendered."),
-            ("Exposure scope", "# Scope\n\n[contested: O-1] Customer names but no payment data.\n\n[verified: SL-2] 09:17 Read-only."),
+            (
+                "Exposure scope",
+                "# Scope\n\n[contested: O-1] Customer names but no payment data.\n\n[verified: SL-2] 09:17 Read-only.",
+            ),
         ];
         for (i, (t, b)) in sections.iter().enumerate() {
             s.sections.push(Section::new(sid(i as u128), t.to_string(), b.to_string(), 1));
@@ -248,22 +252,33 @@ mod tests {
         Sources::merge(vec![("s.jsonl".into(), parse("s.jsonl", &text.join("\n")).expect("parses"))]).expect("merges")
     }
 
-    fn objection(s: &mut RoomState, n: u32, author: UserId, section: SectionId, kind: ObjectionKind, text: &str, quote: Option<&str>) {
+    fn objection(
+        s: &mut RoomState,
+        n: u32,
+        author: UserId,
+        section: SectionId,
+        kind: ObjectionKind,
+        text: &str,
+        quote: Option<&str>,
+    ) {
         let id = ObjectionId(Uuid::from_u128(0x500 + n as u128));
-        s.objections.insert(id, Objection {
+        s.objections.insert(
             id,
-            number: n,
-            author,
-            anchor: Anchor { section, statement: None, quote: quote.map(String::from) },
-            kind,
-            blocking: false,
-            text: text.into(),
-            status: ObjectionStatus::Open,
-            rationale: None,
-            replies: vec![],
-            history: vec![],
-            at_ms: 0,
-        });
+            Objection {
+                id,
+                number: n,
+                author,
+                anchor: Anchor { section, statement: None, quote: quote.map(String::from) },
+                kind,
+                blocking: false,
+                text: text.into(),
+                status: ObjectionStatus::Open,
+                rationale: None,
+                replies: vec![],
+                history: vec![],
+                at_ms: 0,
+            },
+        );
     }
 
     /// Records `actions` in `state` the way the server would (by `ME`).
@@ -284,22 +299,25 @@ mod tests {
                 Action::Object { .. } => vec![],
             };
             let id = SuggestionId(Uuid::from_u128(0x900 + n as u128));
-            state.suggestions.suggestions.insert(id, Suggestion {
+            state.suggestions.suggestions.insert(
                 id,
-                number: n,
-                proposer: ME,
-                proposer_role: Role::Agent { agent_role: AgentRole::Chronology },
-                proposal,
-                rationale: "r".into(),
-                evidence,
-                status: SuggestionStatus::Open,
-                flags: vec![],
-                proposed_revision: state.revision,
-                revision: state.revision,
-                conflict: None,
-                decision: None,
-                at_ms: 0,
-            });
+                Suggestion {
+                    id,
+                    number: n,
+                    proposer: ME,
+                    proposer_role: Role::Agent { agent_role: AgentRole::Chronology },
+                    proposal,
+                    rationale: "r".into(),
+                    evidence,
+                    status: SuggestionStatus::Open,
+                    flags: vec![],
+                    proposed_revision: state.revision,
+                    revision: state.revision,
+                    conflict: None,
+                    decision: None,
+                    at_ms: 0,
+                },
+            );
         }
     }
 
@@ -320,11 +338,19 @@ mod tests {
         record(&mut state, &actions);
         assert!(plan(AgentRole::Chronology, &state, ME, &srcs(), &PlanOptions::default()).is_empty());
         // Rejected stays decided; conflicting or withdrawn is proposed again.
-        for (status, again) in [(SuggestionStatus::Rejected, false), (SuggestionStatus::Conflicting, true), (SuggestionStatus::Withdrawn, true)] {
+        for (status, again) in [
+            (SuggestionStatus::Rejected, false),
+            (SuggestionStatus::Conflicting, true),
+            (SuggestionStatus::Withdrawn, true),
+        ] {
             for s in state.suggestions.suggestions.values_mut() {
                 s.status = status;
             }
-            assert_eq!(!plan(AgentRole::Chronology, &state, ME, &srcs(), &PlanOptions::default()).is_empty(), again, "{status}");
+            assert_eq!(
+                !plan(AgentRole::Chronology, &state, ME, &srcs(), &PlanOptions::default()).is_empty(),
+                again,
+                "{status}"
+            );
         }
         // Someone else's suggestion with the same records does not count.
         for s in state.suggestions.suggestions.values_mut() {
@@ -373,13 +399,42 @@ mod tests {
     fn normaliser_merges_duplicates_and_fills_kinds_and_anchors_once() {
         let mut state = room();
         let scope = sid(2);
-        objection(&mut state, 1, HUMAN, scope, ObjectionKind::ExposureScope,
-            "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.", None);
-        objection(&mut state, 2, HUMAN, scope, ObjectionKind::Wording,
-            "\"no payment data\" is stated as fact; say \"no payment fields\".", None);
-        objection(&mut state, 3, HUMAN, scope, ObjectionKind::Other,
-            "The session log cannot rule out a third tenant; the cached tenant context was reused for 11 minutes.", None);
-        objection(&mut state, 4, HUMAN, scope, ObjectionKind::Other, "The 09:17 entry needs the render log line before we call it verified.", None);
+        objection(
+            &mut state,
+            1,
+            HUMAN,
+            scope,
+            ObjectionKind::ExposureScope,
+            "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.",
+            None,
+        );
+        objection(
+            &mut state,
+            2,
+            HUMAN,
+            scope,
+            ObjectionKind::Wording,
+            "\"no payment data\" is stated as fact; say \"no payment fields\".",
+            None,
+        );
+        objection(
+            &mut state,
+            3,
+            HUMAN,
+            scope,
+            ObjectionKind::Other,
+            "The session log cannot rule out a third tenant; the cached tenant context was reused for 11 minutes.",
+            None,
+        );
+        objection(
+            &mut state,
+            4,
+            HUMAN,
+            scope,
+            ObjectionKind::Other,
+            "The 09:17 entry needs the render log line before we call it verified.",
+            None,
+        );
         let actions = plan(AgentRole::ObjectionNormaliser, &state, ME, &srcs(), &PlanOptions::default());
         let keys: Vec<String> = actions
             .iter()
@@ -387,19 +442,24 @@ mod tests {
                 Action::SuggestRegister { change, .. } => match change {
                     RegisterProposal::MergeObjections { keep, duplicates } => format!("merge {keep} {duplicates:?}"),
                     RegisterProposal::SetKind { objection, kind } => format!("kind {objection} {kind}"),
-                    RegisterProposal::SetAnchor { objection, statement, quote } => format!("anchor {objection} {statement:?} {quote:?}"),
+                    RegisterProposal::SetAnchor { objection, statement, quote } => {
+                        format!("anchor {objection} {statement:?} {quote:?}")
+                    }
                     RegisterProposal::Reword { .. } => "reword".into(),
                 },
                 other => panic!("only register suggestions: {other:?}"),
             })
             .collect();
         let o = |n: u128| ObjectionId(Uuid::from_u128(0x500 + n));
-        assert_eq!(keys, [
-            format!("merge {} [{:?}]", o(1), o(3)),
-            format!("anchor {} Some(1) Some(\"no payment data\")", o(2)),
-            format!("kind {} evidence-sufficiency", o(4)),
-            format!("anchor {} Some(2) Some(\"09:17\")", o(4)),
-        ]);
+        assert_eq!(
+            keys,
+            [
+                format!("merge {} [{:?}]", o(1), o(3)),
+                format!("anchor {} Some(1) Some(\"no payment data\")", o(2)),
+                format!("kind {} evidence-sufficiency", o(4)),
+                format!("anchor {} Some(2) Some(\"09:17\")", o(4)),
+            ]
+        );
         record(&mut state, &actions);
         assert!(plan(AgentRole::ObjectionNormaliser, &state, ME, &srcs(), &PlanOptions::default()).is_empty());
     }

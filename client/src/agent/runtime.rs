@@ -47,10 +47,7 @@ struct Fatal(String);
 type Stamps = Vec<Option<(SystemTime, u64)>>;
 
 fn stamps(paths: &[PathBuf]) -> Stamps {
-    paths
-        .iter()
-        .map(|p| std::fs::metadata(p).ok().and_then(|m| m.modified().ok().map(|t| (t, m.len()))))
-        .collect()
+    paths.iter().map(|p| std::fs::metadata(p).ok().and_then(|m| m.modified().ok().map(|t| (t, m.len())))).collect()
 }
 
 /// The agent's memory across reconnects.
@@ -97,7 +94,13 @@ pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<()> {
             _ = stop_signal() => return Ok(()),
         };
         match result {
-            Ok(()) => return if agent.failures > 0 && agent.args.once { Err(anyhow::anyhow!("{} action(s) refused", agent.failures)) } else { Ok(()) },
+            Ok(()) => {
+                return if agent.failures > 0 && agent.args.once {
+                    Err(anyhow::anyhow!("{} action(s) refused", agent.failures))
+                } else {
+                    Ok(())
+                };
+            }
             Err(e) if e.downcast_ref::<Fatal>().is_some() || agent.args.once || !retryable(&e) => return Err(e),
             Err(e) => {
                 if started.elapsed() > BACKOFF_MAX {
@@ -247,7 +250,13 @@ impl Agent {
     }
 
     /// Plans on the current state and sends what is new, one request at a time.
-    async fn act(&mut self, session: &mut Session, room: RoomId, me: UserId, state: &mut RoomState) -> anyhow::Result<()> {
+    async fn act(
+        &mut self,
+        session: &mut Session,
+        room: RoomId,
+        me: UserId,
+        state: &mut RoomState,
+    ) -> anyhow::Result<()> {
         let revision = state.revision;
         self.sent.retain(|_, shown_at| *shown_at > revision);
         let actions = plan(self.role, state, me, &self.sources, &self.opts);
@@ -329,7 +338,11 @@ impl Agent {
 fn describe(action: &Action) -> (&'static str, String) {
     match action {
         Action::SuggestEdit { evidence, .. } => ("suggested", format!("chronology entries {}", evidence.join(", "))),
-        Action::SuggestRegister { change, evidence, .. } => ("suggested", format!("{} {}", change.action(), evidence.join(", "))),
-        Action::Object { quote, .. } => ("objected", format!("evidence-sufficiency on \"{}\"", quote.as_deref().unwrap_or(""))),
+        Action::SuggestRegister { change, evidence, .. } => {
+            ("suggested", format!("{} {}", change.action(), evidence.join(", ")))
+        }
+        Action::Object { quote, .. } => {
+            ("objected", format!("evidence-sufficiency on \"{}\"", quote.as_deref().unwrap_or("")))
+        }
     }
 }

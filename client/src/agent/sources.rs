@@ -77,7 +77,11 @@ pub fn valid_time(time: &str) -> bool {
         }
     };
     let num = |r: std::ops::Range<usize>| time[r].parse::<u32>().unwrap_or(99);
-    seconds_ok && (1..=12).contains(&num(5..7)) && (1..=31).contains(&num(8..10)) && num(11..13) < 24 && num(14..16) < 60
+    seconds_ok
+        && (1..=12).contains(&num(5..7))
+        && (1..=31).contains(&num(8..10))
+        && num(11..13) < 24
+        && num(14..16) < 60
 }
 
 /// A key that orders valid times: `YYYY-MM-DDTHH:MM:SS.fffffffff`.
@@ -201,7 +205,11 @@ mod tests {
 
     #[test]
     fn parses_records_and_skips_blank_and_comment_lines() {
-        let text = format!("# a comment\n\n{}\n// another\n{}\n", rec("TL-1", "2026-11-17T09:02:00Z"), rec("TL-2", "2026-11-17T09:03Z"));
+        let text = format!(
+            "# a comment\n\n{}\n// another\n{}\n",
+            rec("TL-1", "2026-11-17T09:02:00Z"),
+            rec("TL-2", "2026-11-17T09:03Z")
+        );
         let records = parse("t.jsonl", &text).expect("parses");
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].text, "t of TL-1", "whitespace collapsed to one paragraph");
@@ -211,10 +219,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_lines_with_the_line_number() {
-        let bad = ["not json", r#"{"id":"X","time":"2026-11-17 09:02","actor":"a","kind":"k","text":"t"}"#,
+        let bad = [
+            "not json",
+            r#"{"id":"X","time":"2026-11-17 09:02","actor":"a","kind":"k","text":"t"}"#,
             r#"{"id":"a b","time":"2026-11-17T09:02Z","actor":"a","kind":"k","text":"t"}"#,
             r#"{"id":"X","time":"2026-11-17T09:02Z","actor":"a","kind":"k","text":"  "}"#,
-            r#"{"id":"X","time":"2026-11-17T09:02Z","actor":"a","kind":"k"}"#];
+            r#"{"id":"X","time":"2026-11-17T09:02Z","actor":"a","kind":"k"}"#,
+        ];
         for line in bad {
             let text = format!("{}\n{line}\n", rec("OK-1", "2026-11-17T09:00Z"));
             let err = parse("f.jsonl", &text).expect_err(line).to_string();
@@ -227,14 +238,23 @@ mod tests {
         for ok in ["2026-11-17T09:02Z", "2026-11-17T09:02:59Z", "2026-11-17T23:59:59.125Z"] {
             assert!(valid_time(ok), "{ok}");
         }
-        for bad in ["2026-11-17T24:00Z", "2026-13-17T09:02Z", "2026-11-17T09:02", "2026-11-17T09:02+01:00", "2026-11-17T09:02:5Z", "20261117T0902Z", ""] {
+        for bad in [
+            "2026-11-17T24:00Z",
+            "2026-13-17T09:02Z",
+            "2026-11-17T09:02",
+            "2026-11-17T09:02+01:00",
+            "2026-11-17T09:02:5Z",
+            "20261117T0902Z",
+            "",
+        ] {
             assert!(!valid_time(bad), "{bad}");
         }
     }
 
     #[test]
     fn merge_sorts_by_time_then_id_and_refuses_duplicate_ids() {
-        let a = parse("a", &format!("{}\n{}", rec("B", "2026-11-17T09:05Z"), rec("A", "2026-11-17T09:05Z"))).expect("a");
+        let a =
+            parse("a", &format!("{}\n{}", rec("B", "2026-11-17T09:05Z"), rec("A", "2026-11-17T09:05Z"))).expect("a");
         let b = parse("b", &rec("C", "2026-11-17T09:01:00Z")).expect("b");
         let s = Sources::merge(vec![("a".into(), a.clone()), ("b".into(), b)]).expect("merges");
         let ids: Vec<&str> = s.records.iter().map(|r| r.id.as_str()).collect();

@@ -28,7 +28,10 @@ pub const MAX_QUOTE_CHARS: usize = 160;
 pub enum Problem {
     Unsupported,
     /// The id, and the records whose text mentions it (a likely fix).
-    Dangling { id: String, mentioned_in: Vec<String> },
+    Dangling {
+        id: String,
+        mentioned_in: Vec<String>,
+    },
 }
 
 /// One finding, anchored on a statement.
@@ -94,12 +97,8 @@ pub fn findings(state: &RoomState, sources: &Sources) -> Vec<Finding> {
                 }
                 StatementLabel::Verified { evidence } if !sources.is_empty() => {
                     for id in evidence.iter().filter(|id| !known.contains(id.as_str())) {
-                        let mentioned_in = sources
-                            .records
-                            .iter()
-                            .filter(|r| mentions(&r.text, id))
-                            .map(|r| r.id.clone())
-                            .collect();
+                        let mentioned_in =
+                            sources.records.iter().filter(|r| mentions(&r.text, id)).map(|r| r.id.clone()).collect();
                         out.push(finding(id.clone(), Problem::Dangling { id: id.clone(), mentioned_in }));
                     }
                 }
@@ -137,7 +136,12 @@ mod tests {
     fn room(bodies: &[(&str, &str)]) -> RoomState {
         let mut s = RoomState::new(RoomId(Uuid::from_u128(1)), "R".into(), 0);
         for (i, (title, body)) in bodies.iter().enumerate() {
-            s.sections.push(Section::new(SectionId(Uuid::from_u128(10 + i as u128)), title.to_string(), body.to_string(), 1));
+            s.sections.push(Section::new(
+                SectionId(Uuid::from_u128(10 + i as u128)),
+                title.to_string(),
+                body.to_string(),
+                1,
+            ));
         }
         s
     }
@@ -162,7 +166,11 @@ mod tests {
             "Trace: evidence CASE-9 in statement 2 of \"Summary\" names no record in the source files (timeline.jsonl). \
              Records that mention it: TL-1."
         );
-        assert!(found[1].objection_text(&srcs()).contains("statement 4 of \"Summary\" is a material statement with no evidence"));
+        assert!(
+            found[1]
+                .objection_text(&srcs())
+                .contains("statement 4 of \"Summary\" is a material statement with no evidence")
+        );
     }
 
     #[test]

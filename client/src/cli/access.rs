@@ -291,7 +291,11 @@ fn request_in(state: &RoomState, name: &str) -> Option<AccessRequest> {
 }
 
 fn print_value(ctx: &Ctx, v: &Value, text: String) -> anyhow::Result<()> {
-    if ctx.json { emit(&v.to_string())? } else { emit(&text)? }
+    if ctx.json {
+        emit(&v.to_string())?
+    } else {
+        emit(&text)?
+    }
     Ok(())
 }
 
@@ -308,7 +312,10 @@ pub async fn access(ctx: &Ctx, command: AccessCommand) -> anyhow::Result<()> {
             let snap = s.join(room).await?;
             let annexes = annex_ids(&snap.state, &annexes)?;
             let seq = s.seq();
-            let v = s.call(Request::RequestAccess { room, annexes, reason, duration_ms, seq }).await.context("requesting access")?;
+            let v = s
+                .call(Request::RequestAccess { room, annexes, reason, duration_ms, seq })
+                .await
+                .context("requesting access")?;
             let r: RequestAccessResult = serde_json::from_value(v.clone()).unwrap_or(RequestAccessResult {
                 revision: revision(&v),
                 duplicate: true,
@@ -343,14 +350,16 @@ pub async fn access(ctx: &Ctx, command: AccessCommand) -> anyhow::Result<()> {
         AccessCommand::Deny { request, room, note } => decide(ctx, &request, room.as_deref(), note, false).await,
         AccessCommand::Withdraw { request, room } => {
             let mut s = open(ctx).await?;
-            let (room, snap) = locate(&mut s, room.as_deref(), &request, |st, n| request_in(st, n).is_some(), "request").await?;
+            let (room, snap) =
+                locate(&mut s, room.as_deref(), &request, |st, n| request_in(st, n).is_some(), "request").await?;
             let r = request_in(&snap.state, &request).context("request")?;
             let v = s.call(Request::WithdrawAccess { room, request: r.id }).await.context("withdrawing")?;
             print_value(ctx, &v, format!("ok rev {} {} WITHDRAWN", revision(&v), r.code()))
         }
         AccessCommand::Revoke { grant, room, note } => {
             let mut s = open(ctx).await?;
-            let (room, snap) = locate(&mut s, room.as_deref(), &grant, |st, n| request_in(st, n).is_some(), "grant").await?;
+            let (room, snap) =
+                locate(&mut s, room.as_deref(), &grant, |st, n| request_in(st, n).is_some(), "grant").await?;
             let r = request_in(&snap.state, &grant).context("grant")?;
             let v = s.call(Request::RevokeGrant { room, grant: r.id, note }).await.context("revoking the grant")?;
             print_value(ctx, &v, format!("ok rev {} {} REVOKED", revision(&v), r.code()))
@@ -378,7 +387,13 @@ pub async fn access(ctx: &Ctx, command: AccessCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn decide(ctx: &Ctx, request: &str, room: Option<&str>, note: Option<String>, approve: bool) -> anyhow::Result<()> {
+async fn decide(
+    ctx: &Ctx,
+    request: &str,
+    room: Option<&str>,
+    note: Option<String>,
+    approve: bool,
+) -> anyhow::Result<()> {
     let mut s = open(ctx).await?;
     let (room, snap) = locate(&mut s, room, request, |st, n| request_in(st, n).is_some(), "request").await?;
     let r = request_in(&snap.state, request).context("request")?;
@@ -387,9 +402,13 @@ async fn decide(ctx: &Ctx, request: &str, room: Option<&str>, note: Option<Strin
     } else {
         Request::DenyAccess { room, request: r.id, note }
     };
-    let v = s.call(call).await.with_context(|| format!("{} {}", if approve { "approving" } else { "denying" }, r.code()))?;
+    let v = s
+        .call(call)
+        .await
+        .with_context(|| format!("{} {}", if approve { "approving" } else { "denying" }, r.code()))?;
     let text = if approve {
-        let until = snap.state.access.requests.get(&r.id).map(|x| x.duration_ms).map(format_duration).unwrap_or_default();
+        let until =
+            snap.state.access.requests.get(&r.id).map(|x| x.duration_ms).map(format_duration).unwrap_or_default();
         format!("ok rev {} {} APPROVED for {until}", revision(&v), r.code())
     } else {
         format!("ok rev {} {} DENIED", revision(&v), r.code())
@@ -455,7 +474,11 @@ async fn policy(ctx: &Ctx, args: PolicyArgs) -> anyhow::Result<()> {
 fn policy_text(state: &RoomState) -> String {
     let p = &state.access.policy;
     let who = |l: &[UserId]| {
-        if l.is_empty() { "nobody".to_string() } else { l.iter().map(|u| name_of(state, *u)).collect::<Vec<_>>().join(", ") }
+        if l.is_empty() {
+            "nobody".to_string()
+        } else {
+            l.iter().map(|u| name_of(state, *u)).collect::<Vec<_>>().join(", ")
+        }
     };
     format!(
         "reasons: at least {} characters{}\ngrants: {} by default, at most {}\nbreak-glass: {} (at most 30m)\nauditors: owners, {}\nretention: {} days after release or escalation{}",
@@ -605,9 +628,18 @@ pub async fn break_glass(ctx: &Ctx, args: BreakGlassArgs) -> anyhow::Result<()> 
     let annexes = annex_ids(&snap.state, &args.annexes)?;
     let codes: Vec<String> = args.annexes.clone();
     let seq = s.seq();
-    let v = s.call(Request::BreakGlass { room, annexes, reason, duration_ms, seq }).await.context("invoking break-glass")?;
+    let v = s
+        .call(Request::BreakGlass { room, annexes, reason, duration_ms, seq })
+        .await
+        .context("invoking break-glass")?;
     let text = match serde_json::from_value::<BreakGlassResult>(v.clone()) {
-        Ok(r) => format!("ok rev {} {} ACTIVE until {} (reads {}; every member sees it)", r.revision, r.code, utc(r.ends_at), codes.join(", ")),
+        Ok(r) => format!(
+            "ok rev {} {} ACTIVE until {} (reads {}; every member sees it)",
+            r.revision,
+            r.code,
+            utc(r.ends_at),
+            codes.join(", ")
+        ),
         Err(_) => format!("ok rev {}", revision(&v)),
     };
     print_value(ctx, &v, text)
@@ -622,7 +654,8 @@ pub async fn promote(ctx: &Ctx, args: PromoteArgs) -> anyhow::Result<()> {
     let annex = resolve::annex(&snap.state, &args.annex)?.id;
     let section = resolve::section(&snap.state, &args.section)?.id;
     let seq = s.seq();
-    let request = Request::RequestPromotion { room, annex, section, passage: Sealed(passage), reason: args.reason, seq };
+    let request =
+        Request::RequestPromotion { room, annex, section, passage: Sealed(passage), reason: args.reason, seq };
     let v = s.call(request).await.context("requesting the promotion")?;
     let text = match serde_json::from_value::<PromotionResult>(v.clone()) {
         Ok(r) => format!("ok rev {} {} requested (an owner decides)", r.revision, r.code),
@@ -648,7 +681,8 @@ pub async fn promotion(ctx: &Ctx, command: PromotionCommand) -> anyhow::Result<(
     };
     let v = s.call(request).await.with_context(|| format!("{verb} {}", p.code()))?;
     if verb == "show" {
-        let shown: PromotionPassage = serde_json::from_value(v.clone()).map_err(|e| anyhow::anyhow!("unexpected answer: {e}"))?;
+        let shown: PromotionPassage =
+            serde_json::from_value(v.clone()).map_err(|e| anyhow::anyhow!("unexpected answer: {e}"))?;
         eprintln!("(this view of annex {} is in the audit log)", shown.annex_code);
         if ctx.json {
             emit(&v.to_string())?;
@@ -678,10 +712,14 @@ pub async fn check(ctx: &Ctx, command: CheckCommand) -> anyhow::Result<()> {
             Ok(())
         }
         CheckCommand::Override { room, check, rationale } => {
-            let kind: CheckKind = check.parse().map_err(|e: trustroom_shared::role::ParseEnumError| UsageError(e.to_string()))?;
+            let kind: CheckKind =
+                check.parse().map_err(|e: trustroom_shared::role::ParseEnumError| UsageError(e.to_string()))?;
             let mut s = open(ctx).await?;
             let room = s.room_id(&room).await?;
-            let v = s.call(Request::OverrideCheck { room, check: kind, rationale }).await.context("overriding the check")?;
+            let v = s
+                .call(Request::OverrideCheck { room, check: kind, rationale })
+                .await
+                .context("overriding the check")?;
             let text = match serde_json::from_value::<Ack>(v.clone()) {
                 Ok(a) => format!("ok rev {} {} OVERRIDDEN (lapses when its text changes)", a.revision, kind.name()),
                 Err(_) => format!("ok rev {}", revision(&v)),

@@ -500,13 +500,24 @@ mod tests {
             cli.command,
             Command::Cosign { lane: LaneArg::Privacy, audience: AudienceArg::LaneReviewers, .. }
         ));
-        let cli = Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "product-security", "--audience", "organisation"])
-            .expect("parses");
+        let cli = Cli::try_parse_from([
+            "trustroom",
+            "release",
+            "Room",
+            "--lane",
+            "product-security",
+            "--audience",
+            "organisation",
+        ])
+        .expect("parses");
         assert!(matches!(
             cli.command,
             Command::Release { lane: LaneArg::ProductSecurity, audience: AudienceArg::Organisation, .. }
         ));
-        assert!(Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--audience", "everyone"]).is_err());
+        assert!(
+            Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--audience", "everyone"])
+                .is_err()
+        );
     }
 
     #[test]

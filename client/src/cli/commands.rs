@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::{Value, json};
 use trustroom_shared::change::Change;
+use trustroom_shared::export::ExportFormat;
 use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
-use trustroom_shared::export::ExportFormat;
 use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, ExportResult, ManifestsResult, Request, ServerFrame};
 use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::{Audience, Lane};
@@ -143,13 +143,8 @@ async fn edit_to(ctx: &Ctx, room: &str, section: &str, new_body: impl FnOnce(&st
         }
         return Ok(());
     }
-    let request = Request::Edit {
-        room,
-        section: target.id,
-        base: snapshot.state.revision,
-        op: op.to_wire(),
-        seq: s.seq(),
-    };
+    let request =
+        Request::Edit { room, section: target.id, base: snapshot.state.revision, op: op.to_wire(), seq: s.seq() };
     let result = s.call(request).await.with_context(|| format!("editing section {:?}", target.title))?;
     ctx.print_ack(&result, None, None)
 }
@@ -325,7 +320,13 @@ pub async fn policy(
 }
 
 /// `cosign`: co-signs the content hash read on join, for `lane` and `audience`.
-pub async fn cosign(ctx: &Ctx, room: &str, lane: Lane, audience: Audience, expected: Option<&str>) -> anyhow::Result<()> {
+pub async fn cosign(
+    ctx: &Ctx,
+    room: &str,
+    lane: Lane,
+    audience: Audience,
+    expected: Option<&str>,
+) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
     let room = s.room_id(room).await?;
     let snapshot = s.join(room).await?;

@@ -89,8 +89,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
                 .into());
             }
-            crate::tui::run(crate::tui::TuiOptions { url: settings.url, token: settings.token, room, help_extra: vec![] })
-                .await
+            crate::tui::run(crate::tui::TuiOptions {
+                url: settings.url,
+                token: settings.token,
+                room,
+                help_extra: vec![],
+            })
+            .await
         }
         Command::Rooms => commands::rooms(&ctx()?).await,
         Command::Show { room } => commands::show(&ctx()?, &room).await,

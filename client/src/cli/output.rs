@@ -293,7 +293,8 @@ pub fn readiness(r: &Readiness, state: &RoomState) -> String {
         let _ = writeln!(out, "  - {}", b.describe());
     }
     if !r.boundary_checked {
-        let _ = writeln!(out, "  (annex-boundary checks not run: this record was computed without the annexes' patterns)");
+        let _ =
+            writeln!(out, "  (annex-boundary checks not run: this record was computed without the annexes' patterns)");
     }
     let c = &r.cosign;
     if c.requirements.is_empty() {
@@ -380,7 +381,11 @@ pub fn lane_covers(c: &trustroom_shared::readiness::CosignStatus) -> String {
         let _ = writeln!(out, "  - {line}");
     }
     for s in c.signatures.iter().filter(|s| s.is_valid() && s.lane.is_none()) {
-        let _ = writeln!(out, "  ! {} signed rev {} without a lane (legacy): it covers no release; sign again for a lane", s.name, s.revision);
+        let _ = writeln!(
+            out,
+            "  ! {} signed rev {} without a lane (legacy): it covers no release; sign again for a lane",
+            s.name, s.revision
+        );
     }
     out
 }
@@ -485,16 +490,22 @@ mod tests {
             superseded_at: Some(33),
         };
         st.content_revision = 34;
-        st.release = ReleaseState::Released { revision: 31, content_hash: "ab".repeat(32), lane: Lane::Privacy, by, at_ms: 0 };
+        st.release =
+            ReleaseState::Released { revision: 31, content_hash: "ab".repeat(32), lane: Lane::Privacy, by, at_ms: 0 };
         st.last_release = Some(last);
-        assert_eq!(release(&st), "RELEASED rev 31 — superseded at rev 33 (privacy lane) by Dana (content abababababababab)");
-        st.release = ReleaseState::Held { reasons: vec!["new evidence".into()], by: UserId(uuid::Uuid::nil()), at_ms: 0 };
+        assert_eq!(
+            release(&st),
+            "RELEASED rev 31 — superseded at rev 33 (privacy lane) by Dana (content abababababababab)"
+        );
+        st.release =
+            ReleaseState::Held { reasons: vec!["new evidence".into()], by: UserId(uuid::Uuid::nil()), at_ms: 0 };
         assert_eq!(
             release(&st),
             "HELD by system: new evidence · last release: RELEASED rev 31 — superseded at rev 33 (privacy lane)"
         );
         assert!(policy(&st).contains("no co-signatures required"));
-        st.release_policy = ReleasePolicy { members: vec![by], disciplines: vec![trustroom_shared::role::Discipline::Legal] };
+        st.release_policy =
+            ReleasePolicy { members: vec![by], disciplines: vec![trustroom_shared::role::Discipline::Legal] };
         assert!(policy(&st).ends_with("co-signatures required from Dana, a legal reviewer\n"), "{}", policy(&st));
         let r = ExportResult {
             format: trustroom_shared::export::ExportFormat::Json,

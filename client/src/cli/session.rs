@@ -50,19 +50,14 @@ impl Session {
     async fn connect(url: &str, token: &str, client: ClientId, timeout: Duration) -> anyhow::Result<(Conn, Pushed)> {
         tracing::debug!(%url, %client, "connecting");
         let connecting = Conn::connect(url, token, Some(client));
-        let (conn, welcome, pushed) = tokio::time::timeout(timeout, connecting)
-            .await
-            .map_err(|_| timed_out("the handshake", timeout))??;
+        let (conn, welcome, pushed) =
+            tokio::time::timeout(timeout, connecting).await.map_err(|_| timed_out("the handshake", timeout))??;
         tracing::debug!(user = %welcome.user, name = %welcome.name, server = %welcome.server, "welcome");
         Ok((conn, pushed))
     }
 
     /// Sends `request`, following `moved` answers to the room's node.
-    async fn call_following(
-        &mut self,
-        request: Request,
-        what: &str,
-    ) -> anyhow::Result<Result<Value, RequestError>> {
+    async fn call_following(&mut self, request: Request, what: &str) -> anyhow::Result<Result<Value, RequestError>> {
         let mut hops = 0;
         loop {
             let rx = self.submit(request.clone()).await?;
@@ -103,10 +98,7 @@ impl Session {
             .map_err(|e| anyhow::anyhow!("unexpected answer from the server ({e}): {value}"))
     }
 
-    async fn submit(
-        &mut self,
-        request: Request,
-    ) -> anyhow::Result<oneshot::Receiver<Result<Value, RequestError>>> {
+    async fn submit(&mut self, request: Request) -> anyhow::Result<oneshot::Receiver<Result<Value, RequestError>>> {
         tracing::debug!(?request, "request");
         match self.conn.submit(request).await {
             Ok(rx) => Ok(rx),

@@ -80,7 +80,8 @@ fn suggestion<'a>(state: &'a RoomState, name: &str) -> Result<&'a Suggestion, Lo
             state.suggestions.suggestions.values().filter(|s| s.is_open()).map(|s| (s.number, s.code())).collect();
         codes.sort();
         let open: Vec<String> = codes.into_iter().map(|(_, c)| c).collect();
-        let hint = if open.is_empty() { "no open suggestions".to_string() } else { format!("open: {}", open.join(", ")) };
+        let hint =
+            if open.is_empty() { "no open suggestions".to_string() } else { format!("open: {}", open.join(", ")) };
         LocalError::not_found(format!("no suggestion {name:?} in this room ({hint})"))
     })
 }
@@ -109,7 +110,8 @@ pub async fn suggest(ctx: &Ctx, args: &SuggestArgs) -> anyhow::Result<()> {
         evidence: args.evidence.clone(),
         seq: s.seq(),
     };
-    let result = s.call(request).await.with_context(|| format!("suggesting a change to section {:?}", section.title))?;
+    let result =
+        s.call(request).await.with_context(|| format!("suggesting a change to section {:?}", section.title))?;
     if ctx.json {
         return emit(&result.to_string()).map_err(Into::into);
     }
@@ -126,7 +128,8 @@ pub async fn suggest(ctx: &Ctx, args: &SuggestArgs) -> anyhow::Result<()> {
         let _ = write!(line, " {id}");
     }
     for f in &ack.flags {
-        let _ = write!(line, "\nOUT OF BOUNDS [{}] {}: {:?} (in the {})", f.rule, f.category.label(), f.matched, f.field);
+        let _ =
+            write!(line, "\nOUT OF BOUNDS [{}] {}: {:?} (in the {})", f.rule, f.category.label(), f.matched, f.field);
     }
     emit(&line)?;
     Ok(())
@@ -170,7 +173,8 @@ pub fn list(state: &RoomState, result: &SuggestionsResult, all: bool) -> String 
             Proposal::Edit { section, op } => {
                 let title = state.section(*section).map_or_else(|| section.to_string(), |x| x.title.clone());
                 let _ = writeln!(out, "  edit of section {title:?}");
-                if let (Some(sec), Ok(op)) = (state.section(*section), TextOp::from_wire(op, trustroom_shared::ot::OpLimits::default()))
+                if let (Some(sec), Ok(op)) =
+                    (state.section(*section), TextOp::from_wire(op, trustroom_shared::ot::OpLimits::default()))
                     && s.is_open()
                     && op.base_len() == sec.len
                     && let Ok(after) = op.apply(&sec.body)
@@ -188,7 +192,9 @@ pub fn list(state: &RoomState, result: &SuggestionsResult, all: bool) -> String 
                         format!("merge {} into {}", d.join(", "), code(keep))
                     }
                     RegisterProposal::Reword { objection, text } => format!("reword {}: {text:?}", code(objection)),
-                    RegisterProposal::SetKind { objection, kind } => format!("set the kind of {} to {kind}", code(objection)),
+                    RegisterProposal::SetKind { objection, kind } => {
+                        format!("set the kind of {} to {kind}", code(objection))
+                    }
                     RegisterProposal::SetAnchor { objection, statement, quote } => {
                         let mut a = format!("anchor {} to", code(objection));
                         if let Some(n) = statement {
@@ -208,7 +214,14 @@ pub fn list(state: &RoomState, result: &SuggestionsResult, all: bool) -> String 
             let _ = writeln!(out, "  evidence: {}", s.evidence.join(", "));
         }
         for f in &s.flags {
-            let _ = writeln!(out, "  OUT OF BOUNDS [{}] {}: {:?} (in the {})", f.rule, f.category.label(), f.matched, f.field);
+            let _ = writeln!(
+                out,
+                "  OUT OF BOUNDS [{}] {}: {:?} (in the {})",
+                f.rule,
+                f.category.label(),
+                f.matched,
+                f.field
+            );
         }
         if let Some(c) = &s.conflict {
             let _ = writeln!(out, "  conflict: {c}");

@@ -16,8 +16,8 @@ use super::diffview::{DiffBase, DiffScope, DiffView};
 use super::doc::{EditOrigin, first_change};
 use super::editor::EditMode;
 use super::forms::{
-    CosignForm, Dialog, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose, ReplyForm,
-    StatusForm, input,
+    CosignForm, Dialog, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose,
+    ReplyForm, StatusForm, input,
 };
 use super::palette::PaletteState;
 
@@ -126,10 +126,14 @@ impl App {
     }
 
     fn request_quit(&mut self) {
-        let pending = self.docs.values().any(|d| d.has_pending()) || !self.unsent.is_empty() || !self.retriable.is_empty();
+        let pending =
+            self.docs.values().any(|d| d.has_pending()) || !self.unsent.is_empty() || !self.retriable.is_empty();
         if pending && !self.quit_armed {
             self.quit_armed = true;
-            self.notify(Level::Warn, "edits or requests not yet acknowledged by the server — press q again to quit anyway");
+            self.notify(
+                Level::Warn,
+                "edits or requests not yet acknowledged by the server — press q again to quit anyway",
+            );
             return;
         }
         self.quit = true;
@@ -434,7 +438,10 @@ impl App {
             self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
         }
         self.overlay = Some(Overlay::dialog(Dialog::Readiness(ReadinessForm {
-            server_checked: self.server_readiness.as_ref().is_some_and(|r| Some(r.revision) == self.state.as_ref().map(|s| s.revision)),
+            server_checked: self
+                .server_readiness
+                .as_ref()
+                .is_some_and(|r| Some(r.revision) == self.state.as_ref().map(|s| s.revision)),
             record,
             lane: 0,
             audience: 0,

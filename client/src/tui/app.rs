@@ -50,11 +50,17 @@ impl Pane {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConnState {
-    Connecting { attempt: u32 },
+    Connecting {
+        attempt: u32,
+    },
     /// Connected; waiting for the join to finish (catching up).
     Syncing,
     Connected,
-    Disconnected { reason: String, retry_at: Instant, attempt: u32 },
+    Disconnected {
+        reason: String,
+        retry_at: Instant,
+        attempt: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,27 +133,47 @@ pub struct SectionMeta {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pending {
     ResolveRoom,
-    Join { full: bool },
-    Edit { section: SectionId, seq: u64 },
+    Join {
+        full: bool,
+    },
+    Edit {
+        section: SectionId,
+        seq: u64,
+    },
     Object,
-    Reply { code: String },
-    Status { code: String, status: ObjectionStatus },
+    Reply {
+        code: String,
+    },
+    Status {
+        code: String,
+        status: ObjectionStatus,
+    },
     ViewAnnex(AnnexId),
     Hold,
     /// Then release to this lane for this audience.
-    MarkReady { then_release: Option<(Lane, trustroom_shared::release::Audience)> },
+    MarkReady {
+        then_release: Option<(Lane, trustroom_shared::release::Audience)>,
+    },
     Release(Lane),
     Escalate,
     Cursor,
     /// The server's readiness record; `then_cosign` opens the co-sign
     /// confirmation with its content hash.
-    Readiness { then_cosign: bool },
+    Readiness {
+        then_cosign: bool,
+    },
     Cosign,
     RequestAccess,
     /// An owner's decision from the approvals queue (`R-N` / `P-N`).
-    Decide { code: String, approve: bool },
+    Decide {
+        code: String,
+        approve: bool,
+    },
     /// Accepting or rejecting a suggestion (`S-N`).
-    DecideSuggestion { code: String, accept: bool },
+    DecideSuggestion {
+        code: String,
+        accept: bool,
+    },
     /// The room's working metrics for the stats screen.
     Stats,
 }
@@ -157,7 +183,10 @@ impl Pending {
     /// dropped connection: re-sent (same `seq`, so applied once) after the
     /// rejoin. Edits have their own path (the section's operation in flight).
     pub fn is_retriable(&self) -> bool {
-        matches!(self, Pending::Object | Pending::Reply { .. } | Pending::Status { .. } | Pending::Cosign | Pending::RequestAccess)
+        matches!(
+            self,
+            Pending::Object | Pending::Reply { .. } | Pending::Status { .. } | Pending::Cosign | Pending::RequestAccess
+        )
     }
 
     /// What the user calls it, for notices.
@@ -354,8 +383,7 @@ impl App {
         let Some(state) = &self.state else { return Vec::new() };
         trustroom_shared::access::active_break_glass(state)
             .map(|b| {
-                let annexes =
-                    b.annexes.iter().filter_map(|a| state.annexes.get(a)).map(|a| a.code.clone()).collect();
+                let annexes = b.annexes.iter().filter_map(|a| state.annexes.get(a)).map(|a| a.code.clone()).collect();
                 (format!("BG-{}", b.number), self.member_name(b.user), annexes, b.reason.clone(), b.ends_at)
             })
             .collect()
@@ -399,11 +427,8 @@ impl App {
     pub fn register_items(&self) -> Vec<ObjectionId> {
         let Some(state) = &self.state else { return Vec::new() };
         let current = self.current_section_id();
-        let mut items: Vec<_> = state
-            .objections
-            .values()
-            .filter(|o| self.register.all || Some(o.anchor.section) == current)
-            .collect();
+        let mut items: Vec<_> =
+            state.objections.values().filter(|o| self.register.all || Some(o.anchor.section) == current).collect();
         // Open first, blocking first, then by number.
         items.sort_by_key(|o| (o.status != ObjectionStatus::Open, !o.blocking, o.number));
         items.into_iter().map(|o| o.id).collect()

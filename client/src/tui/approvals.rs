@@ -25,8 +25,25 @@ pub struct ApprovalsForm {
 /// One thing waiting for an owner.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
-    Access { id: AccessRequestId, code: String, who: String, annex: String, reason: String, duration: String, own: bool },
-    Promotion { id: PromotionId, code: String, who: String, annex: String, section: String, chars: usize, reason: String, own: bool },
+    Access {
+        id: AccessRequestId,
+        code: String,
+        who: String,
+        annex: String,
+        reason: String,
+        duration: String,
+        own: bool,
+    },
+    Promotion {
+        id: PromotionId,
+        code: String,
+        who: String,
+        annex: String,
+        section: String,
+        chars: usize,
+        reason: String,
+        own: bool,
+    },
 }
 
 impl Item {
@@ -47,7 +64,8 @@ impl Item {
 pub fn items(app: &App) -> Vec<Item> {
     let Some(state) = &app.state else { return Vec::new() };
     let me = app.me.as_ref().map(|m| m.user);
-    let code = |a| state.annexes.get(&a).map_or_else(|| "?".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone());
+    let code =
+        |a| state.annexes.get(&a).map_or_else(|| "?".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone());
     let mut requests: Vec<_> = state.access.requests.values().filter(|r| r.is_pending()).collect();
     requests.sort_by_key(|r| r.number);
     let mut out: Vec<Item> = requests
@@ -62,7 +80,8 @@ pub fn items(app: &App) -> Vec<Item> {
             own: Some(r.requester) == me,
         })
         .collect();
-    let mut promos: Vec<_> = state.access.promotions.values().filter(|p| p.status == PromotionStatus::Requested).collect();
+    let mut promos: Vec<_> =
+        state.access.promotions.values().filter(|p| p.status == PromotionStatus::Requested).collect();
     promos.sort_by_key(|p| p.number);
     out.extend(promos.into_iter().map(|p| Item::Promotion {
         id: p.id,
@@ -132,7 +151,10 @@ pub fn draw(app: &App, f: &ApprovalsForm, area: Rect, buf: &mut Buffer) {
         let style = if selected { t.selected() } else { t.text() };
         let (head, detail) = match item {
             Item::Access { code, who, annex, reason, duration, own, .. } => (
-                format!("{marker}{code}  {who} asks to read {annex} for {duration}{}", if *own { "  (yours: another owner decides)" } else { "" }),
+                format!(
+                    "{marker}{code}  {who} asks to read {annex} for {duration}{}",
+                    if *own { "  (yours: another owner decides)" } else { "" }
+                ),
                 format!("     reason: {reason}"),
             ),
             Item::Promotion { code, who, annex, section, chars, reason, own, .. } => (
@@ -181,15 +203,24 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
     let state = app.state.as_ref()?;
     let me = app.me.as_ref().map(|m| m.user);
     let author = app.member_name(rev.author);
-    let code = |a| state.annexes.get(&a).map_or_else(|| "an annex".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone());
+    let code = |a| {
+        state
+            .annexes
+            .get(&a)
+            .map_or_else(|| "an annex".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone())
+    };
     let at = |ms: i64| trustroom_shared::export::utc(ms).get(11..16).unwrap_or_default().to_string();
     Some(match &rev.change {
         Change::AccessRequested { request } => {
-            let what = format!("{} for {} — {}", code(request.annex), format_duration(request.duration_ms), request.reason);
+            let what =
+                format!("{} for {} — {}", code(request.annex), format_duration(request.duration_ms), request.reason);
             if Some(request.requester) == me {
                 (Level::Info, format!("you asked for {what} ({}); an owner decides", request.code()))
             } else if app.is_owner() {
-                (Level::Warn, format!("ACCESS REQUEST {}: {author} asks to read {what} — press V to decide", request.code()))
+                (
+                    Level::Warn,
+                    format!("ACCESS REQUEST {}: {author} asks to read {what} — press V to decide", request.code()),
+                )
             } else {
                 (Level::Info, format!("{author} asked to read {}", code(request.annex)))
             }
@@ -208,7 +239,15 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
             if Some(r.requester) == me {
                 (Level::Warn, format!("your request {} for {} was {verdict} by {author}", r.code(), code(r.annex)))
             } else {
-                (Level::Info, format!("{} ({} for {}) {verdict} by {author}", r.code(), app.member_name(r.requester), code(r.annex)))
+                (
+                    Level::Info,
+                    format!(
+                        "{} ({} for {}) {verdict} by {author}",
+                        r.code(),
+                        app.member_name(r.requester),
+                        code(r.annex)
+                    ),
+                )
             }
         }
         Change::AccessWithdrawn { request, .. } => {
@@ -218,14 +257,28 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
         Change::GrantEnded { grant, ended } => {
             let r = state.access.requests.get(grant)?;
             if Some(r.requester) == me {
-                (Level::Warn, format!("your access to {} ended ({}); the content was dropped", code(r.annex), ended.cause))
+                (
+                    Level::Warn,
+                    format!("your access to {} ended ({}); the content was dropped", code(r.annex), ended.cause),
+                )
             } else {
-                (Level::Info, format!("{}'s access to {} ended ({})", app.member_name(r.requester), code(r.annex), ended.cause))
+                (
+                    Level::Info,
+                    format!("{}'s access to {} ended ({})", app.member_name(r.requester), code(r.annex), ended.cause),
+                )
             }
         }
         Change::BreakGlassInvoked { invocation } => {
             let codes: Vec<String> = invocation.annexes.iter().map(|a| code(*a)).collect();
-            (Level::Error, format!("BREAK-GLASS {}: {author} opened {} — {}", invocation.code(), codes.join(", "), invocation.reason))
+            (
+                Level::Error,
+                format!(
+                    "BREAK-GLASS {}: {author} opened {} — {}",
+                    invocation.code(),
+                    codes.join(", "),
+                    invocation.reason
+                ),
+            )
         }
         Change::BreakGlassEnded { review, ended, .. } => {
             (Level::Warn, format!("break-glass ended ({}); blocking review {} opened", ended.cause, review.code()))
@@ -238,7 +291,10 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
                 promotion.code(),
                 promotion.reason
             );
-            (if app.is_owner() { Level::Warn } else { Level::Info }, if app.is_owner() { format!("{text} — press V") } else { text })
+            (
+                if app.is_owner() { Level::Warn } else { Level::Info },
+                if app.is_owner() { format!("{text} — press V") } else { text },
+            )
         }
         Change::PromotionDecided { promotion, provenance, .. } => {
             let p = state.access.promotions.get(promotion)?;
@@ -261,7 +317,9 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
         Change::CheckOverrideLapsed { check } => {
             (Level::Warn, format!("the override of the {} check lapsed (its text changed)", check.title()))
         }
-        Change::ContentPurged { .. } => (Level::Info, "retention: annex content was purged from the server".to_string()),
+        Change::ContentPurged { .. } => {
+            (Level::Info, "retention: annex content was purged from the server".to_string())
+        }
         _ => return None,
     })
 }

@@ -24,9 +24,19 @@ pub enum DiffRow {
     Title(String),
     /// `@@ -a,b +c,d @@`
     Hunk(String),
-    Equal { old: usize, new: usize, text: String },
-    Delete { old: usize, segs: Vec<Seg> },
-    Insert { new: usize, segs: Vec<Seg> },
+    Equal {
+        old: usize,
+        new: usize,
+        text: String,
+    },
+    Delete {
+        old: usize,
+        segs: Vec<Seg>,
+    },
+    Insert {
+        new: usize,
+        segs: Vec<Seg>,
+    },
     /// A remark (no changes, body unknown, truncated…).
     Note(String),
 }
@@ -204,7 +214,10 @@ mod tests {
             .collect();
         assert_eq!(emph, vec!["quick", "slow", ""]);
         let sbs = side_by_side(&r.rows);
-        assert!(sbs.iter().any(|(l, r)| matches!(l, Some(DiffRow::Delete { .. })) && matches!(r, Some(DiffRow::Insert { .. }))));
+        assert!(
+            sbs.iter()
+                .any(|(l, r)| matches!(l, Some(DiffRow::Delete { .. })) && matches!(r, Some(DiffRow::Insert { .. })))
+        );
     }
 
     #[test]

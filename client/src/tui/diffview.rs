@@ -77,9 +77,7 @@ impl DiffView {
         let mut result = DiffResult::default();
         let deadline = Instant::now() + DIFF_BUDGET;
         let sections: Vec<(SectionId, String)> = match self.scope {
-            DiffScope::Section(id) => {
-                state.section(id).map(|s| vec![(s.id, s.title.clone())]).unwrap_or_default()
-            }
+            DiffScope::Section(id) => state.section(id).map(|s| vec![(s.id, s.title.clone())]).unwrap_or_default(),
             DiffScope::Packet => state.sections.iter().map(|s| (s.id, s.title.clone())).collect(),
         };
         let release_rev = match &state.release {

@@ -304,8 +304,11 @@ impl App {
             }
             Pane::Annexes => {
                 if self.annexes.open.is_some() {
-                    self.annexes.scroll =
-                        if down { self.annexes.scroll.saturating_add(3) } else { self.annexes.scroll.saturating_sub(3) };
+                    self.annexes.scroll = if down {
+                        self.annexes.scroll.saturating_add(3)
+                    } else {
+                        self.annexes.scroll.saturating_sub(3)
+                    };
                 } else {
                     self.annex_key(KeyEvent::new(code, KeyModifiers::NONE));
                 }

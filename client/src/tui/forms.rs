@@ -53,11 +53,18 @@ pub enum Dialog {
     /// Confirm co-signing this content hash for a lane and audience.
     Cosign(CosignForm),
     /// A message to acknowledge.
-    Message { title: String, text: String },
+    Message {
+        title: String,
+        text: String,
+    },
     /// The owner's queue of pending access requests and promotions.
     Approvals(super::approvals::ApprovalsForm),
     /// Accepting a suggestion flagged out-of-bounds asks again, naming the flags.
-    AcceptFlagged { suggestion: trustroom_shared::SuggestionId, code: String, flags: Vec<String> },
+    AcceptFlagged {
+        suggestion: trustroom_shared::SuggestionId,
+        code: String,
+        flags: Vec<String>,
+    },
 }
 
 /// Co-signing: the content hash (and packet revision) the signature binds,

@@ -93,7 +93,12 @@ impl History {
                 None => {
                     self.logs.insert(
                         s.id,
-                        SectionLog { added: state.revision, base_rev: state.revision, base: s.body.clone(), ops: Vec::new() },
+                        SectionLog {
+                            added: state.revision,
+                            base_rev: state.revision,
+                            base: s.body.clone(),
+                            ops: Vec::new(),
+                        },
                     );
                 }
             }
@@ -163,10 +168,7 @@ impl History {
 
     /// What to remember for next time: every body as of now.
     pub fn to_last_looked(&self, state: &RoomState) -> LastLooked {
-        LastLooked {
-            revision: state.revision,
-            bodies: state.sections.iter().map(|s| (s.id, s.body.clone())).collect(),
-        }
+        LastLooked { revision: state.revision, bodies: state.sections.iter().map(|s| (s.id, s.body.clone())).collect() }
     }
 }
 

@@ -102,10 +102,7 @@ pub const SUGGESTIONS: &[KeyHelp] = &[
     k("Esc / q / u", "close"),
 ];
 
-pub const STATS: &[KeyHelp] = &[
-    k("r", "refresh the figures"),
-    k("Esc / q / m", "close"),
-];
+pub const STATS: &[KeyHelp] = &[k("r", "refresh the figures"), k("Esc / q / m", "close")];
 
 /// Keys for the focused pane.
 pub fn for_pane(pane: Pane, mode: EditMode) -> &'static [KeyHelp] {

@@ -50,13 +50,7 @@ fn layout_unclamped(app: &App, area: Rect) -> PaneRects {
         Constraint::Length(1),
     ])
     .areas(area);
-    let mut out = PaneRects {
-        banner: (banner_h > 0).then_some(banner),
-        main,
-        notice,
-        status,
-        ..PaneRects::default()
-    };
+    let mut out = PaneRects { banner: (banner_h > 0).then_some(banner), main, notice, status, ..PaneRects::default() };
     if app.diff.is_some() || app.suggestions.is_some() || app.stats.is_some() {
         return out;
     }
@@ -72,17 +66,15 @@ fn layout_unclamped(app: &App, area: Rect) -> PaneRects {
     // Narrow terminal with a right pane: give the editor the room.
     let sections_w = if right && w < 100 { sections_w.min(18) } else { sections_w };
     let right_w = if right { ((w.saturating_sub(sections_w)) * 45 / 100).max(26.min(w / 2)) } else { 0 };
-    let [sections, editor, right_area] = Layout::horizontal([
-        Constraint::Length(sections_w),
-        Constraint::Min(10),
-        Constraint::Length(right_w),
-    ])
-    .areas(main);
+    let [sections, editor, right_area] =
+        Layout::horizontal([Constraint::Length(sections_w), Constraint::Min(10), Constraint::Length(right_w)])
+            .areas(main);
     out.sections = Some(sections);
     out.editor = Some(editor);
     match (app.show_register, app.show_annexes) {
         (true, true) => {
-            let [top, bottom] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right_area);
+            let [top, bottom] =
+                Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right_area);
             out.register = Some(top);
             out.annexes = Some(bottom);
         }

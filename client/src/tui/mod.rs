@@ -8,8 +8,8 @@
 //! something changed, so an idle TUI uses no CPU.
 
 pub mod actions;
-pub mod approvals;
 pub mod app;
+pub mod approvals;
 pub mod dialog_keys;
 pub mod diffing;
 pub mod diffview;
@@ -64,11 +64,8 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     tracing::info!("trustroom TUI starting: {} room {} client {client}", opts.url, opts.room);
     let (cmd_tx, cmd_rx) = mpsc::channel::<NetCommand>(256);
     let (evt_tx, evt_rx) = mpsc::channel::<NetEvent>(1024);
-    let net = tokio::spawn(net::run(
-        NetConfig { url: opts.url.clone(), token: opts.token.clone(), client },
-        cmd_rx,
-        evt_tx,
-    ));
+    let net =
+        tokio::spawn(net::run(NetConfig { url: opts.url.clone(), token: opts.token.clone(), client }, cmd_rx, evt_tx));
     let mut app = App::new(opts.room.clone(), opts.help_extra.clone(), theme::Theme::from_env(), client);
     app.log_path = log.as_ref().map(|(_, p)| p.clone());
 

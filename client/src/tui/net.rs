@@ -27,7 +27,10 @@ use crate::conn::{Conn, ConnectError, MAX_REDIRECTS, RequestError, follow_moved}
 /// What the UI asks of the network task.
 #[derive(Debug)]
 pub enum NetCommand {
-    Send { tag: u64, request: Request },
+    Send {
+        tag: u64,
+        request: Request,
+    },
     /// Skip the rest of the backoff wait.
     ReconnectNow,
 }
@@ -35,13 +38,26 @@ pub enum NetCommand {
 /// What the network task reports.
 #[derive(Debug)]
 pub enum NetEvent {
-    Connecting { attempt: u32 },
-    Connected { user: UserId, name: String, client: ClientId },
-    Disconnected { reason: String, retry_in: Duration, attempt: u32 },
+    Connecting {
+        attempt: u32,
+    },
+    Connected {
+        user: UserId,
+        name: String,
+        client: ClientId,
+    },
+    Disconnected {
+        reason: String,
+        retry_in: Duration,
+        attempt: u32,
+    },
     /// The server refused us for good (bad token, unsupported protocol).
     Fatal(String),
     Frame(ServerFrame),
-    Reply { tag: u64, result: Result<Value, RequestError> },
+    Reply {
+        tag: u64,
+        result: Result<Value, RequestError>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -73,17 +89,15 @@ pub async fn run(cfg: NetConfig, mut cmds: mpsc::Receiver<NetCommand>, events: m
             Err(ConnectError::Refused { code, message })
                 if matches!(code, ErrorCode::Unauthenticated | ErrorCode::UnsupportedVersion) =>
             {
-                let _ = events.send(NetEvent::Fatal(format!("the server refused the connection: error[{code}]: {message}"))).await;
+                let _ = events
+                    .send(NetEvent::Fatal(format!("the server refused the connection: error[{code}]: {message}")))
+                    .await;
                 return;
             }
             Err(e) => e.to_string(),
             Ok((conn, welcome, pushed)) => {
                 attempt = 0;
-                let connected = NetEvent::Connected {
-                    user: welcome.user,
-                    name: welcome.name,
-                    client: welcome.client,
-                };
+                let connected = NetEvent::Connected { user: welcome.user, name: welcome.name, client: welcome.client };
                 if events.send(connected).await.is_err() {
                     return;
                 }

@@ -62,7 +62,12 @@ pub fn commands(app: &App, query: &str) -> Vec<Command> {
         })
         .collect();
     for (i, s) in app.sections().iter().enumerate() {
-        all.push(Command { name: format!("go to § {}", s.title), key: "", action: Action::GotoSection(i), disabled: false });
+        all.push(Command {
+            name: format!("go to § {}", s.title),
+            key: "",
+            action: Action::GotoSection(i),
+            disabled: false,
+        });
     }
     if let Some(state) = &app.state {
         for id in app.annex_ids() {

@@ -62,7 +62,13 @@ fn leading_time(text: &str) -> Option<(String, String, &str)> {
         b.len() >= 5 && b[..2].iter().all(u8::is_ascii_digit) && b[2] == b':' && b[3..5].iter().all(u8::is_ascii_digit)
     };
     let b = text.as_bytes();
-    if b.len() >= 16 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && clock_at(&text[11..]) {
+    if b.len() >= 16
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && clock_at(&text[11..])
+    {
         return Some((text[..10].to_string(), text[11..16].to_string(), &text[16..]));
     }
     clock_at(text).then(|| (String::new(), text[..5].to_string(), &text[5..]))
@@ -80,7 +86,8 @@ pub fn minutes(entries: &[TimelineEntry]) -> Vec<u32> {
             if !e.date.is_empty() && !days.contains(&e.date.as_str()) {
                 days.push(&e.date);
             }
-            let day = if e.date.is_empty() { 0 } else { base + days.iter().position(|d| *d == e.date).unwrap_or(0) as u32 };
+            let day =
+                if e.date.is_empty() { 0 } else { base + days.iter().position(|d| *d == e.date).unwrap_or(0) as u32 };
             let h: u32 = e.clock[..2].parse().unwrap_or(0);
             let m: u32 = e.clock[3..5].parse().unwrap_or(0);
             day * 24 * 60 + h * 60 + m

@@ -12,9 +12,9 @@ use crossterm::event::{KeyCode, KeyEvent};
 use trustroom_shared::protocol::Request;
 
 use super::app::{App, Level, Overlay, Pending};
-use super::forms::{Dialog, ReasonForm, ReasonPurpose, input};
 use super::diffing::{DiffResult, diff_into};
 use super::diffview::DIFF_BUDGET;
+use super::forms::{Dialog, ReasonForm, ReasonPurpose, input};
 
 /// Inline (text with marks) or a unified diff.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,13 +110,17 @@ pub fn diff(body: &str, op: &trustroom_shared::ot::WireOp) -> Option<DiffResult>
 
 /// A register change in words (`merge O-6 into O-1`).
 pub fn describe_register(state: &RoomState, change: &RegisterProposal) -> String {
-    let code = |id: &trustroom_shared::ObjectionId| {
-        state.objections.get(id).map_or_else(|| "O-?".to_string(), |o| o.code())
-    };
+    let code =
+        |id: &trustroom_shared::ObjectionId| state.objections.get(id).map_or_else(|| "O-?".to_string(), |o| o.code());
     match change {
         RegisterProposal::MergeObjections { keep, duplicates } => {
             let d: Vec<String> = duplicates.iter().map(code).collect();
-            format!("merge {} into {} (the duplicates are withdrawn, pointing at {})", d.join(", "), code(keep), code(keep))
+            format!(
+                "merge {} into {} (the duplicates are withdrawn, pointing at {})",
+                d.join(", "),
+                code(keep),
+                code(keep)
+            )
         }
         RegisterProposal::Reword { objection, text } => format!("reword {}: \"{text}\"", code(objection)),
         RegisterProposal::SetKind { objection, kind } => {
@@ -213,7 +217,8 @@ impl App {
         let ids: Vec<(SuggestionId, bool, Vec<String>)> = list
             .iter()
             .map(|s| {
-                let flags = s.flags.iter().map(|f| format!("{}: \"{}\" ({})", f.category.label(), f.matched, f.rule)).collect();
+                let flags =
+                    s.flags.iter().map(|f| format!("{}: \"{}\" ({})", f.category.label(), f.matched, f.rule)).collect();
                 (s.id, s.is_open(), flags)
             })
             .collect();
@@ -245,7 +250,10 @@ impl App {
                     return self.notify(Level::Warn, why);
                 }
                 if !open {
-                    return self.notify(Level::Warn, "a conflicting suggestion cannot be accepted (its target text is gone); reject it with x");
+                    return self.notify(
+                        Level::Warn,
+                        "a conflicting suggestion cannot be accepted (its target text is gone); reject it with x",
+                    );
                 }
                 if flags.is_empty() {
                     self.send_accept(id);
@@ -283,7 +291,12 @@ mod tests {
         let runs = inline(body, &op).expect("fits");
         assert_eq!(
             runs,
-            [Inline::Same("alpha ".into()), Inline::Insert("BETA".into()), Inline::Delete("beta".into()), Inline::Same(" gamma".into())]
+            [
+                Inline::Same("alpha ".into()),
+                Inline::Insert("BETA".into()),
+                Inline::Delete("beta".into()),
+                Inline::Same(" gamma".into())
+            ]
         );
         assert_eq!(suggested_text(body, &op).as_deref(), Some("alpha BETA gamma"));
         assert!(inline("short", &op).is_none(), "a mismatched op is not drawn");

@@ -148,7 +148,12 @@ impl App {
                 continue;
             };
             let op = if doc.has_pending() {
-                rebase_pending(doc, old_state.as_ref().and_then(|o| o.section(s.id)).map(|x| x.body.as_str()), &s.body, applied_seq)
+                rebase_pending(
+                    doc,
+                    old_state.as_ref().and_then(|o| o.section(s.id)).map(|x| x.body.as_str()),
+                    &s.body,
+                    applied_seq,
+                )
             } else {
                 Some(doc.reset(&s.body))
             };
@@ -339,7 +344,10 @@ impl App {
         if disconnected && let Some(request) = request {
             // Never lost: re-sent with the same seq after the rejoin, so the
             // server applies it exactly once even if it had arrived.
-            self.notify(Level::Warn, format!("{} not acknowledged yet — it is kept and re-sent when the connection is back", pending.noun()));
+            self.notify(
+                Level::Warn,
+                format!("{} not acknowledged yet — it is kept and re-sent when the connection is back", pending.noun()),
+            );
             self.unsent.push((request, pending));
             return;
         }
@@ -364,14 +372,16 @@ impl App {
             (Pending::Join { .. }, Ok(_)) => {
                 self.resyncing = false;
                 self.resync_full = false;
-                let rejoined = self.conn == ConnState::Syncing && self.notices.back().is_some_and(|n| n.text.starts_with("reconnected"));
+                let rejoined = self.conn == ConnState::Syncing
+                    && self.notices.back().is_some_and(|n| n.text.starts_with("reconnected"));
                 self.conn = ConnState::Connected;
                 let resent = self.resend_pending();
                 let requests = self.resend_unsent();
                 self.last_cursor_sent = None;
                 if rejoined || resent > 0 || requests > 0 {
                     let rev = self.state.as_ref().map_or(0, |s| s.revision);
-                    let mut extra = if resent > 0 { format!("; re-sent {resent} pending edit(s)") } else { String::new() };
+                    let mut extra =
+                        if resent > 0 { format!("; re-sent {resent} pending edit(s)") } else { String::new() };
                     if requests > 0 {
                         extra.push_str(&format!("; re-sent {requests} unsent request(s)"));
                     }
@@ -472,7 +482,14 @@ impl App {
                     Pending::DecideSuggestion { accept: false, .. } => "reject refused",
                     _ => "request failed",
                 };
-                if matches!(p, Pending::Hold | Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate | Pending::Cosign) {
+                if matches!(
+                    p,
+                    Pending::Hold
+                        | Pending::MarkReady { .. }
+                        | Pending::Release(_)
+                        | Pending::Escalate
+                        | Pending::Cosign
+                ) {
                     // Decisions get the server's whole answer, not a cut line.
                     self.overlay = Some(super::app::Overlay::dialog(super::forms::Dialog::Message {
                         title: what.to_string(),
@@ -486,8 +503,12 @@ impl App {
                 // offline): saved to a file the notice names.
                 if let Some(text) = request.as_ref().and_then(authored_text) {
                     match super::actions::keep_text(p.noun(), text) {
-                        Ok(path) => self.notify(Level::Warn, format!("your {} text is kept in {}", p.noun(), path.display())),
-                        Err(err) => self.notify(Level::Error, format!("your {} text could not be saved: {err}", p.noun())),
+                        Ok(path) => {
+                            self.notify(Level::Warn, format!("your {} text is kept in {}", p.noun(), path.display()))
+                        }
+                        Err(err) => {
+                            self.notify(Level::Error, format!("your {} text could not be saved: {err}", p.noun()))
+                        }
                     }
                 }
             }
@@ -544,7 +565,12 @@ impl App {
 /// Rebases a section's pending edits onto a snapshot's text. Returns the
 /// operation that turns the old local text into the new local text, or
 /// `None` when the pending edits cannot be kept.
-fn rebase_pending(doc: &mut SectionDoc, old_server: Option<&str>, new_server: &str, applied_seq: u64) -> Option<TextOp> {
+fn rebase_pending(
+    doc: &mut SectionDoc,
+    old_server: Option<&str>,
+    new_server: &str,
+    applied_seq: u64,
+) -> Option<TextOp> {
     let old_server = old_server?;
     let landed = doc.in_flight.is_some_and(|f| f.seq <= applied_seq);
     // Not landed: the resend keeps the seq, so the server can never apply

@@ -236,7 +236,11 @@ impl Theme {
         Style::new().add_modifier(Modifier::REVERSED)
     }
     pub fn textarea_selection(&self) -> Style {
-        if self.color { Style::new().bg(Color::Rgb(60, 70, 100)) } else { Style::new().add_modifier(Modifier::UNDERLINED) }
+        if self.color {
+            Style::new().bg(Color::Rgb(60, 70, 100))
+        } else {
+            Style::new().add_modifier(Modifier::UNDERLINED)
+        }
     }
     /// A colour for another member, stable per user.
     pub fn user_color(&self, user: UserId) -> Option<Color> {

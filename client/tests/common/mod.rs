@@ -125,9 +125,17 @@ pub fn room_state() -> RoomState {
         text: "Trace keeper is pulling SL-0091..0102 to settle it.".into(),
         at_ms: 1_700_000_100_000,
     });
-    let mut o2 = objection(2, LEGAL, 0, ObjectionKind::Wording, false, "\"Exposure\" implies intent; prefer \"visibility\".");
+    let mut o2 =
+        objection(2, LEGAL, 0, ObjectionKind::Wording, false, "\"Exposure\" implies intent; prefer \"visibility\".");
     o2.anchor.quote = Some("The exposure lasted under ten minutes.".into());
-    let o3 = objection(3, AGENT, 1, ObjectionKind::EvidenceSufficiency, false, "SL-0102 timestamp is from the console clock.");
+    let o3 = objection(
+        3,
+        AGENT,
+        1,
+        ObjectionKind::EvidenceSufficiency,
+        false,
+        "SL-0102 timestamp is from the console clock.",
+    );
     for o in [o1, o2, o3] {
         st.objections.insert(o.id, o);
     }

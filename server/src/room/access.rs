@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
+use trustroom_shared::UserId;
 use trustroom_shared::access::{
     self as acc, AccessPolicyUpdate, EndCause, Ended, HistoryResult, RequestStatus, SYSTEM, Via,
 };
@@ -25,7 +26,6 @@ use trustroom_shared::ids::{AccessRequestId, AnnexId, BreakGlassId, SectionId};
 use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, Request};
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::role::Role;
-use trustroom_shared::UserId;
 
 use super::requests::text_field;
 use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
@@ -133,9 +133,13 @@ impl Room {
             let detail = json!({
                 "failing": results.iter().map(|c| json!({"check": c.check, "reason": c.reason, "violations": c.violations.len(), "overridden": c.overridden})).collect::<Vec<_>>(),
             });
-            if let Err((code, message)) =
-                self.commit_change(batch, ADMIN_ACTOR, None, Change::ChecksEvaluated { checks: results.clone() }, detail)
-            {
+            if let Err((code, message)) = self.commit_change(
+                batch,
+                ADMIN_ACTOR,
+                None,
+                Change::ChecksEvaluated { checks: results.clone() },
+                detail,
+            ) {
                 tracing::error!(room = %self.id, "cannot publish the room checks ({code}): {message}");
             }
         }
@@ -147,7 +151,8 @@ impl Room {
         {
             let reason = trustroom_shared::release::release_rules_hold_reason(self.state.content_revision, ready);
             let release = ReleaseState::Held { reasons: vec![reason.clone()], by: ADMIN_ACTOR, at_ms: now };
-            let detail = json!({"decision": "hold", "automatic": true, "check": CheckKind::ReleaseRules, "reason": reason});
+            let detail =
+                json!({"decision": "hold", "automatic": true, "check": CheckKind::ReleaseRules, "reason": reason});
             let _ = self.commit_change(batch, ADMIN_ACTOR, None, Change::ReleaseChanged { release }, detail);
         }
         // A failing access-validity check holds the room (the annex
@@ -166,17 +171,30 @@ impl Room {
 
     /// Ends the grants, break-glass and pending requests of a member who left.
     fn end_access_of(&mut self, batch: &mut Batch, user: UserId, now: i64) {
-        let grants: Vec<AccessRequestId> =
-            self.state.access.requests.values().filter(|r| r.requester == user && r.status == RequestStatus::Approved).map(|r| r.id).collect();
+        let grants: Vec<AccessRequestId> = self
+            .state
+            .access
+            .requests
+            .values()
+            .filter(|r| r.requester == user && r.status == RequestStatus::Approved)
+            .map(|r| r.id)
+            .collect();
         for grant in grants {
             let ended = Ended { at_ms: now, by: SYSTEM, cause: EndCause::MemberLeft, note: None };
             let _ = self.end_grant(batch, grant, ended, None);
         }
-        let pending: Vec<AccessRequestId> =
-            self.state.access.requests.values().filter(|r| r.requester == user && r.is_pending()).map(|r| r.id).collect();
+        let pending: Vec<AccessRequestId> = self
+            .state
+            .access
+            .requests
+            .values()
+            .filter(|r| r.requester == user && r.is_pending())
+            .map(|r| r.id)
+            .collect();
         for request in pending {
             let detail = json!({"request": request, "reason": "the requester left the room"});
-            let _ = self.commit_change(batch, ADMIN_ACTOR, None, Change::AccessWithdrawn { request, at_ms: now }, detail);
+            let _ =
+                self.commit_change(batch, ADMIN_ACTOR, None, Change::AccessWithdrawn { request, at_ms: now }, detail);
         }
         let glass: Vec<BreakGlassId> =
             acc::active_break_glass(&self.state).filter(|b| b.user == user).map(|b| b.id).collect();
@@ -238,7 +256,8 @@ impl Room {
             )));
         };
         let Some(text) = a.content.clone() else {
-            let purged = self.state.access.purged.as_ref().map_or_else(String::new, |p| format!(" on {}", when(p.at_ms)));
+            let purged =
+                self.state.access.purged.as_ref().map_or_else(String::new, |p| format!(" on {}", when(p.at_ms)));
             return Err(conflict(format!(
                 "the content of annex {} was purged{purged} under the room's retention policy; its metadata and hash remain",
                 a.code
@@ -294,10 +313,15 @@ impl Room {
                     return Err(forbidden("only the requester may withdraw a request"));
                 }
                 if !r.is_pending() {
-                    return Err(conflict(format!("request {} is {}; only a pending request can be withdrawn", r.code(), r.status)));
+                    return Err(conflict(format!(
+                        "request {} is {}; only a pending request can be withdrawn",
+                        r.code(),
+                        r.status
+                    )));
                 }
                 let detail = json!({"request": request, "code": r.code(), "annex_code": self.annex_code(r.annex), "status": "withdrawn"});
-                let rev = self.commit_change(batch, user, None, Change::AccessWithdrawn { request, at_ms: now }, detail)?;
+                let rev =
+                    self.commit_change(batch, user, None, Change::AccessWithdrawn { request, at_ms: now }, detail)?;
                 Ok(ack(rev, Some(request.to_string())))
             }
             Request::ApproveAccess { request, note, .. } => {
@@ -428,7 +452,9 @@ impl Room {
             }
             Request::AccessHistory { format, .. } => {
                 if !acc::is_auditor(&self.state, user) {
-                    return Err(forbidden("the access history needs the audit capability (owners, and members an owner names)"));
+                    return Err(forbidden(
+                        "the access history needs the audit capability (owners, and members an owner names)",
+                    ));
                 }
                 let format = format.map(|f| text_field("format", &f, 20, false)).transpose()?;
                 let mut chain = self

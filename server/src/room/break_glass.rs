@@ -2,19 +2,25 @@
 //! review objection), resolving the review, and the administrative list.
 
 use serde_json::json;
+use trustroom_shared::UserId;
 use trustroom_shared::access::{self as acc, AccessPolicyUpdate, BreakGlass, BreakGlassResult, Ended};
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::ids::{AnnexId, BreakGlassId, ObjectionId};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::protocol::ErrorCode;
 use trustroom_shared::role::Role;
-use trustroom_shared::UserId;
 
 use super::access::{conflict, forbidden, invalid, to_value, when};
 use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
 
 impl Room {
-    pub(super) fn end_break_glass(&mut self, batch: &mut Batch, invocation: BreakGlassId, ended: Ended, author: UserId) -> Result<u64, Refusal> {
+    pub(super) fn end_break_glass(
+        &mut self,
+        batch: &mut Batch,
+        invocation: BreakGlassId,
+        ended: Ended,
+        author: UserId,
+    ) -> Result<u64, Refusal> {
         let Some(bg) = self.state.access.break_glass.get(&invocation).cloned() else {
             return Err((ErrorCode::NotFound, format!("break-glass {invocation} not found")));
         };
@@ -24,7 +30,8 @@ impl Room {
             "annex_codes": bg.annexes.iter().map(|a| self.annex_code(*a)).collect::<Vec<_>>(),
             "cause": ended.cause, "review": review.id, "review_code": review.code(), "started": bg.at_ms, "ends_at": bg.ends_at,
         });
-        let result = self.commit_change(batch, author, None, Change::BreakGlassEnded { invocation, ended, review }, detail);
+        let result =
+            self.commit_change(batch, author, None, Change::BreakGlassEnded { invocation, ended, review }, detail);
         if let Err((code, message)) = &result {
             tracing::error!(room = %self.id, %invocation, "cannot end the break-glass ({code}): {message}");
         }
@@ -41,7 +48,11 @@ impl Room {
         let names: Vec<String> = policy.break_glass.iter().map(|u| self.name_of(*u)).collect();
         let detail = json!({"break_glass": policy.break_glass, "names": names});
         self.commit_change(batch, ADMIN_ACTOR, None, Change::AccessPolicySet { policy }, detail).map_err(|e| e.1)?;
-        Ok(format!("break-glass list of room {}: {}", self.id, if names.is_empty() { "(empty)".into() } else { names.join(", ") }))
+        Ok(format!(
+            "break-glass list of room {}: {}",
+            self.id,
+            if names.is_empty() { "(empty)".into() } else { names.join(", ") }
+        ))
     }
 
     /// A break-glass review objection may only be resolved by an owner,
@@ -110,5 +121,4 @@ impl Room {
         let revision = self.commit_change(batch, user, stamp, Change::BreakGlassInvoked { invocation }, detail)?;
         Ok(to_value(&BreakGlassResult { revision, invocation: id, code, ends_at }))
     }
-
 }

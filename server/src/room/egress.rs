@@ -17,12 +17,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
+use trustroom_shared::UserId;
 use trustroom_shared::access::{access_via, promoted_passages};
 use trustroom_shared::change::Revision;
 use trustroom_shared::ids::AnnexId;
 use trustroom_shared::protocol::ServerFrame;
 use trustroom_shared::restricted::Matcher;
-use trustroom_shared::UserId;
 
 use super::{Answer, Room};
 use crate::outbox::{Frame, encode};

@@ -16,13 +16,13 @@
 use std::collections::HashMap;
 
 use serde_json::json;
+use trustroom_shared::UserId;
 use trustroom_shared::access::format_duration;
 use trustroom_shared::change::Change;
 use trustroom_shared::ids::{AnnexId, SectionId};
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::protocol::{ErrorCode, Request};
 use trustroom_shared::restricted::{EditSpan, Matcher, ProbeBudget};
-use trustroom_shared::UserId;
 
 use super::{ADMIN_ACTOR, Batch, Refusal, Room};
 
@@ -39,11 +39,7 @@ pub(super) struct Gate {
 type AnnexKey = Vec<(AnnexId, usize, usize)>;
 
 fn annex_key(state: &trustroom_shared::room::RoomState) -> AnnexKey {
-    state
-        .annexes
-        .values()
-        .map(|a| (a.id, a.sensitive.len(), a.sensitive.iter().map(String::len).sum()))
-        .collect()
+    state.annexes.values().map(|a| (a.id, a.sensitive.len(), a.sensitive.iter().map(String::len).sum())).collect()
 }
 
 impl Room {
@@ -140,7 +136,10 @@ impl Room {
         if !hidden.is_empty() {
             let pad = self.matcher().max_pattern_chars() * 2 + 8;
             let window = |text: &str, end: usize| -> String {
-                text.chars().skip(span.start.saturating_sub(pad)).take(end + pad - span.start.saturating_sub(pad)).collect()
+                text.chars()
+                    .skip(span.start.saturating_sub(pad))
+                    .take(end + pad - span.start.saturating_sub(pad))
+                    .collect()
             };
             let is_hidden = |a: AnnexId| hidden.contains(&a);
             let m = self.matcher();
@@ -204,10 +203,8 @@ impl Room {
     fn gate_refusal(&mut self, batch: &mut Batch, user: UserId, field: &str, annexes: &[AnnexId]) -> Refusal {
         let hidden = self.hidden_for(user);
         if !annexes.iter().any(|a| hidden.contains(a)) {
-            let codes: Vec<String> = annexes
-                .iter()
-                .filter_map(|a| self.state.annexes.get(a).map(|x| x.code.clone()))
-                .collect();
+            let codes: Vec<String> =
+                annexes.iter().filter_map(|a| self.state.annexes.get(a).map(|x| x.code.clone())).collect();
             return (
                 ErrorCode::Restricted,
                 format!(

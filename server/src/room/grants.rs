@@ -2,20 +2,26 @@
 //! ending the grants they become.
 
 use serde_json::json;
+use trustroom_shared::UserId;
 use trustroom_shared::access::{
-    self as acc, AccessRequest, AccessScope, Decided, DecideRefusal, Ended, EndCause, Fold, FoldInto,
+    self as acc, AccessRequest, AccessScope, DecideRefusal, Decided, EndCause, Ended, Fold, FoldInto,
     RequestAccessResult, RequestOutcome, RequestStatus, Via,
 };
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::ids::{AccessRequestId, AnnexId};
 use trustroom_shared::protocol::ErrorCode;
-use trustroom_shared::UserId;
 
 use super::access::{ack, conflict, forbidden, invalid, to_value};
 use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
 
 impl Room {
-    pub(super) fn end_grant(&mut self, batch: &mut Batch, grant: AccessRequestId, ended: Ended, author: Option<UserId>) -> Result<u64, Refusal> {
+    pub(super) fn end_grant(
+        &mut self,
+        batch: &mut Batch,
+        grant: AccessRequestId,
+        ended: Ended,
+        author: Option<UserId>,
+    ) -> Result<u64, Refusal> {
         let Some(r) = self.state.access.requests.get(&grant) else {
             return Err((ErrorCode::NotFound, format!("grant {grant} not found")));
         };
@@ -24,7 +30,8 @@ impl Room {
             "annex": r.annex, "annex_code": self.annex_code(r.annex), "cause": ended.cause, "note": ended.note,
             "expires_at": r.expires_at, "status": if ended.cause == EndCause::Expired { "expired" } else { "revoked" },
         });
-        let result = self.commit_change(batch, author.unwrap_or(ADMIN_ACTOR), None, Change::GrantEnded { grant, ended }, detail);
+        let result =
+            self.commit_change(batch, author.unwrap_or(ADMIN_ACTOR), None, Change::GrantEnded { grant, ended }, detail);
         if let Err((code, message)) = &result {
             tracing::error!(room = %self.id, %grant, "cannot end the grant ({code}): {message}");
         }
@@ -56,7 +63,10 @@ impl Room {
         let duration = acc::grant_duration(&self.state.access.policy, duration_ms).map_err(invalid)?;
         for a in &annexes {
             if acc::access_via(&self.state, user, *a, Some(now)) == Some(Via::NeedToKnow) {
-                return Err(conflict(format!("you are on the need-to-know list of annex {} already", self.annex_code(*a))));
+                return Err(conflict(format!(
+                    "you are on the need-to-know list of annex {} already",
+                    self.annex_code(*a)
+                )));
             }
         }
         let mut stamp = stamp;
@@ -73,14 +83,23 @@ impl Room {
                         "reason": reason, "duration_ms": duration,
                         "status": match into { FoldInto::Pending => "folded into pending request", FoldInto::Grant => "folded into active grant" },
                     });
-                    revision = self.commit_change(batch, user, stamp.take(), Change::AccessFolded { request: into_id, fold }, detail)?;
+                    revision = self.commit_change(
+                        batch,
+                        user,
+                        stamp.take(),
+                        Change::AccessFolded { request: into_id, fold },
+                        detail,
+                    )?;
                     let r = self.request_record(into_id)?;
                     outcomes.push(RequestOutcome {
                         annex,
                         annex_code: code,
                         request: into_id,
                         code: r.code(),
-                        outcome: match into { FoldInto::Pending => "pending".into(), FoldInto::Grant => "grant".into() },
+                        outcome: match into {
+                            FoldInto::Pending => "pending".into(),
+                            FoldInto::Grant => "grant".into(),
+                        },
                         status: r.status,
                         expires_at: r.expires_at,
                     });
@@ -108,7 +127,8 @@ impl Room {
                         "request": id, "code": rcode, "annex": annex, "annex_code": code, "reason": reason,
                         "duration_ms": duration, "status": "requested", "approvers": approvers,
                     });
-                    revision = self.commit_change(batch, user, stamp.take(), Change::AccessRequested { request }, detail)?;
+                    revision =
+                        self.commit_change(batch, user, stamp.take(), Change::AccessRequested { request }, detail)?;
                     outcomes.push(RequestOutcome {
                         annex,
                         annex_code: code,
@@ -155,8 +175,13 @@ impl Room {
             "status": if approve { "approved" } else { "denied" }, "decision": if approve { "approved" } else { "denied" },
             "expires_at": expires_at, "duration_ms": r.duration_ms,
         });
-        let rev = self.commit_change(batch, user, None, Change::AccessDecided { request, approved: approve, decided, expires_at }, detail)?;
+        let rev = self.commit_change(
+            batch,
+            user,
+            None,
+            Change::AccessDecided { request, approved: approve, decided, expires_at },
+            detail,
+        )?;
         Ok(ack(rev, Some(request.to_string())))
     }
-
 }

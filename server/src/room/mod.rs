@@ -28,8 +28,8 @@ use trustroom_shared::view::snapshot_for;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
 use crate::admin::AdminCommand;
-use crate::config::ServerConfig;
 use crate::cluster::LeaseTerm;
+use crate::config::ServerConfig;
 use crate::metrics::METRICS;
 use crate::outbox::{ConnInfo, Frame, encode};
 use crate::storage::{CommitBatch, Fence, LoadedRoom, StorageError, Store};
@@ -45,16 +45,35 @@ pub const ADMIN_ACTOR: UserId = UserId(uuid::Uuid::nil());
 
 /// Commands a room accepts.
 pub enum RoomCmd {
-    Join { conn: ConnInfo, since: Option<u64>, reply: oneshot::Sender<Answer> },
-    Request { conn: ConnInfo, request: Request, reply: oneshot::Sender<Answer> },
-    Leave { conn_id: u64 },
-    Admin { command: AdminCommand, reply: oneshot::Sender<Result<String, String>> },
+    Join {
+        conn: ConnInfo,
+        since: Option<u64>,
+        reply: oneshot::Sender<Answer>,
+    },
+    Request {
+        conn: ConnInfo,
+        request: Request,
+        reply: oneshot::Sender<Answer>,
+    },
+    Leave {
+        conn_id: u64,
+    },
+    Admin {
+        command: AdminCommand,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
     /// A user's token was revoked: cut their connections off.
-    UserRevoked { user: UserId },
+    UserRevoked {
+        user: UserId,
+    },
     /// This node no longer holds the room's lease: stop sequencing, tell
     /// the clients to reconnect (cluster.rs).
-    LeaseLost { reason: String },
-    Shutdown { done: oneshot::Sender<()> },
+    LeaseLost {
+        reason: String,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// Handle used to talk to a room.
@@ -98,8 +117,11 @@ pub type AuditHandover = Arc<std::sync::Mutex<HashMap<RoomId, UnstoredAudit>>>;
 
 impl Batch {
     fn is_empty(&self) -> bool {
-        self.commit.revisions.is_empty() && self.commit.audit.is_empty() && self.replies.is_empty()
-            && self.admin_replies.is_empty() && self.join_replies.is_empty()
+        self.commit.revisions.is_empty()
+            && self.commit.audit.is_empty()
+            && self.replies.is_empty()
+            && self.admin_replies.is_empty()
+            && self.join_replies.is_empty()
     }
 }
 
@@ -346,7 +368,10 @@ impl Room {
             for sub in self.subscribers.values() {
                 sub.conn.out.close_now(
                     ErrorCode::Moved,
-                    format!("this server node no longer sequences room {} ({reason}); reconnect and join again", self.id),
+                    format!(
+                        "this server node no longer sequences room {} ({reason}); reconnect and join again",
+                        self.id
+                    ),
                 );
             }
         } else if self.broken {
@@ -403,7 +428,10 @@ impl Room {
         let refusal = if self.lease_lost.is_some() {
             self.lease_refusal()
         } else if self.broken {
-            (ErrorCode::Unavailable, "the room was closed after a storage error; nothing was applied: join again".into())
+            (
+                ErrorCode::Unavailable,
+                "the room was closed after a storage error; nothing was applied: join again".into(),
+            )
         } else {
             (ErrorCode::Unavailable, "the server is shutting down".into())
         };
@@ -616,12 +644,7 @@ impl Room {
     }
 
     fn audit_at(&mut self, batch: &mut Batch, at_ms: i64, actor: &str, kind: &str, revision: u64, detail: Value) {
-        let prev = batch
-            .commit
-            .audit
-            .last()
-            .map(|e| (e.seq, e.hash.clone()))
-            .or_else(|| self.audit_head.clone());
+        let prev = batch.commit.audit.last().map(|e| (e.seq, e.hash.clone())).or_else(|| self.audit_head.clone());
         let entry: AuditEntry = next_entry(
             prev.as_ref().map(|(s, h)| (*s, h.as_str())),
             &self.id.to_string(),
@@ -696,7 +719,8 @@ impl Room {
             Some(s) => {
                 let missed: Vec<Revision> = self.history.iter().filter(|r| r.revision > s).cloned().collect();
                 missed.iter().all(|rev| {
-                    let frame = self.egress_frame(user, &ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
+                    let frame =
+                        self.egress_frame(user, &ServerFrame::Event { room: self.id, rev: Box::new(rev.redacted()) });
                     conn.out.try_frame(frame)
                 })
             }
@@ -705,7 +729,8 @@ impl Room {
                 let presence: Vec<Presence> = self.presence.values().cloned().collect();
                 match snapshot_for(&self.state, user, applied, presence) {
                     Some(snapshot) => {
-                        let frame = self.egress_frame(user, &ServerFrame::Snapshot { room: self.id, snapshot: Box::new(snapshot) });
+                        let frame = self
+                            .egress_frame(user, &ServerFrame::Snapshot { room: self.id, snapshot: Box::new(snapshot) });
                         conn.out.try_frame(frame)
                     }
                     None => false,

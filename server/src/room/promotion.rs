@@ -2,15 +2,15 @@
 //! deciding it (an approval inserts the passage with its provenance).
 
 use serde_json::json;
+use trustroom_shared::UserId;
 use trustroom_shared::access::{
-    self as acc, Decided, DecideRefusal, Promotion, PromotionPassage, PromotionResult, PromotionStatus, Provenance,
+    self as acc, DecideRefusal, Decided, Promotion, PromotionPassage, PromotionResult, PromotionStatus, Provenance,
     Sealed,
 };
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::ids::{AnnexId, PromotionId, SectionId};
 use trustroom_shared::ot::{WireComponent, normalize_newlines};
 use trustroom_shared::protocol::ErrorCode;
-use trustroom_shared::UserId;
 
 use super::access::{conflict, forbidden, invalid, to_value};
 use super::{Answer, Batch, Room};
@@ -33,7 +33,9 @@ impl Room {
         };
         let code = a.code.clone();
         if acc::access_via(&self.state, user, annex, Some(now)).is_none() {
-            return Err(forbidden(format!("you have no access to annex {code}; only a reader of the annex can promote from it")));
+            return Err(forbidden(format!(
+                "you have no access to annex {code}; only a reader of the annex can promote from it"
+            )));
         }
         let Some(content) = a.content.clone() else {
             return Err(conflict(format!("the content of annex {code} was purged; nothing can be promoted from it")));
@@ -47,7 +49,10 @@ impl Room {
             return Err(invalid("the passage must not be empty"));
         }
         if chars > self.config.max_text_chars {
-            return Err((ErrorCode::TooLarge, format!("the passage has {chars} characters (limit {})", self.config.max_text_chars)));
+            return Err((
+                ErrorCode::TooLarge,
+                format!("the passage has {chars} characters (limit {})", self.config.max_text_chars),
+            ));
         }
         if !content.contains(&text) {
             return Err(invalid(format!("the passage does not occur verbatim in annex {code}")));
@@ -154,9 +159,19 @@ impl Room {
             let mut detail = base;
             detail["status"] = json!("denied");
             detail["decision"] = json!("denied");
-            let revision =
-                self.commit_change(batch, user, None, Change::PromotionDecided { promotion, decided, provenance: None }, detail)?;
-            return Ok(to_value(&PromotionResult { revision, promotion, code: p.code(), status: PromotionStatus::Denied }));
+            let revision = self.commit_change(
+                batch,
+                user,
+                None,
+                Change::PromotionDecided { promotion, decided, provenance: None },
+                detail,
+            )?;
+            return Ok(to_value(&PromotionResult {
+                revision,
+                promotion,
+                code: p.code(),
+                status: PromotionStatus::Denied,
+            }));
         }
         let Some(passage) = p.passage.clone() else {
             return Err(conflict(format!("the passage of {} was purged under retention", p.code())));
@@ -167,7 +182,10 @@ impl Room {
         let insert = acc::promotion_insert(&code, passage.expose(), &section.body);
         let len = section.len;
         if len + insert.chars().count() > self.config.max_section_chars {
-            return Err((ErrorCode::TooLarge, format!("the section would exceed {} characters", self.config.max_section_chars)));
+            return Err((
+                ErrorCode::TooLarge,
+                format!("the section would exceed {} characters", self.config.max_section_chars),
+            ));
         }
         let hash = p.passage_hash.clone().unwrap_or_else(|| acc::passage_hash(passage.expose()));
         let provenance = Provenance {
@@ -182,7 +200,13 @@ impl Room {
         detail["status"] = json!("approved");
         detail["decision"] = json!("approved");
         detail["provenance"] = to_value(&provenance);
-        self.commit_change(batch, user, None, Change::PromotionDecided { promotion, decided, provenance: Some(provenance.clone()) }, detail)?;
+        self.commit_change(
+            batch,
+            user,
+            None,
+            Change::PromotionDecided { promotion, decided, provenance: Some(provenance.clone()) },
+            detail,
+        )?;
         let mut op = Vec::new();
         if len > 0 {
             op.push(WireComponent::Count(len as i64));
@@ -192,7 +216,8 @@ impl Room {
             "section": p.section, "inserted": insert.chars().count(), "deleted": 0, "promotion": promotion,
             "promotion_code": p.code(), "provenance": provenance,
         });
-        let revision = self.commit_change(batch, user, None, Change::SectionEdited { section: p.section, op }, detail)?;
+        let revision =
+            self.commit_change(batch, user, None, Change::SectionEdited { section: p.section, op }, detail)?;
         Ok(to_value(&PromotionResult { revision, promotion, code: p.code(), status: PromotionStatus::Approved }))
     }
 }

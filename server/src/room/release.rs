@@ -86,13 +86,12 @@ impl Room {
                 let manifest = sign_manifest(body, key.signing());
                 let hash = manifest.body.content_hash.clone();
                 let at_ms = now_ms();
-                let head = batch
-                    .commit
-                    .audit
-                    .last()
-                    .map(|e| AuditAnchor { seq: e.seq, hash: e.hash.clone() })
-                    .or_else(|| self.audit_head.as_ref().map(|(seq, hash)| AuditAnchor { seq: *seq, hash: hash.clone() }));
-                let release = ReleaseState::Released { revision: packet, content_hash: hash.clone(), lane, by: user, at_ms };
+                let head =
+                    batch.commit.audit.last().map(|e| AuditAnchor { seq: e.seq, hash: e.hash.clone() }).or_else(|| {
+                        self.audit_head.as_ref().map(|(seq, hash)| AuditAnchor { seq: *seq, hash: hash.clone() })
+                    });
+                let release =
+                    ReleaseState::Released { revision: packet, content_hash: hash.clone(), lane, by: user, at_ms };
                 let detail = json!({
                     "decision": "release",
                     "lane": lane,
@@ -134,7 +133,8 @@ impl Room {
         if packet == 0 {
             return Ok(None);
         }
-        if let Some(e) = batch.commit.audit.iter().rev().find(|e| e.revision == packet && e.kind.starts_with("change.")) {
+        if let Some(e) = batch.commit.audit.iter().rev().find(|e| e.revision == packet && e.kind.starts_with("change."))
+        {
             return Ok(Some(AuditAnchor { seq: e.seq, hash: e.hash.clone() }));
         }
         let stored = self
@@ -147,7 +147,14 @@ impl Room {
 
     /// The release workflow's other requests: readiness, policy, co-sign,
     /// export, manifest history.
-    pub(super) async fn release_request(&mut self, batch: &mut Batch, user: UserId, role: &Role, request: Request, stamp: Option<trustroom_shared::change::ClientStamp>) -> Answer {
+    pub(super) async fn release_request(
+        &mut self,
+        batch: &mut Batch,
+        user: UserId,
+        role: &Role,
+        request: Request,
+        stamp: Option<trustroom_shared::change::ClientStamp>,
+    ) -> Answer {
         match request {
             Request::Readiness { .. } => Ok(value(&readiness(&self.state))),
             Request::SetReleasePolicy { members, disciplines, .. } => {
@@ -158,10 +165,16 @@ impl Room {
                     match self.state.member(*m).map(|m| m.role) {
                         None => return Err((ErrorCode::Invalid, format!("user {m} is not a member of this room"))),
                         Some(Role::Agent { .. }) => {
-                            return Err((ErrorCode::Invalid, "agents never sign: a policy cannot require an agent".into()));
+                            return Err((
+                                ErrorCode::Invalid,
+                                "agents never sign: a policy cannot require an agent".into(),
+                            ));
                         }
                         Some(Role::Owner) => {
-                            return Err((ErrorCode::Invalid, "owners sign by releasing: a policy cannot require an owner".into()));
+                            return Err((
+                                ErrorCode::Invalid,
+                                "owners sign by releasing: a policy cannot require an owner".into(),
+                            ));
                         }
                         Some(_) => {}
                     }
@@ -264,7 +277,14 @@ impl Room {
                     .map_err(|e| unavailable("read the revision log", format!("{e:#}")))?;
                 // Revisions of this batch are in memory only until it commits.
                 let stored = log.last().map_or(0, |r| r.revision);
-                log.extend(batch.commit.revisions.iter().filter(|r| r.revision > stored && r.revision <= state.revision).cloned());
+                log.extend(
+                    batch
+                        .commit
+                        .revisions
+                        .iter()
+                        .filter(|r| r.revision > stored && r.revision <= state.revision)
+                        .cloned(),
+                );
                 let result = render(&state, manifest_for(&manifests, &state), format, &log);
                 let detail = export_detail(&result);
                 self.audit(batch, &user.to_string(), "export", detail);
@@ -292,10 +312,14 @@ impl Room {
             return;
         }
         let Some((annex, place)) = boundary_failure(&self.state, &rev.change) else { return };
-        let reason = format!("room check failed: annex {annex} sensitive detail in {place}; release held automatically");
+        let reason =
+            format!("room check failed: annex {annex} sensitive detail in {place}; release held automatically");
         let release = ReleaseState::Held { reasons: vec![reason.clone()], by: ADMIN_ACTOR, at_ms: now_ms() };
-        let detail = json!({"decision": "hold", "automatic": true, "check": "annex_boundary", "annex": annex, "reason": reason});
-        if let Err((code, message)) = self.commit_change(batch, ADMIN_ACTOR, None, Change::ReleaseChanged { release }, detail) {
+        let detail =
+            json!({"decision": "hold", "automatic": true, "check": "annex_boundary", "annex": annex, "reason": reason});
+        if let Err((code, message)) =
+            self.commit_change(batch, ADMIN_ACTOR, None, Change::ReleaseChanged { release }, detail)
+        {
             tracing::error!(room = %self.id, "automatic hold failed ({code}): {message}");
         }
     }
@@ -311,7 +335,8 @@ fn boundary_failure(state: &RoomState, change: &Change) -> Option<(String, Strin
     let in_section = |id| {
         let s = state.section(id)?;
         let v = trustroom_shared::checks::section_boundary(state, s, &promoted).into_iter().next()?;
-        if trustroom_shared::checks::active_override(state, trustroom_shared::checks::CheckKind::AnnexBoundary).is_some()
+        if trustroom_shared::checks::active_override(state, trustroom_shared::checks::CheckKind::AnnexBoundary)
+            .is_some()
             && !trustroom_shared::checks::boundary_blocking(state).iter().any(|b| b.section == Some(s.id))
         {
             return None;
@@ -326,10 +351,16 @@ fn boundary_failure(state: &RoomState, change: &Change) -> Option<(String, Strin
     match change {
         Change::SectionAdded { section, .. } | Change::SectionEdited { section, .. } => in_section(*section),
         Change::ObjectionRaised { objection } => in_objection(&objection.id),
-        Change::ReplyAdded { objection, .. } | Change::ObjectionStatusChanged { objection, .. } => in_objection(objection),
+        Change::ReplyAdded { objection, .. } | Change::ObjectionStatusChanged { objection, .. } => {
+            in_objection(objection)
+        }
         Change::AnnexAdded { .. } => {
             // A new annex's patterns may already be in the packet or register.
-            state.sections.iter().find_map(|s| in_section(s.id)).or_else(|| state.objections.keys().find_map(in_objection))
+            state
+                .sections
+                .iter()
+                .find_map(|s| in_section(s.id))
+                .or_else(|| state.objections.keys().find_map(in_objection))
         }
         _ => None,
     }

@@ -2,6 +2,7 @@
 //! each accepted request becomes.
 
 use serde_json::{Value, json};
+use trustroom_shared::UserId;
 use trustroom_shared::annex::Annex;
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::ids::{ObjectionId, ReplyId, SectionId};
@@ -9,7 +10,6 @@ use trustroom_shared::objection::{Anchor, Objection, ObjectionStatus, Reply, Sta
 use trustroom_shared::ot::{OpLimits, TextOp, WireComponent, normalize_newlines, transform_server};
 use trustroom_shared::protocol::{Ack, ErrorCode, Presence, Request, ServerFrame};
 use trustroom_shared::role::Role;
-use trustroom_shared::UserId;
 
 use super::{Answer, Batch, Refusal, Room};
 use crate::admin::AdminCommand;
@@ -112,11 +112,8 @@ impl Room {
                 }
             }
             // Also a resend of something earlier in this same batch.
-            if let Some(rev) = batch
-                .commit
-                .revisions
-                .iter()
-                .find(|r| r.client == Some(ClientStamp { client: conn.client, seq }))
+            if let Some(rev) =
+                batch.commit.revisions.iter().find(|r| r.client == Some(ClientStamp { client: conn.client, seq }))
             {
                 let created = created_id(&rev.change);
                 return Ok(serde_json::to_value(Ack { revision: rev.revision, duplicate: true, created })
@@ -159,17 +156,29 @@ impl Room {
                     return Err(invalid("`body` contains control characters"));
                 }
                 if body.chars().count() > self.config.max_section_chars {
-                    return Err((ErrorCode::TooLarge, format!("section body over {} characters", self.config.max_section_chars)));
+                    return Err((
+                        ErrorCode::TooLarge,
+                        format!("section body over {} characters", self.config.max_section_chars),
+                    ));
                 }
                 if self.state.sections.len() >= self.config.max_sections {
-                    return Err((ErrorCode::TooLarge, format!("the room already has {} sections (limit)", self.config.max_sections)));
+                    return Err((
+                        ErrorCode::TooLarge,
+                        format!("the room already has {} sections (limit)", self.config.max_sections),
+                    ));
                 }
                 if self.state.sections.iter().any(|s| s.title == title) {
                     return Err((ErrorCode::Conflict, format!("a section titled {title:?} already exists")));
                 }
                 let id = SectionId::new();
                 let detail = json!({"section": id, "title": title, "chars": body.chars().count()});
-                let rev = self.commit_change(batch, user, stamp, Change::SectionAdded { section: id, title, body, after }, detail)?;
+                let rev = self.commit_change(
+                    batch,
+                    user,
+                    stamp,
+                    Change::SectionAdded { section: id, title, body, after },
+                    detail,
+                )?;
                 Ok(ack(rev, Some(id.to_string())))
             }
             Request::Edit { section, base, op, .. } => self.edit(batch, user, stamp, section, base, op).await,
@@ -230,14 +239,23 @@ impl Room {
                     return Err((ErrorCode::NotFound, format!("objection {objection} not found")));
                 };
                 if status == ObjectionStatus::Withdrawn && o.author != user && *role != Role::Owner {
-                    return Err((ErrorCode::Forbidden, "only the objection's author or an owner may withdraw it".into()));
+                    return Err((
+                        ErrorCode::Forbidden,
+                        "only the objection's author or an owner may withdraw it".into(),
+                    ));
                 }
                 if status == ObjectionStatus::Open {
                     return Err(invalid("an objection cannot be moved back to open"));
                 }
                 let change = StatusChange { status, by: user, rationale, at_ms: now_ms() };
                 let detail = json!({"objection": objection, "status": status, "rationale": change.rationale});
-                let rev = self.commit_change(batch, user, stamp, Change::ObjectionStatusChanged { objection, change }, detail)?;
+                let rev = self.commit_change(
+                    batch,
+                    user,
+                    stamp,
+                    Change::ObjectionStatusChanged { objection, change },
+                    detail,
+                )?;
                 Ok(ack(rev, None))
             }
             // Need-to-know, an active grant or an active break-glass (access.rs).
@@ -250,15 +268,17 @@ impl Room {
                     return Err(invalid("cursor position beyond the end of the section"));
                 }
                 let name = self.state.member(user).map(|m| m.name.clone()).unwrap_or_default();
-                let presence = Presence { user, name, client: conn.client, section, pos, anchor, revision: self.state.revision };
+                let presence =
+                    Presence { user, name, client: conn.client, section, pos, anchor, revision: self.state.revision };
                 self.presence.insert(conn.client, presence.clone());
                 let frame = encode(&ServerFrame::Presence { room: self.id, presence });
                 self.broadcast(&frame, Some(conn.conn_id));
                 Ok(json!({}))
             }
-            request @ (Request::Hold { .. } | Request::MarkReady { .. } | Request::Release { .. } | Request::Escalate { .. }) => {
-                self.decide(batch, user, request).await
-            }
+            request @ (Request::Hold { .. }
+            | Request::MarkReady { .. }
+            | Request::Release { .. }
+            | Request::Escalate { .. }) => self.decide(batch, user, request).await,
             request @ (Request::Readiness { .. }
             | Request::SetReleasePolicy { .. }
             | Request::Cosign { .. }
@@ -296,7 +316,12 @@ impl Room {
     /// Validates a client's operation on `section` against room revision
     /// `base` and transforms it over every edit of the section accepted
     /// since, so it applies to the current text (edits and suggestions).
-    pub(super) fn incoming_op(&self, section: SectionId, base: u64, wire: Vec<WireComponent>) -> Result<TextOp, Refusal> {
+    pub(super) fn incoming_op(
+        &self,
+        section: SectionId,
+        base: u64,
+        wire: Vec<WireComponent>,
+    ) -> Result<TextOp, Refusal> {
         if self.state.section(section).is_none() {
             return Err((ErrorCode::NotFound, format!("section {section} not found")));
         }
@@ -313,7 +338,8 @@ impl Room {
                 other => other,
             })
             .collect();
-        let limits = OpLimits { max_components: self.config.max_op_components, max_text_chars: self.config.max_section_chars };
+        let limits =
+            OpLimits { max_components: self.config.max_op_components, max_text_chars: self.config.max_section_chars };
         let mut op = TextOp::from_wire(&wire, limits).map_err(|e| match e {
             trustroom_shared::ot::OpError::TooLarge(m) => (ErrorCode::TooLarge, m),
             other => invalid(other.to_string()),
@@ -328,7 +354,9 @@ impl Room {
         if base + 1 < oldest_kept {
             return Err((
                 ErrorCode::Stale,
-                format!("base revision {base} is older than the history this room keeps (from rev {oldest_kept}); resync"),
+                format!(
+                    "base revision {base} is older than the history this room keeps (from rev {oldest_kept}); resync"
+                ),
             ));
         }
         // History is contiguous by revision: start at `base + 1` directly,
@@ -342,13 +370,11 @@ impl Room {
             let accepted =
                 accepted.as_ref().map_err(|e| (ErrorCode::Internal, format!("stored operation unreadable: {e}")))?;
             op = transform_server(&op, accepted).map_err(|_| {
-                invalid(format!(
-                    "operation length {} does not match the section at revision {base}",
-                    op.base_len()
-                ))
+                invalid(format!("operation length {} does not match the section at revision {base}", op.base_len()))
             })?;
         }
-        let sec = self.state.section(section).ok_or_else(|| (ErrorCode::NotFound, format!("section {section} not found")))?;
+        let sec =
+            self.state.section(section).ok_or_else(|| (ErrorCode::NotFound, format!("section {section} not found")))?;
         if op.base_len() != sec.len {
             return Err(invalid(format!(
                 "operation expects {} characters but the section has {} at revision {}",
@@ -358,7 +384,10 @@ impl Room {
             )));
         }
         if op.target_len() > self.config.max_section_chars {
-            return Err((ErrorCode::TooLarge, format!("section would exceed {} characters", self.config.max_section_chars)));
+            return Err((
+                ErrorCode::TooLarge,
+                format!("section would exceed {} characters", self.config.max_section_chars),
+            ));
         }
         Ok(op)
     }
@@ -381,7 +410,8 @@ impl Room {
             _ => (i, d),
         });
         let detail = json!({"section": section, "base": base, "inserted": ins, "deleted": del});
-        let rev = self.commit_change(batch, user, stamp, Change::SectionEdited { section, op: op.to_wire() }, detail)?;
+        let rev =
+            self.commit_change(batch, user, stamp, Change::SectionEdited { section, op: op.to_wire() }, detail)?;
         Ok(ack(rev, None))
     }
 
@@ -398,8 +428,14 @@ impl Room {
             }
             AdminCommand::RemoveMember { user } => {
                 let name = self.state.member(user).map(|m| m.name.clone()).ok_or("not a member of this room")?;
-                self.commit_change(batch, admin, None, Change::MemberRemoved { user }, json!({"user": user, "name": name}))
-                    .map_err(|e| e.1)?;
+                self.commit_change(
+                    batch,
+                    admin,
+                    None,
+                    Change::MemberRemoved { user },
+                    json!({"user": user, "name": name}),
+                )
+                .map_err(|e| e.1)?;
                 batch.removals.push((user, "you were removed from this room".into()));
                 Ok(format!("{name} removed from room {}", self.id))
             }

@@ -4,6 +4,7 @@
 //! rules, and the room's metrics. See `docs/suggestions.md`.
 
 use serde_json::{Value, json};
+use trustroom_shared::UserId;
 use trustroom_shared::boundary::{self, RuleError};
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::ids::{ObjectionId, SectionId, SuggestionId};
@@ -14,7 +15,6 @@ use trustroom_shared::role::Role;
 use trustroom_shared::suggestion::{
     self as sg, Amendment, Decision, Proposal, RegisterProposal, Suggestion, SuggestionStatus,
 };
-use trustroom_shared::UserId;
 
 use super::requests::text_field;
 use super::{Answer, Batch, Refusal, Room};
@@ -38,7 +38,10 @@ const UNLIMITED: OpLimits = OpLimits { max_components: usize::MAX, max_text_char
 /// token without whitespace or control characters.
 fn evidence_refs(evidence: Vec<String>) -> Result<Vec<String>, Refusal> {
     if evidence.len() > sg::MAX_EVIDENCE {
-        return Err((ErrorCode::TooLarge, format!("{} evidence references (limit {})", evidence.len(), sg::MAX_EVIDENCE)));
+        return Err((
+            ErrorCode::TooLarge,
+            format!("{} evidence references (limit {})", evidence.len(), sg::MAX_EVIDENCE),
+        ));
     }
     let mut out: Vec<String> = Vec::with_capacity(evidence.len());
     for e in evidence {
@@ -71,7 +74,11 @@ impl Room {
     }
 
     fn suggestion(&self, id: SuggestionId) -> Result<&Suggestion, Refusal> {
-        self.state.suggestions.suggestions.get(&id).ok_or_else(|| (ErrorCode::NotFound, format!("suggestion {id} not found")))
+        self.state
+            .suggestions
+            .suggestions
+            .get(&id)
+            .ok_or_else(|| (ErrorCode::NotFound, format!("suggestion {id} not found")))
     }
 
     fn may_decide(&self, user: UserId, role: &Role, what: &str) -> Result<(), Refusal> {
@@ -132,8 +139,10 @@ impl Room {
                     "rejecter": user, "rejecter_name": self.member_name(user), "reason": reason,
                     "flags": s.flags.iter().map(|f| f.rule.clone()).collect::<Vec<_>>(),
                 });
-                let decision = Decision { status: SuggestionStatus::Rejected, by: user, reason: Some(reason), at_ms: self.now() };
-                let rev = self.commit_change(batch, user, stamp, Change::SuggestionDecided { suggestion, decision }, detail)?;
+                let decision =
+                    Decision { status: SuggestionStatus::Rejected, by: user, reason: Some(reason), at_ms: self.now() };
+                let rev =
+                    self.commit_change(batch, user, stamp, Change::SuggestionDecided { suggestion, decision }, detail)?;
                 Ok(super::requests::ack(rev, None))
             }
             Request::WithdrawSuggestion { suggestion, .. } => {
@@ -145,8 +154,10 @@ impl Room {
                     return Err((ErrorCode::Conflict, format!("suggestion {} is already {}", s.code(), s.status)));
                 }
                 let detail = json!({"suggestion": suggestion, "code": s.code(), "status": SuggestionStatus::Withdrawn});
-                let decision = Decision { status: SuggestionStatus::Withdrawn, by: user, reason: None, at_ms: self.now() };
-                let rev = self.commit_change(batch, user, stamp, Change::SuggestionDecided { suggestion, decision }, detail)?;
+                let decision =
+                    Decision { status: SuggestionStatus::Withdrawn, by: user, reason: None, at_ms: self.now() };
+                let rev =
+                    self.commit_change(batch, user, stamp, Change::SuggestionDecided { suggestion, decision }, detail)?;
                 Ok(super::requests::ack(rev, None))
             }
             Request::Suggestions { .. } => {
@@ -172,15 +183,26 @@ impl Room {
                     match self.state.member(*m).map(|x| x.role) {
                         None => return Err(invalid(format!("{m} is not a member of this room"))),
                         Some(Role::Reviewer { .. }) => {}
-                        Some(Role::Owner) => return Err(invalid("owners always decide suggestions; list reviewers only")),
+                        Some(Role::Owner) => {
+                            return Err(invalid("owners always decide suggestions; list reviewers only"));
+                        }
                         Some(other) => {
-                            return Err(invalid(format!("a {} never decides suggestions; list reviewers only", other.label())));
+                            return Err(invalid(format!(
+                                "a {} never decides suggestions; list reviewers only",
+                                other.label()
+                            )));
                         }
                     }
                 }
                 let names: Vec<String> = members.iter().map(|m| self.member_name(*m)).collect();
                 let detail = json!({"acceptors": members, "names": names});
-                let rev = self.commit_change(batch, user, None, Change::SuggestionAcceptorsSet { acceptors: members }, detail)?;
+                let rev = self.commit_change(
+                    batch,
+                    user,
+                    None,
+                    Change::SuggestionAcceptorsSet { acceptors: members },
+                    detail,
+                )?;
                 Ok(super::requests::ack(rev, None))
             }
             Request::SetBoundaryRules { rules, .. } => {
@@ -263,7 +285,12 @@ impl Room {
     }
 
     /// Whether `statement` and `quote` fit the objection's section now.
-    fn check_anchor(&self, objection: ObjectionId, statement: Option<usize>, quote: Option<&str>) -> Result<(), Refusal> {
+    fn check_anchor(
+        &self,
+        objection: ObjectionId,
+        statement: Option<usize>,
+        quote: Option<&str>,
+    ) -> Result<(), Refusal> {
         let section: Option<SectionId> = self.state.objections.get(&objection).map(|o| o.anchor.section);
         let body = section.and_then(|s| self.state.section(s)).map(|s| s.body.as_str()).unwrap_or_default();
         if statement.is_some_and(|n| n >= trustroom_shared::statement::statements(body).len()) {
@@ -303,7 +330,8 @@ impl Room {
             decision: None,
             at_ms: self.now(),
         };
-        suggestion.flags = boundary::evaluate(&self.state.suggestions.rules(), &suggestion.inserted_text(), &suggestion.rationale);
+        suggestion.flags =
+            boundary::evaluate(&self.state.suggestions.rules(), &suggestion.inserted_text(), &suggestion.rationale);
         let id = suggestion.id;
         let code = suggestion.code();
         let flags = suggestion.flags.clone();
@@ -313,7 +341,13 @@ impl Room {
         detail["evidence"] = json!(suggestion.evidence);
         detail["flags"] = json!(flags.iter().map(|f| f.rule.clone()).collect::<Vec<_>>());
         let rev = self.commit_change(batch, user, stamp, Change::SuggestionProposed { suggestion }, detail)?;
-        Ok(to_value(&SuggestAck { revision: rev, duplicate: false, created: Some(id.to_string()), code: Some(code), flags }))
+        Ok(to_value(&SuggestAck {
+            revision: rev,
+            duplicate: false,
+            created: Some(id.to_string()),
+            code: Some(code),
+            flags,
+        }))
     }
 
     /// Accepts a suggestion: the decision, then the change itself as a
@@ -346,13 +380,23 @@ impl Room {
         let mut gate_section = None;
         let follow: Vec<(Change, Value)> = match &s.proposal {
             Proposal::Edit { section, op } => {
-                let text_op = TextOp::from_wire(op, UNLIMITED).map_err(|e| (ErrorCode::Internal, format!("stored suggestion unreadable: {e}")))?;
-                let sec = self.state.section(*section).ok_or_else(|| (ErrorCode::NotFound, format!("section {section} not found")))?;
+                let text_op = TextOp::from_wire(op, UNLIMITED)
+                    .map_err(|e| (ErrorCode::Internal, format!("stored suggestion unreadable: {e}")))?;
+                let sec = self
+                    .state
+                    .section(*section)
+                    .ok_or_else(|| (ErrorCode::NotFound, format!("section {section} not found")))?;
                 if text_op.base_len() != sec.len {
-                    return Err((ErrorCode::Conflict, format!("suggestion {} no longer fits the section; reject it", s.code())));
+                    return Err((
+                        ErrorCode::Conflict,
+                        format!("suggestion {} no longer fits the section; reject it", s.code()),
+                    ));
                 }
                 if text_op.target_len() > self.config.max_section_chars {
-                    return Err((ErrorCode::TooLarge, format!("section would exceed {} characters", self.config.max_section_chars)));
+                    return Err((
+                        ErrorCode::TooLarge,
+                        format!("section would exceed {} characters", self.config.max_section_chars),
+                    ));
                 }
                 gate_section = Some((*section, text_op.clone()));
                 let (ins, del) = ins_del(&text_op);
@@ -365,7 +409,11 @@ impl Room {
             }
             Proposal::Register { change } => {
                 for o in change.objections() {
-                    let obj = self.state.objections.get(&o).ok_or_else(|| (ErrorCode::NotFound, format!("objection {o} not found")))?;
+                    let obj = self
+                        .state
+                        .objections
+                        .get(&o)
+                        .ok_or_else(|| (ErrorCode::NotFound, format!("objection {o} not found")))?;
                     if !obj.is_open() {
                         return Err((ErrorCode::Conflict, format!("objection {} is {}", obj.code(), obj.status)));
                     }
@@ -397,16 +445,28 @@ impl Room {
                             .collect()
                     }
                     RegisterProposal::Reword { objection, text } => {
-                        vec![amend(Amendment { text: Some(text.clone()), suggestion: Some(id), ..Amendment::default() }, *objection)]
+                        vec![amend(
+                            Amendment { text: Some(text.clone()), suggestion: Some(id), ..Amendment::default() },
+                            *objection,
+                        )]
                     }
                     RegisterProposal::SetKind { objection, kind } => {
-                        vec![amend(Amendment { kind: Some(*kind), suggestion: Some(id), ..Amendment::default() }, *objection)]
+                        vec![amend(
+                            Amendment { kind: Some(*kind), suggestion: Some(id), ..Amendment::default() },
+                            *objection,
+                        )]
                     }
                     RegisterProposal::SetAnchor { objection, statement, quote } => {
-                        self.check_anchor(*objection, *statement, quote.as_deref())
-                            .map_err(|(_, m)| (ErrorCode::Conflict, format!("{m}; the section changed since the suggestion")))?;
+                        self.check_anchor(*objection, *statement, quote.as_deref()).map_err(|(_, m)| {
+                            (ErrorCode::Conflict, format!("{m}; the section changed since the suggestion"))
+                        })?;
                         vec![amend(
-                            Amendment { statement: *statement, quote: quote.clone(), suggestion: Some(id), ..Amendment::default() },
+                            Amendment {
+                                statement: *statement,
+                                quote: quote.clone(),
+                                suggestion: Some(id),
+                                ..Amendment::default()
+                            },
                             *objection,
                         )]
                     }
@@ -422,7 +482,8 @@ impl Room {
         detail["status"] = json!(SuggestionStatus::Accepted);
         detail["note"] = json!(note);
         let decision = Decision { status: SuggestionStatus::Accepted, by: user, reason: note, at_ms: self.now() };
-        let decided = self.commit_change(batch, user, stamp, Change::SuggestionDecided { suggestion: id, decision }, detail)?;
+        let decided =
+            self.commit_change(batch, user, stamp, Change::SuggestionDecided { suggestion: id, decision }, detail)?;
         let mut last = decided;
         for (change, detail) in follow {
             match self.commit_change(batch, user, None, change, detail) {
@@ -431,7 +492,10 @@ impl Room {
                     // Validated above; reaching this is a bug. The decision
                     // is already queued: report it loudly.
                     tracing::error!(room = %self.id, suggestion = %id, "accepted suggestion could not be applied ({code}): {message}");
-                    return Err((ErrorCode::Internal, format!("the accepted suggestion could not be applied: {message}")));
+                    return Err((
+                        ErrorCode::Internal,
+                        format!("the accepted suggestion could not be applied: {message}"),
+                    ));
                 }
             }
         }

@@ -74,7 +74,8 @@ impl Leases for PgStore {
         .execute(&mut *tx)
         .await?;
         let current = locked_row(&mut tx, room).await?;
-        let row = current.as_ref().map(|(l, expired)| LeaseRow { node: l.node.clone(), epoch: l.epoch, expired: *expired });
+        let row =
+            current.as_ref().map(|(l, expired)| LeaseRow { node: l.node.clone(), epoch: l.epoch, expired: *expired });
         let answer = match decide(row.as_ref(), node) {
             LeaseDecision::Take { epoch } => {
                 sqlx::query(
@@ -89,10 +90,17 @@ impl Leases for PgStore {
                 .bind(duration_ms as f64)
                 .execute(&mut *tx)
                 .await?;
-                Acquired::Granted(Lease { room, node: node.to_string(), url: url.to_string(), epoch, remaining_ms: duration_ms })
+                Acquired::Granted(Lease {
+                    room,
+                    node: node.to_string(),
+                    url: url.to_string(),
+                    epoch,
+                    remaining_ms: duration_ms,
+                })
             }
             LeaseDecision::Refuse => {
-                let (lease, _) = current.ok_or_else(|| StorageError::Corrupt("lease row vanished under lock".into()))?;
+                let (lease, _) =
+                    current.ok_or_else(|| StorageError::Corrupt("lease row vanished under lock".into()))?;
                 Acquired::HeldBy(lease)
             }
         };
@@ -118,7 +126,8 @@ impl Leases for PgStore {
         .bind(duration_ms as f64)
         .fetch_all(self.pool())
         .await?;
-        let renewed: Vec<String> = renewed.iter().map(|r| r.try_get::<String, _>("room_id")).collect::<Result<_, _>>()?;
+        let renewed: Vec<String> =
+            renewed.iter().map(|r| r.try_get::<String, _>("room_id")).collect::<Result<_, _>>()?;
         Ok(held.iter().filter(|(r, _)| !renewed.contains(&r.to_string())).map(|(r, _)| *r).collect())
     }
 

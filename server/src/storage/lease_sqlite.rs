@@ -15,10 +15,21 @@ impl Leases for SqliteStore {
     }
 
     async fn acquire_lease(&self, room: RoomId, node: &str, url: &str, duration_ms: i64) -> StorageResult<Acquired> {
-        Ok(Acquired::Granted(Lease { room, node: node.to_string(), url: url.to_string(), epoch: 0, remaining_ms: duration_ms }))
+        Ok(Acquired::Granted(Lease {
+            room,
+            node: node.to_string(),
+            url: url.to_string(),
+            epoch: 0,
+            remaining_ms: duration_ms,
+        }))
     }
 
-    async fn renew_leases(&self, _node: &str, _held: &[(RoomId, i64)], _duration_ms: i64) -> StorageResult<Vec<RoomId>> {
+    async fn renew_leases(
+        &self,
+        _node: &str,
+        _held: &[(RoomId, i64)],
+        _duration_ms: i64,
+    ) -> StorageResult<Vec<RoomId>> {
         Ok(Vec::new())
     }
 

@@ -3,17 +3,17 @@
 //! the same trait with the same semantics; every method is one transaction.
 //! The database URL's scheme picks the backend ([`open`]).
 
+mod group_commit;
 mod lease;
 mod lease_pg;
 mod lease_sqlite;
 mod postgres;
 mod purge;
-mod group_commit;
 mod sqlite;
 mod sqlite_conn;
 
-use trustroom_shared::restricted::Redaction;
 use std::sync::Arc;
+use trustroom_shared::restricted::Redaction;
 
 use async_trait::async_trait;
 use trustroom_shared::audit::AuditEntry;

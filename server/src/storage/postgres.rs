@@ -17,9 +17,9 @@
 
 mod purge;
 
-use trustroom_shared::restricted::Redaction;
 use std::str::FromStr;
 use std::time::Duration;
+use trustroom_shared::restricted::Redaction;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -402,7 +402,8 @@ impl Storage for PgStore {
     }
 
     async fn list_rooms(&self) -> StorageResult<Vec<RoomRecord>> {
-        let rows = sqlx::query(r#"SELECT * FROM rooms ORDER BY created_ms, id COLLATE "C""#).fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query(r#"SELECT * FROM rooms ORDER BY created_ms, id COLLATE "C""#).fetch_all(&self.pool).await?;
         rows.iter().map(room_from_row).collect()
     }
 
@@ -530,10 +531,8 @@ impl Storage for PgStore {
 
     async fn audit_chain(&self, chain: &str) -> StorageResult<Vec<AuditEntry>> {
         // `pos` order is storage order: a reordered or re-inserted row shows.
-        let rows = sqlx::query("SELECT * FROM audit WHERE chain = $1 ORDER BY pos")
-            .bind(chain)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM audit WHERE chain = $1 ORDER BY pos").bind(chain).fetch_all(&self.pool).await?;
         rows.iter().map(audit_from_row).collect()
     }
 
@@ -609,12 +608,13 @@ impl Storage for PgStore {
     }
 
     async fn enqueue_admin(&self, room: RoomId, command: &str, at_ms: i64) -> StorageResult<i64> {
-        let row = sqlx::query("INSERT INTO admin_queue (room_id, command, created_ms) VALUES ($1, $2, $3) RETURNING id")
-            .bind(room.to_string())
-            .bind(command)
-            .bind(at_ms)
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("INSERT INTO admin_queue (room_id, command, created_ms) VALUES ($1, $2, $3) RETURNING id")
+                .bind(room.to_string())
+                .bind(command)
+                .bind(at_ms)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.try_get("id")?)
     }
 

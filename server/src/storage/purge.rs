@@ -63,7 +63,10 @@ pub(super) async fn purge_sqlite(pool: &SqlitePool, room: RoomId, redaction: &Re
             report.revisions += 1;
         }
     }
-    let rows = sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = ?").bind(&room_s).fetch_all(&mut *tx).await?;
+    let rows = sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = ?")
+        .bind(&room_s)
+        .fetch_all(&mut *tx)
+        .await?;
     for row in rows {
         let revision: i64 = row.try_get("revision")?;
         if let Some(state) = scrubbed(row.try_get::<&str, _>("state")?, redaction)? {
@@ -76,11 +79,16 @@ pub(super) async fn purge_sqlite(pool: &SqlitePool, room: RoomId, redaction: &Re
             report.snapshots += 1;
         }
     }
-    let rows = sqlx::query("SELECT id, command FROM admin_queue WHERE room_id = ?").bind(&room_s).fetch_all(&mut *tx).await?;
+    let rows =
+        sqlx::query("SELECT id, command FROM admin_queue WHERE room_id = ?").bind(&room_s).fetch_all(&mut *tx).await?;
     for row in rows {
         let id: i64 = row.try_get("id")?;
         if let Some(command) = scrubbed(row.try_get::<&str, _>("command")?, redaction)? {
-            sqlx::query("UPDATE admin_queue SET command = ? WHERE id = ?").bind(command).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE admin_queue SET command = ? WHERE id = ?")
+                .bind(command)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             report.admin_commands += 1;
         }
     }

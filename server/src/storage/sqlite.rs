@@ -1,9 +1,9 @@
 //! SQLite storage (WAL mode, synchronous=FULL: a committed change survives
 //! a crash or power loss before it is acknowledged).
 
-use trustroom_shared::restricted::Redaction;
 use std::str::FromStr;
 use std::time::Duration;
+use trustroom_shared::restricted::Redaction;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -344,10 +344,11 @@ impl Storage for SqliteStore {
             return Ok(None);
         };
         let room_s = id.to_string();
-        let snap_row = sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = ? ORDER BY revision DESC LIMIT 1")
-            .bind(&room_s)
-            .fetch_optional(&self.pool)
-            .await?;
+        let snap_row =
+            sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = ? ORDER BY revision DESC LIMIT 1")
+                .bind(&room_s)
+                .fetch_optional(&self.pool)
+                .await?;
         let snapshot: Option<RoomState> = match snap_row {
             Some(row) => {
                 let state: String = row.try_get("state")?;
@@ -420,7 +421,8 @@ impl Storage for SqliteStore {
 
     async fn audit_chain(&self, chain: &str) -> StorageResult<Vec<AuditEntry>> {
         // rowid order is storage order: a reordered or re-inserted row shows.
-        let rows = sqlx::query("SELECT * FROM audit WHERE chain = ? ORDER BY rowid").bind(chain).fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT * FROM audit WHERE chain = ? ORDER BY rowid").bind(chain).fetch_all(&self.pool).await?;
         rows.iter().map(audit_from_row).collect()
     }
 

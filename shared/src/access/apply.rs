@@ -5,8 +5,8 @@ use crate::ids::AccessRequestId;
 use crate::room::RoomState;
 
 use super::{
-    AccessRequest, BREAK_GLASS_MAX_MS, Decided, EndCause, FoldInto, PromotionStatus, RequestStatus, request_move_allowed,
-    scrub_state,
+    AccessRequest, BREAK_GLASS_MAX_MS, Decided, EndCause, FoldInto, PromotionStatus, RequestStatus,
+    request_move_allowed, scrub_state,
 };
 
 fn request_mut<'a>(state: &'a mut RoomState, id: &AccessRequestId) -> Result<&'a mut AccessRequest, ApplyError> {
@@ -41,7 +41,13 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
             match fold.into {
                 FoldInto::Pending if r.is_pending() => r.duration_ms = r.duration_ms.max(fold.duration_ms),
                 FoldInto::Grant if r.status == RequestStatus::Approved => {}
-                _ => return Err(ApplyError::Conflict(format!("request {} is {}; nothing to fold into", r.code(), r.status))),
+                _ => {
+                    return Err(ApplyError::Conflict(format!(
+                        "request {} is {}; nothing to fold into",
+                        r.code(),
+                        r.status
+                    )));
+                }
             }
             r.folds.push(fold.clone());
         }
@@ -61,7 +67,8 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
         Change::AccessWithdrawn { request, at_ms } => {
             let r = request_mut(state, request)?;
             move_request(r, RequestStatus::Withdrawn)?;
-            r.decided = Some(Decided { by: r.requester, note: Some("withdrawn by the requester".into()), at_ms: *at_ms });
+            r.decided =
+                Some(Decided { by: r.requester, note: Some("withdrawn by the requester".into()), at_ms: *at_ms });
         }
         Change::GrantEnded { grant, ended } => {
             let r = request_mut(state, grant)?;

@@ -143,8 +143,7 @@ impl AccessRequest {
 
     /// An approved grant not yet ended; with `now`, also not past its expiry.
     pub fn is_active_grant(&self, now: Option<i64>) -> bool {
-        self.status == RequestStatus::Approved
-            && now.is_none_or(|n| self.expires_at.is_some_and(|e| n < e))
+        self.status == RequestStatus::Approved && now.is_none_or(|n| self.expires_at.is_some_and(|e| n < e))
     }
 }
 
@@ -189,13 +188,7 @@ pub fn fold_target(
     if let Some(r) = state.access.requests.values().filter(same).find(|r| r.is_pending()) {
         return Some((r.id, FoldInto::Pending));
     }
-    state
-        .access
-        .requests
-        .values()
-        .filter(same)
-        .find(|r| r.is_active_grant(Some(now)))
-        .map(|r| (r.id, FoldInto::Grant))
+    state.access.requests.values().filter(same).find(|r| r.is_active_grant(Some(now))).map(|r| (r.id, FoldInto::Grant))
 }
 
 /// Approved grants whose time is up at `now`.

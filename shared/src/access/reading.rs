@@ -35,11 +35,8 @@ pub fn access_via(state: &RoomState, user: UserId, annex: AnnexId, now: Option<i
     if a.allows(user) {
         return Some(Via::NeedToKnow);
     }
-    if let Some(g) = state
-        .access
-        .requests
-        .values()
-        .find(|r| r.requester == user && r.annex == annex && r.is_active_grant(now))
+    if let Some(g) =
+        state.access.requests.values().find(|r| r.requester == user && r.annex == annex && r.is_active_grant(now))
     {
         return Some(Via::Grant { grant: g.id });
     }
@@ -70,7 +67,9 @@ pub fn capabilities_of(state: &RoomState, user: UserId, role: &Role) -> Vec<Capa
     if !caps.contains(&Capability::Audit) && state.access.policy.auditors.contains(&user) {
         caps.push(Capability::Audit);
     }
-    if !caps.contains(&Capability::DecideSuggestion) && crate::suggestion::may_decide(&state.suggestions, user, role).is_ok() {
+    if !caps.contains(&Capability::DecideSuggestion)
+        && crate::suggestion::may_decide(&state.suggestions, user, role).is_ok()
+    {
         caps.push(Capability::DecideSuggestion);
     }
     caps

@@ -72,7 +72,13 @@ impl Fixture {
         r
     }
 
-    pub(crate) fn request(&mut self, requester: UserId, annex: AnnexId, duration_ms: u64, at_ms: i64) -> AccessRequestId {
+    pub(crate) fn request(
+        &mut self,
+        requester: UserId,
+        annex: AnnexId,
+        duration_ms: u64,
+        at_ms: i64,
+    ) -> AccessRequestId {
         let r = AccessRequest {
             id: AccessRequestId::new(),
             number: self.state.access.next_request_number(),
@@ -223,10 +229,9 @@ fn access_is_need_to_know_or_active_grant_or_break_glass() {
     f.apply(SYSTEM, Change::BreakGlassEnded { invocation: bg_id, ended: end, review }).expect("end");
     assert_eq!(access_via(&f.state, f.reviewer, f.other_annex, None), None);
     assert!(review_of(&f.state, review_id).is_some());
-    assert!(crate::readiness::readiness(&f.state)
-        .blockers
-        .iter()
-        .any(|b| matches!(b, crate::readiness::Blocker::OpenBlockingObjection { objection, .. } if *objection == review_id)));
+    assert!(crate::readiness::readiness(&f.state).blockers.iter().any(
+        |b| matches!(b, crate::readiness::Blocker::OpenBlockingObjection { objection, .. } if *objection == review_id)
+    ));
 }
 
 #[test]
@@ -284,7 +289,10 @@ fn policy_updates_validate_and_normalize() {
     let bad = AccessPolicy { default_duration_ms: 5 * DAY_MS, ..AccessPolicy::default() };
     assert!(f.apply(f.owner, Change::AccessPolicySet { policy: bad }).is_err());
     let cleared = AccessPolicyUpdate { reason_pattern: Some(String::new()), ..Default::default() };
-    assert_eq!(cleared.applied_to(&AccessPolicy { reason_pattern: Some("x".into()), ..Default::default() }).reason_pattern, None);
+    assert_eq!(
+        cleared.applied_to(&AccessPolicy { reason_pattern: Some("x".into()), ..Default::default() }).reason_pattern,
+        None
+    );
 }
 
 #[test]

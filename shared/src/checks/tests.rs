@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::access::tests::fixture;
 use crate::access::{
-    AccessRequest, AccessScope, Decided, PromotionStatus, Provenance, Promotion, RequestStatus, Sealed, passage_hash,
+    AccessRequest, AccessScope, Decided, Promotion, PromotionStatus, Provenance, RequestStatus, Sealed, passage_hash,
 };
 use crate::change::Change;
 use crate::ids::{AccessRequestId, PromotionId};
@@ -85,12 +85,29 @@ fn an_approved_promotion_exempts_exactly_its_passage() {
         approved_at_ms: 1,
         inserted_revision: 99,
     };
-    f.apply(f.owner, Change::PromotionDecided { promotion: id, decided: Decided { by: f.owner, note: None, at_ms: 1 }, provenance: Some(prov) })
-        .expect("approve");
+    f.apply(
+        f.owner,
+        Change::PromotionDecided {
+            promotion: id,
+            decided: Decided { by: f.owner, note: None, at_ms: 1 },
+            provenance: Some(prov),
+        },
+    )
+    .expect("approve");
     let after = boundary_violations(&f.state);
     assert_eq!(after.len(), 1, "only the copy outside the promoted passage remains");
     assert!(after[0].position > before[0].position);
-    assert!(f.apply(f.owner, Change::PromotionDecided { promotion: id, decided: Decided { by: f.owner, note: None, at_ms: 2 }, provenance: None }).is_err());
+    assert!(
+        f.apply(
+            f.owner,
+            Change::PromotionDecided {
+                promotion: id,
+                decided: Decided { by: f.owner, note: None, at_ms: 2 },
+                provenance: None
+            }
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -139,7 +156,8 @@ fn release_rules_fail_after_ready_and_stay_failing_while_held() {
     assert_eq!(r[0].check, CheckKind::ReleaseRules);
     assert_eq!(r[0].ready_revision, Some(10));
     f.state.access.checks = r;
-    f.state.release = ReleaseState::Held { reasons: vec![CheckKind::ReleaseRules.hold_reason()], by: SYSTEM_USER, at_ms: 0 };
+    f.state.release =
+        ReleaseState::Held { reasons: vec![CheckKind::ReleaseRules.hold_reason()], by: SYSTEM_USER, at_ms: 0 };
     assert_eq!(evaluate(&f.state, 0).len(), 1, "still failing while held for it");
     f.state.release = ReleaseState::Ready { revision: 12, by: f.owner, at_ms: 0 };
     assert!(evaluate(&f.state, 0).is_empty(), "passes once marked ready again");

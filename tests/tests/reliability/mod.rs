@@ -216,7 +216,8 @@ pub async fn connect_bound(url: &str, token: &str, client: ClientId) -> anyhow::
             Some(Ok(Message::Text(t))) => {
                 let v: Value = serde_json::from_str(&t)?;
                 if v["type"] == "welcome" {
-                    let bound = v["client"].as_str().and_then(|c| c.parse().ok()).context("welcome without a client id")?;
+                    let bound =
+                        v["client"].as_str().and_then(|c| c.parse().ok()).context("welcome without a client id")?;
                     return Ok((ws, bound));
                 }
                 bail!("handshake refused: {t}");
@@ -354,7 +355,15 @@ pub fn control(url: &str) -> (Control, Steering) {
     let idle = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let joined = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     (
-        Control { url, stop, burst, fanout: Arc::new(Fanout::default()), idle: idle.clone(), target, joined: joined.clone() },
+        Control {
+            url,
+            stop,
+            burst,
+            fanout: Arc::new(Fanout::default()),
+            idle: idle.clone(),
+            target,
+            joined: joined.clone(),
+        },
         Steering { url: url_tx, stop: stop_tx, burst: burst_tx, target: target_tx, idle, joined },
     )
 }
@@ -799,7 +808,8 @@ impl Editor {
     fn new_objection(&mut self) -> anyhow::Result<Message> {
         self.next_seq += 1;
         let seq = self.next_seq;
-        let o = Outstanding { seq, kind: Kind::Object, marker: format!("objection-{}-{seq}", self.client), id: self.id() };
+        let o =
+            Outstanding { seq, kind: Kind::Object, marker: format!("objection-{}-{seq}", self.client), id: self.id() };
         self.report.sent.push(o.marker.clone());
         let m = self.request_for(&o)?;
         self.others.push(o);

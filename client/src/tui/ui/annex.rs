@@ -16,10 +16,8 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let focused = app.focus == Pane::Annexes;
     let ids = app.annex_ids();
-    let title = Line::from(vec![
-        Span::styled(" 4 Annex map ", t.title()),
-        Span::styled(format!("({}) ", ids.len()), t.dim()),
-    ]);
+    let title =
+        Line::from(vec![Span::styled(" 4 Annex map ", t.title()), Span::styled(format!("({}) ", ids.len()), t.dim())]);
     let mut bottom = vec![Span::raw(" ")];
     if focused {
         if matches!(app.annexes.open, Some(AnnexOpen::Gated(_))) {
@@ -39,7 +37,12 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         Some(AnnexOpen::Gated(id)) => draw_gated(app, *id, inner, buf),
         Some(AnnexOpen::Loading(id)) => {
             let code = annex_code(app, *id);
-            put_line(buf, inner, 0, &Line::from(Span::styled(format!("opening {code}… (this view is logged)"), t.dim())));
+            put_line(
+                buf,
+                inner,
+                0,
+                &Line::from(Span::styled(format!("opening {code}… (this view is logged)"), t.dim())),
+            );
         }
         Some(AnnexOpen::Failed(id, why)) => {
             let code = annex_code(app, *id);
@@ -98,7 +101,10 @@ fn draw_gated(app: &App, id: AnnexId, inner: Rect, buf: &mut Buffer) {
         ]),
         Line::from(""),
         Line::from(Span::styled(truncate(&format!("  {} · {}", a.code, a.title), w), t.title())),
-        Line::from(vec![Span::styled("  classification: ", t.dim()), Span::styled(a.classification.clone(), t.restricted())]),
+        Line::from(vec![
+            Span::styled("  classification: ", t.dim()),
+            Span::styled(a.classification.clone(), t.restricted()),
+        ]),
         Line::from(""),
     ];
     let explain = format!(
@@ -119,7 +125,8 @@ fn draw_content(app: &App, c: &trustroom_shared::protocol::AnnexContent, inner: 
     let t = &app.theme;
     let w = inner.width as usize;
     let long = format!(" {} This view is logged — it is in the room's audit log ", t.sym.warning);
-    let banner = if super::chrome::str_width(&long) <= w { long } else { format!(" {} This view is logged ", t.sym.warning) };
+    let banner =
+        if super::chrome::str_width(&long) <= w { long } else { format!(" {} This view is logged ", t.sym.warning) };
     buf.set_style(Rect::new(inner.x, inner.y, inner.width, 1.min(inner.height)), t.banner_logged());
     put_line(buf, inner, 0, &Line::from(Span::styled(truncate(&banner, w), t.banner_logged())));
     put_line(buf, inner, 1, &Line::from(Span::styled(truncate(&format!("{} · {}", c.code, c.title), w), t.title())));
@@ -127,7 +134,10 @@ fn draw_content(app: &App, c: &trustroom_shared::protocol::AnnexContent, inner: 
         buf,
         inner,
         2,
-        &Line::from(vec![Span::styled("classification: ", t.dim()), Span::styled(c.classification.clone(), t.restricted())]),
+        &Line::from(vec![
+            Span::styled("classification: ", t.dim()),
+            Span::styled(c.classification.clone(), t.restricted()),
+        ]),
     );
     let body: Vec<String> = wrap(&c.content, w);
     let avail = inner.height.saturating_sub(4) as usize;

@@ -12,8 +12,8 @@ use trustroom_shared::objection::ObjectionStatus;
 use super::chrome::{centered, hint, popup, put_line, truncate, wrap};
 use crate::tui::app::App;
 use crate::tui::forms::{
-    AUDIENCES, CosignForm, Dialog, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm,
-    ReasonPurpose,
+    AUDIENCES, CosignForm, Dialog, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep,
+    ReasonForm, ReasonPurpose,
 };
 use crate::tui::theme::Theme;
 
@@ -34,10 +34,17 @@ pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
             for (i, (s, allowed)) in f.choices.iter().enumerate() {
                 let sel = i == f.selected;
                 let marker = if sel { t.sym.selected } else { " " };
-                let style = if !allowed { t.key_disabled() } else if sel { t.selected() } else { t.text() };
+                let style = if !allowed {
+                    t.key_disabled()
+                } else if sel {
+                    t.selected()
+                } else {
+                    t.text()
+                };
                 let mut spans = vec![Span::styled(format!("{marker} {s}"), style)];
                 if !allowed {
-                    let why = if *s == ObjectionStatus::AcceptedResidual { "  (owner only)" } else { "  (not your role)" };
+                    let why =
+                        if *s == ObjectionStatus::AcceptedResidual { "  (owner only)" } else { "  (not your role)" };
                     spans.push(Span::styled(why, t.dim()));
                 }
                 put_line(buf, inner, y, &Line::from(spans));
@@ -124,7 +131,12 @@ fn cosign(app: &App, f: &CosignForm, area: Rect, buf: &mut Buffer) {
         put_line(buf, inner, y, &Line::from(Span::styled(l, t.text())));
         y += 1;
     }
-    footer(t, buf, inner, &[("y / Enter", "co-sign"), ("←→ 1-3", "lane"), ("Tab ↑↓", "audience"), ("n / Esc", "cancel")]);
+    footer(
+        t,
+        buf,
+        inner,
+        &[("y / Enter", "co-sign"), ("←→ 1-3", "lane"), ("Tab ↑↓", "audience"), ("n / Esc", "cancel")],
+    );
 }
 
 fn field(buf: &mut Buffer, inner: Rect, y: &mut u16, t: &TextArea<'_>) {
@@ -193,7 +205,12 @@ fn objection(app: &App, f: &ObjectionForm, area: Rect, buf: &mut Buffer) {
     y += 1;
     field(buf, inner, &mut y, &f.text);
     error(t, buf, inner, &mut y, f.error.as_deref());
-    footer(t, buf, inner, &[("Enter", "raise"), ("Tab", "next field"), ("←→", "kind"), ("Ctrl-b", "blocking"), ("Esc", "cancel")]);
+    footer(
+        t,
+        buf,
+        inner,
+        &[("Enter", "raise"), ("Tab", "next field"), ("←→", "kind"), ("Ctrl-b", "blocking"), ("Esc", "cancel")],
+    );
 }
 
 fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
@@ -209,7 +226,9 @@ fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
     let intro = match f.purpose {
         ReasonPurpose::Hold => "The packet stays in the room until you release it. Reason:",
         ReasonPurpose::Escalate => "Hands the room to direct human handling; the room becomes read-only. Reason:",
-        ReasonPurpose::RequestAccess(_) => "Asks the owner for one hour of access. The request and any view are audited. Reason:",
+        ReasonPurpose::RequestAccess(_) => {
+            "Asks the owner for one hour of access. The request and any view are audited. Reason:"
+        }
         ReasonPurpose::RejectSuggestion(_) => "The suggestion stays in the room's history with your reason. Reason:",
     };
     for l in wrap(intro, inner.width as usize) {
@@ -298,7 +317,8 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
         }
     }
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(format!("Accepted residual disagreement ({})", r.residual.len()), t.residual())));
+    lines
+        .push(Line::from(Span::styled(format!("Accepted residual disagreement ({})", r.residual.len()), t.residual())));
     for res in &r.residual {
         let s = format!("{}: {} — rationale: {}", res.code, res.text, res.rationale);
         for (k, l) in wrap(&s, w.saturating_sub(4)).into_iter().enumerate() {
@@ -343,7 +363,12 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
             let content_blockers = r.blockers.iter().filter(|b| !b.is_cosign()).count();
             let msg = if f.releasable() {
                 Line::from(Span::styled(
-                    format!("Release rev {} to the {} lane · audience {}? Enter to confirm.", r.revision, f.lane(), f.audience()),
+                    format!(
+                        "Release rev {} to the {} lane · audience {}? Enter to confirm.",
+                        r.revision,
+                        f.lane(),
+                        f.audience()
+                    ),
                     t.ok(),
                 ))
             } else if content_blockers == 0 && f.cover().is_some() {
@@ -378,7 +403,12 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
                 f.lane(),
                 f.audience()
             );
-            put_line(buf, inner, status_y.saturating_sub(1), &Line::from(Span::styled(truncate(&msg, w), t.banner_logged())));
+            put_line(
+                buf,
+                inner,
+                status_y.saturating_sub(1),
+                &Line::from(Span::styled(truncate(&msg, w), t.banner_logged())),
+            );
             let scope = format!("This is the decision of record: readable by {}.", f.audience().description());
             put_line(buf, inner, status_y, &Line::from(Span::styled(truncate(&scope, w), t.banner_logged())));
             let mut spans = Vec::new();
@@ -388,4 +418,3 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
         }
     }
 }
-

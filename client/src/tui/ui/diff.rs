@@ -75,10 +75,9 @@ fn unified_line<'a>(t: &Theme, row: &DiffRow, width: usize) -> Line<'a> {
         DiffRow::Title(s) => Line::from(Span::styled(format!("§ {}", truncate(s, width.saturating_sub(2))), t.title())),
         DiffRow::Hunk(s) => Line::from(Span::styled(s.clone(), t.diff_hunk())),
         DiffRow::Note(s) => Line::from(Span::styled(s.clone(), t.dim())),
-        DiffRow::Equal { old, new, text } => Line::from(vec![
-            Span::styled(format!("{old:>4} {new:>4}   "), t.dim()),
-            Span::raw(text.clone()),
-        ]),
+        DiffRow::Equal { old, new, text } => {
+            Line::from(vec![Span::styled(format!("{old:>4} {new:>4}   "), t.dim()), Span::raw(text.clone())])
+        }
         DiffRow::Delete { old, segs: s } => {
             let mut v = vec![Span::styled(format!("{old:>4}      - "), t.diff_delete())];
             v.extend(segs(t, s, t.diff_delete(), t.diff_delete_emph()));

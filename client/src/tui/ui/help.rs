@@ -66,7 +66,8 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let inner = popup(buf, &app.theme, rect, "Help — any key closes, j/k scroll");
     let lines = help_lines(app, inner.width as usize);
     let max_scroll = lines.len().saturating_sub(inner.height as usize);
-    for (y, l) in lines.iter().skip((app.help_scroll as usize).min(max_scroll)).take(inner.height as usize).enumerate() {
+    for (y, l) in lines.iter().skip((app.help_scroll as usize).min(max_scroll)).take(inner.height as usize).enumerate()
+    {
         put_line(buf, inner, y as u16, l);
     }
 }

@@ -26,7 +26,13 @@ pub fn draw(app: &App, p: &PaletteState, area: Rect, buf: &mut Buffer) {
     let width = inner.width as usize;
     for (row, (i, c)) in cmds.iter().enumerate().skip(first).take(rows).enumerate() {
         let sel = i == p.selected;
-        let style = if c.disabled { t.key_disabled() } else if sel { t.selected() } else { t.text() };
+        let style = if c.disabled {
+            t.key_disabled()
+        } else if sel {
+            t.selected()
+        } else {
+            t.text()
+        };
         let key = if c.key.is_empty() { String::new() } else { format!("  {}", c.key) };
         let suffix = if c.disabled { "  (owner only)" } else { "" };
         let name = truncate(&c.name, width.saturating_sub(key.len() + suffix.len() + 2));

@@ -32,7 +32,8 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     block.render(area, buf);
     let Some(state) = &app.state else { return };
     if items.is_empty() {
-        let msg = if app.register.all { "no objections in this room" } else { "no objections on this section (f: show all)" };
+        let msg =
+            if app.register.all { "no objections in this room" } else { "no objections on this section (f: show all)" };
         put_line(buf, inner, 0, &Line::from(Span::styled(msg, t.dim())));
         return;
     }
@@ -82,21 +83,15 @@ fn item_lines<'a>(app: &App, o: &Objection, selected: bool, expanded: bool, widt
     let t = &app.theme;
     let mut out = Vec::new();
     let marker = if selected { t.sym.selected } else { " " };
-    let mut head = vec![
-        Span::styled(marker.to_string(), t.border_focused()),
-        Span::styled(format!("{} ", o.code()), t.title()),
-    ];
+    let mut head =
+        vec![Span::styled(marker.to_string(), t.border_focused()), Span::styled(format!("{} ", o.code()), t.title())];
     if o.blocking {
         head.push(Span::styled("BLOCKING ", t.blocking()));
     }
     head.push(Span::styled(o.status.to_string(), status_style(app, o.status)));
     out.push(Line::from(head));
-    let section = app
-        .state
-        .as_ref()
-        .and_then(|s| s.section(o.anchor.section))
-        .map(|s| s.title.clone())
-        .unwrap_or_default();
+    let section =
+        app.state.as_ref().and_then(|s| s.section(o.anchor.section)).map(|s| s.title.clone()).unwrap_or_default();
     let by = format!("  {} · by {} · § {section}", o.kind, app.member_name(o.author));
     out.push(Line::from(Span::styled(truncate(&by, width), t.dim())));
     if let Some(q) = &o.anchor.quote {

@@ -22,10 +22,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let focused = app.focus == Pane::Sections;
     let n = app.sections().len();
-    let title = Line::from(vec![
-        Span::styled(" 1 Sections ", t.title()),
-        Span::styled(format!("{n} "), t.dim()),
-    ]);
+    let title = Line::from(vec![Span::styled(" 1 Sections ", t.title()), Span::styled(format!("{n} "), t.dim())]);
     let block = pane_block(t, title, focused);
     let inner = block.inner(area);
     block.render(area, buf);

@@ -17,17 +17,14 @@ use crate::tui::theme::Theme;
 
 pub fn draw(app: &App, view: &StatsView, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let title = Line::from(vec![Span::styled(" Stats ", t.title()), Span::styled("the room's working metrics ", t.dim())]);
+    let title =
+        Line::from(vec![Span::styled(" Stats ", t.title()), Span::styled("the room's working metrics ", t.dim())]);
     let block = pane_block(t, title, true).title_bottom(Line::from(Span::styled(" r refresh · Esc close ", t.dim())));
     let inner = block.inner(area);
     block.render(area, buf);
-    let [head, sparks, bars, time] = Layout::vertical([
-        Constraint::Length(3),
-        Constraint::Length(5),
-        Constraint::Min(8),
-        Constraint::Min(6),
-    ])
-    .areas(inner);
+    let [head, sparks, bars, time] =
+        Layout::vertical([Constraint::Length(3), Constraint::Length(5), Constraint::Min(8), Constraint::Min(6)])
+            .areas(inner);
     match (&view.stats, &view.error) {
         (Some(s), _) => {
             headline(t, s, app, head, buf);
@@ -35,7 +32,9 @@ pub fn draw(app: &App, view: &StatsView, area: Rect, buf: &mut Buffer) {
             outcomes(t, s, bars, buf);
         }
         (None, Some(e)) => put_line(buf, head, 0, &Line::from(Span::styled(format!("no figures: {e}"), t.error()))),
-        (None, None) => put_line(buf, head, 0, &Line::from(Span::styled("asking the server for the figures…", t.dim()))),
+        (None, None) => {
+            put_line(buf, head, 0, &Line::from(Span::styled("asking the server for the figures…", t.dim())))
+        }
     }
     chronology(app, time, buf);
 }
@@ -68,11 +67,27 @@ fn headline(t: &Theme, s: &RoomStats, app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled(format!("rejected {rejected}"), t.bold()),
         ]),
         Line::from(vec![
-            Span::styled(format!("objections opened {}  open {} (blocking {})  ", o.opened, o.open, o.blocking_open), t.text()),
-            Span::styled(format!("addressed {}  withdrawn {}  accepted-residual {}", o.addressed, o.withdrawn, o.accepted_residual), t.dim()),
+            Span::styled(
+                format!("objections opened {}  open {} (blocking {})  ", o.opened, o.open, o.blocking_open),
+                t.text(),
+            ),
+            Span::styled(
+                format!(
+                    "addressed {}  withdrawn {}  accepted-residual {}",
+                    o.addressed, o.withdrawn, o.accepted_residual
+                ),
+                t.dim(),
+            ),
         ]),
         Line::from(vec![
-            Span::styled(format!("to first ready {}  to release {}  ", duration(s.first_ready_after_ms), duration(s.first_release_after_ms)), t.text()),
+            Span::styled(
+                format!(
+                    "to first ready {}  to release {}  ",
+                    duration(s.first_ready_after_ms),
+                    duration(s.first_release_after_ms)
+                ),
+                t.text(),
+            ),
             Span::styled(
                 format!(
                     "annex views {}  access requests {} (approved {}, denied {})  break-glass {}",
@@ -97,7 +112,8 @@ fn headline(t: &Theme, s: &RoomStats, app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn sparklines(t: &Theme, s: &RoomStats, area: Rect, buf: &mut Buffer) {
-    let [a, b, c] = Layout::horizontal([Constraint::Ratio(1, 3), Constraint::Ratio(1, 3), Constraint::Ratio(1, 3)]).areas(area);
+    let [a, b, c] =
+        Layout::horizontal([Constraint::Ratio(1, 3), Constraint::Ratio(1, 3), Constraint::Ratio(1, 3)]).areas(area);
     let total = |v: &[u64]| v.iter().sum::<u64>();
     for (rect, name, data, style) in [
         (a, "edits", &s.series.edits, t.ok()),
@@ -190,11 +206,16 @@ fn chronology(app: &App, area: Rect, buf: &mut Buffer) {
         let ids = if e.evidence.is_empty() { "unverified".to_string() } else { e.evidence.join(", ") };
         let style = if e.unverified { t.unsupported() } else { t.verified() };
         let text = truncate(&e.text, (inner.width as usize).saturating_sub(when.len() + ids.len() + 6));
-        put_line(buf, inner, y, &Line::from(vec![
-            Span::styled("● ", style),
-            Span::styled(format!("{when} "), t.bold()),
-            Span::styled(format!("{ids} "), t.evidence()),
-            Span::styled(text, t.text()),
-        ]));
+        put_line(
+            buf,
+            inner,
+            y,
+            &Line::from(vec![
+                Span::styled("● ", style),
+                Span::styled(format!("{when} "), t.bold()),
+                Span::styled(format!("{ids} "), t.evidence()),
+                Span::styled(text, t.text()),
+            ]),
+        );
     }
 }

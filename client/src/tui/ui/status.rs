@@ -30,7 +30,11 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     let who = |full: bool| -> Vec<Span<'static>> {
         let Some(me) = &app.me else { return Vec::new() };
         let role = if full { me.role.label() } else { me.role.name().to_string() };
-        vec![Span::raw(format!("{bar} ")), Span::styled(me.name.clone(), t.bold()), Span::styled(format!(" ({role}) "), t.dim())]
+        vec![
+            Span::raw(format!("{bar} ")),
+            Span::styled(me.name.clone(), t.bold()),
+            Span::styled(format!(" ({role}) "), t.dim()),
+        ]
     };
     let mut fixed: Vec<Span> = Vec::new();
     if let Some(state) = &app.state {
@@ -47,7 +51,8 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
         fixed.push(Span::styled(format!(" {blockers} blocker{} ", if blockers == 1 { "" } else { "s" }), bstyle));
         // Room checks the server published (docs/access.md): shown only
         // when one fails or is overridden.
-        let failing: Vec<&str> = state.access.checks.iter().filter(|c| !c.overridden).map(|c| c.check.title()).collect();
+        let failing: Vec<&str> =
+            state.access.checks.iter().filter(|c| !c.overridden).map(|c| c.check.title()).collect();
         if !failing.is_empty() {
             fixed.push(Span::styled(format!(" CHECK FAILING: {} ", failing.join(", ")), t.blocking()));
         } else if state.access.checks.iter().any(|c| c.overridden) {
@@ -55,7 +60,16 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
         }
         // Owners: requests waiting in the approvals queue (key V).
         if app.is_owner() {
-            let waiting = crate::tui::approvals::items(app).iter().filter(|i| !matches!(i, crate::tui::approvals::Item::Access { own: true, .. } | crate::tui::approvals::Item::Promotion { own: true, .. })).count();
+            let waiting = crate::tui::approvals::items(app)
+                .iter()
+                .filter(|i| {
+                    !matches!(
+                        i,
+                        crate::tui::approvals::Item::Access { own: true, .. }
+                            | crate::tui::approvals::Item::Promotion { own: true, .. }
+                    )
+                })
+                .count();
             if waiting > 0 {
                 fixed.push(Span::styled(format!(" {waiting} awaiting approval (V) "), t.warn()));
             }
@@ -160,7 +174,8 @@ pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
     let w = t.sym.warning;
     let glass = app.break_glass();
     let text = if !glass.is_empty() {
-        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let now_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let parts: Vec<String> = glass
             .iter()
             .map(|(code, who, annexes, reason, ends)| {

@@ -63,7 +63,14 @@ pub fn draw(app: &App, view: &SuggestionsView, area: Rect, buf: &mut Buffer) {
     draw_detail(app, view, s, decide.err(), detail, buf);
 }
 
-fn draw_detail(app: &App, view: &SuggestionsView, s: &Suggestion, refusal: Option<String>, area: Rect, buf: &mut Buffer) {
+fn draw_detail(
+    app: &App,
+    view: &SuggestionsView,
+    s: &Suggestion,
+    refusal: Option<String>,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let t = &app.theme;
     let Some(state) = &app.state else { return };
     let w = area.width as usize;
@@ -82,7 +89,10 @@ fn draw_detail(app: &App, view: &SuggestionsView, s: &Suggestion, refusal: Optio
         head.push(Line::from(Span::styled(l, t.text())));
     }
     if !s.evidence.is_empty() {
-        head.push(Line::from(vec![Span::styled("evidence: ", t.dim()), Span::styled(s.evidence.join(", "), t.evidence())]));
+        head.push(Line::from(vec![
+            Span::styled("evidence: ", t.dim()),
+            Span::styled(s.evidence.join(", "), t.evidence()),
+        ]));
     }
     if let Some(c) = &s.conflict {
         head.push(Line::from(Span::styled(format!("conflicting: {c}"), t.warn())));
