@@ -3,14 +3,10 @@
 //! the same trait with the same semantics; every method is one transaction.
 //! The database URL's scheme picks the backend ([`open`]).
 
-mod group_commit;
 mod lease;
-mod lease_pg;
-mod lease_sqlite;
 mod postgres;
 mod purge;
 mod sqlite;
-mod sqlite_conn;
 
 use std::sync::Arc;
 use trustroom_shared::restricted::Redaction;
@@ -23,7 +19,6 @@ use trustroom_shared::room::RoomState;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
 pub use lease::{Acquired, Fence, Lease, LeaseDecision, LeaseRow, Leases, decide as decide_lease, fence_holds};
-pub(crate) use lease_pg::check_fence;
 pub use postgres::PgStore;
 pub use purge::PurgeReport;
 pub use sqlite::SqliteStore;

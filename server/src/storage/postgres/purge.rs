@@ -11,8 +11,8 @@ use sqlx::{PgPool, Row};
 use trustroom_shared::RoomId;
 use trustroom_shared::restricted::Redaction;
 
-use super::super::purge::scrubbed;
-use super::super::{PurgeReport, StorageResult};
+use crate::storage::StorageResult;
+use crate::storage::purge::{PurgeReport, scrubbed};
 
 pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId, redaction: &Redaction) -> StorageResult<PurgeReport> {
     let room_s = room.to_string();

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use trustroom_shared::RoomId;
 
-use super::lease::{Acquired, Lease, Leases};
-use super::{SqliteStore, StorageResult};
+use super::SqliteStore;
+use crate::storage::{Acquired, Lease, Leases, StorageResult};
 
 #[async_trait]
 impl Leases for SqliteStore {

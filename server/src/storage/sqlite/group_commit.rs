@@ -15,8 +15,8 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 use trustroom_shared::RoomId;
 
-use super::sqlite::write_batch;
-use super::{CommitBatch, StorageError, StorageResult};
+use super::write_batch;
+use crate::storage::{CommitBatch, StorageError, StorageResult};
 
 /// Most room batches written in one transaction.
 const MAX_GROUP: usize = 256;
@@ -124,7 +124,7 @@ fn connection_unusable(e: &StorageError) -> bool {
     match e {
         StorageError::Database(sqlx::Error::InvalidSavePointStatement) => true,
         StorageError::Database(e @ sqlx::Error::Database(db)) => {
-            super::sqlite_conn::is_read_only(e) || db.message().contains("within a transaction")
+            super::connection::is_read_only(e) || db.message().contains("within a transaction")
         }
         _ => false,
     }

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use sqlx::{PgConnection, Row};
 use trustroom_shared::RoomId;
 
-use super::lease::{Acquired, Fence, Lease, LeaseDecision, LeaseRow, Leases, decide, fence_holds};
-use super::{PgStore, StorageError, StorageResult};
+use super::PgStore;
+use crate::storage::lease::{Acquired, Fence, Lease, LeaseDecision, LeaseRow, Leases, decide, fence_holds};
+use crate::storage::{StorageError, StorageResult};
 
 /// Lease columns, with expiry and remaining time on the database's clock.
 const LEASE_COLUMNS: &str = "node_id, node_url, epoch, expires_at <= clock_timestamp() AS expired,
@@ -39,7 +40,7 @@ async fn locked_row(conn: &mut PgConnection, room: RoomId) -> StorageResult<Opti
 /// Refuses (with [`StorageError::Fenced`]) a commit whose fence is no longer
 /// the room's current lease. Call it first inside the commit transaction:
 /// it holds the lease row locked until that transaction ends.
-pub(crate) async fn check_fence(conn: &mut PgConnection, room: RoomId, fence: &Fence) -> StorageResult<()> {
+pub(super) async fn check_fence(conn: &mut PgConnection, room: RoomId, fence: &Fence) -> StorageResult<()> {
     let current = locked_row(conn, room).await?;
     let row = current.as_ref().map(|(l, expired)| LeaseRow { node: l.node.clone(), epoch: l.epoch, expired: *expired });
     if fence_holds(row.as_ref(), fence) {

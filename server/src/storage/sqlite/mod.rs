@@ -14,10 +14,14 @@ use trustroom_shared::manifest::ManifestRecord;
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
-use super::sqlite_conn;
-use super::{
+use crate::storage::{
     CommitBatch, KeyRecord, LoadedRoom, QueuedAdmin, RoomRecord, Storage, StorageError, StorageResult, UserRecord,
 };
+
+mod connection;
+mod group_commit;
+mod lease;
+mod purge;
 
 pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -26,7 +30,7 @@ pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 pub struct SqliteStore {
     pool: SqlitePool,
     /// Room commits go through one writer task (cross-room group commit).
-    committer: tokio::sync::mpsc::Sender<super::group_commit::Job>,
+    committer: tokio::sync::mpsc::Sender<group_commit::Job>,
     /// The background checkpointer runs while any clone of the store lives.
     _alive: std::sync::Arc<()>,
 }
@@ -85,28 +89,28 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let marked = sqlite_conn::Marked::default();
+        let marked = connection::Marked::default();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             // Only writable connections outside any transaction are
-            // reused (sqlite_conn.rs).
+            // reused (connection.rs).
             .after_connect({
                 let marked = marked.clone();
                 move |conn, _| {
                     let marked = marked.clone();
-                    Box::pin(async move { sqlite_conn::probe_new(conn, BUSY_TIMEOUT.as_millis(), &marked).await })
+                    Box::pin(async move { connection::probe_new(conn, BUSY_TIMEOUT.as_millis(), &marked).await })
                 }
             })
             .after_release(move |conn, _| {
                 let marked = marked.clone();
-                Box::pin(async move { sqlite_conn::reusable(conn, &marked).await })
+                Box::pin(async move { connection::reusable(conn, &marked).await })
             })
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
         let alive = std::sync::Arc::new(());
         tokio::spawn(checkpointer(pool.clone(), std::sync::Arc::downgrade(&alive)));
-        let committer = super::group_commit::spawn(pool.clone());
+        let committer = group_commit::spawn(pool.clone());
         Ok(Self { pool, committer, _alive: alive })
     }
 
@@ -376,7 +380,7 @@ impl Storage for SqliteStore {
     }
 
     async fn commit(&self, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
-        super::group_commit::commit(&self.committer, room, batch).await
+        group_commit::commit(&self.committer, room, batch).await
     }
 
     async fn revisions_between(&self, room: RoomId, after: u64, upto: u64) -> StorageResult<Vec<Revision>> {
@@ -560,7 +564,7 @@ impl Storage for SqliteStore {
         Ok(row.try_get::<Option<i64>, _>("hb")?)
     }
 
-    async fn purge_content(&self, room: RoomId, redaction: &Redaction) -> StorageResult<super::PurgeReport> {
-        super::purge::purge_sqlite(&self.pool, room, redaction).await
+    async fn purge_content(&self, room: RoomId, redaction: &Redaction) -> StorageResult<crate::storage::PurgeReport> {
+        purge::purge_sqlite(&self.pool, room, redaction).await
     }
 }

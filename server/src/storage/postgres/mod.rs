@@ -15,6 +15,7 @@
 //! - Migrations (`migrations/postgres/`) run at open under sqlx's advisory
 //!   lock, so nodes starting together do not race.
 
+mod lease;
 mod purge;
 
 use std::str::FromStr;
@@ -30,7 +31,7 @@ use trustroom_shared::manifest::ManifestRecord;
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
-use super::{
+use crate::storage::{
     CommitBatch, KeyRecord, LoadedRoom, QueuedAdmin, RoomRecord, Storage, StorageError, StorageResult, UserRecord,
 };
 
@@ -480,9 +481,9 @@ impl Storage for PgStore {
         let mut tx = self.pool.begin().await?;
         // Fencing first: a node whose lease epoch is no longer current
         // (paused past its lease, another node took the room over) writes
-        // nothing (storage/lease_pg.rs).
+        // nothing (postgres/lease.rs).
         if let Some(fence) = &batch.fence {
-            super::check_fence(&mut tx, room, fence).await?;
+            lease::check_fence(&mut tx, room, fence).await?;
         }
         write_batch(&mut tx, room, batch).await?;
         tx.commit().await?;
@@ -673,7 +674,7 @@ impl Storage for PgStore {
         Ok(row.try_get::<Option<i64>, _>("hb")?)
     }
 
-    async fn purge_content(&self, room: RoomId, redaction: &Redaction) -> StorageResult<super::PurgeReport> {
+    async fn purge_content(&self, room: RoomId, redaction: &Redaction) -> StorageResult<crate::storage::PurgeReport> {
         purge::purge_postgres(&self.pool, room, redaction).await
     }
 }
