@@ -3,144 +3,37 @@
 //! the same trait with the same semantics; every method is one transaction.
 //! The database URL's scheme picks the backend ([`open`]).
 
+//!
+//! Layout: the backend-neutral pieces sit here, one concept a file (the
+//! trait below, [`records`], [`error`], the lease rule in `lease.rs`, the
+//! decoding of stored rows in `rows.rs`, the purge rules in `purge.rs`);
+//! each backend has its own folder with its connection, writes, leases and
+//! purge (`sqlite/`, `postgres/`).
+
+mod error;
 mod lease;
 mod postgres;
 mod purge;
+mod records;
+mod rows;
 mod sqlite;
 
 use std::sync::Arc;
-use trustroom_shared::restricted::Redaction;
 
 use async_trait::async_trait;
 use trustroom_shared::audit::AuditEntry;
 use trustroom_shared::change::Revision;
 use trustroom_shared::manifest::ManifestRecord;
+use trustroom_shared::restricted::Redaction;
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{ClientId, RoomId, UserId};
 
+pub use error::{StorageError, StorageResult};
 pub use lease::{Acquired, Fence, Lease, LeaseDecision, LeaseRow, Leases, decide as decide_lease, fence_holds};
 pub use postgres::PgStore;
 pub use purge::PurgeReport;
+pub use records::{CommitBatch, KeyRecord, LoadedRoom, QueuedAdmin, RoomRecord, UserRecord};
 pub use sqlite::SqliteStore;
-
-/// Storage failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    #[error("{0}")]
-    Conflict(String),
-    /// A commit carried a lease epoch that is no longer the room's current
-    /// one: another node owns the room now (storage/lease.rs).
-    #[error("lease lost: {0}")]
-    Fenced(String),
-}
-
-impl StorageError {
-    /// True when the database refuses writes for now (locked, read-only,
-    /// full, unreachable): the room keeps serving reads and refuses changes
-    /// with `unavailable` instead of `internal`.
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            StorageError::Database(sqlx::Error::Database(db)) => {
-                match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                    Some(pg) => pg_code_is_unavailable(pg.code()),
-                    None => {
-                        let msg = db.message().to_lowercase();
-                        msg.contains("locked")
-                            || msg.contains("readonly")
-                            || msg.contains("read-only")
-                            || msg.contains("full")
-                            || msg.contains("disk i/o")
-                    }
-                }
-            }
-            StorageError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_),
-            ) => true,
-            _ => false,
-        }
-    }
-}
-
-/// PostgreSQL SQLSTATEs that mean "not now" rather than "wrong": lost or
-/// refused connections (class 08), insufficient resources such as a full
-/// disk or too many connections (53), the server shutting down or starting
-/// (57P01-57P03), a read-only standby or transaction (25006), lock and
-/// serialization conflicts (55P03, 40001, 40P01) and I/O errors (58030).
-fn pg_code_is_unavailable(code: &str) -> bool {
-    code.starts_with("08")
-        || code.starts_with("53")
-        || matches!(code, "57P01" | "57P02" | "57P03" | "25006" | "55P03" | "40001" | "40P01" | "58030")
-}
-
-pub type StorageResult<T> = Result<T, StorageError>;
-
-/// A user known to the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserRecord {
-    pub id: UserId,
-    pub name: String,
-    pub token_hash: String,
-    pub created_ms: i64,
-    pub revoked_ms: Option<i64>,
-}
-
-/// A room row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomRecord {
-    pub id: RoomId,
-    pub title: String,
-    pub created_ms: i64,
-}
-
-/// What opening a room reads: the newest snapshot and the log after it.
-#[derive(Debug, Clone)]
-pub struct LoadedRoom {
-    pub record: RoomRecord,
-    pub snapshot: Option<RoomState>,
-    pub tail: Vec<Revision>,
-    /// (seq, hash) of the newest audit entry of the room's chain.
-    pub audit_head: Option<(u64, String)>,
-    /// Highest applied request seq per client.
-    pub client_seqs: Vec<(ClientId, u64)>,
-}
-
-/// One group commit: revisions (contiguous), audit entries (contiguous),
-/// optionally a snapshot, and the manifests of releases among the
-/// revisions. All or nothing.
-#[derive(Debug, Clone, Default)]
-pub struct CommitBatch {
-    pub revisions: Vec<Revision>,
-    pub audit: Vec<AuditEntry>,
-    pub snapshot: Option<RoomState>,
-    pub manifests: Vec<ManifestRecord>,
-    /// The committing node's lease (multi-node backends refuse the batch
-    /// with [`StorageError::Fenced`] when it is not current; see lease.rs).
-    pub fence: Option<Fence>,
-}
-
-/// The server's signing key as stored (hex).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyRecord {
-    pub name: String,
-    pub algorithm: String,
-    pub public_key: String,
-    pub secret_key: String,
-    pub created_ms: i64,
-}
-
-/// A queued administrative command.
-#[derive(Debug, Clone)]
-pub struct QueuedAdmin {
-    pub id: i64,
-    pub room: RoomId,
-    pub command: String,
-}
 
 #[async_trait]
 pub trait Storage: Leases + Send + Sync + 'static {
@@ -249,16 +142,5 @@ mod tests {
         assert!(is_postgres_url("postgresql://u@h/db"));
         assert!(!is_postgres_url("sqlite://./rooms.db"));
         assert!(!is_postgres_url("./postgres.db"));
-    }
-
-    #[test]
-    fn postgres_codes_that_mean_not_now_are_unavailable() {
-        for code in ["08006", "08001", "53100", "53300", "57P01", "57P03", "25006", "40001", "40P01"] {
-            assert!(pg_code_is_unavailable(code), "{code}");
-        }
-        // Constraint violations and syntax errors are bugs or bad input, not outages.
-        for code in ["23505", "23503", "42601", "42P01", "22P02"] {
-            assert!(!pg_code_is_unavailable(code), "{code}");
-        }
     }
 }

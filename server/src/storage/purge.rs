@@ -10,6 +10,7 @@ use serde_json::Value;
 use trustroom_shared::access::scrub_json;
 use trustroom_shared::restricted::Redaction;
 
+use super::rows::Columns;
 use super::{StorageError, StorageResult};
 
 /// What a purge rewrote.
@@ -24,7 +25,7 @@ pub struct PurgeReport {
 
 /// `text` (stored JSON) with annex content scrubbed and, with a
 /// `redaction`, every declared pattern masked; `None` when unchanged.
-pub(super) fn scrubbed(text: &str, redaction: &Redaction) -> StorageResult<Option<String>> {
+fn scrubbed(text: &str, redaction: &Redaction) -> StorageResult<Option<String>> {
     let mut v: Value = serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("stored JSON: {e}")))?;
     // Patterns first (annex records still hold them), then the content scrub.
     let masked = redaction.apply(&mut v);
@@ -32,4 +33,21 @@ pub(super) fn scrubbed(text: &str, redaction: &Redaction) -> StorageResult<Optio
         return Ok(None);
     }
     serde_json::to_string(&v).map(Some).map_err(|e| StorageError::Corrupt(format!("encode: {e}")))
+}
+
+/// The rows whose stored JSON (column `text`) the scrub changes, as (the
+/// row's `key` column, the new text), for the backend to write back.
+pub(super) fn scrubbed_rows<R: Columns>(
+    rows: &[R],
+    key: &str,
+    text: &str,
+    redaction: &Redaction,
+) -> StorageResult<Vec<(i64, String)>> {
+    let mut changed = Vec::new();
+    for row in rows {
+        if let Some(new) = scrubbed(row.text(text)?, redaction)? {
+            changed.push((row.int(key)?, new));
+        }
+    }
+    Ok(changed)
 }

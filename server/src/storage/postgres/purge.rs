@@ -7,19 +7,20 @@
 //! the write-ahead log until PostgreSQL recycles its segments, WAL
 //! archives, base backups and replicas' own files.
 
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 use trustroom_shared::RoomId;
 use trustroom_shared::restricted::Redaction;
 
 use crate::storage::StorageResult;
-use crate::storage::purge::{PurgeReport, scrubbed};
+use crate::storage::purge::{PurgeReport, scrubbed_rows};
 
-pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId, redaction: &Redaction) -> StorageResult<PurgeReport> {
+pub(super) async fn purge(pool: &PgPool, room: RoomId, redaction: &Redaction) -> StorageResult<PurgeReport> {
     let room_s = room.to_string();
     let mut report = PurgeReport::default();
     let mut tx = pool.begin().await?;
     // Revisions that can carry annex content: annexes added, promotions
-    // requested (and, defensively, any body mentioning a passage).
+    // requested (and, defensively, any body mentioning a passage); with
+    // patterns to mask, every revision.
     let rows = sqlx::query(
         "SELECT revision, body FROM revisions WHERE room_id = $1
          AND ($2 OR kind IN ('annex_added', 'promotion_requested') OR body LIKE '%\"passage\"%' OR body LIKE '%\"content\"%')
@@ -29,49 +30,26 @@ pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId, redaction: &Reda
     .bind(!redaction.matcher.is_empty())
     .fetch_all(&mut *tx)
     .await?;
-    for row in rows {
-        let revision: i64 = row.try_get("revision")?;
-        if let Some(body) = scrubbed(row.try_get::<&str, _>("body")?, redaction)? {
-            sqlx::query("UPDATE revisions SET body = $1 WHERE room_id = $2 AND revision = $3")
-                .bind(body)
-                .bind(&room_s)
-                .bind(revision)
-                .execute(&mut *tx)
-                .await?;
-            report.revisions += 1;
-        }
-    }
+    let changed = scrubbed_rows(&rows, "revision", "body", redaction)?;
+    report.revisions =
+        rewrite(&mut tx, "UPDATE revisions SET body = $1 WHERE room_id = $2 AND revision = $3", &room_s, changed)
+            .await?;
     let rows = sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = $1 FOR UPDATE")
         .bind(&room_s)
         .fetch_all(&mut *tx)
         .await?;
-    for row in rows {
-        let revision: i64 = row.try_get("revision")?;
-        if let Some(state) = scrubbed(row.try_get::<&str, _>("state")?, redaction)? {
-            sqlx::query("UPDATE snapshots SET state = $1 WHERE room_id = $2 AND revision = $3")
-                .bind(state)
-                .bind(&room_s)
-                .bind(revision)
-                .execute(&mut *tx)
-                .await?;
-            report.snapshots += 1;
-        }
-    }
+    let changed = scrubbed_rows(&rows, "revision", "state", redaction)?;
+    report.snapshots =
+        rewrite(&mut tx, "UPDATE snapshots SET state = $1 WHERE room_id = $2 AND revision = $3", &room_s, changed)
+            .await?;
     let rows = sqlx::query("SELECT id, command FROM admin_queue WHERE room_id = $1 FOR UPDATE")
         .bind(&room_s)
         .fetch_all(&mut *tx)
         .await?;
-    for row in rows {
-        let id: i64 = row.try_get("id")?;
-        if let Some(command) = scrubbed(row.try_get::<&str, _>("command")?, redaction)? {
-            sqlx::query("UPDATE admin_queue SET command = $1 WHERE id = $2")
-                .bind(command)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            report.admin_commands += 1;
-        }
-    }
+    let changed = scrubbed_rows(&rows, "id", "command", redaction)?;
+    report.admin_commands =
+        rewrite(&mut tx, "UPDATE admin_queue SET command = $1 WHERE room_id = $2 AND id = $3", &room_s, changed)
+            .await?;
     tx.commit().await?;
     // The old row versions stay in the heap pages until the table is
     // rewritten. VACUUM cannot run inside a transaction block; each one
@@ -88,4 +66,13 @@ pub(super) async fn purge_postgres(pool: &PgPool, room: RoomId, redaction: &Reda
     }
     report.compacted = compacted;
     Ok(report)
+}
+
+/// Writes the scrubbed texts back (`update` binds text, room, key);
+/// returns how many rows it rewrote.
+async fn rewrite(tx: &mut PgConnection, update: &str, room: &str, changed: Vec<(i64, String)>) -> StorageResult<usize> {
+    for (key, text) in &changed {
+        sqlx::query(update).bind(text).bind(room).bind(key).execute(&mut *tx).await?;
+    }
+    Ok(changed.len())
 }

@@ -1,4 +1,7 @@
-//! Which pooled SQLite connections may be reused.
+//! Connections to the SQLite file: how the pool opens them (WAL,
+//! `synchronous=FULL`: a committed change survives a crash or power loss
+//! before it is acknowledged; checkpoints in the background, see
+//! checkpoint.rs) and which pooled connections may be reused.
 //!
 //! Two kinds of connection must not go back to the pool, or every write
 //! that happens to get one fails — or worse, seems to succeed:
@@ -17,10 +20,55 @@
 //!   it is handed back, so the pool holds only writable connections once
 //!   the fault is over. During the fault it still serves reads.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use sqlx::SqliteConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::storage::StorageError;
+
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the pool for `url` (`sqlite://PATH`, `sqlite::memory:` or a plain
+/// file path), creating the file when missing.
+pub(super) async fn pool(url: &str) -> Result<SqlitePool, StorageError> {
+    let opts = if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url)?
+    } else {
+        SqliteConnectOptions::new().filename(url)
+    };
+    let opts = opts
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        // Checkpoints run in the background (checkpoint.rs), not inside
+        // whichever commit happens to cross the threshold.
+        .pragma("wal_autocheckpoint", "0")
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let marked = Marked::default();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        // Only writable connections outside any transaction are reused.
+        .after_connect({
+            let marked = marked.clone();
+            move |conn, _| {
+                let marked = marked.clone();
+                Box::pin(async move { probe_new(conn, BUSY_TIMEOUT.as_millis(), &marked).await })
+            }
+        })
+        .after_release(move |conn, _| {
+            let marked = marked.clone();
+            Box::pin(async move { reusable(conn, &marked).await })
+        })
+        .connect_with(opts)
+        .await?;
+    Ok(pool)
+}
 
 /// The mark's name in the connection's `temp` schema.
 const READ_ONLY_MARK: &str = "trustroom_opened_read_only";

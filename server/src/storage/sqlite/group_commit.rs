@@ -1,4 +1,4 @@
-//! Group commit across rooms for SQLite. Each room already batches its own
+//! Group commit across rooms on SQLite. Each room already batches its own
 //! changes into one commit; with many busy rooms, though, every room's
 //! commit was its own transaction and its own `fsync`, and the rooms
 //! queued on SQLite's single write lock (its busy handler sleeps between
@@ -15,7 +15,7 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 use trustroom_shared::RoomId;
 
-use super::write_batch;
+use super::write::write_batch;
 use crate::storage::{CommitBatch, StorageError, StorageResult};
 
 /// Most room batches written in one transaction.

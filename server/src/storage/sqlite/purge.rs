@@ -1,15 +1,15 @@
-//! Retention purge on SQLite: the scrub of `storage::purge`, in one
-//! transaction, then `VACUUM` and a truncating WAL checkpoint so the old
+//! Retention purge on SQLite: the scrub of `storage::purge` in one
+//! transaction, then `VACUUM` and a truncating WAL checkpoint, so the old
 //! bytes are gone from the database file and the log.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 use trustroom_shared::RoomId;
 use trustroom_shared::restricted::Redaction;
 
 use crate::storage::StorageResult;
-use crate::storage::purge::{PurgeReport, scrubbed};
+use crate::storage::purge::{PurgeReport, scrubbed_rows};
 
-pub(super) async fn purge_sqlite(pool: &SqlitePool, room: RoomId, redaction: &Redaction) -> StorageResult<PurgeReport> {
+pub(super) async fn purge(pool: &SqlitePool, room: RoomId, redaction: &Redaction) -> StorageResult<PurgeReport> {
     let room_s = room.to_string();
     let mut report = PurgeReport::default();
     let mut tx = pool.begin().await?;
@@ -24,47 +24,21 @@ pub(super) async fn purge_sqlite(pool: &SqlitePool, room: RoomId, redaction: &Re
     .bind(!redaction.matcher.is_empty())
     .fetch_all(&mut *tx)
     .await?;
-    for row in rows {
-        let revision: i64 = row.try_get("revision")?;
-        if let Some(body) = scrubbed(row.try_get::<&str, _>("body")?, redaction)? {
-            sqlx::query("UPDATE revisions SET body = ? WHERE room_id = ? AND revision = ?")
-                .bind(body)
-                .bind(&room_s)
-                .bind(revision)
-                .execute(&mut *tx)
-                .await?;
-            report.revisions += 1;
-        }
-    }
+    let changed = scrubbed_rows(&rows, "revision", "body", redaction)?;
+    report.revisions =
+        rewrite(&mut tx, "UPDATE revisions SET body = ? WHERE room_id = ? AND revision = ?", &room_s, changed).await?;
     let rows = sqlx::query("SELECT revision, state FROM snapshots WHERE room_id = ?")
         .bind(&room_s)
         .fetch_all(&mut *tx)
         .await?;
-    for row in rows {
-        let revision: i64 = row.try_get("revision")?;
-        if let Some(state) = scrubbed(row.try_get::<&str, _>("state")?, redaction)? {
-            sqlx::query("UPDATE snapshots SET state = ? WHERE room_id = ? AND revision = ?")
-                .bind(state)
-                .bind(&room_s)
-                .bind(revision)
-                .execute(&mut *tx)
-                .await?;
-            report.snapshots += 1;
-        }
-    }
+    let changed = scrubbed_rows(&rows, "revision", "state", redaction)?;
+    report.snapshots =
+        rewrite(&mut tx, "UPDATE snapshots SET state = ? WHERE room_id = ? AND revision = ?", &room_s, changed).await?;
     let rows =
         sqlx::query("SELECT id, command FROM admin_queue WHERE room_id = ?").bind(&room_s).fetch_all(&mut *tx).await?;
-    for row in rows {
-        let id: i64 = row.try_get("id")?;
-        if let Some(command) = scrubbed(row.try_get::<&str, _>("command")?, redaction)? {
-            sqlx::query("UPDATE admin_queue SET command = ? WHERE id = ?")
-                .bind(command)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            report.admin_commands += 1;
-        }
-    }
+    let changed = scrubbed_rows(&rows, "id", "command", redaction)?;
+    report.admin_commands =
+        rewrite(&mut tx, "UPDATE admin_queue SET command = ? WHERE room_id = ? AND id = ?", &room_s, changed).await?;
     tx.commit().await?;
     // Freed pages still hold the old bytes: rebuild the file, then move
     // everything out of the WAL and truncate it.
@@ -77,4 +51,18 @@ pub(super) async fn purge_sqlite(pool: &SqlitePool, room: RoomId, redaction: &Re
         tracing::warn!(%room, "retention: the WAL could not be truncated yet (readers); the next checkpoint will");
     }
     Ok(report)
+}
+
+/// Writes the scrubbed texts back (`update` binds text, room, key);
+/// returns how many rows it rewrote.
+async fn rewrite(
+    tx: &mut SqliteConnection,
+    update: &str,
+    room: &str,
+    changed: Vec<(i64, String)>,
+) -> StorageResult<usize> {
+    for (key, text) in &changed {
+        sqlx::query(update).bind(text).bind(room).bind(key).execute(&mut *tx).await?;
+    }
+    Ok(changed.len())
 }
