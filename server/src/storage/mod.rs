@@ -10,10 +10,13 @@
 //! each backend has its own folder with its connection, writes, leases and
 //! purge (`sqlite/`, `postgres/`).
 
+mod backend;
+mod batch;
 mod error;
 mod lease;
 mod postgres;
 mod purge;
+mod queries;
 mod records;
 mod rows;
 mod sqlite;

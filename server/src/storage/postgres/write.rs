@@ -4,11 +4,12 @@
 //! likewise, so a batch of 50 changes costs the same round trips as a batch
 //! of one.
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres};
 use trustroom_shared::RoomId;
 use trustroom_shared::audit::AuditEntry;
-use trustroom_shared::change::{Change, Revision};
+use trustroom_shared::change::Revision;
 
+use crate::storage::batch::write_shared;
 use crate::storage::rows::{big, json};
 use crate::storage::{CommitBatch, StorageResult};
 
@@ -104,9 +105,9 @@ type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArgu
 
 /// Writes one batch inside the caller's transaction in few round trips:
 /// the revisions and their audit entries in ONE statement (two
-/// data-modifying CTEs over `UNNEST`ed arrays), then one statement per
-/// membership change (in revision order), one for the manifests (if any)
-/// and one for the snapshot (if any).
+/// data-modifying CTEs over `UNNEST`ed arrays), one for the manifests (if
+/// any), then one statement per membership change (in revision order) and
+/// one for the snapshot (if any) as on SQLite (`storage::batch`).
 pub(super) async fn write_batch(tx: &mut PgConnection, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
     let room_s = room.to_string();
     if !batch.revisions.is_empty() || !batch.audit.is_empty() {
@@ -131,29 +132,6 @@ pub(super) async fn write_batch(tx: &mut PgConnection, room: RoomId, batch: &Com
             .bind(&revs.kind)
             .bind(&revs.body);
         audit.bind(q).execute(&mut *tx).await?;
-    }
-    for rev in &batch.revisions {
-        match &rev.change {
-            Change::MemberAdded { member } => {
-                sqlx::query(
-                    "INSERT INTO memberships (room_id, user_id, role) VALUES ($1, $2, $3)
-                     ON CONFLICT (room_id, user_id) DO UPDATE SET role = excluded.role",
-                )
-                .bind(&room_s)
-                .bind(member.user.to_string())
-                .bind(member.role.label())
-                .execute(&mut *tx)
-                .await?;
-            }
-            Change::MemberRemoved { user } => {
-                sqlx::query("DELETE FROM memberships WHERE room_id = $1 AND user_id = $2")
-                    .bind(&room_s)
-                    .bind(user.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            _ => {}
-        }
     }
     if !batch.manifests.is_empty() {
         let n = batch.manifests.len();
@@ -186,17 +164,7 @@ pub(super) async fn write_batch(tx: &mut PgConnection, room: RoomId, batch: &Com
         .execute(&mut *tx)
         .await?;
     }
-    if let Some(state) = &batch.snapshot {
-        sqlx::query(
-            "INSERT INTO snapshots (room_id, revision, state) VALUES ($1, $2, $3)
-             ON CONFLICT (room_id, revision) DO UPDATE SET state = excluded.state",
-        )
-        .bind(&room_s)
-        .bind(big(state.revision))
-        .bind(json(state)?)
-        .execute(&mut *tx)
-        .await?;
-    }
+    write_shared::<Postgres>(tx, &room_s, batch).await?;
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! SQLite storage, the embedded default: one server process owns the
 //! database file (WAL mode, synchronous=FULL: a committed change survives a
-//! crash or power loss before it is acknowledged; connection.rs). Room
-//! commits go through one writer task (group_commit.rs); rows decode in
-//! `storage::rows`, the same as on PostgreSQL.
+//! crash or power loss before it is acknowledged; connection.rs). The
+//! storage methods are the shared ones (`storage::queries`); here are the
+//! dialect's own statements, the batch writes (write.rs), the cross-room
+//! group commit (group_commit.rs), checkpoints, leases and compaction.
 
 mod checkpoint;
 mod connection;
@@ -14,21 +15,12 @@ mod write;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use trustroom_shared::RoomId;
 use trustroom_shared::audit::AuditEntry;
-use trustroom_shared::change::Revision;
-use trustroom_shared::manifest::ManifestRecord;
-use trustroom_shared::restricted::Redaction;
-use trustroom_shared::room::RoomState;
-use trustroom_shared::{ClientId, RoomId, UserId};
 
-use crate::storage::error::user_insert_error;
-use crate::storage::rows::{self, big};
-use crate::storage::{
-    CommitBatch, KeyRecord, LoadedRoom, PurgeReport, QueuedAdmin, RoomRecord, Storage, StorageError, StorageResult,
-    UserRecord,
-};
-use write::{insert_audit, write_batch};
+use crate::storage::backend::{Backend, Dialect};
+use crate::storage::{CommitBatch, StorageError, StorageResult};
 
 pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -60,268 +52,50 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Storage for SqliteStore {
-    async fn create_user(&self, user: &UserRecord) -> StorageResult<()> {
-        sqlx::query("INSERT INTO users (id, name, token_hash, created_ms, revoked_ms) VALUES (?, ?, ?, ?, ?)")
-            .bind(user.id.to_string())
-            .bind(&user.name)
-            .bind(&user.token_hash)
-            .bind(user.created_ms)
-            .bind(user.revoked_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| user_insert_error(e, &user.name))?;
-        Ok(())
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+
+    const DIALECT: Dialect = Dialect {
+        // BINARY, SQLite's default collation, is byte order.
+        list_users: "SELECT * FROM users ORDER BY name",
+        list_rooms: "SELECT * FROM rooms ORDER BY created_ms, id",
+        rooms_for_user: "SELECT r.id, r.title, r.created_ms, m.role FROM rooms r JOIN memberships m ON m.room_id = r.id
+             WHERE m.user_id = $1 ORDER BY r.created_ms, r.id",
+        // rowid order is storage order: a reordered or re-inserted row shows.
+        audit_chain: "SELECT * FROM audit WHERE chain = $1 ORDER BY rowid",
+        // Revisions that can carry annex content: annexes added, promotions
+        // requested (and, defensively, any body mentioning a passage).
+        purge_revisions: "SELECT revision, body FROM revisions WHERE room_id = $1
+             AND ($2 OR kind IN ('annex_added', 'promotion_requested') OR body LIKE '%\"passage\"%' OR body LIKE '%\"content\"%')",
+        purge_snapshots: "SELECT revision, state FROM snapshots WHERE room_id = $1",
+        purge_admin: "SELECT id, command FROM admin_queue WHERE room_id = $1",
+    };
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
-    async fn user_by_token_hash(&self, hash: &str) -> StorageResult<Option<UserRecord>> {
-        let row = sqlx::query("SELECT * FROM users WHERE token_hash = ? AND revoked_ms IS NULL")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        rows::optional(row, rows::user)
+    async fn read_view(&self) -> StorageResult<Transaction<'static, Sqlite>> {
+        // A read transaction sees one snapshot of the WAL.
+        Ok(self.pool.begin().await?)
     }
 
-    async fn user_by_name(&self, name: &str) -> StorageResult<Option<UserRecord>> {
-        let row = sqlx::query("SELECT * FROM users WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
-        rows::optional(row, rows::user)
+    async fn write_batch(conn: &mut SqliteConnection, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
+        write::write_batch(conn, room, batch).await
     }
 
-    async fn user_by_id(&self, id: UserId) -> StorageResult<Option<UserRecord>> {
-        let row =
-            sqlx::query("SELECT * FROM users WHERE id = ?").bind(id.to_string()).fetch_optional(&self.pool).await?;
-        rows::optional(row, rows::user)
-    }
-
-    async fn list_users(&self) -> StorageResult<Vec<UserRecord>> {
-        let rows = sqlx::query("SELECT * FROM users ORDER BY name").fetch_all(&self.pool).await?;
-        rows::all(&rows, rows::user)
-    }
-
-    async fn revoke_user(&self, name: &str, at_ms: i64) -> StorageResult<bool> {
-        let done = sqlx::query("UPDATE users SET revoked_ms = ? WHERE name = ? AND revoked_ms IS NULL")
-            .bind(at_ms)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn create_room(&self, room: &RoomRecord, first: &CommitBatch) -> StorageResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO rooms (id, title, created_ms) VALUES (?, ?, ?)")
-            .bind(room.id.to_string())
-            .bind(&room.title)
-            .bind(room.created_ms)
-            .execute(&mut *tx)
-            .await?;
-        write_batch(&mut tx, room.id, first).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn list_rooms(&self) -> StorageResult<Vec<RoomRecord>> {
-        let rows = sqlx::query("SELECT * FROM rooms ORDER BY created_ms, id").fetch_all(&self.pool).await?;
-        rows::all(&rows, rows::room)
-    }
-
-    async fn room(&self, id: RoomId) -> StorageResult<Option<RoomRecord>> {
-        let row =
-            sqlx::query("SELECT * FROM rooms WHERE id = ?").bind(id.to_string()).fetch_optional(&self.pool).await?;
-        rows::optional(row, rows::room)
-    }
-
-    async fn rooms_for_user(&self, user: UserId) -> StorageResult<Vec<(RoomRecord, String)>> {
-        let rows = sqlx::query(
-            "SELECT r.id, r.title, r.created_ms, m.role FROM rooms r JOIN memberships m ON m.room_id = r.id
-             WHERE m.user_id = ? ORDER BY r.created_ms, r.id",
-        )
-        .bind(user.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&rows, rows::room_with_role)
-    }
-
-    async fn load_room(&self, id: RoomId) -> StorageResult<Option<LoadedRoom>> {
-        let Some(record) = self.room(id).await? else {
-            return Ok(None);
-        };
-        let room_s = id.to_string();
-        let snapshot = sqlx::query("SELECT state FROM snapshots WHERE room_id = ? ORDER BY revision DESC LIMIT 1")
-            .bind(&room_s)
-            .fetch_optional(&self.pool)
-            .await?;
-        let snapshot = rows::optional(snapshot, rows::snapshot)?;
-        let after = snapshot.as_ref().map_or(0, |s| s.revision);
-        let tail = self.revisions_between(id, after, u64::MAX).await?;
-        let audit_head = self.audit_head(&room_s).await?;
-        let seqs = sqlx::query(
-            "SELECT client_id, MAX(client_seq) AS seq FROM revisions WHERE room_id = ? AND client_id IS NOT NULL
-             GROUP BY client_id",
-        )
-        .bind(&room_s)
-        .fetch_all(&self.pool)
-        .await?;
-        let client_seqs = rows::all(&seqs, rows::client_seq)?;
-        Ok(Some(LoadedRoom { record, snapshot, tail, audit_head, client_seqs }))
-    }
-
-    async fn commit(&self, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
+    async fn commit_batch(&self, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
         group_commit::commit(&self.committer, room, batch).await
     }
 
-    async fn revisions_between(&self, room: RoomId, after: u64, upto: u64) -> StorageResult<Vec<Revision>> {
-        let rows = sqlx::query(
-            "SELECT body FROM revisions WHERE room_id = ? AND revision > ? AND revision <= ? ORDER BY revision",
-        )
-        .bind(room.to_string())
-        .bind(big(after))
-        .bind(big(upto))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&rows, rows::revision)
-    }
-
-    async fn find_client_seq(&self, room: RoomId, client: ClientId, seq: u64) -> StorageResult<Option<u64>> {
-        let row = sqlx::query("SELECT revision FROM revisions WHERE room_id = ? AND client_id = ? AND client_seq = ?")
-            .bind(room.to_string())
-            .bind(client.to_string())
-            .bind(big(seq))
-            .fetch_optional(&self.pool)
-            .await?;
-        rows::optional(row, rows::revision_number)
-    }
-
-    async fn append_audit(&self, entries: &[AuditEntry]) -> StorageResult<()> {
+    async fn append_entries(&self, entries: &[AuditEntry]) -> StorageResult<()> {
         let mut tx = self.pool.begin().await?;
-        insert_audit(&mut tx, entries).await?;
+        write::insert_audit(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn audit_head(&self, chain: &str) -> StorageResult<Option<(u64, String)>> {
-        let row = sqlx::query("SELECT seq, hash FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1")
-            .bind(chain)
-            .fetch_optional(&self.pool)
-            .await?;
-        rows::optional(row, rows::audit_head)
-    }
-
-    async fn audit_chain(&self, chain: &str) -> StorageResult<Vec<AuditEntry>> {
-        // rowid order is storage order: a reordered or re-inserted row shows.
-        let rows =
-            sqlx::query("SELECT * FROM audit WHERE chain = ? ORDER BY rowid").bind(chain).fetch_all(&self.pool).await?;
-        rows::all(&rows, rows::audit_entry)
-    }
-
-    async fn signing_key(&self, candidate: &KeyRecord) -> StorageResult<KeyRecord> {
-        sqlx::query(
-            "INSERT OR IGNORE INTO server_keys (name, algorithm, public_key, secret_key, created_ms) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&candidate.name)
-        .bind(&candidate.algorithm)
-        .bind(&candidate.public_key)
-        .bind(&candidate.secret_key)
-        .bind(candidate.created_ms)
-        .execute(&self.pool)
-        .await?;
-        let stored = self.stored_key(&candidate.name).await?;
-        stored.ok_or_else(|| StorageError::Corrupt(format!("key {:?} vanished after insert", candidate.name)))
-    }
-
-    async fn stored_key(&self, name: &str) -> StorageResult<Option<KeyRecord>> {
-        let row = sqlx::query("SELECT * FROM server_keys WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
-        rows::optional(row, rows::key)
-    }
-
-    async fn manifests(&self, room: RoomId) -> StorageResult<Vec<ManifestRecord>> {
-        let rows = sqlx::query("SELECT record FROM manifests WHERE room_id = ? ORDER BY release_revision")
-            .bind(room.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows::all(&rows, rows::manifest)
-    }
-
-    async fn snapshot_at_or_before(&self, room: RoomId, revision: u64) -> StorageResult<Option<RoomState>> {
-        let row = sqlx::query(
-            "SELECT state FROM snapshots WHERE room_id = ? AND revision <= ? ORDER BY revision DESC LIMIT 1",
-        )
-        .bind(room.to_string())
-        .bind(big(revision))
-        .fetch_optional(&self.pool)
-        .await?;
-        rows::optional(row, rows::snapshot)
-    }
-
-    async fn audit_change_entry(&self, chain: &str, revision: u64) -> StorageResult<Option<AuditEntry>> {
-        let row = sqlx::query(
-            "SELECT * FROM audit WHERE chain = ? AND revision = ? AND kind LIKE 'change.%' ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(chain)
-        .bind(big(revision))
-        .fetch_optional(&self.pool)
-        .await?;
-        rows::optional(row, rows::audit_entry)
-    }
-
-    async fn enqueue_admin(&self, room: RoomId, command: &str, at_ms: i64) -> StorageResult<i64> {
-        let done = sqlx::query("INSERT INTO admin_queue (room_id, command, created_ms) VALUES (?, ?, ?)")
-            .bind(room.to_string())
-            .bind(command)
-            .bind(at_ms)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.last_insert_rowid())
-    }
-
-    async fn pending_admin(&self) -> StorageResult<Vec<QueuedAdmin>> {
-        let rows = sqlx::query("SELECT id, room_id, command FROM admin_queue WHERE done_ms IS NULL ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows::all(&rows, rows::queued_admin)
-    }
-
-    async fn finish_admin(&self, id: i64, result: &str, at_ms: i64) -> StorageResult<()> {
-        sqlx::query("UPDATE admin_queue SET done_ms = ?, result = ? WHERE id = ?")
-            .bind(at_ms)
-            .bind(result)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn admin_result(&self, id: i64) -> StorageResult<Option<String>> {
-        let row = sqlx::query("SELECT result FROM admin_queue WHERE id = ? AND done_ms IS NOT NULL")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(rows::optional(row, rows::admin_result)?.flatten())
-    }
-
-    async fn heartbeat(&self, node: &str, at_ms: i64) -> StorageResult<()> {
-        sqlx::query(
-            "INSERT INTO server_nodes (node_id, heartbeat_ms) VALUES (?, ?)
-             ON CONFLICT (node_id) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
-        )
-        .bind(node)
-        .bind(at_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn remove_node(&self, node: &str) -> StorageResult<()> {
-        sqlx::query("DELETE FROM server_nodes WHERE node_id = ?").bind(node).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn latest_heartbeat(&self) -> StorageResult<Option<i64>> {
-        let row = sqlx::query("SELECT MAX(heartbeat_ms) AS hb FROM server_nodes").fetch_one(&self.pool).await?;
-        rows::latest_heartbeat(&row)
-    }
-
-    async fn purge_content(&self, room: RoomId, redaction: &Redaction) -> StorageResult<PurgeReport> {
-        purge::purge(&self.pool, room, redaction).await
+    async fn compact(&self, room: RoomId) -> StorageResult<bool> {
+        purge::compact(&self.pool, room).await
     }
 }

@@ -1,16 +1,16 @@
 //! A commit batch written on SQLite, one row a statement, inside the
 //! caller's transaction (the group commit writes many batches in one).
 
-use sqlx::SqliteConnection;
+use sqlx::{Sqlite, SqliteConnection};
 use trustroom_shared::RoomId;
 use trustroom_shared::audit::AuditEntry;
-use trustroom_shared::change::Change;
 
+use crate::storage::batch::write_shared;
 use crate::storage::rows::{big, json};
 use crate::storage::{CommitBatch, StorageResult};
 
-/// Writes one batch: its revisions (and the memberships they change),
-/// audit entries, manifests and snapshot.
+/// Writes one batch: its revisions, audit entries and manifests, then the
+/// memberships and snapshot as both backends do (`storage::batch`).
 pub(super) async fn write_batch(tx: &mut SqliteConnection, room: RoomId, batch: &CommitBatch) -> StorageResult<()> {
     let room_s = room.to_string();
     for rev in &batch.revisions {
@@ -28,24 +28,6 @@ pub(super) async fn write_batch(tx: &mut SqliteConnection, room: RoomId, batch: 
         .bind(json(rev)?)
         .execute(&mut *tx)
         .await?;
-        match &rev.change {
-            Change::MemberAdded { member } => {
-                sqlx::query("INSERT OR REPLACE INTO memberships (room_id, user_id, role) VALUES (?, ?, ?)")
-                    .bind(&room_s)
-                    .bind(member.user.to_string())
-                    .bind(member.role.label())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Change::MemberRemoved { user } => {
-                sqlx::query("DELETE FROM memberships WHERE room_id = ? AND user_id = ?")
-                    .bind(&room_s)
-                    .bind(user.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            _ => {}
-        }
     }
     insert_audit(tx, &batch.audit).await?;
     for m in &batch.manifests {
@@ -65,14 +47,7 @@ pub(super) async fn write_batch(tx: &mut SqliteConnection, room: RoomId, batch: 
         .execute(&mut *tx)
         .await?;
     }
-    if let Some(state) = &batch.snapshot {
-        sqlx::query("INSERT OR REPLACE INTO snapshots (room_id, revision, state) VALUES (?, ?, ?)")
-            .bind(&room_s)
-            .bind(big(state.revision))
-            .bind(json(state)?)
-            .execute(&mut *tx)
-            .await?;
-    }
+    write_shared::<Sqlite>(tx, &room_s, batch).await?;
     Ok(())
 }
 
