@@ -2,13 +2,15 @@
 //! backend for several server nodes sharing one database. Both implement
 //! the same trait with the same semantics; every method is one transaction.
 //! The database URL's scheme picks the backend ([`open`]).
-
 //!
-//! Layout: the backend-neutral pieces sit here, one concept a file (the
-//! trait below, [`records`], [`error`], the lease rule in `lease.rs`, the
-//! decoding of stored rows in `rows.rs`, the purge rules in `purge.rs`);
-//! each backend has its own folder with its connection, writes, leases and
-//! purge (`sqlite/`, `postgres/`).
+//! Layout: the backend-neutral pieces sit here, one concept a file: the
+//! trait below, the records (`records.rs`), errors (`error.rs`), the lease
+//! rule (`lease.rs`), the decoding of stored rows (`rows.rs`), the purge
+//! rules (`purge.rs`), and the one implementation of the trait both
+//! backends run (`queries.rs`, over `backend.rs`; the batch parts written
+//! alike in `batch.rs`). Each backend has its own folder with its
+//! connection, dialect, batch writes, leases and compaction (`sqlite/`,
+//! `postgres/`).
 
 mod backend;
 mod batch;

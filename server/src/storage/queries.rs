@@ -22,6 +22,8 @@ use super::{
     UserRecord,
 };
 
+/// Every [`Backend`] is a [`Storage`]; the bounds say what the statements
+/// below need from its sqlx driver, and hold for SQLite and PostgreSQL.
 #[async_trait]
 impl<B> Storage for B
 where
@@ -128,6 +130,9 @@ where
             .fetch_optional(&mut *tx)
             .await?;
         let Some(record) = rows::optional(record, rows::room)? else {
+            // Ended here, not left to the drop: a pooled connection goes
+            // back outside any transaction.
+            tx.commit().await?;
             return Ok(None);
         };
         let snapshot = sqlx::query("SELECT state FROM snapshots WHERE room_id = $1 ORDER BY revision DESC LIMIT 1")
