@@ -21,6 +21,8 @@ pub const ENV_TOKEN: &str = "TRUSTROOM_TOKEN";
 pub const ENV_CONFIG: &str = "TRUSTROOM_CONFIG";
 /// Environment variable selecting a profile of the config file.
 pub const ENV_PROFILE: &str = "TRUSTROOM_PROFILE";
+/// Environment variable naming a PEM file of CA certificates trusted for `wss://`.
+pub const ENV_CA_FILE: &str = "TRUSTROOM_CA_FILE";
 
 /// A commented example of the config file (`trustroom config example`).
 pub const EXAMPLE: &str = r#"# Trustroom client configuration (TOML).
@@ -38,6 +40,11 @@ url = "ws://127.0.0.1:7420"
 
 # Your access token, as printed by `trustroom-server user add NAME`.
 token = "paste-your-token-here"
+
+# For wss:// servers whose certificate is signed by your own CA: a PEM file
+# of CA certificates trusted besides the usual web roots (like --ca-file or
+# TRUSTROOM_CA_FILE).
+# ca_file = "/etc/trustroom/team-ca.pem"
 
 # Named profiles, selected with --profile NAME or TRUSTROOM_PROFILE.
 # A profile's keys win over the top-level keys above.
@@ -59,6 +66,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub token: Option<String>,
     #[serde(default)]
+    pub ca_file: Option<String>,
+    #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
 }
 
@@ -70,6 +79,8 @@ pub struct Profile {
     pub url: Option<String>,
     #[serde(default)]
     pub token: Option<String>,
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 /// Why the configuration could not be used.
@@ -120,13 +131,14 @@ impl fmt::Display for Source {
 pub struct Layer {
     pub url: Option<String>,
     pub token: Option<String>,
+    pub ca_file: Option<String>,
 }
 
 impl Layer {
     /// The environment layer, read through `get` (so tests need no real environment).
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Layer {
         let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        Layer { url: non_empty(ENV_URL), token: non_empty(ENV_TOKEN) }
+        Layer { url: non_empty(ENV_URL), token: non_empty(ENV_TOKEN), ca_file: non_empty(ENV_CA_FILE) }
     }
 }
 
@@ -135,6 +147,7 @@ impl Layer {
 pub struct Layered {
     pub url: Option<(String, Source)>,
     pub token: Option<(String, Source)>,
+    pub ca_file: Option<(String, Source)>,
 }
 
 /// The connection settings a command needs.
@@ -142,6 +155,8 @@ pub struct Layered {
 pub struct ConnectSettings {
     pub url: String,
     pub token: String,
+    /// CA certificates trusted for `wss://` besides the web roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Layers flag over environment over file (profile over top level).
@@ -163,6 +178,7 @@ pub fn layer(flags: &Layer, env: &Layer, file: Option<&ConfigFile>, profile: Opt
     Layered {
         url: pick(&flags.url, &env.url, profile.map(|p| &p.url), file.map(|f| &f.url)),
         token: pick(&flags.token, &env.token, profile.map(|p| &p.token), file.map(|f| &f.token)),
+        ca_file: pick(&flags.ca_file, &env.ca_file, profile.map(|p| &p.ca_file), file.map(|f| &f.ca_file)),
     }
 }
 
@@ -177,7 +193,8 @@ impl Layered {
             .as_ref()
             .map(|(t, _)| t.trim().to_string())
             .ok_or_else(|| ConfigError::MissingToken { path: config_path.to_string() })?;
-        Ok(ConnectSettings { url, token })
+        let ca_file = self.ca_file.as_ref().map(|(f, _)| PathBuf::from(f.trim()));
+        Ok(ConnectSettings { url, token, ca_file })
     }
 }
 
@@ -276,11 +293,12 @@ token = "profile-token"
     #[test]
     fn flag_wins_over_env_over_file() {
         let f = file();
-        let flags = Layer { url: s("ws://flag:1"), token: None };
-        let env = Layer { url: s("ws://env:1"), token: s("env-token") };
+        let flags = Layer { url: s("ws://flag:1"), token: None, ca_file: None };
+        let env = Layer { url: s("ws://env:1"), token: s("env-token"), ca_file: s("/env/ca.pem") };
         let l = layer(&flags, &env, Some(&f), None);
         assert_eq!(l.url, Some(("ws://flag:1".into(), Source::Flag)));
         assert_eq!(l.token, Some(("env-token".into(), Source::Env)));
+        assert_eq!(l.ca_file, Some(("/env/ca.pem".into(), Source::Env)));
 
         let l = layer(&Layer::default(), &Layer::default(), Some(&f), None);
         assert_eq!(l.url, Some(("ws://file:1".into(), Source::File)));
@@ -294,7 +312,7 @@ token = "profile-token"
         let l = layer(&Layer::default(), &Layer::default(), Some(&f), Some(p));
         assert_eq!(l.token, Some(("profile-token".into(), Source::Profile)));
         assert_eq!(l.url, Some(("ws://file:1".into(), Source::File)));
-        let env = Layer { url: None, token: s("env-token") };
+        let env = Layer { url: None, token: s("env-token"), ca_file: None };
         let l = layer(&Layer::default(), &env, Some(&f), Some(p));
         assert_eq!(l.token, Some(("env-token".into(), Source::Env)));
     }
@@ -311,17 +329,19 @@ token = "profile-token"
         let env = Layer::from_env(|k| if k == ENV_TOKEN { s("  ") } else { s("ws://e:1") });
         assert_eq!(env.token, None);
         assert_eq!(env.url, s("ws://e:1"));
-        let l = layer(&Layer { url: s(""), token: None }, &env, None, None);
+        let l = layer(&Layer { url: s(""), token: None, ca_file: None }, &env, None, None);
         assert_eq!(l.url, Some(("ws://e:1".into(), Source::Env)));
         assert!(matches!(l.require("x"), Err(ConfigError::MissingToken { .. })));
     }
 
     #[test]
     fn require_checks_the_url_scheme() {
-        let l = Layered { url: Some(("http://h:1".into(), Source::Flag)), token: Some(("t".into(), Source::Flag)) };
+        let t = Some(("t".into(), Source::Flag));
+        let l = Layered { url: Some(("http://h:1".into(), Source::Flag)), token: t.clone(), ca_file: None };
         assert!(matches!(l.require("x"), Err(ConfigError::BadUrl { .. })));
-        let l = Layered { url: Some(("ws://h:1".into(), Source::Flag)), token: Some(("t".into(), Source::Flag)) };
-        assert_eq!(l.require("x").expect("complete"), ConnectSettings { url: "ws://h:1".into(), token: "t".into() });
+        let l = Layered { url: Some(("ws://h:1".into(), Source::Flag)), token: t, ca_file: None };
+        let want = ConnectSettings { url: "ws://h:1".into(), token: "t".into(), ca_file: None };
+        assert_eq!(l.require("x").expect("complete"), want);
         assert!(matches!(Layered::default().require("x"), Err(ConfigError::MissingUrl { .. })));
     }
 
@@ -329,6 +349,12 @@ token = "profile-token"
     fn the_example_parses_and_unknown_keys_are_refused() {
         let ex = parse(EXAMPLE, Path::new("example")).expect("example is valid");
         assert_eq!(ex.profiles.len(), 2);
+        let f =
+            parse("ca_file = \"/etc/ca.pem\"\n[profiles.p]\nca_file = \"/p/ca.pem\"", Path::new("c")).expect("valid");
+        let l = layer(&Layer::default(), &Layer::default(), Some(&f), f.profiles.get("p"));
+        assert_eq!(l.ca_file, Some(("/p/ca.pem".into(), Source::Profile)));
+        let l = layer(&Layer { ca_file: s("/flag/ca.pem"), ..Layer::default() }, &Layer::default(), Some(&f), None);
+        assert_eq!(l.ca_file, Some(("/flag/ca.pem".into(), Source::Flag)));
         assert!(parse("tokn = \"x\"", Path::new("c")).is_err());
     }
 

@@ -134,7 +134,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         return server.shutdown().await;
     }
     println!("Opening the TUI as {} (owner)…", owner.name);
-    let opts = crate::tui::TuiOptions { url: server.url.clone(), token: owner.token.clone(), room, help_extra };
+    let opts = crate::tui::TuiOptions {
+        url: server.url.clone(),
+        token: owner.token.clone(),
+        trust: crate::session::Trust::default(),
+        room,
+        help_extra,
+    };
     let result = crate::tui::run(opts).await;
     let stopped = server.shutdown().await;
     result?;

@@ -5,8 +5,8 @@
 mod agent;
 mod cli;
 mod config;
-mod conn;
 mod demo;
+mod session;
 mod tui;
 
 use std::process::ExitCode;

@@ -6,13 +6,14 @@
 #![allow(dead_code, unused_imports)]
 
 mod common;
-#[path = "../src/conn.rs"]
-mod conn;
+#[path = "../src/session/mod.rs"]
+mod session;
 #[path = "../src/tui/mod.rs"]
 mod tui;
 
 use common::*;
 use crossterm::event::KeyCode;
+use session::connection::NetEvent;
 use trustroom_shared::access::{
     AccessRequest, AccessScope, BreakGlass, Decided, EndCause, Ended, RequestStatus, SYSTEM,
 };
@@ -23,7 +24,6 @@ use trustroom_shared::protocol::{AnnexContent, Request, ServerFrame};
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{AnnexId, UserId};
 use tui::app::{AnnexOpen, App, Pending};
-use tui::net::NetEvent;
 
 const REQUEST: u128 = 0x701;
 const GLASS: u128 = 0x801;
@@ -51,7 +51,7 @@ fn access_request(requester: u128, annex: u128, status: RequestStatus) -> Access
 }
 
 fn event(app: &App, change: Change, author: u128) -> NetEvent {
-    let state = app.state.as_ref().expect("state");
+    let state = app.replica.state.as_ref().expect("state");
     let rev =
         Revision { revision: state.revision + 1, author: UserId(uid(author)), at_ms: now_ms(), client: None, change };
     NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(rev) })

@@ -4,14 +4,15 @@
 #![allow(dead_code, unused_imports)]
 
 mod common;
-#[path = "../src/conn.rs"]
-mod conn;
+#[path = "../src/session/mod.rs"]
+mod session;
 #[path = "../src/tui/mod.rs"]
 mod tui;
 
 use common::*;
 use crossterm::event::KeyCode;
 use serde_json::json;
+use session::connection::NetEvent;
 use trustroom_shared::change::{Change, ClientStamp, Revision};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::{OpLimits, TextOp};
@@ -20,7 +21,6 @@ use trustroom_shared::release::{Audience, Cosignature, Lane, ReleasePolicy, Rele
 use trustroom_shared::role::Discipline;
 use trustroom_shared::{ClientId, UserId};
 use tui::app::{App, ConnState, Pending};
-use tui::net::NetEvent;
 
 fn edits(app: &App) -> Vec<(u64, u64, TextOp)> {
     app.outbox
@@ -43,7 +43,7 @@ fn ev(app: &mut App, rev: Revision) {
 fn own_ack(app: &App, base_text: &str, op: &TextOp, seq: u64) -> Revision {
     let _ = base_text;
     Revision {
-        revision: app.state.as_ref().map_or(0, |s| s.revision) + 1,
+        revision: app.replica.state.as_ref().map_or(0, |s| s.revision) + 1,
         author: UserId(uid(OWNER)),
         at_ms: 0,
         client: Some(ClientStamp { client: ClientId(uid(MY_CLIENT)), seq }),
@@ -78,7 +78,7 @@ fn typing_sends_one_op_in_flight_then_the_buffer_after_the_ack() {
     let sent = edits(&app);
     assert_eq!(sent.len(), 1, "buffer sent after ack");
     assert_eq!(sent[0].0, 13, "buffer based on the ack's revision");
-    assert_eq!(app.state.as_ref().expect("state").sections[0].body, format!("A{original}"));
+    assert_eq!(app.replica.state.as_ref().expect("state").sections[0].body, format!("A{original}"));
 }
 
 #[test]
@@ -111,11 +111,11 @@ fn undo_reverts_only_our_own_edit() {
     let a = own_ack(&app, &original, &op, seq);
     ev(&mut app, a);
     let (_, seq2, op2) = edits(&app)[0].clone();
-    let server = app.state.as_ref().expect("state").sections[0].body.clone();
+    let server = app.replica.state.as_ref().expect("state").sections[0].body.clone();
     app.outbox.clear();
     let a = own_ack(&app, &server, &op2, seq2);
     ev(&mut app, a);
-    let server = app.state.as_ref().expect("state").sections[0].body.clone();
+    let server = app.replica.state.as_ref().expect("state").sections[0].body.clone();
     assert!(server.starts_with("mine "));
     let theirs = format!("{server}\n\nTheirs.");
     let r = remote_edit(&app, 0, &server, &theirs);
@@ -144,17 +144,17 @@ fn a_gap_in_revisions_triggers_a_resync_never_a_silent_skip() {
         op: TextOp::from_texts(&format!("{b0} ab"), &format!("{b0} abc")).to_wire(),
     };
     ev(&mut app, e15.clone()); // 13 and 14 are missing
-    assert!(app.resyncing);
+    assert!(app.replica.resyncing);
     let join = app.outbox.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("a join").clone();
     assert!(matches!(join.request, Request::Join { since: Some(12), .. }), "replay from the last revision seen");
-    assert_eq!(app.state.as_ref().expect("state").revision, 12, "nothing applied past the gap");
+    assert_eq!(app.replica.state.as_ref().expect("state").revision, 12, "nothing applied past the gap");
     // The replay arrives in order, then the join's answer.
     for e in [e13, e14, e15] {
         ev(&mut app, e);
     }
     app.on_net(NetEvent::Reply { tag: join.tag, result: Ok(json!({"revision": 15})) });
-    assert!(!app.resyncing);
-    assert_eq!(app.state.as_ref().expect("state").revision, 15);
+    assert!(!app.replica.resyncing);
+    assert_eq!(app.replica.state.as_ref().expect("state").revision, 15);
     assert_eq!(body(&app), format!("{b0} abc"));
 }
 
@@ -174,7 +174,7 @@ fn reconnect_rejoins_since_last_revision_and_resends_the_same_seq() {
     let (_, seq, _) = edits(&app)[0].clone();
     let tag = app.outbox[0].tag;
     app.outbox.clear();
-    app.on_net(NetEvent::Reply { tag, result: Err(conn::RequestError::Disconnected) });
+    app.on_net(NetEvent::Reply { tag, result: Err(session::RequestError::Disconnected) });
     app.on_net(NetEvent::Disconnected {
         reason: "connection lost".into(),
         retry_in: std::time::Duration::from_millis(300),
@@ -221,7 +221,7 @@ fn refused_edit_resets_the_section_to_the_server_text() {
     let tag = app.outbox[0].tag;
     app.on_net(NetEvent::Reply {
         tag,
-        result: Err(conn::RequestError::Server { code: ErrorCode::ReadOnly, message: "escalated".into() }),
+        result: Err(session::RequestError::Server { code: ErrorCode::ReadOnly, message: "escalated".into() }),
     });
     assert_eq!(body(&app), original);
     assert_eq!(app.editor.text(), original);
@@ -235,7 +235,7 @@ fn a_refused_edit_keeps_the_users_text_in_a_file_it_names() {
     let tag = app.outbox[0].tag;
     app.on_net(NetEvent::Reply {
         tag,
-        result: Err(conn::RequestError::Server {
+        result: Err(session::RequestError::Server {
             code: ErrorCode::Forbidden,
             message: "your role (observer) may not edit".into(),
         }),
@@ -257,7 +257,7 @@ fn an_edit_refused_for_restricted_detail_reverts_keeps_the_text_and_says_why() {
     let tag = app.outbox[0].tag;
     app.on_net(NetEvent::Reply {
         tag,
-        result: Err(conn::RequestError::Server {
+        result: Err(session::RequestError::Server {
             code: ErrorCode::Restricted,
             message: "`op` holds restricted detail; nothing was stored".into(),
         }),
@@ -478,7 +478,7 @@ fn granted_annex_is_requested_gated_one_is_not() {
 #[test]
 fn new_objection_by_someone_else_is_announced() {
     let mut app = app_as(OWNER);
-    let mut o = app.state.as_ref().expect("state").objections.values().next().expect("one").clone();
+    let mut o = app.replica.state.as_ref().expect("state").objections.values().next().expect("one").clone();
     o.id = trustroom_shared::ObjectionId(uid(0x5ff));
     o.number = 9;
     o.text = "Canary objection text".into();
@@ -542,7 +542,7 @@ fn the_readiness_dialog_takes_the_servers_record() {
     let ask =
         app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks the server").clone();
     // The server knows an annex-boundary problem the client cannot see.
-    let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
+    let mut record = trustroom_shared::readiness::readiness(app.replica.state.as_ref().expect("state"));
     record.blockers.push(trustroom_shared::readiness::Blocker::AnnexBoundary {
         section: section_id(0),
         section_title: "Summary".into(),
@@ -564,7 +564,7 @@ fn cosign_fetches_the_hash_then_confirms() {
     let ask =
         app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
     app.outbox.clear();
-    let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
+    let mut record = trustroom_shared::readiness::readiness(app.replica.state.as_ref().expect("state"));
     record.content_hash = "c0ffee".repeat(10);
     app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
     let screen = render(&mut app, 100, 24);
@@ -585,7 +585,7 @@ fn cosign_asks_for_the_lane_and_audience() {
     let ask =
         app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
     app.outbox.clear();
-    let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
+    let mut record = trustroom_shared::readiness::readiness(app.replica.state.as_ref().expect("state"));
     record.content_hash = "c0ffee".repeat(10);
     app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
     key(&mut app, KeyCode::Right);
@@ -661,7 +661,7 @@ fn an_objection_lost_with_the_connection_is_resent_with_its_seq_after_the_rejoin
     let (tag, seq, text) = objection_sent(&app).expect("objection sent");
     app.outbox.clear();
     // The socket dies before the answer: the objection is kept, not dropped.
-    app.on_net(NetEvent::Reply { tag, result: Err(conn::RequestError::Disconnected) });
+    app.on_net(NetEvent::Reply { tag, result: Err(session::RequestError::Disconnected) });
     assert_eq!(app.unsent.len(), 1);
     assert!(app.notices.iter().any(|n| n.text.contains("objection not acknowledged yet")), "the user is told");
     assert!(!app.notices.iter().any(|n| n.text.contains("objection not raised")), "not reported as failed");
@@ -692,7 +692,7 @@ fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_word
     let (tag, seq, _) = objection_sent(&app).expect("handed to the network task");
     app.outbox.clear();
     // The network task answers at once while it waits out its backoff.
-    app.on_net(NetEvent::Reply { tag, result: Err(conn::RequestError::Disconnected) });
+    app.on_net(NetEvent::Reply { tag, result: Err(session::RequestError::Disconnected) });
     assert!(app.overlay.is_none() && app.unsent.len() == 1);
     reconnect(&mut app);
     let (tag2, seq2, _) = objection_sent(&app).expect("re-sent");
@@ -700,7 +700,7 @@ fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_word
     // Demoted while offline: the server refuses; the words go to a file.
     app.on_net(NetEvent::Reply {
         tag: tag2,
-        result: Err(conn::RequestError::Server {
+        result: Err(session::RequestError::Server {
             code: ErrorCode::Forbidden,
             message: "your role (observer) may not object".into(),
         }),

@@ -8,8 +8,8 @@
 //! ```
 #![allow(dead_code, unused_imports)]
 
-#[path = "../src/conn.rs"]
-mod conn;
+#[path = "../src/session/mod.rs"]
+mod session;
 #[path = "../src/tui/mod.rs"]
 mod tui;
 
@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use session::connection::{self as net, NetCommand, NetConfig, NetEvent};
 use tokio::sync::mpsc;
 use trustroom_shared::ClientId;
 use tui::app::{App, ConnState};
-use tui::net::{self, NetCommand, NetConfig, NetEvent};
 
 struct Side {
     app: App,
@@ -34,7 +34,11 @@ impl Side {
         let client = ClientId::new();
         let (cmd, cmd_rx) = mpsc::channel(256);
         let (evt_tx, evt) = mpsc::channel(1024);
-        tokio::spawn(net::run(NetConfig { url: url.into(), token: token.into(), client }, cmd_rx, evt_tx));
+        tokio::spawn(net::run(
+            NetConfig { url: url.into(), token: token.into(), client, trust: session::Trust::default() },
+            cmd_rx,
+            evt_tx,
+        ));
         let app = App::new(room.into(), Vec::new(), tui::theme::Theme::new(true, false), client);
         Side { app, cmd, evt }
     }
@@ -76,7 +80,7 @@ async fn remote_edit_reaches_the_other_screen() {
     let mut a = Side::start(&server.url, &token("owner"), &room);
     let mut b = Side::start(&server.url, &token("reviewer/privacy"), &room);
     for s in [&mut a, &mut b] {
-        assert!(s.until(|app| app.conn == ConnState::Connected && app.state.is_some()).await, "joined");
+        assert!(s.until(|app| app.conn == ConnState::Connected && app.replica.state.is_some()).await, "joined");
     }
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
     let section = a.app.current_section_id().expect("a section");

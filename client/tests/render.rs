@@ -5,19 +5,19 @@
 #![allow(dead_code, unused_imports)]
 
 mod common;
-#[path = "../src/conn.rs"]
-mod conn;
+#[path = "../src/session/mod.rs"]
+mod session;
 #[path = "../src/tui/mod.rs"]
 mod tui;
 
 use common::*;
 use crossterm::event::KeyCode;
 use serde_json::json;
+use session::connection::NetEvent;
 use trustroom_shared::AnnexId;
 use trustroom_shared::protocol::{AnnexContent, Request, ServerFrame};
 use trustroom_shared::release::ReleaseState;
 use tui::app::{App, ConnState, Overlay};
-use tui::net::NetEvent;
 
 /// The tag of the only pending request of a kind.
 fn tag_of(app: &App, pred: impl Fn(&tui::app::Pending) -> bool) -> u64 {
@@ -167,7 +167,7 @@ fn cosign_dialog_shows_lane_and_audience() {
     key(&mut app, KeyCode::Char('S'));
     let ask =
         app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
-    let mut record = trustroom_shared::readiness::readiness(app.state.as_ref().expect("state"));
+    let mut record = trustroom_shared::readiness::readiness(app.replica.state.as_ref().expect("state"));
     record.content_hash = "9f2c".repeat(16);
     app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
     key(&mut app, KeyCode::Tab);

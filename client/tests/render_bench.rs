@@ -7,8 +7,8 @@
 #![allow(dead_code, unused_imports)]
 
 mod common;
-#[path = "../src/conn.rs"]
-mod conn;
+#[path = "../src/session/mod.rs"]
+mod session;
 #[path = "../src/tui/mod.rs"]
 mod tui;
 
@@ -18,9 +18,9 @@ use common::*;
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use session::connection::NetEvent;
 use trustroom_shared::protocol::ServerFrame;
 use trustroom_shared::room::Section;
-use tui::net::NetEvent;
 
 fn big_room() -> trustroom_shared::room::RoomState {
     let mut st = room_state();

@@ -3,13 +3,14 @@
 #![allow(dead_code, unused_imports)]
 
 mod common;
-#[path = "../src/conn.rs"]
-mod conn;
+#[path = "../src/session/mod.rs"]
+mod session;
 #[path = "../src/tui/mod.rs"]
 mod tui;
 
 use common::*;
 use crossterm::event::KeyCode;
+use session::connection::NetEvent;
 use trustroom_shared::boundary::{BoundaryCategory, BoundaryFlag};
 use trustroom_shared::change::{Change, Revision};
 use trustroom_shared::objection::ObjectionKind;
@@ -21,7 +22,6 @@ use trustroom_shared::stats::{ObjectionCounts, Outcomes, RoleOutcomes, RoomStats
 use trustroom_shared::suggestion::{Proposal, RegisterProposal, Suggestion, SuggestionStatus};
 use trustroom_shared::{ObjectionId, RoomId, SuggestionId, UserId};
 use tui::app::{App, Overlay};
-use tui::net::NetEvent;
 
 fn sid(n: u128) -> SuggestionId {
     SuggestionId(uid(0x700 + n))
@@ -259,14 +259,14 @@ fn a_suggestion_follows_edits_and_leaves_the_list_when_decided() {
     key(&mut app, KeyCode::Char('u'));
     // Someone edits the section before the suggestion: it is rebased and
     // still shows in place.
-    let body = app.state.as_ref().expect("state").sections[1].body.clone();
+    let body = app.replica.state.as_ref().expect("state").sections[1].body.clone();
     let ev = remote_edit(&app, 1, &body, &format!("# Chronology (UTC)\n\n{body}"));
     app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(ev) }));
     let screen = render(&mut app, 120, 30);
     assert!(screen.contains("# Chronology (UTC)"), "{screen}");
     assert!(screen.contains("09:19 customer list refreshed"), "{screen}");
     // Decided elsewhere: the screen moves on to the next one.
-    let state = app.state.as_ref().expect("state");
+    let state = app.replica.state.as_ref().expect("state");
     let rev = Revision {
         revision: state.revision + 1,
         author: UserId(uid(OWNER)),
@@ -339,7 +339,7 @@ fn stats_screen_draws_sparklines_outcomes_and_the_chronology_timeline() {
     assert!(matches!(request, Request::Stats { .. }), "{request:?}");
     let screen = render(&mut app, 120, 40);
     assert!(screen.contains("asking the server for the figures"), "{screen}");
-    let state = app.state.clone().expect("state");
+    let state = app.replica.state.clone().expect("state");
     app.on_net(NetEvent::Reply { tag, result: Ok(serde_json::to_value(stats(&state)).expect("json")) });
     let screen = render(&mut app, 120, 40);
     for needle in [

@@ -27,16 +27,14 @@ use std::collections::BTreeSet;
 
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::statement::{StatementLabel, statements};
+use trustroom_shared::timeline;
 
 use super::sources::{SourceRecord, Sources};
 
 /// Record kinds that are never chronology entries.
 pub const NOT_EVENTS: [&str; 2] = ["comment", "note"];
 
-/// Whether a section title is the chronology's (`Chronology`, `Chronology (UTC)`, …).
-pub fn is_chronology_title(title: &str) -> bool {
-    title.trim().to_lowercase().starts_with("chronology")
-}
+pub use trustroom_shared::timeline::is_chronology_title;
 
 /// The incident day: the date of the earliest record.
 pub fn incident_day(sources: &Sources) -> Option<&str> {
@@ -72,24 +70,10 @@ struct TimedEntry {
     end: usize,
 }
 
-/// `YYYY-MM-DD HH:MM` or `HH:MM` at the start of `text`.
+/// `(date, HH:MM)` at the start of `text`; an undated entry is on `day`.
 fn leading_time(text: &str, day: &str) -> Option<(String, String)> {
-    let t = text.trim_start();
-    let is_clock = |s: &str| {
-        let b = s.as_bytes();
-        b.len() >= 5 && b[..2].iter().all(u8::is_ascii_digit) && b[2] == b':' && b[3..5].iter().all(u8::is_ascii_digit)
-    };
-    let b = t.as_bytes();
-    let dated = b.len() >= 16
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b' '
-        && is_clock(&t[11..]);
-    if dated {
-        return Some((t[..10].to_string(), t[11..16].to_string()));
-    }
-    is_clock(t).then(|| (day.to_string(), t[..5].to_string()))
+    let t = timeline::leading_time(text.trim_start())?;
+    Some((t.date.unwrap_or(day).to_string(), t.clock.to_string()))
 }
 
 fn timed_entries(body: &str, day: &str) -> Vec<TimedEntry> {

@@ -1,10 +1,10 @@
 //! The agent's connection loop: join, plan, send, react.
 //!
-//! One task, one `select!` over pushed frames (events applied with the
-//! shared `change::apply`, so the agent sees exactly what the server has),
+//! One task, one `select!` over pushed frames (events kept in the session
+//! layer's [`Replica`], so the agent sees exactly what the server has),
 //! a debounce timer (a burst of changes is planned once), a poll of the
 //! source files' modification times, and Ctrl-C. A lost connection is
-//! retried with exponential backoff (0.5 s doubling to 30 s, with jitter);
+//! retried with the session layer's backoff ([`crate::session::backoff`]);
 //! each reconnect starts from a fresh snapshot, so nothing is missed.
 //!
 //! Idempotence comes from [`plan`](super::plan::plan): it recognises the
@@ -18,10 +18,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, bail};
 use serde_json::json;
 use tokio::time::Instant;
-use trustroom_shared::change::apply;
 use trustroom_shared::protocol::{ErrorCode, ServerFrame, SuggestAck};
 use trustroom_shared::role::{AgentRole, Role};
-use trustroom_shared::room::RoomState;
 use trustroom_shared::{RoomId, UserId};
 
 use super::AgentArgs;
@@ -30,13 +28,12 @@ use super::sources::Sources;
 use super::wire;
 use crate::cli::commands::Ctx;
 use crate::cli::session::Session;
-use crate::conn::RequestError;
+use crate::session::backoff::Backoff;
+use crate::session::replica::{Fit, Replica};
+use crate::session::{ConnectError, RequestError};
 
 /// Quiet time after a change before planning (coalesces bursts).
 const DEBOUNCE: Duration = Duration::from_millis(250);
-/// First and longest wait between reconnect attempts.
-const BACKOFF_START: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Why the agent stopped for good (no point reconnecting).
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +83,7 @@ pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<()> {
     if role != AgentRole::ObjectionNormaliser && agent.sources.is_empty() {
         eprintln!("{role}: no source records (--source FILE.jsonl); working from the room alone");
     }
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::default();
     loop {
         let started = Instant::now();
         let result = tokio::select! {
@@ -103,17 +100,16 @@ pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<()> {
             }
             Err(e) if e.downcast_ref::<Fatal>().is_some() || agent.args.once || !retryable(&e) => return Err(e),
             Err(e) => {
-                if started.elapsed() > BACKOFF_MAX {
-                    backoff = BACKOFF_START;
+                // A session that lasted counts as a success: start the waits again.
+                if started.elapsed() > crate::session::backoff::MAX {
+                    backoff.reset();
                 }
-                let jitter = Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64 / 4));
-                let wait = backoff + jitter;
+                let wait = backoff.next_delay();
                 eprintln!("{role}: connection lost ({e:#}); reconnecting in {:.1}s", wait.as_secs_f32());
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = stop_signal() => return Ok(()),
                 }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
     }
@@ -125,15 +121,21 @@ fn retryable(e: &anyhow::Error) -> bool {
         c.downcast_ref::<RequestError>()
             .and_then(RequestError::code)
             .or_else(|| c.downcast_ref::<crate::cli::exit::LocalError>().map(|l| l.code))
-            .or_else(|| match c.downcast_ref::<crate::conn::ConnectError>() {
-                Some(crate::conn::ConnectError::Refused { code, .. }) => Some(*code),
+            .or_else(|| match c.downcast_ref::<ConnectError>() {
+                Some(ConnectError::Refused { code, .. }) => Some(*code),
                 _ => None,
             })
     });
-    !matches!(
-        code,
-        Some(ErrorCode::Unauthenticated | ErrorCode::UnsupportedVersion | ErrorCode::NotFound | ErrorCode::Forbidden)
-    )
+    let untrusted = e.chain().any(|c| {
+        matches!(c.downcast_ref::<ConnectError>(), Some(ConnectError::Untrusted { .. } | ConnectError::Trust(_)))
+    });
+    !untrusted
+        && !matches!(
+            code,
+            Some(
+                ErrorCode::Unauthenticated | ErrorCode::UnsupportedVersion | ErrorCode::NotFound | ErrorCode::Forbidden
+            )
+        )
 }
 
 async fn stop_signal() {
@@ -170,9 +172,10 @@ impl Agent {
             }
         }
         tracing::info!(role = %self.role, room = %room, "joined as {}", snapshot.me.name);
-        let mut state = snapshot.state;
+        let mut replica = Replica::from_snapshot(snapshot.state);
         self.sent.clear();
-        self.act(&mut session, room, me, &mut state).await?;
+        let joined_on = session.reconnects();
+        self.act(&mut session, room, me, &replica).await?;
         if self.args.once {
             return Ok(());
         }
@@ -190,13 +193,13 @@ impl Agent {
             tokio::select! {
                 frame = session.pushed.recv() => {
                     let Some(frame) = frame else { bail!("the server closed the connection") };
-                    if self.on_frame(room, &mut state, frame)? {
+                    if self.on_frame(room, &mut replica, frame)? {
                         due = Some(Instant::now() + DEBOUNCE);
                     }
                 }
                 _ = debounce => {
                     due = None;
-                    self.act(&mut session, room, me, &mut state).await?;
+                    self.act(&mut session, room, me, &replica).await?;
                 }
                 _ = ticker.tick() => {
                     if self.reload_sources_if_changed() {
@@ -204,21 +207,28 @@ impl Agent {
                     }
                 }
             }
+            if session.reconnects() != joined_on {
+                // A request moved to another node: this connection never
+                // joined the room, so start again from a fresh snapshot.
+                bail!("the connection moved to another server node");
+            }
         }
     }
 
     /// Applies a pushed frame; true when the room changed.
-    fn on_frame(&mut self, room: RoomId, state: &mut RoomState, frame: ServerFrame) -> anyhow::Result<bool> {
+    /// A gap or an event that does not apply ends the session: the
+    /// reconnect starts from a fresh snapshot.
+    fn on_frame(&mut self, room: RoomId, replica: &mut Replica, frame: ServerFrame) -> anyhow::Result<bool> {
         match frame {
             ServerFrame::Event { room: r, rev } if r == room => {
-                if rev.revision <= state.revision {
+                if matches!(replica.fit(&rev), Fit::Known) {
                     return Ok(false);
                 }
-                apply(state, &rev).with_context(|| format!("applying revision {} (resyncing)", rev.revision))?;
+                replica.apply(&rev).with_context(|| format!("applying revision {} (resyncing)", rev.revision))?;
                 Ok(true)
             }
             ServerFrame::Snapshot { room: r, snapshot } if r == room => {
-                *state = snapshot.state;
+                replica.replace(snapshot.state);
                 Ok(true)
             }
             ServerFrame::Closing { code, reason } => bail!("the server is closing the connection ({code}): {reason}"),
@@ -250,13 +260,8 @@ impl Agent {
     }
 
     /// Plans on the current state and sends what is new, one request at a time.
-    async fn act(
-        &mut self,
-        session: &mut Session,
-        room: RoomId,
-        me: UserId,
-        state: &mut RoomState,
-    ) -> anyhow::Result<()> {
+    async fn act(&mut self, session: &mut Session, room: RoomId, me: UserId, replica: &Replica) -> anyhow::Result<()> {
+        let Some(state) = replica.state.as_ref() else { return Ok(()) };
         let revision = state.revision;
         self.sent.retain(|_, shown_at| *shown_at > revision);
         let actions = plan(self.role, state, me, &self.sources, &self.opts);

@@ -242,15 +242,8 @@ fn annex_ids(state: &RoomState, names: &[String]) -> anyhow::Result<Vec<AnnexId>
 }
 
 fn member_id(state: &RoomState, name: &str) -> anyhow::Result<UserId> {
-    if let Ok(id) = name.trim().parse::<UserId>()
-        && state.member(id).is_some()
-    {
-        return Ok(id);
-    }
-    state
-        .members
-        .values()
-        .find(|m| m.name == name)
+    trustroom_shared::members::matching(state, name)
+        .first()
         .map(|m| m.user)
         .ok_or_else(|| LocalError::not_found(format!("no member named {name:?} in the room")).into())
 }

@@ -46,6 +46,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub profile: Option<String>,
 
+    /// PEM file of CA certificates to trust for wss:// besides the web roots [env: TRUSTROOM_CA_FILE]
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
+    pub ca_file: Option<String>,
+
     /// Seconds to wait for the server to connect or answer
     #[arg(
         long,

@@ -420,7 +420,7 @@ pub async fn watch(ctx: &Ctx, room: &str, since: Option<u64>) -> anyhow::Result<
                 let Some(frame) = frame else {
                     return Err(match closing {
                         Some((code, reason)) => LocalError::new(code, format!("the server closed the connection: {reason}")).into(),
-                        None => anyhow::Error::new(crate::conn::RequestError::Disconnected).context("watching the room"),
+                        None => anyhow::Error::new(crate::session::RequestError::Disconnected).context("watching the room"),
                     });
                 };
                 if matches!(frame, ServerFrame::Pong) {
@@ -440,7 +440,7 @@ pub async fn watch(ctx: &Ctx, room: &str, since: Option<u64>) -> anyhow::Result<
                 match answer {
                     Ok(Ok(_)) => tracing::debug!("joined"),
                     Ok(Err(e)) => return Err(anyhow::Error::new(e).context("joining the room")),
-                    Err(_) => return Err(anyhow::Error::new(crate::conn::RequestError::Disconnected).context("joining the room")),
+                    Err(_) => return Err(anyhow::Error::new(crate::session::RequestError::Disconnected).context("joining the room")),
                 }
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use trustroom_shared::protocol::ErrorCode;
 
 use crate::config::ConfigError;
-use crate::conn::{ConnectError, RequestError};
+use crate::session::{ConnectError, RequestError};
 
 /// The exit-code table, shown after `trustroom --help` and in docs/cli.md.
 pub const EXIT_CODES_HELP: &str = "\
@@ -31,6 +31,7 @@ Environment:
   TRUSTROOM_TOKEN    access token (like --token; preferred: flags show up in `ps`)
   TRUSTROOM_CONFIG   config file (like --config)
   TRUSTROOM_PROFILE  config profile (like --profile)
+  TRUSTROOM_CA_FILE  CA certificates trusted for wss:// (like --ca-file)
   TRUSTROOM_TIMEOUT  seconds to wait for the server (like --timeout)
   RUST_LOG           log filter for stderr logging (like -v)";
 
@@ -125,7 +126,9 @@ pub fn classify(err: &anyhow::Error) -> Failure {
         if let Some(e) = cause.downcast_ref::<ConnectError>() {
             return match e {
                 ConnectError::Refused { code, .. } => Failure::Code(*code),
-                ConnectError::Socket { .. } => Failure::CannotConnect,
+                ConnectError::Socket { .. } | ConnectError::Untrusted { .. } => Failure::CannotConnect,
+                // An unusable CA file is a configuration error.
+                ConnectError::Trust(_) => Failure::Usage,
                 ConnectError::Closed => Failure::Disconnected,
                 ConnectError::Unexpected(_) => Failure::Other,
             };

@@ -34,6 +34,7 @@ struct Globals {
     token: Option<String>,
     config: Option<PathBuf>,
     profile: Option<String>,
+    ca_file: Option<String>,
 }
 
 fn env_var(key: &str) -> Option<String> {
@@ -50,7 +51,7 @@ fn layered(g: &Globals) -> anyhow::Result<(Layered, String)> {
         Some(name) => Some(config::profile(file.as_ref(), name, &path)?),
         None => None,
     };
-    let flags = Layer { url: g.url.clone(), token: g.token.clone() };
+    let flags = Layer { url: g.url.clone(), token: g.token.clone(), ca_file: g.ca_file.clone() };
     let env = Layer::from_env(env_var);
     Ok((config::layer(&flags, &env, file.as_ref(), profile), path))
 }
@@ -69,8 +70,8 @@ pub fn logs_to_stderr(command: &Command) -> bool {
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let Cli { url, token, config, profile, timeout: secs, json, verbose: _, command } = cli;
-    let globals = Globals { url, token, config, profile };
+    let Cli { url, token, config, profile, ca_file, timeout: secs, json, verbose: _, command } = cli;
+    let globals = Globals { url, token, config, profile, ca_file };
     let ctx = || -> anyhow::Result<Ctx> {
         let (layered, path) = layered(&globals)?;
         Ok(Ctx { settings: layered.require(&path)?, timeout: timeout(secs)?, json })
@@ -92,6 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::tui::run(crate::tui::TuiOptions {
                 url: settings.url,
                 token: settings.token,
+                trust: crate::session::Trust::with_ca_file(settings.ca_file),
                 room,
                 help_extra: vec![],
             })
@@ -168,6 +170,10 @@ fn config_command(globals: &Globals, command: ConfigCommand) -> anyhow::Result<(
             match &layered.token {
                 Some((token, source)) => out.push_str(&format!("token: {}  (from {source})\n", config::mask(token))),
                 None => out.push_str("token: not set\n"),
+            }
+            match &layered.ca_file {
+                Some((file, source)) => out.push_str(&format!("ca_file: {file}  (from {source})\n")),
+                None => out.push_str("ca_file: not set (wss:// trusts the web roots)\n"),
             }
             output::emit(&out)?;
         }

@@ -30,16 +30,8 @@ pub fn json_pretty<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(value)?)
 }
 
-/// A member's name, or a short id for someone no longer in the room.
-pub fn name_of(state: &RoomState, user: UserId) -> String {
-    match state.member(user) {
-        Some(m) => m.name.clone(),
-        None => {
-            let id = user.to_string();
-            format!("(former member {})", &id[..8.min(id.len())])
-        }
-    }
-}
+/// A member's name, or `(former member 1234abcd)` for someone no longer in the room.
+pub use trustroom_shared::members::name_or_former as name_of;
 
 /// `rooms`: one line per room, `ID  ROLE  TITLE`.
 pub fn rooms(rooms: &[RoomSummary]) -> String {

@@ -4,7 +4,7 @@
 //! message that says what exists.
 
 use trustroom_shared::annex::Annex;
-use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId, SectionId, UserId};
+use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId, SectionId};
 use trustroom_shared::objection::Objection;
 use trustroom_shared::protocol::RoomSummary;
 use trustroom_shared::room::{Member, RoomState, Section};
@@ -144,10 +144,7 @@ pub fn annex<'a>(state: &'a RoomState, name: &str) -> Result<&'a Annex, LocalErr
 
 /// A member by user id or exact name.
 pub fn member<'a>(state: &'a RoomState, name: &str) -> Result<&'a Member, LocalError> {
-    let matches: Vec<&Member> = match name.trim().parse::<UserId>() {
-        Ok(id) => state.members.get(&id).into_iter().collect(),
-        Err(_) => state.members.values().filter(|m| m.name == name.trim()).collect(),
-    };
+    let matches = trustroom_shared::members::matching(state, name);
     one(
         ("member", "members"),
         name,

@@ -4,6 +4,12 @@
 //! server gave (its `closing` frame) when there was one. A request for a
 //! room another server node sequences (`moved`) is sent again on a new
 //! connection to that node, with the same client id (docs/cluster.md).
+//!
+//! Failover: when the node named by `moved` cannot be reached, or the
+//! node dies under a request that may be repeated, the request is asked
+//! again of every known node with the session layer's backoff
+//! ([`crate::session::failover`]) until `--timeout` is spent; only then is
+//! the failure reported.
 
 use std::time::Duration;
 
@@ -11,6 +17,7 @@ use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 use trustroom_shared::ClientId;
 use trustroom_shared::change::Revision;
 use trustroom_shared::ids::RoomId;
@@ -20,7 +27,10 @@ use trustroom_shared::view::Snapshot;
 use super::exit::LocalError;
 use super::resolve::{self, RoomName};
 use crate::config::ConnectSettings;
-use crate::conn::{Conn, Pushed, RequestError, follow_moved};
+use crate::session::backoff::Backoff;
+use crate::session::failover::{self, Dialer, Nodes};
+use crate::session::transport::follow_moved;
+use crate::session::{Conn, ConnectError, Pushed, RequestError, Trust};
 
 /// An open connection for one command.
 pub struct Session {
@@ -28,8 +38,12 @@ pub struct Session {
     pub pushed: Pushed,
     next_seq: u64,
     timeout: Duration,
-    token: String,
-    client: ClientId,
+    dialer: Dialer,
+    /// Every node heard of: the configured URL, then `moved` targets.
+    nodes: Nodes,
+    /// Connections opened after the first (redirects and failovers): rooms
+    /// joined before are not joined on the new connection.
+    reconnects: u64,
 }
 
 fn timed_out(what: &str, timeout: Duration) -> anyhow::Error {
@@ -43,37 +57,97 @@ impl Session {
     /// Connects and completes the handshake, with a fresh client id.
     pub async fn open(settings: &ConnectSettings, timeout: Duration) -> anyhow::Result<Session> {
         let client = ClientId::new();
-        let (conn, pushed) = Self::connect(&settings.url, &settings.token, client, timeout).await?;
-        Ok(Session { conn, pushed, next_seq: 1, timeout, token: settings.token.clone(), client })
+        let trust = Trust::with_ca_file(settings.ca_file.clone());
+        let dialer = Dialer { token: settings.token.clone(), client, trust };
+        let (conn, pushed) = Self::connect(&dialer, &settings.url, timeout).await?;
+        Ok(Session { conn, pushed, next_seq: 1, timeout, dialer, nodes: Nodes::new(&settings.url), reconnects: 0 })
     }
 
-    async fn connect(url: &str, token: &str, client: ClientId, timeout: Duration) -> anyhow::Result<(Conn, Pushed)> {
-        tracing::debug!(%url, %client, "connecting");
-        let connecting = Conn::connect(url, token, Some(client));
-        let (conn, welcome, pushed) =
-            tokio::time::timeout(timeout, connecting).await.map_err(|_| timed_out("the handshake", timeout))??;
+    async fn connect(dialer: &Dialer, url: &str, timeout: Duration) -> anyhow::Result<(Conn, Pushed)> {
+        tracing::debug!(%url, client = %dialer.client, "connecting");
+        let deadline = Instant::now() + timeout;
+        let (conn, welcome, pushed) = match dialer.connect(url, deadline).await {
+            Err(ConnectError::Refused { code: ErrorCode::Timeout, .. }) if Instant::now() >= deadline => {
+                return Err(timed_out("the handshake", timeout));
+            }
+            other => other?,
+        };
         tracing::debug!(user = %welcome.user, name = %welcome.name, server = %welcome.server, "welcome");
         Ok((conn, pushed))
     }
 
-    /// Sends `request`, following `moved` answers to the room's node.
+    /// Sends `request`, following `moved` answers to the room's node, and
+    /// riding out a failover until the timeout is spent.
     async fn call_following(&mut self, request: Request, what: &str) -> anyhow::Result<Result<Value, RequestError>> {
+        let deadline = Instant::now() + self.timeout;
+        let mut backoff = Backoff::default();
         let mut hops = 0;
         loop {
-            let rx = self.submit(request.clone()).await?;
-            let answer = tokio::time::timeout(self.timeout, rx).await.map_err(|_| timed_out(what, self.timeout))?;
-            let answer = answer.unwrap_or(Err(RequestError::Disconnected));
-            if let Err(e) = &answer
-                && let Some(url) = follow_moved(&self.conn, e, hops)
-            {
-                tracing::info!(%url, "the room is served by another server node; reconnecting there");
-                self.conn.close().await;
-                (self.conn, self.pushed) = Self::connect(&url, &self.token, self.client, self.timeout).await?;
-                hops += 1;
-                continue;
+            let answer = match self.submit(request.clone()).await {
+                Ok(rx) => tokio::time::timeout_at(deadline, rx)
+                    .await
+                    .map_err(|_| timed_out(what, self.timeout))?
+                    .unwrap_or(Err(RequestError::Disconnected)),
+                Err(e) => match e.downcast::<RequestError>() {
+                    Ok(RequestError::Disconnected) => Err(RequestError::Disconnected),
+                    Ok(other) => return Err(anyhow::Error::new(other)),
+                    Err(e) => return Err(e),
+                },
+            };
+            let failure = match &answer {
+                Err(e) => match follow_moved(&self.conn, e, hops) {
+                    Some(url) => {
+                        tracing::info!(%url, "the room is served by another server node; reconnecting there");
+                        self.conn.close().await;
+                        self.nodes.learn(&url);
+                        hops += 1;
+                        match self.dialer.connect(&url, deadline).await {
+                            Ok((conn, _, pushed)) => {
+                                (self.conn, self.pushed) = (conn, pushed);
+                                self.reconnects += 1;
+                                continue;
+                            }
+                            Err(e) => e,
+                        }
+                    }
+                    None if matches!(e, RequestError::Disconnected) && failover::may_repeat(&request) => {
+                        match self.closing_reason() {
+                            // The node went away (or handed the room on): ask again.
+                            None => ConnectError::Closed,
+                            Some(e) if matches!(e.code(), Some(ErrorCode::Moved | ErrorCode::Unavailable)) => {
+                                ConnectError::Closed
+                            }
+                            Some(e) => return Ok(Err(e)),
+                        }
+                    }
+                    None => return Ok(answer),
+                },
+                Ok(_) => return Ok(answer),
+            };
+            if !failover::is_transient(&failure) {
+                return Err(failure.into());
             }
-            return Ok(answer);
+            // Failover under way: wait and ask every node we know again.
+            let (conn, _, pushed, url) = match self.dialer.reconnect(&self.nodes, &mut backoff, deadline, failure).await
+            {
+                Ok(connected) => connected,
+                Err(ConnectError::Refused { code: ErrorCode::Timeout, .. }) => {
+                    return Err(timed_out(what, self.timeout));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            tracing::info!(%url, "reconnected; asking again");
+            (self.conn, self.pushed) = (conn, pushed);
+            self.reconnects += 1;
+            hops = 0;
         }
+    }
+
+    /// How many times the session moved to a new connection (a redirect or
+    /// a failover). Pushed frames of rooms joined before stop then: a
+    /// caller that follows a room joins it again.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects
     }
 
     /// The next idempotency sequence number (1, 2, …) for this process's client id.
@@ -120,23 +194,28 @@ impl Session {
 
     /// A lost connection reported with the server's reason when it sent one.
     fn explain(&mut self, err: RequestError) -> anyhow::Error {
-        if matches!(err, RequestError::Disconnected) {
-            while let Ok(frame) = self.pushed.try_recv() {
-                match frame {
-                    ServerFrame::Closing { code, reason } => {
-                        return anyhow::Error::new(RequestError::Server {
-                            code,
-                            message: format!("the server closed the connection: {reason}"),
-                        });
-                    }
-                    ServerFrame::Error { id: None, code, message } => {
-                        return anyhow::Error::new(RequestError::Server { code, message });
-                    }
-                    _ => {}
-                }
-            }
+        if matches!(err, RequestError::Disconnected)
+            && let Some(reason) = self.closing_reason()
+        {
+            return anyhow::Error::new(reason);
         }
         anyhow::Error::new(err)
+    }
+
+    /// The reason the server gave for closing the connection, if it did
+    /// (its `closing` frame, or an error frame not tied to a request).
+    fn closing_reason(&mut self) -> Option<RequestError> {
+        while let Ok(frame) = self.pushed.try_recv() {
+            match frame {
+                ServerFrame::Closing { code, reason } => {
+                    let message = format!("the server closed the connection: {reason}");
+                    return Some(RequestError::Server { code, message });
+                }
+                ServerFrame::Error { id: None, code, message } => return Some(RequestError::Server { code, message }),
+                _ => {}
+            }
+        }
+        None
     }
 
     /// The rooms this member belongs to.

@@ -180,7 +180,7 @@ impl App {
             return;
         }
         let i = i.min(n - 1);
-        let rev = self.state.as_ref().map_or(0, |s| s.revision);
+        let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
         if let Some(old) = self.editor.section {
             if let Some(doc) = self.docs.get_mut(&old) {
                 doc.cursor = self.editor.cursor_index();
@@ -258,7 +258,7 @@ impl App {
 
     /// Sends the operation in flight for `id`; `seq` is reused on resends.
     pub fn send_edit(&mut self, id: SectionId, op: TextOp, seq: Option<u64>) {
-        let (Some(room), Some(state)) = (self.room, &self.state) else { return };
+        let (Some(room), Some(state)) = (self.room, &self.replica.state) else { return };
         let base = state.revision;
         let seq = seq.unwrap_or_else(|| self.next_seq());
         if let Some(doc) = self.docs.get_mut(&id) {
@@ -274,7 +274,9 @@ impl App {
     /// from the document — but never the user's words: when the local text
     /// differs, it is first saved to a file whose path is shown.
     pub fn reset_section(&mut self, id: SectionId) {
-        let Some(body) = self.state.as_ref().and_then(|s| s.section(id)).map(|s| s.body.clone()) else { return };
+        let Some(body) = self.replica.state.as_ref().and_then(|s| s.section(id)).map(|s| s.body.clone()) else {
+            return;
+        };
         let Some(doc) = self.docs.get_mut(&id) else { return };
         let kept = (doc.text != body).then(|| keep_unsent_text(id, &doc.text));
         let op = doc.reset(&body);
@@ -342,7 +344,8 @@ impl App {
             self.notify(Level::Info, "select an objection in the register first (r)");
             return;
         };
-        let code = self.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_default();
+        let code =
+            self.replica.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_default();
         self.overlay = Some(Overlay::dialog(Dialog::Reply(ReplyForm {
             objection: id,
             code,
@@ -356,7 +359,7 @@ impl App {
             self.notify(Level::Info, "select an objection in the register first (r)");
             return;
         };
-        let Some(o) = self.state.as_ref().and_then(|s| s.objections.get(&id)) else { return };
+        let Some(o) = self.replica.state.as_ref().and_then(|s| s.objections.get(&id)) else { return };
         if !o.is_open() {
             self.notify(Level::Info, format!("{} is {} — only open objections change status", o.code(), o.status));
             return;
@@ -426,7 +429,7 @@ impl App {
         if !self.owner_check("release or hold") {
             return;
         }
-        let Some(state) = &self.state else { return };
+        let Some(state) = &self.replica.state else { return };
         if matches!(state.release, ReleaseState::Escalated { .. }) {
             self.notify(Level::Warn, "the room is escalated: no release from here");
             return;
@@ -441,7 +444,7 @@ impl App {
             server_checked: self
                 .server_readiness
                 .as_ref()
-                .is_some_and(|r| Some(r.revision) == self.state.as_ref().map(|s| s.revision)),
+                .is_some_and(|r| Some(r.revision) == self.replica.state.as_ref().map(|s| s.revision)),
             record,
             lane: 0,
             audience: 0,
@@ -482,7 +485,7 @@ impl App {
             return;
         }
         let Some(room) = self.room else { return };
-        let rev = self.state.as_ref().map_or(0, |s| s.revision);
+        let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
         match &self.server_readiness {
             Some(r) if r.revision == rev && !r.content_hash.is_empty() => {
                 let d = Dialog::Cosign(CosignForm::new(r.content_hash.clone(), r.content_revision));

@@ -25,6 +25,7 @@ use super::highlight::{Highlight, highlights};
 use super::history::History;
 use super::palette::PaletteState;
 use super::theme::Theme;
+use crate::session::Replica;
 
 /// How long a notification stays bright on the notification line.
 pub const NOTICE_FRESH: Duration = Duration::from_secs(20);
@@ -219,8 +220,9 @@ pub struct App {
     /// Who the server says we are (from `welcome`).
     pub user: Option<(UserId, String)>,
     pub me: Option<MemberSelf>,
-    /// The server's state of the room, at `state.revision`.
-    pub state: Option<RoomState>,
+    /// The room as the server has it (`replica.state`, at its revision),
+    /// kept in step by the session layer's rules.
+    pub replica: Replica,
     pub content_hash: String,
     pub docs: HashMap<SectionId, SectionDoc>,
     /// Other members' cursors, positions in server text at `state.revision`.
@@ -258,10 +260,6 @@ pub struct App {
     pub quit: bool,
     pub exit_error: Option<String>,
     pub dirty: bool,
-    /// A full resync is under way: events are ignored until the snapshot.
-    pub resyncing: bool,
-    /// The resync under way asks for a snapshot (not a replay).
-    pub resync_full: bool,
     pub quit_armed: bool,
     // Caches (see `refresh`).
     pub meta: HashMap<SectionId, SectionMeta>,
@@ -295,7 +293,7 @@ impl App {
             conn: ConnState::Connecting { attempt: 0 },
             user: None,
             me: None,
-            state: None,
+            replica: Replica::default(),
             content_hash: String::new(),
             docs: HashMap::new(),
             presence: HashMap::new(),
@@ -321,8 +319,6 @@ impl App {
             quit: false,
             exit_error: None,
             dirty: true,
-            resyncing: false,
-            resync_full: false,
             quit_armed: false,
             meta: HashMap::new(),
             readiness: None,
@@ -362,7 +358,7 @@ impl App {
         if !me.capabilities.contains(&Capability::Edit) {
             return Some(format!("read-only: {}", me.role.label()));
         }
-        if self.state.as_ref().is_some_and(|s| s.release.is_read_only()) {
+        if self.replica.state.as_ref().is_some_and(|s| s.release.is_read_only()) {
             return Some("read-only: escalated".into());
         }
         None
@@ -372,7 +368,7 @@ impl App {
     /// an active grant or break-glass), recomputed as events arrive.
     pub fn has_annex_access(&self, annex: AnnexId) -> bool {
         let Some(me) = &self.me else { return false };
-        match &self.state {
+        match &self.replica.state {
             Some(state) => trustroom_shared::access::annex_access(state, me.user).contains(&annex),
             None => me.annex_access.contains(&annex),
         }
@@ -380,7 +376,7 @@ impl App {
 
     /// Active break-glass invocations: (code, who, annex codes, reason, ends_at_ms).
     pub fn break_glass(&self) -> Vec<(String, String, Vec<String>, String, i64)> {
-        let Some(state) = &self.state else { return Vec::new() };
+        let Some(state) = &self.replica.state else { return Vec::new() };
         trustroom_shared::access::active_break_glass(state)
             .map(|b| {
                 let annexes = b.annexes.iter().filter_map(|a| state.annexes.get(a)).map(|a| a.code.clone()).collect();
@@ -390,17 +386,13 @@ impl App {
     }
 
     pub fn member_name(&self, user: UserId) -> String {
-        self.state
-            .as_ref()
-            .and_then(|s| s.member(user))
-            .map(|m| m.name.clone())
-            .unwrap_or_else(|| short_id(&user.to_string()))
+        trustroom_shared::members::name_or_short_id(self.replica.state.as_ref(), user)
     }
 
     // ----- sections -----
 
     pub fn sections(&self) -> &[Section] {
-        self.state.as_ref().map_or(&[], |s| s.sections.as_slice())
+        self.replica.state.as_ref().map_or(&[], |s| s.sections.as_slice())
     }
 
     pub fn current_section(&self) -> Option<&Section> {
@@ -425,7 +417,7 @@ impl App {
 
     /// Objections shown in the register pane, in order.
     pub fn register_items(&self) -> Vec<ObjectionId> {
-        let Some(state) = &self.state else { return Vec::new() };
+        let Some(state) = &self.replica.state else { return Vec::new() };
         let current = self.current_section_id();
         let mut items: Vec<_> =
             state.objections.values().filter(|o| self.register.all || Some(o.anchor.section) == current).collect();
@@ -439,7 +431,7 @@ impl App {
     }
 
     pub fn annex_ids(&self) -> Vec<AnnexId> {
-        let Some(state) = &self.state else { return Vec::new() };
+        let Some(state) = &self.replica.state else { return Vec::new() };
         let mut v: Vec<_> = state.annexes.values().collect();
         v.sort_by(|a, b| a.code.cmp(&b.code));
         v.into_iter().map(|a| a.id).collect()
@@ -483,7 +475,7 @@ impl App {
     /// The readiness record to show: the server's when it is for the
     /// current revision, else our own (without the annex-boundary check).
     pub fn current_readiness(&self) -> Option<&Readiness> {
-        let rev = self.state.as_ref()?.revision;
+        let rev = self.replica.state.as_ref()?.revision;
         match &self.server_readiness {
             Some(r) if r.revision == rev => Some(r),
             _ => self.readiness.as_ref(),
@@ -493,7 +485,7 @@ impl App {
     /// Asks the server for its readiness record when the room moved on
     /// (at most once a second; called from the tick).
     pub fn refresh_server_readiness(&mut self, now: Instant) {
-        let (Some(room), Some(state)) = (self.room, &self.state) else { return };
+        let (Some(room), Some(state)) = (self.room, &self.replica.state) else { return };
         if self.conn != ConnState::Connected {
             return;
         }
@@ -514,7 +506,7 @@ impl App {
     pub fn refresh(&mut self) {
         if self.caches_stale {
             self.caches_stale = false;
-            if let Some(state) = &self.state {
+            if let Some(state) = &self.replica.state {
                 self.meta = state.sections.iter().map(|s| (s.id, section_meta(state, s))).collect();
                 self.readiness = Some(readiness(state));
             }
@@ -527,7 +519,7 @@ impl App {
                 None => Vec::new(),
             };
         }
-        let rev = self.state.as_ref().map_or(0, |s| s.revision);
+        let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
         if self.diff.as_ref().is_some_and(|d| d.stale(rev))
             && let Some(mut d) = self.diff.take()
         {
@@ -581,9 +573,4 @@ fn section_meta(state: &RoomState, s: &Section) -> SectionMeta {
         }
     }
     m
-}
-
-/// First 8 characters of an id, for display.
-pub fn short_id(s: &str) -> String {
-    s.chars().take(8).collect()
 }

@@ -62,7 +62,7 @@ impl Item {
 
 /// The pending requests and promotions, oldest first.
 pub fn items(app: &App) -> Vec<Item> {
-    let Some(state) = &app.state else { return Vec::new() };
+    let Some(state) = &app.replica.state else { return Vec::new() };
     let me = app.me.as_ref().map(|m| m.user);
     let code =
         |a| state.annexes.get(&a).map_or_else(|| "?".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone());
@@ -200,7 +200,7 @@ pub fn is_access(change: &trustroom_shared::change::Change) -> bool {
 /// access begins or ends.
 pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Level, String)> {
     use trustroom_shared::change::Change;
-    let state = app.state.as_ref()?;
+    let state = app.replica.state.as_ref()?;
     let me = app.me.as_ref().map(|m| m.user);
     let author = app.member_name(rev.author);
     let code = |a| {

@@ -71,7 +71,7 @@ impl DiffView {
 
     /// Recomputes the rows from the app's history.
     pub fn compute(&mut self, app: &App) {
-        let Some(state) = &app.state else { return };
+        let Some(state) = &app.replica.state else { return };
         let now_rev = state.revision;
         self.computed_at = Some(now_rev);
         let mut result = DiffResult::default();
@@ -154,7 +154,7 @@ impl App {
         use crossterm::event::KeyCode;
         let Some(mut d) = self.diff.take() else { return };
         let revs = self.history.revisions();
-        let now = self.state.as_ref().map_or(0, |s| s.revision);
+        let now = self.replica.state.as_ref().map_or(0, |s| s.revision);
         let page = self.size.height.saturating_sub(6).max(1) as usize;
         let max = d.row_count().saturating_sub(1);
         let mut recompute = true;

@@ -22,8 +22,8 @@ pub struct PaneRects {
 /// Whether the top banner is shown.
 pub fn banner_shown(app: &App) -> bool {
     matches!(app.conn, ConnState::Disconnected { .. })
-        || app.state.as_ref().is_some_and(|s| s.release.is_read_only())
-        || app.resyncing
+        || app.replica.state.as_ref().is_some_and(|s| s.release.is_read_only())
+        || app.replica.resyncing
         || !app.break_glass().is_empty()
 }
 

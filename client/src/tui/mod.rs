@@ -1,7 +1,7 @@
 //! The terminal UI: the room as split panes with live co-editing.
 //!
-//! Shape (after gitui and helix): a network task (`net`) owns the
-//! connection; the UI loop is one `select!` over terminal events
+//! Shape (after gitui and helix): the session layer's connection task
+//! (`crate::session::connection`) owns the connection; the UI loop is one `select!` over terminal events
 //! (crossterm's `EventStream`), network events and a tick. Input handling
 //! (`event`, `actions`, `dialog_keys`) and server events (`sync`) mutate
 //! [`app::App`]; drawing (`ui`) only reads it, and only happens when
@@ -22,7 +22,6 @@ pub mod history;
 pub mod keys;
 pub mod layout;
 pub mod logging;
-pub mod net;
 pub mod palette;
 pub mod stats;
 pub mod suggest;
@@ -40,13 +39,17 @@ use tokio::sync::mpsc;
 use trustroom_shared::ClientId;
 
 use app::App;
-use net::{NetCommand, NetConfig, NetEvent};
+
+use crate::session::Trust;
+use crate::session::connection::{self, NetCommand, NetConfig, NetEvent};
 
 /// Options for opening the TUI on one room.
 #[derive(Debug, Clone)]
 pub struct TuiOptions {
     pub url: String,
     pub token: String,
+    /// Certificate authorities trusted for `wss://`.
+    pub trust: Trust,
     /// Room id or exact title.
     pub room: String,
     /// Extra lines shown in the help overlay (the demo puts the join commands here).
@@ -64,8 +67,8 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     tracing::info!("trustroom TUI starting: {} room {} client {client}", opts.url, opts.room);
     let (cmd_tx, cmd_rx) = mpsc::channel::<NetCommand>(256);
     let (evt_tx, evt_rx) = mpsc::channel::<NetEvent>(1024);
-    let net =
-        tokio::spawn(net::run(NetConfig { url: opts.url.clone(), token: opts.token.clone(), client }, cmd_rx, evt_tx));
+    let cfg = NetConfig { url: opts.url.clone(), token: opts.token.clone(), client, trust: opts.trust.clone() };
+    let net = tokio::spawn(connection::run(cfg, cmd_rx, evt_tx));
     let mut app = App::new(opts.room.clone(), opts.help_extra.clone(), theme::Theme::from_env(), client);
     app.log_path = log.as_ref().map(|(_, p)| p.clone());
 
@@ -165,7 +168,7 @@ fn flush_outbox(app: &mut App, cmd_tx: &mpsc::Sender<NetCommand>) {
 }
 
 fn save_last_looked(app: &App) {
-    if let (Some(room), Some(user), Some(state)) = (app.room, app.my_user(), &app.state) {
+    if let (Some(room), Some(user), Some(state)) = (app.room, app.my_user(), &app.replica.state) {
         history::save_last_looked(room, user, &app.history.to_last_looked(state));
     }
 }

@@ -69,7 +69,7 @@ pub fn commands(app: &App, query: &str) -> Vec<Command> {
             disabled: false,
         });
     }
-    if let Some(state) = &app.state {
+    if let Some(state) = &app.replica.state {
         for id in app.annex_ids() {
             if let Some(a) = state.annexes.get(&id) {
                 all.push(Command {

@@ -153,7 +153,7 @@ pub fn target(state: &RoomState, s: &Suggestion) -> String {
 impl App {
     /// Whether we may accept or reject suggestions, or why not.
     pub fn may_decide_suggestions(&self) -> Result<(), String> {
-        let (Some(state), Some(me)) = (&self.state, &self.me) else { return Err("not joined yet".into()) };
+        let (Some(state), Some(me)) = (&self.replica.state, &self.me) else { return Err("not joined yet".into()) };
         may_decide(&state.suggestions, me.user, &me.role).map_err(|e| match e {
             trustroom_shared::suggestion::DecideRefusal::Role => {
                 format!("{} may not accept or reject suggestions", me.role.label())
@@ -166,7 +166,7 @@ impl App {
 
     /// The suggestions listed on the screen, and the index of the selected one.
     pub fn suggestion_cursor(&self) -> (Vec<&Suggestion>, usize) {
-        let Some(state) = &self.state else { return (Vec::new(), 0) };
+        let Some(state) = &self.replica.state else { return (Vec::new(), 0) };
         let list = listed(state);
         let selected = match &self.suggestions {
             Some(v) => v.selected.and_then(|id| list.iter().position(|s| s.id == id)).unwrap_or(0),
@@ -180,7 +180,7 @@ impl App {
     /// Opens the suggestions screen on the current section's first open
     /// suggestion (or the first one listed).
     pub fn open_suggestions(&mut self) {
-        let Some(state) = &self.state else { return };
+        let Some(state) = &self.replica.state else { return };
         let list = listed(state);
         if list.is_empty() {
             self.notify(Level::Info, "no open suggestions");
@@ -194,7 +194,8 @@ impl App {
 
     /// `S-N` of a suggestion.
     pub fn suggestion_code(&self, id: SuggestionId) -> String {
-        self.state
+        self.replica
+            .state
             .as_ref()
             .and_then(|s| s.suggestions.suggestions.get(&id))
             .map_or_else(|| "the suggestion".into(), Suggestion::code)

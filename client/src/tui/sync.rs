@@ -1,10 +1,11 @@
 //! Keeping the app in step with the server: connection changes, snapshots,
-//! events (with gap detection), presence, and answers to our requests.
+//! events, presence, and answers to our requests. The room itself is the
+//! session layer's [`Replica`](crate::session::Replica), with its resync
+//! rules (a gap asks for a replay, an event that does not apply for a full
+//! snapshot); this file adds what the TUI shows and edits.
 //!
-//! Resync rules: after a reconnect we join with `since: <last revision>`
-//! and the server replays what we missed (or sends a snapshot); an event
-//! that skips a revision, or one that does not apply, triggers a full
-//! resync (`join` without `since`) — never a silent divergence. Pending
+//! After a reconnect we join with `since: <last revision>` and the server
+//! replays what we missed (or sends a snapshot) — never a silent divergence. Pending
 //! edits survive both: in-flight operations are re-sent with their original
 //! `seq` (idempotent on the server), and on a snapshot they are rebased
 //! onto the new text.
@@ -12,8 +13,8 @@
 use std::time::Instant;
 
 use serde_json::Value;
-use trustroom_shared::change::{Change, Revision, apply};
-use trustroom_shared::ot::{OpLimits, TextOp};
+use trustroom_shared::change::{Change, Revision};
+use trustroom_shared::ot::TextOp;
 use trustroom_shared::protocol::{Ack, AnnexContent, Request, RoomsResult, ServerFrame};
 use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::ReleaseState;
@@ -22,13 +23,9 @@ use trustroom_shared::view::Snapshot;
 use super::app::{AnnexOpen, App, ConnState, Level, Pending};
 use super::doc::SectionDoc;
 use super::history;
-use super::net::NetEvent;
-use crate::conn::RequestError;
-
-/// Limits for operations the server already accepted.
-fn op_limits() -> OpLimits {
-    OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }
-}
+use crate::session::RequestError;
+use crate::session::connection::NetEvent;
+use crate::session::replica::{Fit, section_edit};
 
 impl App {
     pub fn on_net(&mut self, ev: NetEvent) {
@@ -53,7 +50,7 @@ impl App {
                 self.join_room();
             }
             NetEvent::Disconnected { reason, retry_in, attempt } => {
-                if !matches!(self.conn, ConnState::Disconnected { .. }) && self.state.is_some() {
+                if !matches!(self.conn, ConnState::Disconnected { .. }) && self.replica.state.is_some() {
                     self.notify(Level::Error, format!("disconnected: {reason}; local edits are kept"));
                 }
                 self.conn = ConnState::Disconnected { reason, retry_at: Instant::now() + retry_in, attempt };
@@ -78,7 +75,7 @@ impl App {
             self.send(Request::Rooms, Pending::ResolveRoom);
             return;
         };
-        let since = if self.resync_full { None } else { self.state.as_ref().map(|s| s.revision) };
+        let since = self.replica.join_since();
         self.send(Request::Join { room, since }, Pending::Join { full: since.is_none() });
     }
 
@@ -86,13 +83,11 @@ impl App {
     /// `since`), or with `full` a fresh snapshot. Out-of-order events are
     /// dropped until the join's answer; the replay fills them in.
     pub fn resync(&mut self, why: &str, full: bool) {
-        if self.resyncing && (self.resync_full || !full) {
+        if !self.replica.start_resync(full) {
             return;
         }
         tracing::warn!("resync (full: {full}): {why}");
         self.notify(Level::Warn, format!("resyncing with the server ({why})"));
-        self.resyncing = true;
-        self.resync_full = full;
         if matches!(self.conn, ConnState::Connected | ConnState::Syncing) {
             self.conn = ConnState::Syncing;
             self.join_room();
@@ -107,7 +102,7 @@ impl App {
                 if presence.client == self.client {
                     return;
                 }
-                if let Some(state) = &self.state
+                if let Some(state) = &self.replica.state
                     && presence.revision < state.revision
                 {
                     for op in self.history.ops_between(presence.section, presence.revision, state.revision) {
@@ -135,7 +130,7 @@ impl App {
     }
 
     pub fn apply_snapshot(&mut self, snap: Snapshot) {
-        let old_state = self.state.take();
+        let old_state = self.replica.state.take();
         let applied_seq = snap.applied_seq.unwrap_or(0);
         let first = old_state.is_none();
         if first && let (Some(room), Some(user)) = (self.room, self.user.as_ref().map(|u| u.0)) {
@@ -176,9 +171,7 @@ impl App {
         self.me = Some(snap.me);
         self.content_hash = snap.content_hash;
         let title = snap.state.title.clone();
-        self.state = Some(snap.state);
-        self.resyncing = false;
-        self.resync_full = false;
+        self.replica.replace(snap.state);
         if first {
             self.current = 0;
             self.load_editor();
@@ -192,18 +185,18 @@ impl App {
     }
 
     pub fn apply_event(&mut self, rev: Revision) {
-        let Some(state) = self.state.as_mut() else { return };
-        if rev.revision <= state.revision {
-            return; // already have it (a replay overlapping what we saw)
-        }
-        if rev.revision > state.revision + 1 {
-            if !self.resyncing {
-                let why = format!("missed revisions {}..{}", state.revision + 1, rev.revision - 1);
-                self.resync(&why, false);
+        match self.replica.fit(&rev) {
+            // Before the first snapshot, or a replay overlapping what we saw.
+            Fit::NoState | Fit::Known => return,
+            Fit::Gap { first, last } => {
+                if !self.replica.resyncing {
+                    self.resync(&format!("missed revisions {first}..{last}"), false);
+                }
+                return;
             }
-            return;
+            Fit::Next => {}
         }
-        if let Err(e) = apply(state, &rev) {
+        if let Err(e) = self.replica.apply(&rev) {
             self.resync(&format!("event {} does not apply: {e}", rev.revision), true);
             return;
         }
@@ -211,14 +204,16 @@ impl App {
         let author = self.member_name(rev.author);
         let mine = Some(rev.author) == self.my_user();
         match &rev.change {
-            Change::SectionEdited { section, op } => {
-                let op = match TextOp::from_wire(op, op_limits()) {
-                    Ok(op) => op,
-                    Err(e) => {
+            Change::SectionEdited { .. } => {
+                let (section, op) = match section_edit(&rev.change) {
+                    Some(Ok((section, op))) => (section, op),
+                    Some(Err(e)) => {
                         self.resync(&format!("unreadable operation: {e}"), true);
                         return;
                     }
+                    None => return,
                 };
+                let section = &section;
                 self.history.record(*section, rev.revision, op.clone());
                 for p in self.presence.values_mut().filter(|p| p.section == *section) {
                     p.pos = op.transform_index(p.pos);
@@ -330,11 +325,16 @@ impl App {
     }
 
     fn section_title(&self, id: trustroom_shared::SectionId) -> String {
-        self.state.as_ref().and_then(|s| s.section(id)).map(|s| s.title.clone()).unwrap_or_default()
+        self.replica.state.as_ref().and_then(|s| s.section(id)).map(|s| s.title.clone()).unwrap_or_default()
     }
 
     fn objection_code(&self, id: trustroom_shared::ObjectionId) -> String {
-        self.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_else(|| "objection".into())
+        self.replica
+            .state
+            .as_ref()
+            .and_then(|s| s.objections.get(&id))
+            .map(|o| o.code())
+            .unwrap_or_else(|| "objection".into())
     }
 
     fn on_reply(&mut self, tag: u64, result: Result<Value, RequestError>) {
@@ -370,8 +370,7 @@ impl App {
                 }
             }
             (Pending::Join { .. }, Ok(_)) => {
-                self.resyncing = false;
-                self.resync_full = false;
+                self.replica.synced();
                 let rejoined = self.conn == ConnState::Syncing
                     && self.notices.back().is_some_and(|n| n.text.starts_with("reconnected"));
                 self.conn = ConnState::Connected;
@@ -379,7 +378,7 @@ impl App {
                 let requests = self.resend_unsent();
                 self.last_cursor_sent = None;
                 if rejoined || resent > 0 || requests > 0 {
-                    let rev = self.state.as_ref().map_or(0, |s| s.revision);
+                    let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
                     let mut extra =
                         if resent > 0 { format!("; re-sent {resent} pending edit(s)") } else { String::new() };
                     if requests > 0 {
@@ -562,9 +561,10 @@ impl App {
     }
 }
 
-/// Rebases a section's pending edits onto a snapshot's text. Returns the
-/// operation that turns the old local text into the new local text, or
-/// `None` when the pending edits cannot be kept.
+/// Rebases a section's pending edits onto a snapshot's text
+/// (`trustroom_shared::rebase`). Returns the operation that turns the old
+/// local text into the new local text, or `None` when the pending edits
+/// cannot be kept.
 fn rebase_pending(
     doc: &mut SectionDoc,
     old_server: Option<&str>,
@@ -576,29 +576,19 @@ fn rebase_pending(
     // Not landed: the resend keeps the seq, so the server can never apply
     // both the original and the rebased operation.
     let keep_seq = if landed { None } else { doc.in_flight };
-    // What the server had before our still-unapplied edits.
-    let pending_base = if landed {
-        let in_flight = doc.sync.in_flight()?.clone();
-        in_flight.apply(old_server).ok()?
-    } else {
-        old_server.to_string()
-    };
-    let pending = TextOp::from_texts(&pending_base, &doc.text);
-    let server_delta = TextOp::from_texts(&pending_base, new_server);
-    let (pending2, _) = TextOp::transform(&pending, &server_delta).ok()?;
-    let new_local = pending2.apply(new_server).ok()?;
-    let view_op = TextOp::from_texts(&doc.text, &new_local);
-    let cursor = view_op.transform_index(doc.cursor);
-    let anchor = doc.anchor.map(|a| view_op.transform_index(a));
+    let in_flight = if landed { Some(doc.sync.in_flight()?.clone()) } else { None };
+    let rebased = trustroom_shared::rebase::rebase_pending(old_server, &doc.text, in_flight.as_ref(), new_server)?;
+    let cursor = rebased.view.transform_index(doc.cursor);
+    let anchor = doc.anchor.map(|a| rebased.view.transform_index(a));
     doc.reset(new_server);
     doc.cursor = cursor;
     doc.anchor = anchor;
-    if !pending2.is_noop() {
+    if !rebased.pending.is_noop() {
         // Becomes the operation in flight; sent after the join's `ok`.
-        doc.local(pending2, super::doc::EditOrigin::Redo, Instant::now()).ok()?;
+        doc.local(rebased.pending, super::doc::EditOrigin::Redo, Instant::now()).ok()?;
         doc.in_flight = keep_seq;
     }
-    Some(view_op)
+    Some(rebased.view)
 }
 
 /// The words a user typed into a request, if it carries any.

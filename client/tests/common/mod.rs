@@ -219,7 +219,7 @@ pub fn typ(app: &mut App, s: &str) {
 
 /// A remote edit event on section `i` from another member.
 pub fn remote_edit(app: &App, i: usize, from: &str, to: &str) -> Revision {
-    let rev = app.state.as_ref().map_or(0, |s| s.revision) + 1;
+    let rev = app.replica.state.as_ref().map_or(0, |s| s.revision) + 1;
     Revision {
         revision: rev,
         author: UserId(uid(PRIVACY)),

@@ -53,12 +53,12 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn annex_code(app: &App, id: AnnexId) -> String {
-    app.state.as_ref().and_then(|s| s.annexes.get(&id)).map(|a| a.code.clone()).unwrap_or_default()
+    app.replica.state.as_ref().and_then(|s| s.annexes.get(&id)).map(|a| a.code.clone()).unwrap_or_default()
 }
 
 fn draw_map(app: &App, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let Some(state) = &app.state else { return };
+    let Some(state) = &app.replica.state else { return };
     if ids.is_empty() {
         put_line(buf, inner, 0, &Line::from(Span::styled("no annexes", t.dim())));
         return;
@@ -89,9 +89,9 @@ fn draw_map(app: &App, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
 
 fn draw_gated(app: &App, id: AnnexId, inner: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let Some(a) = app.state.as_ref().and_then(|s| s.annexes.get(&id)) else { return };
+    let Some(a) = app.replica.state.as_ref().and_then(|s| s.annexes.get(&id)) else { return };
     let owners: Vec<String> =
-        app.state.as_ref().map(|s| s.owners().map(|m| m.name.clone()).collect()).unwrap_or_default();
+        app.replica.state.as_ref().map(|s| s.owners().map(|m| m.name.clone()).collect()).unwrap_or_default();
     let w = inner.width as usize;
     let mut lines: Vec<Line> = vec![
         Line::from(""),

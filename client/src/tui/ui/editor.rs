@@ -44,7 +44,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     } else if focused {
         title.push(Span::styled("i to edit ", t.dim()));
     }
-    if let Some(state) = &app.state {
+    if let Some(state) = &app.replica.state {
         let open = crate::tui::suggest::open_on(state, section.id);
         if open > 0 {
             let noun = if open == 1 { "suggestion" } else { "suggestions" };
@@ -79,7 +79,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
 /// `(start, end)`; an empty range is an insertion point.
 fn suggestion_marks(app: &App, section: trustroom_shared::SectionId) -> Vec<(usize, usize)> {
     use trustroom_shared::ot::{Component, OpLimits, TextOp};
-    let (Some(state), Some(doc)) = (&app.state, app.docs.get(&section)) else { return Vec::new() };
+    let (Some(state), Some(doc)) = (&app.replica.state, app.docs.get(&section)) else { return Vec::new() };
     let limits = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
     let mut out = Vec::new();
     for s in state.suggestions.open() {

@@ -30,7 +30,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
     if let Some(b) = l.banner {
         status::draw_banner(app, b, buf);
     }
-    if app.state.is_none() {
+    if app.replica.state.is_none() {
         draw_waiting(app, l.main, buf);
     } else if let Some(d) = &app.diff {
         diff::draw(app, d, l.main, buf);

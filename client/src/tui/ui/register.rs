@@ -30,7 +30,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let block = pane_block(t, title, focused).title_bottom(Line::from(bottom));
     let inner = block.inner(area);
     block.render(area, buf);
-    let Some(state) = &app.state else { return };
+    let Some(state) = &app.replica.state else { return };
     if items.is_empty() {
         let msg =
             if app.register.all { "no objections in this room" } else { "no objections on this section (f: show all)" };
@@ -90,8 +90,13 @@ fn item_lines<'a>(app: &App, o: &Objection, selected: bool, expanded: bool, widt
     }
     head.push(Span::styled(o.status.to_string(), status_style(app, o.status)));
     out.push(Line::from(head));
-    let section =
-        app.state.as_ref().and_then(|s| s.section(o.anchor.section)).map(|s| s.title.clone()).unwrap_or_default();
+    let section = app
+        .replica
+        .state
+        .as_ref()
+        .and_then(|s| s.section(o.anchor.section))
+        .map(|s| s.title.clone())
+        .unwrap_or_default();
     let by = format!("  {} · by {} · § {section}", o.kind, app.member_name(o.author));
     out.push(Line::from(Span::styled(truncate(&by, width), t.dim())));
     if let Some(q) = &o.anchor.quote {

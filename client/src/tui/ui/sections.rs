@@ -46,7 +46,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         let meta = app.meta.get(&s.id).cloned().unwrap_or_default();
         let mut spans = vec![Span::raw("   ")];
         spans.extend(badges(app, &meta));
-        if let Some(state) = &app.state {
+        if let Some(state) = &app.replica.state {
             let open = crate::tui::suggest::open_on(state, s.id);
             if open > 0 {
                 spans.push(Span::styled(format!("✎{open} "), t.diff_insert()));

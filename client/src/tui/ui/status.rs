@@ -37,7 +37,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
         ]
     };
     let mut fixed: Vec<Span> = Vec::new();
-    if let Some(state) = &app.state {
+    if let Some(state) = &app.replica.state {
         let name = state.release.name();
         // A release names its revision, and once the room changed after it:
         // `RELEASED rev N — superseded at rev M` (the release is stale).
@@ -90,13 +90,13 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let mut left: Vec<Span> = Vec::new();
     let brand = Span::styled(" Trustroom ", t.title());
-    if width >= 100 || app.state.is_none() {
+    if width >= 100 || app.replica.state.is_none() {
         left.push(brand);
     } else {
         left.push(Span::raw(" "));
     }
     left.extend(fixed);
-    if let Some(state) = &app.state {
+    if let Some(state) = &app.replica.state {
         let room_w = width.saturating_sub(w(&left) + w(&right) + 1);
         if room_w > 0 {
             left.push(Span::raw(truncate(&state.title, room_w)));
@@ -186,11 +186,11 @@ pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
         format!(" {w} BREAK-GLASS ACTIVE: {}", parts.join(" · "))
     } else if let ConnState::Disconnected { reason, retry_at, attempt } = &app.conn {
         let secs = retry_at.saturating_duration_since(Instant::now()).as_secs_f32();
-        let kept = if app.state.is_some() { " · your local edits are kept" } else { "" };
+        let kept = if app.replica.state.is_some() { " · your local edits are kept" } else { "" };
         let queued = app.unsent.len() + app.retriable.len();
         let queued = if queued > 0 { format!(" · {queued} unsent, re-sent on reconnect") } else { String::new() };
         format!(" {w} DISCONNECTED — reconnecting in {secs:.0}s (attempt {attempt}){kept}{queued} · {reason}")
-    } else if let Some(ReleaseState::Escalated { reason, .. }) = app.state.as_ref().map(|s| &s.release) {
+    } else if let Some(ReleaseState::Escalated { reason, .. }) = app.replica.state.as_ref().map(|s| &s.release) {
         format!(" {w} ESCALATED to direct human handling — the room is read-only · {reason}")
     } else {
         format!(" {w} resyncing with the server…")

@@ -33,7 +33,7 @@ pub fn draw(app: &App, view: &SuggestionsView, area: Rect, buf: &mut Buffer) {
     let block = pane_block(t, title, true).title_bottom(Line::from(Span::styled(keys, t.dim())));
     let inner = block.inner(area);
     block.render(area, buf);
-    let Some(state) = &app.state else { return };
+    let Some(state) = &app.replica.state else { return };
     if list.is_empty() {
         put_line(buf, inner, 0, &Line::from(Span::styled("No open suggestions.", t.dim())));
         return;
@@ -72,7 +72,7 @@ fn draw_detail(
     buf: &mut Buffer,
 ) {
     let t = &app.theme;
-    let Some(state) = &app.state else { return };
+    let Some(state) = &app.replica.state else { return };
     let w = area.width as usize;
     let mut head: Vec<Line> = Vec::new();
     head.push(Line::from(vec![

@@ -1,7 +1,8 @@
-//! One websocket connection to a Trustroom server: the handshake, requests
-//! matched to answers by id, and a channel of pushed frames (snapshots,
-//! events, presence). Network I/O runs in its own tasks; callers hold a
-//! cheap [`Conn`] handle.
+//! One websocket connection to a Trustroom server (`ws://` or `wss://`):
+//! the handshake, requests matched to answers by id through the
+//! [`Ledger`], and a channel of pushed frames (snapshots, events,
+//! presence). Network I/O runs in its own tasks; callers hold a cheap
+//! [`Conn`] handle.
 //!
 //! When the socket closes, every pending request resolves to
 //! [`RequestError::Disconnected`] and the push channel ends.
@@ -11,40 +12,33 @@
 //! remembers the URL ([`Conn::moved_to`]); callers reconnect there with the
 //! same client id and send the request again ([`follow_moved`] decides).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use trustroom_shared::ClientId;
 use trustroom_shared::protocol::{ClientFrame, ErrorCode, Hello, PROTOCOL_VERSION, Request, ServerFrame, hello_frame};
 
-/// Why a request failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum RequestError {
-    #[error("error[{code}]: {message}")]
-    Server { code: ErrorCode, message: String },
-    #[error("disconnected from the server")]
-    Disconnected,
-}
-
-impl RequestError {
-    pub fn code(&self) -> Option<ErrorCode> {
-        match self {
-            RequestError::Server { code, .. } => Some(*code),
-            RequestError::Disconnected => None,
-        }
-    }
-}
+use super::pending::{Answer, AnswerRx, Ledger, RequestError};
+use super::tls::{TlsError, Trust, is_tls_refusal};
 
 /// Why connecting failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("cannot connect to {url}: {source}")]
     Socket { url: String, source: tokio_tungstenite::tungstenite::Error },
+    /// The TLS handshake refused the server's certificate (retrying cannot help).
+    #[error(
+        "cannot connect to {url}: the server's certificate is not trusted ({source}); if your team signs its \
+         servers with its own CA, name its certificate with --ca-file FILE, TRUSTROOM_CA_FILE or `ca_file` in \
+         the config file"
+    )]
+    Untrusted { url: String, source: tokio_tungstenite::tungstenite::Error },
+    /// The CA file cannot be used.
+    #[error(transparent)]
+    Trust(#[from] TlsError),
     #[error("error[{code}]: {message}")]
     Refused { code: ErrorCode, message: String },
     #[error("the server closed the connection during the handshake")]
@@ -102,13 +96,11 @@ pub fn liveness_timeout() -> std::time::Duration {
         .map_or(LIVENESS_TIMEOUT, std::time::Duration::from_secs_f64)
 }
 
-type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, RequestError>>>>>;
-
 /// Handle to an open connection.
 #[derive(Clone)]
 pub struct Conn {
     out: mpsc::Sender<Message>,
-    pending: Pending,
+    pending: Ledger,
     next_id: Arc<AtomicU64>,
     /// The URL of the last `moved` answer on this connection.
     moved: Arc<std::sync::Mutex<Option<String>>>,
@@ -125,8 +117,9 @@ impl Conn {
         url: &str,
         token: &str,
         client: Option<ClientId>,
+        trust: &Trust,
     ) -> Result<(Conn, Welcome, Pushed), ConnectError> {
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, Self::connect_inner(url, token, client)).await {
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, Self::connect_inner(url, token, client, trust)).await {
             Ok(result) => result,
             Err(_) => Err(ConnectError::Refused {
                 code: ErrorCode::Timeout,
@@ -139,10 +132,16 @@ impl Conn {
         url: &str,
         token: &str,
         client: Option<ClientId>,
+        trust: &Trust,
     ) -> Result<(Conn, Welcome, Pushed), ConnectError> {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|source| ConnectError::Socket { url: url.to_string(), source })?;
+        let connector = if url.starts_with("wss://") { Some(trust.connector()?) } else { None };
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, None, false, connector).await.map_err(|source| {
+                match is_tls_refusal(&source) {
+                    true => ConnectError::Untrusted { url: url.to_string(), source },
+                    false => ConnectError::Socket { url: url.to_string(), source },
+                }
+            })?;
         let hello = Hello { protocol: PROTOCOL_VERSION, token: token.to_string(), client };
         ws.send(Message::text(hello_frame(&hello)))
             .await
@@ -170,7 +169,7 @@ impl Conn {
         let (mut sink, mut stream) = ws.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Message>(256);
         let (push_tx, push_rx) = mpsc::channel::<ServerFrame>(4096);
-        let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
+        let pending = Ledger::default();
 
         // Liveness: the reader stamps every message it receives; the writer
         // pings when the line has been quiet for a third of the timeout, and
@@ -250,18 +249,13 @@ impl Conn {
                 }
                 match frame {
                     ServerFrame::Ok { id, result } => {
-                        if let Some(tx) = reader_pending.lock().await.remove(&id) {
-                            let _ = tx.send(Ok(result));
-                        }
+                        // An answer to nothing we asked is dropped.
+                        let _ = reader_pending.resolve(&id, Ok(result));
                     }
                     ServerFrame::Error { id: Some(id), code, message } => {
-                        match reader_pending.lock().await.remove(&id) {
-                            Some(tx) => {
-                                let _ = tx.send(Err(RequestError::Server { code, message }));
-                            }
-                            None => {
-                                let _ = push_tx.send(ServerFrame::Error { id: Some(id), code, message }).await;
-                            }
+                        let refusal = Err(RequestError::Server { code, message });
+                        if let Err(Err(RequestError::Server { code, message })) = reader_pending.resolve(&id, refusal) {
+                            let _ = push_tx.send(ServerFrame::Error { id: Some(id), code, message }).await;
                         }
                     }
                     other => {
@@ -272,9 +266,7 @@ impl Conn {
                 }
             }
             // Drain: every pending request learns the connection is gone.
-            for (_, tx) in reader_pending.lock().await.drain() {
-                let _ = tx.send(Err(RequestError::Disconnected));
-            }
+            reader_pending.drain();
         });
 
         let conn = Conn { out: out_tx, pending, next_id: Arc::new(AtomicU64::new(1)), moved };
@@ -282,25 +274,26 @@ impl Conn {
     }
 
     /// Sends a request and waits for its answer.
-    pub async fn request(&self, request: Request) -> Result<Value, RequestError> {
+    pub async fn request(&self, request: Request) -> Answer {
         let rx = self.submit(request).await?;
         rx.await.unwrap_or(Err(RequestError::Disconnected))
     }
 
     /// Sends a request and returns a receiver for its answer (for callers
     /// that must not wait, like the TUI loop).
-    pub async fn submit(
-        &self,
-        request: Request,
-    ) -> Result<oneshot::Receiver<Result<Value, RequestError>>, RequestError> {
+    pub async fn submit(&self, request: Request) -> Result<AnswerRx, RequestError> {
         let id = format!("r{}", self.next_id.fetch_add(1, Ordering::Relaxed));
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().await.insert(id.clone(), tx);
+        let rx = self.pending.register(id.clone());
         let frame = ClientFrame { id: id.clone(), request };
-        let text = serde_json::to_string(&frame)
-            .map_err(|e| RequestError::Server { code: ErrorCode::Invalid, message: e.to_string() })?;
+        let text = match serde_json::to_string(&frame) {
+            Ok(text) => text,
+            Err(e) => {
+                self.pending.forget(&id);
+                return Err(RequestError::Server { code: ErrorCode::Invalid, message: e.to_string() });
+            }
+        };
         if self.out.send(Message::text(text)).await.is_err() {
-            self.pending.lock().await.remove(&id);
+            self.pending.forget(&id);
             return Err(RequestError::Disconnected);
         }
         Ok(rx)

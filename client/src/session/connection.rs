@@ -1,6 +1,7 @@
-//! The network task: owns the connection, reconnects with exponential
-//! backoff and jitter, forwards pushed frames and request answers to the UI
-//! loop over a bounded channel, and never blocks it.
+//! The long-lived connection of the TUI: a task that owns the
+//! [`Conn`], reconnects with the one backoff policy ([`super::backoff`]),
+//! forwards pushed frames and request answers to the UI loop over a bounded
+//! channel, and never blocks it.
 //!
 //! Pushed frames are forwarded before answers that arrived after them
 //! (`biased` select): the server sends a join's snapshot or catch-up events
@@ -16,13 +17,15 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use rand::Rng;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use trustroom_shared::protocol::{ErrorCode, Request, ServerFrame};
 use trustroom_shared::{ClientId, UserId};
 
-use crate::conn::{Conn, ConnectError, MAX_REDIRECTS, RequestError, follow_moved};
+use super::backoff::Backoff;
+use super::pending::RequestError;
+use super::tls::Trust;
+use super::transport::{Conn, ConnectError, MAX_REDIRECTS, Pushed, follow_moved};
 
 /// What the UI asks of the network task.
 #[derive(Debug)]
@@ -65,27 +68,21 @@ pub struct NetConfig {
     pub url: String,
     pub token: String,
     pub client: ClientId,
-}
-
-/// Backoff before reconnect attempt `attempt` (1-based): 250 ms doubling up
-/// to 10 s, with ±25% jitter so clients do not reconnect in lockstep.
-pub fn backoff(attempt: u32) -> Duration {
-    let base = 250u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(6)).min(10_000);
-    let jitter = rand::rng().random_range(0.75..1.25);
-    Duration::from_millis((base as f64 * jitter) as u64)
+    /// Certificate authorities trusted for `wss://`.
+    pub trust: Trust,
 }
 
 /// Runs until the UI drops its command sender or the server refuses us.
 pub async fn run(cfg: NetConfig, mut cmds: mpsc::Receiver<NetCommand>, events: mpsc::Sender<NetEvent>) {
-    let mut attempt: u32 = 0;
+    let mut backoff = Backoff::default();
     let mut redirect: Option<String> = None;
     let mut hops: u32 = 0;
     loop {
-        if events.send(NetEvent::Connecting { attempt }).await.is_err() {
+        if events.send(NetEvent::Connecting { attempt: backoff.attempt() }).await.is_err() {
             return;
         }
         let url = redirect.take().unwrap_or_else(|| cfg.url.clone());
-        let reason = match Conn::connect(&url, &cfg.token, Some(cfg.client)).await {
+        let reason = match Conn::connect(&url, &cfg.token, Some(cfg.client), &cfg.trust).await {
             Err(ConnectError::Refused { code, message })
                 if matches!(code, ErrorCode::Unauthenticated | ErrorCode::UnsupportedVersion) =>
             {
@@ -94,9 +91,13 @@ pub async fn run(cfg: NetConfig, mut cmds: mpsc::Receiver<NetCommand>, events: m
                     .await;
                 return;
             }
+            Err(e @ (ConnectError::Untrusted { .. } | ConnectError::Trust(_))) => {
+                let _ = events.send(NetEvent::Fatal(e.to_string())).await;
+                return;
+            }
             Err(e) => e.to_string(),
             Ok((conn, welcome, pushed)) => {
-                attempt = 0;
+                backoff.reset();
                 let connected = NetEvent::Connected { user: welcome.user, name: welcome.name, client: welcome.client };
                 if events.send(connected).await.is_err() {
                     return;
@@ -115,8 +116,8 @@ pub async fn run(cfg: NetConfig, mut cmds: mpsc::Receiver<NetCommand>, events: m
             }
         };
         hops = 0;
-        attempt = attempt.saturating_add(1);
-        let retry_in = backoff(attempt);
+        let retry_in = backoff.next_delay();
+        let attempt = backoff.attempt();
         tracing::info!("disconnected ({reason}); retry {attempt} in {retry_in:?}");
         if events.send(NetEvent::Disconnected { reason, retry_in, attempt }).await.is_err() {
             return;
@@ -136,7 +137,7 @@ enum Served {
 
 async fn serve(
     conn: &Conn,
-    mut pushed: crate::conn::Pushed,
+    mut pushed: Pushed,
     cmds: &mut mpsc::Receiver<NetCommand>,
     events: &mpsc::Sender<NetEvent>,
 ) -> Served {
@@ -220,22 +221,6 @@ async fn wait(delay: Duration, cmds: &mut mpsc::Receiver<NetCommand>, events: &m
                 Some(NetCommand::ReconnectNow) => return true,
                 None => return false,
             },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        let first = backoff(1);
-        assert!(first >= Duration::from_millis(180) && first <= Duration::from_millis(320), "{first:?}");
-        for a in 8..40 {
-            let d = backoff(a);
-            assert!(d <= Duration::from_millis(12_500), "{d:?}");
-            assert!(d >= Duration::from_millis(7_500), "{d:?}");
         }
     }
 }
