@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 use trustroom_shared::change::{Change, Revision, apply};
-use trustroom_shared::ot::{OpLimits, TextOp};
+use trustroom_shared::ot::TextOp;
 use trustroom_shared::protocol::{Ack, AnnexContent, Request, RoomsResult, ServerFrame};
 use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::ReleaseState;
@@ -24,11 +24,6 @@ use super::doc::SectionDoc;
 use super::history;
 use super::net::NetEvent;
 use crate::conn::RequestError;
-
-/// Limits for operations the server already accepted.
-fn op_limits() -> OpLimits {
-    OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }
-}
 
 impl App {
     pub fn on_net(&mut self, ev: NetEvent) {
@@ -212,13 +207,7 @@ impl App {
         let mine = Some(rev.author) == self.my_user();
         match &rev.change {
             Change::SectionEdited { section, op } => {
-                let op = match TextOp::from_wire(op, op_limits()) {
-                    Ok(op) => op,
-                    Err(e) => {
-                        self.resync(&format!("unreadable operation: {e}"), true);
-                        return;
-                    }
-                };
+                // Typed: validated when the frame was decoded.
                 self.history.record(*section, rev.revision, op.clone());
                 for p in self.presence.values_mut().filter(|p| p.section == *section) {
                     p.pos = op.transform_index(p.pos);
@@ -233,7 +222,7 @@ impl App {
                         self.send_edit(*section, next, None);
                     }
                 } else {
-                    match doc.remote(&op) {
+                    match doc.remote(op) {
                         Ok(local) => {
                             if self.editor.section == Some(*section) {
                                 self.editor.apply_op(&local);

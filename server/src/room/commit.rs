@@ -7,7 +7,7 @@ use trustroom_shared::UserId;
 use trustroom_shared::change::{Change, Revision, apply};
 use trustroom_shared::protocol::ErrorCode;
 
-use super::{ADMIN_ACTOR, Batch, Refusal, Room, parse_edit, replay};
+use super::{ADMIN_ACTOR, Batch, Refusal, Room, replay};
 use crate::metrics::METRICS;
 use crate::storage::StorageError;
 
@@ -112,7 +112,6 @@ impl Room {
         while self.history.len() > self.config.history_window {
             self.history.pop_front();
         }
-        self.edit_ops = self.history.iter().map(parse_edit).collect();
         self.client_seqs = loaded.client_seqs.into_iter().collect();
         self.audit_head = loaded.audit_head;
         Ok(())
@@ -140,11 +139,9 @@ impl Room {
         let actor = if author == ADMIN_ACTOR { "admin".to_string() } else { author.to_string() };
         let kind = format!("change.{}", rev.change.kind_name());
         self.audit(batch, &actor, &kind, audit_detail);
-        self.edit_ops.push_back(parse_edit(&rev));
         self.history.push_back(rev.clone());
         if self.history.len() > self.config.history_window {
             self.history.pop_front();
-            self.edit_ops.pop_front();
         }
         batch.commit.revisions.push(rev);
         Ok(self.state.revision)

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use trustroom_shared::audit::AuditEntry;
-use trustroom_shared::change::{Change, Revision, apply};
+use trustroom_shared::change::{Revision, apply};
 use trustroom_shared::protocol::{ErrorCode, Presence, Request};
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{ClientId, RoomId, UserId};
@@ -124,10 +124,6 @@ pub struct Room {
     config: Arc<ServerConfig>,
     /// Recent revisions (for transforms and catch-up), oldest first.
     history: VecDeque<Revision>,
-    /// Beside each entry of `history`: its section edit, parsed once (an
-    /// incoming edit is transformed against every edit since its base; at
-    /// thousands of edits per second re-parsing them each time dominated).
-    edit_ops: VecDeque<Option<ParsedEdit>>,
     subscribers: HashMap<u64, Subscriber>,
     presence: HashMap<ClientId, Presence>,
     /// Highest applied request seq per client.
@@ -156,19 +152,6 @@ pub struct Room {
     /// Set when the lease was lost: the actor stops and its clients are
     /// told to reconnect (to the room's new node).
     lease_lost: Option<String>,
-}
-
-/// A section edit's operation, parsed (`Err` when the stored op is unreadable).
-type ParsedEdit = (trustroom_shared::SectionId, Result<trustroom_shared::ot::TextOp, String>);
-
-fn parse_edit(rev: &Revision) -> Option<ParsedEdit> {
-    match &rev.change {
-        Change::SectionEdited { section, op } => {
-            let unlimited = trustroom_shared::ot::OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
-            Some((*section, trustroom_shared::ot::TextOp::from_wire(op, unlimited).map_err(|e| e.to_string())))
-        }
-        _ => None,
-    }
 }
 
 /// Rebuilds a room's state from what storage holds.
@@ -204,14 +187,12 @@ impl Room {
                 history.push_front(rev);
             }
         }
-        let edit_ops = history.iter().map(parse_edit).collect();
         Ok(Some(Room {
             id,
             state,
             store,
             config,
             history,
-            edit_ops,
             subscribers: HashMap::new(),
             presence: HashMap::new(),
             client_seqs: loaded.client_seqs.into_iter().collect(),
