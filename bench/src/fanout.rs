@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use trustroom_shared::ClientId;
-use trustroom_shared::ot::{OpLimits, TextOp};
+use trustroom_shared::ot::TextOp;
 use trustroom_shared::ot_client::SectionSync;
 use trustroom_shared::protocol::{ClientFrame, Request, ServerFrame};
 use trustroom_shared::{RoomId, SectionId};
@@ -469,9 +469,7 @@ impl Client {
 fn full_parse_op(text: &str) -> anyhow::Result<TextOp> {
     match serde_json::from_str::<ServerFrame>(text)? {
         ServerFrame::Event { rev, .. } => match rev.change {
-            trustroom_shared::change::Change::SectionEdited { op, .. } => {
-                Ok(TextOp::from_wire(&op, OpLimits::default())?)
-            }
+            trustroom_shared::change::Change::SectionEdited { op, .. } => Ok(op),
             _ => anyhow::bail!("not an edit"),
         },
         _ => anyhow::bail!("not an event"),
@@ -499,10 +497,7 @@ async fn verify(db: &str, rooms: &[RoomId], sections: &[SectionId], reports: &[C
         let all = store.revisions_between(*room, 0, u64::MAX / 2).await?;
         revisions += all.len();
         for rev in &all {
-            if let trustroom_shared::change::Change::SectionEdited { section, op } = &rev.change
-                && let Ok(op) =
-                    TextOp::from_wire(op, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX })
-            {
+            if let trustroom_shared::change::Change::SectionEdited { section, op } = &rev.change {
                 *inserted.entry(*section).or_default() += op.target_len() - op.base_len();
             }
             if let Some(stamp) = rev.client {

@@ -47,7 +47,7 @@ fn own_ack(app: &App, base_text: &str, op: &TextOp, seq: u64) -> Revision {
         author: UserId(uid(OWNER)),
         at_ms: 0,
         client: Some(ClientStamp { client: ClientId(uid(MY_CLIENT)), seq }),
-        change: Change::SectionEdited { section: section_id(0), op: op.to_wire() },
+        change: Change::SectionEdited { section: section_id(0), op: op.clone() },
     }
 }
 
@@ -135,13 +135,13 @@ fn a_gap_in_revisions_triggers_a_resync_never_a_silent_skip() {
     e14.revision = 14;
     e14.change = Change::SectionEdited {
         section: section_id(0),
-        op: TextOp::from_texts(&format!("{b0} a"), &format!("{b0} ab")).to_wire(),
+        op: TextOp::from_texts(&format!("{b0} a"), &format!("{b0} ab")),
     };
     let mut e15 = e13.clone();
     e15.revision = 15;
     e15.change = Change::SectionEdited {
         section: section_id(0),
-        op: TextOp::from_texts(&format!("{b0} ab"), &format!("{b0} abc")).to_wire(),
+        op: TextOp::from_texts(&format!("{b0} ab"), &format!("{b0} abc")),
     };
     ev(&mut app, e15.clone()); // 13 and 14 are missing
     assert!(app.replica.resyncing);

@@ -56,7 +56,7 @@ fn room_with_suggestions() -> RoomState {
     let insert_after = |marker: &str, entry: &str| {
         let at = body.find(marker).map(|i| i + marker.len()).expect("marker");
         let new = format!("{}{}{}", &body[..at], entry, &body[at..]);
-        TextOp::from_texts(&body, &new).to_wire()
+        TextOp::from_texts(&body, &new)
     };
     let s1 = suggestion(
         1,
@@ -150,10 +150,7 @@ fn the_section_view_marks_where_open_suggestions_insert_and_delete() {
     let body = st.sections[1].body.clone();
     let mut del = suggestion(
         4,
-        Proposal::Edit {
-            section: section_id(1),
-            op: TextOp::from_texts(&body, &body.replace("switched ", "")).to_wire(),
-        },
+        Proposal::Edit { section: section_id(1), op: TextOp::from_texts(&body, &body.replace("switched ", "")) },
         "wording",
         &[],
         vec![],

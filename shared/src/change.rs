@@ -12,7 +12,7 @@ use crate::checks::{CheckKind, CheckOverride, CheckResult};
 use crate::ids::{AccessRequestId, BreakGlassId, PromotionId};
 use crate::ids::{ClientId, ObjectionId, SectionId, SuggestionId, UserId};
 use crate::objection::{Objection, ObjectionStatus, Reply, StatusChange, status_move_allowed};
-use crate::ot::{OpLimits, TextOp, WireOp};
+use crate::ot::TextOp;
 use crate::release::{Cosignature, LastRelease, ReleasePolicy, ReleaseState};
 use crate::room::{Member, RoomState, Section};
 use crate::suggestion::{Amendment, Decision, Proposal, RegisterProposal, Suggestion, SuggestionStatus};
@@ -30,9 +30,11 @@ pub enum Change {
         after: Option<SectionId>,
     },
     /// A text operation, already transformed to apply at this revision.
+    /// Typed: validated once where it entered (see `crate::ot`), stored and
+    /// sent as its wire array.
     SectionEdited {
         section: SectionId,
-        op: WireOp,
+        op: TextOp,
     },
     ObjectionRaised {
         objection: Objection,
@@ -319,13 +321,12 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
         }
         Change::SectionEdited { section, op } => {
             let s = state.section_mut(*section).ok_or_else(|| ApplyError::NotFound(format!("section {section}")))?;
-            let op = TextOp::from_wire(op, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX })?;
             let body = op.apply(&s.body)?;
             s.len = op.target_len();
             s.body = body;
             s.revision = rev.revision;
             // Open suggestions on the section follow the edit (or conflict).
-            crate::suggestion::rebase_on_edit(&mut state.suggestions, *section, &op, rev.revision);
+            crate::suggestion::rebase_on_edit(&mut state.suggestions, *section, op, rev.revision);
         }
         Change::ObjectionRaised { objection } => {
             if state.objections.contains_key(&objection.id) {
@@ -463,7 +464,6 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
 
 /// Applies the suggestion changes (validated first; on error nothing changes).
 fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
-    let unlimited = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
     match &rev.change {
         Change::SuggestionProposed { suggestion } => {
             if state.suggestions.suggestions.contains_key(&suggestion.id) {
@@ -476,7 +476,6 @@ fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), 
                 Proposal::Edit { section, op } => {
                     let s =
                         state.section(*section).ok_or_else(|| ApplyError::NotFound(format!("section {section}")))?;
-                    let op = TextOp::from_wire(op, unlimited)?;
                     if op.base_len() != s.len {
                         return Err(ApplyError::Invalid(format!(
                             "suggested operation expects {} characters but the section has {}",

@@ -9,8 +9,19 @@
 //! integer retains, a string inserts and a negative integer deletes
 //! (`[5, "abc", -2]`). [`TextOp::from_wire`] validates it against limits
 //! before any arithmetic happens, so hostile lengths cannot overflow.
+//!
+//! Operations are validated once, at the edge, and travel typed: the
+//! server turns a request's [`WireOp`] into a [`TextOp`] under its
+//! configured limits (`validated_op` in the server's room requests), and every change,
+//! suggestion and history entry holds the [`TextOp`] itself. A [`TextOp`]
+//! serializes to exactly the wire array [`TextOp::to_wire`] gives (so
+//! stored bytes, exports and hashes are unchanged) and deserializes
+//! through the same checks as [`TextOp::from_wire`] under
+//! [`OpLimits::DECODE`] (see there).
 
-use serde::{Deserialize, Serialize};
+mod wire;
+
+pub use wire::{OpLimits, WireComponent, WireOp};
 
 /// One step of an operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,32 +51,6 @@ pub enum OpError {
     #[error("operation too large: {0}")]
     TooLarge(String),
 }
-
-/// Limits applied when turning a wire operation into a [`TextOp`].
-#[derive(Clone, Copy, Debug)]
-pub struct OpLimits {
-    /// Most components in one operation.
-    pub max_components: usize,
-    /// Most characters the resulting text may have.
-    pub max_text_chars: usize,
-}
-
-impl Default for OpLimits {
-    fn default() -> Self {
-        Self { max_components: 10_000, max_text_chars: 1_000_000 }
-    }
-}
-
-/// One wire component: positive = retain, negative = delete, string = insert.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WireComponent {
-    Count(i64),
-    Text(String),
-}
-
-/// The wire form of an operation.
-pub type WireOp = Vec<WireComponent>;
 
 impl TextOp {
     pub fn new() -> Self {
@@ -135,54 +120,6 @@ impl TextOp {
             self.ops.push(Component::Delete(n));
         }
         self
-    }
-
-    /// Builds an operation from its wire form, refusing anything malformed
-    /// or larger than `limits` before doing arithmetic on it.
-    pub fn from_wire(wire: &[WireComponent], limits: OpLimits) -> Result<Self, OpError> {
-        if wire.len() > limits.max_components {
-            return Err(OpError::TooLarge(format!("{} components (limit {})", wire.len(), limits.max_components)));
-        }
-        let max = i64::try_from(limits.max_text_chars).unwrap_or(i64::MAX);
-        let mut op = TextOp::new();
-        for c in wire {
-            match c {
-                WireComponent::Count(0) => {
-                    return Err(OpError::InvalidComponent("zero-length retain/delete".into()));
-                }
-                WireComponent::Count(n) if *n > max || *n < -max => {
-                    return Err(OpError::TooLarge(format!("component of length {n}")));
-                }
-                WireComponent::Count(n) if *n > 0 => {
-                    op.retain(*n as usize);
-                }
-                WireComponent::Count(n) => {
-                    op.delete(n.unsigned_abs() as usize);
-                }
-                WireComponent::Text(s) if s.is_empty() => {
-                    return Err(OpError::InvalidComponent("empty insert".into()));
-                }
-                WireComponent::Text(s) => {
-                    op.insert(s);
-                }
-            }
-            if op.base_len > limits.max_text_chars || op.target_len > limits.max_text_chars {
-                return Err(OpError::TooLarge(format!("text would exceed {} characters", limits.max_text_chars)));
-            }
-        }
-        Ok(op)
-    }
-
-    /// The wire form.
-    pub fn to_wire(&self) -> WireOp {
-        self.ops
-            .iter()
-            .map(|c| match c {
-                Component::Retain(n) => WireComponent::Count(*n as i64),
-                Component::Insert(s) => WireComponent::Text(s.clone()),
-                Component::Delete(n) => WireComponent::Count(-(*n as i64)),
-            })
-            .collect()
     }
 
     /// Applies the operation to `text`.

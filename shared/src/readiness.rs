@@ -755,7 +755,7 @@ pub(crate) mod tests {
 
     pub(crate) fn set_body(f: &mut Fixture, body: &str) {
         let old = f.state.section(f.section).map(|s| s.body.clone()).unwrap_or_default();
-        let op = crate::ot::TextOp::from_texts(&old, body).to_wire();
+        let op = crate::ot::TextOp::from_texts(&old, body);
         change(&mut f.state, f.owner, Change::SectionEdited { section: f.section, op });
     }
 

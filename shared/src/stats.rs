@@ -313,7 +313,7 @@ mod tests {
                 number: i as u32 + 1,
                 proposer: who,
                 proposer_role: role,
-                proposal: Proposal::Edit { section, op: TextOp::from_texts("abc", &format!("abc{i}")).to_wire() },
+                proposal: Proposal::Edit { section, op: TextOp::from_texts("abc", &format!("abc{i}")) },
                 rationale: "r".into(),
                 evidence: vec![],
                 status: SuggestionStatus::Open,
@@ -345,7 +345,7 @@ mod tests {
             &mut log,
             owner,
             3_000,
-            Change::SectionEdited { section, op: TextOp::from_texts("abc", "abc0").to_wire() },
+            Change::SectionEdited { section, op: TextOp::from_texts("abc", "abc0") },
         );
         push(
             &mut state,

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::boundary::{BoundaryFlag, BoundaryRule, default_rules};
 use crate::ids::{ObjectionId, SectionId, SuggestionId, UserId};
 use crate::objection::ObjectionKind;
-use crate::ot::{Component, OpError, OpLimits, TextOp, WireOp};
+use crate::ot::{Component, OpError, TextOp};
 use crate::role::Role;
 
 /// Longest rationale, in chars.
@@ -113,8 +113,9 @@ impl RegisterProposal {
 #[serde(tag = "target", rename_all = "snake_case")]
 pub enum Proposal {
     /// A text operation against the section's text at the suggestion's
-    /// `revision` (for an open suggestion: the current text).
-    Edit { section: SectionId, op: WireOp },
+    /// `revision` (for an open suggestion: the current text). Typed, like
+    /// `Change::SectionEdited`'s (see `crate::ot`).
+    Edit { section: SectionId, op: TextOp },
     /// A register change.
     Register { change: RegisterProposal },
 }
@@ -209,11 +210,12 @@ impl Suggestion {
 }
 
 /// The text `op` inserts (inserts joined by newlines).
-pub fn inserted_text(op: &WireOp) -> String {
-    op.iter()
+pub fn inserted_text(op: &TextOp) -> String {
+    op.components()
+        .iter()
         .filter_map(|c| match c {
-            crate::ot::WireComponent::Text(t) => Some(t.as_str()),
-            crate::ot::WireComponent::Count(_) => None,
+            Component::Insert(t) => Some(t.as_str()),
+            Component::Retain(_) | Component::Delete(_) => None,
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -325,8 +327,6 @@ pub fn rebase(suggestion: &TextOp, edit: &TextOp) -> Result<Rebased, OpError> {
     Ok(Rebased::Moved(moved))
 }
 
-const UNLIMITED: OpLimits = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
-
 /// Rebases every open edit suggestion on `section` over `edit` (already
 /// applied as room revision `revision`). Pure; called by `change::apply`.
 pub fn rebase_on_edit(state: &mut SuggestionState, section: SectionId, edit: &TextOp, revision: u64) {
@@ -335,10 +335,9 @@ pub fn rebase_on_edit(state: &mut SuggestionState, section: SectionId, edit: &Te
         if *sec != section {
             continue;
         }
-        let outcome = TextOp::from_wire(op, UNLIMITED).and_then(|op| rebase(&op, edit));
-        match outcome {
+        match rebase(op, edit) {
             Ok(Rebased::Moved(op)) => {
-                s.proposal = Proposal::Edit { section, op: op.to_wire() };
+                s.proposal = Proposal::Edit { section, op };
                 s.revision = revision;
             }
             Ok(Rebased::Conflicting) => {

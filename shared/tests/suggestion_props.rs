@@ -11,7 +11,7 @@
 use proptest::prelude::*;
 use trustroom_shared::change::{Change, Revision, apply};
 use trustroom_shared::ids::{RoomId, SectionId, SuggestionId, UserId};
-use trustroom_shared::ot::{Component, OpLimits, TextOp, WireOp};
+use trustroom_shared::ot::{Component, TextOp};
 use trustroom_shared::role::{AgentRole, Role};
 use trustroom_shared::room::RoomState;
 use trustroom_shared::suggestion::{Decision, Proposal, Suggestion, SuggestionStatus};
@@ -132,7 +132,7 @@ proptest! {
             number: 1,
             proposer: agent,
             proposer_role: Role::Agent { agent_role: AgentRole::Chronology },
-            proposal: Proposal::Edit { section, op: s_op.to_wire() },
+            proposal: Proposal::Edit { section, op: s_op.clone() },
             rationale: "r".into(),
             evidence: vec![],
             status: SuggestionStatus::Open,
@@ -154,7 +154,7 @@ proptest! {
             let (next, deleted, _) = apply_tagged(&current, &e);
             gone.extend(deleted.into_iter().flatten());
             current = next;
-            let r = rev(&state, owner, Change::SectionEdited { section, op: e.to_wire() });
+            let r = rev(&state, owner, Change::SectionEdited { section, op: e });
             apply(&mut state, &r).expect("edit applies");
             prop_assert_eq!(&state.section(section).expect("section").body, &plain(&current));
         }
@@ -168,8 +168,7 @@ proptest! {
             prop_assert_eq!(s.status, SuggestionStatus::Open);
             prop_assert_eq!(s.revision, state.revision);
             let Proposal::Edit { op, .. } = &s.proposal else { panic!("edit suggestion") };
-            let wire: &WireOp = op;
-            let rebased = TextOp::from_wire(wire, OpLimits::default()).expect("valid op");
+            let rebased = op.clone();
             prop_assert_eq!(rebased.base_len(), current.len(), "applies to the current text");
             let (after, deleted, inserted) = apply_tagged(&current, &rebased);
             // Deletes exactly the target chars, all of which survived.
@@ -183,7 +182,7 @@ proptest! {
             let decision = Decision { status: SuggestionStatus::Accepted, by: owner, reason: None, at_ms: 0 };
             let r = rev(&state, owner, Change::SuggestionDecided { suggestion: id, decision });
             apply(&mut state, &r).expect("decided");
-            let r = rev(&state, owner, Change::SectionEdited { section, op: rebased.to_wire() });
+            let r = rev(&state, owner, Change::SectionEdited { section, op: rebased });
             apply(&mut state, &r).expect("accepted suggestion applies");
             prop_assert_eq!(&state.section(section).expect("section").body, &plain(&after));
         }

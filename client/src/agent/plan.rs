@@ -286,7 +286,7 @@ mod tests {
         for a in actions {
             let n = state.suggestions.next_number();
             let proposal = match a {
-                Action::SuggestEdit { section, op, .. } => Proposal::Edit { section: *section, op: op.to_wire() },
+                Action::SuggestEdit { section, op, .. } => Proposal::Edit { section: *section, op: op.clone() },
                 Action::SuggestRegister { change, .. } => Proposal::Register { change: change.clone() },
                 Action::Object { section, quote, kind, text, .. } => {
                     let num = state.next_objection_number();

@@ -173,8 +173,7 @@ pub fn list(state: &RoomState, result: &SuggestionsResult, all: bool) -> String 
             Proposal::Edit { section, op } => {
                 let title = state.section(*section).map_or_else(|| section.to_string(), |x| x.title.clone());
                 let _ = writeln!(out, "  edit of section {title:?}");
-                if let (Some(sec), Ok(op)) =
-                    (state.section(*section), TextOp::from_wire(op, trustroom_shared::ot::OpLimits::default()))
+                if let Some(sec) = state.section(*section)
                     && s.is_open()
                     && op.base_len() == sec.len
                     && let Ok(after) = op.apply(&sec.body)

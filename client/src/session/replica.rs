@@ -13,7 +13,7 @@
 
 use trustroom_shared::SectionId;
 use trustroom_shared::change::{ApplyError, Change, Revision, apply};
-use trustroom_shared::ot::{OpError, OpLimits, TextOp};
+use trustroom_shared::ot::TextOp;
 use trustroom_shared::room::RoomState;
 
 /// How an event fits the replica.
@@ -100,18 +100,12 @@ impl Replica {
     }
 }
 
-/// Limits for operations the server already accepted.
-fn accepted_op_limits() -> OpLimits {
-    OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX }
-}
-
 /// The section and text operation of a section edit; `None` for every
-/// other change. The one place a client reads an event's operation.
-pub fn section_edit(change: &Change) -> Option<Result<(SectionId, TextOp), OpError>> {
+/// other change. The one place a client reads an event's operation (typed:
+/// it was validated once, when the frame was decoded).
+pub fn section_edit(change: &Change) -> Option<(SectionId, &TextOp)> {
     match change {
-        Change::SectionEdited { section, op } => {
-            Some(TextOp::from_wire(op, accepted_op_limits()).map(|op| (*section, op)))
-        }
+        Change::SectionEdited { section, op } => Some((*section, op)),
         _ => None,
     }
 }
@@ -137,7 +131,7 @@ mod tests {
             author: UserId(Uuid::from_u128(3)),
             at_ms: 0,
             client: None::<ClientStamp>,
-            change: Change::SectionEdited { section: SectionId(Uuid::from_u128(2)), op: op.to_wire() },
+            change: Change::SectionEdited { section: SectionId(Uuid::from_u128(2)), op: op.clone() },
         }
     }
 
@@ -152,8 +146,9 @@ mod tests {
         r.apply(&edit(4, &op)).expect("applies");
         assert_eq!(r.state.as_ref().map(|s| s.sections[0].body.as_str()), Some("abc"));
         assert_eq!(r.join_since(), Some(4));
-        let (section, read) = section_edit(&edit(5, &op).change).expect("an edit").expect("readable");
-        assert_eq!((section, read), (SectionId(Uuid::from_u128(2)), op));
+        let edit5 = edit(5, &op);
+        let (section, read) = section_edit(&edit5.change).expect("an edit");
+        assert_eq!((section, read), (SectionId(Uuid::from_u128(2)), &op));
         assert_eq!(Replica::default().fit(&edit(1, &TextOp::new())), Fit::NoState);
     }
 

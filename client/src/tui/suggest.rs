@@ -4,7 +4,7 @@
 //! change in words, and whether we may decide it.
 
 use trustroom_shared::SuggestionId;
-use trustroom_shared::ot::{Component, OpLimits, TextOp};
+use trustroom_shared::ot::{Component, TextOp};
 use trustroom_shared::room::RoomState;
 use trustroom_shared::suggestion::{Proposal, RegisterProposal, Suggestion, SuggestionStatus, may_decide};
 
@@ -64,12 +64,9 @@ pub enum Inline {
     Delete(String),
 }
 
-const UNLIMITED: OpLimits = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
-
 /// `body` with `op` marked in it: kept, inserted and deleted runs in order.
 /// `None` when the operation does not fit the text.
-pub fn inline(body: &str, op: &trustroom_shared::ot::WireOp) -> Option<Vec<Inline>> {
-    let op = TextOp::from_wire(op, UNLIMITED).ok()?;
+pub fn inline(body: &str, op: &TextOp) -> Option<Vec<Inline>> {
     let chars: Vec<char> = body.chars().collect();
     if op.base_len() != chars.len() {
         return None;
@@ -96,12 +93,12 @@ pub fn inline(body: &str, op: &trustroom_shared::ot::WireOp) -> Option<Vec<Inlin
 }
 
 /// The section text with the suggestion applied.
-pub fn suggested_text(body: &str, op: &trustroom_shared::ot::WireOp) -> Option<String> {
-    TextOp::from_wire(op, UNLIMITED).ok()?.apply(body).ok()
+pub fn suggested_text(body: &str, op: &TextOp) -> Option<String> {
+    op.apply(body).ok()
 }
 
 /// The unified diff of an edit suggestion against its section.
-pub fn diff(body: &str, op: &trustroom_shared::ot::WireOp) -> Option<DiffResult> {
+pub fn diff(body: &str, op: &TextOp) -> Option<DiffResult> {
     let new = suggested_text(body, op)?;
     let mut out = DiffResult::default();
     diff_into(&mut out, body, &new, 3, std::time::Instant::now() + DIFF_BUDGET);
@@ -288,7 +285,7 @@ mod tests {
     #[test]
     fn inline_marks_inserts_and_deletes() {
         let body = "alpha beta gamma";
-        let op = TextOp::from_texts(body, "alpha BETA gamma").to_wire();
+        let op = TextOp::from_texts(body, "alpha BETA gamma");
         let runs = inline(body, &op).expect("fits");
         assert_eq!(
             runs,

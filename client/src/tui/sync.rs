@@ -205,14 +205,7 @@ impl App {
         let mine = Some(rev.author) == self.my_user();
         match &rev.change {
             Change::SectionEdited { .. } => {
-                let (section, op) = match section_edit(&rev.change) {
-                    Some(Ok((section, op))) => (section, op),
-                    Some(Err(e)) => {
-                        self.resync(&format!("unreadable operation: {e}"), true);
-                        return;
-                    }
-                    None => return,
-                };
+                let Some((section, op)) = section_edit(&rev.change) else { return };
                 let section = &section;
                 self.history.record(*section, rev.revision, op.clone());
                 for p in self.presence.values_mut().filter(|p| p.section == *section) {
@@ -228,7 +221,7 @@ impl App {
                         self.send_edit(*section, next, None);
                     }
                 } else {
-                    match doc.remote(&op) {
+                    match doc.remote(op) {
                         Ok(local) => {
                             if self.editor.section == Some(*section) {
                                 self.editor.apply_op(&local);

@@ -225,7 +225,7 @@ pub fn remote_edit(app: &App, i: usize, from: &str, to: &str) -> Revision {
         author: UserId(uid(PRIVACY)),
         at_ms: 1_700_000_200_000,
         client: Some(ClientStamp { client: ClientId(uid(OTHER_CLIENT)), seq: rev }),
-        change: Change::SectionEdited { section: section_id(i), op: TextOp::from_texts(from, to).to_wire() },
+        change: Change::SectionEdited { section: section_id(i), op: TextOp::from_texts(from, to) },
     }
 }
 

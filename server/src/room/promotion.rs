@@ -9,7 +9,7 @@ use trustroom_shared::access::{
 };
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::ids::{AnnexId, PromotionId, SectionId};
-use trustroom_shared::ot::{WireComponent, normalize_newlines};
+use trustroom_shared::ot::{TextOp, normalize_newlines};
 use trustroom_shared::protocol::ErrorCode;
 
 use super::access::{conflict, forbidden, invalid, to_value};
@@ -207,11 +207,8 @@ impl Room {
             Change::PromotionDecided { promotion, decided, provenance: Some(provenance.clone()) },
             detail,
         )?;
-        let mut op = Vec::new();
-        if len > 0 {
-            op.push(WireComponent::Count(len as i64));
-        }
-        op.push(WireComponent::Text(insert.clone()));
+        let mut op = TextOp::new();
+        op.retain(len).insert(&insert);
         let detail = json!({
             "section": p.section, "inserted": insert.chars().count(), "deleted": 0, "promotion": promotion,
             "promotion_code": p.code(), "provenance": provenance,

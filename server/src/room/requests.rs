@@ -14,7 +14,34 @@ use trustroom_shared::role::Role;
 use super::{Answer, Batch, Refusal, Room};
 use crate::admin::AdminCommand;
 use crate::clock::now_ms;
+use crate::config::ServerConfig;
 use crate::outbox::{ConnInfo, encode};
+
+/// Validates a client's wire operation: the one place an incoming
+/// operation is parsed (edits and suggestions). Newlines are normalized
+/// first; the server's limits apply, capped at [`OpLimits::DECODE`] so
+/// every stored operation decodes again; inserted text has no control
+/// characters. Over a limit: `too_large`; malformed: `invalid`. From here
+/// on the operation travels typed (history, changes, storage, fan-out).
+pub(super) fn validated_op(wire: Vec<WireComponent>, config: &ServerConfig) -> Result<TextOp, Refusal> {
+    let wire: Vec<WireComponent> = wire
+        .into_iter()
+        .map(|c| match c {
+            WireComponent::Text(t) => WireComponent::Text(normalize_newlines(&t)),
+            other => other,
+        })
+        .collect();
+    let limits =
+        OpLimits { max_components: config.max_op_components, max_text_chars: config.max_section_chars }.capped();
+    let op = TextOp::from_wire(&wire, limits).map_err(|e| match e {
+        trustroom_shared::ot::OpError::TooLarge(m) => (ErrorCode::TooLarge, m),
+        other => invalid(other.to_string()),
+    })?;
+    if op.components().iter().any(|c| matches!(c, trustroom_shared::ot::Component::Insert(s) if s.chars().any(|ch| ch.is_control() && ch != '\n' && ch != '\t'))) {
+        return Err(invalid("inserted text contains control characters"));
+    }
+    Ok(op)
+}
 
 pub(super) fn ack(revision: u64, created: Option<String>) -> Value {
     serde_json::to_value(Ack { revision, duplicate: false, created }).unwrap_or(Value::Null)
@@ -331,22 +358,7 @@ impl Room {
                 format!("base revision {base} is from the future (room is at {}); resync", self.state.revision),
             ));
         }
-        let wire: Vec<WireComponent> = wire
-            .into_iter()
-            .map(|c| match c {
-                WireComponent::Text(t) => WireComponent::Text(normalize_newlines(&t)),
-                other => other,
-            })
-            .collect();
-        let limits =
-            OpLimits { max_components: self.config.max_op_components, max_text_chars: self.config.max_section_chars };
-        let mut op = TextOp::from_wire(&wire, limits).map_err(|e| match e {
-            trustroom_shared::ot::OpError::TooLarge(m) => (ErrorCode::TooLarge, m),
-            other => invalid(other.to_string()),
-        })?;
-        if op.components().iter().any(|c| matches!(c, trustroom_shared::ot::Component::Insert(s) if s.chars().any(|ch| ch.is_control() && ch != '\n' && ch != '\t'))) {
-            return Err(invalid("inserted text contains control characters"));
-        }
+        let mut op = validated_op(wire, &self.config)?;
         let oldest_kept = self.history.front().map_or(self.state.revision + 1, |r| r.revision);
         // Transform against every edit of this section accepted after
         // `base`. The room keeps `history_window` revisions in memory (also
@@ -359,16 +371,14 @@ impl Room {
                 ),
             ));
         }
-        // History is contiguous by revision: start at `base + 1` directly,
-        // with each edit's operation parsed once (`edit_ops`).
+        // History is contiguous by revision: start at `base + 1` directly;
+        // its edits hold their typed operations.
         let from = ((base + 1).saturating_sub(oldest_kept) as usize).min(self.history.len());
-        for (rev, parsed) in self.history.range(from..).zip(self.edit_ops.range(from..)) {
-            let Some((s, accepted)) = parsed else { continue };
+        for rev in self.history.range(from..) {
+            let Change::SectionEdited { section: s, op: accepted } = &rev.change else { continue };
             if rev.revision <= base || *s != section {
                 continue;
             }
-            let accepted =
-                accepted.as_ref().map_err(|e| (ErrorCode::Internal, format!("stored operation unreadable: {e}")))?;
             op = transform_server(&op, accepted).map_err(|_| {
                 invalid(format!("operation length {} does not match the section at revision {base}", op.base_len()))
             })?;
@@ -410,8 +420,7 @@ impl Room {
             _ => (i, d),
         });
         let detail = json!({"section": section, "base": base, "inserted": ins, "deleted": del});
-        let rev =
-            self.commit_change(batch, user, stamp, Change::SectionEdited { section, op: op.to_wire() }, detail)?;
+        let rev = self.commit_change(batch, user, stamp, Change::SectionEdited { section, op }, detail)?;
         Ok(ack(rev, None))
     }
 
@@ -459,5 +468,40 @@ impl Room {
             AdminCommand::SetBreakGlass { users } => self.break_glass_admin(batch, users),
             AdminCommand::RunRetention { force } => self.retention_admin(batch, force),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ServerConfig {
+        ServerConfig { max_op_components: 3, max_section_chars: 10, ..ServerConfig::default() }
+    }
+
+    fn code(wire: Vec<WireComponent>) -> Result<TextOp, ErrorCode> {
+        validated_op(wire, &config()).map_err(|(code, _)| code)
+    }
+
+    #[test]
+    fn an_op_over_the_limits_is_refused_at_the_edge_as_too_large() {
+        let many = vec![
+            WireComponent::Count(1),
+            WireComponent::Text("a".into()),
+            WireComponent::Count(-1),
+            WireComponent::Count(1),
+        ];
+        assert_eq!(code(many).err(), Some(ErrorCode::TooLarge));
+        assert_eq!(code(vec![WireComponent::Text("x".repeat(11))]).err(), Some(ErrorCode::TooLarge));
+        assert_eq!(code(vec![WireComponent::Count(i64::MIN)]).err(), Some(ErrorCode::TooLarge));
+    }
+
+    #[test]
+    fn a_malformed_op_is_invalid_and_a_good_one_comes_out_typed() {
+        assert_eq!(code(vec![WireComponent::Count(0)]).err(), Some(ErrorCode::Invalid));
+        assert_eq!(code(vec![WireComponent::Text("\u{7}".into())]).err(), Some(ErrorCode::Invalid));
+        // Newlines are normalized before lengths are counted.
+        let op = code(vec![WireComponent::Count(2), WireComponent::Text("a\r\nb".into())]).expect("valid");
+        assert_eq!((op.base_len(), op.target_len()), (2, 5));
     }
 }

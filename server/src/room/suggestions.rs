@@ -9,7 +9,7 @@ use trustroom_shared::boundary::{self, RuleError};
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::ids::{ObjectionId, SectionId, SuggestionId};
 use trustroom_shared::objection::{ObjectionStatus, StatusChange};
-use trustroom_shared::ot::{Component, OpLimits, TextOp};
+use trustroom_shared::ot::{Component, TextOp};
 use trustroom_shared::protocol::{AcceptAck, ErrorCode, Request, SuggestAck, SuggestionsResult};
 use trustroom_shared::role::Role;
 use trustroom_shared::suggestion::{
@@ -31,8 +31,6 @@ fn forbidden(msg: impl Into<String>) -> Refusal {
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
-
-const UNLIMITED: OpLimits = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
 
 /// Checks evidence references: at most [`sg::MAX_EVIDENCE`], each a short
 /// token without whitespace or control characters.
@@ -107,10 +105,9 @@ impl Room {
                 if op.is_noop() {
                     return Err(invalid("the suggestion changes nothing"));
                 }
-                let wire = op.to_wire();
                 // Restricted detail was refused by the ingress gate (gate.rs).
                 let (ins, del) = ins_del(&op);
-                let proposal = Proposal::Edit { section, op: wire };
+                let proposal = Proposal::Edit { section, op };
                 let detail = json!({"section": section, "base": base, "inserted": ins, "deleted": del});
                 self.propose(batch, user, role, stamp, proposal, rationale, evidence, detail)
             }
@@ -380,8 +377,7 @@ impl Room {
         let mut gate_section = None;
         let follow: Vec<(Change, Value)> = match &s.proposal {
             Proposal::Edit { section, op } => {
-                let text_op = TextOp::from_wire(op, UNLIMITED)
-                    .map_err(|e| (ErrorCode::Internal, format!("stored suggestion unreadable: {e}")))?;
+                let text_op = op;
                 let sec = self
                     .state
                     .section(*section)

@@ -29,7 +29,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use trustroom_e2e::{Rng, isolated_command, server_bin};
 use trustroom_shared::change::{Change, Revision, apply};
 use trustroom_shared::objection::ObjectionKind;
-use trustroom_shared::ot::{OpLimits, TextOp};
+use trustroom_shared::ot::TextOp;
 use trustroom_shared::ot_client::SectionSync;
 use trustroom_shared::protocol::{ClientFrame, Hello, PROTOCOL_VERSION, Request, ServerFrame, hello_frame};
 use trustroom_shared::room::RoomState;
@@ -739,8 +739,7 @@ impl Editor {
                     self.report.acked_edits.push(e.marker);
                 }
             } else if own.is_none() {
-                let op = TextOp::from_wire(op, OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX })?;
-                self.sync.remote(&op)?;
+                self.sync.remote(op)?;
             }
         }
         if let Some(seq) = own

@@ -78,13 +78,11 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
 /// Where open suggestions change this section, in local text positions:
 /// `(start, end)`; an empty range is an insertion point.
 fn suggestion_marks(app: &App, section: trustroom_shared::SectionId) -> Vec<(usize, usize)> {
-    use trustroom_shared::ot::{Component, OpLimits, TextOp};
+    use trustroom_shared::ot::Component;
     let (Some(state), Some(doc)) = (&app.replica.state, app.docs.get(&section)) else { return Vec::new() };
-    let limits = OpLimits { max_components: usize::MAX, max_text_chars: usize::MAX };
     let mut out = Vec::new();
     for s in state.suggestions.open() {
         let trustroom_shared::suggestion::Proposal::Edit { section: sec, op } = &s.proposal else { continue };
-        let Ok(op) = TextOp::from_wire(op, limits) else { continue };
         if *sec != section {
             continue;
         }

@@ -1,0 +1,123 @@
+//! The `ok` results of requests.
+
+use serde::{Deserialize, Serialize};
+
+use crate::boundary::{BoundaryFlag, BoundaryRule};
+use crate::export::ExportFormat;
+use crate::ids::{AnnexId, RoomId, UserId};
+use crate::manifest::ManifestRecord;
+use crate::suggestion::Suggestion;
+
+/// `ok` result of `rooms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomsResult {
+    pub rooms: Vec<RoomSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub id: RoomId,
+    pub title: String,
+    pub role: String,
+}
+
+/// `ok` result of a mutating request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The revision the change got.
+    pub revision: u64,
+    /// True when this was a resend of an already-applied request.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Id of the created entity (section, objection, reply), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
+/// `ok` result of `join`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Joined {
+    pub revision: u64,
+}
+
+/// `ok` result of `view_annex`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnnexContent {
+    pub annex: AnnexId,
+    pub code: String,
+    pub title: String,
+    pub classification: String,
+    pub content: String,
+    /// Reminder shown by clients: this view is in the audit log.
+    pub logged: bool,
+}
+
+/// `ok` result of `export`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportResult {
+    pub format: ExportFormat,
+    /// The room revision exported.
+    pub revision: u64,
+    /// Its packet revision (newest content change at or before it).
+    pub packet_revision: u64,
+    pub content_hash: String,
+    /// False when restricted detail had to be redacted from the content.
+    pub exact: bool,
+    /// True when the bundle carries a release manifest.
+    pub released: bool,
+    /// The bundle, byte for byte as the server encoded it.
+    pub text: String,
+}
+
+/// `ok` result of `manifests`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestsResult {
+    /// The server's Ed25519 public key (hex).
+    pub public_key: String,
+    /// Every release of the room, oldest first.
+    pub manifests: Vec<ManifestRecord>,
+}
+
+/// `ok` result of `suggest` and `suggest_register` (a resend answers
+/// with the plain [`Ack`]: `code` and `flags` absent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuggestAck {
+    pub revision: u64,
+    #[serde(default)]
+    pub duplicate: bool,
+    /// The suggestion's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// `S-N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Boundary rules the suggestion tripped (stored with it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<BoundaryFlag>,
+}
+
+/// `ok` result of `accept_suggestion`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AcceptAck {
+    /// The revision of the newest change the acceptance made (the edit, or
+    /// the last register change).
+    pub revision: u64,
+    #[serde(default)]
+    pub duplicate: bool,
+    /// The revision of the `suggestion_decided` change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_revision: Option<u64>,
+}
+
+/// `ok` result of `suggestions`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuggestionsResult {
+    /// Every suggestion, in number order.
+    pub suggestions: Vec<Suggestion>,
+    /// Reviewers the owner allowed to decide (owners always may).
+    pub acceptors: Vec<UserId>,
+    /// The boundary rules in force.
+    pub rules: Vec<BoundaryRule>,
+    /// True when the room uses the default rules.
+    pub default_rules: bool,
+}
