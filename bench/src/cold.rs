@@ -5,26 +5,19 @@
 //! from `join` to the snapshot frame and the server memory the open room
 //! takes.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
-use trustroom_server::outbox::{ConnInfo, Outbox};
-use trustroom_server::room::{Room, RoomCmd};
-use trustroom_shared::ot::TextOp;
 use trustroom_shared::protocol::{ClientFrame, Request};
 use trustroom_shared::{ClientId, RoomId, SectionId};
 
+use crate::history;
 use crate::server;
 use crate::wire;
-
-/// Requests kept in flight while writing the history.
-const PIPELINE: usize = 1000;
 
 pub async fn run(revisions: u64, opens: usize, server_cpus: Option<&str>) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir()?;
@@ -130,61 +123,13 @@ async fn timed_join(
 }
 
 /// Seeds the demo room, adds a section and writes `revisions` one-character
-/// edits through a real room actor (pipelined, so they group-commit).
-/// Returns (room, owner token, section).
+/// edits through a real room actor. Returns (room, owner token, section).
 async fn write_history(db: &std::path::Path, revisions: u64) -> anyhow::Result<(RoomId, String, SectionId)> {
     let store = trustroom_server::storage::open(&db.display().to_string()).await?;
     let seed = trustroom_server::demo::seed(&store).await?;
     let owner = seed.member("owner").context("no owner")?.clone();
     let config = Arc::new(server::bench_config(None));
-    let room = Room::open(seed.room, store.clone(), config.clone()).await?.context("room vanished")?;
-    let (tx, rx) = mpsc::channel(config.room_queue);
-    let actor = tokio::spawn(room.run(rx));
-    // The outbox of a connection that never joins (no events are queued).
-    let (out, _frames, _close) = Outbox::new(config.outbox_frames);
-    let conn = ConnInfo { conn_id: 1, user: owner.user, client: ClientId::new(), out };
-    let ask = |request: Request| {
-        let (reply, wait) = oneshot::channel();
-        (RoomCmd::Request { conn: conn.clone(), request, reply }, wait)
-    };
-    let add =
-        Request::AddSection { room: seed.room, title: "History".into(), body: String::new(), after: None, seq: None };
-    let (cmd, wait) = ask(add);
-    tx.send(cmd).await.map_err(|_| anyhow::anyhow!("room stopped"))?;
-    let created = wait.await?.map_err(|(c, m)| anyhow::anyhow!("{c}: {m}"))?;
-    let section: SectionId = created["created"].as_str().context("no section id")?.parse()?;
-    let base = created["revision"].as_u64().context("no revision")?;
-    let mut pending: VecDeque<oneshot::Receiver<trustroom_server::room::Answer>> = VecDeque::new();
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    for (len, i) in (0..revisions).enumerate() {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let pos = (rng as usize) % (len + 1);
-        let mut op = TextOp::new();
-        op.retain(pos).insert(if i.is_multiple_of(7) { "\n" } else { "x" }).retain(len - pos);
-        // Each edit is exactly the next revision (no concurrent writers).
-        let edit = Request::Edit { room: seed.room, section, base: base + i, op: op.to_wire(), seq: Some(i + 1) };
-        let (cmd, wait) = ask(edit);
-        tx.send(cmd).await.map_err(|_| anyhow::anyhow!("room stopped"))?;
-        pending.push_back(wait);
-        while pending.len() >= PIPELINE {
-            if let Some(w) = pending.pop_front() {
-                w.await?.map_err(|(c, m)| anyhow::anyhow!("edit refused: {c}: {m}"))?;
-            }
-        }
-        if (i + 1) % 20_000 == 0 {
-            eprintln!("cold-open: {} revisions written", i + 1);
-        }
-    }
-    for w in pending {
-        w.await?.map_err(|(c, m)| anyhow::anyhow!("edit refused: {c}: {m}"))?;
-    }
-    let (done, stopped) = oneshot::channel();
-    tx.send(RoomCmd::Shutdown { done }).await.map_err(|_| anyhow::anyhow!("room stopped"))?;
-    let _ = stopped.await;
-    drop(tx);
-    let _ = actor.await;
+    let section = history::write(&store, &config, seed.room, owner.user, revisions).await?;
     drop(store);
     Ok((seed.room, owner.token, section))
 }

@@ -6,7 +6,9 @@
 //!   client, then SIGKILL and a read-back that no acknowledged op is lost;
 //! - `--cold-open N`: open a room with N revisions of history in a fresh
 //!   server process, time join → snapshot, and its memory;
-//! - `--idle N`: server memory per idle (joined) connection.
+//! - `--idle N`: server memory per idle (joined) connection;
+//! - `stall --cold-rooms N`: latency of requests to warm rooms while N
+//!   cold rooms open at once (stall.rs).
 //!
 //! The server is pinned to `--server-cpus` and this generator to
 //! `--gen-cpus` with taskset when available. Prints JSON on stdout
@@ -14,15 +16,25 @@
 
 mod cold;
 mod fanout;
+mod history;
 mod idle;
 mod server;
+mod stall;
 mod wire;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+#[derive(Subcommand, Debug, Clone)]
+enum Mode {
+    /// Requests to warm rooms while many cold rooms open at once.
+    Stall(stall::Stall),
+}
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Trustroom fan-out benchmark (open loop, durable acks)")]
 struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// Clients in total (spread over the rooms round-robin).
     #[arg(long, default_value_t = 20)]
     clients: usize,
@@ -63,16 +75,16 @@ struct Args {
     #[arg(long, value_name = "CONNECTIONS")]
     idle: Option<usize>,
     /// CPUs for the server (taskset list); "none" disables pinning.
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", global = true)]
     server_cpus: String,
     /// CPUs for this generator (taskset list); "none" disables pinning.
-    #[arg(long, default_value = "1")]
+    #[arg(long, default_value = "1", global = true)]
     gen_cpus: String,
     /// Tokio worker threads of the generator.
     #[arg(long, default_value_t = 1)]
     gen_threads: usize,
     /// Also write the JSON report to this file.
-    #[arg(long)]
+    #[arg(long, global = true)]
     out: Option<std::path::PathBuf>,
     /// Internal: run as the server child process with this database path.
     #[arg(long, hide = true)]
@@ -106,7 +118,9 @@ fn main() -> anyhow::Result<()> {
         tokio::runtime::Builder::new_multi_thread().worker_threads(args.gen_threads.max(1)).enable_all().build()?;
     let report = rt.block_on(async {
         let server_cpus = cpus(&args.server_cpus);
-        if let Some(revisions) = args.cold_open {
+        if let Some(Mode::Stall(stall)) = &args.mode {
+            stall::run(stall, server_cpus.as_deref()).await
+        } else if let Some(revisions) = args.cold_open {
             cold::run(revisions, args.opens, server_cpus.as_deref()).await
         } else if let Some(n) = args.idle {
             idle::run(n, server_cpus.as_deref()).await

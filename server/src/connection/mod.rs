@@ -1,41 +1,37 @@
 //! One websocket connection: handshake, then a reader loop that parses
-//! requests and routes them, and a writer task that drains the bounded
-//! outbox to the socket.
+//! requests and routes them (rooms.rs), and a writer task that drains the
+//! bounded outbox to the socket (writer.rs).
 
-use std::collections::HashSet;
+mod refusals;
+mod rooms;
+mod writer;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use trustroom_shared::ClientId;
 use trustroom_shared::protocol::{
     ErrorCode, PROTOCOL_VERSION, Request, RoomSummary, RoomsResult, ServerFrame, parse_hello, parse_request,
 };
-use trustroom_shared::{ClientId, RoomId, UserId};
 
 use crate::auth::token_hash;
-use crate::hub::{Hub, Located, room_not_found};
+use crate::hub::{Hub, room_not_found};
 use crate::limits::{Admission, ConnectionLimits, TokenBucket};
 use crate::metrics::METRICS;
-use crate::outbox::{CloseSignal, ConnInfo, Frame, Outbox, Outgoing, encode};
-use crate::room::{Answer, Refusal, RoomCmd};
+use crate::outbox::{ConnInfo, Outbox, encode};
+use crate::room::Answer;
+use refusals::{RefusalLog, error_frame, rate_limited, request_id_hint};
+use rooms::{JoinedRooms, moved_frame, route_to_room};
+use writer::{finish_writer, linger, write_loop};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
-
-/// Connection-level refusals audited one by one per connection; beyond
-/// this a single summary entry is written when the connection ends, so a
-/// hostile client cannot flood the audit log.
-const AUDITED_REFUSALS_PER_CONNECTION: u64 = 20;
-
-/// How long a closing connection may take to flush its last frames and
-/// its `closing` frame before the socket is dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Bytes read from a socket at a time. tungstenite's default (128 KiB) is
 /// zero-filled up front, which made every idle connection cost 128 KiB of
@@ -49,65 +45,6 @@ pub fn ws_config(hard_frame_bytes: usize) -> WebSocketConfig {
         .max_message_size(Some(hard_frame_bytes))
         .max_frame_size(Some(hard_frame_bytes))
         .read_buffer_size(READ_BUFFER_BYTES)
-}
-
-fn error_frame(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Frame {
-    encode(&ServerFrame::Error { id, code, message: message.into() })
-}
-
-/// The `moved` answer: an `error` frame with the owning node's URL in
-/// `url` (docs/protocol.md §8, docs/cluster.md).
-fn moved_frame(id: String, message: String, url: String) -> Frame {
-    #[derive(serde::Serialize)]
-    struct Moved {
-        r#type: &'static str,
-        id: String,
-        code: ErrorCode,
-        message: String,
-        url: String,
-    }
-    let frame = Moved { r#type: "error", id, code: ErrorCode::Moved, message, url };
-    Frame::from(serde_json::to_string(&frame).unwrap_or_default())
-}
-
-/// Audits refusals that happen outside any room, capped per connection.
-struct RefusalLog {
-    hub: Arc<Hub>,
-    peer: SocketAddr,
-    user: Option<UserId>,
-    count: u64,
-}
-
-impl RefusalLog {
-    /// Records a malformed-frame style refusal (capped per connection).
-    async fn record(&mut self, what: &str, refusal: &Refusal) {
-        self.count += 1;
-        if self.count <= AUDITED_REFUSALS_PER_CONNECTION {
-            self.hub.audit_refusal(self.user, what, refusal, json!({"peer": self.peer.ip().to_string()})).await;
-        }
-    }
-
-    /// Records a refusal that is always worth an entry of its own (probing
-    /// for rooms), whatever the cap.
-    async fn record_always(&self, what: &str, refusal: &Refusal, room: RoomId) {
-        let detail = json!({"peer": self.peer.ip().to_string(), "room": room.to_string()});
-        self.hub.audit_refusal(self.user, what, refusal, detail).await;
-    }
-
-    async fn finish(self) {
-        if self.count > AUDITED_REFUSALS_PER_CONNECTION {
-            let more = self.count - AUDITED_REFUSALS_PER_CONNECTION;
-            let refusal = (ErrorCode::Invalid, format!("{more} further refused frames on this connection"));
-            self.hub
-                .audit_refusal(
-                    self.user,
-                    "frames",
-                    &refusal,
-                    json!({"peer": self.peer.ip().to_string(), "count": more}),
-                )
-                .await;
-        }
-    }
 }
 
 /// Serves one accepted stream until it closes or the server shuts down.
@@ -162,7 +99,7 @@ pub async fn serve_connection<S>(
             return;
         }
     };
-    let mut refusals = RefusalLog { hub: hub.clone(), peer, user: None, count: 0 };
+    let mut refusals = RefusalLog::new(hub.clone(), peer);
 
     // Handshake: a valid `hello` before the deadline.
     let first = tokio::time::timeout_at(deadline, async {
@@ -257,7 +194,7 @@ pub async fn serve_connection<S>(
     out.frame(encode(&welcome)).await;
     tracing::debug!(%peer, user = %user.name, conn = conn_id, "connected");
 
-    let mut joined: HashSet<RoomId> = HashSet::new();
+    let mut joined = JoinedRooms::default();
     let mut bucket = TokenBucket::new(config.requests_per_second, config.request_burst, tokio::time::Instant::now());
     let mut last_seen = tokio::time::Instant::now();
     let mut writer_gone = false;
@@ -381,10 +318,7 @@ pub async fn serve_connection<S>(
                 Err(e) => Err((ErrorCode::Unavailable, format!("cannot list rooms: {e}"))),
             },
             Request::Leave { room } => {
-                if joined.remove(&room) {
-                    if let Some(h) = hub.open_handle(room).await {
-                        let _ = h.send(RoomCmd::Leave { conn_id }).await;
-                    }
+                if joined.leave(room, conn_id).await {
                     Ok(json!({}))
                 } else {
                     let refusal = room_not_found();
@@ -404,11 +338,7 @@ pub async fn serve_connection<S>(
         }
     }
 
-    for room in joined {
-        if let Some(h) = hub.open_handle(room).await {
-            let _ = h.send(RoomCmd::Leave { conn_id }).await;
-        }
-    }
+    joined.leave_all(conn_id).await;
     hub.unregister_connection(conn_id);
     METRICS.connection(-1);
     refusals.finish().await;
@@ -421,228 +351,4 @@ pub async fn serve_connection<S>(
         linger(&mut stream).await;
     }
     tracing::debug!(%peer, conn = conn_id, "disconnected");
-}
-
-/// The `rate_limited` refusal for a request over the connection's budget.
-fn rate_limited(config: &crate::config::ServerConfig, bucket: &TokenBucket) -> Refusal {
-    (
-        ErrorCode::RateLimited,
-        format!(
-            "too many requests: at most {} per second (bursts of {}); retry in {:.2} s",
-            config.requests_per_second,
-            config.request_burst,
-            bucket.wait_secs()
-        ),
-    )
-}
-
-/// The request id of a frame, when it has a usable one (for refusals that
-/// happen before the frame is parsed as a request).
-fn request_id_hint(text: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        id: Option<Value>,
-    }
-    match serde_json::from_str::<Probe>(text).ok()?.id? {
-        Value::String(s) if !s.is_empty() && s.len() <= trustroom_shared::protocol::MAX_REQUEST_ID_LEN => Some(s),
-        _ => None,
-    }
-}
-
-/// After the server sent its Close: reads (and drops) what the client still
-/// sends until its Close or `CLOSE_GRACE`, as RFC 6455 asks, so unread
-/// requests do not turn the close into a TCP reset that would discard the
-/// `closing` frame on the client's side.
-async fn linger<St, E>(stream: &mut St)
-where
-    St: futures_util::Stream<Item = Result<Message, E>> + Unpin,
-{
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        while let Some(Ok(msg)) = stream.next().await {
-            if matches!(msg, Message::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
-/// Waits for the writer to flush what it holds (bounded), then makes it
-/// stop, then aborts it: a connection task always ends.
-async fn finish_writer(writer: &mut tokio::task::JoinHandle<()>) {
-    if tokio::time::timeout(CLOSE_GRACE * 2, &mut *writer).await.is_ok() {
-        return;
-    }
-    writer.abort();
-    let _ = writer.await;
-}
-
-/// Most frames written with one flush.
-const MAX_FRAMES_PER_FLUSH: usize = 512;
-
-/// Stop adding queued frames to a flush beyond this many payload bytes.
-const MAX_BYTES_PER_FLUSH: usize = 256 * 1024;
-
-/// Drains the outbox to the socket, sends a websocket Ping every
-/// `ping_every`, and closes the socket when asked. Everything queued when
-/// the writer wakes up goes out with one flush (one `write` on the socket
-/// for many small frames), so a burst of events costs one syscall per
-/// connection, not one per event. A client that does not read cannot hold
-/// it: every flush gives way to an out-of-band close and fails after
-/// `write_timeout`.
-async fn write_loop<K>(
-    mut sink: K,
-    mut rx: tokio::sync::mpsc::Receiver<Outgoing>,
-    close: Arc<CloseSignal>,
-    ping_every: Duration,
-    write_timeout: Duration,
-) where
-    K: Sink<Message> + Unpin,
-{
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut batch: Vec<Message> = Vec::new();
-    let closing: Option<(ErrorCode, String)> = loop {
-        let mut close_after: Option<(ErrorCode, String)> = None;
-        let mut frames = 0usize;
-        let first = tokio::select! {
-            biased;
-            reason = close.requested() => break reason,
-            item = rx.recv() => match item {
-                Some(Outgoing::Frame(text)) => {
-                    frames += 1;
-                    Message::Text(text)
-                }
-                Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
-                None => break None,
-            },
-            _ = ping.tick() => Message::Ping(Default::default()),
-        };
-        let mut bytes = first.len();
-        batch.push(first);
-        // Whatever else is queued already goes into the same flush.
-        while batch.len() < MAX_FRAMES_PER_FLUSH && bytes < MAX_BYTES_PER_FLUSH {
-            match rx.try_recv() {
-                Ok(Outgoing::Frame(text)) => {
-                    frames += 1;
-                    bytes += text.len();
-                    batch.push(Message::Text(text));
-                }
-                Ok(Outgoing::Close(code, reason)) => {
-                    close_after = Some((code, reason));
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        METRICS.dequeued(frames);
-        let count = batch.len();
-        let write = async {
-            for msg in batch.drain(..) {
-                sink.feed(msg).await?;
-            }
-            sink.flush().await
-        };
-        let sent = tokio::select! {
-            biased;
-            reason = close.requested() => break reason,
-            sent = tokio::time::timeout(write_timeout, write) => sent,
-        };
-        match sent {
-            Ok(Ok(())) => METRICS.flushed(count),
-            Ok(Err(_)) => break None,
-            Err(_) => {
-                tracing::debug!("queued frames could not be written within {write_timeout:?}; closing");
-                break None;
-            }
-        }
-        if close_after.is_some() {
-            break close_after;
-        }
-    };
-    // Frames still queued are never written: take them off the queue-depth
-    // gauge (nothing can be queued once the receiver is closed).
-    rx.close();
-    let mut dropped = 0;
-    while let Ok(item) = rx.try_recv() {
-        if matches!(item, Outgoing::Frame(_)) {
-            dropped += 1;
-        }
-    }
-    METRICS.dequeued(dropped);
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        if let Some((code, reason)) = closing {
-            let frame = encode(&ServerFrame::Closing { code, reason });
-            if sink.send(Message::Text(frame)).await.is_err() {
-                return;
-            }
-        }
-        let _ = sink.close().await;
-    })
-    .await;
-}
-
-/// Sends a room request to the room's actor and waits for its answer.
-async fn route_to_room(
-    hub: &Arc<Hub>,
-    info: &ConnInfo,
-    request: Request,
-    joined: &mut HashSet<RoomId>,
-    refusals: &mut RefusalLog,
-    moved_to: &mut Option<String>,
-) -> Answer {
-    let Some(room) = request.room() else {
-        return Err((ErrorCode::Invalid, "this request needs a room".into()));
-    };
-    let handle = match hub.locate(room).await {
-        Ok(Located::Open(h)) => h,
-        Ok(Located::NotFound) => {
-            let refusal = room_not_found();
-            refusals.record_always("room request", &refusal, room).await;
-            return Err(refusal);
-        }
-        Ok(Located::Moved { node, url }) => {
-            // Only members learn where a room lives; everyone else gets
-            // the same `not_found` as for a room that does not exist.
-            let member = match hub.store().rooms_for_user(info.user).await {
-                Ok(rooms) => rooms.iter().any(|(r, _)| r.id == room),
-                Err(e) => return Err((ErrorCode::Unavailable, format!("cannot check membership: {e}"))),
-            };
-            if !member {
-                let refusal = room_not_found();
-                refusals.record_always("room request", &refusal, room).await;
-                return Err(refusal);
-            }
-            if url.is_empty() {
-                return Err((
-                    ErrorCode::Unavailable,
-                    "an administrative command holds the room for a moment; retry".into(),
-                ));
-            }
-            tracing::debug!(%room, %node, %url, "room sequenced by another node: redirecting");
-            *moved_to = Some(url.clone());
-            return Err((
-                ErrorCode::Moved,
-                format!("room {room} is served by another server node; reconnect to {url}"),
-            ));
-        }
-        Err(e) => {
-            tracing::error!(%room, "cannot open room: {e:#}");
-            return Err((ErrorCode::Unavailable, "the room cannot be opened right now".into()));
-        }
-    };
-    let (reply, wait) = oneshot::channel();
-    let is_join = matches!(request, Request::Join { .. });
-    let cmd = match request {
-        Request::Join { since, .. } => RoomCmd::Join { conn: info.clone(), since, reply },
-        request => RoomCmd::Request { conn: info.clone(), request, reply },
-    };
-    if handle.send(cmd).await.is_err() {
-        return Err((ErrorCode::Unavailable, "the room is shutting down".into()));
-    }
-    let answer = wait.await.unwrap_or_else(|_| Err((ErrorCode::Unavailable, "the room stopped".into())));
-    if is_join && answer.is_ok() {
-        joined.insert(room);
-    }
-    answer
 }
