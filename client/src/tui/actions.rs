@@ -23,46 +23,7 @@ use super::keyedit::KeyEdit;
 use super::palette::PaletteState;
 use super::splice::Splice;
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Action {
-    Quit,
-    Help,
-    Palette,
-    FocusNext,
-    FocusPrev,
-    Focus(Pane),
-    ToggleRegister,
-    ToggleAnnexes,
-    SectionNext,
-    SectionPrev,
-    GotoSection(usize),
-    EditStart,
-    EditStop,
-    Undo,
-    Redo,
-    ObjectionNew,
-    ObjectionReply,
-    ObjectionStatus,
-    RegisterFilter,
-    OpenAnnex(AnnexId),
-    DiffOpen,
-    DiffPacket,
-    DiffSinceRelease,
-    Readiness,
-    Hold,
-    Escalate,
-    Cosign,
-    Suggestions,
-    Stats,
-    ReconnectNow,
-}
-
-impl Action {
-    /// Decisions only the owner may take (shown disabled to others).
-    pub fn owner_only(&self) -> bool {
-        matches!(self, Action::Readiness | Action::Hold | Action::Escalate)
-    }
-}
+pub use super::action::Action;
 
 impl App {
     pub fn run_action(&mut self, action: Action) {
@@ -437,7 +398,9 @@ impl App {
             _ => DiffScope::Packet,
         };
         let mut d = DiffView::new(scope, base);
-        d.compute(self);
+        if let Some(state) = &self.state {
+            d.compute(state, &self.history);
+        }
         self.diff = Some(d);
         self.editor.mode = EditMode::Normal;
     }

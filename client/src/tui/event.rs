@@ -336,7 +336,7 @@ impl App {
     }
 
     fn palette_key(&mut self, mut p: super::palette::PaletteState, key: KeyEvent) -> Option<Overlay> {
-        let cmds = super::palette::commands(self, &p.input);
+        let cmds = super::palette::commands(self.is_owner(), self.state.as_ref(), &p.input);
         match key.code {
             KeyCode::Esc => return None,
             KeyCode::Enter => {
