@@ -19,48 +19,11 @@ use super::forms::{
     CosignForm, Dialog, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose,
     ReplyForm, StatusForm, input,
 };
+use super::keyedit::KeyEdit;
 use super::palette::PaletteState;
+use super::splice::Splice;
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Action {
-    Quit,
-    Help,
-    Palette,
-    FocusNext,
-    FocusPrev,
-    Focus(Pane),
-    ToggleRegister,
-    ToggleAnnexes,
-    SectionNext,
-    SectionPrev,
-    GotoSection(usize),
-    EditStart,
-    EditStop,
-    Undo,
-    Redo,
-    ObjectionNew,
-    ObjectionReply,
-    ObjectionStatus,
-    RegisterFilter,
-    OpenAnnex(AnnexId),
-    DiffOpen,
-    DiffPacket,
-    DiffSinceRelease,
-    Readiness,
-    Hold,
-    Escalate,
-    Cosign,
-    Suggestions,
-    Stats,
-    ReconnectNow,
-}
-
-impl Action {
-    /// Decisions only the owner may take (shown disabled to others).
-    pub fn owner_only(&self) -> bool {
-        matches!(self, Action::Readiness | Action::Hold | Action::Escalate)
-    }
-}
+pub use super::action::Action;
 
 impl App {
     pub fn run_action(&mut self, action: Action) {
@@ -227,8 +190,36 @@ impl App {
         self.editor.mode = EditMode::Normal;
     }
 
-    /// The editor's text changed through a key: turn the change into an
-    /// operation and send it through the section's OT client.
+    /// A key (or a paste) went to the editor: send what it did to the text
+    /// as an operation through the section's OT client. A splice becomes the
+    /// operation directly; an edit the editor could not map is diffed.
+    pub fn editor_edited(&mut self, edit: KeyEdit) {
+        match edit {
+            KeyEdit::Unchanged => {}
+            KeyEdit::Splice(splice) => self.splice_edit(&splice),
+            KeyEdit::Unmapped => self.editor_changed(),
+        }
+    }
+
+    fn splice_edit(&mut self, splice: &Splice) {
+        let Some(id) = self.editor.section else { return };
+        let Some(doc) = self.docs.get_mut(&id) else { return };
+        match doc.local_splice(splice, EditOrigin::Typed, Instant::now()) {
+            Ok(Some(send)) => self.send_edit(id, send, None),
+            Ok(None) => {}
+            Err(e) => {
+                // The editor and the section are out of step: the diff of
+                // the whole text puts them back in step.
+                tracing::warn!("a key's edit does not fit the section ({e}); diffing the section");
+                return self.editor_changed();
+            }
+        }
+        self.highlights_stale = true;
+        self.dirty = true;
+    }
+
+    /// The editor's text changed in a way no splice describes: diff the
+    /// whole text against the section and send that operation.
     pub fn editor_changed(&mut self) {
         let Some(id) = self.editor.section else { return };
         let Some(doc) = self.docs.get(&id) else { return };
@@ -410,7 +401,9 @@ impl App {
             _ => DiffScope::Packet,
         };
         let mut d = DiffView::new(scope, base);
-        d.compute(self);
+        if let Some(state) = &self.replica.state {
+            d.compute(state, &self.history);
+        }
         self.diff = Some(d);
         self.editor.mode = EditMode::Normal;
     }

@@ -27,27 +27,10 @@ use super::palette::PaletteState;
 use super::theme::Theme;
 use crate::session::Replica;
 
+pub use super::action::Pane;
+
 /// How long a notification stays bright on the notification line.
 pub const NOTICE_FRESH: Duration = Duration::from_secs(20);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Pane {
-    Sections,
-    Editor,
-    Register,
-    Annexes,
-}
-
-impl Pane {
-    pub fn name(self) -> &'static str {
-        match self {
-            Pane::Sections => "sections",
-            Pane::Editor => "editor",
-            Pane::Register => "register",
-            Pane::Annexes => "annexes",
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConnState {
@@ -520,11 +503,10 @@ impl App {
             };
         }
         let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
-        if self.diff.as_ref().is_some_and(|d| d.stale(rev))
-            && let Some(mut d) = self.diff.take()
+        if let (Some(d), Some(state)) = (&mut self.diff, &self.replica.state)
+            && d.stale(rev)
         {
-            d.compute(self);
-            self.diff = Some(d);
+            d.compute(state, &self.history);
         }
     }
 

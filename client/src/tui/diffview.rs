@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use trustroom_shared::SectionId;
 use trustroom_shared::release::ReleaseState;
+use trustroom_shared::room::RoomState;
 
-use super::app::App;
 use super::diffing::{DiffResult, DiffRow, diff_into};
+use super::history::History;
 
 /// Time budget for computing one diff screen.
 pub const DIFF_BUDGET: Duration = Duration::from_millis(120);
@@ -69,9 +70,8 @@ impl DiffView {
         }
     }
 
-    /// Recomputes the rows from the app's history.
-    pub fn compute(&mut self, app: &App) {
-        let Some(state) = &app.replica.state else { return };
+    /// Recomputes the rows from the room's state and this session's history.
+    pub fn compute(&mut self, state: &RoomState, history: &History) {
         let now_rev = state.revision;
         self.computed_at = Some(now_rev);
         let mut result = DiffResult::default();
@@ -100,22 +100,22 @@ impl DiffView {
         let multi = matches!(self.scope, DiffScope::Packet);
         for (id, title) in sections {
             let (old, old_label) = match self.base {
-                DiffBase::LastLooked => app.history.last_looked(id),
+                DiffBase::LastLooked => history.last_looked(id),
                 DiffBase::LastRelease => {
-                    let r = release_rev.unwrap_or(app.history.since);
-                    match app.history.body_at(id, r) {
+                    let r = release_rev.unwrap_or(history.since);
+                    match history.body_at(id, r) {
                         Some(b) => (b, format!("rev {r}")),
                         None => {
                             result.rows.push(DiffRow::Title(title.clone()));
                             result.rows.push(DiffRow::Note(format!(
                                 "rev {r} is older than this session's history (from rev {})",
-                                app.history.since
+                                history.since
                             )));
                             continue;
                         }
                     }
                 }
-                DiffBase::Revisions { from, .. } => match app.history.body_at(id, from) {
+                DiffBase::Revisions { from, .. } => match history.body_at(id, from) {
                     Some(b) => (b, format!("rev {from}")),
                     None => {
                         result.rows.push(DiffRow::Title(title.clone()));
@@ -127,7 +127,7 @@ impl DiffView {
             let new = if to_rev == now_rev {
                 state.section(id).map(|s| s.body.clone()).unwrap_or_default()
             } else {
-                app.history.body_at(id, to_rev).unwrap_or_default()
+                history.body_at(id, to_rev).unwrap_or_default()
             };
             if old == new {
                 if !multi {
@@ -145,91 +145,5 @@ impl DiffView {
         }
         self.result = result;
         self.scroll = self.scroll.min(self.row_count().saturating_sub(1));
-    }
-}
-
-impl App {
-    /// Keys on the diff screen.
-    pub fn diff_key(&mut self, key: crossterm::event::KeyEvent) {
-        use crossterm::event::KeyCode;
-        let Some(mut d) = self.diff.take() else { return };
-        let revs = self.history.revisions();
-        let now = self.replica.state.as_ref().map_or(0, |s| s.revision);
-        let page = self.size.height.saturating_sub(6).max(1) as usize;
-        let max = d.row_count().saturating_sub(1);
-        let mut recompute = true;
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') => return,
-            KeyCode::Char('s') => {
-                d.layout = match d.layout {
-                    DiffLayout::Unified => DiffLayout::SideBySide,
-                    DiffLayout::SideBySide => DiffLayout::Unified,
-                };
-                d.scroll = 0;
-                recompute = false;
-            }
-            KeyCode::Char('p') => {
-                d.scope = match (d.scope, self.current_section_id()) {
-                    (DiffScope::Packet, Some(id)) => DiffScope::Section(id),
-                    _ => DiffScope::Packet,
-                };
-            }
-            KeyCode::Char('l') => d.base = DiffBase::LastLooked,
-            KeyCode::Char('e') => d.base = DiffBase::LastRelease,
-            KeyCode::Char('b') => {
-                let from = revs.iter().rev().find(|r| **r < now).copied().unwrap_or(self.history.since);
-                d.base = DiffBase::Revisions { from, to: now };
-            }
-            KeyCode::Char(c @ ('[' | ']' | '{' | '}')) => {
-                let (mut from, mut to) = match d.base {
-                    DiffBase::Revisions { from, to } => (from, to),
-                    _ => (self.history.since, now),
-                };
-                let prev = |r: u64| revs.iter().rev().find(|x| **x < r).copied().unwrap_or(r);
-                let next = |r: u64| revs.iter().find(|x| **x > r).copied().unwrap_or(now.max(r));
-                match c {
-                    '[' => from = prev(from),
-                    ']' => from = next(from).min(to),
-                    '{' => to = prev(to).max(from),
-                    _ => to = next(to).min(now),
-                }
-                d.base = DiffBase::Revisions { from, to };
-            }
-            KeyCode::Char('j') | KeyCode::Down => {
-                d.scroll = (d.scroll + 1).min(max);
-                recompute = false;
-            }
-            KeyCode::Char('k') | KeyCode::Up => {
-                d.scroll = d.scroll.saturating_sub(1);
-                recompute = false;
-            }
-            KeyCode::PageDown | KeyCode::Char(' ') => {
-                d.scroll = (d.scroll + page).min(max);
-                recompute = false;
-            }
-            KeyCode::PageUp => {
-                d.scroll = d.scroll.saturating_sub(page);
-                recompute = false;
-            }
-            KeyCode::Char('g') | KeyCode::Home => {
-                d.scroll = 0;
-                recompute = false;
-            }
-            KeyCode::Char('G') | KeyCode::End => {
-                d.scroll = max;
-                recompute = false;
-            }
-            KeyCode::Char('?') => {
-                self.overlay = Some(super::app::Overlay::Help);
-                recompute = false;
-            }
-            _ => recompute = false,
-        }
-        if recompute {
-            d.scroll = 0;
-            d.compute(self);
-        }
-        self.diff = Some(d);
-        self.dirty = true;
     }
 }

@@ -14,6 +14,8 @@ use trustroom_shared::SectionId;
 use trustroom_shared::ot::{OpError, TextOp};
 use trustroom_shared::ot_client::SectionSync;
 
+use super::splice::Splice;
+
 /// Edits closer together than this undo as one step.
 const UNDO_GROUP: Duration = Duration::from_millis(900);
 /// Longest undo history kept per section.
@@ -40,8 +42,11 @@ pub enum EditOrigin {
 #[derive(Clone, Debug)]
 pub struct SectionDoc {
     pub id: SectionId,
-    /// Local text: the server's text with our pending edits applied.
+    /// Local text: the server's text with our pending edits applied (only
+    /// this file changes it, so `len` stays its length).
     pub text: String,
+    /// Chars in `text`.
+    len: usize,
     pub sync: SectionSync,
     pub in_flight: Option<InFlight>,
     /// Cursor and selection anchor (char indices into `text`) while another
@@ -57,6 +62,7 @@ impl SectionDoc {
     pub fn new(id: SectionId, text: String) -> Self {
         Self {
             id,
+            len: text.chars().count(),
             text,
             sync: SectionSync::Synced,
             in_flight: None,
@@ -73,8 +79,38 @@ impl SectionDoc {
     pub fn local(&mut self, op: TextOp, origin: EditOrigin, now: Instant) -> Result<Option<TextOp>, OpError> {
         let inverse = op.invert(&self.text);
         let new_text = op.apply(&self.text)?;
+        let len = op.target_len();
         let send = self.sync.local(op)?;
         self.text = new_text;
+        self.len = len;
+        self.record(inverse, origin, now);
+        Ok(send)
+    }
+
+    /// A local edit made as a splice (a key in the editor): the same as
+    /// [`SectionDoc::local`] with the operation `TextOp::from_texts` would
+    /// give, but the text is changed in place and nothing walks the whole
+    /// section. An edit that changes nothing records nothing.
+    pub fn local_splice(
+        &mut self,
+        splice: &Splice,
+        origin: EditOrigin,
+        now: Instant,
+    ) -> Result<Option<TextOp>, OpError> {
+        let made = splice.op(&self.text, self.len)?;
+        if made.op.is_noop() {
+            return Ok(None);
+        }
+        let len = made.op.target_len();
+        let send = self.sync.local(made.op)?;
+        self.text.replace_range(made.bytes, &splice.inserted);
+        self.len = len;
+        self.record(made.inverse, origin, now);
+        Ok(send)
+    }
+
+    /// Puts the inverse of a local edit on the undo (or redo) stack.
+    fn record(&mut self, inverse: TextOp, origin: EditOrigin, now: Instant) {
         match origin {
             EditOrigin::Typed => {
                 self.redo.clear();
@@ -108,7 +144,6 @@ impl SectionDoc {
         if self.undo.len() > UNDO_MAX {
             self.undo.remove(0);
         }
-        Ok(send)
     }
 
     /// A remote operation (server text coordinates) arrived. Returns it
@@ -116,6 +151,7 @@ impl SectionDoc {
     pub fn remote(&mut self, op: &TextOp) -> Result<TextOp, OpError> {
         let local = self.sync.remote(op)?;
         self.text = local.apply(&self.text)?;
+        self.len = local.target_len();
         transform_stack(&mut self.undo, &local);
         transform_stack(&mut self.redo, &local);
         self.cursor = local.transform_index(self.cursor);
@@ -154,6 +190,7 @@ impl SectionDoc {
         self.cursor = op.transform_index(self.cursor);
         self.anchor = self.anchor.map(|a| op.transform_index(a));
         self.text = text.to_string();
+        self.len = op.target_len();
         self.sync = SectionSync::Synced;
         self.in_flight = None;
         self.undo.clear();

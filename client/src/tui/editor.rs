@@ -12,6 +12,7 @@ use ratatui_textarea::{CursorMove, DataCursor, TextArea, WrapMode};
 use trustroom_shared::SectionId;
 use trustroom_shared::ot::{Component, TextOp};
 
+use super::keyedit::{KeyEdit, KeyKind, Place, key_kind, splice_since};
 use super::theme::Theme;
 
 /// Whether keys go into the text or drive the room.
@@ -101,9 +102,33 @@ impl EditorState {
         self.set_cursor_index(cursor);
     }
 
-    /// Feeds a key to the textarea; true when the text changed.
-    pub fn input(&mut self, key: KeyEvent) -> bool {
-        self.area.input(key)
+    /// Feeds a key to the textarea and says what it did to the text: for
+    /// the keys that edit, the splice it made (built from where the cursor
+    /// and the selection were and where the cursor went, never from the
+    /// whole text).
+    pub fn input(&mut self, key: KeyEvent) -> KeyEdit {
+        let kind = key_kind(&key);
+        if kind == KeyKind::Other {
+            // Keys that do not edit move the cursor or scroll. The textarea
+            // also edits on its own undo, redo, yank-paste and cut keys: the
+            // TUI never hands those over (see `insert_key`), and if it did,
+            // the edit would be diffed (`Unmapped`).
+            return if self.area.input(key) { KeyEdit::Unmapped } else { KeyEdit::Unchanged };
+        }
+        let before = Place::edit_start(&self.area);
+        if !self.area.input(key) {
+            return KeyEdit::Unchanged;
+        }
+        splice_since(&self.area, &before, kind)
+    }
+
+    /// Pastes `text` at the cursor (over the selection): one splice.
+    pub fn paste(&mut self, text: &str) -> KeyEdit {
+        let before = Place::edit_start(&self.area);
+        if !self.area.insert_str(text) {
+            return KeyEdit::Unchanged;
+        }
+        splice_since(&self.area, &before, KeyKind::Insert)
     }
 
     /// Applies an operation on the local text (someone else's, or our

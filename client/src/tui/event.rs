@@ -168,9 +168,8 @@ impl App {
             self.editor.mode = EditMode::Normal;
             return;
         }
-        if self.editor.input(key) {
-            self.editor_changed();
-        }
+        let edit = self.editor.input(key);
+        self.editor_edited(edit);
     }
 
     fn on_paste(&mut self, text: &str) {
@@ -183,9 +182,8 @@ impl App {
         }
         if self.focus == Pane::Editor && self.editor.mode == EditMode::Insert && self.read_only_reason().is_none() {
             let text = trustroom_shared::ot::normalize_newlines(text);
-            if self.editor.area.insert_str(&text) {
-                self.editor_changed();
-            }
+            let edit = self.editor.paste(&text);
+            self.editor_edited(edit);
             self.dirty = true;
         }
     }
@@ -338,7 +336,7 @@ impl App {
     }
 
     fn palette_key(&mut self, mut p: super::palette::PaletteState, key: KeyEvent) -> Option<Overlay> {
-        let cmds = super::palette::commands(self, &p.input);
+        let cmds = super::palette::commands(self.is_owner(), self.replica.state.as_ref(), &p.input);
         match key.code {
             KeyCode::Esc => return None,
             KeyCode::Enter => {

@@ -58,7 +58,7 @@ pub enum Dialog {
         text: String,
     },
     /// The owner's queue of pending access requests and promotions.
-    Approvals(super::approvals::ApprovalsForm),
+    Approvals(ApprovalsForm),
     /// Accepting a suggestion flagged out-of-bounds asks again, naming the flags.
     AcceptFlagged {
         suggestion: trustroom_shared::SuggestionId,
@@ -206,4 +206,10 @@ impl ReadinessForm {
             None => self.record.is_clear(),
         }
     }
+}
+
+/// The owner's approvals queue (`V`): which pending item is selected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApprovalsForm {
+    pub selected: usize,
 }

@@ -7,10 +7,12 @@
 //! [`app::App`]; drawing (`ui`) only reads it, and only happens when
 //! something changed, so an idle TUI uses no CPU.
 
+pub mod action;
 pub mod actions;
 pub mod app;
 pub mod approvals;
 pub mod dialog_keys;
+pub mod diff_keys;
 pub mod diffing;
 pub mod diffview;
 pub mod doc;
@@ -19,12 +21,15 @@ pub mod event;
 pub mod forms;
 pub mod highlight;
 pub mod history;
+pub mod keyedit;
 pub mod keys;
 pub mod layout;
 pub mod logging;
 pub mod palette;
+pub mod splice;
 pub mod stats;
 pub mod suggest;
+pub mod suggest_keys;
 pub mod sync;
 pub mod terminal;
 pub mod theme;

@@ -1,8 +1,9 @@
 //! The command palette (`:`): every action by name, plus "go to section"
 //! and "open annex" entries, filtered as you type.
 
-use super::actions::Action;
-use super::app::{App, Pane};
+use trustroom_shared::room::RoomState;
+
+use super::action::{Action, Pane};
 
 #[derive(Clone, Debug, Default)]
 pub struct PaletteState {
@@ -48,10 +49,10 @@ const STATIC: &[(&str, &str, Action)] = &[
     ("reconnect now", "", Action::ReconnectNow),
 ];
 
-/// All entries for this app state, filtered by `query` (every word must
-/// appear, case-insensitive).
-pub fn commands(app: &App, query: &str) -> Vec<Command> {
-    let owner = app.is_owner();
+/// All entries for the room (`owner`: whether we are an owner), filtered
+/// by `query` (every word must appear, case-insensitive).
+pub fn commands(owner: bool, state: Option<&RoomState>, query: &str) -> Vec<Command> {
+    let sections = state.map_or(&[][..], |s| s.sections.as_slice());
     let mut all: Vec<Command> = STATIC
         .iter()
         .map(|(name, key, action)| Command {
@@ -61,7 +62,7 @@ pub fn commands(app: &App, query: &str) -> Vec<Command> {
             disabled: action.owner_only() && !owner,
         })
         .collect();
-    for (i, s) in app.sections().iter().enumerate() {
+    for (i, s) in sections.iter().enumerate() {
         all.push(Command {
             name: format!("go to § {}", s.title),
             key: "",
@@ -69,16 +70,16 @@ pub fn commands(app: &App, query: &str) -> Vec<Command> {
             disabled: false,
         });
     }
-    if let Some(state) = &app.replica.state {
-        for id in app.annex_ids() {
-            if let Some(a) = state.annexes.get(&id) {
-                all.push(Command {
-                    name: format!("open annex {} {} ({})", a.code, a.title, a.classification),
-                    key: "",
-                    action: Action::OpenAnnex(id),
-                    disabled: false,
-                });
-            }
+    if let Some(state) = state {
+        let mut annexes: Vec<_> = state.annexes.values().collect();
+        annexes.sort_by(|a, b| a.code.cmp(&b.code));
+        for a in annexes {
+            all.push(Command {
+                name: format!("open annex {} {} ({})", a.code, a.title, a.classification),
+                key: "",
+                action: Action::OpenAnnex(a.id),
+                disabled: false,
+            });
         }
     }
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();

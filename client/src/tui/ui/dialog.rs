@@ -61,7 +61,7 @@ pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
         Dialog::Reason(f) => reason(app, f, area, buf),
         Dialog::Readiness(f) => readiness(app, f, area, buf),
         Dialog::Cosign(f) => cosign(app, f, area, buf),
-        Dialog::Approvals(f) => crate::tui::approvals::draw(app, f, area, buf),
+        Dialog::Approvals(f) => super::approvals::draw(app, f, area, buf),
         Dialog::AcceptFlagged { code, flags, .. } => {
             let t = &app.theme;
             let h = (flags.len() as u16 + 8).min(area.height);

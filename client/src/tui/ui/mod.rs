@@ -2,6 +2,7 @@
 //! One file per pane; `chrome` holds the shared frame and text helpers.
 
 pub mod annex;
+pub mod approvals;
 pub mod chrome;
 pub mod dialog;
 pub mod diff;

@@ -1,0 +1,65 @@
+//! What the user can do, as named actions (keys and the palette both map
+//! to these), and the panes focus moves between. Plain values: how an
+//! action changes the app is in `actions.rs`.
+
+use trustroom_shared::AnnexId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Sections,
+    Editor,
+    Register,
+    Annexes,
+}
+
+impl Pane {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pane::Sections => "sections",
+            Pane::Editor => "editor",
+            Pane::Register => "register",
+            Pane::Annexes => "annexes",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Quit,
+    Help,
+    Palette,
+    FocusNext,
+    FocusPrev,
+    Focus(Pane),
+    ToggleRegister,
+    ToggleAnnexes,
+    SectionNext,
+    SectionPrev,
+    GotoSection(usize),
+    EditStart,
+    EditStop,
+    Undo,
+    Redo,
+    ObjectionNew,
+    ObjectionReply,
+    ObjectionStatus,
+    RegisterFilter,
+    OpenAnnex(AnnexId),
+    DiffOpen,
+    DiffPacket,
+    DiffSinceRelease,
+    Readiness,
+    Hold,
+    Escalate,
+    Cosign,
+    Suggestions,
+    Stats,
+    ReconnectNow,
+}
+
+impl Action {
+    /// Decisions only the owner may take (shown disabled to others).
+    pub fn owner_only(&self) -> bool {
+        matches!(self, Action::Readiness | Action::Hold | Action::Escalate)
+    }
+}
