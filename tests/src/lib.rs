@@ -4,7 +4,8 @@
 //!   temporary SQLite file seeded with the demo room; stop it gracefully,
 //!   kill it (abort without shutdown) and restart it on the same file.
 //!   With [`TestServer::start_pg`] the same server runs on a PostgreSQL
-//!   database of its own ([`PgTestDb`]) when `TRUSTROOM_TEST_PG_URL` is set.
+//!   database of its own ([`PgTestDb`]) on the server `TRUSTROOM_TEST_PG_URL`
+//!   names ([`pg_url`]: a PostgreSQL test never passes without running).
 //! - [`PgTestDb`]: a uniquely named PostgreSQL database created for one test
 //!   and dropped when the value is dropped (also when the test fails).
 //! - [`WsClient`]: a raw websocket client (tokio-tungstenite) that does the
@@ -94,6 +95,26 @@ pub fn pg_base_url() -> Option<String> {
     std::env::var(PG_URL_VAR).ok().filter(|u| !u.trim().is_empty())
 }
 
+/// The PostgreSQL server a test needs: `TRUSTROOM_TEST_PG_URL`, or an error
+/// saying it is missing. This is the one place a PostgreSQL test learns
+/// whether it can run; it never passes without running. Mark such a test
+///
+/// ```text
+/// #[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
+/// ```
+///
+/// so that without the URL it shows as ignored in the runner's summary,
+/// except under `CI=true`, where it runs and fails here (tests/build.rs
+/// sets both cfgs from the environment).
+pub fn pg_url() -> anyhow::Result<String> {
+    pg_base_url().with_context(|| {
+        format!(
+            "{PG_URL_VAR} is not set: this test needs PostgreSQL and cannot run without it \
+             (e.g. {PG_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres; outside CI it is ignored instead)"
+        )
+    })
+}
+
 /// A PostgreSQL database of one test: created with a unique name on the
 /// server `TRUSTROOM_TEST_PG_URL` names, dropped (`WITH (FORCE)`, closing
 /// any connection left) when this value is dropped, so runs never collide
@@ -105,13 +126,10 @@ pub struct PgTestDb {
 }
 
 impl PgTestDb {
-    /// A fresh database, or `None` (with a note on stderr) when
+    /// A fresh database on the server [`pg_url`] names; an error when
     /// `TRUSTROOM_TEST_PG_URL` is not set.
-    pub async fn create() -> anyhow::Result<Option<PgTestDb>> {
-        let Some(admin_url) = pg_base_url() else {
-            eprintln!("note: {PG_URL_VAR} is not set; skipping the PostgreSQL variant");
-            return Ok(None);
-        };
+    pub async fn create() -> anyhow::Result<PgTestDb> {
+        let admin_url = pg_url()?;
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         // The last 12 hex digits of a v7 UUID are random.
         let unique = uuid::Uuid::now_v7().simple().to_string();
@@ -126,7 +144,7 @@ impl PgTestDb {
             .await
             .with_context(|| format!("creating the test database {name}"))?;
         let _ = sqlx::Connection::close(admin).await;
-        Ok(Some(PgTestDb { admin_url, name, url: url.to_string() }))
+        Ok(PgTestDb { admin_url, name, url: url.to_string() })
     }
 
     /// `postgres://…/trustroom_t_…` of this database.
@@ -240,25 +258,22 @@ impl TestServer {
     }
 
     /// The same server on its own PostgreSQL database (created now,
-    /// dropped with the server), or `None` when `TRUSTROOM_TEST_PG_URL` is
-    /// not set (the test then skips its PostgreSQL variant).
-    pub async fn start_pg() -> anyhow::Result<Option<TestServer>> {
+    /// dropped with the server); an error when `TRUSTROOM_TEST_PG_URL` is
+    /// not set (see [`pg_url`] for the attribute such a test carries).
+    pub async fn start_pg() -> anyhow::Result<TestServer> {
         Self::start_pg_with(ServerConfig::default()).await
     }
 
     /// Like [`TestServer::start_pg`] with a custom configuration.
-    pub async fn start_pg_with(config: ServerConfig) -> anyhow::Result<Option<TestServer>> {
-        match PgTestDb::create().await? {
-            Some(db) => Ok(Some(Self::start_on(Some(db), config).await?)),
-            None => Ok(None),
-        }
+    pub async fn start_pg_with(config: ServerConfig) -> anyhow::Result<TestServer> {
+        let db = PgTestDb::create().await?;
+        Self::start_on(Some(db), config).await
     }
 
-    /// The server on `backend`: `Ok(None)` only for PostgreSQL without
-    /// `TRUSTROOM_TEST_PG_URL`.
-    pub async fn start_backend(backend: Backend, config: ServerConfig) -> anyhow::Result<Option<TestServer>> {
+    /// The server on `backend` (PostgreSQL: see [`TestServer::start_pg`]).
+    pub async fn start_backend(backend: Backend, config: ServerConfig) -> anyhow::Result<TestServer> {
         match backend {
-            Backend::Sqlite => Ok(Some(Self::start_with(config).await?)),
+            Backend::Sqlite => Self::start_with(config).await,
             Backend::Postgres => Self::start_pg_with(config).await,
         }
     }

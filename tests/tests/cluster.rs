@@ -2,10 +2,10 @@
 //! (docs/cluster.md): room leases, the `moved` redirect, failover after the
 //! owner is killed, and fencing of an owner that was paused past its lease.
 //!
-//! Runs only when `TRUSTROOM_TEST_PG_URL` is set (e.g.
+//! Needs `TRUSTROOM_TEST_PG_URL` (e.g.
 //! `postgres://postgres@127.0.0.1:5432/postgres`); each test creates its own
-//! database and drops it at the end. Without it every test prints a note
-//! and passes.
+//! database and drops it at the end. Without it every test is ignored, and
+//! fails under `CI=true` (tests/build.rs).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -80,15 +80,13 @@ impl Node {
     }
 }
 
-/// A PostgreSQL database with the demo room, or `None` (test skipped).
-async fn demo_db() -> Result<Option<(PgTestDb, Store, DemoSeed)>> {
-    let Some(db) = PgTestDb::create().await? else {
-        eprintln!("note: cluster tests need TRUSTROOM_TEST_PG_URL (PostgreSQL); skipped");
-        return Ok(None);
-    };
+/// A PostgreSQL database with the demo room (an error without
+/// `TRUSTROOM_TEST_PG_URL`).
+async fn demo_db() -> Result<(PgTestDb, Store, DemoSeed)> {
+    let db = PgTestDb::create().await?;
     let store = storage::open(db.url()).await?;
     let seed = demo::seed(&store).await?;
-    Ok(Some((db, store, seed)))
+    Ok((db, store, seed))
 }
 
 fn add_section(room: &str, title: &str, seq: u64) -> Value {
@@ -171,8 +169,9 @@ async fn check_stored(store: &Store, seed: &DemoSeed) -> Result<u64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn nodes_redirect_to_the_owner_converge_and_fail_over_when_it_is_killed() -> Result<()> {
-    let Some((db, store, seed)) = demo_db().await? else { return Ok(()) };
+    let (db, store, seed) = demo_db().await?;
     let home = tempfile::tempdir()?;
     let mut nodes = Vec::new();
     for id in ["n0", "n1", "n2"] {
@@ -335,8 +334,9 @@ async fn nodes_redirect_to_the_owner_converge_and_fail_over_when_it_is_killed() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn a_paused_owner_is_fenced_and_stops_sequencing() -> Result<()> {
-    let Some((db, store, seed)) = demo_db().await? else { return Ok(()) };
+    let (db, store, seed) = demo_db().await?;
     let home = tempfile::tempdir()?;
     let a = Node::start(db.url(), home.path(), "a").await?;
     let b = Node::start(db.url(), home.path(), "b").await?;
@@ -399,8 +399,9 @@ async fn a_paused_owner_is_fenced_and_stops_sequencing() -> Result<()> {
 /// runs (a long pause, a clock that jumped); its room stops and the next
 /// lookup sends clients to the new owner.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn a_stale_epoch_cannot_commit_and_its_room_stops() -> Result<()> {
-    let Some((db, store, seed)) = demo_db().await? else { return Ok(()) };
+    let (db, store, seed) = demo_db().await?;
     let other = storage::open(db.url()).await?;
 
     // Storage: leases and the fence, node by node.
@@ -505,8 +506,9 @@ async fn a_stale_epoch_cannot_commit_and_its_room_stops() -> Result<()> {
 /// not own the room reconnects to the owner and its change lands there.
 /// Admin commands queued for the room are applied by its owner only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn the_cli_follows_redirects_and_admin_commands_reach_the_owner() -> Result<()> {
-    let Some((db, store, seed)) = demo_db().await? else { return Ok(()) };
+    let (db, store, seed) = demo_db().await?;
     // Built before the nodes start: a build must not starve their renewals.
     let client = client_bin()?;
     let home = tempfile::tempdir()?;
@@ -584,12 +586,10 @@ impl Drop for Tmux {
 /// killed it reconnects through its configured URL and goes on with the
 /// node that took the room over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn the_tui_follows_the_redirect_and_survives_failover() -> Result<()> {
-    let Some((db, _store, seed)) = demo_db().await? else { return Ok(()) };
-    if std::process::Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("note: tmux is not installed; skipped");
-        return Ok(());
-    }
+    let (db, _store, seed) = demo_db().await?;
+    std::process::Command::new("tmux").arg("-V").output().context("this test drives the TUI in tmux")?;
     let bin = client_bin()?;
     let home = tempfile::tempdir()?;
     let mut n0 = Node::start(db.url(), home.path(), "n0").await?;
@@ -635,8 +635,9 @@ async fn the_tui_follows_the_redirect_and_survives_failover() -> Result<()> {
 /// lose an entry nor break the chain: a node that loses the race for the
 /// next `seq` chains onto the new head and tries again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn two_nodes_refusing_at_once_keep_one_unbroken_server_audit_chain() -> Result<()> {
-    let Some((db, store, _seed)) = demo_db().await? else { return Ok(()) };
+    let (db, store, _seed) = demo_db().await?;
     let home = tempfile::tempdir()?;
     let nodes = [Node::start(db.url(), home.path(), "a0").await?, Node::start(db.url(), home.path(), "a1").await?];
     let (_, outsider) = admin::add_user(&store, "outsider").await?;

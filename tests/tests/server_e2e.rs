@@ -300,15 +300,16 @@ async fn concurrent_edits_from_five_clients_converge() -> Result<()> {
     five_clients_converge(Backend::Sqlite).await
 }
 
-/// The same on PostgreSQL (skipped without `TRUSTROOM_TEST_PG_URL`).
+/// The same on PostgreSQL (ignored without `TRUSTROOM_TEST_PG_URL`, failing under CI).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn concurrent_edits_from_five_clients_converge_on_postgres() -> Result<()> {
     five_clients_converge(Backend::Postgres).await
 }
 
 async fn five_clients_converge(backend: Backend) -> Result<()> {
     const EDITS: usize = 30;
-    let Some(server) = TestServer::start_backend(backend, Default::default()).await? else { return Ok(()) };
+    let server = TestServer::start_backend(backend, Default::default()).await?;
     let room = server.room();
     let editors_roles =
         ["owner", "reviewer/privacy", "reviewer/legal", "reviewer/support-engineering", "reviewer/support-trust"];
