@@ -381,6 +381,19 @@ impl Steering {
         true
     }
 
+    /// Waits until no editor is joined: each has read its connection to
+    /// the end (or `wait` passes).
+    pub async fn none_joined(&self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        while self.joined.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// Stops the editors: they finish what is outstanding, then catch up
     /// to the room's final revision (read by a fresh client) and end.
     pub async fn finish(
