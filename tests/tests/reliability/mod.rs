@@ -10,7 +10,7 @@
 //!   `since`, and re-sends what was not acknowledged with the same `seq`.
 //! - [`Fanout`]: latency of events as the other clients see them.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod control;
 mod editor;
@@ -18,6 +18,7 @@ mod server;
 
 pub use control::*;
 pub use editor::*;
+pub use server::*;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
