@@ -1,4 +1,4 @@
 #![no_main]
-//! libFuzzer entry point; the logic is `trustroom_shared::fuzz::ot_ops`.
+//! libFuzzer entry point; the logic is `trustroom_fuzz::ot_ops`.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| trustroom_shared::fuzz::ot_ops(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| trustroom_fuzz::ot_ops(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! libFuzzer entry point; the logic is `trustroom_shared::fuzz::protocol_decoder`.
+//! libFuzzer entry point; the logic is `trustroom_fuzz::protocol_decoder`.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| trustroom_shared::fuzz::protocol_decoder(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| trustroom_fuzz::protocol_decoder(data));

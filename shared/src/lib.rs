@@ -13,7 +13,6 @@ pub mod canonical;
 pub mod change;
 pub mod checks;
 pub mod export;
-pub mod fuzz;
 pub mod ids;
 pub mod manifest;
 pub mod members;

@@ -1,12 +1,15 @@
 //! Stable-toolchain fallback for the cargo-fuzz targets in `fuzz/`: replays
 //! every committed corpus file and every crash regression through the same
-//! target functions (`trustroom_shared::fuzz`), so CI exercises them
-//! without nightly or libFuzzer. Also runs a short deterministic random
+//! target functions (`fuzz/src/lib.rs`, included here as a module), so CI
+//! exercises them without nightly or libFuzzer. Also runs a short deterministic random
 //! search per target (seeded, printed) on top of the corpus.
 
 use std::path::{Path, PathBuf};
 
-use trustroom_shared::fuzz::TARGETS;
+#[path = "../../fuzz/src/lib.rs"]
+mod targets;
+
+use targets::TARGETS;
 
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fuzz").join("corpus").join(target)

@@ -92,15 +92,20 @@ async fn sigkill_at_random_moments_loses_nothing_acknowledged() -> anyhow::Resul
 
     // SIGTERM: every connected client is told, and nothing is lost.
     anyhow::ensure!(steering.all_joined(editors.len(), Duration::from_secs(10)).await, "editors did not reconnect");
+    // Work goes on for a random moment (the workload, not a wait for anything).
     tokio::time::sleep(Duration::from_millis(100 + rng.below(200) as u64)).await;
     let (code, took) = server.terminate().await?;
     println!("SIGTERM: exit code {code:?} after {:.0} ms", took.as_secs_f64() * 1000.0);
     anyhow::ensure!(code == Some(0), "graceful shutdown exited with {code:?}");
-    // Let the clients read what was sent before the close.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every client reads what was sent before the close (its connection
+    // ends only after the `closing` frame and the last events).
+    anyhow::ensure!(steering.none_joined(Duration::from_secs(10)).await, "editors did not see the server close");
     server = ServerProcess::start(&db_url, &home, SERVE_ARGS).await?;
     steering.url.send_replace(server.url.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    anyhow::ensure!(
+        steering.all_joined(editors.len(), Duration::from_secs(10)).await,
+        "editors did not reconnect after the graceful restart"
+    );
 
     // Stop producing; everyone finishes what is outstanding and catches up.
     let (reports, final_state) = steering.finish(tasks, &owner, room).await?;

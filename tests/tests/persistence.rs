@@ -67,14 +67,15 @@ async fn graceful_restart_restores_the_exact_state() -> Result<()> {
     graceful_restart(Backend::Sqlite).await
 }
 
-/// The same on PostgreSQL (skipped without `TRUSTROOM_TEST_PG_URL`).
+/// The same on PostgreSQL (ignored without `TRUSTROOM_TEST_PG_URL`, failing under CI).
 #[tokio::test]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn graceful_restart_restores_the_exact_state_on_postgres() -> Result<()> {
     graceful_restart(Backend::Postgres).await
 }
 
 async fn graceful_restart(backend: Backend) -> Result<()> {
-    let Some(mut server) = TestServer::start_backend(backend, Default::default()).await? else { return Ok(()) };
+    let mut server = TestServer::start_backend(backend, Default::default()).await?;
     let room = server.room();
     let owner_client = ClientId::new();
     let owner_token = server.member("owner").token.clone();
@@ -193,14 +194,15 @@ async fn hard_stop_keeps_every_acknowledged_change() -> Result<()> {
     hard_stop(Backend::Sqlite).await
 }
 
-/// The same on PostgreSQL (skipped without `TRUSTROOM_TEST_PG_URL`).
+/// The same on PostgreSQL (ignored without `TRUSTROOM_TEST_PG_URL`, failing under CI).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn hard_stop_keeps_every_acknowledged_change_on_postgres() -> Result<()> {
     hard_stop(Backend::Postgres).await
 }
 
 async fn hard_stop(backend: Backend) -> Result<()> {
-    let Some(mut server) = TestServer::start_backend(backend, Default::default()).await? else { return Ok(()) };
+    let mut server = TestServer::start_backend(backend, Default::default()).await?;
     let room = server.room();
     let writers =
         [("owner", "Summary", 'o'), ("reviewer/privacy", "Exposure scope", 'p'), ("reviewer/legal", "Chronology", 'l')];

@@ -84,23 +84,23 @@ impl Tmux {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
         Ok(())
     }
 
     async fn wait_for(&self, what: &str, timeout: Duration) -> anyhow::Result<()> {
+        self.wait_until(&format!("{what:?} on the TUI screen"), |screen| screen.contains(what), timeout).await
+    }
+
+    /// Waits until the screen satisfies `ready` (described by `what`).
+    async fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if self.screen().contains(what) {
+            if ready(&self.screen()) {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!(
-            "timed out waiting for {what:?} on the TUI screen:\n{}\n--- log tail ---\n{}",
-            self.screen(),
-            tail(&self.log(), 30)
-        )
+        bail!("timed out waiting for {what}:\n{}\n--- log tail ---\n{}", self.screen(), tail(&self.log(), 30))
     }
 }
 
@@ -135,6 +135,28 @@ fn objection_texts(state: &Value) -> Vec<String> {
         _ => Vec::new(),
     };
     objections.iter().filter_map(|o| o["text"].as_str().map(str::to_string)).collect()
+}
+
+/// Open websocket connections the server counts (its
+/// `trustroom_connections` gauge; this test binary runs one server).
+fn server_connections() -> Option<f64> {
+    trustroom_server::metrics::METRICS
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix("trustroom_connections "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Waits until the server counts exactly `n` open connections.
+async fn wait_for_connections(n: f64, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while server_connections() != Some(n) {
+        if Instant::now() > deadline {
+            bail!("the server still counts {:?} connections, not {n}", server_connections());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// Waits until the server holds `marker` in some section.
@@ -189,13 +211,14 @@ async fn a_tui_survives_a_silent_stall_and_cuts_mid_frame_without_losing_or_doub
     assert!(log.contains("nothing heard from the server"), "the liveness check fired:\n{}", tail(&log, 30));
     // Release the stalled connection: its buffered frames (the original
     // edit and objection) now reach the server, which must apply neither
-    // again. Give them time to arrive.
+    // again. The server handles a connection's frames in order and then
+    // sees it end: wait until only the TUI's live connection is left.
     proxy.inject(Fault::None);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_for_connections(1.0, t).await?;
 
     // 2. Cut in the middle of a frame from the client, while typing.
-    tui.keys(&["Escape"])?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // (Enter sent the objection and closed its dialog.)
+    tui.wait_until("the objection dialog to close", |screen| !screen.contains("New objection"), t).await?;
     tui.keys(&["2"])?;
     tui.keys(&["i"])?;
     tui.wait_for("-- INSERT --", t).await?;
@@ -221,8 +244,13 @@ async fn a_tui_survives_a_silent_stall_and_cuts_mid_frame_without_losing_or_doub
     tui.text("TUIRC-SIX ")?;
     wait_on_server(&server, "TUIRC-SIX", t).await?;
     tui.escape().await?;
-    tui.wait_for("● connected", t).await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Nothing left to send or re-send: every edit is acknowledged.
+    tui.wait_until(
+        "the TUI connected with nothing unsent",
+        |screen| screen.contains("● connected") && !screen.contains("sending…") && !screen.contains("unsent"),
+        t,
+    )
+    .await?;
 
     let state = server_state(&server).await?;
     let bodies = all_bodies(&state);

@@ -1,14 +1,16 @@
-//! Fuzz targets as plain functions over bytes, shared by the cargo-fuzz
-//! crate (`fuzz/`, libFuzzer) and by a stable `cargo test` that replays the
-//! committed corpus (`shared/tests/fuzz_corpus.rs`). Each function panics
-//! when an invariant breaks; on any input it must return without panicking,
-//! hanging or allocating without bound.
+//! Fuzz targets as plain functions over bytes, used by the cargo-fuzz
+//! binaries beside this file (`fuzz_targets/`, libFuzzer) and by a stable
+//! `cargo test` that replays the committed corpus
+//! (`shared/tests/fuzz_corpus.rs` includes this file as a module). Each
+//! function panics when an invariant breaks; on any input it must return
+//! without panicking, hanging or allocating without bound. They live here,
+//! outside the `trustroom-shared` library, because panicking is their job.
 
 use serde_json::Value;
 
-use crate::canonical::canonical_json;
-use crate::ot::{Component, OpLimits, TextOp, WireComponent, WireOp, transform_server};
-use crate::protocol::{ClientFrame, ErrorCode, hello_frame, parse_hello, parse_request};
+use trustroom_shared::canonical::canonical_json;
+use trustroom_shared::ot::{Component, OpLimits, TextOp, WireComponent, WireOp, transform_server};
+use trustroom_shared::protocol::{ClientFrame, ErrorCode, hello_frame, parse_hello, parse_request};
 
 /// The protocol decoder: `parse_request` and `parse_hello` on arbitrary
 /// text. Accepted frames must round-trip (serialize, parse again, same
@@ -18,7 +20,7 @@ pub fn protocol_decoder(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     match parse_request(text) {
         Ok(frame) => {
-            assert!(!frame.id.is_empty() && frame.id.len() <= crate::protocol::MAX_REQUEST_ID_LEN);
+            assert!(!frame.id.is_empty() && frame.id.len() <= trustroom_shared::protocol::MAX_REQUEST_ID_LEN);
             let again = serde_json::to_string(&frame).expect("an accepted frame serializes");
             let reparsed: ClientFrame = parse_request(&again).expect("a re-serialized frame parses");
             assert_eq!(reparsed, frame, "request does not round-trip: {again}");
@@ -27,7 +29,7 @@ pub fn protocol_decoder(data: &[u8]) {
             assert!(!message.is_empty());
             assert_ne!(code, ErrorCode::Internal);
             if let Some(id) = id {
-                assert!(id.len() <= crate::protocol::MAX_REQUEST_ID_LEN, "echoed id too long");
+                assert!(id.len() <= trustroom_shared::protocol::MAX_REQUEST_ID_LEN, "echoed id too long");
             }
         }
     }
