@@ -9,8 +9,8 @@
 #![allow(dead_code, unused_imports)]
 
 mod common;
-#[path = "../src/conn.rs"]
-mod conn;
+#[path = "../src/session/mod.rs"]
+mod session;
 #[path = "../src/tui/mod.rs"]
 mod tui;
 
@@ -20,12 +20,12 @@ use common::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use session::connection::NetEvent;
 use trustroom_shared::change::{Change, ClientStamp, Revision};
 use trustroom_shared::protocol::{Request, ServerFrame};
 use trustroom_shared::room::{RoomState, Section};
 use trustroom_shared::{ClientId, UserId};
 use tui::app::App;
-use tui::net::NetEvent;
 
 /// 50 sections of 200 lines each, in paragraphs of 4 lines (the packet of
 /// render_bench.rs: about 17,000 characters a section).
@@ -61,8 +61,10 @@ fn ack_edits(app: &mut App) {
     let sent: Vec<Request> = app.outbox.drain(..).map(|o| o.request).collect();
     for request in sent {
         let Request::Edit { section, op, seq, .. } = request else { continue };
+        let op =
+            trustroom_shared::ot::TextOp::from_wire(&op, trustroom_shared::ot::OpLimits::default()).expect("valid op");
         let rev = Revision {
-            revision: app.state.as_ref().map_or(0, |s| s.revision) + 1,
+            revision: app.replica.state.as_ref().map_or(0, |s| s.revision) + 1,
             author: UserId(uid(OWNER)),
             at_ms: 0,
             client: Some(ClientStamp { client: ClientId(uid(MY_CLIENT)), seq: seq.unwrap_or(0) }),

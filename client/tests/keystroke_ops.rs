@@ -7,8 +7,8 @@
 #![allow(dead_code, unused_imports)]
 
 mod common;
-#[path = "../src/conn.rs"]
-mod conn;
+#[path = "../src/session/mod.rs"]
+mod session;
 #[path = "../src/tui/mod.rs"]
 mod tui;
 
@@ -16,13 +16,13 @@ use common::*;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use session::connection::NetEvent;
 use trustroom_shared::change::{Change, ClientStamp, Revision};
 use trustroom_shared::ot::{OpLimits, TextOp};
 use trustroom_shared::protocol::{Request, ServerFrame};
 use trustroom_shared::room::Section;
 use trustroom_shared::{ClientId, UserId};
 use tui::app::App;
-use tui::net::NetEvent;
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
 const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
@@ -37,9 +37,10 @@ fn sent_and_acked(app: &mut App) -> Vec<TextOp> {
     let mut ops = Vec::new();
     for request in requests {
         let Request::Edit { section, op, seq, .. } = request else { continue };
-        ops.push(TextOp::from_wire(&op, OpLimits::default()).expect("valid op"));
+        let op = TextOp::from_wire(&op, OpLimits::default()).expect("valid op");
+        ops.push(op.clone());
         let rev = Revision {
-            revision: app.state.as_ref().map_or(0, |s| s.revision) + 1,
+            revision: app.replica.state.as_ref().map_or(0, |s| s.revision) + 1,
             author: UserId(uid(OWNER)),
             at_ms: 0,
             client: Some(ClientStamp { client: ClientId(uid(MY_CLIENT)), seq: seq.unwrap_or(0) }),

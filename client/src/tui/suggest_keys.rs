@@ -55,7 +55,8 @@ impl App {
 
     /// `S-N` of a suggestion.
     pub fn suggestion_code(&self, id: SuggestionId) -> String {
-        self.replica.state
+        self.replica
+            .state
             .as_ref()
             .and_then(|s| s.suggestions.suggestions.get(&id))
             .map_or_else(|| "the suggestion".into(), Suggestion::code)

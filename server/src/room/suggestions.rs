@@ -395,7 +395,7 @@ impl Room {
                     ));
                 }
                 gate_section = Some((*section, text_op.clone()));
-                let (ins, del) = ins_del(&text_op);
+                let (ins, del) = ins_del(text_op);
                 let mut detail = attribution.clone();
                 detail["section"] = json!(section);
                 detail["inserted"] = json!(ins);

@@ -9,12 +9,6 @@ mod objections;
 mod refusals;
 mod resends;
 
-use convergence::*;
-use membership::*;
-use objections::*;
-use refusals::*;
-use resends::*;
-
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
