@@ -4,6 +4,8 @@
 //! back to RESTRICTED when a grant ends, and failing room checks in the
 //! status bar.
 #![allow(dead_code, unused_imports)]
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 mod common;
 #[path = "../src/session/mod.rs"]

@@ -2,6 +2,8 @@
 //! server frames: what is sent, how acks, remote edits, gaps, reconnects
 //! and refusals are handled. No terminal, no network.
 #![allow(dead_code, unused_imports)]
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 mod common;
 #[path = "../src/session/mod.rs"]

@@ -7,6 +7,8 @@
 //! cargo test -p trustroom --release --test keystroke_bench -- --ignored --nocapture
 //! ```
 #![allow(dead_code, unused_imports)]
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 mod common;
 #[path = "../src/session/mod.rs"]

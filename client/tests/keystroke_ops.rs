@@ -5,6 +5,8 @@
 //! `TextOp::from_texts(text before, text after)` gives, and leave the
 //! section's text equal to the editor's.
 #![allow(dead_code, unused_imports)]
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 mod common;
 #[path = "../src/session/mod.rs"]

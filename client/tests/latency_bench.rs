@@ -7,6 +7,8 @@
 //! cargo test -p trustroom --release --test latency_bench -- --ignored --nocapture
 //! ```
 #![allow(dead_code, unused_imports)]
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 #[path = "../src/session/mod.rs"]
 mod session;

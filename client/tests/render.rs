@@ -3,6 +3,8 @@
 //! client is a binary crate, so the TUI's modules are compiled into this
 //! test crate by path.
 #![allow(dead_code, unused_imports)]
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 mod common;
 #[path = "../src/session/mod.rs"]

@@ -1,6 +1,8 @@
 //! Render and flow tests of the suggestions and stats screens: TestBackend
 //! + insta snapshots, synthetic keys, and the requests the app queues.
 #![allow(dead_code, unused_imports)]
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 mod common;
 #[path = "../src/session/mod.rs"]
@@ -29,7 +31,7 @@ fn sid(n: u128) -> SuggestionId {
 
 fn suggestion(n: u32, proposal: Proposal, rationale: &str, evidence: &[&str], flags: Vec<BoundaryFlag>) -> Suggestion {
     Suggestion {
-        id: sid(n as u128),
+        id: sid(u128::from(n)),
         number: n,
         proposer: UserId(uid(AGENT)),
         proposer_role: Role::Agent { agent_role: AgentRole::Chronology },

@@ -39,8 +39,16 @@ pub fn encode(frame: &ServerFrame) -> Frame {
 /// `Some(reason)`: send a `closing` frame first; `None`: just close.
 #[derive(Debug, Default)]
 pub struct CloseSignal {
-    reason: Mutex<Option<Option<(ErrorCode, String)>>>,
+    reason: Mutex<CloseState>,
     notify: Notify,
+}
+
+/// Whether a close was requested, and with which reason (`None`: silent).
+#[derive(Debug, Default, Clone)]
+enum CloseState {
+    #[default]
+    Open,
+    Requested(Option<(ErrorCode, String)>),
 }
 
 impl CloseSignal {
@@ -53,7 +61,7 @@ impl CloseSignal {
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(r) = self.reason.lock().ok().and_then(|g| g.clone()) {
+            if let Some(CloseState::Requested(r)) = self.reason.lock().ok().map(|g| g.clone()) {
                 return r;
             }
             notified.await;
@@ -62,9 +70,9 @@ impl CloseSignal {
 
     fn set(&self, reason: Option<(ErrorCode, String)>) {
         if let Ok(mut r) = self.reason.lock()
-            && r.is_none()
+            && matches!(*r, CloseState::Open)
         {
-            *r = Some(reason);
+            *r = CloseState::Requested(reason);
         }
         self.notify.notify_waiters();
         self.notify.notify_one();

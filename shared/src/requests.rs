@@ -207,7 +207,7 @@ fn inserted(op: &[WireComponent]) -> Cow<'_, str> {
         op.iter()
             .filter_map(|c| match c {
                 WireComponent::Text(t) => Some(t.as_str()),
-                _ => None,
+                WireComponent::Count(_) => None,
             })
             .collect::<Vec<_>>()
             .join("\n"),

@@ -3,6 +3,8 @@
 //! target functions (`fuzz/src/lib.rs`, included here as a module), so CI
 //! exercises them without nightly or libFuzzer. Also runs a short deterministic random
 //! search per target (seeded, printed) on top of the corpus.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 

@@ -16,6 +16,8 @@
 //!
 //! Everything waits with a timeout ([`T`]) so a hang fails fast, and nothing
 //! sleeps for a fixed time to wait for readiness.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 pub mod proxy;
 

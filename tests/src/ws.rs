@@ -86,10 +86,7 @@ impl WsClient {
             return Ok(Read::Closed);
         }
         loop {
-            let next = match tokio::time::timeout_at(deadline, self.ws.next()).await {
-                Err(_) => return Ok(Read::TimedOut),
-                Ok(n) => n,
-            };
+            let Ok(next) = tokio::time::timeout_at(deadline, self.ws.next()).await else { return Ok(Read::TimedOut) };
             match next {
                 Some(Ok(Message::Text(t))) => {
                     let s = t.to_string();

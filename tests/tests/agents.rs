@@ -13,6 +13,8 @@
 //! - the agent client never tries anything it must not: every change an
 //!   agent made is a suggestion or an objection, and the audit log holds
 //!   no refusal of an agent.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

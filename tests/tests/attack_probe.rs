@@ -4,6 +4,8 @@
 //!
 //! The attacker is lena.fischer (`reviewer/support-trust`), on no annex's
 //! need-to-know list, unless a test says otherwise.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
@@ -52,7 +54,7 @@ async fn cosign_content_hash_is_never_echoed_so_it_is_no_pattern_oracle() -> Res
         let a =
             ask(&mut lena, json!({"type": "cosign", "room": room, "content_hash": guess, "lane": "privacy"})).await?;
         ensure!(a["code"] == "invalid", "a malformed content hash is invalid: {a}");
-        answers.push(msg(&a).to_string());
+        answers.push(msg(&a).clone());
     }
     ensure!(answers[0] == answers[1] && !answers[0].contains("acct"), "{answers:?}");
     // And nothing of the guess is stored in the audit chain.

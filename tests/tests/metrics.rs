@@ -1,6 +1,8 @@
 //! `/metrics`: the real server binary with `--metrics-listen`, scraped over
 //! real HTTP while real websocket clients join and edit; the counters and
 //! gauges move with what happens, and nothing else is served there.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::process::Stdio;
 

@@ -3,6 +3,8 @@
 //! release state, revision numbers and authors); the log has no gaps; a long
 //! history is reopened from a stored snapshot. The restart and hard-stop
 //! cases also run on PostgreSQL when `TRUSTROOM_TEST_PG_URL` is set.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 

@@ -8,6 +8,8 @@
 //!
 //! Also: a member demoted to observer while disconnected re-sends its
 //! pending edit and gets a clear `forbidden`; nothing is applied.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 mod reliability;
 

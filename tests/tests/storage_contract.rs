@@ -6,6 +6,8 @@
 //!
 //! Run on both: `TRUSTROOM_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres
 //! cargo test -p trustroom-e2e --test storage_contract`.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 

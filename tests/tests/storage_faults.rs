@@ -18,6 +18,8 @@
 //! read the moment it is acknowledged; revisions stay contiguous and the
 //! audit chains verify, including the entry of the join made during the
 //! fault.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 mod reliability;
 

@@ -267,7 +267,7 @@ mod tests {
         kind: ObjectionKind,
         text: &str,
     ) -> ObjectionId {
-        let id = ObjectionId(Uuid::from_u128(100 + n as u128));
+        let id = ObjectionId(Uuid::from_u128(100 + u128::from(n)));
         s.objections.insert(
             id,
             Objection {

@@ -261,7 +261,7 @@ mod tests {
         text: &str,
         quote: Option<&str>,
     ) {
-        let id = ObjectionId(Uuid::from_u128(0x500 + n as u128));
+        let id = ObjectionId(Uuid::from_u128(0x500 + u128::from(n)));
         s.objections.insert(
             id,
             Objection {
@@ -298,7 +298,7 @@ mod tests {
                 Action::SuggestEdit { evidence, .. } | Action::SuggestRegister { evidence, .. } => evidence.clone(),
                 Action::Object { .. } => vec![],
             };
-            let id = SuggestionId(Uuid::from_u128(0x900 + n as u128));
+            let id = SuggestionId(Uuid::from_u128(0x900 + u128::from(n)));
             state.suggestions.suggestions.insert(
                 id,
                 Suggestion {

@@ -285,9 +285,9 @@ fn request_in(state: &RoomState, name: &str) -> Option<AccessRequest> {
 
 fn print_value(ctx: &Ctx, v: &Value, text: String) -> anyhow::Result<()> {
     if ctx.json {
-        emit(&v.to_string())?
+        emit(&v.to_string())?;
     } else {
-        emit(&text)?
+        emit(&text)?;
     }
     Ok(())
 }

@@ -154,8 +154,7 @@ impl Conn {
                     Ok(ServerFrame::Welcome { user, name, client, server, .. }) => {
                         break Welcome { user, name, client, server };
                     }
-                    Ok(ServerFrame::Error { code, message, .. })
-                    | Ok(ServerFrame::Closing { code, reason: message }) => {
+                    Ok(ServerFrame::Error { code, message, .. } | ServerFrame::Closing { code, reason: message }) => {
                         return Err(ConnectError::Refused { code, message });
                     }
                     Ok(other) => return Err(ConnectError::Unexpected(format!("{other:?}"))),

@@ -94,7 +94,7 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                 KeyCode::Left if f.field == ObjectionField::Kind => f.kind = (f.kind + KINDS.len() - 1) % KINDS.len(),
                 KeyCode::Right if f.field == ObjectionField::Kind => f.kind = (f.kind + 1) % KINDS.len(),
                 KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') if f.field == ObjectionField::Blocking => {
-                    f.blocking = !f.blocking
+                    f.blocking = !f.blocking;
                 }
                 KeyCode::Char('y' | 'b') if f.field == ObjectionField::Blocking => f.blocking = true,
                 KeyCode::Char('n') if f.field == ObjectionField::Blocking => f.blocking = false,

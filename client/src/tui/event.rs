@@ -196,7 +196,7 @@ impl App {
             }
             KeyCode::Char('k') | KeyCode::Up => self.register.selected = self.register.selected.saturating_sub(1),
             KeyCode::Enter | KeyCode::Char(' ') => self.register.expanded = !self.register.expanded,
-            KeyCode::Char('n') | KeyCode::Char('o') => self.run_action(Action::ObjectionNew),
+            KeyCode::Char('n' | 'o') => self.run_action(Action::ObjectionNew),
             KeyCode::Char('c') => self.run_action(Action::ObjectionReply),
             KeyCode::Char('s') => self.run_action(Action::ObjectionStatus),
             KeyCode::Char('f') => self.run_action(Action::RegisterFilter),

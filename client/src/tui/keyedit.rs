@@ -45,7 +45,7 @@ pub fn key_kind(key: &KeyEvent) -> KeyKind {
     let alt = key.modifiers.contains(KeyModifiers::ALT);
     match (key.code, ctrl, alt) {
         (KeyCode::Enter, _, _) | (KeyCode::Char('m'), true, false) => KeyKind::Insert,
-        (KeyCode::Char(_), false, false) | (KeyCode::Tab | KeyCode::BackTab, false, false) => KeyKind::Insert,
+        (KeyCode::Char(_) | KeyCode::Tab | KeyCode::BackTab, false, false) => KeyKind::Insert,
         (KeyCode::Backspace, false, false) | (KeyCode::Char('h' | 'j' | 'w'), true, false) => KeyKind::DeleteBack,
         (KeyCode::Backspace | KeyCode::Char('h'), false, true) => KeyKind::DeleteBack,
         (KeyCode::Delete, false, false) | (KeyCode::Char('d' | 'k'), true, false) => KeyKind::DeleteForward,

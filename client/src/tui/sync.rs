@@ -437,10 +437,10 @@ impl App {
             (Pending::Readiness { .. }, Err(e)) => tracing::info!("no readiness record from the server: {e}"),
             (Pending::Cosign, Ok(_)) => self.notify(Level::Info, "co-signed the current content"),
             (Pending::Decide { code, approve }, Ok(_)) => {
-                self.notify(Level::Info, format!("{code} {}", if approve { "approved" } else { "denied" }))
+                self.notify(Level::Info, format!("{code} {}", if approve { "approved" } else { "denied" }));
             }
             (Pending::DecideSuggestion { code, accept }, Ok(_)) => {
-                self.notify(Level::Info, format!("{code} {}", if accept { "accepted" } else { "rejected" }))
+                self.notify(Level::Info, format!("{code} {}", if accept { "accepted" } else { "rejected" }));
             }
             (Pending::Stats, Ok(v)) => self.on_stats(v),
             (Pending::Stats, Err(e)) => {
@@ -449,7 +449,7 @@ impl App {
                 }
             }
             (Pending::RequestAccess, Ok(_)) => {
-                self.notify(Level::Info, "access requested — the owner decides; you will see the annex once granted")
+                self.notify(Level::Info, "access requested — the owner decides; you will see the annex once granted");
             }
             (Pending::Hold, Ok(_)) => {}
             (Pending::MarkReady { then_release: Some((lane, audience)) }, Ok(_)) => {
@@ -496,10 +496,10 @@ impl App {
                 if let Some(text) = request.as_ref().and_then(authored_text) {
                     match super::actions::keep_text(p.noun(), text) {
                         Ok(path) => {
-                            self.notify(Level::Warn, format!("your {} text is kept in {}", p.noun(), path.display()))
+                            self.notify(Level::Warn, format!("your {} text is kept in {}", p.noun(), path.display()));
                         }
                         Err(err) => {
-                            self.notify(Level::Error, format!("your {} text could not be saved: {err}", p.noun()))
+                            self.notify(Level::Error, format!("your {} text could not be saved: {err}", p.noun()));
                         }
                     }
                 }

@@ -67,7 +67,7 @@ fn member(n: u128, name: &str, role: Role) -> (UserId, Member) {
 
 fn objection(n: u32, author: u128, section: usize, kind: ObjectionKind, blocking: bool, text: &str) -> Objection {
     Objection {
-        id: ObjectionId(uid(0x500 + n as u128)),
+        id: ObjectionId(uid(0x500 + u128::from(n))),
         number: n,
         author: UserId(uid(author)),
         anchor: Anchor { section: section_id(section), statement: None, quote: None },

@@ -109,7 +109,7 @@ pub async fn serve_connection<S>(
                 Some(Ok(Message::Binary(_))) => return Some(Err("binary frames are not supported".to_string())),
                 Some(Ok(Message::Close(_))) | None => return None,
                 Some(Err(e)) => return Some(Err(format!("websocket protocol error: {e}"))),
-                Some(Ok(_)) => continue,
+                Some(Ok(_)) => {}
             }
         }
     })

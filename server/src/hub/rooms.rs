@@ -172,7 +172,7 @@ impl Hub {
             match outcome {
                 Some(Ok(located)) => return Ok(located),
                 Some(Err(e)) => return Err(anyhow!("{e}")),
-                None => continue,
+                None => {}
             }
         }
     }

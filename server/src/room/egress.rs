@@ -91,12 +91,9 @@ impl Room {
             self.broadcast(&shared, None);
             return;
         }
-        let value = match serde_json::to_value(&event) {
-            Ok(v) => v,
-            Err(_) => {
-                self.broadcast(&shared, None);
-                return;
-            }
+        let Ok(value) = serde_json::to_value(&event) else {
+            self.broadcast(&shared, None);
+            return;
         };
         if !self.matcher().any_in_json(&value) {
             self.broadcast(&shared, None);

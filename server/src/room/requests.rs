@@ -28,7 +28,7 @@ pub(super) fn validated_op(wire: Vec<WireComponent>, config: &ServerConfig) -> R
         .into_iter()
         .map(|c| match c {
             WireComponent::Text(t) => WireComponent::Text(normalize_newlines(&t)),
-            other => other,
+            other @ WireComponent::Count(_) => other,
         })
         .collect();
     let limits =
@@ -417,7 +417,7 @@ impl Room {
         let (ins, del) = op.components().iter().fold((0usize, 0usize), |(i, d), c| match c {
             trustroom_shared::ot::Component::Insert(s) => (i + s.chars().count(), d),
             trustroom_shared::ot::Component::Delete(n) => (i, d + n),
-            _ => (i, d),
+            trustroom_shared::ot::Component::Retain(_) => (i, d),
         });
         let detail = json!({"section": section, "base": base, "inserted": ins, "deleted": del});
         let rev = self.commit_change(batch, user, stamp, Change::SectionEdited { section, op }, detail)?;

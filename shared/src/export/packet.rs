@@ -95,7 +95,7 @@ pub(super) fn reference_marks(state: &RoomState, label: &StatementLabel, marks: 
             match state.objection_by_number(*n) {
                 None => marks.push(format!("missing reference: objection O-{n} does not exist")),
                 Some(o) if matches!(o.status, ObjectionStatus::Addressed | ObjectionStatus::Withdrawn) => {
-                    marks.push(format!("stale reference: objection O-{n} is {}", o.status))
+                    marks.push(format!("stale reference: objection O-{n} is {}", o.status));
                 }
                 Some(_) => {}
             }

@@ -104,7 +104,7 @@ pub fn content_blockers(state: &RoomState) -> Vec<Blocker> {
                     }
                 }
                 StatementLabel::Verified { evidence } if evidence.is_empty() => {
-                    blockers.push(unsupported(state, section.id, &title, st.index, &st.text))
+                    blockers.push(unsupported(state, section.id, &title, st.index, &st.text));
                 }
                 StatementLabel::Unlabeled => blockers.push(unsupported(state, section.id, &title, st.index, &st.text)),
                 _ => {}

@@ -41,7 +41,7 @@ pub(crate) fn random_edit(rng: &mut Rng, text: &str, markers: &mut Markers) -> S
     let len = chars.len();
     let mut op = TextOp::new();
     let mut at = 0;
-    for _ in 0..1 + rng.below(3) {
+    for _ in 0..=rng.below(3) {
         let p = at + rng.below(len - at + 1);
         op.retain(p - at);
         at = p;

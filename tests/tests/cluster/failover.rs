@@ -199,7 +199,7 @@ async fn a_paused_owner_is_fenced_and_stops_sequencing() -> Result<()> {
     a.signal("-CONT").await?;
     match on_a.await_answer_text(&late).await {
         Ok((_, answer)) => {
-            ensure!(answer["type"] == "error" && answer["code"] == "unavailable", "late write answered {answer}")
+            ensure!(answer["type"] == "error" && answer["code"] == "unavailable", "late write answered {answer}");
         }
         Err(e) => eprintln!("the old owner closed the connection before answering the late write: {e:#}"),
     }

@@ -20,6 +20,8 @@
 //!
 //! Self-contained on purpose: it starts its own server in-process with small
 //! limits and speaks the protocol with a raw tokio-tungstenite client.
+// Test code: a failed expectation is the verdict (the lints bind product code).
+#![allow(clippy::expect_used, clippy::panic)]
 
 mod catalogue;
 mod client;

@@ -31,7 +31,7 @@ pub(crate) async fn deliver(
         let got = loop {
             match tokio::time::timeout_at(deadline, tcp.read(&mut buf)).await {
                 Err(_) => break Got::Silent,
-                Ok(Ok(0)) | Ok(Err(_)) => break Got::Dropped("tcp closed".into()),
+                Ok(Ok(0) | Err(_)) => break Got::Dropped("tcp closed".into()),
                 Ok(Ok(_)) => continue, // e.g. an HTTP error response; wait for the close
             }
         };

@@ -222,13 +222,10 @@ impl Editor {
             if Instant::now() > deadline {
                 bail!("deadline reached in session");
             }
-            let msg = match tokio::time::timeout(Duration::from_millis(200), ws.next()).await {
-                Err(_) => continue,
-                Ok(m) => m,
-            };
+            let Ok(msg) = tokio::time::timeout(Duration::from_millis(200), ws.next()).await else { continue };
             let text = match msg {
                 Some(Ok(Message::Text(t))) => t,
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(false),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return Ok(false),
                 Some(Ok(_)) => continue,
             };
             let frame: ServerFrame = serde_json::from_str(&text).with_context(|| format!("bad frame {text}"))?;

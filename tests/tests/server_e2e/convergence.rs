@@ -120,7 +120,7 @@ impl Editor {
             }
             Some("ok") => {}
             Some("error") => bail!("client {}: request refused: {frame}", self.index),
-            Some("presence") | Some("presence_gone") => {}
+            Some("presence" | "presence_gone") => {}
             other => bail!("client {}: unexpected frame {other:?}: {frame}", self.index),
         }
         Ok(())

@@ -33,7 +33,7 @@ pub fn draw(app: &App, view: &StatsView, area: Rect, buf: &mut Buffer) {
         }
         (None, Some(e)) => put_line(buf, head, 0, &Line::from(Span::styled(format!("no figures: {e}"), t.error()))),
         (None, None) => {
-            put_line(buf, head, 0, &Line::from(Span::styled("asking the server for the figures…", t.dim())))
+            put_line(buf, head, 0, &Line::from(Span::styled("asking the server for the figures…", t.dim())));
         }
     }
     chronology(app, time, buf);
@@ -179,7 +179,7 @@ fn chronology(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let at = minutes(&entries);
     let (lo, hi) = (at.iter().copied().min().unwrap_or(0), at.iter().copied().max().unwrap_or(0));
-    let span = (hi - lo).max(1) as f64;
+    let span = f64::from((hi - lo).max(1));
     let w = inner.width.saturating_sub(1);
     // The axis with one mark per entry (a gap in time is a gap on the axis).
     let axis = "─".repeat(w as usize + 1);
