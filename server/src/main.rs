@@ -1,6 +1,8 @@
 //! `trustroom-server`: serve rooms and administer users, rooms, members,
 //! annexes and the audit log.
 
+mod manifest_verify;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -361,7 +363,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Offline verification with a given key needs no database.
     if let Command::Manifest { command: ManifestCmd::Verify { bundle, public_key: Some(key), json } } = &cli.command {
-        return verify(bundle, key, *json);
+        return manifest_verify::verify(bundle, key, *json);
     }
     if let Command::Migrate = cli.command {
         let url = match &cli.db {
@@ -511,7 +513,7 @@ async fn main() -> anyhow::Result<()> {
                     .ok_or_else(|| anyhow::anyhow!("this database has no signing key; pass --public-key HEX"))?
                     .public_hex(),
             };
-            return verify(&bundle, &key, json);
+            return manifest_verify::verify(&bundle, &key, json);
         }
         Command::Manifest { command: ManifestCmd::List { room } } => {
             let room = admin::resolve_room(&store, &room).await?;
@@ -567,41 +569,4 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// `manifest verify`: prints each check and the verdict; exits 1 unless verified.
-fn verify(bundle: &std::path::Path, public_key: &str, json: bool) -> anyhow::Result<()> {
-    let bytes = if bundle.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
-        buf
-    } else {
-        std::fs::read(bundle).with_context(|| format!("reading {}", bundle.display()))?
-    };
-    let v = match String::from_utf8(bytes) {
-        Ok(text) => trustroom_shared::manifest::verify_bundle(&text, public_key),
-        Err(_) => trustroom_shared::manifest::Verification {
-            verified: false,
-            checks: vec![trustroom_shared::manifest::Check {
-                name: "utf-8".into(),
-                ok: false,
-                detail: "the bundle is not UTF-8 text".into(),
-            }],
-            summary: "NOT VERIFIED — utf-8: the bundle is not UTF-8 text".into(),
-        },
-    };
-    let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-    } else {
-        for c in &v.checks {
-            writeln!(out, "{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail)?;
-        }
-        writeln!(out, "{}", v.summary)?;
-    }
-    out.flush()?;
-    if !v.verified {
-        std::process::exit(1);
-    }
-    Ok(())
 }

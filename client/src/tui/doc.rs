@@ -255,6 +255,36 @@ pub fn first_change(op: &TextOp) -> usize {
     pos
 }
 
+/// Rebases a section's pending edits onto a snapshot's text
+/// (`trustroom_shared::rebase`). Returns the operation that turns the old
+/// local text into the new local text, or `None` when the pending edits
+/// cannot be kept.
+pub fn rebase_pending(
+    doc: &mut SectionDoc,
+    old_server: Option<&str>,
+    new_server: &str,
+    applied_seq: u64,
+) -> Option<TextOp> {
+    let old_server = old_server?;
+    let landed = doc.in_flight.is_some_and(|f| f.seq <= applied_seq);
+    // Not landed: the resend keeps the seq, so the server can never apply
+    // both the original and the rebased operation.
+    let keep_seq = if landed { None } else { doc.in_flight };
+    let in_flight = if landed { Some(doc.sync.in_flight()?.clone()) } else { None };
+    let rebased = trustroom_shared::rebase::rebase_pending(old_server, &doc.text, in_flight.as_ref(), new_server)?;
+    let cursor = rebased.view.transform_index(doc.cursor);
+    let anchor = doc.anchor.map(|a| rebased.view.transform_index(a));
+    doc.reset(new_server);
+    doc.cursor = cursor;
+    doc.anchor = anchor;
+    if !rebased.pending.is_noop() {
+        // Becomes the operation in flight; sent after the join's `ok`.
+        doc.local(rebased.pending, EditOrigin::Redo, Instant::now()).ok()?;
+        doc.in_flight = keep_seq;
+    }
+    Some(rebased.view)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,14 +14,13 @@ use std::time::Instant;
 
 use serde_json::Value;
 use trustroom_shared::change::{Change, Revision};
-use trustroom_shared::ot::TextOp;
 use trustroom_shared::protocol::{Ack, AnnexContent, Request, RoomsResult, ServerFrame};
 use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::view::Snapshot;
 
 use super::app::{AnnexOpen, App, ConnState, Level, Pending};
-use super::doc::SectionDoc;
+use super::doc::{SectionDoc, rebase_pending};
 use super::history;
 use crate::session::RequestError;
 use crate::session::connection::NetEvent;
@@ -552,36 +551,6 @@ impl App {
         self.last_cursor_sent = Some(now);
         self.send(Request::Cursor { room, section, pos: now.1, anchor: now.2 }, Pending::Cursor);
     }
-}
-
-/// Rebases a section's pending edits onto a snapshot's text
-/// (`trustroom_shared::rebase`). Returns the operation that turns the old
-/// local text into the new local text, or `None` when the pending edits
-/// cannot be kept.
-fn rebase_pending(
-    doc: &mut SectionDoc,
-    old_server: Option<&str>,
-    new_server: &str,
-    applied_seq: u64,
-) -> Option<TextOp> {
-    let old_server = old_server?;
-    let landed = doc.in_flight.is_some_and(|f| f.seq <= applied_seq);
-    // Not landed: the resend keeps the seq, so the server can never apply
-    // both the original and the rebased operation.
-    let keep_seq = if landed { None } else { doc.in_flight };
-    let in_flight = if landed { Some(doc.sync.in_flight()?.clone()) } else { None };
-    let rebased = trustroom_shared::rebase::rebase_pending(old_server, &doc.text, in_flight.as_ref(), new_server)?;
-    let cursor = rebased.view.transform_index(doc.cursor);
-    let anchor = doc.anchor.map(|a| rebased.view.transform_index(a));
-    doc.reset(new_server);
-    doc.cursor = cursor;
-    doc.anchor = anchor;
-    if !rebased.pending.is_noop() {
-        // Becomes the operation in flight; sent after the join's `ok`.
-        doc.local(rebased.pending, super::doc::EditOrigin::Redo, Instant::now()).ok()?;
-        doc.in_flight = keep_seq;
-    }
-    Some(rebased.view)
 }
 
 /// The words a user typed into a request, if it carries any.
