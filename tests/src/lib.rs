@@ -22,6 +22,7 @@
 pub mod proxy;
 
 mod leak;
+mod node;
 mod pg;
 mod process;
 mod rng;
@@ -30,6 +31,7 @@ mod snapshot;
 mod ws;
 
 pub use leak::*;
+pub use node::*;
 pub use pg::*;
 pub use process::*;
 pub use rng::*;

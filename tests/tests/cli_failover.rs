@@ -10,14 +10,12 @@
 // Test code: a failed expectation is the verdict (the lints bind product code).
 #![allow(clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::json;
 use tokio::time::Instant;
-use trustroom_e2e::{PgTestDb, T, WsClient, client_bin, free_port, isolated_command, run_process, server_bin};
+use trustroom_e2e::{Node, PgTestDb, WsClient, client_bin, run_process};
 use trustroom_server::demo;
 use trustroom_server::storage;
 
@@ -28,44 +26,6 @@ const LEASE_SECS: &str = "12";
 /// renewal came at most a third of the lease before).
 const LEASE_LEFT: Duration = Duration::from_secs(8);
 
-/// One `trustroom-server serve` process.
-struct Node {
-    url: String,
-    child: tokio::process::Child,
-    log: PathBuf,
-}
-
-impl Node {
-    async fn start(db: &str, home: &Path, id: &str) -> Result<Node> {
-        let port = free_port()?;
-        let log = home.join(format!("{id}.log"));
-        let mut cmd = isolated_command(&server_bin()?, home);
-        cmd.args(["--db", db, "serve", "--listen", &format!("127.0.0.1:{port}"), "--node-id", id])
-            .args(["--lease-secs", LEASE_SECS])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .kill_on_drop(true);
-        let child = cmd.spawn().context("starting trustroom-server serve")?;
-        let node = Node { url: format!("ws://127.0.0.1:{port}"), child, log };
-        let deadline = Instant::now() + T;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            let log = std::fs::read_to_string(&node.log).unwrap_or_default();
-            ensure!(Instant::now() < deadline, "node {id} did not listen within {T:?}: {log}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(node)
-    }
-
-    /// SIGKILL: no shutdown, no lease release.
-    async fn kill(&mut self) -> Result<()> {
-        self.child.start_kill()?;
-        self.child.wait().await?;
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
 async fn the_cli_rides_out_a_failover_within_its_timeout() -> Result<()> {
@@ -75,8 +35,8 @@ async fn the_cli_rides_out_a_failover_within_its_timeout() -> Result<()> {
     let store = storage::open(db.url()).await?;
     let seed = demo::seed(&store).await?;
     let home = tempfile::tempdir()?;
-    let mut n0 = Node::start(db.url(), home.path(), "n0").await?;
-    let n1 = Node::start(db.url(), home.path(), "n1").await?;
+    let mut n0 = Node::start(db.url(), home.path(), "n0", LEASE_SECS).await?;
+    let n1 = Node::start(db.url(), home.path(), "n1", LEASE_SECS).await?;
     let room = seed.room.to_string();
     let owner = seed.member("owner").context("owner")?.token.clone();
     let env = [("TRUSTROOM_TOKEN", owner.as_str())];

@@ -12,8 +12,8 @@ async fn the_cli_follows_redirects_and_admin_commands_reach_the_owner() -> Resul
     // Built before the nodes start: a build must not starve their renewals.
     let client = client_bin()?;
     let home = tempfile::tempdir()?;
-    let n0 = Node::start(db.url(), home.path(), "n0").await?;
-    let n1 = Node::start(db.url(), home.path(), "n1").await?;
+    let n0 = Node::start(db.url(), home.path(), "n0", LEASE_SECS).await?;
+    let n1 = Node::start(db.url(), home.path(), "n1", LEASE_SECS).await?;
     let room = seed.room.to_string();
     let owner = seed.member("owner").context("owner")?.token.clone();
     let (mut watcher, snap, _) = join_anywhere(&[&n0.url], &owner, ClientId::new(), &room, None).await?;
@@ -92,8 +92,8 @@ async fn the_tui_follows_the_redirect_and_survives_failover() -> Result<()> {
     std::process::Command::new("tmux").arg("-V").output().context("this test drives the TUI in tmux")?;
     let bin = client_bin()?;
     let home = tempfile::tempdir()?;
-    let mut n0 = Node::start(db.url(), home.path(), "n0").await?;
-    let n1 = Node::start(db.url(), home.path(), "n1").await?;
+    let mut n0 = Node::start(db.url(), home.path(), "n0", LEASE_SECS).await?;
+    let n1 = Node::start(db.url(), home.path(), "n1", LEASE_SECS).await?;
     let room = seed.room.to_string();
     let owner = seed.member("owner").context("owner")?.token.clone();
     let privacy = seed.member("reviewer/privacy").context("privacy")?.token.clone();

@@ -9,7 +9,7 @@ async fn nodes_redirect_to_the_owner_converge_and_fail_over_when_it_is_killed() 
     let home = tempfile::tempdir()?;
     let mut nodes = Vec::new();
     for id in ["n0", "n1", "n2"] {
-        nodes.push(Node::start(db.url(), home.path(), id).await?);
+        nodes.push(Node::start(db.url(), home.path(), id, LEASE_SECS).await?);
     }
     let room = seed.room.to_string();
     let roles = ["owner", "reviewer/privacy", "reviewer/legal"];
@@ -172,8 +172,8 @@ async fn nodes_redirect_to_the_owner_converge_and_fail_over_when_it_is_killed() 
 async fn a_paused_owner_is_fenced_and_stops_sequencing() -> Result<()> {
     let (db, store, seed) = demo_db().await?;
     let home = tempfile::tempdir()?;
-    let a = Node::start(db.url(), home.path(), "a").await?;
-    let b = Node::start(db.url(), home.path(), "b").await?;
+    let a = Node::start(db.url(), home.path(), "a", LEASE_SECS).await?;
+    let b = Node::start(db.url(), home.path(), "b", LEASE_SECS).await?;
     let room = seed.room.to_string();
     let owner = seed.member("owner").context("owner")?.token.clone();
     let privacy = seed.member("reviewer/privacy").context("privacy")?.token.clone();

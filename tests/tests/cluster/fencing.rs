@@ -119,7 +119,10 @@ async fn a_stale_epoch_cannot_commit_and_its_room_stops() -> Result<()> {
 async fn two_nodes_refusing_at_once_keep_one_unbroken_server_audit_chain() -> Result<()> {
     let (db, store, _seed) = demo_db().await?;
     let home = tempfile::tempdir()?;
-    let nodes = [Node::start(db.url(), home.path(), "a0").await?, Node::start(db.url(), home.path(), "a1").await?];
+    let nodes = [
+        Node::start(db.url(), home.path(), "a0", LEASE_SECS).await?,
+        Node::start(db.url(), home.path(), "a1", LEASE_SECS).await?,
+    ];
     let (_, outsider) = admin::add_user(&store, "outsider").await?;
     let before = store.audit_chain("server").await?.len();
     const PER_CLIENT: usize = 25;

@@ -14,14 +14,12 @@ mod failover;
 mod fencing;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 use tokio::time::Instant;
-use trustroom_e2e::{PgTestDb, T, WsClient, client_bin, free_port, isolated_command, run_process, server_bin};
+use trustroom_e2e::{Node, PgTestDb, T, WsClient, client_bin, run_process};
 use trustroom_server::admin::{self, AdminCommand};
 use trustroom_server::demo::{self, DemoSeed};
 use trustroom_server::hub::{Hub, Located};
@@ -34,57 +32,6 @@ use trustroom_shared::audit::{next_entry, verify_chain};
 /// busy 2-core machine does not starve a node's renewals past it).
 const LEASE_SECS: &str = "2";
 const LEASE: Duration = Duration::from_secs(2);
-
-/// One `trustroom-server serve` process.
-struct Node {
-    url: String,
-    child: tokio::process::Child,
-    log: PathBuf,
-}
-
-impl Node {
-    async fn start(db: &str, home: &Path, id: &str) -> Result<Node> {
-        let port = free_port()?;
-        let log = home.join(format!("{id}.log"));
-        let mut cmd = isolated_command(&server_bin()?, home);
-        cmd.args(["--db", db, "serve", "--listen", &format!("127.0.0.1:{port}"), "--node-id", id])
-            .args(["--lease-secs", LEASE_SECS])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .kill_on_drop(true);
-        let child = cmd.spawn().context("starting trustroom-server serve")?;
-        let node = Node { url: format!("ws://127.0.0.1:{port}"), child, log };
-        let deadline = Instant::now() + T;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            ensure!(Instant::now() < deadline, "node {id} did not listen within {T:?}: {}", node.log_text());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(node)
-    }
-
-    fn pid(&self) -> Result<String> {
-        Ok(self.child.id().context("the node has exited")?.to_string())
-    }
-
-    /// SIGKILL: no shutdown, no lease release.
-    async fn kill(&mut self) -> Result<()> {
-        self.child.start_kill()?;
-        self.child.wait().await?;
-        Ok(())
-    }
-
-    async fn signal(&self, sig: &str) -> Result<()> {
-        let status = tokio::process::Command::new("kill").args([sig, &self.pid()?]).status().await?;
-        ensure!(status.success(), "kill {sig} failed");
-        Ok(())
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
 
 /// A PostgreSQL database with the demo room (an error without
 /// `TRUSTROOM_TEST_PG_URL`).
