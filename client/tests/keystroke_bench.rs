@@ -29,34 +29,6 @@ use trustroom_shared::room::{RoomState, Section};
 use trustroom_shared::{ClientId, UserId};
 use tui::app::App;
 
-/// 50 sections of 200 lines each, in paragraphs of 4 lines (the packet of
-/// render_bench.rs: about 17,000 characters a section).
-fn big_room() -> RoomState {
-    let mut st = room_state();
-    st.sections.clear();
-    for s in 0..50 {
-        let mut body = String::new();
-        for l in 0..200 {
-            if l % 4 == 0 {
-                body.push('\n');
-            }
-            match l % 4 {
-                0 => body.push_str(&format!(
-                    "[verified: TL-{s:04}, SL-{l:04}] Line {l} of section {s}: the engineer opened the session and "
-                )),
-                1 => body.push_str(
-                    "[contested: O-1] a second tenant's list view was rendered; see [[annex:A1]] for identifiers ",
-                ),
-                2 => body.push_str("Unlabelled claim about the timeline that still needs evidence before release. "),
-                _ => body.push_str("# Heading line inside the section body"),
-            }
-            body.push('\n');
-        }
-        st.sections.push(Section::new(section_id(s), format!("Section {s}"), body, 1));
-    }
-    st
-}
-
 /// The server's acknowledgement of every edit in the outbox.
 fn ack_edits(app: &mut App) {
     let room = app.room.expect("room");

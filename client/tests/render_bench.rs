@@ -24,32 +24,6 @@ use session::connection::NetEvent;
 use trustroom_shared::protocol::ServerFrame;
 use trustroom_shared::room::Section;
 
-fn big_room() -> trustroom_shared::room::RoomState {
-    let mut st = room_state();
-    st.sections.clear();
-    for s in 0..50 {
-        let mut body = String::new();
-        for l in 0..200 {
-            if l % 4 == 0 {
-                body.push('\n');
-            }
-            match l % 4 {
-                0 => body.push_str(&format!(
-                    "[verified: TL-{s:04}, SL-{l:04}] Line {l} of section {s}: the engineer opened the session and "
-                )),
-                1 => body.push_str(
-                    "[contested: O-1] a second tenant's list view was rendered; see [[annex:A1]] for identifiers ",
-                ),
-                2 => body.push_str("Unlabelled claim about the timeline that still needs evidence before release. "),
-                _ => body.push_str("# Heading line inside the section body"),
-            }
-            body.push('\n');
-        }
-        st.sections.push(Section::new(section_id(s), format!("Section {s}"), body, 1));
-    }
-    st
-}
-
 fn measure(app: &mut tui::app::App, w: u16, h: u16, frames: usize) -> (Duration, Duration, Duration) {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     app.refresh();

@@ -240,3 +240,31 @@ pub fn presence(user: u128, name: &str, client: u128, section: usize, pos: usize
         revision: rev,
     }
 }
+
+/// The packet the benchmarks type and draw in: 50 sections of 200 lines each,
+/// in paragraphs of 4 lines (about 17,000 characters a section).
+pub fn big_room() -> RoomState {
+    let mut st = room_state();
+    st.sections.clear();
+    for s in 0..50 {
+        let mut body = String::new();
+        for l in 0..200 {
+            if l % 4 == 0 {
+                body.push('\n');
+            }
+            match l % 4 {
+                0 => body.push_str(&format!(
+                    "[verified: TL-{s:04}, SL-{l:04}] Line {l} of section {s}: the engineer opened the session and "
+                )),
+                1 => body.push_str(
+                    "[contested: O-1] a second tenant's list view was rendered; see [[annex:A1]] for identifiers ",
+                ),
+                2 => body.push_str("Unlabelled claim about the timeline that still needs evidence before release. "),
+                _ => body.push_str("# Heading line inside the section body"),
+            }
+            body.push('\n');
+        }
+        st.sections.push(Section::new(section_id(s), format!("Section {s}"), body, 1));
+    }
+    st
+}
