@@ -8,12 +8,10 @@
 //! - an event that does not apply means we diverged: resync with a full
 //!   snapshot (`join` without `since`).
 //!
-//! Text operations of section edits are read from an event in one place,
-//! [`section_edit`].
+//! Operations arrive typed (`TextOp`, validated when the frame was decoded),
+//! so reading one is a pattern match, not a parse.
 
-use trustroom_shared::SectionId;
-use trustroom_shared::change::{ApplyError, Change, Revision, apply};
-use trustroom_shared::ot::TextOp;
+use trustroom_shared::change::{ApplyError, Revision, apply};
 use trustroom_shared::room::RoomState;
 
 /// How an event fits the replica.
@@ -100,20 +98,13 @@ impl Replica {
     }
 }
 
-/// The section and text operation of a section edit; `None` for every
-/// other change. The one place a client reads an event's operation (typed:
-/// it was validated once, when the frame was decoded).
-pub fn section_edit(change: &Change) -> Option<(SectionId, &TextOp)> {
-    match change {
-        Change::SectionEdited { section, op } => Some((*section, op)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trustroom_shared::SectionId;
+    use trustroom_shared::change::Change;
     use trustroom_shared::change::ClientStamp;
+    use trustroom_shared::ot::TextOp;
     use trustroom_shared::room::Section;
     use trustroom_shared::{RoomId, UserId};
     use uuid::Uuid;
@@ -146,9 +137,6 @@ mod tests {
         r.apply(&edit(4, &op)).expect("applies");
         assert_eq!(r.state.as_ref().map(|s| s.sections[0].body.as_str()), Some("abc"));
         assert_eq!(r.join_since(), Some(4));
-        let edit5 = edit(5, &op);
-        let (section, read) = section_edit(&edit5.change).expect("an edit");
-        assert_eq!((section, read), (SectionId(Uuid::from_u128(2)), &op));
         assert_eq!(Replica::default().fit(&edit(1, &TextOp::new())), Fit::NoState);
     }
 

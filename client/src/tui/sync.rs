@@ -24,7 +24,7 @@ use super::doc::{SectionDoc, rebase_pending};
 use super::history;
 use crate::session::RequestError;
 use crate::session::connection::NetEvent;
-use crate::session::replica::{Fit, section_edit};
+use crate::session::replica::Fit;
 
 impl App {
     pub fn on_net(&mut self, ev: NetEvent) {
@@ -203,9 +203,7 @@ impl App {
         let author = self.member_name(rev.author);
         let mine = Some(rev.author) == self.my_user();
         match &rev.change {
-            Change::SectionEdited { .. } => {
-                let Some((section, op)) = section_edit(&rev.change) else { return };
-                let section = &section;
+            Change::SectionEdited { section, op } => {
                 self.history.record(*section, rev.revision, op.clone());
                 for p in self.presence.values_mut().filter(|p| p.section == *section) {
                     p.pos = op.transform_index(p.pos);
