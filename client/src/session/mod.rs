@@ -18,9 +18,12 @@
 
 pub mod backoff;
 pub mod connection;
+pub mod doc;
 pub mod failover;
+pub mod history;
 pub mod pending;
 pub mod replica;
+pub mod splice;
 pub mod tls;
 pub mod transport;
 

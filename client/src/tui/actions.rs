@@ -13,7 +13,6 @@ use trustroom_shared::{AnnexId, SectionId};
 
 use super::app::{AnnexOpen, App, Level, Overlay, Pane, Pending};
 use super::diffview::{DiffBase, DiffScope, DiffView};
-use super::doc::{EditOrigin, first_change};
 use super::editor::EditMode;
 use super::forms::{
     CosignForm, Dialog, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose,
@@ -21,7 +20,8 @@ use super::forms::{
 };
 use super::keyedit::KeyEdit;
 use super::palette::PaletteState;
-use super::splice::Splice;
+use crate::session::doc::{EditOrigin, InFlight, first_change};
+use crate::session::splice::Splice;
 
 pub use super::action::Action;
 
@@ -253,7 +253,7 @@ impl App {
         let base = state.revision;
         let seq = seq.unwrap_or_else(|| self.next_seq());
         if let Some(doc) = self.docs.get_mut(&id) {
-            doc.in_flight = Some(super::doc::InFlight { seq });
+            doc.in_flight = Some(InFlight { seq });
         }
         self.send(
             Request::Edit { room, section: id, base, op: op.to_wire(), seq: Some(seq) },

@@ -18,14 +18,14 @@ use trustroom_shared::view::MemberSelf;
 use trustroom_shared::{AnnexId, ClientId, ObjectionId, RoomId, SectionId, UserId};
 
 use super::diffview::DiffView;
-use super::doc::SectionDoc;
 use super::editor::EditorState;
 use super::forms::Dialog;
 use super::highlight::{Highlight, highlights};
-use super::history::History;
 use super::palette::PaletteState;
 use super::theme::Theme;
 use crate::session::Replica;
+use crate::session::doc::SectionDoc;
+use crate::session::history::History;
 
 pub use super::action::Pane;
 

@@ -15,18 +15,15 @@ pub mod dialog_keys;
 pub mod diff_keys;
 pub mod diffing;
 pub mod diffview;
-pub mod doc;
 pub mod editor;
 pub mod event;
 pub mod forms;
 pub mod highlight;
-pub mod history;
 pub mod keyedit;
 pub mod keys;
 pub mod layout;
 pub mod logging;
 pub mod palette;
-pub mod splice;
 pub mod stats;
 pub mod suggest;
 pub mod suggest_keys;
@@ -174,6 +171,6 @@ fn flush_outbox(app: &mut App, cmd_tx: &mpsc::Sender<NetCommand>) {
 
 fn save_last_looked(app: &App) {
     if let (Some(room), Some(user), Some(state)) = (app.room, app.my_user(), &app.replica.state) {
-        history::save_last_looked(room, user, &app.history.to_last_looked(state));
+        crate::session::history::save_last_looked(room, user, &app.history.to_last_looked(state));
     }
 }

@@ -20,9 +20,9 @@ use trustroom_shared::release::ReleaseState;
 use trustroom_shared::view::Snapshot;
 
 use super::app::{AnnexOpen, App, ConnState, Level, Pending};
-use super::doc::{SectionDoc, rebase_pending};
-use super::history;
 use crate::session::RequestError;
+use crate::session::doc::{SectionDoc, rebase_pending};
+use crate::session::history;
 use crate::session::connection::NetEvent;
 use crate::session::replica::Fit;
 
