@@ -53,10 +53,10 @@ fn access_request(requester: u128, annex: u128, status: RequestStatus) -> Access
 }
 
 fn event(app: &App, change: Change, author: u128) -> NetEvent {
-    let state = app.replica.state.as_ref().expect("state");
+    let state = app.room.replica.state.as_ref().expect("state");
     let rev =
         Revision { revision: state.revision + 1, author: UserId(uid(author)), at_ms: now_ms(), client: None, change };
-    NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(rev) })
+    NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(rev) })
 }
 
 #[test]
@@ -75,9 +75,9 @@ fn owner_sees_a_request_live_and_decides_it_in_the_approvals_queue() {
     insta::assert_snapshot!(screen);
     key(&mut app, KeyCode::Char('y'));
     let sent =
-        app.outbox.iter().find(|o| matches!(o.request, Request::ApproveAccess { .. })).expect("an approval was sent");
+        app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::ApproveAccess { .. })).expect("an approval was sent");
     assert!(matches!(&sent.request, Request::ApproveAccess { request, .. } if request.0 == uid(REQUEST)));
-    assert!(app.pending.values().any(|p| matches!(p, Pending::Decide { approve: true, .. })));
+    assert!(app.room.outbox.pending.values().any(|p| matches!(p, Pending::Decide { approve: true, .. })));
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn an_owners_own_request_cannot_be_approved_in_the_queue() {
     let mut app = app_with(OWNER, state);
     key(&mut app, KeyCode::Char('V'));
     key(&mut app, KeyCode::Char('y'));
-    assert!(!app.outbox.iter().any(|o| matches!(o.request, Request::ApproveAccess { .. })), "{:?}", app.outbox);
+    assert!(!app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::ApproveAccess { .. })), "{:?}", app.room.outbox.queue);
     let screen = render(&mut app, 120, 30);
     assert!(screen.contains("another owner"), "{screen}");
 }
@@ -129,7 +129,7 @@ fn when_a_grant_ends_the_open_annex_falls_back_to_restricted() {
     let mut app = app_with(PRIVACY, state);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Enter);
-    let tag = *app.pending.iter().find(|(_, p)| matches!(p, Pending::ViewAnnex(_))).map(|(t, _)| t).expect("view sent");
+    let tag = *app.room.outbox.pending.iter().find(|(_, p)| matches!(p, Pending::ViewAnnex(_))).map(|(t, _)| t).expect("view sent");
     let content = AnnexContent {
         annex: AnnexId(uid(ANNEX_A1)),
         code: "A1".into(),

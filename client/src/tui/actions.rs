@@ -1,8 +1,6 @@
 //! What the user can do, as named actions (keys and the palette both map to
 //! these), and how each changes the app or queues a request.
 
-use std::time::Instant;
-
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::policy::Capability;
@@ -20,7 +18,7 @@ use super::forms::{
 };
 use super::keyedit::KeyEdit;
 use super::palette::PaletteState;
-use crate::session::doc::{EditOrigin, InFlight, first_change};
+use crate::session::doc::{EditOrigin, first_change};
 use crate::session::splice::Splice;
 
 pub use super::action::Action;
@@ -90,7 +88,7 @@ impl App {
 
     fn request_quit(&mut self) {
         let pending =
-            self.docs.values().any(|d| d.has_pending()) || !self.unsent.is_empty() || !self.retriable.is_empty();
+            self.room.docs.values().any(|d| d.has_pending()) || !self.room.outbox.unsent.is_empty() || !self.room.outbox.retriable.is_empty();
         if pending && !self.quit_armed {
             self.quit_armed = true;
             self.notify(
@@ -138,19 +136,19 @@ impl App {
 
     /// Shows section `i` in the editor (saving the cursor of the one left).
     pub fn select_section(&mut self, i: usize) {
-        let n = self.sections().len();
+        let n = self.room.sections().len();
         if n == 0 {
             return;
         }
         let i = i.min(n - 1);
-        let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
+        let rev = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
         if let Some(old) = self.editor.section {
-            if let Some(doc) = self.docs.get_mut(&old) {
+            if let Some(doc) = self.room.docs.get_mut(&old) {
                 doc.cursor = self.editor.cursor_index();
                 doc.anchor = self.editor.anchor_index();
             }
-            if Some(old) != self.sections().get(i).map(|s| s.id) {
-                self.history.looked.insert(old, rev);
+            if Some(old) != self.room.sections().get(i).map(|s| s.id) {
+                self.room.history.looked.insert(old, rev);
             }
         }
         self.current = i;
@@ -165,7 +163,7 @@ impl App {
             self.editor.section = None;
             return;
         };
-        if let Some(doc) = self.docs.get(&id) {
+        if let Some(doc) = self.room.docs.get(&id) {
             let (text, cursor, anchor) = (doc.text.clone(), doc.cursor, doc.anchor);
             self.editor.load(id, &text, cursor, anchor, &self.theme);
             self.editor.mode = EditMode::Normal;
@@ -175,7 +173,7 @@ impl App {
     }
 
     fn start_editing(&mut self) {
-        if let Some(why) = self.read_only_reason() {
+        if let Some(why) = self.room.read_only_reason() {
             self.notify(Level::Warn, format!("{why} — your role cannot edit the packet"));
             return;
         }
@@ -203,17 +201,13 @@ impl App {
 
     fn splice_edit(&mut self, splice: &Splice) {
         let Some(id) = self.editor.section else { return };
-        let Some(doc) = self.docs.get_mut(&id) else { return };
-        match doc.local_splice(splice, EditOrigin::Typed, Instant::now()) {
-            Ok(Some(send)) => self.send_edit(id, send, None),
-            Ok(None) => {}
-            Err(e) => {
-                // The editor and the section are out of step: the diff of
-                // the whole text puts them back in step.
-                tracing::warn!("a key's edit does not fit the section ({e}); diffing the section");
-                return self.editor_changed();
-            }
+        if let Err(e) = self.room.local_splice(id, splice) {
+            // The editor and the section are out of step: the diff of
+            // the whole text puts them back in step.
+            tracing::warn!("a key's edit does not fit the section ({e}); diffing the section");
+            return self.editor_changed();
         }
+        self.apply_effects();
         self.highlights_stale = true;
         self.dirty = true;
     }
@@ -222,72 +216,29 @@ impl App {
     /// whole text against the section and send that operation.
     pub fn editor_changed(&mut self) {
         let Some(id) = self.editor.section else { return };
-        let Some(doc) = self.docs.get(&id) else { return };
-        let new_text = self.editor.text();
-        let op = TextOp::from_texts(&doc.text, &new_text);
-        if op.is_noop() {
-            return;
-        }
-        self.local_op(id, op, EditOrigin::Typed);
+        self.room.replace_text(id, &self.editor.text());
+        self.edited();
     }
 
     /// Records and sends a local operation on section `id`.
     pub fn local_op(&mut self, id: SectionId, op: TextOp, origin: EditOrigin) {
-        let Some(doc) = self.docs.get_mut(&id) else { return };
-        match doc.local(op, origin, Instant::now()) {
-            Ok(Some(send)) => self.send_edit(id, send, None),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!("local edit does not apply: {e}");
-                self.notify(Level::Error, format!("edit could not be recorded: {e}"));
-                self.reset_section(id);
-            }
-        }
+        self.room.local_op(id, op, origin);
+        self.edited();
+    }
+
+    /// After a local edit: what the room reports, and a redraw.
+    fn edited(&mut self) {
+        self.apply_effects();
         self.highlights_stale = true;
         self.dirty = true;
     }
 
-    /// Sends the operation in flight for `id`; `seq` is reused on resends.
-    pub fn send_edit(&mut self, id: SectionId, op: TextOp, seq: Option<u64>) {
-        let (Some(room), Some(state)) = (self.room, &self.replica.state) else { return };
-        let base = state.revision;
-        let seq = seq.unwrap_or_else(|| self.next_seq());
-        if let Some(doc) = self.docs.get_mut(&id) {
-            doc.in_flight = Some(InFlight { seq });
-        }
-        self.send(
-            Request::Edit { room, section: id, base, op: op.to_wire(), seq: Some(seq) },
-            Pending::Edit { section: id, seq },
-        );
-    }
-
-    /// Shows the server's text of `id` again, dropping local pending edits
-    /// from the document — but never the user's words: when the local text
-    /// differs, it is first saved to a file whose path is shown.
-    pub fn reset_section(&mut self, id: SectionId) {
-        let Some(body) = self.replica.state.as_ref().and_then(|s| s.section(id)).map(|s| s.body.clone()) else {
-            return;
-        };
-        let Some(doc) = self.docs.get_mut(&id) else { return };
-        let kept = (doc.text != body).then(|| keep_unsent_text(id, &doc.text));
-        let op = doc.reset(&body);
-        match kept {
-            Some(Ok(path)) => self.notify(Level::Warn, format!("your unsent text is kept in {}", path.display())),
-            Some(Err(e)) => self.notify(Level::Error, format!("your unsent text could not be saved: {e}")),
-            None => {}
-        }
-        if self.editor.section == Some(id) {
-            self.editor.apply_op(&op);
-        }
-        self.highlights_stale = true;
-    }
-
     fn undo_redo(&mut self, undo: bool) {
-        if self.read_only_reason().is_some() {
+        if self.room.read_only_reason().is_some() {
             return;
         }
         let Some(id) = self.editor.section else { return };
-        let Some(doc) = self.docs.get_mut(&id) else { return };
+        let Some(doc) = self.room.docs.get_mut(&id) else { return };
         let op = if undo { doc.take_undo() } else { doc.take_redo() };
         let Some(op) = op else {
             self.notify(Level::Info, if undo { "nothing of yours to undo here" } else { "nothing to redo" });
@@ -302,8 +253,8 @@ impl App {
     // ----- register -----
 
     fn open_objection_form(&mut self) {
-        if !self.can(Capability::Object) {
-            self.notify(Level::Warn, format!("your role ({}) cannot raise objections", self.role_label()));
+        if !self.room.can(Capability::Object) {
+            self.notify(Level::Warn, format!("your role ({}) cannot raise objections", self.room.role_label()));
             return;
         }
         let Some(section) = self.current_section() else { return };
@@ -327,8 +278,8 @@ impl App {
     }
 
     fn open_reply_form(&mut self) {
-        if !self.can(Capability::Object) {
-            self.notify(Level::Warn, format!("your role ({}) cannot reply", self.role_label()));
+        if !self.room.can(Capability::Object) {
+            self.notify(Level::Warn, format!("your role ({}) cannot reply", self.room.role_label()));
             return;
         }
         let Some(id) = self.selected_objection() else {
@@ -336,7 +287,7 @@ impl App {
             return;
         };
         let code =
-            self.replica.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_default();
+            self.room.replica.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_default();
         self.overlay = Some(Overlay::dialog(Dialog::Reply(ReplyForm {
             objection: id,
             code,
@@ -350,14 +301,14 @@ impl App {
             self.notify(Level::Info, "select an objection in the register first (r)");
             return;
         };
-        let Some(o) = self.replica.state.as_ref().and_then(|s| s.objections.get(&id)) else { return };
+        let Some(o) = self.room.replica.state.as_ref().and_then(|s| s.objections.get(&id)) else { return };
         if !o.is_open() {
             self.notify(Level::Info, format!("{} is {} — only open objections change status", o.code(), o.status));
             return;
         }
         let code = o.code();
-        let resolve = self.can(Capability::ResolveObjection);
-        let residual = self.can(Capability::AcceptResidual);
+        let resolve = self.room.can(Capability::ResolveObjection);
+        let residual = self.room.can(Capability::AcceptResidual);
         let choices = vec![
             (ObjectionStatus::Addressed, resolve),
             (ObjectionStatus::Withdrawn, resolve),
@@ -377,15 +328,15 @@ impl App {
     // ----- annexes -----
 
     pub fn open_annex(&mut self, id: AnnexId) {
-        let Some(room) = self.room else { return };
+        let Some(room) = self.room.id else { return };
         self.show_annexes = true;
         if let Some(i) = self.annex_ids().iter().position(|a| *a == id) {
             self.annexes.selected = i;
         }
         self.annexes.scroll = 0;
-        if self.has_annex_access(id) {
+        if self.room.has_annex_access(id) {
             self.annexes.open = Some(AnnexOpen::Loading(id));
-            self.send(Request::ViewAnnex { room, annex: id }, Pending::ViewAnnex(id));
+            self.room.outbox.send(Request::ViewAnnex { room, annex: id }, Pending::ViewAnnex(id));
         } else {
             // Never ask: the client does not fetch what it may not see.
             self.annexes.open = Some(AnnexOpen::Gated(id));
@@ -401,8 +352,8 @@ impl App {
             _ => DiffScope::Packet,
         };
         let mut d = DiffView::new(scope, base);
-        if let Some(state) = &self.replica.state {
-            d.compute(state, &self.history);
+        if let Some(state) = &self.room.replica.state {
+            d.compute(state, &self.room.history);
         }
         self.diff = Some(d);
         self.editor.mode = EditMode::Normal;
@@ -411,10 +362,10 @@ impl App {
     // ----- release decisions -----
 
     fn owner_check(&mut self, what: &str) -> bool {
-        if self.is_owner() {
+        if self.room.is_owner() {
             return true;
         }
-        self.notify(Level::Warn, format!("{what} is for the room owner only (you are {})", self.role_label()));
+        self.notify(Level::Warn, format!("{what} is for the room owner only (you are {})", self.room.role_label()));
         false
     }
 
@@ -422,7 +373,7 @@ impl App {
         if !self.owner_check("release or hold") {
             return;
         }
-        let Some(state) = &self.replica.state else { return };
+        let Some(state) = &self.room.replica.state else { return };
         if matches!(state.release, ReleaseState::Escalated { .. }) {
             self.notify(Level::Warn, "the room is escalated: no release from here");
             return;
@@ -430,14 +381,14 @@ impl App {
         // Ours at once; the server's (with the annex-boundary check and the
         // content hash) replaces it when it arrives.
         let record = self.current_readiness().cloned().unwrap_or_else(|| readiness(state));
-        if let Some(room) = self.room {
-            self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
+        if let Some(room) = self.room.id {
+            self.room.outbox.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
         }
         self.overlay = Some(Overlay::dialog(Dialog::Readiness(ReadinessForm {
             server_checked: self
                 .server_readiness
                 .as_ref()
-                .is_some_and(|r| Some(r.revision) == self.replica.state.as_ref().map(|s| s.revision)),
+                .is_some_and(|r| Some(r.revision) == self.room.replica.state.as_ref().map(|s| s.revision)),
             record,
             lane: 0,
             audience: 0,
@@ -473,19 +424,19 @@ impl App {
     /// for the lane and audience and to confirm (the signature binds that
     /// exact hash, that lane and that audience).
     fn start_cosign(&mut self) {
-        if matches!(self.me.as_ref().map(|m| m.role), Some(trustroom_shared::role::Role::Agent { .. })) {
+        if matches!(self.room.me.as_ref().map(|m| m.role), Some(trustroom_shared::role::Role::Agent { .. })) {
             self.notify(Level::Warn, "agents never co-sign");
             return;
         }
-        let Some(room) = self.room else { return };
-        let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
+        let Some(room) = self.room.id else { return };
+        let rev = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
         match &self.server_readiness {
             Some(r) if r.revision == rev && !r.content_hash.is_empty() => {
                 let d = Dialog::Cosign(CosignForm::new(r.content_hash.clone(), r.content_revision));
                 self.overlay = Some(Overlay::dialog(d));
             }
             _ => {
-                self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: true });
+                self.room.outbox.send(Request::Readiness { room }, Pending::Readiness { then_cosign: true });
                 self.notify(Level::Info, "fetching the content hash to co-sign…");
             }
         }
@@ -494,25 +445,8 @@ impl App {
     /// Release to `lane` for `audience`: marks the room ready at this
     /// revision (the readiness record was just reviewed), then releases.
     pub fn release(&mut self, lane: trustroom_shared::release::Lane, audience: trustroom_shared::release::Audience) {
-        let Some(room) = self.room else { return };
-        self.send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some((lane, audience)) });
+        let Some(room) = self.room.id else { return };
+        self.room.outbox.send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some((lane, audience)) });
         self.notify(Level::Info, format!("marking ready and releasing to {lane} · audience {audience}…"));
     }
-}
-
-/// Saves text the server refused to `<log dir>/unsent/<section>-<ms>.txt`,
-/// so the user can copy it back (e.g. after losing the right to edit).
-fn keep_unsent_text(id: SectionId, text: &str) -> std::io::Result<std::path::PathBuf> {
-    keep_text(&id.to_string(), text)
-}
-
-/// Saves words the server refused to `<log dir>/unsent/<name>-<ms>.txt`.
-pub fn keep_text(name: &str, text: &str) -> std::io::Result<std::path::PathBuf> {
-    let dir = super::logging::log_dir().join("unsent");
-    std::fs::create_dir_all(&dir)?;
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
-    let path = dir.join(format!("{name}-{ms}.txt"));
-    std::fs::write(&path, text)?;
-    Ok(path)
 }

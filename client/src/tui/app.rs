@@ -8,14 +8,11 @@ use std::time::{Duration, Instant};
 
 use ratatui::layout::Rect;
 use trustroom_shared::objection::ObjectionStatus;
-use trustroom_shared::policy::Capability;
-use trustroom_shared::protocol::{AnnexContent, Presence, Request};
+use trustroom_shared::protocol::{AnnexContent, Request};
 use trustroom_shared::readiness::{Readiness, readiness};
-use trustroom_shared::release::Lane;
 use trustroom_shared::room::{RoomState, Section};
 use trustroom_shared::statement::{StatementLabel, statements};
-use trustroom_shared::view::MemberSelf;
-use trustroom_shared::{AnnexId, ClientId, ObjectionId, RoomId, SectionId, UserId};
+use trustroom_shared::{AnnexId, ClientId, ObjectionId, SectionId};
 
 use super::diffview::DiffView;
 use super::editor::EditorState;
@@ -23,36 +20,13 @@ use super::forms::Dialog;
 use super::highlight::{Highlight, highlights};
 use super::palette::PaletteState;
 use super::theme::Theme;
-use crate::session::Replica;
-use crate::session::doc::SectionDoc;
-use crate::session::history::History;
-
 pub use super::action::Pane;
+pub use crate::session::outbox::{Outgoing, Pending};
+use crate::session::room::Room;
+pub use crate::session::room::{ConnState, Level};
 
 /// How long a notification stays bright on the notification line.
 pub const NOTICE_FRESH: Duration = Duration::from_secs(20);
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConnState {
-    Connecting {
-        attempt: u32,
-    },
-    /// Connected; waiting for the join to finish (catching up).
-    Syncing,
-    Connected,
-    Disconnected {
-        reason: String,
-        retry_at: Instant,
-        attempt: u32,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warn,
-    Error,
-}
 
 #[derive(Clone, Debug)]
 pub struct Notice {
@@ -113,104 +87,11 @@ pub struct SectionMeta {
     pub blocking_open: usize,
 }
 
-/// What an answer to a request should do when it arrives.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Pending {
-    ResolveRoom,
-    Join {
-        full: bool,
-    },
-    Edit {
-        section: SectionId,
-        seq: u64,
-    },
-    Object,
-    Reply {
-        code: String,
-    },
-    Status {
-        code: String,
-        status: ObjectionStatus,
-    },
-    ViewAnnex(AnnexId),
-    Hold,
-    /// Then release to this lane for this audience.
-    MarkReady {
-        then_release: Option<(Lane, trustroom_shared::release::Audience)>,
-    },
-    Release(Lane),
-    Escalate,
-    Cursor,
-    /// The server's readiness record; `then_cosign` opens the co-sign
-    /// confirmation with its content hash.
-    Readiness {
-        then_cosign: bool,
-    },
-    Cosign,
-    RequestAccess,
-    /// An owner's decision from the approvals queue (`R-N` / `P-N`).
-    Decide {
-        code: String,
-        approve: bool,
-    },
-    /// Accepting or rejecting a suggestion (`S-N`).
-    DecideSuggestion {
-        code: String,
-        accept: bool,
-    },
-    /// The room's working metrics for the stats screen.
-    Stats,
-}
-
-impl Pending {
-    /// Requests whose words or signature the user should never lose to a
-    /// dropped connection: re-sent (same `seq`, so applied once) after the
-    /// rejoin. Edits have their own path (the section's operation in flight).
-    pub fn is_retriable(&self) -> bool {
-        matches!(
-            self,
-            Pending::Object | Pending::Reply { .. } | Pending::Status { .. } | Pending::Cosign | Pending::RequestAccess
-        )
-    }
-
-    /// What the user calls it, for notices.
-    pub fn noun(&self) -> &'static str {
-        match self {
-            Pending::Object => "objection",
-            Pending::Reply { .. } => "reply",
-            Pending::Status { .. } => "status change",
-            Pending::Cosign => "co-signature",
-            Pending::RequestAccess => "access request",
-            _ => "request",
-        }
-    }
-}
-
-/// A request waiting to be handed to the network task.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Outgoing {
-    pub tag: u64,
-    pub request: Request,
-}
-
 pub struct App {
     pub theme: Theme,
     pub help_extra: Vec<String>,
-    pub room_ref: String,
-    pub room: Option<RoomId>,
-    pub client: ClientId,
-    pub conn: ConnState,
-    /// Who the server says we are (from `welcome`).
-    pub user: Option<(UserId, String)>,
-    pub me: Option<MemberSelf>,
-    /// The room as the server has it (`replica.state`, at its revision),
-    /// kept in step by the session layer's rules.
-    pub replica: Replica,
-    pub content_hash: String,
-    pub docs: HashMap<SectionId, SectionDoc>,
-    /// Other members' cursors, positions in server text at `state.revision`.
-    pub presence: HashMap<ClientId, Presence>,
-    pub history: History,
+    /// The room as this client holds it (the session layer).
+    pub room: Room,
     /// Index of the section in view.
     pub current: usize,
     pub editor: EditorState,
@@ -226,18 +107,6 @@ pub struct App {
     /// The stats screen, when open (`m`).
     pub stats: Option<super::stats::StatsView>,
     pub notices: VecDeque<Notice>,
-    pub outbox: Vec<Outgoing>,
-    pub pending: HashMap<u64, Pending>,
-    /// The requests behind answers we still wait for that carry a `seq`
-    /// (objections, replies, status changes, co-signatures, access
-    /// requests): if the connection drops before the answer, they go to
-    /// `unsent` and are re-sent, with the same `seq`, after the rejoin.
-    pub retriable: HashMap<u64, Request>,
-    /// Requests the connection lost before the server answered; re-sent
-    /// after the next successful join (the server applies each seq once).
-    pub unsent: Vec<(Request, Pending)>,
-    next_tag: u64,
-    pub next_seq: u64,
     /// Terminal size.
     pub size: Rect,
     pub quit: bool,
@@ -250,7 +119,6 @@ pub struct App {
     pub highlights: Vec<Highlight>,
     pub caches_stale: bool,
     pub highlights_stale: bool,
-    pub last_cursor_sent: Option<(SectionId, usize, Option<usize>)>,
     pub help_scroll: u16,
     /// Where the log goes (shown in help).
     pub log_path: Option<std::path::PathBuf>,
@@ -265,22 +133,11 @@ pub struct App {
 
 impl App {
     pub fn new(room_ref: String, help_extra: Vec<String>, theme: Theme, client: ClientId) -> Self {
-        let room = room_ref.parse::<RoomId>().ok();
         Self {
             editor: EditorState::new(&theme),
             theme,
             help_extra,
-            room_ref,
-            room,
-            client,
-            conn: ConnState::Connecting { attempt: 0 },
-            user: None,
-            me: None,
-            replica: Replica::default(),
-            content_hash: String::new(),
-            docs: HashMap::new(),
-            presence: HashMap::new(),
-            history: History::default(),
+            room: Room::new(room_ref, client, super::logging::log_dir().join("unsent")),
             current: 0,
             focus: Pane::Sections,
             show_register: false,
@@ -292,12 +149,6 @@ impl App {
             suggestions: None,
             stats: None,
             notices: VecDeque::new(),
-            outbox: Vec::new(),
-            pending: HashMap::new(),
-            retriable: HashMap::new(),
-            unsent: Vec::new(),
-            next_tag: 1,
-            next_seq: 1,
             size: Rect::new(0, 0, 80, 24),
             quit: false,
             exit_error: None,
@@ -308,7 +159,6 @@ impl App {
             highlights: Vec::new(),
             caches_stale: true,
             highlights_stale: true,
-            last_cursor_sent: None,
             help_scroll: 0,
             log_path: None,
             reconnect_requested: false,
@@ -317,90 +167,19 @@ impl App {
         }
     }
 
-    // ----- identity and permissions -----
-
-    pub fn my_user(&self) -> Option<UserId> {
-        self.me.as_ref().map(|m| m.user).or(self.user.as_ref().map(|u| u.0))
-    }
-
-    pub fn can(&self, cap: Capability) -> bool {
-        self.me.as_ref().is_some_and(|m| m.capabilities.contains(&cap))
-    }
-
-    pub fn is_owner(&self) -> bool {
-        self.can(Capability::DecideRelease)
-    }
-
-    pub fn role_label(&self) -> String {
-        self.me.as_ref().map(|m| m.role.label()).unwrap_or_else(|| "…".into())
-    }
-
-    /// Why the editor is read-only, if it is.
-    pub fn read_only_reason(&self) -> Option<String> {
-        let me = self.me.as_ref()?;
-        if !me.capabilities.contains(&Capability::Edit) {
-            return Some(format!("read-only: {}", me.role.label()));
-        }
-        if self.replica.state.as_ref().is_some_and(|s| s.release.is_read_only()) {
-            return Some("read-only: escalated".into());
-        }
-        None
-    }
-
-    /// Whether the room's records let us read `annex` now (need-to-know,
-    /// an active grant or break-glass), recomputed as events arrive.
-    pub fn has_annex_access(&self, annex: AnnexId) -> bool {
-        let Some(me) = &self.me else { return false };
-        match &self.replica.state {
-            Some(state) => trustroom_shared::access::annex_access(state, me.user).contains(&annex),
-            None => me.annex_access.contains(&annex),
-        }
-    }
-
-    /// Active break-glass invocations: (code, who, annex codes, reason, ends_at_ms).
-    pub fn break_glass(&self) -> Vec<(String, String, Vec<String>, String, i64)> {
-        let Some(state) = &self.replica.state else { return Vec::new() };
-        trustroom_shared::access::active_break_glass(state)
-            .map(|b| {
-                let annexes = b.annexes.iter().filter_map(|a| state.annexes.get(a)).map(|a| a.code.clone()).collect();
-                (format!("BG-{}", b.number), self.member_name(b.user), annexes, b.reason.clone(), b.ends_at)
-            })
-            .collect()
-    }
-
-    pub fn member_name(&self, user: UserId) -> String {
-        trustroom_shared::members::name_or_short_id(self.replica.state.as_ref(), user)
-    }
-
     // ----- sections -----
 
-    pub fn sections(&self) -> &[Section] {
-        self.replica.state.as_ref().map_or(&[], |s| s.sections.as_slice())
-    }
-
     pub fn current_section(&self) -> Option<&Section> {
-        self.sections().get(self.current)
+        self.room.sections().get(self.current)
     }
 
     pub fn current_section_id(&self) -> Option<SectionId> {
         self.current_section().map(|s| s.id)
     }
 
-    /// Names of other members with a cursor in `section`.
-    pub fn editing_in(&self, section: SectionId) -> Vec<(UserId, String)> {
-        let mut out: Vec<(UserId, String)> = Vec::new();
-        for p in self.presence.values() {
-            if p.section == section && Some(p.user) != self.my_user() && !out.iter().any(|(u, _)| *u == p.user) {
-                out.push((p.user, p.name.clone()));
-            }
-        }
-        out.sort_by(|a, b| a.1.cmp(&b.1));
-        out
-    }
-
     /// Objections shown in the register pane, in order.
     pub fn register_items(&self) -> Vec<ObjectionId> {
-        let Some(state) = &self.replica.state else { return Vec::new() };
+        let Some(state) = &self.room.replica.state else { return Vec::new() };
         let current = self.current_section_id();
         let mut items: Vec<_> =
             state.objections.values().filter(|o| self.register.all || Some(o.anchor.section) == current).collect();
@@ -414,31 +193,13 @@ impl App {
     }
 
     pub fn annex_ids(&self) -> Vec<AnnexId> {
-        let Some(state) = &self.replica.state else { return Vec::new() };
+        let Some(state) = &self.room.replica.state else { return Vec::new() };
         let mut v: Vec<_> = state.annexes.values().collect();
         v.sort_by(|a, b| a.code.cmp(&b.code));
         v.into_iter().map(|a| a.id).collect()
     }
 
     // ----- requests and notifications -----
-
-    /// Queues a request for the network task.
-    pub fn send(&mut self, request: Request, pending: Pending) -> u64 {
-        let tag = self.next_tag;
-        self.next_tag += 1;
-        if request.seq().is_some() && pending.is_retriable() {
-            self.retriable.insert(tag, request.clone());
-        }
-        self.pending.insert(tag, pending);
-        self.outbox.push(Outgoing { tag, request });
-        tag
-    }
-
-    pub fn next_seq(&mut self) -> u64 {
-        let s = self.next_seq;
-        self.next_seq += 1;
-        s
-    }
 
     pub fn notify(&mut self, level: Level, text: impl Into<String>) {
         let text = text.into();
@@ -458,7 +219,7 @@ impl App {
     /// The readiness record to show: the server's when it is for the
     /// current revision, else our own (without the annex-boundary check).
     pub fn current_readiness(&self) -> Option<&Readiness> {
-        let rev = self.replica.state.as_ref()?.revision;
+        let rev = self.room.replica.state.as_ref()?.revision;
         match &self.server_readiness {
             Some(r) if r.revision == rev => Some(r),
             _ => self.readiness.as_ref(),
@@ -468,8 +229,8 @@ impl App {
     /// Asks the server for its readiness record when the room moved on
     /// (at most once a second; called from the tick).
     pub fn refresh_server_readiness(&mut self, now: Instant) {
-        let (Some(room), Some(state)) = (self.room, &self.replica.state) else { return };
-        if self.conn != ConnState::Connected {
+        let (Some(room), Some(state)) = (self.room.id, &self.room.replica.state) else { return };
+        if self.room.conn != ConnState::Connected {
             return;
         }
         let rev = state.revision;
@@ -479,7 +240,14 @@ impl App {
         };
         if due && self.server_readiness.as_ref().is_none_or(|r| r.revision != rev) {
             self.readiness_asked = Some((rev, now));
-            self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
+            self.room.outbox.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
+        }
+    }
+
+    /// Sends our cursor when it moved (called from the tick).
+    pub fn send_cursor_if_moved(&mut self) {
+        if let Some(section) = self.editor.section {
+            self.room.send_cursor(section, self.editor.cursor_index(), self.editor.anchor_index());
         }
     }
 
@@ -489,7 +257,7 @@ impl App {
     pub fn refresh(&mut self) {
         if self.caches_stale {
             self.caches_stale = false;
-            if let Some(state) = &self.replica.state {
+            if let Some(state) = &self.room.replica.state {
                 self.meta = state.sections.iter().map(|s| (s.id, section_meta(state, s))).collect();
                 self.readiness = Some(readiness(state));
             }
@@ -497,16 +265,16 @@ impl App {
         }
         if self.highlights_stale {
             self.highlights_stale = false;
-            self.highlights = match self.current_section_id().and_then(|id| self.docs.get(&id)) {
+            self.highlights = match self.current_section_id().and_then(|id| self.room.docs.get(&id)) {
                 Some(doc) => highlights(&doc.text),
                 None => Vec::new(),
             };
         }
-        let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
-        if let (Some(d), Some(state)) = (&mut self.diff, &self.replica.state)
+        let rev = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
+        if let (Some(d), Some(state)) = (&mut self.diff, &self.room.replica.state)
             && d.stale(rev)
         {
-            d.compute(state, &self.history);
+            d.compute(state, &self.room.history);
         }
     }
 
@@ -528,7 +296,7 @@ impl App {
         self.dirty = true;
         if let Some(AnnexOpen::Content(c)) = &self.annexes.open {
             let id = c.annex;
-            if !self.has_annex_access(id) {
+            if !self.room.has_annex_access(id) {
                 self.annexes.open = Some(AnnexOpen::Gated(id));
                 self.notify(Level::Warn, "your access to the open annex ended; its content was dropped");
             }

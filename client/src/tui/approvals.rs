@@ -52,8 +52,8 @@ impl Item {
 
 /// The pending requests and promotions, oldest first.
 pub fn items(app: &App) -> Vec<Item> {
-    let Some(state) = &app.replica.state else { return Vec::new() };
-    let me = app.me.as_ref().map(|m| m.user);
+    let Some(state) = &app.room.replica.state else { return Vec::new() };
+    let me = app.room.me.as_ref().map(|m| m.user);
     let code =
         |a| state.annexes.get(&a).map_or_else(|| "?".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone());
     let mut requests: Vec<_> = state.access.requests.values().filter(|r| r.is_pending()).collect();
@@ -63,7 +63,7 @@ pub fn items(app: &App) -> Vec<Item> {
         .map(|r| Item::Access {
             id: r.id,
             code: r.code(),
-            who: app.member_name(r.requester),
+            who: app.room.member_name(r.requester),
             annex: code(r.annex),
             reason: r.reason.clone(),
             duration: format_duration(r.duration_ms),
@@ -76,7 +76,7 @@ pub fn items(app: &App) -> Vec<Item> {
     out.extend(promos.into_iter().map(|p| Item::Promotion {
         id: p.id,
         code: p.code(),
-        who: app.member_name(p.requester),
+        who: app.room.member_name(p.requester),
         annex: code(p.annex),
         section: state.section(p.section).map(|s| s.title.clone()).unwrap_or_default(),
         chars: p.passage_chars,
@@ -88,7 +88,7 @@ pub fn items(app: &App) -> Vec<Item> {
 
 /// Opens the queue (owners only).
 pub fn open(app: &mut App) {
-    if !app.is_owner() {
+    if !app.room.is_owner() {
         app.notify(Level::Warn, "the approvals queue is for owners");
         return;
     }
@@ -109,7 +109,7 @@ pub fn key(app: &mut App, mut f: ApprovalsForm, key: KeyEvent) -> Option<Dialog>
                 app.notify(Level::Warn, format!("{} is your own request: another owner must decide it", item.code()));
                 return Some(Dialog::Approvals(f));
             }
-            let room = app.room?;
+            let room = app.room.id?;
             let code = item.code().to_string();
             let request = match (item, approve) {
                 (Item::Access { id, .. }, true) => Request::ApproveAccess { room, request: *id, note: None },
@@ -117,7 +117,7 @@ pub fn key(app: &mut App, mut f: ApprovalsForm, key: KeyEvent) -> Option<Dialog>
                 (Item::Promotion { id, .. }, true) => Request::ApprovePromotion { room, promotion: *id, note: None },
                 (Item::Promotion { id, .. }, false) => Request::DenyPromotion { room, promotion: *id, note: None },
             };
-            app.send(request, Pending::Decide { code, approve });
+            app.room.outbox.send(request, Pending::Decide { code, approve });
         }
         _ => {}
     }
@@ -151,9 +151,9 @@ pub fn is_access(change: &trustroom_shared::change::Change) -> bool {
 /// access begins or ends.
 pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Level, String)> {
     use trustroom_shared::change::Change;
-    let state = app.replica.state.as_ref()?;
-    let me = app.me.as_ref().map(|m| m.user);
-    let author = app.member_name(rev.author);
+    let state = app.room.replica.state.as_ref()?;
+    let me = app.room.me.as_ref().map(|m| m.user);
+    let author = app.room.member_name(rev.author);
     let code = |a| {
         state
             .annexes
@@ -167,7 +167,7 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
                 format!("{} for {} — {}", code(request.annex), format_duration(request.duration_ms), request.reason);
             if Some(request.requester) == me {
                 (Level::Info, format!("you asked for {what} ({}); an owner decides", request.code()))
-            } else if app.is_owner() {
+            } else if app.room.is_owner() {
                 (
                     Level::Warn,
                     format!("ACCESS REQUEST {}: {author} asks to read {what} — press V to decide", request.code()),
@@ -195,7 +195,7 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
                     format!(
                         "{} ({} for {}) {verdict} by {author}",
                         r.code(),
-                        app.member_name(r.requester),
+                        app.room.member_name(r.requester),
                         code(r.annex)
                     ),
                 )
@@ -215,7 +215,7 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
             } else {
                 (
                     Level::Info,
-                    format!("{}'s access to {} ended ({})", app.member_name(r.requester), code(r.annex), ended.cause),
+                    format!("{}'s access to {} ended ({})", app.room.member_name(r.requester), code(r.annex), ended.cause),
                 )
             }
         }
@@ -243,8 +243,8 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
                 promotion.reason
             );
             (
-                if app.is_owner() { Level::Warn } else { Level::Info },
-                if app.is_owner() { format!("{text} — press V") } else { text },
+                if app.room.is_owner() { Level::Warn } else { Level::Info },
+                if app.room.is_owner() { format!("{text} — press V") } else { text },
             )
         }
         Change::PromotionDecided { promotion, provenance, .. } => {

@@ -66,10 +66,10 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
         Dialog::Cosign(mut f) => {
             match key.code {
                 KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
-                    let room = app.room?;
-                    let seq = app.next_seq();
+                    let room = app.room.id?;
+                    let seq = app.room.outbox.next_seq();
                     let (lane, audience) = (f.lane(), f.audience());
-                    app.send(
+                    app.room.outbox.send(
                         Request::Cosign { room, content_hash: f.content_hash, lane, audience, seq: Some(seq) },
                         Pending::Cosign,
                     );
@@ -105,9 +105,9 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                         f.field = ObjectionField::Text;
                         return Some(Dialog::Objection(f));
                     }
-                    let room = app.room?;
-                    let seq = app.next_seq();
-                    app.send(
+                    let room = app.room.id?;
+                    let seq = app.room.outbox.next_seq();
+                    app.room.outbox.send(
                         Request::Object {
                             room,
                             section: f.section,
@@ -134,9 +134,9 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                     f.error = Some("write a reply".into());
                     return Some(Dialog::Reply(f));
                 }
-                let room = app.room?;
-                let seq = app.next_seq();
-                app.send(
+                let room = app.room.id?;
+                let seq = app.room.outbox.next_seq();
+                app.room.outbox.send(
                     Request::Reply { room, objection: f.objection, text, seq: Some(seq) },
                     Pending::Reply { code: f.code.clone() },
                 );
@@ -154,7 +154,7 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                     if !allowed {
                         f.error = Some(match status {
                             ObjectionStatus::AcceptedResidual => "accepted-residual is for the room owner only".into(),
-                            _ => format!("your role ({}) cannot resolve objections", app.role_label()),
+                            _ => format!("your role ({}) cannot resolve objections", app.room.role_label()),
                         });
                         return Some(Dialog::Status(f));
                     }
@@ -163,9 +163,9 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                         f.error = Some("accepted-residual needs a rationale".into());
                         return Some(Dialog::Status(f));
                     }
-                    let room = app.room?;
-                    let seq = app.next_seq();
-                    app.send(
+                    let room = app.room.id?;
+                    let seq = app.room.outbox.next_seq();
+                    app.room.outbox.send(
                         Request::SetObjectionStatus {
                             room,
                             objection: f.objection,
@@ -197,21 +197,21 @@ pub fn dialog_key(app: &mut App, d: Dialog, key: KeyEvent) -> Option<Dialog> {
                 f.confirming = true;
                 return Some(Dialog::Reason(f));
             }
-            let room = app.room?;
+            let room = app.room.id?;
             match f.purpose {
-                ReasonPurpose::Hold => app.send(Request::Hold { room, reason }, Pending::Hold),
-                ReasonPurpose::Escalate => app.send(Request::Escalate { room, reason }, Pending::Escalate),
+                ReasonPurpose::Hold => app.room.outbox.send(Request::Hold { room, reason }, Pending::Hold),
+                ReasonPurpose::Escalate => app.room.outbox.send(Request::Escalate { room, reason }, Pending::Escalate),
                 ReasonPurpose::RejectSuggestion(suggestion) => {
                     let code = app.suggestion_code(suggestion);
-                    let seq = app.next_seq();
-                    app.send(
+                    let seq = app.room.outbox.next_seq();
+                    app.room.outbox.send(
                         Request::RejectSuggestion { room, suggestion, reason, seq: Some(seq) },
                         Pending::DecideSuggestion { code, accept: false },
                     )
                 }
                 ReasonPurpose::RequestAccess(annex) => {
-                    let seq = app.next_seq();
-                    app.send(
+                    let seq = app.room.outbox.next_seq();
+                    app.room.outbox.send(
                         Request::RequestAccess {
                             room,
                             annexes: vec![annex],

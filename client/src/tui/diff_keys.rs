@@ -9,8 +9,8 @@ impl App {
     pub fn diff_key(&mut self, key: crossterm::event::KeyEvent) {
         use crossterm::event::KeyCode;
         let Some(mut d) = self.diff.take() else { return };
-        let revs = self.history.revisions();
-        let now = self.replica.state.as_ref().map_or(0, |s| s.revision);
+        let revs = self.room.history.revisions();
+        let now = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
         let page = self.size.height.saturating_sub(6).max(1) as usize;
         let max = d.row_count().saturating_sub(1);
         let mut recompute = true;
@@ -33,13 +33,13 @@ impl App {
             KeyCode::Char('l') => d.base = DiffBase::LastLooked,
             KeyCode::Char('e') => d.base = DiffBase::LastRelease,
             KeyCode::Char('b') => {
-                let from = revs.iter().rev().find(|r| **r < now).copied().unwrap_or(self.history.since);
+                let from = revs.iter().rev().find(|r| **r < now).copied().unwrap_or(self.room.history.since);
                 d.base = DiffBase::Revisions { from, to: now };
             }
             KeyCode::Char(c @ ('[' | ']' | '{' | '}')) => {
                 let (mut from, mut to) = match d.base {
                     DiffBase::Revisions { from, to } => (from, to),
-                    _ => (self.history.since, now),
+                    _ => (self.room.history.since, now),
                 };
                 let prev = |r: u64| revs.iter().rev().find(|x| **x < r).copied().unwrap_or(r);
                 let next = |r: u64| revs.iter().find(|x| **x > r).copied().unwrap_or(now.max(r));
@@ -83,8 +83,8 @@ impl App {
         }
         if recompute {
             d.scroll = 0;
-            if let Some(state) = &self.replica.state {
-                d.compute(state, &self.history);
+            if let Some(state) = &self.room.replica.state {
+                d.compute(state, &self.room.history);
             }
         }
         self.diff = Some(d);

@@ -164,7 +164,7 @@ impl App {
             KeyCode::Char('u' | 'r' | 'v' | 'x' | 'c') if ctrl => return,
             _ => {}
         }
-        if self.read_only_reason().is_some() {
+        if self.room.read_only_reason().is_some() {
             self.editor.mode = EditMode::Normal;
             return;
         }
@@ -180,7 +180,7 @@ impl App {
             self.dirty = true;
             return;
         }
-        if self.focus == Pane::Editor && self.editor.mode == EditMode::Insert && self.read_only_reason().is_none() {
+        if self.focus == Pane::Editor && self.editor.mode == EditMode::Insert && self.room.read_only_reason().is_none() {
             let text = trustroom_shared::ot::normalize_newlines(text);
             let edit = self.editor.paste(&text);
             self.editor_edited(edit);
@@ -336,7 +336,7 @@ impl App {
     }
 
     fn palette_key(&mut self, mut p: super::palette::PaletteState, key: KeyEvent) -> Option<Overlay> {
-        let cmds = super::palette::commands(self.is_owner(), self.replica.state.as_ref(), &p.input);
+        let cmds = super::palette::commands(self.room.is_owner(), self.room.replica.state.as_ref(), &p.input);
         match key.code {
             KeyCode::Esc => return None,
             KeyCode::Enter => {

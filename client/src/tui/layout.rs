@@ -21,10 +21,10 @@ pub struct PaneRects {
 
 /// Whether the top banner is shown.
 pub fn banner_shown(app: &App) -> bool {
-    matches!(app.conn, ConnState::Disconnected { .. })
-        || app.replica.state.as_ref().is_some_and(|s| s.release.is_read_only())
-        || app.replica.resyncing
-        || !app.break_glass().is_empty()
+    matches!(app.room.conn, ConnState::Disconnected { .. })
+        || app.room.replica.state.as_ref().is_some_and(|s| s.release.is_read_only())
+        || app.room.replica.resyncing
+        || !app.room.break_glass().is_empty()
 }
 
 pub fn layout(app: &App, area: Rect) -> PaneRects {

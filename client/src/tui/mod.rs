@@ -143,7 +143,7 @@ async fn event_loop(
                     last_notice_shown = notice;
                     app.dirty = true;
                 }
-                if matches!(app.conn, app::ConnState::Disconnected { .. }) || !app.break_glass().is_empty() {
+                if matches!(app.room.conn, app::ConnState::Disconnected { .. }) || !app.room.break_glass().is_empty() {
                     app.dirty = true;
                 }
             }
@@ -157,7 +157,7 @@ fn flush_outbox(app: &mut App, cmd_tx: &mpsc::Sender<NetCommand>) {
         let _ = cmd_tx.try_send(NetCommand::ReconnectNow);
     }
     let mut keep = Vec::new();
-    for out in app.outbox.drain(..) {
+    for out in app.room.outbox.queue.drain(..) {
         match cmd_tx.try_send(NetCommand::Send { tag: out.tag, request: out.request }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(NetCommand::Send { tag, request })) => {
@@ -166,11 +166,11 @@ fn flush_outbox(app: &mut App, cmd_tx: &mpsc::Sender<NetCommand>) {
             Err(_) => {}
         }
     }
-    app.outbox = keep;
+    app.room.outbox.queue = keep;
 }
 
 fn save_last_looked(app: &App) {
-    if let (Some(room), Some(user), Some(state)) = (app.room, app.my_user(), &app.replica.state) {
-        crate::session::history::save_last_looked(room, user, &app.history.to_last_looked(state));
+    if let (Some(room), Some(user), Some(state)) = (app.room.id, app.room.my_user(), &app.room.replica.state) {
+        crate::session::history::save_last_looked(room, user, &app.room.history.to_last_looked(state));
     }
 }

@@ -23,15 +23,15 @@ pub struct StatsView {
 impl App {
     /// Opens the stats screen and asks the server for the figures.
     pub fn open_stats(&mut self) {
-        let Some(state) = &self.replica.state else { return };
+        let Some(state) = &self.room.replica.state else { return };
         let asked_at = state.revision;
         self.stats = Some(StatsView { asked_at, ..StatsView::default() });
         self.ask_stats();
     }
 
     fn ask_stats(&mut self) {
-        if let Some(room) = self.room {
-            self.send(Request::Stats { room }, Pending::Stats);
+        if let Some(room) = self.room.id {
+            self.room.outbox.send(Request::Stats { room }, Pending::Stats);
         }
     }
 
@@ -53,7 +53,7 @@ impl App {
             KeyCode::Esc | KeyCode::Char('q' | 'm') => self.stats = None,
             KeyCode::Char('r') => {
                 if let Some(v) = &mut self.stats {
-                    v.asked_at = self.replica.state.as_ref().map_or(0, |s| s.revision);
+                    v.asked_at = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
                 }
                 self.ask_stats();
                 self.notify(Level::Info, "refreshing the figures");

@@ -14,7 +14,7 @@ use super::suggest::{SuggestMode, SuggestionsView, listed};
 impl App {
     /// Whether we may accept or reject suggestions, or why not.
     pub fn may_decide_suggestions(&self) -> Result<(), String> {
-        let (Some(state), Some(me)) = (&self.replica.state, &self.me) else { return Err("not joined yet".into()) };
+        let (Some(state), Some(me)) = (&self.room.replica.state, &self.room.me) else { return Err("not joined yet".into()) };
         may_decide(&state.suggestions, me.user, &me.role).map_err(|e| match e {
             trustroom_shared::suggestion::DecideRefusal::Role => {
                 format!("{} may not accept or reject suggestions", me.role.label())
@@ -27,7 +27,7 @@ impl App {
 
     /// The suggestions listed on the screen, and the index of the selected one.
     pub fn suggestion_cursor(&self) -> (Vec<&Suggestion>, usize) {
-        let Some(state) = &self.replica.state else { return (Vec::new(), 0) };
+        let Some(state) = &self.room.replica.state else { return (Vec::new(), 0) };
         let list = listed(state);
         let selected = match &self.suggestions {
             Some(v) => v.selected.and_then(|id| list.iter().position(|s| s.id == id)).unwrap_or(0),
@@ -41,7 +41,7 @@ impl App {
     /// Opens the suggestions screen on the current section's first open
     /// suggestion (or the first one listed).
     pub fn open_suggestions(&mut self) {
-        let Some(state) = &self.replica.state else { return };
+        let Some(state) = &self.room.replica.state else { return };
         let list = listed(state);
         if list.is_empty() {
             self.notify(Level::Info, "no open suggestions");
@@ -55,7 +55,7 @@ impl App {
 
     /// `S-N` of a suggestion.
     pub fn suggestion_code(&self, id: SuggestionId) -> String {
-        self.replica
+        self.room.replica
             .state
             .as_ref()
             .and_then(|s| s.suggestions.suggestions.get(&id))
@@ -64,10 +64,10 @@ impl App {
 
     /// Sends the acceptance of a suggestion.
     pub fn send_accept(&mut self, suggestion: SuggestionId) {
-        let Some(room) = self.room else { return };
+        let Some(room) = self.room.id else { return };
         let code = self.suggestion_code(suggestion);
-        let seq = self.next_seq();
-        self.send(
+        let seq = self.room.outbox.next_seq();
+        self.room.outbox.send(
             Request::AcceptSuggestion { room, suggestion, note: None, seq: Some(seq) },
             Pending::DecideSuggestion { code, accept: true },
         );

@@ -53,12 +53,12 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn annex_code(app: &App, id: AnnexId) -> String {
-    app.replica.state.as_ref().and_then(|s| s.annexes.get(&id)).map(|a| a.code.clone()).unwrap_or_default()
+    app.room.replica.state.as_ref().and_then(|s| s.annexes.get(&id)).map(|a| a.code.clone()).unwrap_or_default()
 }
 
 fn draw_map(app: &App, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let Some(state) = &app.replica.state else { return };
+    let Some(state) = &app.room.replica.state else { return };
     if ids.is_empty() {
         put_line(buf, inner, 0, &Line::from(Span::styled("no annexes", t.dim())));
         return;
@@ -70,7 +70,7 @@ fn draw_map(app: &App, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
     for (row, (i, id)) in ids.iter().enumerate().skip(first).take(visible).enumerate() {
         let Some(a) = state.annexes.get(id) else { continue };
         let selected = i == app.annexes.selected;
-        let access = app.has_annex_access(*id);
+        let access = app.room.has_annex_access(*id);
         let lock = if access { t.sym.unlocked } else { t.sym.lock };
         let marker = if selected { t.sym.selected } else { " " };
         let y = (row * per) as u16;
@@ -89,9 +89,9 @@ fn draw_map(app: &App, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
 
 fn draw_gated(app: &App, id: AnnexId, inner: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let Some(a) = app.replica.state.as_ref().and_then(|s| s.annexes.get(&id)) else { return };
+    let Some(a) = app.room.replica.state.as_ref().and_then(|s| s.annexes.get(&id)) else { return };
     let owners: Vec<String> =
-        app.replica.state.as_ref().map(|s| s.owners().map(|m| m.name.clone()).collect()).unwrap_or_default();
+        app.room.replica.state.as_ref().map(|s| s.owners().map(|m| m.name.clone()).collect()).unwrap_or_default();
     let w = inner.width as usize;
     let mut lines: Vec<Line> = vec![
         Line::from(""),

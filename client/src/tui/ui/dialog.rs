@@ -264,8 +264,8 @@ fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
     let inner = popup(buf, t, rect, &format!("Readiness record — rev {}", r.revision));
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
-    let state = app.replica.state.as_ref().map(|s| s.release.name()).unwrap_or("?");
-    let owners: Vec<String> = r.owners.iter().map(|u| app.member_name(*u)).collect();
+    let state = app.room.replica.state.as_ref().map(|s| s.release.name()).unwrap_or("?");
+    let owners: Vec<String> = r.owners.iter().map(|u| app.room.member_name(*u)).collect();
     // Only the server can hash the content (annex content included).
     let hash: String = if f.server_checked && !r.content_hash.is_empty() {
         format!("{}…", r.content_hash.chars().take(12).collect::<String>())

@@ -31,28 +31,28 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         pane_block(t, Line::from(" 2 Editor "), focused).render(area, buf);
         return;
     };
-    let n = app.sections().len();
+    let n = app.room.sections().len();
     let mut title = vec![
         Span::styled(" 2 ", t.title()),
         Span::styled(format!("§{}/{n} ", app.current + 1), t.dim()),
         Span::styled(format!("{} ", section.title), t.title()),
     ];
-    if let Some(why) = app.read_only_reason() {
+    if let Some(why) = app.room.read_only_reason() {
         title.push(Span::styled(format!("[{why}] "), t.warn()));
     } else if app.editor.mode == EditMode::Insert && focused {
         title.push(Span::styled("-- INSERT -- ", t.ok()));
     } else if focused {
         title.push(Span::styled("i to edit ", t.dim()));
     }
-    if let Some(state) = &app.replica.state {
+    if let Some(state) = &app.room.replica.state {
         let open = crate::tui::suggest::open_on(state, section.id);
         if open > 0 {
             let noun = if open == 1 { "suggestion" } else { "suggestions" };
             title.push(Span::styled(format!("✎ {open} open {noun} (u) "), t.diff_insert()));
         }
     }
-    if app.docs.get(&section.id).is_some_and(|d| d.has_pending()) {
-        if matches!(app.conn, crate::tui::app::ConnState::Connected) {
+    if app.room.docs.get(&section.id).is_some_and(|d| d.has_pending()) {
+        if matches!(app.room.conn, crate::tui::app::ConnState::Connected) {
             title.push(Span::styled("sending… ", t.dim()));
         } else {
             title.push(Span::styled("unsent: kept until reconnected ", t.warn()));
@@ -79,7 +79,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
 /// `(start, end)`; an empty range is an insertion point.
 fn suggestion_marks(app: &App, section: trustroom_shared::SectionId) -> Vec<(usize, usize)> {
     use trustroom_shared::ot::Component;
-    let (Some(state), Some(doc)) = (&app.replica.state, app.docs.get(&section)) else { return Vec::new() };
+    let (Some(state), Some(doc)) = (&app.room.replica.state, app.room.docs.get(&section)) else { return Vec::new() };
     let mut out = Vec::new();
     for s in state.suggestions.open() {
         let trustroom_shared::suggestion::Proposal::Edit { section: sec, op } = &s.proposal else { continue };
@@ -102,11 +102,11 @@ fn suggestion_marks(app: &App, section: trustroom_shared::SectionId) -> Vec<(usi
 }
 
 fn remote_cursors(app: &App, section: trustroom_shared::SectionId) -> Vec<Remote> {
-    let Some(doc) = app.docs.get(&section) else { return Vec::new() };
+    let Some(doc) = app.room.docs.get(&section) else { return Vec::new() };
     let mut v: Vec<Remote> = app
         .presence
         .values()
-        .filter(|p| p.section == section && Some(p.user) != app.my_user())
+        .filter(|p| p.section == section && Some(p.user) != app.room.my_user())
         .map(|p| {
             let pos = doc.server_to_local(p.pos);
             let sel = p.anchor.map(|a| doc.server_to_local(a)).filter(|a| *a != pos).map(|a| (a.min(pos), a.max(pos)));

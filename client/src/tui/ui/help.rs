@@ -13,7 +13,7 @@ use crate::tui::keys::{self, KeyHelp};
 /// Every help line, in order (also used by tests).
 pub fn help_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
-    let owner = app.is_owner();
+    let owner = app.room.is_owner();
     let mut out = Vec::new();
     let (title, pane_keys): (String, &[KeyHelp]) = if app.diff.is_some() {
         ("Diff view".into(), keys::DIFF)

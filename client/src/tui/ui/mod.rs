@@ -31,7 +31,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
     if let Some(b) = l.banner {
         status::draw_banner(app, b, buf);
     }
-    if app.replica.state.is_none() {
+    if app.room.replica.state.is_none() {
         draw_waiting(app, l.main, buf);
     } else if let Some(d) = &app.diff {
         diff::draw(app, d, l.main, buf);
@@ -66,9 +66,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
 /// Before the first snapshot: what we are waiting for.
 fn draw_waiting(app: &App, area: Rect, buf: &mut ratatui::buffer::Buffer) {
     let t = &app.theme;
-    let what = match &app.conn {
+    let what = match &app.room.conn {
         ConnState::Connecting { .. } => "connecting to the server…".to_string(),
-        ConnState::Syncing => format!("joining room \"{}\"…", app.room_ref),
+        ConnState::Syncing => format!("joining room \"{}\"…", app.room.room_ref),
         ConnState::Connected => "waiting for the room…".to_string(),
         ConnState::Disconnected { reason, attempt, .. } => {
             format!("cannot reach the server ({reason}); retrying (attempt {attempt})…")

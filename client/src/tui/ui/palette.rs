@@ -20,7 +20,7 @@ pub fn draw(app: &App, p: &PaletteState, area: Rect, buf: &mut Buffer) {
         0,
         &Line::from(vec![Span::styled(": ", t.key()), Span::raw(p.input.clone()), Span::styled("▏", t.key())]),
     );
-    let cmds = commands(app.is_owner(), app.replica.state.as_ref(), &p.input);
+    let cmds = commands(app.room.is_owner(), app.room.replica.state.as_ref(), &p.input);
     let rows = inner.height.saturating_sub(1) as usize;
     let first = p.selected.saturating_sub(rows.saturating_sub(1));
     let width = inner.width as usize;

@@ -30,7 +30,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let block = pane_block(t, title, focused).title_bottom(Line::from(bottom));
     let inner = block.inner(area);
     block.render(area, buf);
-    let Some(state) = &app.replica.state else { return };
+    let Some(state) = &app.room.replica.state else { return };
     if items.is_empty() {
         let msg =
             if app.register.all { "no objections in this room" } else { "no objections on this section (f: show all)" };
@@ -97,7 +97,7 @@ fn item_lines<'a>(app: &App, o: &Objection, selected: bool, expanded: bool, widt
         .and_then(|s| s.section(o.anchor.section))
         .map(|s| s.title.clone())
         .unwrap_or_default();
-    let by = format!("  {} · by {} · § {section}", o.kind, app.member_name(o.author));
+    let by = format!("  {} · by {} · § {section}", o.kind, app.room.member_name(o.author));
     out.push(Line::from(Span::styled(truncate(&by, width), t.dim())));
     if let Some(q) = &o.anchor.quote {
         let q = format!("  “{}”", q.split_whitespace().collect::<Vec<_>>().join(" "));
@@ -117,14 +117,14 @@ fn item_lines<'a>(app: &App, o: &Objection, selected: bool, expanded: bool, widt
     }
     if expanded {
         for r in &o.replies {
-            let who = app.member_name(r.author);
+            let who = app.room.member_name(r.author);
             for (k, l) in wrap(&format!("{who}: {}", r.text), width.saturating_sub(4)).iter().enumerate() {
                 let prefix = if k == 0 { format!("  {} ", t.sym.reply) } else { "    ".into() };
                 out.push(Line::from(vec![Span::styled(prefix, t.dim()), Span::raw(l.clone())]));
             }
         }
         for h in &o.history {
-            let who = app.member_name(h.by);
+            let who = app.room.member_name(h.by);
             out.push(Line::from(Span::styled(truncate(&format!("  · {} by {who}", h.status), width), t.dim())));
         }
     } else if !o.replies.is_empty() {

@@ -21,7 +21,7 @@ pub fn first_visible(app: &App, rect: Rect) -> usize {
 pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let focused = app.focus == Pane::Sections;
-    let n = app.sections().len();
+    let n = app.room.sections().len();
     let title = Line::from(vec![Span::styled(" 1 Sections ", t.title()), Span::styled(format!("{n} "), t.dim())]);
     let block = pane_block(t, title, focused);
     let inner = block.inner(area);
@@ -29,13 +29,13 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let first = first_visible(app, area);
     let width = inner.width as usize;
     let mut y = 0u16;
-    for (i, s) in app.sections().iter().enumerate().skip(first) {
+    for (i, s) in app.room.sections().iter().enumerate().skip(first) {
         if y as usize + ROWS > inner.height as usize + 1 {
             break;
         }
         let selected = i == app.current;
         let marker = if selected { t.sym.selected } else { " " };
-        let pending = app.docs.get(&s.id).is_some_and(|d| d.has_pending());
+        let pending = app.room.docs.get(&s.id).is_some_and(|d| d.has_pending());
         let title = format!("{marker}{}. {}{}", i + 1, s.title, if pending { " •" } else { "" });
         let style = if selected { t.selected() } else { t.text() };
         let mut l1 = Line::from(Span::styled(truncate(&title, width), style));
@@ -46,13 +46,13 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         let meta = app.meta.get(&s.id).cloned().unwrap_or_default();
         let mut spans = vec![Span::raw("   ")];
         spans.extend(badges(app, &meta));
-        if let Some(state) = &app.replica.state {
+        if let Some(state) = &app.room.replica.state {
             let open = crate::tui::suggest::open_on(state, s.id);
             if open > 0 {
                 spans.push(Span::styled(format!("✎{open} "), t.diff_insert()));
             }
         }
-        let editors = app.editing_in(s.id);
+        let editors = app.room.editing_in(s.id);
         if !editors.is_empty() {
             spans.push(Span::styled(format!("{} ", t.sym.editing), t.dim()));
             for (k, (user, name)) in editors.iter().enumerate() {

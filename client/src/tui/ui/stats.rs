@@ -54,7 +54,7 @@ fn headline(t: &Theme, s: &RoomStats, app: &App, area: Rect, buf: &mut Buffer) {
     let o = &s.objections;
     let sg = &s.suggestions;
     let rejected = sg.rejection_pct().map_or_else(|| "—".into(), |p| format!("{p}%"));
-    let behind = app.replica.state.as_ref().is_some_and(|st| st.revision > s.revision);
+    let behind = app.room.replica.state.as_ref().is_some_and(|st| st.revision > s.revision);
     let lines = [
         Line::from(vec![
             Span::styled(format!("rev {}{}  ", s.revision, if behind { " (r: newer revisions)" } else { "" }), t.dim()),
@@ -171,7 +171,7 @@ fn chronology(app: &App, area: Rect, buf: &mut Buffer) {
         .title(Line::from(Span::styled(" chronology timeline (the Chronology section's entries) ", t.dim())));
     let inner = block.inner(area);
     block.render(area, buf);
-    let Some(state) = &app.replica.state else { return };
+    let Some(state) = &app.room.replica.state else { return };
     let entries = timeline(state);
     if entries.is_empty() || inner.width < 10 || inner.height < 3 {
         put_line(buf, inner, 0, &Line::from(Span::styled("no timed entries in the chronology", t.dim())));

@@ -19,7 +19,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     fill(buf, area, t.status_bar());
     let width = area.width as usize;
     let bar = t.sym.bar;
-    let (conn_sym, conn_text, conn_style) = match &app.conn {
+    let (conn_sym, conn_text, conn_style) = match &app.room.conn {
         ConnState::Connected => (t.sym.connected, "connected", t.ok()),
         ConnState::Syncing => (t.sym.connected, "syncing", t.warn()),
         ConnState::Connecting { .. } => (t.sym.disconnected, "connecting", t.warn()),
@@ -28,7 +28,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     let conn = Span::styled(format!("{conn_sym} {conn_text} "), conn_style);
     // Who we are: full role label, else the short role name, else nothing.
     let who = |full: bool| -> Vec<Span<'static>> {
-        let Some(me) = &app.me else { return Vec::new() };
+        let Some(me) = &app.room.me else { return Vec::new() };
         let role = if full { me.role.label() } else { me.role.name().to_string() };
         vec![
             Span::raw(format!("{bar} ")),
@@ -37,7 +37,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
         ]
     };
     let mut fixed: Vec<Span> = Vec::new();
-    if let Some(state) = &app.replica.state {
+    if let Some(state) = &app.room.replica.state {
         let name = state.release.name();
         // A release names its revision, and once the room changed after it:
         // `RELEASED rev N — superseded at rev M` (the release is stale).
@@ -59,7 +59,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
             fixed.push(Span::styled(" check overridden ", t.warn()));
         }
         // Owners: requests waiting in the approvals queue (key V).
-        if app.is_owner() {
+        if app.room.is_owner() {
             let waiting = crate::tui::approvals::items(app)
                 .iter()
                 .filter(|i| {
@@ -90,13 +90,13 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let mut left: Vec<Span> = Vec::new();
     let brand = Span::styled(" Trustroom ", t.title());
-    if width >= 100 || app.replica.state.is_none() {
+    if width >= 100 || app.room.replica.state.is_none() {
         left.push(brand);
     } else {
         left.push(Span::raw(" "));
     }
     left.extend(fixed);
-    if let Some(state) = &app.replica.state {
+    if let Some(state) = &app.room.replica.state {
         let room_w = width.saturating_sub(w(&left) + w(&right) + 1);
         if room_w > 0 {
             left.push(Span::raw(truncate(&state.title, room_w)));
@@ -128,8 +128,8 @@ pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
         put_line(buf, area, 0, &Line::from(Span::styled(text, style)));
         return;
     }
-    let owner = app.is_owner();
-    let editable = app.read_only_reason().is_none();
+    let owner = app.room.is_owner();
+    let editable = app.room.read_only_reason().is_none();
     let items: Vec<(&str, &str, &str, bool)> = if app.diff.is_some() {
         vec![
             ("s", "side-by-side", "s/u", true),
@@ -172,7 +172,7 @@ pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     fill(buf, area, t.banner_error());
     let w = t.sym.warning;
-    let glass = app.break_glass();
+    let glass = app.room.break_glass();
     let text = if !glass.is_empty() {
         let now_ms =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
@@ -184,13 +184,13 @@ pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
             })
             .collect();
         format!(" {w} BREAK-GLASS ACTIVE: {}", parts.join(" · "))
-    } else if let ConnState::Disconnected { reason, retry_at, attempt } = &app.conn {
+    } else if let ConnState::Disconnected { reason, retry_at, attempt } = &app.room.conn {
         let secs = retry_at.saturating_duration_since(Instant::now()).as_secs_f32();
-        let kept = if app.replica.state.is_some() { " · your local edits are kept" } else { "" };
-        let queued = app.unsent.len() + app.retriable.len();
+        let kept = if app.room.replica.state.is_some() { " · your local edits are kept" } else { "" };
+        let queued = app.room.outbox.unsent.len() + app.room.outbox.retriable.len();
         let queued = if queued > 0 { format!(" · {queued} unsent, re-sent on reconnect") } else { String::new() };
         format!(" {w} DISCONNECTED — reconnecting in {secs:.0}s (attempt {attempt}){kept}{queued} · {reason}")
-    } else if let Some(ReleaseState::Escalated { reason, .. }) = app.replica.state.as_ref().map(|s| &s.release) {
+    } else if let Some(ReleaseState::Escalated { reason, .. }) = app.room.replica.state.as_ref().map(|s| &s.release) {
         format!(" {w} ESCALATED to direct human handling — the room is read-only · {reason}")
     } else {
         format!(" {w} resyncing with the server…")

@@ -33,7 +33,7 @@ pub fn draw(app: &App, view: &SuggestionsView, area: Rect, buf: &mut Buffer) {
     let block = pane_block(t, title, true).title_bottom(Line::from(Span::styled(keys, t.dim())));
     let inner = block.inner(area);
     block.render(area, buf);
-    let Some(state) = &app.replica.state else { return };
+    let Some(state) = &app.room.replica.state else { return };
     if list.is_empty() {
         put_line(buf, inner, 0, &Line::from(Span::styled("No open suggestions.", t.dim())));
         return;
@@ -46,7 +46,7 @@ pub fn draw(app: &App, view: &SuggestionsView, area: Rect, buf: &mut Buffer) {
         let marker = if i == selected { t.sym.selected } else { " " };
         let flag = if s.flags.is_empty() { "" } else { "! " };
         let status = if s.status == SuggestionStatus::Conflicting { " (conflicting)" } else { "" };
-        let text = format!("{marker}{} {flag}{} · {}{status}", s.code(), app.member_name(s.proposer), target(state, s));
+        let text = format!("{marker}{} {flag}{} · {}{status}", s.code(), app.room.member_name(s.proposer), target(state, s));
         let mut style = if s.flags.is_empty() { t.text() } else { t.error() };
         if i == selected {
             style = style.patch(t.selected());
@@ -72,7 +72,7 @@ fn draw_detail(
     buf: &mut Buffer,
 ) {
     let t = &app.theme;
-    let Some(state) = &app.replica.state else { return };
+    let Some(state) = &app.room.replica.state else { return };
     let w = area.width as usize;
     let mut head: Vec<Line> = Vec::new();
     head.push(Line::from(vec![
@@ -82,7 +82,7 @@ fn draw_detail(
     ]));
     head.push(Line::from(vec![
         Span::styled("proposed by ", t.dim()),
-        Span::styled(app.member_name(s.proposer), t.user(s.proposer)),
+        Span::styled(app.room.member_name(s.proposer), t.user(s.proposer)),
         Span::styled(format!(" ({}) at rev {}", s.proposer_role.label(), s.proposed_revision), t.dim()),
     ]));
     for l in wrap(&format!("why: {}", s.rationale), w) {
