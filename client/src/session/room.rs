@@ -26,7 +26,7 @@ use super::doc::{EditOrigin, InFlight, SectionDoc};
 use super::history::History;
 use super::outbox::{Outbox, Pending, keep_text};
 use super::pending::RequestError;
-use super::replica::Replica;
+use super::Replica;
 use super::splice::Splice;
 
 /// Where the connection is.

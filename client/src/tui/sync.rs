@@ -221,6 +221,8 @@ impl App {
                 }
             }
             (Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate, Ok(_)) => {}
+            // The room's own requests: answered in the session layer.
+            (Pending::ResolveRoom | Pending::Join { .. } | Pending::Edit { .. } | Pending::Cursor, Ok(_)) => {}
             (p, Err(e)) => {
                 let what = match p {
                     Pending::Object => "objection not raised",
@@ -256,6 +258,7 @@ impl App {
             }
         }
     }
+}
 
 fn excerpt(s: &str, n: usize) -> String {
     let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -104,6 +104,7 @@ fn suggestion_marks(app: &App, section: trustroom_shared::SectionId) -> Vec<(usi
 fn remote_cursors(app: &App, section: trustroom_shared::SectionId) -> Vec<Remote> {
     let Some(doc) = app.room.docs.get(&section) else { return Vec::new() };
     let mut v: Vec<Remote> = app
+        .room
         .presence
         .values()
         .filter(|p| p.section == section && Some(p.user) != app.room.my_user())

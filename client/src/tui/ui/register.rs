@@ -91,6 +91,7 @@ fn item_lines<'a>(app: &App, o: &Objection, selected: bool, expanded: bool, widt
     head.push(Span::styled(o.status.to_string(), status_style(app, o.status)));
     out.push(Line::from(head));
     let section = app
+        .room
         .replica
         .state
         .as_ref()
