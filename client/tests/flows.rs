@@ -24,6 +24,8 @@ use common::*;
 use crossterm::event::KeyCode;
 use serde_json::json;
 use session::connection::NetEvent;
+use session::outbox::Pending;
+use session::room::ConnState;
 use trustroom_shared::change::{Change, ClientStamp, Revision};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::{OpLimits, TextOp};
@@ -31,10 +33,12 @@ use trustroom_shared::protocol::{ErrorCode, Request, ServerFrame};
 use trustroom_shared::release::{Audience, Cosignature, Lane, ReleasePolicy, ReleaseState};
 use trustroom_shared::role::Discipline;
 use trustroom_shared::{ClientId, UserId};
-use tui::app::{App, ConnState, Pending};
+use tui::app::App;
 
 fn edits(app: &App) -> Vec<(u64, u64, TextOp)> {
-    app.room.outbox.queue
+    app.room
+        .outbox
+        .queue
         .iter()
         .filter_map(|o| match &o.request {
             Request::Edit { base, op, seq, .. } => {

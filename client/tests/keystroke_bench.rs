@@ -104,7 +104,10 @@ fn keystroke_to_operation_and_frame_50_sections_200_lines_10_cursors() {
         let t = Instant::now();
         app.on_key(keystroke(i));
         to_op.push(t.elapsed());
-        assert!(app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::Edit { .. })), "key {i} sent no operation");
+        assert!(
+            app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::Edit { .. })),
+            "key {i} sent no operation"
+        );
         ack_edits(&mut app);
         let t = Instant::now();
         app.refresh();

@@ -156,7 +156,7 @@ fn every_edit_key_is_a_splice_never_a_diff() {
     let theme = tui::theme::Theme::new(false, true);
     let mut spliced = 0;
     for seed in 0..40u64 {
-        let mut editor = tui::editor::EditorState::new(&theme);
+        let mut editor = tui::pane::editor::Editor::new(&theme);
         editor.load(section_id(0), "aa bb\n\n日本 é🐱\naa", 3, None, &theme);
         let mut rng = StdRng::seed_from_u64(1000 + seed);
         for step in 0..150 {

@@ -21,9 +21,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use session::connection::{self as net, NetCommand, NetConfig, NetEvent};
+use session::room::ConnState;
 use tokio::sync::mpsc;
 use trustroom_shared::ClientId;
-use tui::app::{App, ConnState};
+use tui::app::App;
 
 struct Side {
     app: App,
@@ -82,10 +83,13 @@ async fn remote_edit_reaches_the_other_screen() {
     let mut a = Side::start(&server.url, &token("owner"), &room);
     let mut b = Side::start(&server.url, &token("reviewer/privacy"), &room);
     for s in [&mut a, &mut b] {
-        assert!(s.until(|app| app.room.conn == ConnState::Connected && app.room.replica.state.is_some()).await, "joined");
+        assert!(
+            s.until(|app| app.room.conn == ConnState::Connected && app.room.replica.state.is_some()).await,
+            "joined"
+        );
     }
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    let section = a.app.current_section_id().expect("a section");
+    let section = a.app.ctx().current_section_id().expect("a section");
     a.app.on_key(KeyEvent::new(KeyCode::Char('i'), KeyModifiers::NONE));
     let n = 300;
     let mut lat = Vec::with_capacity(n);

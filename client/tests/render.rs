@@ -16,13 +16,15 @@ use common::*;
 use crossterm::event::KeyCode;
 use serde_json::json;
 use session::connection::NetEvent;
+use session::outbox::Pending;
+use session::room::ConnState;
 use trustroom_shared::AnnexId;
 use trustroom_shared::protocol::{AnnexContent, Request, ServerFrame};
 use trustroom_shared::release::ReleaseState;
-use tui::app::{App, ConnState, Overlay};
+use tui::app::{App, Overlay};
 
 /// The tag of the only pending request of a kind.
-fn tag_of(app: &App, pred: impl Fn(&tui::app::Pending) -> bool) -> u64 {
+fn tag_of(app: &App, pred: impl Fn(&Pending) -> bool) -> u64 {
     *app.room.outbox.pending.iter().find(|(_, p)| pred(p)).map(|(t, _)| t).expect("a pending request of that kind")
 }
 
@@ -83,7 +85,7 @@ fn granted_annex_shows_content_and_logged_banner() {
     let mut app = app_as(OWNER);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Enter);
-    let tag = tag_of(&app, |p| matches!(p, tui::app::Pending::ViewAnnex(_)));
+    let tag = tag_of(&app, |p| matches!(p, Pending::ViewAnnex(_)));
     let content = AnnexContent {
         annex: AnnexId(uid(ANNEX_A1)),
         code: "A1".into(),
@@ -109,7 +111,7 @@ fn app_with_history() -> App {
     let edited2 = format!("{edited}\n\n[verified: SL-0140] Access was revoked at 09:40.");
     let ev2 = remote_edit(&app, 0, &edited, &edited2);
     app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(ev2) }));
-    app.notices.clear();
+    app.status.notices.clear();
     app
 }
 
@@ -167,8 +169,14 @@ fn readiness_dialog_confirm_release() {
 fn cosign_dialog_shows_lane_and_audience() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('S'));
-    let ask =
-        app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
+    let ask = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::Readiness { .. }))
+        .expect("asks for the hash")
+        .clone();
     let mut record = trustroom_shared::readiness::readiness(app.room.replica.state.as_ref().expect("state"));
     record.content_hash = "9f2c".repeat(16);
     app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });

@@ -355,5 +355,5 @@ fn stats_screen_draws_sparklines_outcomes_and_the_chronology_timeline() {
     }
     insta::assert_snapshot!(screen);
     key(&mut app, KeyCode::Esc);
-    assert!(app.stats.is_none());
+    assert!(app.screen.is_none());
 }

@@ -22,11 +22,11 @@ use trustroom_shared::room::Section;
 use trustroom_shared::view::MemberSelf;
 use trustroom_shared::{AnnexId, ClientId, ObjectionId, RoomId, SectionId, UserId};
 
+use super::Replica;
 use super::doc::{EditOrigin, InFlight, SectionDoc};
 use super::history::History;
 use super::outbox::{Outbox, Pending, keep_text};
 use super::pending::RequestError;
-use super::Replica;
 use super::splice::Splice;
 
 /// Where the connection is.

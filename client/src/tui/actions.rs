@@ -1,5 +1,7 @@
-//! What the user can do, as named actions (keys and the palette both map to
-//! these), and how each changes the app or queues a request.
+//! What the app does for a named action (keys and the palette both map to
+//! these) and for what a pane asks ([`Command`]s): focus, the section in
+//! view, the editor's edits into the room, and opening the forms, screens
+//! and overlays that need more than one pane to build.
 
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
@@ -9,19 +11,26 @@ use trustroom_shared::readiness::readiness;
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::{AnnexId, SectionId};
 
-use super::app::{AnnexOpen, App, Level, Overlay, Pane, Pending};
+use super::action::{Action, EditMode, Pane, ReasonPurpose};
+use super::app::{App, Overlay, Screen};
 use super::diffview::{DiffBase, DiffScope, DiffView};
-use super::editor::EditMode;
 use super::forms::{
-    CosignForm, Dialog, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose,
-    ReplyForm, StatusForm, input,
+    CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReplyForm, StatusForm, input,
 };
 use super::keyedit::KeyEdit;
-use super::palette::PaletteState;
+use super::pane::Command;
+use super::pane::annex::{AnnexOpen, annex_ids};
+use super::pane::approvals::ApprovalsQueue;
+use super::pane::dialog::Dialog;
+use super::pane::diff::DiffScreen;
+use super::pane::palette::Palette;
+use super::pane::stats::StatsScreen;
+use super::pane::suggestions::SuggestionsScreen;
+use super::suggest::listed;
 use crate::session::doc::{EditOrigin, first_change};
+use crate::session::outbox::Pending;
+use crate::session::room::Level;
 use crate::session::splice::Splice;
-
-pub use super::action::Action;
 
 impl App {
     pub fn run_action(&mut self, action: Action) {
@@ -29,31 +38,31 @@ impl App {
         match action {
             Action::Quit => self.request_quit(),
             Action::Help => {
-                self.help_scroll = 0;
+                self.help.scroll = 0;
                 self.overlay = Some(Overlay::Help);
             }
-            Action::Palette => self.overlay = Some(Overlay::Palette(PaletteState::default())),
+            Action::Palette => self.overlay = Some(Overlay::Palette(Palette::default())),
             Action::FocusNext => self.cycle_focus(1),
             Action::FocusPrev => self.cycle_focus(-1),
             Action::Focus(p) => self.set_focus(p),
             Action::ToggleRegister => {
-                self.show_register = !self.show_register;
-                if self.show_register {
+                self.register.shown = !self.register.shown;
+                if self.register.shown {
                     self.set_focus(Pane::Register);
                 } else if self.focus == Pane::Register {
                     self.set_focus(Pane::Editor);
                 }
             }
             Action::ToggleAnnexes => {
-                self.show_annexes = !self.show_annexes;
-                if self.show_annexes {
+                self.annexes.shown = !self.annexes.shown;
+                if self.annexes.shown {
                     self.set_focus(Pane::Annexes);
                 } else if self.focus == Pane::Annexes {
                     self.set_focus(Pane::Editor);
                 }
             }
-            Action::SectionNext => self.select_section(self.current.saturating_add(1)),
-            Action::SectionPrev => self.select_section(self.current.saturating_sub(1)),
+            Action::SectionNext => self.select_section(self.sections.current.saturating_add(1)),
+            Action::SectionPrev => self.select_section(self.sections.current.saturating_sub(1)),
             Action::GotoSection(i) => {
                 self.select_section(i);
                 self.set_focus(Pane::Editor);
@@ -86,10 +95,34 @@ impl App {
         }
     }
 
+    /// Does what a pane asked, in order.
+    pub fn run_commands(&mut self, commands: Vec<Command>) {
+        for command in commands {
+            match command {
+                Command::Run(action) => self.run_action(action),
+                Command::SelectSection(i) => self.select_section(i),
+                Command::Focus(pane) => self.set_focus(pane),
+                Command::Send(request, pending) => {
+                    self.room.outbox.send(request, pending);
+                }
+                Command::SendNumbered(pending, build) => {
+                    self.room.outbox.send_numbered(pending, build);
+                }
+                Command::Notify(level, text) => self.notify(level, text),
+                Command::Edited(edit) => self.editor_edited(edit),
+                Command::AskReason(purpose) => self.open_reason(purpose),
+                Command::ConfirmAccept { suggestion, code, flags } => {
+                    self.overlay = Some(Overlay::dialog(Dialog::AcceptFlagged { suggestion, code, flags }));
+                }
+                Command::ShowHelp => self.overlay = Some(Overlay::Help),
+                // The router closed the overlay or screen already.
+                Command::Close => {}
+            }
+        }
+    }
+
     fn request_quit(&mut self) {
-        let pending =
-            self.room.docs.values().any(|d| d.has_pending()) || !self.room.outbox.unsent.is_empty() || !self.room.outbox.retriable.is_empty();
-        if pending && !self.quit_armed {
+        if self.room.has_unacknowledged() && !self.quit_armed {
             self.quit_armed = true;
             self.notify(
                 Level::Warn,
@@ -102,10 +135,10 @@ impl App {
 
     pub fn visible_panes(&self) -> Vec<Pane> {
         let mut v = vec![Pane::Sections, Pane::Editor];
-        if self.show_register {
+        if self.register.shown {
             v.push(Pane::Register);
         }
-        if self.show_annexes {
+        if self.annexes.shown {
             v.push(Pane::Annexes);
         }
         v
@@ -121,8 +154,8 @@ impl App {
 
     pub fn set_focus(&mut self, pane: Pane) {
         match pane {
-            Pane::Register => self.show_register = true,
-            Pane::Annexes => self.show_annexes = true,
+            Pane::Register => self.register.shown = true,
+            Pane::Annexes => self.annexes.shown = true,
             _ => {}
         }
         if pane != Pane::Editor {
@@ -151,7 +184,7 @@ impl App {
                 self.room.history.looked.insert(old, rev);
             }
         }
-        self.current = i;
+        self.sections.current = i;
         self.load_editor();
         self.register.selected = 0;
         self.dirty = true;
@@ -159,7 +192,7 @@ impl App {
 
     /// (Re)loads the editor from the current section's doc.
     pub fn load_editor(&mut self) {
-        let Some(id) = self.current_section_id() else {
+        let Some(id) = self.ctx().current_section_id() else {
             self.editor.section = None;
             return;
         };
@@ -169,7 +202,7 @@ impl App {
             self.editor.mode = EditMode::Normal;
             self.editor.style(&self.theme, self.focus == Pane::Editor);
         }
-        self.highlights_stale = true;
+        self.editor.highlights_stale = true;
     }
 
     fn start_editing(&mut self) {
@@ -177,7 +210,7 @@ impl App {
             self.notify(Level::Warn, format!("{why} — your role cannot edit the packet"));
             return;
         }
-        if self.current_section_id().is_none() {
+        if self.ctx().current_section_id().is_none() {
             return;
         }
         self.set_focus(Pane::Editor);
@@ -207,9 +240,7 @@ impl App {
             tracing::warn!("a key's edit does not fit the section ({e}); diffing the section");
             return self.editor_changed();
         }
-        self.apply_effects();
-        self.highlights_stale = true;
-        self.dirty = true;
+        self.edited();
     }
 
     /// The editor's text changed in a way no splice describes: diff the
@@ -229,7 +260,7 @@ impl App {
     /// After a local edit: what the room reports, and a redraw.
     fn edited(&mut self) {
         self.apply_effects();
-        self.highlights_stale = true;
+        self.editor.highlights_stale = true;
         self.dirty = true;
     }
 
@@ -257,7 +288,7 @@ impl App {
             self.notify(Level::Warn, format!("your role ({}) cannot raise objections", self.room.role_label()));
             return;
         }
-        let Some(section) = self.current_section() else { return };
+        let Some(section) = self.ctx().current_section() else { return };
         let (sid, title) = (section.id, section.title.clone());
         let quote = if self.focus == Pane::Editor || self.editor.mode == EditMode::Insert {
             self.editor.selected_text().filter(|q| !q.trim().is_empty())
@@ -282,7 +313,7 @@ impl App {
             self.notify(Level::Warn, format!("your role ({}) cannot reply", self.room.role_label()));
             return;
         }
-        let Some(id) = self.selected_objection() else {
+        let Some(id) = self.register.selected_objection(&self.ctx()) else {
             self.notify(Level::Info, "select an objection in the register first (r)");
             return;
         };
@@ -297,7 +328,7 @@ impl App {
     }
 
     fn open_status_form(&mut self) {
-        let Some(id) = self.selected_objection() else {
+        let Some(id) = self.register.selected_objection(&self.ctx()) else {
             self.notify(Level::Info, "select an objection in the register first (r)");
             return;
         };
@@ -329,8 +360,8 @@ impl App {
 
     pub fn open_annex(&mut self, id: AnnexId) {
         let Some(room) = self.room.id else { return };
-        self.show_annexes = true;
-        if let Some(i) = self.annex_ids().iter().position(|a| *a == id) {
+        self.annexes.shown = true;
+        if let Some(i) = annex_ids(&self.room).iter().position(|a| *a == id) {
             self.annexes.selected = i;
         }
         self.annexes.scroll = 0;
@@ -347,7 +378,7 @@ impl App {
     // ----- diff -----
 
     fn open_diff(&mut self, base: DiffBase, packet: bool) {
-        let scope = match (packet, self.current_section_id()) {
+        let scope = match (packet, self.ctx().current_section_id()) {
             (false, Some(id)) => DiffScope::Section(id),
             _ => DiffScope::Packet,
         };
@@ -355,8 +386,43 @@ impl App {
         if let Some(state) = &self.room.replica.state {
             d.compute(state, &self.room.history);
         }
-        self.diff = Some(d);
+        self.screen = Some(Screen::Diff(DiffScreen { view: d }));
         self.editor.mode = EditMode::Normal;
+    }
+
+    // ----- suggestions, stats, approvals -----
+
+    /// Opens the suggestions screen on the current section's first open
+    /// suggestion (or the first one listed).
+    fn open_suggestions(&mut self) {
+        let Some(state) = &self.room.replica.state else { return };
+        let list = listed(state);
+        if list.is_empty() {
+            self.notify(Level::Info, "no open suggestions");
+            return;
+        }
+        let current = self.ctx().current_section_id();
+        let first = list.iter().find(|s| current.is_some() && s.section() == current).or(list.first()).map(|s| s.id);
+        self.screen = Some(Screen::Suggestions(SuggestionsScreen::new(first)));
+        self.editor.mode = EditMode::Normal;
+    }
+
+    /// Opens the stats screen and asks the server for the figures.
+    fn open_stats(&mut self) {
+        let Some(state) = &self.room.replica.state else { return };
+        self.screen = Some(Screen::Stats(StatsScreen::new(state.revision)));
+        let ask = StatsScreen::ask(&self.room);
+        self.run_commands(ask.into_iter().collect());
+    }
+
+    /// Opens the approvals queue (owners only).
+    pub fn open_approvals(&mut self) {
+        if !self.room.is_owner() {
+            self.notify(Level::Warn, "the approvals queue is for owners");
+            return;
+        }
+        self.overlay = Some(Overlay::dialog(Dialog::Approvals(ApprovalsQueue::default())));
+        self.dirty = true;
     }
 
     // ----- release decisions -----
@@ -380,12 +446,13 @@ impl App {
         }
         // Ours at once; the server's (with the annex-boundary check and the
         // content hash) replaces it when it arrives.
-        let record = self.current_readiness().cloned().unwrap_or_else(|| readiness(state));
+        let record = self.status.current_readiness(&self.room).cloned().unwrap_or_else(|| readiness(state));
         if let Some(room) = self.room.id {
             self.room.outbox.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
         }
         self.overlay = Some(Overlay::dialog(Dialog::Readiness(ReadinessForm {
             server_checked: self
+                .status
                 .server_readiness
                 .as_ref()
                 .is_some_and(|r| Some(r.revision) == self.room.replica.state.as_ref().map(|s| s.revision)),
@@ -430,7 +497,7 @@ impl App {
         }
         let Some(room) = self.room.id else { return };
         let rev = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
-        match &self.server_readiness {
+        match &self.status.server_readiness {
             Some(r) if r.revision == rev && !r.content_hash.is_empty() => {
                 let d = Dialog::Cosign(CosignForm::new(r.content_hash.clone(), r.content_revision));
                 self.overlay = Some(Overlay::dialog(d));
@@ -440,13 +507,5 @@ impl App {
                 self.notify(Level::Info, "fetching the content hash to co-sign…");
             }
         }
-    }
-
-    /// Release to `lane` for `audience`: marks the room ready at this
-    /// revision (the readiness record was just reviewed), then releases.
-    pub fn release(&mut self, lane: trustroom_shared::release::Lane, audience: trustroom_shared::release::Audience) {
-        let Some(room) = self.room.id else { return };
-        self.room.outbox.send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some((lane, audience)) });
-        self.notify(Level::Info, format!("marking ready and releasing to {lane} · audience {audience}…"));
     }
 }

@@ -21,7 +21,8 @@ use trustroom_shared::{AnnexId, ClientId, ObjectionId, ReplyId, RoomId, SectionI
 use uuid::Uuid;
 
 use crate::session::connection::NetEvent;
-use crate::tui::app::{App, ConnState};
+use crate::session::room::ConnState;
+use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use crate::tui::ui;
 

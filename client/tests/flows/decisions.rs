@@ -10,7 +10,7 @@ fn observers_cannot_type_and_get_told_why() {
     key(&mut app, KeyCode::Char('i'));
     typ(&mut app, "abc");
     assert!(edits(&app).is_empty());
-    assert!(app.notices.iter().any(|n| n.text.contains("read-only: observer")));
+    assert!(app.status.notices.iter().any(|n| n.text.contains("read-only: observer")));
 }
 
 #[test]
@@ -64,7 +64,7 @@ fn owner_keys_are_refused_for_others_without_a_request() {
         assert!(app.overlay.is_none());
     }
     assert!(app.room.outbox.queue.is_empty());
-    assert!(app.notices.iter().any(|n| n.text.contains("owner only")));
+    assert!(app.status.notices.iter().any(|n| n.text.contains("owner only")));
 }
 
 #[test]
@@ -75,7 +75,9 @@ fn hold_asks_for_a_reason() {
     assert!(app.room.outbox.queue.is_empty(), "empty reason refused");
     typ(&mut app, "waiting for trace keeper");
     key(&mut app, KeyCode::Enter);
-    assert!(matches!(&app.room.outbox.queue[0].request, Request::Hold { reason, .. } if reason == "waiting for trace keeper"));
+    assert!(
+        matches!(&app.room.outbox.queue[0].request, Request::Hold { reason, .. } if reason == "waiting for trace keeper")
+    );
 }
 
 #[test]
@@ -100,7 +102,14 @@ fn release_marks_ready_then_releases_to_the_chosen_lane() {
     key(&mut app, KeyCode::Enter);
     assert!(!decided(&app), "asks for confirmation");
     key(&mut app, KeyCode::Char('y'));
-    let mark = app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::MarkReady { .. })).expect("mark_ready").clone();
+    let mark = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::MarkReady { .. }))
+        .expect("mark_ready")
+        .clone();
     app.room.outbox.queue.clear();
     app.on_net(NetEvent::Reply { tag: mark.tag, result: Ok(json!({"revision": 13})) });
     assert!(matches!(
@@ -121,7 +130,14 @@ fn release_goes_to_the_chosen_audience() {
     let screen = render(&mut app, 110, 32);
     assert!(screen.contains("to the privacy lane · audience lane-and-leads?"), "{screen}");
     key(&mut app, KeyCode::Char('y'));
-    let mark = app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::MarkReady { .. })).expect("mark_ready").clone();
+    let mark = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::MarkReady { .. }))
+        .expect("mark_ready")
+        .clone();
     app.room.outbox.queue.clear();
     app.on_net(NetEvent::Reply { tag: mark.tag, result: Ok(json!({"revision": 13})) });
     assert!(matches!(

@@ -64,7 +64,7 @@ fn undo_reverts_only_our_own_edit() {
     let r = remote_edit(&app, 0, &server, &theirs);
     ev(&mut app, r);
     key(&mut app, KeyCode::Esc);
-    tui::app::App::run_action(&mut app, tui::actions::Action::Undo);
+    app.run_action(tui::action::Action::Undo);
     assert_eq!(app.editor.text(), format!("{original}\n\nTheirs."));
     assert_eq!(edits(&app).len(), 1, "the undo is sent as an edit");
 }
@@ -88,7 +88,8 @@ fn a_gap_in_revisions_triggers_a_resync_never_a_silent_skip() {
     };
     ev(&mut app, e15.clone()); // 13 and 14 are missing
     assert!(app.room.replica.resyncing);
-    let join = app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("a join").clone();
+    let join =
+        app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("a join").clone();
     assert!(matches!(join.request, Request::Join { since: Some(12), .. }), "replay from the last revision seen");
     assert_eq!(app.room.replica.state.as_ref().expect("state").revision, 12, "nothing applied past the gap");
     // The replay arrives in order, then the join's answer.
@@ -183,8 +184,12 @@ fn a_refused_edit_keeps_the_users_text_in_a_file_it_names() {
             message: "your role (observer) may not edit".into(),
         }),
     });
-    let notice =
-        app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
+    let notice = app
+        .status
+        .notices
+        .iter()
+        .find(|n| n.text.contains("your unsent text is kept in"))
+        .expect("a notice names the file");
     let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
     let kept = std::fs::read_to_string(&path).expect("the file exists");
     let _ = std::fs::remove_file(&path);
@@ -208,11 +213,18 @@ fn an_edit_refused_for_restricted_detail_reverts_keeps_the_text_and_says_why() {
     assert_eq!(body(&app), original, "the refused local edit is reverted");
     assert_eq!(app.editor.text(), original);
     assert!(
-        app.notices.iter().any(|n| n.text.contains("restricted annex detail") && n.text.contains("[[annex:CODE]]")),
+        app.status
+            .notices
+            .iter()
+            .any(|n| n.text.contains("restricted annex detail") && n.text.contains("[[annex:CODE]]")),
         "the notice says why"
     );
-    let notice =
-        app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
+    let notice = app
+        .status
+        .notices
+        .iter()
+        .find(|n| n.text.contains("your unsent text is kept in"))
+        .expect("a notice names the file");
     let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
     let kept = std::fs::read_to_string(&path).expect("the file exists");
     let _ = std::fs::remove_file(&path);

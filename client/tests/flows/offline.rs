@@ -15,13 +15,13 @@ fn an_objection_lost_with_the_connection_is_resent_with_its_seq_after_the_rejoin
     // The socket dies before the answer: the objection is kept, not dropped.
     app.on_net(NetEvent::Reply { tag, result: Err(session::RequestError::Disconnected) });
     assert_eq!(app.room.outbox.unsent.len(), 1);
-    assert!(app.notices.iter().any(|n| n.text.contains("objection not acknowledged yet")), "the user is told");
-    assert!(!app.notices.iter().any(|n| n.text.contains("objection not raised")), "not reported as failed");
+    assert!(app.status.notices.iter().any(|n| n.text.contains("objection not acknowledged yet")), "the user is told");
+    assert!(!app.status.notices.iter().any(|n| n.text.contains("objection not raised")), "not reported as failed");
     reconnect(&mut app);
     let (tag2, seq2, text2) = objection_sent(&app).expect("re-sent after the join");
     assert_eq!((seq2, text2.as_str()), (seq, text.as_str()), "same seq and words: the server applies it once");
     assert!(app.room.outbox.unsent.is_empty());
-    assert!(app.notices.iter().any(|n| n.text.contains("re-sent 1 unsent request")));
+    assert!(app.status.notices.iter().any(|n| n.text.contains("re-sent 1 unsent request")));
     // Acknowledged this time: nothing left to re-send on the next reconnect.
     app.on_net(NetEvent::Reply { tag: tag2, result: Ok(json!({"revision": 13})) });
     assert!(app.room.outbox.retriable.is_empty() && app.room.outbox.unsent.is_empty());
@@ -57,8 +57,9 @@ fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_word
             message: "your role (observer) may not object".into(),
         }),
     });
-    assert!(app.notices.iter().any(|n| n.text.contains("objection not raised")));
+    assert!(app.status.notices.iter().any(|n| n.text.contains("objection not raised")));
     let notice = app
+        .status
         .notices
         .iter()
         .find(|n| n.text.contains("your objection text is kept in"))

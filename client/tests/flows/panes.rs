@@ -30,7 +30,7 @@ fn new_objection_by_someone_else_is_announced() {
         change: Change::ObjectionRaised { objection: o },
     };
     ev(&mut app, rev);
-    let n = app.notices.back().expect("a notice");
+    let n = app.status.notices.back().expect("a notice");
     assert!(n.text.contains("O-9") && n.text.contains("Canary objection text"), "{}", n.text);
 }
 
@@ -44,7 +44,8 @@ fn room_title_is_resolved_through_the_room_list() {
         name: "morgan.hale".into(),
         client: ClientId(uid(MY_CLIENT)),
     });
-    let rooms = app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Rooms)).expect("rooms request").clone();
+    let rooms =
+        app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Rooms)).expect("rooms request").clone();
     app.room.outbox.queue.clear();
     let result = json!({"rooms": [{"id": uid(ROOM).to_string(), "title": "SEV-1 cross-tenant support session exposure", "role": "owner"}]});
     app.on_net(NetEvent::Reply { tag: rooms.tag, result: Ok(result) });
@@ -79,8 +80,14 @@ fn help_lists_every_key_the_panes_handle() {
 fn the_readiness_dialog_takes_the_servers_record() {
     let mut app = app_as(OWNER);
     key(&mut app, KeyCode::Char('R'));
-    let ask =
-        app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks the server").clone();
+    let ask = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::Readiness { .. }))
+        .expect("asks the server")
+        .clone();
     // The server knows an annex-boundary problem the client cannot see.
     let mut record = trustroom_shared::readiness::readiness(app.room.replica.state.as_ref().expect("state"));
     record.blockers.push(trustroom_shared::readiness::Blocker::AnnexBoundary {
@@ -101,8 +108,14 @@ fn the_readiness_dialog_takes_the_servers_record() {
 fn cosign_fetches_the_hash_then_confirms() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('S'));
-    let ask =
-        app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
+    let ask = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::Readiness { .. }))
+        .expect("asks for the hash")
+        .clone();
     app.room.outbox.queue.clear();
     let mut record = trustroom_shared::readiness::readiness(app.room.replica.state.as_ref().expect("state"));
     record.content_hash = "c0ffee".repeat(10);
@@ -122,8 +135,14 @@ fn cosign_fetches_the_hash_then_confirms() {
 fn cosign_asks_for_the_lane_and_audience() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('S'));
-    let ask =
-        app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
+    let ask = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::Readiness { .. }))
+        .expect("asks for the hash")
+        .clone();
     app.room.outbox.queue.clear();
     let mut record = trustroom_shared::readiness::readiness(app.room.replica.state.as_ref().expect("state"));
     record.content_hash = "c0ffee".repeat(10);

@@ -1,19 +1,24 @@
 //! The screen's side of the room's sync: what the session layer's
 //! [`Effect`]s do to the panes (the editor follows its section's text,
-//! notices, announcements of others' changes, the caches go stale), and
+//! notices and announcements of others' changes, the caches go stale), and
 //! what the answers to the panes' requests do. The room itself and its
-//! resync rules are `crate::session::room`.
+//! resync rules are `crate::session::room` and `crate::session::sync`.
 
 use serde_json::Value;
 use trustroom_shared::change::{Change, Revision};
 use trustroom_shared::protocol::{AnnexContent, Request};
 use trustroom_shared::readiness::Readiness;
-use trustroom_shared::release::ReleaseState;
 
-use super::app::{AnnexOpen, App, Level, Pending};
+use super::action::EditMode;
+use super::announce::announce;
+use super::app::{App, Overlay, Screen};
+use super::forms::CosignForm;
+use super::pane::annex::AnnexOpen;
+use super::pane::dialog::Dialog;
 use crate::session::RequestError;
 use crate::session::connection::NetEvent;
-use crate::session::room::Effect;
+use crate::session::outbox::Pending;
+use crate::session::room::{Effect, Level};
 
 impl App {
     pub fn on_net(&mut self, ev: NetEvent) {
@@ -42,25 +47,26 @@ impl App {
                 if self.editor.section == Some(section) {
                     self.editor.apply_op(&op);
                 }
-                self.highlights_stale = true;
+                self.editor.highlights_stale = true;
             }
             Effect::Snapshot { first } => {
                 if first {
-                    self.current = 0;
+                    self.sections.current = 0;
                     self.load_editor();
                 } else if self.editor.section.is_some_and(|id| !self.room.docs.contains_key(&id)) {
-                    self.current = self.current.min(self.room.sections().len().saturating_sub(1));
+                    self.sections.current = self.sections.current.min(self.room.sections().len().saturating_sub(1));
                     self.load_editor();
                 }
-                self.highlights_stale = true;
+                self.editor.highlights_stale = true;
                 self.state_changed();
             }
             Effect::Applied(rev) => self.applied(&rev),
             Effect::Joined { syncing, edits, requests } => {
-                let rejoined = syncing && self.notices.back().is_some_and(|n| n.text.starts_with("reconnected"));
+                let rejoined = syncing && self.status.notices.back().is_some_and(|n| n.text.starts_with("reconnected"));
                 if rejoined || edits > 0 || requests > 0 {
                     let rev = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
-                    let mut extra = if edits > 0 { format!("; re-sent {edits} pending edit(s)") } else { String::new() };
+                    let mut extra =
+                        if edits > 0 { format!("; re-sent {edits} pending edit(s)") } else { String::new() };
                     if requests > 0 {
                         extra.push_str(&format!("; re-sent {requests} unsent request(s)"));
                     }
@@ -75,89 +81,23 @@ impl App {
         }
     }
 
-    /// An event was applied to the room: tell the user what others did,
-    /// keep the same section in view.
+    /// An event was applied to the room: keep the same section in view,
+    /// tell the user what others did.
     fn applied(&mut self, rev: &Revision) {
-        let author = self.room.member_name(rev.author);
-        let mine = Some(rev.author) == self.room.my_user();
         match &rev.change {
-            Change::SectionEdited { .. } => {}
-            Change::SectionAdded { title, .. } => {
+            Change::SectionAdded { .. } => {
                 // Keep the same section in view when one is inserted before it.
                 if let Some(cur) = self.editor.section
                     && let Some(i) = self.room.sections().iter().position(|s| s.id == cur)
                 {
-                    self.current = i;
-                }
-                if !mine {
-                    self.notify(Level::Info, format!("{author} added section \"{title}\""));
+                    self.sections.current = i;
                 }
             }
-            Change::ObjectionRaised { objection } => {
-                if !mine {
-                    let section = self.room.section_title(objection.anchor.section);
-                    let b = if objection.blocking { "blocking " } else { "" };
-                    self.notify(
-                        Level::Warn,
-                        format!("new {b}objection {} by {author} on \"{section}\": {}", objection.code(), excerpt(&objection.text, 60)),
-                    );
-                }
-            }
-            Change::ReplyAdded { objection, reply } => {
-                if !mine {
-                    let code = self.room.objection_code(*objection);
-                    self.notify(Level::Info, format!("{author} replied on {code}: {}", excerpt(&reply.text, 60)));
-                }
-            }
-            Change::ObjectionStatusChanged { objection, change } => {
-                let code = self.room.objection_code(*objection);
-                self.notify(Level::Info, format!("{code} is now {} (by {author})", change.status));
-            }
-            Change::AnnexAdded { annex } => {
-                self.notify(Level::Info, format!("annex {} \"{}\" added ({})", annex.code, annex.title, annex.classification));
-            }
-            Change::MemberAdded { member } => {
-                self.notify(Level::Info, format!("{} joined as {}", member.name, member.role.label()));
-            }
-            Change::MemberRemoved { user } => {
-                let name = self.room.member_name(*user);
-                self.notify(Level::Info, format!("{name} was removed from the room"));
-            }
-            Change::ReleaseChanged { release } => {
-                let text = match release {
-                    ReleaseState::Drafting => "release state: DRAFTING".to_string(),
-                    ReleaseState::Held { reasons, .. } => format!("HELD by {author}: {}", reasons.join("; ")),
-                    ReleaseState::Ready { revision, .. } => format!("READY at rev {revision} (marked by {author})"),
-                    ReleaseState::Released { revision, lane, .. } => {
-                        format!("RELEASED rev {revision} to the {lane} lane by {author}")
-                    }
-                    ReleaseState::Escalated { reason, .. } => format!("ESCALATED by {author}: {reason} — the room is read-only"),
-                };
-                let level = if matches!(release, ReleaseState::Escalated { .. }) { Level::Error } else { Level::Info };
-                self.notify(level, text);
-                if release.is_read_only() {
-                    self.editor.mode = super::editor::EditMode::Normal;
-                }
-            }
-            Change::Cosigned { .. } => self.notify(Level::Info, format!("{author} co-signed the current content")),
-            Change::ProbeSuspected { name, until_ms, .. } => self.notify(
-                Level::Error,
-                format!(
-                    "ALERT: {name}'s requests kept hitting restricted detail (possible probe); their free-text requests are \
-                     refused until {}",
-                    trustroom_shared::export::utc(*until_ms)
-                ),
-            ),
-            Change::ReleasePolicySet { .. } => self.notify(Level::Info, format!("{author} changed the release policy")),
-            // Annex access governance: requests, grants, break-glass, checks.
-            change if super::approvals::is_access(change) => {
-                if let Some((level, text)) = super::approvals::notice(self, rev) {
-                    self.notify(level, text);
-                }
-            }
-            // Kinds added to the protocol after this client was written.
-            #[allow(unreachable_patterns)]
-            other => self.notify(Level::Info, format!("{author}: {}", other.kind_name().replace('_', " "))),
+            Change::ReleaseChanged { release } if release.is_read_only() => self.editor.mode = EditMode::Normal,
+            _ => {}
+        }
+        if let Some((level, text)) = announce(&self.room, rev) {
+            self.notify(level, text);
         }
         self.state_changed();
     }
@@ -182,18 +122,17 @@ impl App {
             }
             (Pending::Readiness { then_cosign }, Ok(v)) => match serde_json::from_value::<Readiness>(v) {
                 Ok(r) => {
-                    if let Some(super::app::Overlay::Dialog(d)) = &mut self.overlay
-                        && let super::forms::Dialog::Readiness(f) = d.as_mut()
+                    if let Some(Overlay::Dialog(d)) = &mut self.overlay
+                        && let Dialog::Readiness(f) = d.as_mut()
                     {
                         f.record = r.clone();
                         f.server_checked = true;
                     }
                     if then_cosign && self.overlay.is_none() {
-                        let form = super::forms::CosignForm::new(r.content_hash.clone(), r.content_revision);
-                        let d = super::forms::Dialog::Cosign(form);
-                        self.overlay = Some(super::app::Overlay::dialog(d));
+                        let form = CosignForm::new(r.content_hash.clone(), r.content_revision);
+                        self.overlay = Some(Overlay::dialog(Dialog::Cosign(form)));
                     }
-                    self.server_readiness = Some(r);
+                    self.status.server_readiness = Some(r);
                 }
                 Err(e) => tracing::warn!("unreadable readiness record: {e}"),
             },
@@ -205,9 +144,13 @@ impl App {
             (Pending::DecideSuggestion { code, accept }, Ok(_)) => {
                 self.notify(Level::Info, format!("{code} {}", if accept { "accepted" } else { "rejected" }));
             }
-            (Pending::Stats, Ok(v)) => self.on_stats(v),
+            (Pending::Stats, Ok(v)) => {
+                if let Some(Screen::Stats(s)) = &mut self.screen {
+                    s.answered(v);
+                }
+            }
             (Pending::Stats, Err(e)) => {
-                if let Some(s) = &mut self.stats {
+                if let Some(Screen::Stats(s)) = &mut self.screen {
                     s.error = Some(e.to_string());
                 }
             }
@@ -248,23 +191,12 @@ impl App {
                         | Pending::Cosign
                 ) {
                     // Decisions get the server's whole answer, not a cut line.
-                    self.overlay = Some(super::app::Overlay::dialog(super::forms::Dialog::Message {
-                        title: what.to_string(),
-                        text: e.to_string(),
-                    }));
+                    self.overlay =
+                        Some(Overlay::dialog(Dialog::Message { title: what.to_string(), text: e.to_string() }));
                 }
                 // The room's own requests (join, edits) never come here.
                 self.notify(Level::Error, format!("{what}: {e}"));
             }
         }
-    }
-}
-
-fn excerpt(s: &str, n: usize) -> String {
-    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= n {
-        one_line
-    } else {
-        format!("{}…", one_line.chars().take(n).collect::<String>())
     }
 }
