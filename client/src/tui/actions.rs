@@ -410,7 +410,7 @@ impl App {
     /// Opens the stats screen and asks the server for the figures.
     fn open_stats(&mut self) {
         let Some(state) = &self.room.replica.state else { return };
-        self.screen = Some(Screen::Stats(StatsScreen::new(state.revision)));
+        self.screen = Some(Screen::Stats(Box::new(StatsScreen::new(state.revision))));
         let ask = StatsScreen::ask(&self.room);
         self.run_commands(ask.into_iter().collect());
     }

@@ -46,7 +46,8 @@ impl Overlay {
 pub enum Screen {
     Diff(DiffScreen),
     Suggestions(SuggestionsScreen),
-    Stats(StatsScreen),
+    /// Boxed: the figures are large, the other screens small.
+    Stats(Box<StatsScreen>),
 }
 
 impl Screen {
