@@ -54,8 +54,8 @@ fn room_title_is_resolved_through_the_room_list() {
 
 #[test]
 fn help_lists_every_key_the_panes_handle() {
-    // Every pane's help mentions its main keys; a change to event.rs that
-    // adds a key should add it to keys.rs too.
+    // Every pane's help mentions its main keys; a change to a pane's keys
+    // (pane/*.rs, the global keys in app.rs) should go to keys.rs too.
     let all: String = [
         tui::keys::GLOBAL,
         tui::keys::SECTIONS,
