@@ -1,9 +1,9 @@
 //! The key map as data, for the help overlay and the hint line. The
-//! handling itself is in `event.rs`; the two are kept side by side by the
-//! `help_lists_every_key` test in the render tests.
+//! handling itself is in each pane's `event` (`pane/`) and, for the global
+//! keys, in `app.rs`; the two are kept side by side by the
+//! `help_lists_every_key` test in the flows tests.
 
-use super::app::Pane;
-use super::editor::EditMode;
+use super::action::{EditMode, Pane};
 
 /// One row of help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

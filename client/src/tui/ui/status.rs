@@ -9,17 +9,27 @@ use ratatui::text::{Line, Span};
 use trustroom_shared::release::ReleaseState;
 
 use super::chrome::{fill, hint, put_line, str_width, truncate};
-use crate::tui::app::{App, ConnState, Level};
+use crate::session::room::{ConnState, Level};
+use crate::tui::pane::approvals::{Item, items};
+use crate::tui::pane::status::StatusBar;
+use crate::tui::pane::{Ctx, Draw, ScreenKind};
 
-pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
+impl Draw for StatusBar {
+    /// The status line.
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw_status(self, ctx, area, buf);
+    }
+}
+
+fn draw_status(status: &StatusBar, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let t = &app.theme;
+    let t = ctx.theme;
     fill(buf, area, t.status_bar());
     let width = area.width as usize;
     let bar = t.sym.bar;
-    let (conn_sym, conn_text, conn_style) = match &app.conn {
+    let (conn_sym, conn_text, conn_style) = match &ctx.room.conn {
         ConnState::Connected => (t.sym.connected, "connected", t.ok()),
         ConnState::Syncing => (t.sym.connected, "syncing", t.warn()),
         ConnState::Connecting { .. } => (t.sym.disconnected, "connecting", t.warn()),
@@ -28,7 +38,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     let conn = Span::styled(format!("{conn_sym} {conn_text} "), conn_style);
     // Who we are: full role label, else the short role name, else nothing.
     let who = |full: bool| -> Vec<Span<'static>> {
-        let Some(me) = &app.me else { return Vec::new() };
+        let Some(me) = &ctx.room.me else { return Vec::new() };
         let role = if full { me.role.label() } else { me.role.name().to_string() };
         vec![
             Span::raw(format!("{bar} ")),
@@ -37,7 +47,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
         ]
     };
     let mut fixed: Vec<Span> = Vec::new();
-    if let Some(state) = &app.replica.state {
+    if let Some(state) = &ctx.room.replica.state {
         let name = state.release.name();
         // A release names its revision, and once the room changed after it:
         // `RELEASED rev N — superseded at rev M` (the release is stale).
@@ -46,7 +56,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
             _ => name.to_string(),
         };
         fixed.push(Span::styled(format!(" {label} "), t.release_state(name)));
-        let blockers = app.current_readiness().map_or(0, |r| r.blockers.len());
+        let blockers = status.current_readiness(ctx.room).map_or(0, |r| r.blockers.len());
         let bstyle = if blockers > 0 { t.blocking() } else { t.ok() };
         fixed.push(Span::styled(format!(" {blockers} blocker{} ", if blockers == 1 { "" } else { "s" }), bstyle));
         // Room checks the server published (docs/access.md): shown only
@@ -59,16 +69,10 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
             fixed.push(Span::styled(" check overridden ", t.warn()));
         }
         // Owners: requests waiting in the approvals queue (key V).
-        if app.is_owner() {
-            let waiting = crate::tui::approvals::items(app)
+        if ctx.room.is_owner() {
+            let waiting = items(ctx.room)
                 .iter()
-                .filter(|i| {
-                    !matches!(
-                        i,
-                        crate::tui::approvals::Item::Access { own: true, .. }
-                            | crate::tui::approvals::Item::Promotion { own: true, .. }
-                    )
-                })
+                .filter(|i| !matches!(i, Item::Access { own: true, .. } | Item::Promotion { own: true, .. }))
                 .count();
             if waiting > 0 {
                 fixed.push(Span::styled(format!(" {waiting} awaiting approval (V) "), t.warn()));
@@ -90,13 +94,13 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let mut left: Vec<Span> = Vec::new();
     let brand = Span::styled(" Trustroom ", t.title());
-    if width >= 100 || app.replica.state.is_none() {
+    if width >= 100 || ctx.room.replica.state.is_none() {
         left.push(brand);
     } else {
         left.push(Span::raw(" "));
     }
     left.extend(fixed);
-    if let Some(state) = &app.replica.state {
+    if let Some(state) = &ctx.room.replica.state {
         let room_w = width.saturating_sub(w(&left) + w(&right) + 1);
         if room_w > 0 {
             left.push(Span::raw(truncate(&state.title, room_w)));
@@ -113,12 +117,12 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// The latest notification, else key hints (owner keys shown disabled to
 /// everyone else).
-pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
+pub fn draw_notice(status: &StatusBar, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let t = &app.theme;
-    if let Some(n) = app.current_notice(Instant::now()) {
+    let t = ctx.theme;
+    if let Some(n) = status.current_notice(Instant::now()) {
         let style = match n.level {
             Level::Info => t.text(),
             Level::Warn => t.warn(),
@@ -128,9 +132,9 @@ pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
         put_line(buf, area, 0, &Line::from(Span::styled(text, style)));
         return;
     }
-    let owner = app.is_owner();
-    let editable = app.read_only_reason().is_none();
-    let items: Vec<(&str, &str, &str, bool)> = if app.diff.is_some() {
+    let owner = ctx.room.is_owner();
+    let editable = ctx.room.read_only_reason().is_none();
+    let items: Vec<(&str, &str, &str, bool)> = if ctx.screen == Some(ScreenKind::Diff) {
         vec![
             ("s", "side-by-side", "s/u", true),
             ("p", "packet", "packet", true),
@@ -165,14 +169,14 @@ pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
     put_line(buf, area, 0, &Line::from(spans));
 }
 
-pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
+pub fn draw_banner(ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let t = &app.theme;
+    let t = ctx.theme;
     fill(buf, area, t.banner_error());
     let w = t.sym.warning;
-    let glass = app.break_glass();
+    let glass = ctx.room.break_glass();
     let text = if !glass.is_empty() {
         let now_ms =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
@@ -184,13 +188,13 @@ pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
             })
             .collect();
         format!(" {w} BREAK-GLASS ACTIVE: {}", parts.join(" · "))
-    } else if let ConnState::Disconnected { reason, retry_at, attempt } = &app.conn {
+    } else if let ConnState::Disconnected { reason, retry_at, attempt } = &ctx.room.conn {
         let secs = retry_at.saturating_duration_since(Instant::now()).as_secs_f32();
-        let kept = if app.replica.state.is_some() { " · your local edits are kept" } else { "" };
-        let queued = app.unsent.len() + app.retriable.len();
+        let kept = if ctx.room.replica.state.is_some() { " · your local edits are kept" } else { "" };
+        let queued = ctx.room.outbox.waiting();
         let queued = if queued > 0 { format!(" · {queued} unsent, re-sent on reconnect") } else { String::new() };
         format!(" {w} DISCONNECTED — reconnecting in {secs:.0}s (attempt {attempt}){kept}{queued} · {reason}")
-    } else if let Some(ReleaseState::Escalated { reason, .. }) = app.replica.state.as_ref().map(|s| &s.release) {
+    } else if let Some(ReleaseState::Escalated { reason, .. }) = ctx.room.replica.state.as_ref().map(|s| &s.release) {
         format!(" {w} ESCALATED to direct human handling — the room is read-only · {reason}")
     } else {
         format!(" {w} resyncing with the server…")
