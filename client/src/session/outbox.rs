@@ -187,7 +187,19 @@ pub fn keep_text(dir: &Path, name: &str, text: &str) -> std::io::Result<PathBuf>
     std::fs::create_dir_all(dir)?;
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
-    let path = dir.join(format!("{name}-{ms}.txt"));
-    std::fs::write(&path, text)?;
-    Ok(path)
+    // Never over another file: two refusals in the same millisecond (two
+    // TUIs sharing a log directory) each keep their own words.
+    let mut n = 1u32;
+    loop {
+        let file = if n == 1 { format!("{name}-{ms}.txt") } else { format!("{name}-{ms}-{n}.txt") };
+        let path = dir.join(file);
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                std::io::Write::write_all(&mut f, text.as_bytes())?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
