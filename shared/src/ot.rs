@@ -274,8 +274,8 @@ impl TextOp {
         let mut y = b_iter.next();
         loop {
             // Both insert here: the tie decides whose insert goes first.
-            let b_first = tie == TieBreak::Second
-                && matches!((&x, &y), (Some(Component::Insert(_)), Some(Component::Insert(_))));
+            let b_first =
+                tie == TieBreak::Second && matches!((&x, &y), (Some(Component::Insert(_)), Some(Component::Insert(_))));
             match (x.take(), y.take()) {
                 (None, None) => break,
                 (xx, Some(Component::Insert(s))) if b_first => {

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::change::{Change, Revision};
 use crate::export::redact_sensitive;
 use crate::ids::{ObjectionId, SectionId, UserId};
-use crate::room::RoomState;
 use crate::role::{Discipline, ParseEnumError, kebab_enum_text};
+use crate::room::RoomState;
 
 /// A downstream review lane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -292,9 +292,10 @@ const CHANGES_LISTED: usize = 5;
 
 /// What changed the content after packet revision `since`, for a `stale`
 /// refusal: `rev 152: BG-1 ended, review objection O-7 opened (blocking)`.
-/// `revisions` are the ones the caller still holds (oldest first); ones it
-/// no longer holds are counted, not named. Names only codes and section
-/// titles (with annex detail redacted), never text.
+/// Only `revisions` are looked at (oldest first; the room passes the
+/// history it keeps in memory); past the first five, the rest are counted.
+/// Names only codes and section titles (with annex detail redacted), never
+/// text.
 pub fn content_changes_since<'a>(
     state: &RoomState,
     revisions: impl IntoIterator<Item = &'a Revision>,
@@ -436,7 +437,9 @@ mod tests {
         ] {
             assert_eq!(reviewed_release_precondition(&state, 5, 5), Ok(()), "{}", state.name());
             match reviewed_release_precondition(&state, 5, 4) {
-                Err(ReleaseRefusal::Stale(m)) => assert!(m.contains("packet rev 4") && m.contains("packet rev 5"), "{m}"),
+                Err(ReleaseRefusal::Stale(m)) => {
+                    assert!(m.contains("packet rev 4") && m.contains("packet rev 5"), "{m}");
+                }
                 other => panic!("{}: {other:?}", state.name()),
             }
             assert!(matches!(reviewed_release_precondition(&state, 5, 6), Err(ReleaseRefusal::NoSuchRevision(_))));

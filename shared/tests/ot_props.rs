@@ -485,7 +485,8 @@ fn concurrent_inserts_at_the_same_place_put_the_first_argument_first() {
     let rebased = ot::transform_server_with(&b, &a, TieBreak::Second).expect("aligned");
     assert_eq!(rebased.apply(&a.apply(s).expect("apply")).expect("apply"), "aYX😀b");
     // The author rule: the lower user id goes first, the same author keeps the order.
-    let (low, high) = (trustroom_shared::UserId(uuid::Uuid::from_u128(1)), trustroom_shared::UserId(uuid::Uuid::from_u128(2)));
+    let (low, high) =
+        (trustroom_shared::UserId(uuid::Uuid::from_u128(1)), trustroom_shared::UserId(uuid::Uuid::from_u128(2)));
     assert_eq!(TieBreak::by_author(low, high), TieBreak::First);
     assert_eq!(TieBreak::by_author(high, low), TieBreak::Second);
     assert_eq!(TieBreak::by_author(high, high), TieBreak::First);

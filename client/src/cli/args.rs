@@ -530,8 +530,9 @@ mod tests {
             Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--audience", "everyone"])
                 .is_err()
         );
-        let cli = Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--packet-revision", "146"])
-            .expect("parses");
+        let cli =
+            Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--packet-revision", "146"])
+                .expect("parses");
         assert!(matches!(cli.command, Command::Release { packet_revision: Some(146), .. }));
     }
 

@@ -281,7 +281,7 @@ pub async fn decide(ctx: &Ctx, room: &str, decision: Decision) -> anyhow::Result
         return Ok(());
     }
     match serde_json::from_value::<Ack>(result.clone()) {
-        Ok(ack) => emit(&format!("{} {state}", output::ack(&Ack { created: None, ..ack }, None, None)))?,
+        Ok(ack) => emit(&format!("{} {state}", output::ack(&ack, None, None)))?,
         Err(_) => ctx.print_ack(&result, None, None)?,
     }
     Ok(())

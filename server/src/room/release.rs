@@ -16,8 +16,8 @@ use trustroom_shared::manifest::{AuditAnchor, ManifestRecord, manifest_body, sig
 use trustroom_shared::protocol::{ErrorCode, ExportResult, ManifestsResult, ReleaseAck, Request};
 use trustroom_shared::readiness::{leaking_annexes, objection_texts, readiness, release_blockers};
 use trustroom_shared::release::{
-    Audience, Cosignature, Lane, ReleasePolicy, ReleaseRefusal, ReleaseState, content_changes_since, release_precondition,
-    reviewed_release_precondition,
+    Audience, Cosignature, Lane, ReleasePolicy, ReleaseRefusal, ReleaseState, content_changes_since,
+    release_precondition, reviewed_release_precondition,
 };
 use trustroom_shared::role::Role;
 use trustroom_shared::room::RoomState;
@@ -140,9 +140,12 @@ impl Room {
         let manifest = sign_manifest(body, key.signing());
         let hash = manifest.body.content_hash.clone();
         let at_ms = now_ms();
-        let head = batch.commit.audit.last().map(|e| AuditAnchor { seq: e.seq, hash: e.hash.clone() }).or_else(|| {
-            self.audit_head.as_ref().map(|(seq, hash)| AuditAnchor { seq: *seq, hash: hash.clone() })
-        });
+        let head = batch
+            .commit
+            .audit
+            .last()
+            .map(|e| AuditAnchor { seq: e.seq, hash: e.hash.clone() })
+            .or_else(|| self.audit_head.as_ref().map(|(seq, hash)| AuditAnchor { seq: *seq, hash: hash.clone() }));
         let from = self.state.release.name();
         let release = ReleaseState::Released { revision: packet, content_hash: hash.clone(), lane, by: user, at_ms };
         let mut detail = json!({

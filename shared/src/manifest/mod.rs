@@ -387,11 +387,15 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
         return c.done(String::new);
     }
     let body_bytes = canonical_json(body);
-    if let Err(e) = verify_signature(&key, &body_bytes, str_at(manifest, "signature")) {
-        c.fail("manifest signature", e.to_string());
+    let signature = verify_signature(&key, &body_bytes, str_at(manifest, "signature"));
+    if !c.add(
+        "manifest signature",
+        signature.is_ok(),
+        "Ed25519 signature over the canonical body is valid",
+        signature.err().map(|e| e.to_string()).unwrap_or_default(),
+    ) {
         return c.done(String::new);
     }
-    c.add("manifest signature", true, "Ed25519 signature over the canonical body is valid", "");
     let manifest_hash = sha256_hex(&body_bytes);
     let claimed = str_at(manifest, "manifest_hash");
     if !c.add(

@@ -20,7 +20,9 @@ async fn cli(server: &TestServer, token: &str, args: &[&str]) -> Result<trustroo
 
 /// The `access list` line of request `code`.
 fn line_of<'a>(list: &'a str, code: &str) -> Result<&'a str> {
-    list.lines().find(|l| l.trim_start().starts_with(&format!("{code} "))).with_context(|| format!("no {code} in {list}"))
+    list.lines()
+        .find(|l| l.trim_start().starts_with(&format!("{code} ")))
+        .with_context(|| format!("no {code} in {list}"))
 }
 
 #[tokio::test]

@@ -129,7 +129,10 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     let packet = snap["state"]["content_revision"].as_u64().context("packet")?;
     let stale = (packet - 1).to_string();
     let r = run("owner", &["release", &room, "--lane", "privacy", "--packet-revision", &stale]).await?;
-    ensure!(r.code == Some(8) && r.stderr.contains("error[stale]") && r.stderr.contains("you reviewed packet rev"), "{r:?}");
+    ensure!(
+        r.code == Some(8) && r.stderr.contains("error[stale]") && r.stderr.contains("you reviewed packet rev"),
+        "{r:?}"
+    );
     let after = snapshot(&server, &room).await?;
     ensure!(after["state"]["release"]["state"] == "held" && revision(&after["state"]) == revision(&snap["state"]));
     let r = run("owner", &["release", &room, "--lane", "privacy", "--packet-revision", &packet.to_string()]).await?;

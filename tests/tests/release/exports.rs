@@ -368,7 +368,10 @@ async fn manifest_verification_fails_for_any_change_a_wrong_key_or_another_revis
     )
     .await?;
     ensure!(run.code == Some(1), "{run:?}");
-    ensure!(run.stdout.contains(&format!("FAIL key: the manifest names key {key}, not the expected {other}")), "{run:?}");
+    ensure!(
+        run.stdout.contains(&format!("FAIL key: the manifest names key {key}, not the expected {other}")),
+        "{run:?}"
+    );
     let run = run_process(&bin, &["--db", &db, "key", "show"], &home, &[]).await?;
     ensure!(run.success() && run.stdout.trim() == key, "{run:?}");
     Ok(())

@@ -73,7 +73,10 @@ async fn a_refused_release_from_held_leaves_the_room_held_with_its_reason_and_no
     // The release of the reviewed packet revision: `stale`, naming what changed.
     let release = |n: u64| json!({"type": "release_packet", "room": room, "lane": "privacy", "packet_revision": n});
     let m = refused_message(&mut owner, release(reviewed), "stale").await?;
-    ensure!(m.contains(&format!("you reviewed packet rev {reviewed}")) && m.contains(&format!("packet rev {packet}")), "{m}");
+    ensure!(
+        m.contains(&format!("you reviewed packet rev {reviewed}")) && m.contains(&format!("packet rev {packet}")),
+        "{m}"
+    );
     ensure!(m.contains("BG-1 ended, review objection O-2 opened (blocking)"), "{m}");
     ensure!(m.contains("BG-2 ended, review objection O-3 opened (blocking)"), "{m}");
     let (state, reasons, after, _) = release_state(&server, &room).await?;
@@ -146,7 +149,8 @@ async fn release_packet_refusals_over_raw_frames() -> Result<()> {
     let (mut owner, _) = member(&server, "owner", &room).await?;
     owner.ok(json!({"type": "hold", "room": room, "reason": HOLD})).await?;
     let (_, _, before, packet) = release_state(&server, &room).await?;
-    let release = |lane: &str, n: Value| json!({"type": "release_packet", "room": room, "lane": lane, "packet_revision": n});
+    let release =
+        |lane: &str, n: Value| json!({"type": "release_packet", "room": room, "lane": lane, "packet_revision": n});
 
     // A non-member: the same bytes as for a room that does not exist.
     let (_, token) = trustroom_server::admin::add_user(&server.store, "outsider").await?;
