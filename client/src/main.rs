@@ -1,11 +1,13 @@
 //! `trustroom`: the Trustroom client. Scriptable commands (`cli`), the
 //! terminal UI (`tui`, opened by `connect`), the headless agents (`agent`)
-//! and the one-command demo.
+//! and the one-command demo, all on one session layer (`session`); the
+//! names people type resolve to ids in `resolve` (the CLI and the agents).
 
 mod agent;
 mod cli;
 mod config;
 mod demo;
+mod resolve;
 mod session;
 mod tui;
 
