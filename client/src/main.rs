@@ -6,6 +6,9 @@
 mod agent;
 mod cli;
 mod config;
+// `trustroom demo` runs a server in-process: only in builds with the
+// `demo` feature (the default), which links the server crate.
+#[cfg(feature = "demo")]
 mod demo;
 mod resolve;
 mod session;

@@ -55,6 +55,12 @@ fn layered(g: &Globals) -> anyhow::Result<(Layered, String)> {
     Ok((config::layer(&flags, &env, file.as_ref(), profile), path))
 }
 
+/// What `trustroom demo` answers in a build without the `demo` feature.
+#[cfg(not(feature = "demo"))]
+const NO_DEMO: &str = "this build of trustroom has no demo: it was built without the `demo` cargo feature \
+    (`cargo build -p trustroom` includes it; `--no-default-features` leaves it out with the server crate); \
+    start a server with `trustroom-server serve` and connect to it instead";
+
 /// A flag's positive number of seconds (`flag` names it in the message).
 fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
     match Duration::try_from_secs_f64(secs) {
@@ -78,7 +84,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Config(c) => config_command(&globals, c),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => crate::demo::run(args).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo(_) => Err(UsageError(NO_DEMO.into()).into()),
         Command::Agent(args) => {
             let Ctx { settings, timeout, json } = ctx()?;
             let poll = seconds("--poll", args.poll)?;
