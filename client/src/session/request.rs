@@ -28,9 +28,8 @@ use trustroom_shared::view::Snapshot;
 
 use super::backoff::Backoff;
 use super::failover::{self, Dialer, Nodes};
-use super::pending::RequestError;
-use super::tls::Trust;
-use super::transport::{Conn, ConnectError, Pushed, follow_moved};
+use super::transport::follow_moved;
+use super::{Conn, ConnectError, Pushed, RequestError, Trust};
 
 /// A failure found by the client itself, reported with a server error code
 /// so scripts see one vocabulary (a request that got no answer in time is
