@@ -13,6 +13,8 @@
 //! - `runtime`: the connection, reacting to changes, reconnecting
 
 pub mod chronology;
+#[cfg(test)]
+mod fixtures;
 pub mod normaliser;
 pub mod plan;
 pub mod runtime;
