@@ -129,7 +129,8 @@ mod tests {
     #[test]
     fn every_role_parses_from_its_label() {
         let mut roles = vec![Role::Owner, Role::Observer];
-        for discipline in [Discipline::SupportTrust, Discipline::Privacy, Discipline::Legal, Discipline::SupportEngineering]
+        for discipline in
+            [Discipline::SupportTrust, Discipline::Privacy, Discipline::Legal, Discipline::SupportEngineering]
         {
             roles.push(Role::Reviewer { discipline });
         }

@@ -353,17 +353,21 @@ async fn suggestions_from_the_command_line() -> Result<()> {
     let file = server.dir().join("chronology.md");
     std::fs::write(&file, format!("{body}\n\n[verified: TL-0433] 10:20 Support trust opens the incident room.\n"))?;
     let f = file.display().to_string();
-    let r = server.cli(&bin, 
-        "agent/chronology",
-        &["suggest", &room, "Chronology", "--file", &f, "--why", "TL-0433 records it.", "--evidence", "TL-0433"],
-    )
-    .await?;
+    let r = server
+        .cli(
+            &bin,
+            "agent/chronology",
+            &["suggest", &room, "Chronology", "--file", &f, "--why", "TL-0433 records it.", "--evidence", "TL-0433"],
+        )
+        .await?;
     ensure!(r.success() && r.stdout.contains("suggestion S-1"), "{r:?}");
     // An out-of-bounds one is flagged on the spot.
     let drift = server.dir().join("drift.md");
     std::fs::write(&drift, format!("{body}\n\nDear customer, we are writing to inform you of an incident.\n"))?;
     let d = drift.display().to_string();
-    let r = server.cli(&bin, "agent/chronology", &["suggest", &room, "Chronology", "--file", &d, "--why", "Draft notice."]).await?;
+    let r = server
+        .cli(&bin, "agent/chronology", &["suggest", &room, "Chronology", "--file", &d, "--why", "Draft notice."])
+        .await?;
     ensure!(
         r.success() && r.stdout.contains("S-2") && r.stdout.contains("OUT OF BOUNDS [customer-communication]"),
         "{r:?}"
@@ -371,9 +375,13 @@ async fn suggestions_from_the_command_line() -> Result<()> {
     // Unchanged text: nothing to suggest (usage-level error, nothing sent).
     let same = server.dir().join("same.md");
     std::fs::write(&same, &body)?;
-    let r =
-        server.cli(&bin, "agent/chronology", &["suggest", &room, "Chronology", "--file", &same.display().to_string(), "--why", "x"])
-            .await?;
+    let r = server
+        .cli(
+            &bin,
+            "agent/chronology",
+            &["suggest", &room, "Chronology", "--file", &same.display().to_string(), "--why", "x"],
+        )
+        .await?;
     ensure!(r.code == Some(7) && r.stderr.contains("nothing to suggest"), "{r:?}");
     // Observers may not suggest.
     let r = server.cli(&bin, "observer", &["suggest", &room, "Chronology", "--file", &f, "--why", "x"]).await?;
@@ -398,7 +406,9 @@ async fn suggestions_from_the_command_line() -> Result<()> {
     ensure!(r.success() && r.stdout.contains("accepted S-1"), "{r:?}");
     let r = server.cli(&bin, "owner", &["accept", &room, "S-1"]).await?;
     ensure!(r.code == Some(8) && r.stderr.contains("error[conflict]"), "double accept: {r:?}");
-    let r = server.cli(&bin, "owner", &["reject", &room, "S-2", "--reason", "Customer communication is out of bounds."]).await?;
+    let r = server
+        .cli(&bin, "owner", &["reject", &room, "S-2", "--reason", "Customer communication is out of bounds."])
+        .await?;
     ensure!(r.success() && r.stdout.contains("rejected S-2"), "{r:?}");
     let r = server.cli(&bin, "owner", &["show", &room]).await?;
     ensure!(r.stdout.contains("10:20 Support trust opens the incident room."), "accepted text is in the packet: {r:?}");

@@ -210,10 +210,10 @@ fn plan_normaliser(state: &RoomState, me: UserId) -> Vec<Action> {
 mod tests {
     use super::*;
     use crate::agent::fixtures::{self, section_id as sid};
+    use trustroom_shared::SuggestionId;
     use trustroom_shared::objection::Anchor;
     use trustroom_shared::role::Role;
     use trustroom_shared::suggestion::Suggestion;
-    use trustroom_shared::SuggestionId;
     use uuid::Uuid;
 
     const ME: UserId = UserId(Uuid::from_u128(0xa9));

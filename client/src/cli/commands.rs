@@ -21,8 +21,8 @@ use super::args::{ObjectArgs, StatusArg};
 use super::exit::UsageError;
 use super::input;
 use super::output::{self, emit};
-use crate::resolve;
 use crate::config::ConnectSettings;
+use crate::resolve;
 use crate::session::{LocalError, Session};
 
 /// How long to wait for the echo of our own change (to learn e.g. `O-4`).

@@ -75,7 +75,12 @@ impl Room {
         })
     }
 
-    pub(super) async fn suggestion_request(&mut self, caller: Caller<'_>, request: Request, batch: &mut Batch) -> Answer {
+    pub(super) async fn suggestion_request(
+        &mut self,
+        caller: Caller<'_>,
+        request: Request,
+        batch: &mut Batch,
+    ) -> Answer {
         let Caller { role, stamp, .. } = caller;
         let user = caller.user();
         match request {

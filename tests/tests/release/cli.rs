@@ -7,7 +7,8 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     let server = TestServer::start().await?;
     let room = clean_room(&server).await?;
     let bin = client_bin()?;
-    let r = server.cli(&bin, "owner", &["policy", &room, "--require-discipline", "privacy", "--require-member", "daniel.okafor"])
+    let r = server
+        .cli(&bin, "owner", &["policy", &room, "--require-discipline", "privacy", "--require-member", "daniel.okafor"])
         .await?;
     ensure!(r.success() && r.stdout.contains("POLICY set"), "{r:?}");
     let r = server.cli(&bin, "observer", &["policy", &room]).await?;
@@ -47,7 +48,8 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     ensure!(r.code == Some(8) && r.stderr.contains("audience organisation"), "{r:?}");
     let r = server.cli(&bin, "owner", &["release", &room, "--lane", "privacy"]).await?;
     ensure!(r.success() && r.stdout.contains("RELEASED manifest "), "{r:?}");
-    let r = server.cli(&bin, "reviewer/legal", &["section", "append", &room, "Summary", "-p", "[verified: SL-0104] Ended 09:28."])
+    let r = server
+        .cli(&bin, "reviewer/legal", &["section", "append", &room, "Summary", "-p", "[verified: SL-0104] Ended 09:28."])
         .await?;
     ensure!(r.success(), "{r:?}");
     let snap = snapshot(&server, &room).await?;
@@ -70,20 +72,22 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     let out_s = out.to_str().unwrap_or_default().to_string();
     let r = server.cli(&bin, "observer", &["export", &room, "--format", "json", "--out", &out_s]).await?;
     ensure!(r.success() && r.stdout.contains("not released"), "{r:?}");
-    let r = server.cli(&bin, 
-        "observer",
-        &[
-            "export",
-            &room,
-            "--revision",
-            &n.to_string(),
-            "--format",
-            "markdown",
-            "--out",
-            released.to_str().unwrap_or_default(),
-        ],
-    )
-    .await?;
+    let r = server
+        .cli(
+            &bin,
+            "observer",
+            &[
+                "export",
+                &room,
+                "--revision",
+                &n.to_string(),
+                "--format",
+                "markdown",
+                "--out",
+                released.to_str().unwrap_or_default(),
+            ],
+        )
+        .await?;
     ensure!(r.success() && r.stdout.contains("released, with manifest"), "{r:?}");
     let md = std::fs::read_to_string(&released)?;
     ensure!(md.contains("## Release manifest") && md.contains("Co-signers: daniel.okafor"), "{md}");
