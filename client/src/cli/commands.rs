@@ -23,7 +23,8 @@ use super::input;
 use super::output::{self, emit};
 use crate::config::ConnectSettings;
 use crate::resolve;
-use crate::session::{LocalError, Session};
+use crate::session::request::closed_by_server;
+use crate::session::{LocalError, RequestError, Session};
 
 /// How long to wait for the echo of our own change (to learn e.g. `O-4`).
 const ECHO_WAIT: Duration = Duration::from_secs(2);
@@ -412,15 +413,15 @@ pub async fn watch(ctx: &Ctx, room: &str, since: Option<u64>) -> anyhow::Result<
     let room = resolve::room_id(&mut s, room).await?;
     let mut joined = s.start_join(room, since).await?;
     let mut join_answered = false;
-    let mut closing: Option<(trustroom_shared::protocol::ErrorCode, String)> = None;
+    let mut closing: Option<RequestError> = None;
     let mut terminate = Terminate::new()?;
     loop {
         tokio::select! {
             frame = s.pushed.recv() => {
                 let Some(frame) = frame else {
                     return Err(match closing {
-                        Some((code, reason)) => LocalError::new(code, format!("the server closed the connection: {reason}")).into(),
-                        None => anyhow::Error::new(crate::session::RequestError::Disconnected).context("watching the room"),
+                        Some(closed) => anyhow::Error::new(closed),
+                        None => anyhow::Error::new(RequestError::Disconnected).context("watching the room"),
                     });
                 };
                 if matches!(frame, ServerFrame::Pong) {
@@ -428,7 +429,7 @@ pub async fn watch(ctx: &Ctx, room: &str, since: Option<u64>) -> anyhow::Result<
                 }
                 emit(&serde_json::to_string(&frame)?)?;
                 match frame {
-                    ServerFrame::Closing { code, reason } => closing = Some((code, reason)),
+                    ServerFrame::Closing { code, reason } => closing = Some(closed_by_server(code, &reason)),
                     ServerFrame::Removed { room: r, reason } if r == room => {
                         return Err(LocalError::not_found(format!("no longer a member of the room (server said: {reason})")).into());
                     }
@@ -440,7 +441,7 @@ pub async fn watch(ctx: &Ctx, room: &str, since: Option<u64>) -> anyhow::Result<
                 match answer {
                     Ok(Ok(_)) => tracing::debug!("joined"),
                     Ok(Err(e)) => return Err(anyhow::Error::new(e).context("joining the room")),
-                    Err(_) => return Err(anyhow::Error::new(crate::session::RequestError::Disconnected).context("joining the room")),
+                    Err(_) => return Err(anyhow::Error::new(RequestError::Disconnected).context("joining the room")),
                 }
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),

@@ -76,6 +76,12 @@ fn timed_out(what: &str, timeout: Duration) -> anyhow::Error {
     ))
 }
 
+/// The server's `closing` frame (its code and reason) as the error a
+/// caller reports for the lost connection.
+pub fn closed_by_server(code: ErrorCode, reason: &str) -> RequestError {
+    RequestError::Server { code, message: format!("the server closed the connection: {reason}") }
+}
+
 impl Session {
     /// Connects to `url` and completes the handshake, with a fresh client
     /// id; every request then waits at most `timeout` for its answer.
@@ -230,10 +236,7 @@ impl Session {
     fn closing_reason(&mut self) -> Option<RequestError> {
         while let Ok(frame) = self.pushed.try_recv() {
             match frame {
-                ServerFrame::Closing { code, reason } => {
-                    let message = format!("the server closed the connection: {reason}");
-                    return Some(RequestError::Server { code, message });
-                }
+                ServerFrame::Closing { code, reason } => return Some(closed_by_server(code, &reason)),
                 ServerFrame::Error { id: None, code, message } => return Some(RequestError::Server { code, message }),
                 _ => {}
             }
