@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::session::Trust;
+
 /// Environment variable naming the server URL.
 pub const ENV_URL: &str = "TRUSTROOM_URL";
 /// Environment variable holding the access token.
@@ -157,6 +159,13 @@ pub struct ConnectSettings {
     pub token: String,
     /// CA certificates trusted for `wss://` besides the web roots.
     pub ca_file: Option<PathBuf>,
+}
+
+impl ConnectSettings {
+    /// What `wss://` trusts with these settings.
+    pub fn trust(&self) -> Trust {
+        Trust::with_ca_file(self.ca_file.clone())
+    }
 }
 
 /// Layers flag over environment over file (profile over top level).

@@ -14,6 +14,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::cli::args::DemoArgs;
+
 /// The demo's source files: `(file name, JSON lines)`, consistent with the
 /// seeded room (its chronology cites some of these records; the agents
 /// propose the rest).
@@ -38,20 +40,6 @@ pub fn write_sources(dir: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
 /// The agent role a demo member runs, from its role label (`agent/chronology`).
 fn agent_role_of(label: &str) -> Option<&str> {
     label.strip_prefix("agent/")
-}
-
-/// Arguments of `trustroom demo`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
-    /// Address to listen on (default: a free loopback port).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: String,
-    /// Database URL (default: a fresh SQLite file in a temporary directory).
-    #[arg(long)]
-    pub db: Option<String>,
-    /// Print the join commands and keep serving without opening the TUI.
-    #[arg(long)]
-    pub headless: bool,
 }
 
 /// A fresh temporary directory, removed on drop.

@@ -1,11 +1,16 @@
 //! `trustroom`: the Trustroom client. Scriptable commands (`cli`), the
 //! terminal UI (`tui`, opened by `connect`), the headless agents (`agent`)
-//! and the one-command demo.
+//! and the one-command demo, all on one session layer (`session`); the
+//! names people type resolve to ids in `resolve` (the CLI and the agents).
 
 mod agent;
 mod cli;
 mod config;
+// `trustroom demo` runs a server in-process: only in builds with the
+// `demo` feature (the default), which links the server crate.
+#[cfg(feature = "demo")]
 mod demo;
+mod resolve;
 mod session;
 mod tui;
 

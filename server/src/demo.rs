@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use trustroom_shared::change::Change;
 use trustroom_shared::ids::{ObjectionId, SectionId};
 use trustroom_shared::objection::{Anchor, Objection, ObjectionKind, ObjectionStatus};
-use trustroom_shared::role::{AgentRole, Discipline, Role};
+use trustroom_shared::role::Discipline;
 use trustroom_shared::room::Member;
 use trustroom_shared::{RoomId, UserId};
 
@@ -59,20 +59,6 @@ const PEOPLE: &[(&str, &str)] = &[
     ("normaliser-agent", "agent/objection-normaliser"),
     ("ari.observer", "observer"),
 ];
-
-fn role_of(label: &str) -> Role {
-    match label {
-        "owner" => Role::Owner,
-        "reviewer/privacy" => Role::Reviewer { discipline: Discipline::Privacy },
-        "reviewer/legal" => Role::Reviewer { discipline: Discipline::Legal },
-        "reviewer/support-engineering" => Role::Reviewer { discipline: Discipline::SupportEngineering },
-        "reviewer/support-trust" => Role::Reviewer { discipline: Discipline::SupportTrust },
-        "agent/chronology" => Role::Agent { agent_role: AgentRole::Chronology },
-        "agent/trace-keeper" => Role::Agent { agent_role: AgentRole::TraceKeeper },
-        "agent/objection-normaliser" => Role::Agent { agent_role: AgentRole::ObjectionNormaliser },
-        _ => Role::Observer,
-    }
-}
 
 const SECTIONS: &[(&str, &str)] = &[
     (
@@ -137,7 +123,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoSeed> {
     for m in &members {
         b.change(
             ADMIN_ACTOR,
-            Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: role_of(&m.role) } },
+            Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: m.role.parse()? } },
         )?;
     }
     let mut section_ids = Vec::new();

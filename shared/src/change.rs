@@ -350,16 +350,9 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
                 .get_mut(objection)
                 .ok_or_else(|| ApplyError::NotFound(format!("objection {objection}")))?;
             if !status_move_allowed(o.status, change.status) {
-                return Err(ApplyError::Conflict(format!(
-                    "objection {} is {} and cannot become {}",
-                    o.code(),
-                    o.status,
-                    change.status
-                )));
+                return Err(refused_move(format!("objection {}", o.code()), o.status, change.status));
             }
-            if change.status == ObjectionStatus::AcceptedResidual
-                && change.rationale.as_deref().is_none_or(|r| r.trim().is_empty())
-            {
+            if change.status == ObjectionStatus::AcceptedResidual && blank(change.rationale.as_deref()) {
                 return Err(ApplyError::Invalid("accepted-residual needs a rationale".into()));
             }
             o.status = change.status;
@@ -462,6 +455,16 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
     Ok(())
 }
 
+/// A status move the record's rules do not allow (`record` names it).
+fn refused_move(record: String, from: impl std::fmt::Display, to: impl std::fmt::Display) -> ApplyError {
+    ApplyError::Conflict(format!("{record} is {from} and cannot become {to}"))
+}
+
+/// Whether a text a status needs (a rationale, a reason) is missing or blank.
+fn blank(text: Option<&str>) -> bool {
+    text.is_none_or(|t| t.trim().is_empty())
+}
+
 /// Applies the suggestion changes (validated first; on error nothing changes).
 fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
     match &rev.change {
@@ -524,16 +527,9 @@ fn apply_suggestion_change(state: &mut RoomState, rev: &Revision) -> Result<(), 
                 SuggestionStatus::Open | SuggestionStatus::Conflicting => false,
             };
             if !allowed {
-                return Err(ApplyError::Conflict(format!(
-                    "suggestion {} is {} and cannot become {}",
-                    s.code(),
-                    s.status,
-                    decision.status
-                )));
+                return Err(refused_move(format!("suggestion {}", s.code()), s.status, decision.status));
             }
-            if decision.status == SuggestionStatus::Rejected
-                && decision.reason.as_deref().is_none_or(|r| r.trim().is_empty())
-            {
+            if decision.status == SuggestionStatus::Rejected && blank(decision.reason.as_deref()) {
                 return Err(ApplyError::Invalid("a rejection needs a reason".into()));
             }
             s.status = decision.status;

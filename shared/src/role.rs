@@ -101,3 +101,47 @@ kebab_enum_text!(AgentRole, "agent role", [
     AgentRole::ObjectionNormaliser => "objection-normaliser",
     AgentRole::TraceKeeper => "trace-keeper",
 ]);
+
+/// A role from its label, as [`Role::label`] writes it: `owner`,
+/// `reviewer/DISCIPLINE`, `agent/AGENT-ROLE` or `observer`.
+impl FromStr for Role {
+    type Err = ParseEnumError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('/') {
+            None if s == "owner" => Ok(Role::Owner),
+            None if s == "observer" => Ok(Role::Observer),
+            Some(("reviewer", discipline)) => Ok(Role::Reviewer { discipline: discipline.parse()? }),
+            Some(("agent", agent_role)) => Ok(Role::Agent { agent_role: agent_role.parse()? }),
+            _ => Err(ParseEnumError {
+                what: "role",
+                value: s.to_string(),
+                expected: "owner reviewer/DISCIPLINE agent/AGENT-ROLE observer",
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_parses_from_its_label() {
+        let mut roles = vec![Role::Owner, Role::Observer];
+        for discipline in
+            [Discipline::SupportTrust, Discipline::Privacy, Discipline::Legal, Discipline::SupportEngineering]
+        {
+            roles.push(Role::Reviewer { discipline });
+        }
+        for agent_role in [AgentRole::Chronology, AgentRole::ObjectionNormaliser, AgentRole::TraceKeeper] {
+            roles.push(Role::Agent { agent_role });
+        }
+        for role in roles {
+            assert_eq!(role.label().parse::<Role>().ok(), Some(role), "{}", role.label());
+        }
+        for bad in ["", "admin", "reviewer", "reviewer/tax", "agent/", "owner/x"] {
+            assert!(bad.parse::<Role>().is_err(), "{bad:?}");
+        }
+    }
+}

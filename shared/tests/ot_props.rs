@@ -6,7 +6,10 @@
 // Test code: a failed expectation is the verdict (the lints bind product code).
 #![allow(clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use proptest::prelude::*;
+use support::{Piece, build};
 use trustroom_shared::ot::{self, Component, OpError, OpLimits, TextOp, TieBreak, WireComponent};
 use trustroom_shared::ot_client::SectionSync;
 
@@ -21,16 +24,6 @@ fn nonempty_text(max_chars: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(ALPHABET), 1..=max_chars).prop_map(|cs| cs.into_iter().collect())
 }
 
-/// One step of a random edit script; [`build`] clamps it to the text.
-#[derive(Clone, Debug)]
-enum Piece {
-    Retain(usize),
-    Delete(usize),
-    /// Delete everything that is left (whole-text and tail deletes).
-    DeleteRest,
-    Insert(String),
-}
-
 fn piece() -> impl Strategy<Value = Piece> {
     prop_oneof![
         3 => (1usize..10).prop_map(Piece::Retain),
@@ -38,36 +31,6 @@ fn piece() -> impl Strategy<Value = Piece> {
         1 => Just(Piece::DeleteRest),
         3 => nonempty_text(5).prop_map(Piece::Insert),
     ]
-}
-
-/// Turns a script into an operation whose base length is exactly `len`:
-/// retains and deletes are clamped to what is left and the rest is retained.
-fn build(len: usize, pieces: &[Piece]) -> TextOp {
-    let mut op = TextOp::new();
-    let mut left = len;
-    for p in pieces {
-        match p {
-            Piece::Retain(n) => {
-                let k = (*n).min(left);
-                op.retain(k);
-                left -= k;
-            }
-            Piece::Delete(n) => {
-                let k = (*n).min(left);
-                op.delete(k);
-                left -= k;
-            }
-            Piece::DeleteRest => {
-                op.delete(left);
-                left = 0;
-            }
-            Piece::Insert(s) => {
-                op.insert(s);
-            }
-        }
-    }
-    op.retain(left);
-    op
 }
 
 /// A random operation over a text of `len` chars.

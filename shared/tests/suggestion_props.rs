@@ -10,7 +10,10 @@
 // Test code: a failed expectation is the verdict (the lints bind product code).
 #![allow(clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use proptest::prelude::*;
+use support::{Piece, build};
 use trustroom_shared::change::{Change, Revision, apply};
 use trustroom_shared::ids::{RoomId, SectionId, SuggestionId, UserId};
 use trustroom_shared::ot::{Component, TextOp};
@@ -24,44 +27,12 @@ fn text(min: usize, max: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(ALPHABET), min..=max).prop_map(|cs| cs.into_iter().collect())
 }
 
-#[derive(Clone, Debug)]
-enum Piece {
-    Retain(usize),
-    Delete(usize),
-    Insert(String),
-}
-
 fn piece() -> impl Strategy<Value = Piece> {
     prop_oneof![
         3 => (1usize..8).prop_map(Piece::Retain),
         2 => (1usize..5).prop_map(Piece::Delete),
         2 => text(1, 4).prop_map(Piece::Insert),
     ]
-}
-
-/// An operation over `len` chars from a script (clamped, rest retained).
-fn build(len: usize, pieces: &[Piece]) -> TextOp {
-    let mut op = TextOp::new();
-    let mut left = len;
-    for p in pieces {
-        match p {
-            Piece::Retain(n) => {
-                let k = (*n).min(left);
-                op.retain(k);
-                left -= k;
-            }
-            Piece::Delete(n) => {
-                let k = (*n).min(left);
-                op.delete(k);
-                left -= k;
-            }
-            Piece::Insert(s) => {
-                op.insert(s);
-            }
-        }
-    }
-    op.retain(left);
-    op
 }
 
 /// A char and the index it had in the original text (`None`: inserted later).

@@ -11,8 +11,9 @@
 //! - [`WsClient`]: a raw websocket client (tokio-tungstenite) that does the
 //!   handshake, matches answers to requests by id while buffering pushed
 //!   frames, and records every text frame it receives for leak checks.
-//! - [`assert_no_canary`], a tiny seeded RNG, SQLite inspection helpers and
-//!   helpers to find and run the real binaries.
+//! - [`assert_no_canary`], a tiny seeded RNG, SQLite inspection helpers,
+//!   golden files ([`check_golden`]) and helpers to find and run the real
+//!   binaries.
 //!
 //! Everything waits with a timeout ([`T`]) so a hang fails fast, and nothing
 //! sleeps for a fixed time to wait for readiness.
@@ -21,6 +22,7 @@
 
 pub mod proxy;
 
+mod golden;
 mod leak;
 mod node;
 mod pg;
@@ -30,6 +32,7 @@ mod server;
 mod snapshot;
 mod ws;
 
+pub use golden::*;
 pub use leak::*;
 pub use node::*;
 pub use pg::*;

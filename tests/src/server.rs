@@ -169,6 +169,16 @@ impl TestServer {
         Ok((c, snap))
     }
 
+    /// Runs the real `trustroom` client `bin` (from [`client_bin`], built
+    /// before any connection is open) as the demo member `role` against
+    /// this server: URL and token in its environment, a home of its own.
+    pub async fn cli(&self, bin: &Path, role: &str, args: &[&str]) -> anyhow::Result<Run> {
+        let home = self.dir().join("cli-home");
+        std::fs::create_dir_all(&home)?;
+        let token = self.member(role).token.as_str();
+        run_process(bin, args, &home, &[("TRUSTROOM_URL", self.url.as_str()), ("TRUSTROOM_TOKEN", token)]).await
+    }
+
     /// True while the server task runs.
     pub fn is_running(&self) -> bool {
         self.task.as_ref().is_some_and(|t| !t.is_finished())

@@ -18,11 +18,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
-use trustroom_e2e::{T, TestServer, client_bin, isolated_command, run_process, workspace_root};
+use trustroom_e2e::{T, TestServer, check_golden, client_bin, isolated_command, run_process, section, workspace_root};
 use trustroom_shared::change::Change;
 
 const SOURCES: [&str; 3] = ["case-timeline.jsonl", "remote-session-log.jsonl", "escalation-notes.jsonl"];
@@ -48,7 +49,7 @@ async fn setup() -> Result<(TestServer, tempfile::TempDir, Vec<PathBuf>)> {
         bail!("the demo seed has no objection-normaliser agent");
     }
     let (mut trust, snap) = server.joined("reviewer/support-trust").await?;
-    let scope = section_id(&snap, "Exposure scope")?;
+    let (scope, _) = section(&snap, "Exposure scope")?;
     trust
         .ok(json!({"type": "object", "room": server.room(), "section": scope, "kind": "other",
             "text": "A third tenant is not ruled out by the session log: the cached tenant context was reused for 11 minutes and two list refreshes."}))
@@ -56,15 +57,6 @@ async fn setup() -> Result<(TestServer, tempfile::TempDir, Vec<PathBuf>)> {
     let dir = tempfile::tempdir()?;
     let sources = copy_sources(dir.path())?;
     Ok((server, dir, sources))
-}
-
-fn section_id(snapshot: &Value, title: &str) -> Result<String> {
-    snapshot["state"]["sections"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["title"] == title))
-        .and_then(|s| s["id"].as_str())
-        .map(String::from)
-        .with_context(|| format!("no section {title:?}"))
 }
 
 /// Runs `trustroom agent ROLE --once` as the demo member `who`.
@@ -171,27 +163,9 @@ fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/agents")
 }
 
-fn check_golden(role: &str, actual: &Value) -> Result<()> {
-    let path = golden_dir().join(format!("{role}.json"));
-    let text = format!("{}\n", serde_json::to_string_pretty(actual)?);
-    if std::env::var_os("TRUSTROOM_BLESS").is_some() {
-        std::fs::create_dir_all(golden_dir())?;
-        std::fs::write(&path, &text)?;
-        eprintln!("blessed {}", path.display());
-        return Ok(());
-    }
-    let expected = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {} (run with TRUSTROOM_BLESS=1 to create it)", path.display()))?;
-    if expected != text {
-        let line = expected.lines().zip(text.lines()).position(|(a, b)| a != b).unwrap_or(0);
-        bail!(
-            "{role}.json differs from the golden file at line {}:\n  golden: {:?}\n  actual: {:?}\n(run with TRUSTROOM_BLESS=1 to accept)",
-            line + 1,
-            expected.lines().nth(line).unwrap_or(""),
-            text.lines().nth(line).unwrap_or("")
-        );
-    }
-    Ok(())
+/// What agent `role` did, against `tests/golden/agents/ROLE.json`.
+fn check_work(role: &str, actual: &Value) -> Result<()> {
+    check_golden(&golden_dir().join(format!("{role}.json")), &format!("{}\n", serde_json::to_string_pretty(actual)?))
 }
 
 /// Counts of suggestions and objections per agent role.
@@ -230,7 +204,7 @@ async fn agents_on_the_demo_sources_match_the_golden_files_and_never_duplicate()
     run_all(&server, dir.path(), &sources).await?;
     let first = agent_work(&room_state(&server).await?)?;
     for role in ["chronology", "objection-normaliser", "trace-keeper"] {
-        check_golden(role, first.get(role).with_context(|| format!("the {role} agent did nothing"))?)?;
+        check_work(role, first.get(role).with_context(|| format!("the {role} agent did nothing"))?)?;
     }
 
     // Twice: nothing new.
@@ -290,6 +264,47 @@ async fn agents_on_the_demo_sources_match_the_golden_files_and_never_duplicate()
     Ok(())
 }
 
+/// Starts `trustroom agent chronology` as the demo's chronology agent
+/// against `url`, kept running and looking at its source files every
+/// 0.1 s (killed when dropped).
+fn start_chronology_agent(
+    server: &TestServer,
+    bin: &Path,
+    home: &Path,
+    url: &str,
+    sources: &[PathBuf],
+    stderr: Stdio,
+) -> Result<tokio::process::Child> {
+    let token = server.member("agent/chronology").token.clone();
+    let room = server.room();
+    let mut cmd = isolated_command(bin, home);
+    cmd.args(["agent", "chronology", "--room", &room, "--url", url, "--poll", "0.1"])
+        .env("TRUSTROOM_TOKEN", &token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .kill_on_drop(true);
+    for p in sources {
+        cmd.arg("--source").arg(p);
+    }
+    cmd.spawn().context("starting the agent")
+}
+
+/// Whether `frame` is the event of a suggestion citing source record `id`.
+fn proposed(frame: &Value, id: &str) -> bool {
+    frame["type"] == "event"
+        && frame["rev"]["change"]["kind"] == "suggestion_proposed"
+        && frame["rev"]["change"]["suggestion"]["evidence"].as_array().is_some_and(|e| e.iter().any(|x| x == id))
+}
+
+/// Appends one JSON-lines record to a source file.
+fn append_record(file: &Path, record: &str) -> Result<()> {
+    let mut text = std::fs::read_to_string(file)?;
+    text.push_str(record);
+    text.push('\n');
+    Ok(std::fs::write(file, text)?)
+}
+
 #[tokio::test]
 async fn a_running_chronology_agent_follows_its_source_file() -> Result<()> {
     // Build (if needed) before any connection is open: a blocking build
@@ -297,34 +312,14 @@ async fn a_running_chronology_agent_follows_its_source_file() -> Result<()> {
     let bin = client_bin()?;
     let (server, dir, sources) = setup().await?;
     let (mut owner, _) = server.joined("owner").await?;
-    let token = server.member("agent/chronology").token.clone();
-    let room = server.room();
-    let mut cmd = isolated_command(&bin, dir.path());
-    cmd.args(["agent", "chronology", "--room", &room, "--url", &server.url, "--poll", "0.1"])
-        .env("TRUSTROOM_TOKEN", &token)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    for p in &sources {
-        cmd.arg("--source").arg(p);
-    }
-    let mut child = cmd.spawn().context("starting the agent")?;
-    let proposed = |v: &Value, id: &str| {
-        v["type"] == "event"
-            && v["rev"]["change"]["kind"] == "suggestion_proposed"
-            && v["rev"]["change"]["suggestion"]["evidence"].as_array().is_some_and(|e| e.iter().any(|x| x == id))
-    };
+    let mut child = start_chronology_agent(&server, &bin, dir.path(), &server.url, &sources, Stdio::null())?;
     owner.wait_for(|v| proposed(v, "TL-0413"), T).await.context("the running agent proposed nothing")?;
 
     // A new record appears in the session log: the agent proposes it.
-    let log = &sources[1];
-    let mut text = std::fs::read_to_string(log)?;
-    text.push_str(
+    append_record(
+        &sources[1],
         r#"{"id":"SL-0110","time":"2026-11-17T09:31:00Z","actor":"session tooling","kind":"session-audit","text":"Session tooling writes the S-19 access summary to the case."}"#,
-    );
-    text.push('\n');
-    std::fs::write(log, text)?;
+    )?;
     let event = owner.wait_for(|v| proposed(v, "SL-0110"), T).await.context("the agent did not follow the file")?;
     let s = &event["rev"]["change"]["suggestion"];
     assert_eq!(s["evidence"], json!(["SL-0110"]), "only the new record: {s}");
@@ -387,24 +382,7 @@ async fn a_running_agent_reconnects_after_the_connection_drops_and_makes_no_dupl
     let (server, dir, sources) = setup().await?;
     let relay = Relay::start(server.addr).await?;
     let (mut owner, _) = server.joined("owner").await?;
-    let token = server.member("agent/chronology").token.clone();
-    let room = server.room();
-    let mut cmd = isolated_command(&bin, dir.path());
-    cmd.args(["agent", "chronology", "--room", &room, "--url", &relay.url, "--poll", "0.1"])
-        .env("TRUSTROOM_TOKEN", &token)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    for p in &sources {
-        cmd.arg("--source").arg(p);
-    }
-    let mut child = cmd.spawn().context("starting the agent")?;
-    let proposed = |v: &Value, id: &str| {
-        v["type"] == "event"
-            && v["rev"]["change"]["kind"] == "suggestion_proposed"
-            && v["rev"]["change"]["suggestion"]["evidence"].as_array().is_some_and(|e| e.iter().any(|x| x == id))
-    };
+    let mut child = start_chronology_agent(&server, &bin, dir.path(), &relay.url, &sources, Stdio::piped())?;
     // The last of its first five suggestions (the gap after 10:05).
     owner.wait_for(|v| proposed(v, "EN-0001"), T).await.context("the agent proposed nothing")?;
     let before = agent_work(&room_state(&server).await?)?;
@@ -412,13 +390,10 @@ async fn a_running_agent_reconnects_after_the_connection_drops_and_makes_no_dupl
 
     // Cut the agent's connection; while it is away a record is added.
     ensure!(relay.cut() >= 1, "the agent had no connection through the relay");
-    let log = &sources[0];
-    let mut text = std::fs::read_to_string(log)?;
-    text.push_str(
+    append_record(
+        &sources[0],
         r#"{"id":"TL-0433","time":"2026-11-17T10:20:00Z","actor":"lena.fischer","kind":"case-update","text":"Support trust asks for the session replay to be held under legal hold."}"#,
-    );
-    text.push('\n');
-    std::fs::write(log, text)?;
+    )?;
     owner.wait_for(|v| proposed(v, "TL-0433"), T * 2).await.context("the agent did not come back")?;
     let after = agent_work(&room_state(&server).await?)?;
     assert_eq!(

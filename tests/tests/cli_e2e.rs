@@ -346,20 +346,6 @@ async fn suggestions_from_the_command_line() -> Result<()> {
     let server = trustroom_e2e::TestServer::start().await?;
     let room = server.room();
     let bin = client_bin()?;
-    let home = server.dir().join("cli-home");
-    std::fs::create_dir_all(&home)?;
-    let run = |role: &str, args: &[&str]| {
-        let token = server.member(role).token.clone();
-        let url = server.url.clone();
-        let home = home.clone();
-        let bin = bin.clone();
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        async move {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            run_process(&bin, &refs, &home, &[("TRUSTROOM_URL", url.as_str()), ("TRUSTROOM_TOKEN", token.as_str())])
-                .await
-        }
-    };
     // The agent proposes the chronology with one more entry.
     let (c, snap) = server.joined("agent/chronology").await?;
     c.close().await;
@@ -367,17 +353,21 @@ async fn suggestions_from_the_command_line() -> Result<()> {
     let file = server.dir().join("chronology.md");
     std::fs::write(&file, format!("{body}\n\n[verified: TL-0433] 10:20 Support trust opens the incident room.\n"))?;
     let f = file.display().to_string();
-    let r = run(
-        "agent/chronology",
-        &["suggest", &room, "Chronology", "--file", &f, "--why", "TL-0433 records it.", "--evidence", "TL-0433"],
-    )
-    .await?;
+    let r = server
+        .cli(
+            &bin,
+            "agent/chronology",
+            &["suggest", &room, "Chronology", "--file", &f, "--why", "TL-0433 records it.", "--evidence", "TL-0433"],
+        )
+        .await?;
     ensure!(r.success() && r.stdout.contains("suggestion S-1"), "{r:?}");
     // An out-of-bounds one is flagged on the spot.
     let drift = server.dir().join("drift.md");
     std::fs::write(&drift, format!("{body}\n\nDear customer, we are writing to inform you of an incident.\n"))?;
     let d = drift.display().to_string();
-    let r = run("agent/chronology", &["suggest", &room, "Chronology", "--file", &d, "--why", "Draft notice."]).await?;
+    let r = server
+        .cli(&bin, "agent/chronology", &["suggest", &room, "Chronology", "--file", &d, "--why", "Draft notice."])
+        .await?;
     ensure!(
         r.success() && r.stdout.contains("S-2") && r.stdout.contains("OUT OF BOUNDS [customer-communication]"),
         "{r:?}"
@@ -385,46 +375,52 @@ async fn suggestions_from_the_command_line() -> Result<()> {
     // Unchanged text: nothing to suggest (usage-level error, nothing sent).
     let same = server.dir().join("same.md");
     std::fs::write(&same, &body)?;
-    let r =
-        run("agent/chronology", &["suggest", &room, "Chronology", "--file", &same.display().to_string(), "--why", "x"])
-            .await?;
+    let r = server
+        .cli(
+            &bin,
+            "agent/chronology",
+            &["suggest", &room, "Chronology", "--file", &same.display().to_string(), "--why", "x"],
+        )
+        .await?;
     ensure!(r.code == Some(7) && r.stderr.contains("nothing to suggest"), "{r:?}");
     // Observers may not suggest.
-    let r = run("observer", &["suggest", &room, "Chronology", "--file", &f, "--why", "x"]).await?;
+    let r = server.cli(&bin, "observer", &["suggest", &room, "Chronology", "--file", &f, "--why", "x"]).await?;
     ensure!(r.code == Some(6) && r.stderr.contains("error[forbidden]"), "{r:?}");
 
-    let r = run("observer", &["suggestions", &room]).await?;
+    let r = server.cli(&bin, "observer", &["suggestions", &room]).await?;
     ensure!(r.success() && r.stdout.contains("S-1 OPEN by chronology-agent (agent/chronology)"), "{r:?}");
     ensure!(r.stdout.contains("+ [verified: TL-0433] 10:20") && r.stdout.contains("evidence: TL-0433"), "{r:?}");
     ensure!(r.stdout.contains("OUT OF BOUNDS [customer-communication]"), "{r:?}");
-    let r = run("observer", &["suggestions", &room, "--json"]).await?;
+    let r = server.cli(&bin, "observer", &["suggestions", &room, "--json"]).await?;
     let v: Value = serde_json::from_str(r.stdout.trim())?;
     ensure!(v["suggestions"].as_array().map(Vec::len) == Some(2) && v["default_rules"] == true, "{v}");
 
     // Agents and unlisted reviewers may not decide; the owner does.
-    let r = run("agent/chronology", &["accept", &room, "S-1"]).await?;
+    let r = server.cli(&bin, "agent/chronology", &["accept", &room, "S-1"]).await?;
     ensure!(r.code == Some(6) && r.stderr.contains("error[forbidden]"), "{r:?}");
-    let r = run("reviewer/privacy", &["reject", &room, "S-1", "--reason", "no"]).await?;
+    let r = server.cli(&bin, "reviewer/privacy", &["reject", &room, "S-1", "--reason", "no"]).await?;
     ensure!(r.code == Some(6), "{r:?}");
-    let r = run("owner", &["accept", &room, "S-9"]).await?;
+    let r = server.cli(&bin, "owner", &["accept", &room, "S-9"]).await?;
     ensure!(r.code == Some(5) && r.stderr.contains("S-1, S-2"), "unknown suggestion lists the open ones: {r:?}");
-    let r = run("owner", &["accept", &room, "S-1", "--note", "Matches TL-0433."]).await?;
+    let r = server.cli(&bin, "owner", &["accept", &room, "S-1", "--note", "Matches TL-0433."]).await?;
     ensure!(r.success() && r.stdout.contains("accepted S-1"), "{r:?}");
-    let r = run("owner", &["accept", &room, "S-1"]).await?;
+    let r = server.cli(&bin, "owner", &["accept", &room, "S-1"]).await?;
     ensure!(r.code == Some(8) && r.stderr.contains("error[conflict]"), "double accept: {r:?}");
-    let r = run("owner", &["reject", &room, "S-2", "--reason", "Customer communication is out of bounds."]).await?;
+    let r = server
+        .cli(&bin, "owner", &["reject", &room, "S-2", "--reason", "Customer communication is out of bounds."])
+        .await?;
     ensure!(r.success() && r.stdout.contains("rejected S-2"), "{r:?}");
-    let r = run("owner", &["show", &room]).await?;
+    let r = server.cli(&bin, "owner", &["show", &room]).await?;
     ensure!(r.stdout.contains("10:20 Support trust opens the incident room."), "accepted text is in the packet: {r:?}");
-    let r = run("owner", &["suggestions", &room, "--all"]).await?;
+    let r = server.cli(&bin, "owner", &["suggestions", &room, "--all"]).await?;
     ensure!(
         r.stdout.contains("accepted by morgan.hale") && r.stdout.contains("rejected by morgan.hale: Customer"),
         "{r:?}"
     );
 
-    let r = run("observer", &["stats", &room]).await?;
+    let r = server.cli(&bin, "observer", &["stats", &room]).await?;
     ensure!(r.success() && r.stdout.contains("role agent/chronology") && r.stdout.contains("edits"), "{r:?}");
-    let r = run("observer", &["stats", &room, "--json"]).await?;
+    let r = server.cli(&bin, "observer", &["stats", &room, "--json"]).await?;
     let v: Value = serde_json::from_str(r.stdout.trim())?;
     ensure!(
         v["suggestions"]["accepted"] == 1 && v["suggestions"]["rejected"] == 1 && v["suggestions"]["flagged"] == 1,

@@ -2,12 +2,16 @@
 //! binary:
 //!
 //! - **Disk full**: the database lives on a small tmpfs this test mounts
-//!   (needs root and `mount`; skipped with a message otherwise) and then
-//!   fills to the last byte.
+//!   (needs root and `mount`) and then fills to the last byte.
 //! - **Read-only database**: the database lives on an ext4 image this test
-//!   loop-mounts (root, `mkfs.ext4`, `mount`, `chattr`; skipped otherwise);
-//!   the database file, its WAL and its directory are made immutable, which
-//!   refuses writes even through descriptors the server already holds.
+//!   loop-mounts (root, `mkfs.ext4`, `mount`, `chattr`); the database file,
+//!   its WAL and its directory are made immutable, which refuses writes
+//!   even through descriptors the server already holds.
+//!
+//! The two that mount need root (`cfg(root)`, tests/build.rs): without it
+//! they are ignored, and under `CI=true` they run and fail saying why, as
+//! they do whenever the fault cannot be injected: a test that cannot run
+//! never passes.
 //! - **Database locked**: another process-level connection holds SQLite's
 //!   write lock (`BEGIN IMMEDIATE`) past the server's busy timeout.
 //!
@@ -230,19 +234,12 @@ async fn fault_cycle_on(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(root, ci)), ignore = "needs root (mounts a tmpfs)")]
 async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    if !is_root() {
-        println!("SKIPPED: the disk-full test mounts a tmpfs and needs root");
-        return Ok(());
-    }
-    let fs = match Tmpfs::mount(&dir.path().join("small"), "6m") {
-        Ok(fs) => fs,
-        Err(e) => {
-            println!("SKIPPED: cannot mount a tmpfs for the disk-full test ({e})");
-            return Ok(());
-        }
-    };
+    ensure_root("the disk-full test mounts a tmpfs")?;
+    let fs = Tmpfs::mount(&dir.path().join("small"), "6m")
+        .map_err(|e| anyhow::anyhow!("cannot inject the fault: cannot mount a tmpfs for the disk-full test ({e})"))?;
     let filler = fs.path.join("filler");
     let (f1, f2) = (filler.clone(), filler);
     let fault = Fault {
@@ -257,22 +254,16 @@ async fn disk_full_refuses_changes_keeps_reads_and_recovers() -> anyhow::Result<
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(any(root, ci)), ignore = "needs root (mounts an ext4 image)")]
 async fn read_only_database_files_refuse_changes_keep_reads_and_recover() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    if !is_root() {
-        println!("SKIPPED: the read-only test mounts an ext4 image and needs root");
-        return Ok(());
-    }
+    ensure_root("the read-only test mounts an ext4 image")?;
     // Linux will not remount a filesystem read-only while files on it are
     // open for writing, and root ignores file modes; an ext4 file marked
     // immutable refuses every write, also through descriptors already open.
-    let fs = match Ext4Image::mount(dir.path()) {
-        Ok(fs) => fs,
-        Err(e) => {
-            println!("SKIPPED: cannot mount an ext4 image for the read-only test ({e})");
-            return Ok(());
-        }
-    };
+    let fs = Ext4Image::mount(dir.path()).map_err(|e| {
+        anyhow::anyhow!("cannot inject the fault: cannot mount an ext4 image for the read-only test ({e})")
+    })?;
     let files: Vec<PathBuf> = ["t.db", "t.db-wal", ""].iter().map(|f| fs.path.join(f)).collect();
     let (lock, unlock) = (files.clone(), files);
     let fault = Fault {
@@ -485,6 +476,17 @@ impl Drop for Ext4Image {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.path).status();
     }
+}
+
+/// Fails, saying why, when the test does not run as root (it runs anyway
+/// under `CI=true`, or when built by another user than runs it).
+fn ensure_root(what: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        is_root(),
+        "cannot inject the fault: {what} and needs root (run the tests as root in a privileged environment; \
+         outside CI=true a build without root ignores this test)"
+    );
+    Ok(())
 }
 
 fn is_root() -> bool {

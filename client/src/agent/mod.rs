@@ -13,6 +13,8 @@
 //! - `runtime`: the connection, reacting to changes, reconnecting
 
 pub mod chronology;
+#[cfg(test)]
+mod fixtures;
 pub mod normaliser;
 pub mod plan;
 pub mod runtime;
@@ -21,9 +23,26 @@ pub mod trace_keeper;
 pub mod wire;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::ValueEnum;
 use trustroom_shared::role::AgentRole;
+
+use crate::config::ConnectSettings;
+
+/// What an agent runs with, resolved from flags, environment and config
+/// file by the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to connect and as whom.
+    pub connect: ConnectSettings,
+    /// Longest wait for each answer.
+    pub timeout: Duration,
+    /// One JSON object per line instead of text.
+    pub json: bool,
+    /// Time between checks of the source files (`--poll`).
+    pub poll: Duration,
+}
 
 /// The agent roles, as the command line names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

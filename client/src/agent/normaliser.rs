@@ -242,50 +242,32 @@ pub fn anchor_guess(state: &RoomState, o: &Objection) -> Option<(usize, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::fixtures::{self, section_id};
+    use trustroom_shared::UserId;
     use trustroom_shared::objection::{Anchor, ObjectionStatus};
-    use trustroom_shared::room::Section;
-    use trustroom_shared::{RoomId, SectionId, UserId};
     use uuid::Uuid;
 
     fn room() -> RoomState {
-        let mut s = RoomState::new(RoomId(Uuid::from_u128(1)), "R".into(), 0);
-        s.sections.push(Section::new(
-            SectionId(Uuid::from_u128(10)),
-            "Exposure scope".into(),
-            "# What was exposed\n\n[contested: O-1] The view contained customer names but no payment data.\n\n[verified: SL-1] 09:17 Rendered read-only.".into(),
-            1,
-        ));
-        s.sections.push(Section::new(SectionId(Uuid::from_u128(11)), "Other".into(), "Text.".into(), 1));
-        s
+        fixtures::room(&[
+            (
+                "Exposure scope",
+                "# What was exposed\n\n[contested: O-1] The view contained customer names but no payment data.\n\n[verified: SL-1] 09:17 Rendered read-only.",
+            ),
+            ("Other", "Text."),
+        ])
     }
 
+    /// Adds open objection `O-n` on section `section` (0-based), statement `statement`.
     fn add(
         s: &mut RoomState,
         n: u32,
-        section: u128,
+        section: usize,
         statement: Option<usize>,
         kind: ObjectionKind,
         text: &str,
     ) -> ObjectionId {
-        let id = ObjectionId(Uuid::from_u128(100 + u128::from(n)));
-        s.objections.insert(
-            id,
-            Objection {
-                id,
-                number: n,
-                author: UserId(Uuid::from_u128(5)),
-                anchor: Anchor { section: SectionId(Uuid::from_u128(section)), statement, quote: None },
-                kind,
-                blocking: false,
-                text: text.into(),
-                status: ObjectionStatus::Open,
-                rationale: None,
-                replies: vec![],
-                history: vec![],
-                at_ms: 0,
-            },
-        );
-        id
+        let anchor = Anchor { section: section_id(section), statement, quote: None };
+        fixtures::objection(s, n, UserId(Uuid::from_u128(5)), anchor, kind, text)
     }
 
     #[test]
@@ -303,7 +285,7 @@ mod tests {
         let o1 = add(
             &mut s,
             1,
-            10,
+            0,
             None,
             ObjectionKind::ExposureScope,
             "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.",
@@ -311,7 +293,7 @@ mod tests {
         let o2 = add(
             &mut s,
             2,
-            10,
+            0,
             Some(1),
             ObjectionKind::Other,
             "Session log cannot rule out a third tenant; cached tenant context reused for 11 minutes and two refreshes.",
@@ -319,12 +301,12 @@ mod tests {
         let _o3 = add(
             &mut s,
             3,
-            11,
+            1,
             None,
             ObjectionKind::ExposureScope,
             "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.",
         );
-        let _o4 = add(&mut s, 4, 10, None, ObjectionKind::Wording, "Say visibility, not exposure.");
+        let _o4 = add(&mut s, 4, 0, None, ObjectionKind::Wording, "Say visibility, not exposure.");
         let groups = duplicate_groups(&s);
         assert_eq!(groups.len(), 1, "{groups:?}");
         assert_eq!(groups[0].keep, o1);
@@ -338,8 +320,8 @@ mod tests {
     #[test]
     fn different_statements_are_different_anchors() {
         let mut s = room();
-        add(&mut s, 1, 10, Some(1), ObjectionKind::Other, "Third tenant not ruled out by the session log.");
-        add(&mut s, 2, 10, Some(2), ObjectionKind::Other, "Third tenant not ruled out by the session log.");
+        add(&mut s, 1, 0, Some(1), ObjectionKind::Other, "Third tenant not ruled out by the session log.");
+        add(&mut s, 2, 0, Some(2), ObjectionKind::Other, "Third tenant not ruled out by the session log.");
         assert!(duplicate_groups(&s).is_empty());
     }
 
@@ -371,10 +353,10 @@ mod tests {
     fn anchors_from_a_quoted_phrase_or_a_time() {
         let mut s = room();
         let quoted =
-            add(&mut s, 1, 10, None, ObjectionKind::Wording, "\u{201c}no payment data\u{201d} is stated as fact.");
-        let timed = add(&mut s, 2, 10, None, ObjectionKind::Other, "The 09:17 entry needs the render line.");
-        let vague = add(&mut s, 3, 10, None, ObjectionKind::Other, "\"the\" is everywhere, and 10:00 nowhere.");
-        let anchored = add(&mut s, 4, 10, Some(1), ObjectionKind::Other, "\"no payment data\"");
+            add(&mut s, 1, 0, None, ObjectionKind::Wording, "\u{201c}no payment data\u{201d} is stated as fact.");
+        let timed = add(&mut s, 2, 0, None, ObjectionKind::Other, "The 09:17 entry needs the render line.");
+        let vague = add(&mut s, 3, 0, None, ObjectionKind::Other, "\"the\" is everywhere, and 10:00 nowhere.");
+        let anchored = add(&mut s, 4, 0, Some(1), ObjectionKind::Other, "\"no payment data\"");
         assert_eq!(anchor_guess(&s, &s.objections[&quoted]), Some((1, "no payment data".into())));
         assert_eq!(anchor_guess(&s, &s.objections[&timed]), Some((2, "09:17".into())));
         assert_eq!(anchor_guess(&s, &s.objections[&vague]), None);

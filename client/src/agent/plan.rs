@@ -209,49 +209,43 @@ fn plan_normaliser(state: &RoomState, me: UserId) -> Vec<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::sources::parse;
-    use trustroom_shared::objection::{Anchor, Objection};
+    use crate::agent::fixtures::{self, section_id as sid};
+    use trustroom_shared::SuggestionId;
+    use trustroom_shared::objection::Anchor;
     use trustroom_shared::role::Role;
-    use trustroom_shared::room::Section;
     use trustroom_shared::suggestion::Suggestion;
-    use trustroom_shared::{RoomId, SuggestionId};
     use uuid::Uuid;
 
     const ME: UserId = UserId(Uuid::from_u128(0xa9));
     const HUMAN: UserId = UserId(Uuid::from_u128(0x11));
 
-    fn sid(n: u128) -> SectionId {
-        SectionId(Uuid::from_u128(0x300 + n))
-    }
-
     fn room() -> RoomState {
-        let mut s = RoomState::new(RoomId(Uuid::from_u128(1)), "R".into(), 0);
-        let sections = [
+        let mut s = fixtures::room(&[
             ("Summary", "# Summary\n\n[verified: CASE-1, SL-2] Shown for 11 minutes.\n\nNobody else saw it."),
             ("Chronology", "# Chronology (UTC)\n\n[verified: TL-1] 09:02 Opened.\n\n[verified: SL-2] 09:17 Rendered."),
             (
                 "Exposure scope",
                 "# Scope\n\n[contested: O-1] Customer names but no payment data.\n\n[verified: SL-2] 09:17 Read-only.",
             ),
-        ];
-        for (i, (t, b)) in sections.iter().enumerate() {
-            s.sections.push(Section::new(sid(i as u128), t.to_string(), b.to_string(), 1));
-        }
+        ]);
         s.revision = 3;
         s
     }
 
     fn srcs() -> Sources {
-        let text = [
-            r#"{"id":"TL-1","time":"2026-11-17T09:02Z","actor":"c","kind":"case-opened","text":"Case CASE-1 opened."}"#,
-            r#"{"id":"SL-2","time":"2026-11-17T09:17:03Z","actor":"t","kind":"render","text":"Rendered."}"#,
-            r#"{"id":"SL-3","time":"2026-11-17T09:19Z","actor":"t","kind":"render","text":"Refreshed."}"#,
-            r#"{"id":"EN-1","time":"2026-11-17T11:00Z","actor":"l","kind":"comment","text":"Chat."}"#,
-            r#"{"id":"EN-2","time":"2026-11-17T11:05Z","actor":"l","kind":"escalation","text":"Escalated."}"#,
-        ];
-        Sources::merge(vec![("s.jsonl".into(), parse("s.jsonl", &text.join("\n")).expect("parses"))]).expect("merges")
+        fixtures::sources(
+            "s.jsonl",
+            &[
+                r#"{"id":"TL-1","time":"2026-11-17T09:02Z","actor":"c","kind":"case-opened","text":"Case CASE-1 opened."}"#,
+                r#"{"id":"SL-2","time":"2026-11-17T09:17:03Z","actor":"t","kind":"render","text":"Rendered."}"#,
+                r#"{"id":"SL-3","time":"2026-11-17T09:19Z","actor":"t","kind":"render","text":"Refreshed."}"#,
+                r#"{"id":"EN-1","time":"2026-11-17T11:00Z","actor":"l","kind":"comment","text":"Chat."}"#,
+                r#"{"id":"EN-2","time":"2026-11-17T11:05Z","actor":"l","kind":"escalation","text":"Escalated."}"#,
+            ],
+        )
     }
 
+    /// Adds open objection `O-n` by `author` on `section`, quoting `quote`.
     fn objection(
         s: &mut RoomState,
         n: u32,
@@ -261,24 +255,8 @@ mod tests {
         text: &str,
         quote: Option<&str>,
     ) {
-        let id = ObjectionId(Uuid::from_u128(0x500 + u128::from(n)));
-        s.objections.insert(
-            id,
-            Objection {
-                id,
-                number: n,
-                author,
-                anchor: Anchor { section, statement: None, quote: quote.map(String::from) },
-                kind,
-                blocking: false,
-                text: text.into(),
-                status: ObjectionStatus::Open,
-                rationale: None,
-                replies: vec![],
-                history: vec![],
-                at_ms: 0,
-            },
-        );
+        let anchor = Anchor { section, statement: None, quote: quote.map(String::from) };
+        fixtures::objection(s, n, author, anchor, kind, text);
     }
 
     /// Records `actions` in `state` the way the server would (by `ME`).
@@ -399,42 +377,22 @@ mod tests {
     fn normaliser_merges_duplicates_and_fills_kinds_and_anchors_once() {
         let mut state = room();
         let scope = sid(2);
-        objection(
-            &mut state,
-            1,
-            HUMAN,
-            scope,
-            ObjectionKind::ExposureScope,
-            "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.",
-            None,
-        );
-        objection(
-            &mut state,
-            2,
-            HUMAN,
-            scope,
-            ObjectionKind::Wording,
-            "\"no payment data\" is stated as fact; say \"no payment fields\".",
-            None,
-        );
-        objection(
-            &mut state,
-            3,
-            HUMAN,
-            scope,
-            ObjectionKind::Other,
-            "The session log cannot rule out a third tenant; the cached tenant context was reused for 11 minutes.",
-            None,
-        );
-        objection(
-            &mut state,
-            4,
-            HUMAN,
-            scope,
-            ObjectionKind::Other,
-            "The 09:17 entry needs the render log line before we call it verified.",
-            None,
-        );
+        for (n, kind, text) in [
+            (
+                1,
+                ObjectionKind::ExposureScope,
+                "The session log does not rule out a third tenant: the cached tenant context was reused for 11 minutes.",
+            ),
+            (2, ObjectionKind::Wording, "\"no payment data\" is stated as fact; say \"no payment fields\"."),
+            (
+                3,
+                ObjectionKind::Other,
+                "The session log cannot rule out a third tenant; the cached tenant context was reused for 11 minutes.",
+            ),
+            (4, ObjectionKind::Other, "The 09:17 entry needs the render log line before we call it verified."),
+        ] {
+            objection(&mut state, n, HUMAN, scope, kind, text, None);
+        }
         let actions = plan(AgentRole::ObjectionNormaliser, &state, ME, &srcs(), &PlanOptions::default());
         let keys: Vec<String> = actions
             .iter()

@@ -22,15 +22,14 @@ use trustroom_shared::protocol::{ErrorCode, ServerFrame, SuggestAck};
 use trustroom_shared::role::{AgentRole, Role};
 use trustroom_shared::{RoomId, UserId};
 
-use super::AgentArgs;
 use super::plan::{Action, PlanOptions, plan};
 use super::sources::Sources;
 use super::wire;
-use crate::cli::commands::Ctx;
-use crate::cli::session::Session;
+use super::{AgentArgs, Settings};
+use crate::resolve;
 use crate::session::backoff::Backoff;
 use crate::session::replica::{Fit, Replica};
-use crate::session::{ConnectError, RequestError};
+use crate::session::{ConnectError, LocalError, RequestError, Session};
 
 /// Quiet time after a change before planning (coalesces bursts).
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -51,7 +50,7 @@ fn stamps(paths: &[PathBuf]) -> Stamps {
 struct Agent {
     role: AgentRole,
     args: AgentArgs,
-    ctx: Ctx,
+    settings: Settings,
     opts: PlanOptions,
     sources: Sources,
     stamps: Stamps,
@@ -63,20 +62,16 @@ struct Agent {
 }
 
 /// Runs the agent until Ctrl-C (or after one pass with `--once`).
-pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, args: AgentArgs) -> anyhow::Result<()> {
     let role: AgentRole = args.role.into();
     let sources = Sources::load(&args.sources).context("reading the source files")?;
-    let secs = args.poll;
-    if !(secs.is_finite() && secs > 0.0) {
-        bail!(crate::cli::exit::UsageError(format!("--poll must be a positive number of seconds, not {secs}")));
-    }
     let mut agent = Agent {
         role,
         opts: PlanOptions { chronology_section: args.section.clone() },
         stamps: stamps(&args.sources),
         sources,
         args,
-        ctx: Ctx { settings: ctx.settings.clone(), timeout: ctx.timeout, json: ctx.json },
+        settings,
         sent: HashMap::new(),
         failures: 0,
     };
@@ -120,7 +115,7 @@ fn retryable(e: &anyhow::Error) -> bool {
     let code = e.chain().find_map(|c| {
         c.downcast_ref::<RequestError>()
             .and_then(RequestError::code)
-            .or_else(|| c.downcast_ref::<crate::cli::exit::LocalError>().map(|l| l.code))
+            .or_else(|| c.downcast_ref::<LocalError>().map(|l| l.code))
             .or_else(|| match c.downcast_ref::<ConnectError>() {
                 Some(ConnectError::Refused { code, .. }) => Some(*code),
                 _ => None,
@@ -155,8 +150,9 @@ async fn stop_signal() {
 impl Agent {
     /// One connection: join, act, react until the connection ends.
     async fn session(&mut self) -> anyhow::Result<()> {
-        let mut session = Session::open(&self.ctx.settings, self.ctx.timeout).await?;
-        let room = session.room_id(&self.args.room).await?;
+        let connect = &self.settings.connect;
+        let mut session = Session::open(&connect.url, &connect.token, connect.trust(), self.settings.timeout).await?;
+        let room = resolve::room_id(&mut session, &self.args.room).await?;
         let snapshot = session.join(room).await?;
         let me = snapshot.me.user;
         match snapshot.me.role {
@@ -179,8 +175,7 @@ impl Agent {
         if self.args.once {
             return Ok(());
         }
-        let poll = Duration::from_secs_f64(self.args.poll);
-        let mut ticker = tokio::time::interval(poll);
+        let mut ticker = tokio::time::interval(self.settings.poll);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut due: Option<Instant> = None;
         loop {
@@ -301,7 +296,7 @@ impl Agent {
     /// One line per action on stdout (JSON with --json).
     fn report(&self, action: &Action, outcome: Result<Option<SuggestAck>, String>) {
         let (what, target) = describe(action);
-        let line = if self.ctx.json {
+        let line = if self.settings.json {
             let mut v = json!({"agent": self.role.to_string(), "action": what, "about": target});
             match &outcome {
                 Ok(ack) => {

@@ -267,6 +267,7 @@ mod tests {
         assert!(err.to_string().contains("record id B is also in a"), "{err}");
     }
 
+    #[cfg(feature = "demo")]
     #[test]
     fn the_demo_sources_parse() {
         for (name, text) in crate::demo::SOURCE_FILES {

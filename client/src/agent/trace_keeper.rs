@@ -128,28 +128,16 @@ pub fn to_raise(all: Vec<Finding>, raised: &BTreeSet<(SectionId, String)>) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::sources::parse;
-    use trustroom_shared::RoomId;
-    use trustroom_shared::room::Section;
-    use uuid::Uuid;
-
-    fn room(bodies: &[(&str, &str)]) -> RoomState {
-        let mut s = RoomState::new(RoomId(Uuid::from_u128(1)), "R".into(), 0);
-        for (i, (title, body)) in bodies.iter().enumerate() {
-            s.sections.push(Section::new(
-                SectionId(Uuid::from_u128(10 + i as u128)),
-                title.to_string(),
-                body.to_string(),
-                1,
-            ));
-        }
-        s
-    }
+    use crate::agent::fixtures::{self, room};
 
     fn srcs() -> Sources {
-        let text = r#"{"id":"TL-1","time":"2026-11-17T09:02Z","actor":"a","kind":"k","text":"Case CASE-9 opened (not CASE-99)."}
-{"id":"SL-2","time":"2026-11-17T09:03Z","actor":"a","kind":"k","text":"Started."}"#;
-        Sources::merge(vec![("timeline.jsonl".into(), parse("timeline.jsonl", text).expect("parses"))]).expect("merges")
+        fixtures::sources(
+            "timeline.jsonl",
+            &[
+                r#"{"id":"TL-1","time":"2026-11-17T09:02Z","actor":"a","kind":"k","text":"Case CASE-9 opened (not CASE-99)."}"#,
+                r#"{"id":"SL-2","time":"2026-11-17T09:03Z","actor":"a","kind":"k","text":"Started."}"#,
+            ],
+        )
     }
 
     const BODY: &str = "# Title\n\n[verified: TL-1, CASE-9] Opened.\n\n[contested: O-1] Disputed.\n\nNo label here.\n\n[verified:] Empty.\n\n[restricted] See [[annex:A1]].\n\n[residual] Accepted.";

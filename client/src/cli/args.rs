@@ -9,7 +9,6 @@ use trustroom_shared::release::{Audience, Lane};
 use trustroom_shared::role::Discipline;
 
 use super::exit::EXIT_CODES_HELP;
-use crate::demo::DemoArgs;
 
 /// Help heading of the options every command takes.
 const GLOBAL: &str = "Global options";
@@ -395,6 +394,21 @@ pub enum ConfigCommand {
     Path,
     /// Print the settings in effect and where each comes from (token masked)
     Show,
+}
+
+/// Arguments of `trustroom demo` (parsed in every build; a build without
+/// the `demo` feature answers that it has no demo).
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Address to listen on (default: a free loopback port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Database URL (default: a fresh SQLite file in a temporary directory).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Print the join commands and keep serving without opening the TUI.
+    #[arg(long)]
+    pub headless: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -20,12 +20,13 @@ use trustroom_shared::release::{Audience, Lane};
 use trustroom_shared::role::Discipline;
 
 use super::args::{ObjectArgs, StatusArg};
-use super::exit::{LocalError, UsageError};
+use super::exit::UsageError;
 use super::input;
 use super::output::{self, emit};
-use super::resolve;
-use super::session::Session;
 use crate::config::ConnectSettings;
+use crate::resolve;
+use crate::session::request::closed_by_server;
+use crate::session::{LocalError, RequestError, Session};
 
 /// How long to wait for the echo of our own change (to learn e.g. `O-4`).
 const ECHO_WAIT: Duration = Duration::from_secs(2);
@@ -39,7 +40,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub(super) async fn open(&self) -> anyhow::Result<Session> {
-        Session::open(&self.settings, self.timeout).await
+        Session::open(&self.settings.url, &self.settings.token, self.settings.trust(), self.timeout).await
     }
 
     /// Prints a mutating request's answer: `ok rev N …`, or its JSON.
@@ -78,7 +79,7 @@ pub async fn rooms(ctx: &Ctx) -> anyhow::Result<()> {
 
 pub async fn show(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let snapshot = s.join(room).await?;
     if ctx.json {
         emit(&output::json_pretty(&snapshot)?)?;
@@ -90,7 +91,7 @@ pub async fn show(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
 
 pub async fn readiness(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let snapshot = s.join(room).await?;
     // The server's record: it has the annex-boundary checks a client cannot run.
     let record: Readiness = s.call_as(Request::Readiness { room }).await.context("reading the readiness record")?;
@@ -114,7 +115,7 @@ pub async fn section_add(
         None => String::new(),
     };
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let after = match after {
         Some(name) => {
             let snapshot = s.join(room).await?;
@@ -131,7 +132,7 @@ pub async fn section_add(
 /// Sends the edit turning the section's body at the joined revision into `new_body`.
 async fn edit_to(ctx: &Ctx, room: &str, section: &str, new_body: impl FnOnce(&str) -> String) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let snapshot = s.join(room).await?;
     let target = resolve::section(&snapshot.state, section)?;
     let new = new_body(&target.body);
@@ -167,7 +168,7 @@ pub async fn section_append(ctx: &Ctx, room: &str, section: &str, text: &str, pa
 pub async fn object(ctx: &Ctx, args: &ObjectArgs) -> anyhow::Result<()> {
     let text = input::message(&args.text).await?;
     let mut s = ctx.open().await?;
-    let room = s.room_id(&args.room).await?;
+    let room = resolve::room_id(&mut s, &args.room).await?;
     let snapshot = s.join(room).await?;
     let section = resolve::section(&snapshot.state, &args.section)?;
     let statement = match args.statement {
@@ -204,7 +205,7 @@ async fn objection_id(s: &mut Session, room: RoomId, name: &str) -> anyhow::Resu
 pub async fn reply(ctx: &Ctx, room: &str, objection: &str, text: &str) -> anyhow::Result<()> {
     let text = input::message(text).await?;
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let objection = objection_id(&mut s, room, objection).await?;
     let request = Request::Reply { room, objection, text, seq: s.seq() };
     let result = s.call(request).await.context("replying")?;
@@ -224,7 +225,7 @@ pub async fn objection_status(
         return Err(UsageError("accepted-residual needs --rationale \"why it may ship unresolved\"".into()).into());
     }
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let objection = objection_id(&mut s, room, objection).await?;
     let request = Request::SetObjectionStatus { room, objection, status, rationale, seq: s.seq() };
     let result = s.call(request).await.with_context(|| format!("marking the objection {status}"))?;
@@ -233,7 +234,7 @@ pub async fn objection_status(
 
 pub async fn annex_view(ctx: &Ctx, room: &str, annex: &str) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let annex = match annex.trim().parse::<AnnexId>() {
         Ok(id) => id,
         Err(_) => {
@@ -262,7 +263,7 @@ pub enum Decision {
 
 pub async fn decide(ctx: &Ctx, room: &str, decision: Decision) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let (request, state, what) = match decision {
         Decision::Hold(reason) => (Request::Hold { room, reason }, "HELD", "holding"),
         Decision::Ready => (Request::MarkReady { room }, "READY", "marking ready"),
@@ -296,7 +297,7 @@ pub async fn policy(
     clear: bool,
 ) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let snapshot = s.join(room).await?;
     if members.is_empty() && disciplines.is_empty() && !clear {
         if ctx.json {
@@ -331,7 +332,7 @@ pub async fn cosign(
     expected: Option<&str>,
 ) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let snapshot = s.join(room).await?;
     let hash = snapshot.content_hash.clone();
     if let Some(want) = expected.map(str::trim).filter(|w| !w.is_empty())
@@ -368,7 +369,7 @@ pub async fn export(
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let result: ExportResult =
         s.call_as(Request::Export { room, revision, format }).await.context("exporting the room")?;
     match out {
@@ -400,7 +401,7 @@ pub async fn export(
 /// `manifests`: the release history.
 pub async fn manifests(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let result: ManifestsResult = s.call_as(Request::Manifests { room }).await.context("reading the manifests")?;
     if ctx.json {
         emit(&output::json_pretty(&result)?)?;
@@ -412,18 +413,18 @@ pub async fn manifests(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
 
 pub async fn watch(ctx: &Ctx, room: &str, since: Option<u64>) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(room).await?;
+    let room = resolve::room_id(&mut s, room).await?;
     let mut joined = s.start_join(room, since).await?;
     let mut join_answered = false;
-    let mut closing: Option<(trustroom_shared::protocol::ErrorCode, String)> = None;
+    let mut closing: Option<RequestError> = None;
     let mut terminate = Terminate::new()?;
     loop {
         tokio::select! {
             frame = s.pushed.recv() => {
                 let Some(frame) = frame else {
                     return Err(match closing {
-                        Some((code, reason)) => LocalError::new(code, format!("the server closed the connection: {reason}")).into(),
-                        None => anyhow::Error::new(crate::session::RequestError::Disconnected).context("watching the room"),
+                        Some(closed) => anyhow::Error::new(closed),
+                        None => anyhow::Error::new(RequestError::Disconnected).context("watching the room"),
                     });
                 };
                 if matches!(frame, ServerFrame::Pong) {
@@ -431,7 +432,7 @@ pub async fn watch(ctx: &Ctx, room: &str, since: Option<u64>) -> anyhow::Result<
                 }
                 emit(&serde_json::to_string(&frame)?)?;
                 match frame {
-                    ServerFrame::Closing { code, reason } => closing = Some((code, reason)),
+                    ServerFrame::Closing { code, reason } => closing = Some(closed_by_server(code, &reason)),
                     ServerFrame::Removed { room: r, reason } if r == room => {
                         return Err(LocalError::not_found(format!("no longer a member of the room (server said: {reason})")).into());
                     }
@@ -443,7 +444,7 @@ pub async fn watch(ctx: &Ctx, room: &str, since: Option<u64>) -> anyhow::Result<
                 match answer {
                     Ok(Ok(_)) => tracing::debug!("joined"),
                     Ok(Err(e)) => return Err(anyhow::Error::new(e).context("joining the room")),
-                    Err(_) => return Err(anyhow::Error::new(crate::session::RequestError::Disconnected).context("joining the room")),
+                    Err(_) => return Err(anyhow::Error::new(RequestError::Disconnected).context("joining the room")),
                 }
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use trustroom_shared::protocol::ErrorCode;
 
 use crate::config::ConfigError;
-use crate::session::{ConnectError, RequestError};
+use crate::session::{ConnectError, LocalError, RequestError};
 
 /// The exit-code table, shown after `trustroom --help` and in docs/cli.md.
 pub const EXIT_CODES_HELP: &str = "\
@@ -34,29 +34,6 @@ Environment:
   TRUSTROOM_CA_FILE  CA certificates trusted for wss:// (like --ca-file)
   TRUSTROOM_TIMEOUT  seconds to wait for the server (like --timeout)
   RUST_LOG           log filter for stderr logging (like -v)";
-
-/// A failure found by the client itself, reported with a server error code
-/// so scripts see one vocabulary (e.g. an unknown section title is `not_found`).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct LocalError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl LocalError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
-    }
-
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::NotFound, message)
-    }
-
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Invalid, message)
-    }
-}
 
 /// A command-line usage problem found after parsing (exit 2).
 #[derive(Debug, Clone, thiserror::Error)]

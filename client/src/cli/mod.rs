@@ -1,9 +1,10 @@
 //! The scriptable command line: parse, resolve settings, dispatch.
 //!
 //! - `args`: the commands and their help (clap derive)
-//! - `session`: one connection per command (timeouts, `seq`, join)
-//! - `resolve`: room/section/objection/annex names to ids
-//! - `commands`: what each command does
+//! - `commands`: what each command does, each on one connection of the
+//!   session layer ([`crate::session::Session`]: timeouts, `seq`, join),
+//!   naming rooms, sections, objections and annexes through
+//!   [`crate::resolve`]
 //! - `input`: text from arguments, files and stdin
 //! - `output`: what gets printed
 //! - `exit`: error messages and exit codes
@@ -14,8 +15,6 @@ pub mod commands;
 pub mod exit;
 pub mod input;
 pub mod output;
-pub mod resolve;
-pub mod session;
 pub mod suggest;
 
 use std::io::IsTerminal;
@@ -56,10 +55,17 @@ fn layered(g: &Globals) -> anyhow::Result<(Layered, String)> {
     Ok((config::layer(&flags, &env, file.as_ref(), profile), path))
 }
 
-fn timeout(secs: f64) -> anyhow::Result<Duration> {
+/// What `trustroom demo` answers in a build without the `demo` feature.
+#[cfg(not(feature = "demo"))]
+const NO_DEMO: &str = "this build of trustroom has no demo: it was built without the `demo` cargo feature \
+    (`cargo build -p trustroom` includes it; `--no-default-features` leaves it out with the server crate); \
+    start a server with `trustroom-server serve` and connect to it instead";
+
+/// A flag's positive number of seconds (`flag` names it in the message).
+fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
     match Duration::try_from_secs_f64(secs) {
         Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(UsageError(format!("--timeout must be a positive number of seconds, not {secs}")).into()),
+        _ => Err(UsageError(format!("{flag} must be a positive number of seconds, not {secs}")).into()),
     }
 }
 
@@ -74,12 +80,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let globals = Globals { url, token, config, profile, ca_file };
     let ctx = || -> anyhow::Result<Ctx> {
         let (layered, path) = layered(&globals)?;
-        Ok(Ctx { settings: layered.require(&path)?, timeout: timeout(secs)?, json })
+        Ok(Ctx { settings: layered.require(&path)?, timeout: seconds("--timeout", secs)?, json })
     };
     match command {
         Command::Config(c) => config_command(&globals, c),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => crate::demo::run(args).await,
-        Command::Agent(args) => crate::agent::run(&ctx()?, args).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo(_) => Err(UsageError(NO_DEMO.into()).into()),
+        Command::Agent(args) => {
+            let Ctx { settings, timeout, json } = ctx()?;
+            let poll = seconds("--poll", args.poll)?;
+            crate::agent::run(crate::agent::Settings { connect: settings, timeout, json, poll }, args).await
+        }
         Command::Connect { room } => {
             let settings = ctx()?.settings;
             if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {

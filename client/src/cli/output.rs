@@ -420,7 +420,7 @@ pub fn annex_logged_note(content: &AnnexContent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::resolve::tests::state;
+    use crate::resolve::tests::state;
     use trustroom_shared::ids::{RoomId, UserId};
     use trustroom_shared::policy::capabilities;
     use trustroom_shared::role::Role;

@@ -14,10 +14,10 @@ use trustroom_shared::stats::{Outcomes, RoomStats, format_span};
 use trustroom_shared::suggestion::{Proposal, RegisterProposal, Suggestion, SuggestionStatus};
 
 use super::commands::Ctx;
-use super::exit::LocalError;
 use super::input;
 use super::output::{emit, json_pretty, name_of};
-use super::resolve;
+use crate::resolve;
+use crate::session::LocalError;
 
 #[derive(Debug, Args)]
 pub struct SuggestArgs {
@@ -90,7 +90,7 @@ pub async fn suggest(ctx: &Ctx, args: &SuggestArgs) -> anyhow::Result<()> {
     let rationale = input::message(&args.why).await?;
     let new = input::file_text(&args.file).await?;
     let mut s = ctx.open().await?;
-    let room = s.room_id(&args.room).await?;
+    let room = resolve::room_id(&mut s, &args.room).await?;
     let snapshot = s.join(room).await?;
     let section = resolve::section(&snapshot.state, &args.section)?;
     let op = TextOp::from_texts(&section.body, &new);
@@ -137,7 +137,7 @@ pub async fn suggest(ctx: &Ctx, args: &SuggestArgs) -> anyhow::Result<()> {
 
 pub async fn suggestions(ctx: &Ctx, args: &SuggestionsArgs) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(&args.room).await?;
+    let room = resolve::room_id(&mut s, &args.room).await?;
     let snapshot = s.join(room).await?;
     let result: SuggestionsResult = s.call_as(Request::Suggestions { room }).await.context("listing suggestions")?;
     if ctx.json {
@@ -254,7 +254,7 @@ pub async fn accept(ctx: &Ctx, args: &AcceptArgs) -> anyhow::Result<()> {
         None => None,
     };
     let mut s = ctx.open().await?;
-    let room = s.room_id(&args.room).await?;
+    let room = resolve::room_id(&mut s, &args.room).await?;
     let snapshot = s.join(room).await?;
     let target = suggestion(&snapshot.state, &args.suggestion)?;
     for f in &target.flags {
@@ -275,7 +275,7 @@ pub async fn accept(ctx: &Ctx, args: &AcceptArgs) -> anyhow::Result<()> {
 pub async fn reject(ctx: &Ctx, args: &RejectArgs) -> anyhow::Result<()> {
     let reason = input::message(&args.reason).await?;
     let mut s = ctx.open().await?;
-    let room = s.room_id(&args.room).await?;
+    let room = resolve::room_id(&mut s, &args.room).await?;
     let snapshot = s.join(room).await?;
     let target = suggestion(&snapshot.state, &args.suggestion)?;
     let code = target.code();
@@ -291,7 +291,7 @@ pub async fn reject(ctx: &Ctx, args: &RejectArgs) -> anyhow::Result<()> {
 
 pub async fn stats(ctx: &Ctx, args: &StatsArgs) -> anyhow::Result<()> {
     let mut s = ctx.open().await?;
-    let room = s.room_id(&args.room).await?;
+    let room = resolve::room_id(&mut s, &args.room).await?;
     let stats: RoomStats = s.call_as(Request::Stats { room }).await.context("reading the room's metrics")?;
     if ctx.json {
         return emit(&json_pretty(&stats)?).map_err(Into::into);

@@ -12,6 +12,9 @@
 //! - [`failover`]: asking again across server nodes until a deadline (the
 //!   one-shot CLI and the agents ride out a failover with it);
 //! - [`replica`]: the room replica and the resync rules;
+//! - [`request`]: requests and answers over one connection the caller
+//!   holds, with a timeout, following `moved` and riding out a failover
+//!   (the one-shot CLI's commands and the agents);
 //! - [`tls`]: which certificate authorities `wss://` trusts.
 //!
 //! Nothing here knows about terminals, flags or output formats.
@@ -24,6 +27,7 @@ pub mod history;
 pub mod outbox;
 pub mod pending;
 pub mod replica;
+pub mod request;
 pub mod room;
 pub mod splice;
 pub mod sync;
@@ -32,5 +36,6 @@ pub mod transport;
 
 pub use pending::RequestError;
 pub use replica::Replica;
+pub use request::{LocalError, Session};
 pub use tls::Trust;
 pub use transport::{Conn, ConnectError, Pushed};

@@ -29,7 +29,7 @@ use crate::outbox::{ConnInfo, Outbox, encode};
 use crate::room::Answer;
 use refusals::{RefusalLog, error_frame, rate_limited, request_id_hint};
 use rooms::{JoinedRooms, moved_frame, route_to_room};
-use writer::{finish_writer, linger, write_loop};
+use writer::{close_refused, finish_writer, linger, write_loop};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
@@ -92,10 +92,7 @@ pub async fn serve_connection<S>(
                 "too many connections from your address ({} open, limit {}); close one and retry",
                 over.open, over.limit
             );
-            out.close_after_queued(ErrorCode::RateLimited, reason).await;
-            drop(out);
-            finish_writer(&mut writer).await;
-            linger(&mut stream).await;
+            close_refused(out, (ErrorCode::RateLimited, reason), &mut writer, &mut stream).await;
             return;
         }
     };
@@ -149,10 +146,7 @@ pub async fn serve_connection<S>(
             if audited {
                 refusals.record("hello", &refusal).await;
             }
-            out.close_after_queued(refusal.0, refusal.1).await;
-            drop(out);
-            finish_writer(&mut writer).await;
-            linger(&mut stream).await;
+            close_refused(out, refusal, &mut writer, &mut stream).await;
             return;
         }
     };
@@ -169,10 +163,7 @@ pub async fn serve_connection<S>(
             );
             tracing::warn!(%peer, user = %user.name, "{}", refusal.1);
             refusals.record("hello", &refusal).await;
-            out.close_after_queued(refusal.0, refusal.1).await;
-            drop(out);
-            finish_writer(&mut writer).await;
-            linger(&mut stream).await;
+            close_refused(out, refusal, &mut writer, &mut stream).await;
             return;
         }
     };

@@ -10,11 +10,28 @@ use tokio_tungstenite::tungstenite::Message;
 use trustroom_shared::protocol::{ErrorCode, ServerFrame};
 
 use crate::metrics::METRICS;
-use crate::outbox::{CloseSignal, Outgoing, encode};
+use crate::outbox::{CloseSignal, Outbox, Outgoing, encode};
 
 /// How long a closing connection may take to flush its last frames and
 /// its `closing` frame before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Ends a connection refused before it was served (too many connections,
+/// a bad `hello`): the `closing` frame after what is queued, the writer
+/// given its grace to flush it, then the client's Close awaited.
+pub(super) async fn close_refused<St, E>(
+    out: Outbox,
+    (code, reason): (ErrorCode, String),
+    writer: &mut tokio::task::JoinHandle<()>,
+    stream: &mut St,
+) where
+    St: futures_util::Stream<Item = Result<Message, E>> + Unpin,
+{
+    out.close_after_queued(code, reason).await;
+    drop(out);
+    finish_writer(writer).await;
+    linger(stream).await;
+}
 
 /// After the server sent its Close: reads (and drops) what the client still
 /// sends until its Close or `CLOSE_GRACE`, as RFC 6455 asks, so unread

@@ -2,7 +2,7 @@
 //! dispatcher, check overrides, the access policy, the access history
 //! export, `view_annex`, and the room checks evaluated after every batch of
 //! changes (ending the access of members who left, automatic holds), plus
-//! the helpers the sibling files share. Each concept has its own file,
+//! the access helpers the sibling files share. Each concept has its own file,
 //! named as in `trustroom_shared::access`:
 //! - `clock.rs`: the actor's clock and timer (what is due, and when);
 //! - `grants.rs`: access requests, decisions and the grants they become;
@@ -23,18 +23,30 @@ use trustroom_shared::access::{
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::checks::{self, CheckKind, CheckOverride, CheckResult, Violation};
 use trustroom_shared::ids::{AccessRequestId, AnnexId, BreakGlassId, SectionId};
-use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, Request};
+use trustroom_shared::protocol::{AnnexContent, ErrorCode, Request};
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::role::Role;
 
-use super::requests::text_field;
+use super::requests::{Caller, ack, conflict, forbidden, invalid, text_field, to_value};
 use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
-use crate::outbox::ConnInfo;
 
 pub(super) use super::clock::Wake;
 
 /// Most annexes one request or break-glass may name.
 const MAX_ANNEXES_PER_REQUEST: usize = 32;
+
+/// An ask to read annexes, as an access request and a break-glass both
+/// send it: who asks and when, the annexes, why, for how long, and the
+/// request's idempotency stamp. Each checks it by its own rules (with
+/// [`Room::checked_annexes`] and [`Room::reason`]).
+pub(super) struct AnnexAsk {
+    pub by: UserId,
+    pub at_ms: i64,
+    pub annexes: Vec<AnnexId>,
+    pub reason: String,
+    pub duration_ms: Option<u64>,
+    pub stamp: Option<ClientStamp>,
+}
 
 /// The actor's access bookkeeping (memory only).
 pub(super) struct AccessRuntime {
@@ -64,22 +76,6 @@ impl AccessRuntime {
             redaction: Default::default(),
         }
     }
-}
-
-pub(super) fn invalid(msg: impl Into<String>) -> Refusal {
-    (ErrorCode::Invalid, msg.into())
-}
-
-pub(super) fn forbidden(msg: impl Into<String>) -> Refusal {
-    (ErrorCode::Forbidden, msg.into())
-}
-
-pub(super) fn conflict(msg: impl Into<String>) -> Refusal {
-    (ErrorCode::Conflict, msg.into())
-}
-
-pub(super) fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 pub(super) fn when(ms: i64) -> String {
@@ -292,20 +288,15 @@ impl Room {
 
     /// Handles one access-governance request (membership and the role's
     /// basic capability were checked by the caller).
-    pub(super) async fn access_request(
-        &mut self,
-        conn: &ConnInfo,
-        role: &Role,
-        request: Request,
-        stamp: Option<ClientStamp>,
-        batch: &mut Batch,
-    ) -> Answer {
-        let user = conn.user;
+    pub(super) async fn access_request(&mut self, caller: Caller<'_>, request: Request, batch: &mut Batch) -> Answer {
+        let Caller { role, stamp, .. } = caller;
+        let user = caller.user();
         let max_text = self.config.max_text_chars;
         let now = self.now();
         match request {
             Request::RequestAccess { annexes, reason, duration_ms, .. } => {
-                self.request_access(batch, user, annexes, &reason, duration_ms, stamp, now)
+                let ask = AnnexAsk { by: user, at_ms: now, annexes, reason, duration_ms, stamp };
+                self.request_access(batch, ask)
             }
             Request::WithdrawAccess { request, .. } => {
                 let r = self.request_record(request)?;
@@ -324,14 +315,8 @@ impl Room {
                     self.commit_change(batch, user, None, Change::AccessWithdrawn { request, at_ms: now }, detail)?;
                 Ok(ack(rev, Some(request.to_string())))
             }
-            Request::ApproveAccess { request, note, .. } => {
-                let note = note_field(note, max_text)?;
-                self.decide_access(batch, user, request, true, note, now)
-            }
-            Request::DenyAccess { request, note, .. } => {
-                let note = note_field(note, max_text)?;
-                self.decide_access(batch, user, request, false, note, now)
-            }
+            Request::ApproveAccess { request, note, .. } => self.decide_access(batch, user, request, true, note, now),
+            Request::DenyAccess { request, note, .. } => self.decide_access(batch, user, request, false, note, now),
             Request::RevokeGrant { grant, note, .. } => {
                 if *role != Role::Owner {
                     return Err(forbidden("only an owner may revoke a grant"));
@@ -350,7 +335,8 @@ impl Room {
                 Ok(ack(rev, Some(grant.to_string())))
             }
             Request::BreakGlass { annexes, reason, duration_ms, .. } => {
-                self.invoke_break_glass(batch, user, annexes, &reason, duration_ms, stamp, now)
+                let ask = AnnexAsk { by: user, at_ms: now, annexes, reason, duration_ms, stamp };
+                self.invoke_break_glass(batch, ask)
             }
             Request::EndBreakGlass { invocation, .. } => {
                 let Some(bg) = self.state.access.break_glass.get(&invocation) else {
@@ -371,11 +357,9 @@ impl Room {
             }
             Request::ViewPromotion { promotion, .. } => self.view_promotion(batch, user, promotion),
             Request::ApprovePromotion { promotion, note, .. } => {
-                let note = note_field(note, max_text)?;
                 self.decide_promotion(batch, user, promotion, true, note, now)
             }
             Request::DenyPromotion { promotion, note, .. } => {
-                let note = note_field(note, max_text)?;
                 self.decide_promotion(batch, user, promotion, false, note, now)
             }
             Request::OverrideCheck { check, rationale, .. } => {
@@ -457,12 +441,7 @@ impl Room {
                     ));
                 }
                 let format = format.map(|f| text_field("format", &f, 20, false)).transpose()?;
-                let mut chain = self
-                    .store
-                    .audit_chain(&self.id.to_string())
-                    .await
-                    .map_err(|e| (ErrorCode::Unavailable, format!("cannot read the audit log right now: {e}")))?;
-                chain.extend(batch.commit.audit.iter().cloned());
+                let chain = self.audit_chain_through(batch).await?;
                 let names: HashMap<String, String> =
                     self.state.members.values().map(|m| (m.user.to_string(), m.name.clone())).collect();
                 let entries = trustroom_shared::access_history::history(&chain, |id| match id {
@@ -477,6 +456,8 @@ impl Room {
         }
     }
 
+    /// The annexes an access request or a break-glass names: each once,
+    /// at least one, at most [`MAX_ANNEXES_PER_REQUEST`], all in the room.
     pub(super) fn checked_annexes(&self, annexes: Vec<AnnexId>) -> Result<Vec<AnnexId>, Refusal> {
         let mut out: Vec<AnnexId> = Vec::new();
         for a in annexes {
@@ -502,10 +483,7 @@ impl Room {
     }
 }
 
-fn note_field(note: Option<String>, max: usize) -> Result<Option<String>, Refusal> {
+/// A decision's optional note, checked: empty is no note.
+pub(super) fn note_field(note: Option<String>, max: usize) -> Result<Option<String>, Refusal> {
     Ok(note.map(|n| text_field("note", &n, max, false)).transpose()?.filter(|n| !n.trim().is_empty()))
-}
-
-pub(super) fn ack(revision: u64, created: Option<String>) -> Value {
-    to_value(&Ack { revision, duplicate: false, created })
 }

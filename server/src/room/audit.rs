@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use trustroom_shared::audit::{AuditEntry, next_entry};
+use trustroom_shared::protocol::ErrorCode;
 use trustroom_shared::{RoomId, UserId};
 
 use super::{Answer, Batch, Refusal, Room};
@@ -127,6 +128,19 @@ impl Room {
             detail,
         );
         batch.commit.audit.push(entry);
+    }
+
+    /// The room's audit chain as stored, followed by the entries this batch
+    /// will commit: the log as a reader sees it once the batch is stored
+    /// (the access history export, the room's metrics).
+    pub(super) async fn audit_chain_through(&self, batch: &Batch) -> Result<Vec<AuditEntry>, Refusal> {
+        let mut chain = self
+            .store
+            .audit_chain(&self.id.to_string())
+            .await
+            .map_err(|e| (ErrorCode::Unavailable, format!("cannot read the audit log right now: {e}")))?;
+        chain.extend(batch.commit.audit.iter().cloned());
+        Ok(chain)
     }
 
     /// Records a refusal in the audit log and returns it.

@@ -4,13 +4,14 @@
 use serde_json::json;
 use trustroom_shared::UserId;
 use trustroom_shared::access::{self as acc, AccessPolicyUpdate, BreakGlass, BreakGlassResult, Ended};
-use trustroom_shared::change::{Change, ClientStamp};
-use trustroom_shared::ids::{AnnexId, BreakGlassId, ObjectionId};
+use trustroom_shared::change::Change;
+use trustroom_shared::ids::{BreakGlassId, ObjectionId};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::protocol::ErrorCode;
 use trustroom_shared::role::Role;
 
-use super::access::{conflict, forbidden, invalid, to_value, when};
+use super::access::{AnnexAsk, when};
+use super::requests::{conflict, forbidden, invalid, to_value};
 use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
 
 impl Room {
@@ -77,23 +78,14 @@ impl Room {
         None
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn invoke_break_glass(
-        &mut self,
-        batch: &mut Batch,
-        user: UserId,
-        annexes: Vec<AnnexId>,
-        reason: &str,
-        duration_ms: Option<u64>,
-        stamp: Option<ClientStamp>,
-        now: i64,
-    ) -> Answer {
+    pub(super) fn invoke_break_glass(&mut self, batch: &mut Batch, ask: AnnexAsk) -> Answer {
+        let AnnexAsk { by: user, at_ms: now, annexes, reason, duration_ms, stamp } = ask;
         if !self.state.access.policy.break_glass.contains(&user) {
             return Err(forbidden("you are not on this room's break-glass list; ask an owner for access instead"));
         }
         let duration = acc::break_glass_duration(duration_ms).map_err(invalid)?;
         let annexes = self.checked_annexes(annexes)?;
-        let reason = self.reason(reason)?;
+        let reason = self.reason(&reason)?;
         if let Some(active) = acc::active_break_glass(&self.state).find(|b| b.user == user) {
             return Err(conflict(format!(
                 "{} is active until {}; break-glass is not renewable (a new invocation after it ends is a new event)",

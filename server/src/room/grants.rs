@@ -7,11 +7,12 @@ use trustroom_shared::access::{
     self as acc, AccessRequest, AccessScope, DecideRefusal, Decided, EndCause, Ended, Fold, FoldInto,
     RequestAccessResult, RequestOutcome, RequestStatus, Via,
 };
-use trustroom_shared::change::{Change, ClientStamp};
-use trustroom_shared::ids::{AccessRequestId, AnnexId};
+use trustroom_shared::change::Change;
+use trustroom_shared::ids::AccessRequestId;
 use trustroom_shared::protocol::ErrorCode;
 
-use super::access::{ack, conflict, forbidden, invalid, to_value};
+use super::access::{AnnexAsk, note_field};
+use super::requests::{ack, conflict, forbidden, invalid, to_value};
 use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
 
 impl Room {
@@ -47,19 +48,10 @@ impl Room {
             .ok_or_else(|| (ErrorCode::NotFound, format!("access request {id} not found")))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn request_access(
-        &mut self,
-        batch: &mut Batch,
-        user: UserId,
-        annexes: Vec<AnnexId>,
-        reason: &str,
-        duration_ms: Option<u64>,
-        stamp: Option<ClientStamp>,
-        now: i64,
-    ) -> Answer {
+    pub(super) fn request_access(&mut self, batch: &mut Batch, ask: AnnexAsk) -> Answer {
+        let AnnexAsk { by: user, at_ms: now, annexes, reason, duration_ms, stamp } = ask;
         let annexes = self.checked_annexes(annexes)?;
-        let reason = self.reason(reason)?;
+        let reason = self.reason(&reason)?;
         let duration = acc::grant_duration(&self.state.access.policy, duration_ms).map_err(invalid)?;
         for a in &annexes {
             if acc::access_via(&self.state, user, *a, Some(now)) == Some(Via::NeedToKnow) {
@@ -153,6 +145,7 @@ impl Room {
         note: Option<String>,
         now: i64,
     ) -> Answer {
+        let note = note_field(note, self.config.max_text_chars)?;
         let r = self.request_record(request)?;
         match acc::may_decide(&self.state, user, r.requester) {
             Ok(()) => {}

@@ -12,7 +12,8 @@ use trustroom_shared::ids::{AnnexId, PromotionId, SectionId};
 use trustroom_shared::ot::{TextOp, normalize_newlines};
 use trustroom_shared::protocol::ErrorCode;
 
-use super::access::{conflict, forbidden, invalid, to_value};
+use super::access::note_field;
+use super::requests::{conflict, forbidden, invalid, to_value};
 use super::{Answer, Batch, Room};
 
 impl Room {
@@ -134,6 +135,7 @@ impl Room {
         note: Option<String>,
         now: i64,
     ) -> Answer {
+        let note = note_field(note, self.config.max_text_chars)?;
         let Some(p) = self.state.access.promotions.get(&promotion).cloned() else {
             return Err((ErrorCode::NotFound, format!("promotion {promotion} not found")));
         };

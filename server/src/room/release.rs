@@ -22,7 +22,7 @@ use trustroom_shared::release::{
 use trustroom_shared::role::Role;
 use trustroom_shared::room::RoomState;
 
-use super::requests::{ack, text_field};
+use super::requests::{Caller, ack, text_field, to_value};
 use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
 use crate::clock::now_ms;
 use crate::export::{manifest_for, render, state_at};
@@ -33,10 +33,6 @@ const MAX_POLICY_MEMBERS: usize = 50;
 
 fn unavailable(what: &str, e: impl std::fmt::Display) -> Refusal {
     (ErrorCode::Unavailable, format!("cannot {what} right now: {e}"))
-}
-
-fn value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 impl Room {
@@ -165,7 +161,7 @@ impl Room {
         let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
         let event = sign_event(&manifest_hash, at_ms, rev, head, key.signing());
         batch.commit.manifests.push(ManifestRecord { manifest, event });
-        Ok(value(&ReleaseAck {
+        Ok(to_value(&ReleaseAck {
             revision: rev,
             duplicate: false,
             created: Some(manifest_hash.clone()),
@@ -198,16 +194,11 @@ impl Room {
 
     /// The release workflow's other requests: readiness, policy, co-sign,
     /// export, manifest history.
-    pub(super) async fn release_request(
-        &mut self,
-        batch: &mut Batch,
-        user: UserId,
-        role: &Role,
-        request: Request,
-        stamp: Option<trustroom_shared::change::ClientStamp>,
-    ) -> Answer {
+    pub(super) async fn release_request(&mut self, caller: Caller<'_>, request: Request, batch: &mut Batch) -> Answer {
+        let Caller { role, stamp, .. } = caller;
+        let user = caller.user();
         match request {
-            Request::Readiness { .. } => Ok(value(&readiness(&self.state))),
+            Request::Readiness { .. } => Ok(to_value(&readiness(&self.state))),
             Request::SetReleasePolicy { members, disciplines, .. } => {
                 if members.len() > MAX_POLICY_MEMBERS {
                     return Err((ErrorCode::TooLarge, format!("a policy names at most {MAX_POLICY_MEMBERS} members")));
@@ -299,7 +290,7 @@ impl Room {
             Request::Manifests { .. } => {
                 let key = server_key(&self.store).await.map_err(|e| unavailable("read the signing key", e))?;
                 let manifests = self.manifest_history(batch).await?;
-                Ok(value(&ManifestsResult { public_key: key.public_hex(), manifests }))
+                Ok(to_value(&ManifestsResult { public_key: key.public_hex(), manifests }))
             }
             Request::Export { revision, format, .. } => {
                 let state = match revision {
@@ -339,7 +330,7 @@ impl Room {
                 let result = render(&state, manifest_for(&manifests, &state), format, &log);
                 let detail = export_detail(&result);
                 self.audit(batch, &user.to_string(), "export", detail);
-                Ok(value(&result))
+                Ok(to_value(&result))
             }
             _ => Err((ErrorCode::Invalid, "not a release request".into())),
         }

@@ -43,12 +43,42 @@ pub(super) fn validated_op(wire: Vec<WireComponent>, config: &ServerConfig) -> R
     Ok(op)
 }
 
-pub(super) fn ack(revision: u64, created: Option<String>) -> Value {
-    serde_json::to_value(Ack { revision, duplicate: false, created }).unwrap_or(Value::Null)
+/// Who sent a request, as every handler needs it: the member's
+/// connection, their role in the room (checked against the request table
+/// before any handler runs) and the request's idempotency stamp.
+#[derive(Clone, Copy)]
+pub(super) struct Caller<'a> {
+    pub conn: &'a ConnInfo,
+    pub role: &'a Role,
+    pub stamp: Option<ClientStamp>,
 }
 
-fn invalid(msg: impl Into<String>) -> Refusal {
+impl Caller<'_> {
+    pub(super) fn user(&self) -> UserId {
+        self.conn.user
+    }
+}
+
+/// The answer to an applied change: its revision and what it created.
+pub(super) fn ack(revision: u64, created: Option<String>) -> Value {
+    to_value(&Ack { revision, duplicate: false, created })
+}
+
+/// A result as the `ok` answer's value.
+pub(super) fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+pub(super) fn invalid(msg: impl Into<String>) -> Refusal {
     (ErrorCode::Invalid, msg.into())
+}
+
+pub(super) fn forbidden(msg: impl Into<String>) -> Refusal {
+    (ErrorCode::Forbidden, msg.into())
+}
+
+pub(super) fn conflict(msg: impl Into<String>) -> Refusal {
+    (ErrorCode::Conflict, msg.into())
 }
 
 /// Checks a free text field: trimmed non-empty (when required) and within
@@ -90,7 +120,7 @@ impl Room {
                 Err(_) => None,
             },
         };
-        serde_json::to_value(Ack { revision, duplicate: true, created }).unwrap_or(Value::Null)
+        to_value(&Ack { revision, duplicate: true, created })
     }
 
     /// Handles one request from a connection. What the request needs comes
@@ -143,8 +173,7 @@ impl Room {
                 batch.commit.revisions.iter().find(|r| r.client == Some(ClientStamp { client: conn.client, seq }))
             {
                 let created = created_id(&rev.change);
-                return Ok(serde_json::to_value(Ack { revision: rev.revision, duplicate: true, created })
-                    .unwrap_or(Value::Null));
+                return Ok(to_value(&Ack { revision: rev.revision, duplicate: true, created }));
             }
         }
         // The ingress gate: no free-text field may carry an annex's
@@ -153,7 +182,8 @@ impl Room {
             return self.refuse(batch, user, what, refusal);
         }
         let stamp = request.seq().map(|seq| ClientStamp { client: conn.client, seq });
-        let result = self.dispatch(conn, &member.role, request, stamp, batch).await;
+        let caller = Caller { conn, role: &member.role, stamp };
+        let result = self.dispatch(caller, request, batch).await;
         match result {
             Ok(v) => {
                 if spec.mutates {
@@ -165,14 +195,8 @@ impl Room {
         }
     }
 
-    async fn dispatch(
-        &mut self,
-        conn: &ConnInfo,
-        role: &Role,
-        request: Request,
-        stamp: Option<ClientStamp>,
-        batch: &mut Batch,
-    ) -> Answer {
+    async fn dispatch(&mut self, caller: Caller<'_>, request: Request, batch: &mut Batch) -> Answer {
+        let Caller { conn, role, stamp } = caller;
         let user = conn.user;
         let max_text = self.config.max_text_chars;
         match request {
@@ -311,7 +335,7 @@ impl Room {
             | Request::SetReleasePolicy { .. }
             | Request::Cosign { .. }
             | Request::Export { .. }
-            | Request::Manifests { .. }) => self.release_request(batch, user, role, request, stamp).await,
+            | Request::Manifests { .. }) => self.release_request(caller, request, batch).await,
             request @ (Request::RequestAccess { .. }
             | Request::WithdrawAccess { .. }
             | Request::ApproveAccess { .. }
@@ -325,7 +349,7 @@ impl Room {
             | Request::DenyPromotion { .. }
             | Request::OverrideCheck { .. }
             | Request::SetAccessPolicy { .. }
-            | Request::AccessHistory { .. }) => self.access_request(conn, role, request, stamp, batch).await,
+            | Request::AccessHistory { .. }) => self.access_request(caller, request, batch).await,
             request @ (Request::Suggest { .. }
             | Request::SuggestRegister { .. }
             | Request::AcceptSuggestion { .. }
@@ -334,7 +358,7 @@ impl Room {
             | Request::Suggestions { .. }
             | Request::SetSuggestionAcceptors { .. }
             | Request::SetBoundaryRules { .. }
-            | Request::Stats { .. }) => self.suggestion_request(user, role, request, stamp, batch).await,
+            | Request::Stats { .. }) => self.suggestion_request(caller, request, batch).await,
             Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::Ping => {
                 Err(invalid("this request is not handled by a room"))
             }

@@ -8,7 +8,8 @@ use trustroom_shared::change::Change;
 use trustroom_shared::ids::AnnexId;
 use trustroom_shared::restricted::{Matcher, Redaction};
 
-use super::access::{to_value, when};
+use super::access::when;
+use super::requests::to_value;
 use super::{ADMIN_ACTOR, Batch, Room};
 
 impl Room {

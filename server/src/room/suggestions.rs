@@ -16,21 +16,8 @@ use trustroom_shared::suggestion::{
     self as sg, Amendment, Decision, Proposal, RegisterProposal, Suggestion, SuggestionStatus,
 };
 
-use super::requests::text_field;
+use super::requests::{Caller, forbidden, invalid, text_field, to_value};
 use super::{Answer, Batch, Refusal, Room};
-
-/// The audit name of a suggestion request.
-fn invalid(msg: impl Into<String>) -> Refusal {
-    (ErrorCode::Invalid, msg.into())
-}
-
-fn forbidden(msg: impl Into<String>) -> Refusal {
-    (ErrorCode::Forbidden, msg.into())
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
 
 /// Checks evidence references: at most [`sg::MAX_EVIDENCE`], each a short
 /// token without whitespace or control characters.
@@ -90,12 +77,12 @@ impl Room {
 
     pub(super) async fn suggestion_request(
         &mut self,
-        user: UserId,
-        role: &Role,
+        caller: Caller<'_>,
         request: Request,
-        stamp: Option<ClientStamp>,
         batch: &mut Batch,
     ) -> Answer {
+        let Caller { role, stamp, .. } = caller;
+        let user = caller.user();
         match request {
             Request::Suggest { section, base, op, rationale, evidence, .. } => {
                 let rationale = text_field("rationale", &rationale, sg::MAX_RATIONALE_CHARS, true)?;
@@ -508,12 +495,7 @@ impl Room {
             .map_err(|e| (ErrorCode::Unavailable, format!("cannot read the revision log right now: {e}")))?;
         let stored = log.last().map_or(0, |r| r.revision);
         log.extend(batch.commit.revisions.iter().filter(|r| r.revision > stored).cloned());
-        let mut chain = self
-            .store
-            .audit_chain(&self.id.to_string())
-            .await
-            .map_err(|e| (ErrorCode::Unavailable, format!("cannot read the audit log right now: {e}")))?;
-        chain.extend(batch.commit.audit.iter().cloned());
+        let chain = self.audit_chain_through(batch).await?;
         let views = chain.iter().filter(|e| e.kind == "annex.view").count() as u64;
         let stats = trustroom_shared::stats::compute(&self.state, &log, Some(views));
         Ok(to_value(&stats))

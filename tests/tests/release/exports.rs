@@ -223,27 +223,9 @@ pub(crate) fn normalize(text: &str) -> String {
     out
 }
 
-pub(crate) fn check_golden(name: &str, actual: &str) -> Result<()> {
-    let path = golden_dir().join(name);
-    let normalized = normalize(actual);
-    if std::env::var_os("TRUSTROOM_BLESS").is_some() {
-        std::fs::create_dir_all(golden_dir())?;
-        std::fs::write(&path, &normalized)?;
-        eprintln!("blessed {}", path.display());
-        return Ok(());
-    }
-    let expected = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {} (run with TRUSTROOM_BLESS=1 to create it)", path.display()))?;
-    if expected != normalized {
-        let line = expected.lines().zip(normalized.lines()).position(|(a, b)| a != b).unwrap_or(0);
-        bail!(
-            "{name} differs from the golden file at line {}:\n  golden: {:?}\n  actual: {:?}\n(run with TRUSTROOM_BLESS=1 to accept)",
-            line + 1,
-            expected.lines().nth(line).unwrap_or(""),
-            normalized.lines().nth(line).unwrap_or("")
-        );
-    }
-    Ok(())
+/// An export, normalized, against `tests/golden/release/NAME`.
+pub(crate) fn check_export(name: &str, actual: &str) -> Result<()> {
+    trustroom_e2e::check_golden(&golden_dir().join(name), &normalize(actual))
 }
 
 #[test]
@@ -262,8 +244,8 @@ async fn golden_exports_of_the_demo_room() -> Result<()> {
     let server = TestServer::start().await?;
     let room = server.room();
     let (mut owner, _) = server.joined("owner").await?;
-    check_golden("demo_export.json", &text(&export(&mut owner, &room, None, "json").await?))?;
-    check_golden("demo_export.md", &text(&export(&mut owner, &room, None, "markdown").await?))?;
+    check_export("demo_export.json", &text(&export(&mut owner, &room, None, "json").await?))?;
+    check_export("demo_export.md", &text(&export(&mut owner, &room, None, "markdown").await?))?;
     Ok(())
 }
 

@@ -30,7 +30,7 @@ mod packet;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 use trustroom_e2e::{TestServer, WsClient, client_bin, run_process, server_bin};
 use trustroom_server::admin::{NewAnnex, RoomBuilder, build_annex};
@@ -39,26 +39,12 @@ use trustroom_shared::change::Change;
 use trustroom_shared::ids::SectionId;
 use trustroom_shared::manifest::verify_bundle;
 use trustroom_shared::ot::TextOp;
-use trustroom_shared::role::{AgentRole, Discipline, Role};
 use trustroom_shared::room::Member;
 
 const PATTERN: &str = "acct-4471-NWF";
 const CLEAN: &str = "# Summary\n\n\
 [verified: CASE-88412, SL-0091] A support session displayed a second tenant's customer list.\n\n\
 [restricted] The tenants are identified in [[annex:A1]].";
-
-fn role_of(label: &str) -> Role {
-    match label {
-        "owner" => Role::Owner,
-        "reviewer/privacy" => Role::Reviewer { discipline: Discipline::Privacy },
-        "reviewer/legal" => Role::Reviewer { discipline: Discipline::Legal },
-        "reviewer/support-engineering" => Role::Reviewer { discipline: Discipline::SupportEngineering },
-        "reviewer/support-trust" => Role::Reviewer { discipline: Discipline::SupportTrust },
-        "agent/chronology" => Role::Agent { agent_role: AgentRole::Chronology },
-        "agent/trace-keeper" => Role::Agent { agent_role: AgentRole::TraceKeeper },
-        _ => Role::Observer,
-    }
-}
 
 /// A second room with the demo's members, one clean section and one annex:
 /// nothing blocks its release. Written directly (no actor runs for it yet).
@@ -67,7 +53,7 @@ async fn clean_room(server: &TestServer) -> Result<String> {
     for m in &server.seed.members {
         b.change(
             ADMIN_ACTOR,
-            Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: role_of(&m.role) } },
+            Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: m.role.parse()? } },
         )?;
     }
     let owner = server.member("owner").user;

@@ -27,15 +27,11 @@ use trustroom_shared::room::RoomState;
 use trustroom_shared::view::Snapshot;
 
 use super::commands::Ctx;
-use super::exit::{LocalError, UsageError};
+use super::exit::UsageError;
 use super::input;
 use super::output::{emit, name_of};
-use super::resolve;
-use super::session::Session;
-
-async fn open(ctx: &Ctx) -> anyhow::Result<Session> {
-    Session::open(&ctx.settings, ctx.timeout).await
-}
+use crate::resolve;
+use crate::session::{LocalError, Session};
 
 fn duration_arg(flag: &str, text: Option<&str>) -> anyhow::Result<Option<u64>> {
     text.map(|t| parse_duration(t).map_err(|e| UsageError(format!("{flag}: {e}")).into())).transpose()
@@ -62,7 +58,7 @@ async fn locate(
     what: &str,
 ) -> anyhow::Result<(RoomId, Snapshot)> {
     if let Some(room) = room {
-        let id = s.room_id(room).await?;
+        let id = resolve::room_id(s, room).await?;
         let snap = s.join(id).await?;
         if !found(&snap.state, name) {
             return Err(LocalError::not_found(format!("no {what} {name:?} in this room")).into());
@@ -104,8 +100,8 @@ pub async fn access(ctx: &Ctx, command: AccessCommand) -> anyhow::Result<()> {
     match command {
         AccessCommand::Request { room, annexes, reason, duration } => {
             let duration_ms = duration_arg("--for", duration.as_deref())?;
-            let mut s = open(ctx).await?;
-            let room = s.room_id(&room).await?;
+            let mut s = ctx.open().await?;
+            let room = resolve::room_id(&mut s, &room).await?;
             let snap = s.join(room).await?;
             let annexes = annex_ids(&snap.state, &annexes)?;
             let seq = s.seq();
@@ -133,8 +129,8 @@ pub async fn access(ctx: &Ctx, command: AccessCommand) -> anyhow::Result<()> {
             print_value(ctx, &v, out)
         }
         AccessCommand::List { room } => {
-            let mut s = open(ctx).await?;
-            let room = s.room_id(&room).await?;
+            let mut s = ctx.open().await?;
+            let room = resolve::room_id(&mut s, &room).await?;
             let snap = s.join(room).await?;
             if ctx.json {
                 emit(&serde_json::to_string_pretty(&snap.state.access)?)?;
@@ -146,7 +142,7 @@ pub async fn access(ctx: &Ctx, command: AccessCommand) -> anyhow::Result<()> {
         AccessCommand::Approve { request, room, note } => decide(ctx, &request, room.as_deref(), note, true).await,
         AccessCommand::Deny { request, room, note } => decide(ctx, &request, room.as_deref(), note, false).await,
         AccessCommand::Withdraw { request, room } => {
-            let mut s = open(ctx).await?;
+            let mut s = ctx.open().await?;
             let (room, snap) =
                 locate(&mut s, room.as_deref(), &request, |st, n| request_in(st, n).is_some(), "request").await?;
             let r = request_in(&snap.state, &request).context("request")?;
@@ -154,7 +150,7 @@ pub async fn access(ctx: &Ctx, command: AccessCommand) -> anyhow::Result<()> {
             print_value(ctx, &v, format!("ok rev {} {} WITHDRAWN", revision(&v), r.code()))
         }
         AccessCommand::Revoke { grant, room, note } => {
-            let mut s = open(ctx).await?;
+            let mut s = ctx.open().await?;
             let (room, snap) =
                 locate(&mut s, room.as_deref(), &grant, |st, n| request_in(st, n).is_some(), "grant").await?;
             let r = request_in(&snap.state, &grant).context("grant")?;
@@ -162,8 +158,8 @@ pub async fn access(ctx: &Ctx, command: AccessCommand) -> anyhow::Result<()> {
             print_value(ctx, &v, format!("ok rev {} {} REVOKED", revision(&v), r.code()))
         }
         AccessCommand::History { room, format } => {
-            let mut s = open(ctx).await?;
-            let room = s.room_id(&room).await?;
+            let mut s = ctx.open().await?;
+            let room = resolve::room_id(&mut s, &room).await?;
             let name = match format {
                 HistoryFormat::Jsonl => "jsonl",
                 HistoryFormat::Csv => "csv",
@@ -191,7 +187,7 @@ async fn decide(
     note: Option<String>,
     approve: bool,
 ) -> anyhow::Result<()> {
-    let mut s = open(ctx).await?;
+    let mut s = ctx.open().await?;
     let (room, snap) = locate(&mut s, room, request, |st, n| request_in(st, n).is_some(), "request").await?;
     let r = request_in(&snap.state, request).context("request")?;
     let call = if approve {
@@ -214,8 +210,8 @@ async fn decide(
 }
 
 async fn policy(ctx: &Ctx, args: PolicyArgs) -> anyhow::Result<()> {
-    let mut s = open(ctx).await?;
-    let room = s.room_id(&args.room).await?;
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, &args.room).await?;
     let snap = s.join(room).await?;
     let state = &snap.state;
     let names = |list: &[String]| -> anyhow::Result<Vec<UserId>> { list.iter().map(|n| member_id(state, n)).collect() };
@@ -417,8 +413,8 @@ pub fn checks_text(state: &RoomState) -> String {
 }
 
 pub async fn break_glass(ctx: &Ctx, args: BreakGlassArgs) -> anyhow::Result<()> {
-    let mut s = open(ctx).await?;
-    let room = s.room_id(&args.room).await?;
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, &args.room).await?;
     let snap = s.join(room).await?;
     if let Some(end) = args.end {
         let bg = snap
@@ -461,8 +457,8 @@ pub async fn break_glass(ctx: &Ctx, args: BreakGlassArgs) -> anyhow::Result<()> 
 pub async fn promote(ctx: &Ctx, args: PromoteArgs) -> anyhow::Result<()> {
     let passage = input::verbatim(&args.passage).await?;
     let passage = passage.strip_suffix('\n').map(str::to_string).unwrap_or(passage);
-    let mut s = open(ctx).await?;
-    let room = s.room_id(&args.room).await?;
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, &args.room).await?;
     let snap = s.join(room).await?;
     let annex = resolve::annex(&snap.state, &args.annex)?.id;
     let section = resolve::section(&snap.state, &args.section)?.id;
@@ -483,7 +479,7 @@ pub async fn promotion(ctx: &Ctx, command: PromotionCommand) -> anyhow::Result<(
         PromotionCommand::Approve { promotion, room, note } => (promotion, room, note.clone(), "approve"),
         PromotionCommand::Deny { promotion, room, note } => (promotion, room, note.clone(), "deny"),
     };
-    let mut s = open(ctx).await?;
+    let mut s = ctx.open().await?;
     let found = |st: &RoomState, n: &str| st.access.promotion_by_name(n).is_some();
     let (room, snap) = locate(&mut s, room.as_deref(), name, found, "promotion").await?;
     let p = snap.state.access.promotion_by_name(name).cloned().context("promotion")?;
@@ -514,8 +510,8 @@ pub async fn promotion(ctx: &Ctx, command: PromotionCommand) -> anyhow::Result<(
 pub async fn check(ctx: &Ctx, command: CheckCommand) -> anyhow::Result<()> {
     match command {
         CheckCommand::List { room } => {
-            let mut s = open(ctx).await?;
-            let room = s.room_id(&room).await?;
+            let mut s = ctx.open().await?;
+            let room = resolve::room_id(&mut s, &room).await?;
             let snap = s.join(room).await?;
             if ctx.json {
                 emit(&serde_json::to_string_pretty(&snap.state.access.checks)?)?;
@@ -527,8 +523,8 @@ pub async fn check(ctx: &Ctx, command: CheckCommand) -> anyhow::Result<()> {
         CheckCommand::Override { room, check, rationale } => {
             let kind: CheckKind =
                 check.parse().map_err(|e: trustroom_shared::role::ParseEnumError| UsageError(e.to_string()))?;
-            let mut s = open(ctx).await?;
-            let room = s.room_id(&room).await?;
+            let mut s = ctx.open().await?;
+            let room = resolve::room_id(&mut s, &room).await?;
             let v = s
                 .call(Request::OverrideCheck { room, check: kind, rationale })
                 .await

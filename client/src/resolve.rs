@@ -1,5 +1,6 @@
 //! Name resolution: the names people type (a room title, a section title,
-//! `O-3`, `A1`) turned into ids. Ids always work; titles must match exactly
+//! `O-3`, `A1`) on the command line, for the CLI's commands and the agents'
+//! `--room`, turned into ids. Ids always work; titles must match exactly
 //! and only once. Unknown and ambiguous names are `not_found`, with a
 //! message that says what exists.
 
@@ -9,7 +10,7 @@ use trustroom_shared::objection::Objection;
 use trustroom_shared::protocol::RoomSummary;
 use trustroom_shared::room::{Member, RoomState, Section};
 
-use super::exit::LocalError;
+use crate::session::{LocalError, Session};
 
 /// Most candidates listed in an error message.
 const LISTED: usize = 12;
@@ -77,6 +78,18 @@ pub fn room<'a>(rooms: &'a [RoomSummary], name: &str) -> Result<&'a RoomSummary,
         || rooms.iter().map(|r| format!("{:?}", r.title)).collect(),
         "; `trustroom rooms` lists yours",
     )
+}
+
+/// A room id from an id or exact title (asking the server for the
+/// member's rooms only for a title).
+pub async fn room_id(session: &mut Session, name: &str) -> anyhow::Result<RoomId> {
+    match RoomName::parse(name) {
+        RoomName::Id(id) => Ok(id),
+        RoomName::Title(_) => {
+            let rooms = session.rooms().await?;
+            Ok(room(&rooms, name)?.id)
+        }
+    }
 }
 
 /// A section by id or exact title.

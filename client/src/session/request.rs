@@ -1,15 +1,17 @@
-//! One command's connection: handshake with a per-process client id,
-//! requests with a timeout and fresh idempotency `seq`s, joining a room to
-//! read its snapshot, and turning a lost connection into the reason the
-//! server gave (its `closing` frame) when there was one. A request for a
-//! room another server node sequences (`moved`) is sent again on a new
-//! connection to that node, with the same client id (docs/cluster.md).
+//! Requests and answers over one connection the caller holds (no
+//! background task of its own): the CLI's commands open one per command,
+//! the agents one per connection they keep. The handshake with a
+//! per-process client id, requests with a timeout and fresh idempotency
+//! `seq`s, joining a room to read its snapshot, and turning a lost
+//! connection into the reason the server gave (its `closing` frame) when
+//! there was one. A request for a room another server node sequences
+//! (`moved`) is sent again on a new connection to that node, with the same
+//! client id (docs/cluster.md).
 //!
 //! Failover: when the node named by `moved` cannot be reached, or the
 //! node dies under a request that may be repeated, the request is asked
-//! again of every known node with the session layer's backoff
-//! ([`crate::session::failover`]) until `--timeout` is spent; only then is
-//! the failure reported.
+//! again of every known node with the one backoff ([`super::failover`])
+//! until the timeout is spent; only then is the failure reported.
 
 use std::time::Duration;
 
@@ -24,15 +26,36 @@ use trustroom_shared::ids::RoomId;
 use trustroom_shared::protocol::{ErrorCode, Request, RoomSummary, RoomsResult, ServerFrame};
 use trustroom_shared::view::Snapshot;
 
-use super::exit::LocalError;
-use super::resolve::{self, RoomName};
-use crate::config::ConnectSettings;
-use crate::session::backoff::Backoff;
-use crate::session::failover::{self, Dialer, Nodes};
-use crate::session::transport::follow_moved;
-use crate::session::{Conn, ConnectError, Pushed, RequestError, Trust};
+use super::backoff::Backoff;
+use super::failover::{self, Dialer, Nodes};
+use super::transport::follow_moved;
+use super::{Conn, ConnectError, Pushed, RequestError, Trust};
 
-/// An open connection for one command.
+/// A failure found by the client itself, reported with a server error code
+/// so scripts see one vocabulary (a request that got no answer in time is
+/// `timeout`; the CLI's unknown section title is `not_found`).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct LocalError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl LocalError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Invalid, message)
+    }
+}
+
+/// An open connection and what it needs to follow a room to another node.
 pub struct Session {
     conn: Conn,
     pub pushed: Pushed,
@@ -53,14 +76,20 @@ fn timed_out(what: &str, timeout: Duration) -> anyhow::Error {
     ))
 }
 
+/// The server's `closing` frame (its code and reason) as the error a
+/// caller reports for the lost connection.
+pub fn closed_by_server(code: ErrorCode, reason: &str) -> RequestError {
+    RequestError::Server { code, message: format!("the server closed the connection: {reason}") }
+}
+
 impl Session {
-    /// Connects and completes the handshake, with a fresh client id.
-    pub async fn open(settings: &ConnectSettings, timeout: Duration) -> anyhow::Result<Session> {
+    /// Connects to `url` and completes the handshake, with a fresh client
+    /// id; every request then waits at most `timeout` for its answer.
+    pub async fn open(url: &str, token: &str, trust: Trust, timeout: Duration) -> anyhow::Result<Session> {
         let client = ClientId::new();
-        let trust = Trust::with_ca_file(settings.ca_file.clone());
-        let dialer = Dialer { token: settings.token.clone(), client, trust };
-        let (conn, pushed) = Self::connect(&dialer, &settings.url, timeout).await?;
-        Ok(Session { conn, pushed, next_seq: 1, timeout, dialer, nodes: Nodes::new(&settings.url), reconnects: 0 })
+        let dialer = Dialer { token: token.to_string(), client, trust };
+        let (conn, pushed) = Self::connect(&dialer, url, timeout).await?;
+        Ok(Session { conn, pushed, next_seq: 1, timeout, dialer, nodes: Nodes::new(url), reconnects: 0 })
     }
 
     async fn connect(dialer: &Dialer, url: &str, timeout: Duration) -> anyhow::Result<(Conn, Pushed)> {
@@ -207,10 +236,7 @@ impl Session {
     fn closing_reason(&mut self) -> Option<RequestError> {
         while let Ok(frame) = self.pushed.try_recv() {
             match frame {
-                ServerFrame::Closing { code, reason } => {
-                    let message = format!("the server closed the connection: {reason}");
-                    return Some(RequestError::Server { code, message });
-                }
+                ServerFrame::Closing { code, reason } => return Some(closed_by_server(code, &reason)),
                 ServerFrame::Error { id: None, code, message } => return Some(RequestError::Server { code, message }),
                 _ => {}
             }
@@ -222,17 +248,6 @@ impl Session {
     pub async fn rooms(&mut self) -> anyhow::Result<Vec<RoomSummary>> {
         let result: RoomsResult = self.call_as(Request::Rooms).await.context("listing rooms")?;
         Ok(result.rooms)
-    }
-
-    /// A room id from an id or exact title.
-    pub async fn room_id(&mut self, name: &str) -> anyhow::Result<RoomId> {
-        match RoomName::parse(name) {
-            RoomName::Id(id) => Ok(id),
-            RoomName::Title(_) => {
-                let rooms = self.rooms().await?;
-                Ok(resolve::room(&rooms, name)?.id)
-            }
-        }
     }
 
     /// Joins (following `moved` to the room's node); the caller reads the
