@@ -57,7 +57,8 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
             && r.stdout.contains(" to privacy · lane-reviewers from READY manifest "),
         "{r:?}"
     );
-    let r = server.cli(&bin, "reviewer/legal", &["section", "append", &room, "Summary", "-p", "[verified: SL-0104] Ended 09:28."])
+    let r = server
+        .cli(&bin, "reviewer/legal", &["section", "append", &room, "Summary", "-p", "[verified: SL-0104] Ended 09:28."])
         .await?;
     ensure!(r.success(), "{r:?}");
     let snap = snapshot(&server, &room).await?;
@@ -123,7 +124,9 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     );
     let after = snapshot(&server, &room).await?;
     ensure!(after["state"]["release"]["state"] == "held" && revision(&after["state"]) == revision(&snap["state"]));
-    let r = server.cli(&bin, "owner", &["release", &room, "--lane", "privacy", "--packet-revision", &packet.to_string()]).await?;
+    let r = server
+        .cli(&bin, "owner", &["release", &room, "--lane", "privacy", "--packet-revision", &packet.to_string()])
+        .await?;
     let at = revision(&snapshot(&server, &room).await?["state"]);
     ensure!(
         r.success() && r.stdout.starts_with(&format!("ok room rev {at} RELEASED packet rev {packet} (content ")),
