@@ -67,11 +67,15 @@ fn the_legend_explains_each_badge_and_presence_is_not_the_suggestion_pencil() {
 fn join_commands_are_whole_and_alone_on_their_rows_at_80x24() {
     let mut app = owner_with_demo_help();
     key(&mut app, KeyCode::Char('?'));
-    render(&mut app, 80, 24);
+    // Scroll until the join section heads the overlay.
+    let mut screen = render(&mut app, 80, 24);
     for _ in 0..80 {
+        if screen.lines().nth(2).is_some_and(|l| l.contains("Join this room")) {
+            break;
+        }
         key(&mut app, KeyCode::Char('j'));
+        screen = render(&mut app, 80, 24);
     }
-    let screen = render(&mut app, 80, 24);
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("join.sh ")).collect();
     assert!(rows.len() >= 5, "the commands are on screen:\n{screen}");
     for row in rows {

@@ -1,7 +1,7 @@
 //! The help overlay: keys of the focused pane, the global keys (owner-only
-//! ones shown disabled to others), a legend of the symbols, and extra
-//! lines from the caller (the demo: who to join as for each flow, and the
-//! commands that join).
+//! ones shown disabled to others), extra lines from the caller (the demo:
+//! the commands that join, and who to join as for each flow), and a legend
+//! of the symbols.
 //!
 //! The caller's lines are marked by their first characters: `# ` a
 //! heading, `$ ` a command, anything else text (wrapped). A command is
@@ -63,15 +63,6 @@ fn help_rows(app: &App, width: usize) -> Vec<(Line<'static>, bool)> {
     };
     section(&mut out, title, pane_keys);
     section(&mut out, "Everywhere".into(), keys::GLOBAL);
-    out.push((Line::from(Span::styled("Symbols", t.title())), false));
-    for (sym, what) in legend(t) {
-        let first = format!("  {sym}{}", " ".repeat(8usize.saturating_sub(str_width(&sym))));
-        for (i, l) in wrap(what, width.saturating_sub(10)).into_iter().enumerate() {
-            let lead = if i == 0 { first.clone() } else { " ".repeat(10) };
-            out.push((Line::from(vec![Span::styled(lead, t.key()), Span::styled(l, t.text())]), false));
-        }
-    }
-    out.push((Line::from(""), false));
     if !app.help_extra.is_empty() {
         out.push((Line::from(Span::styled("Join this room from other terminals", t.title())), false));
         for l in &app.help_extra {
@@ -91,6 +82,15 @@ fn help_rows(app: &App, width: usize) -> Vec<(Line<'static>, bool)> {
         }
         out.push((Line::from(""), false));
     }
+    out.push((Line::from(Span::styled("Symbols", t.title())), false));
+    for (sym, what) in legend(t) {
+        let first = format!("  {sym}{}", " ".repeat(8usize.saturating_sub(str_width(&sym))));
+        for (i, l) in wrap(what, width.saturating_sub(10)).into_iter().enumerate() {
+            let lead = if i == 0 { first.clone() } else { " ".repeat(10) };
+            out.push((Line::from(vec![Span::styled(lead, t.key()), Span::styled(l, t.text())]), false));
+        }
+    }
+    out.push((Line::from(""), false));
     if let Some(path) = &app.log_path {
         out.push((Line::from(Span::styled(format!("log file: {}", path.display()), t.dim())), false));
     }

@@ -39,6 +39,8 @@ const WAITING: usize = 4;
 const REV: usize = 5;
 const CONN: usize = 6;
 const WHO: usize = 7;
+/// Cells the room's title should have before the brand is drawn.
+const TITLE_MIN: usize = 24;
 
 /// When the bar is too narrow, the segment that gives way next, one step
 /// (to its next, shorter form) at a time. Who you are (name and role), the
@@ -142,8 +144,10 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let total = |seg: &[Segment]| seg.iter().map(Segment::width).sum::<usize>();
     for i in GIVE_WAY {
-        if total(&seg) <= width {
-            break;
+        // The brand gives way as soon as the room's title would be cut short.
+        let reserve = if i == BRAND { TITLE_MIN } else { 0 };
+        if total(&seg) + reserve <= width {
+            continue;
         }
         seg[i].form = (seg[i].form + 1).min(seg[i].forms.len().saturating_sub(1));
     }
