@@ -269,10 +269,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     stopped
 }
 
-/// The demo's part of the TUI's help (see `tui::ui::help` for the marks):
+/// The demo's part of the TUI's help (see `tui::pane::help` for the marks):
 /// one short command per member, who to join as for each flow, the file.
 fn help_lines(join: &str, path: &Path, entries: &[Entry]) -> Vec<String> {
-    use crate::tui::ui::help::{COMMAND, HEADING};
+    use crate::tui::pane::help::{COMMAND, HEADING};
     let mut out =
         vec![format!("{HEADING}Each command opens the room as that member (an agent member runs its agent):")];
     for e in entries {

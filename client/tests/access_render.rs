@@ -16,6 +16,7 @@ mod tui;
 use common::*;
 use crossterm::event::KeyCode;
 use session::connection::NetEvent;
+use session::outbox::Pending;
 use trustroom_shared::access::{
     AccessRequest, AccessScope, BreakGlass, Decided, EndCause, Ended, RequestStatus, SYSTEM,
 };
@@ -25,7 +26,8 @@ use trustroom_shared::ids::{AccessRequestId, BreakGlassId};
 use trustroom_shared::protocol::{AnnexContent, Request, ServerFrame};
 use trustroom_shared::room::RoomState;
 use trustroom_shared::{AnnexId, UserId};
-use tui::app::{AnnexOpen, App, Pending};
+use tui::app::App;
+use tui::pane::annex::AnnexOpen;
 
 const REQUEST: u128 = 0x701;
 const GLASS: u128 = 0x801;
@@ -53,10 +55,10 @@ fn access_request(requester: u128, annex: u128, status: RequestStatus) -> Access
 }
 
 fn event(app: &App, change: Change, author: u128) -> NetEvent {
-    let state = app.replica.state.as_ref().expect("state");
+    let state = app.room.replica.state.as_ref().expect("state");
     let rev =
         Revision { revision: state.revision + 1, author: UserId(uid(author)), at_ms: now_ms(), client: None, change };
-    NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(rev) })
+    NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(rev) })
 }
 
 #[test]
@@ -74,10 +76,15 @@ fn owner_sees_a_request_live_and_decides_it_in_the_approvals_queue() {
     assert!(screen.contains("R-1  priya.natarajan asks to read A1 for 2h"), "{screen}");
     insta::assert_snapshot!(screen);
     key(&mut app, KeyCode::Char('y'));
-    let sent =
-        app.outbox.iter().find(|o| matches!(o.request, Request::ApproveAccess { .. })).expect("an approval was sent");
+    let sent = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::ApproveAccess { .. }))
+        .expect("an approval was sent");
     assert!(matches!(&sent.request, Request::ApproveAccess { request, .. } if request.0 == uid(REQUEST)));
-    assert!(app.pending.values().any(|p| matches!(p, Pending::Decide { approve: true, .. })));
+    assert!(app.room.outbox.pending.values().any(|p| matches!(p, Pending::Decide { approve: true, .. })));
 }
 
 #[test]
@@ -88,7 +95,11 @@ fn an_owners_own_request_cannot_be_approved_in_the_queue() {
     let mut app = app_with(OWNER, state);
     key(&mut app, KeyCode::Char('V'));
     key(&mut app, KeyCode::Char('y'));
-    assert!(!app.outbox.iter().any(|o| matches!(o.request, Request::ApproveAccess { .. })), "{:?}", app.outbox);
+    assert!(
+        !app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::ApproveAccess { .. })),
+        "{:?}",
+        app.room.outbox.queue
+    );
     let screen = render(&mut app, 120, 30);
     assert!(screen.contains("another owner"), "{screen}");
 }
@@ -129,7 +140,14 @@ fn when_a_grant_ends_the_open_annex_falls_back_to_restricted() {
     let mut app = app_with(PRIVACY, state);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Enter);
-    let tag = *app.pending.iter().find(|(_, p)| matches!(p, Pending::ViewAnnex(_))).map(|(t, _)| t).expect("view sent");
+    let tag = *app
+        .room
+        .outbox
+        .pending
+        .iter()
+        .find(|(_, p)| matches!(p, Pending::ViewAnnex(_)))
+        .map(|(t, _)| t)
+        .expect("view sent");
     let content = AnnexContent {
         annex: AnnexId(uid(ANNEX_A1)),
         code: "A1".into(),

@@ -24,6 +24,8 @@ use common::*;
 use crossterm::event::KeyCode;
 use serde_json::json;
 use session::connection::NetEvent;
+use session::outbox::Pending;
+use session::room::ConnState;
 use trustroom_shared::change::{Change, ClientStamp, Revision};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::{OpLimits, TextOp};
@@ -31,10 +33,12 @@ use trustroom_shared::protocol::{ErrorCode, Request, ServerFrame};
 use trustroom_shared::release::{Audience, Cosignature, Lane, ReleasePolicy, ReleaseState};
 use trustroom_shared::role::Discipline;
 use trustroom_shared::{ClientId, UserId};
-use tui::app::{App, ConnState, Pending};
+use tui::app::App;
 
 fn edits(app: &App) -> Vec<(u64, u64, TextOp)> {
-    app.outbox
+    app.room
+        .outbox
+        .queue
         .iter()
         .filter_map(|o| match &o.request {
             Request::Edit { base, op, seq, .. } => {
@@ -46,7 +50,7 @@ fn edits(app: &App) -> Vec<(u64, u64, TextOp)> {
 }
 
 fn ev(app: &mut App, rev: Revision) {
-    let room = app.room.expect("room");
+    let room = app.room.id.expect("room");
     app.on_net(NetEvent::Frame(ServerFrame::Event { room, rev: Box::new(rev) }));
 }
 
@@ -54,7 +58,7 @@ fn ev(app: &mut App, rev: Revision) {
 fn own_ack(app: &App, base_text: &str, op: &TextOp, seq: u64) -> Revision {
     let _ = base_text;
     Revision {
-        revision: app.replica.state.as_ref().map_or(0, |s| s.revision) + 1,
+        revision: app.room.replica.state.as_ref().map_or(0, |s| s.revision) + 1,
         author: UserId(uid(OWNER)),
         at_ms: 0,
         client: Some(ClientStamp { client: ClientId(uid(MY_CLIENT)), seq }),
@@ -64,11 +68,11 @@ fn own_ack(app: &App, base_text: &str, op: &TextOp, seq: u64) -> Revision {
 
 /// A release decision was sent.
 fn decided(app: &App) -> bool {
-    app.outbox.iter().any(|o| matches!(o.request, Request::MarkReady { .. } | Request::Release { .. }))
+    app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::MarkReady { .. } | Request::Release { .. }))
 }
 
 fn body(app: &App) -> String {
-    app.docs.get(&section_id(0)).expect("doc").text.clone()
+    app.room.docs.get(&section_id(0)).expect("doc").text.clone()
 }
 
 /// A clean room whose policy requires a privacy co-signature, signed for
@@ -95,7 +99,7 @@ fn cosigned_for_privacy(audience: Audience) -> trustroom_shared::room::RoomState
 
 /// The objection the app sent: (tag, seq, text).
 fn objection_sent(app: &App) -> Option<(u64, u64, String)> {
-    app.outbox.iter().find_map(|o| match &o.request {
+    app.room.outbox.queue.iter().find_map(|o| match &o.request {
         Request::Object { text, seq, .. } => Some((o.tag, seq.expect("objections carry a seq"), text.clone())),
         _ => None,
     })
@@ -112,7 +116,7 @@ fn reconnect(app: &mut App) {
         name: "privacy".into(),
         client: ClientId(uid(MY_CLIENT)),
     });
-    let join = app.outbox.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("join").clone();
-    app.outbox.clear();
+    let join = app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("join").clone();
+    app.room.outbox.queue.clear();
     app.on_net(NetEvent::Reply { tag: join.tag, result: Ok(json!({"revision": 12})) });
 }

@@ -31,14 +31,14 @@ use tui::app::App;
 
 /// The server's acknowledgement of every edit in the outbox.
 fn ack_edits(app: &mut App) {
-    let room = app.room.expect("room");
-    let sent: Vec<Request> = app.outbox.drain(..).map(|o| o.request).collect();
+    let room = app.room.id.expect("room");
+    let sent: Vec<Request> = app.room.outbox.queue.drain(..).map(|o| o.request).collect();
     for request in sent {
         let Request::Edit { section, op, seq, .. } = request else { continue };
         let op =
             trustroom_shared::ot::TextOp::from_wire(&op, trustroom_shared::ot::OpLimits::default()).expect("valid op");
         let rev = Revision {
-            revision: app.replica.state.as_ref().map_or(0, |s| s.revision) + 1,
+            revision: app.room.replica.state.as_ref().map_or(0, |s| s.revision) + 1,
             author: UserId(uid(OWNER)),
             at_ms: 0,
             client: Some(ClientStamp { client: ClientId(uid(MY_CLIENT)), seq: seq.unwrap_or(0) }),
@@ -74,8 +74,8 @@ fn load() -> String {
 #[ignore = "benchmark: run with --ignored --nocapture (use --release)"]
 fn keystroke_to_operation_and_frame_50_sections_200_lines_10_cursors() {
     let mut app = app_with(OWNER, big_room());
-    let room = app.room.expect("room");
-    let len = app.docs.get(&section_id(0)).expect("doc").text.chars().count();
+    let room = app.room.id.expect("room");
+    let len = app.room.docs.get(&section_id(0)).expect("doc").text.chars().count();
     for c in 0..10u128 {
         let pos = (len / 12) * (c as usize + 1);
         let p = presence(PRIVACY + (c % 3), &format!("member{c}"), OTHER_CLIENT + c, 0, pos, 1);
@@ -104,14 +104,17 @@ fn keystroke_to_operation_and_frame_50_sections_200_lines_10_cursors() {
         let t = Instant::now();
         app.on_key(keystroke(i));
         to_op.push(t.elapsed());
-        assert!(app.outbox.iter().any(|o| matches!(o.request, Request::Edit { .. })), "key {i} sent no operation");
+        assert!(
+            app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::Edit { .. })),
+            "key {i} sent no operation"
+        );
         ack_edits(&mut app);
         let t = Instant::now();
         app.refresh();
         term.draw(|f| tui::ui::draw(&app, f)).expect("draw");
         frame.push(t.elapsed());
     }
-    assert_eq!(app.editor.text(), app.docs.get(&section_id(0)).expect("doc").text, "editor and section in step");
+    assert_eq!(app.editor.text(), app.room.docs.get(&section_id(0)).expect("doc").text, "editor and section in step");
     let (mean, p50, p99) = stats(to_op);
     println!("keystroke → operation ({n} keys): mean {mean:?}  p50 {p50:?}  p99 {p99:?}");
     let (mean, p50, p99) = stats(frame);

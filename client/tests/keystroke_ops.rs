@@ -34,15 +34,15 @@ const ALT: KeyModifiers = KeyModifiers::ALT;
 /// The edits in the outbox, acknowledged by the server at once so the next
 /// key sends its own operation.
 fn sent_and_acked(app: &mut App) -> Vec<TextOp> {
-    let room = app.room.expect("room");
-    let requests: Vec<Request> = app.outbox.drain(..).map(|o| o.request).collect();
+    let room = app.room.id.expect("room");
+    let requests: Vec<Request> = app.room.outbox.queue.drain(..).map(|o| o.request).collect();
     let mut ops = Vec::new();
     for request in requests {
         let Request::Edit { section, op, seq, .. } = request else { continue };
         let op = TextOp::from_wire(&op, OpLimits::default()).expect("valid op");
         ops.push(op.clone());
         let rev = Revision {
-            revision: app.replica.state.as_ref().map_or(0, |s| s.revision) + 1,
+            revision: app.room.replica.state.as_ref().map_or(0, |s| s.revision) + 1,
             author: UserId(uid(OWNER)),
             at_ms: 0,
             client: Some(ClientStamp { client: ClientId(uid(MY_CLIENT)), seq: seq.unwrap_or(0) }),
@@ -54,7 +54,7 @@ fn sent_and_acked(app: &mut App) -> Vec<TextOp> {
 }
 
 fn section_text(app: &App) -> String {
-    app.docs.get(&section_id(0)).expect("doc").text.clone()
+    app.room.docs.get(&section_id(0)).expect("doc").text.clone()
 }
 
 /// One random input for the editor in insert mode.
@@ -109,7 +109,7 @@ fn run(seed: u64, body: &str, steps: usize) {
         assert_eq!(sent, expected, "seed {seed} step {step}: {input:?} on {before:?}");
         assert_eq!(section_text(&app), after, "seed {seed} step {step}: {input:?}: section and editor in step");
     }
-    assert!(!app.docs.get(&section_id(0)).expect("doc").has_pending());
+    assert!(!app.room.docs.get(&section_id(0)).expect("doc").has_pending());
 }
 
 #[test]
@@ -156,7 +156,7 @@ fn every_edit_key_is_a_splice_never_a_diff() {
     let theme = tui::theme::Theme::new(false, true);
     let mut spliced = 0;
     for seed in 0..40u64 {
-        let mut editor = tui::editor::EditorState::new(&theme);
+        let mut editor = tui::pane::editor::Editor::new(&theme);
         editor.load(section_id(0), "aa bb\n\n日本 é🐱\naa", 3, None, &theme);
         let mut rng = StdRng::seed_from_u64(1000 + seed);
         for step in 0..150 {

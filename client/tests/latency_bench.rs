@@ -21,9 +21,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use session::connection::{self as net, NetCommand, NetConfig, NetEvent};
+use session::room::ConnState;
 use tokio::sync::mpsc;
 use trustroom_shared::ClientId;
-use tui::app::{App, ConnState};
+use tui::app::App;
 
 struct Side {
     app: App,
@@ -46,7 +47,7 @@ impl Side {
     }
 
     fn flush(&mut self) {
-        for o in self.app.outbox.drain(..) {
+        for o in self.app.room.outbox.queue.drain(..) {
             let _ = self.cmd.try_send(NetCommand::Send { tag: o.tag, request: o.request });
         }
     }
@@ -82,25 +83,28 @@ async fn remote_edit_reaches_the_other_screen() {
     let mut a = Side::start(&server.url, &token("owner"), &room);
     let mut b = Side::start(&server.url, &token("reviewer/privacy"), &room);
     for s in [&mut a, &mut b] {
-        assert!(s.until(|app| app.conn == ConnState::Connected && app.replica.state.is_some()).await, "joined");
+        assert!(
+            s.until(|app| app.room.conn == ConnState::Connected && app.room.replica.state.is_some()).await,
+            "joined"
+        );
     }
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    let section = a.app.current_section_id().expect("a section");
+    let section = a.app.ctx().current_section_id().expect("a section");
     a.app.on_key(KeyEvent::new(KeyCode::Char('i'), KeyModifiers::NONE));
     let n = 300;
     let mut lat = Vec::with_capacity(n);
     for i in 0..n {
-        let before = b.app.docs.get(&section).map_or(0, |d| d.text.len());
+        let before = b.app.room.docs.get(&section).map_or(0, |d| d.text.len());
         let t0 = Instant::now();
         a.app.on_key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE));
         a.flush();
-        let arrived = b.until(|app| app.docs.get(&section).is_some_and(|d| d.text.len() > before)).await;
+        let arrived = b.until(|app| app.room.docs.get(&section).is_some_and(|d| d.text.len() > before)).await;
         assert!(arrived, "edit {i} did not arrive");
         b.app.refresh();
         term.draw(|f| tui::ui::draw(&b.app, f)).expect("draw");
         lat.push(t0.elapsed());
         // Our own ack, so the next keystroke goes out at once.
-        assert!(a.until(|app| !app.docs.get(&section).is_some_and(|d| d.has_pending())).await, "ack {i}");
+        assert!(a.until(|app| !app.room.docs.get(&section).is_some_and(|d| d.has_pending())).await, "ack {i}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     lat.sort();

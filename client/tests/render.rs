@@ -16,14 +16,16 @@ use common::*;
 use crossterm::event::KeyCode;
 use serde_json::json;
 use session::connection::NetEvent;
+use session::outbox::Pending;
+use session::room::ConnState;
 use trustroom_shared::AnnexId;
 use trustroom_shared::protocol::{AnnexContent, Request, ServerFrame};
 use trustroom_shared::release::ReleaseState;
-use tui::app::{App, ConnState, Overlay};
+use tui::app::{App, Overlay};
 
 /// The tag of the only pending request of a kind.
-fn tag_of(app: &App, pred: impl Fn(&tui::app::Pending) -> bool) -> u64 {
-    *app.pending.iter().find(|(_, p)| pred(p)).map(|(t, _)| t).expect("a pending request of that kind")
+fn tag_of(app: &App, pred: impl Fn(&Pending) -> bool) -> u64 {
+    *app.room.outbox.pending.iter().find(|(_, p)| pred(p)).map(|(t, _)| t).expect("a pending request of that kind")
 }
 
 #[test]
@@ -62,7 +64,7 @@ fn read_only_editor_for_observer() {
     key(&mut app, KeyCode::Char('i'));
     let screen = render(&mut app, 100, 24);
     assert!(screen.contains("read-only: observer"), "{screen}");
-    assert!(app.outbox.is_empty());
+    assert!(app.room.outbox.queue.is_empty());
     insta::assert_snapshot!(screen);
 }
 
@@ -71,7 +73,7 @@ fn gated_annex_for_reviewer_without_access() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Enter); // A1: tenant identifiers, owner only
-    assert!(app.outbox.is_empty(), "no view_annex request without access: {:?}", app.outbox);
+    assert!(app.room.outbox.queue.is_empty(), "no view_annex request without access: {:?}", app.room.outbox.queue);
     let screen = render(&mut app, 120, 30);
     assert!(screen.contains("RESTRICTED"), "{screen}");
     assert!(screen.contains("tenant-identifiers"));
@@ -83,7 +85,7 @@ fn granted_annex_shows_content_and_logged_banner() {
     let mut app = app_as(OWNER);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Enter);
-    let tag = tag_of(&app, |p| matches!(p, tui::app::Pending::ViewAnnex(_)));
+    let tag = tag_of(&app, |p| matches!(p, Pending::ViewAnnex(_)));
     let content = AnnexContent {
         annex: AnnexId(uid(ANNEX_A1)),
         code: "A1".into(),
@@ -105,11 +107,11 @@ fn app_with_history() -> App {
     let edited =
         body.replace("under ten minutes", "about nine minutes").replace("Only one other", "At least one other");
     let ev = remote_edit(&app, 0, &body, &edited);
-    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(ev) }));
+    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(ev) }));
     let edited2 = format!("{edited}\n\n[verified: SL-0140] Access was revoked at 09:40.");
     let ev2 = remote_edit(&app, 0, &edited, &edited2);
-    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(ev2) }));
-    app.notices.clear();
+    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(ev2) }));
+    app.status.notices.clear();
     app
 }
 
@@ -167,9 +169,15 @@ fn readiness_dialog_confirm_release() {
 fn cosign_dialog_shows_lane_and_audience() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('S'));
-    let ask =
-        app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
-    let mut record = trustroom_shared::readiness::readiness(app.replica.state.as_ref().expect("state"));
+    let ask = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::Readiness { .. }))
+        .expect("asks for the hash")
+        .clone();
+    let mut record = trustroom_shared::readiness::readiness(app.room.replica.state.as_ref().expect("state"));
     record.content_hash = "9f2c".repeat(16);
     app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
     key(&mut app, KeyCode::Tab);
@@ -239,7 +247,7 @@ fn objection_form_with_quote() {
 #[test]
 fn remote_cursors_and_editors_in_section_list() {
     let mut app = app_as(OWNER);
-    let room = app.room.expect("room");
+    let room = app.room.id.expect("room");
     for (n, (u, name, pos)) in
         [(PRIVACY, "priya.natarajan", 40usize), (LEGAL, "daniel.okafor", 130)].into_iter().enumerate()
     {
@@ -308,7 +316,7 @@ fn waiting_screen_before_snapshot() {
 #[test]
 fn status_bar_shows_release_state_for_everyone() {
     let mut app = app_as(PRIVACY);
-    let room = app.room.expect("room");
+    let room = app.room.id.expect("room");
     let rev = trustroom_shared::change::Revision {
         revision: 13,
         author: trustroom_shared::UserId(uid(OWNER)),
@@ -374,7 +382,7 @@ fn labels_evidence_and_remote_cursors_are_coloured() {
     use ratatui::style::{Color, Modifier};
     let mut app = app_as(OWNER);
     app.theme = tui::theme::Theme::new(true, false);
-    let room = app.room.expect("room");
+    let room = app.room.id.expect("room");
     let p = presence(PRIVACY, "priya.natarajan", OTHER_CLIENT, 0, 2, 12);
     app.on_net(NetEvent::Frame(ServerFrame::Presence { room, presence: p }));
     app.refresh();

@@ -49,8 +49,8 @@ fn measure(app: &mut tui::app::App, w: u16, h: u16, frames: usize) -> (Duration,
 #[ignore = "benchmark: run with --ignored --nocapture (use --release)"]
 fn frame_render_time_50_sections_200_lines_10_cursors() {
     let mut app = app_with(OWNER, big_room());
-    let room = app.room.expect("room");
-    let len = app.docs.get(&section_id(0)).expect("doc").text.chars().count();
+    let room = app.room.id.expect("room");
+    let len = app.room.docs.get(&section_id(0)).expect("doc").text.chars().count();
     for c in 0..10u128 {
         let pos = (len / 12) * (c as usize + 1);
         let p = presence(PRIVACY + (c % 3), &format!("member{c}"), OTHER_CLIENT + c, 0, pos, 12);

@@ -130,7 +130,7 @@ fn marked(app: &mut App, modifier: ratatui::style::Modifier) -> Vec<(u16, u16, S
 }
 
 fn sent(app: &App) -> Vec<Request> {
-    app.outbox.iter().map(|o| o.request.clone()).collect()
+    app.room.outbox.queue.iter().map(|o| o.request.clone()).collect()
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn the_section_view_marks_where_open_suggestions_insert_and_delete() {
     assert_eq!(struck, "switched ", "the text the suggestion deletes is struck through");
     // Someone else's edit before them moves the marks with the text.
     let ev = remote_edit(&app, 1, &body, &format!("Intro line.\n\n{body}"));
-    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(ev) }));
+    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(ev) }));
     let struck: String = marked(&mut app, Modifier::CROSSED_OUT).into_iter().map(|(_, _, s)| s).collect();
     assert_eq!(struck, "switched ");
 }
@@ -212,7 +212,7 @@ fn owner_accepts_and_rejects_with_a_reason() {
     key(&mut app, KeyCode::Char('u'));
     key(&mut app, KeyCode::Char('y'));
     assert!(matches!(&sent(&app)[..], [Request::AcceptSuggestion { suggestion, .. }] if *suggestion == sid(1)));
-    app.outbox.clear();
+    app.room.outbox.queue.clear();
     key(&mut app, KeyCode::Char('G'));
     let screen = render(&mut app, 120, 30);
     assert!(screen.contains("merge O-2 into O-1"), "{screen}");
@@ -258,14 +258,14 @@ fn a_suggestion_follows_edits_and_leaves_the_list_when_decided() {
     key(&mut app, KeyCode::Char('u'));
     // Someone edits the section before the suggestion: it is rebased and
     // still shows in place.
-    let body = app.replica.state.as_ref().expect("state").sections[1].body.clone();
+    let body = app.room.replica.state.as_ref().expect("state").sections[1].body.clone();
     let ev = remote_edit(&app, 1, &body, &format!("# Chronology (UTC)\n\n{body}"));
-    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(ev) }));
+    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(ev) }));
     let screen = render(&mut app, 120, 30);
     assert!(screen.contains("# Chronology (UTC)"), "{screen}");
     assert!(screen.contains("09:19 customer list refreshed"), "{screen}");
     // Decided elsewhere: the screen moves on to the next one.
-    let state = app.replica.state.as_ref().expect("state");
+    let state = app.room.replica.state.as_ref().expect("state");
     let rev = Revision {
         revision: state.revision + 1,
         author: UserId(uid(OWNER)),
@@ -281,7 +281,7 @@ fn a_suggestion_follows_edits_and_leaves_the_list_when_decided() {
             },
         },
     };
-    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(rev) }));
+    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(rev) }));
     let screen = render(&mut app, 120, 30);
     assert!(screen.contains("2 open"), "{screen}");
     assert!(screen.contains("S-2"), "{screen}");
@@ -334,11 +334,11 @@ fn stats(state: &RoomState) -> RoomStats {
 fn stats_screen_draws_sparklines_outcomes_and_the_chronology_timeline() {
     let mut app = app_with(PRIVACY, room_with_suggestions());
     key(&mut app, KeyCode::Char('m'));
-    let (tag, request) = app.outbox.first().map(|o| (o.tag, o.request.clone())).expect("a stats request");
+    let (tag, request) = app.room.outbox.queue.first().map(|o| (o.tag, o.request.clone())).expect("a stats request");
     assert!(matches!(request, Request::Stats { .. }), "{request:?}");
     let screen = render(&mut app, 120, 40);
     assert!(screen.contains("asking the server for the figures"), "{screen}");
-    let state = app.replica.state.clone().expect("state");
+    let state = app.room.replica.state.clone().expect("state");
     app.on_net(NetEvent::Reply { tag, result: Ok(serde_json::to_value(stats(&state)).expect("json")) });
     let screen = render(&mut app, 120, 40);
     for needle in [
@@ -355,5 +355,5 @@ fn stats_screen_draws_sparklines_outcomes_and_the_chronology_timeline() {
     }
     insta::assert_snapshot!(screen);
     key(&mut app, KeyCode::Esc);
-    assert!(app.stats.is_none());
+    assert!(app.screen.is_none());
 }

@@ -18,9 +18,15 @@
 
 pub mod backoff;
 pub mod connection;
+pub mod doc;
 pub mod failover;
+pub mod history;
+pub mod outbox;
 pub mod pending;
 pub mod replica;
+pub mod room;
+pub mod splice;
+pub mod sync;
 pub mod tls;
 pub mod transport;
 

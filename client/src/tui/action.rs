@@ -1,8 +1,9 @@
 //! What the user can do, as named actions (keys and the palette both map
-//! to these), and the panes focus moves between. Plain values: how an
-//! action changes the app is in `actions.rs`.
+//! to these), the panes focus moves between, the editor's modes and what a
+//! reason is asked for. Plain values: how an action changes the app is in
+//! `actions.rs`.
 
-use trustroom_shared::AnnexId;
+use trustroom_shared::{AnnexId, SuggestionId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Pane {
@@ -21,6 +22,26 @@ impl Pane {
             Pane::Annexes => "annexes",
         }
     }
+}
+
+/// Whether keys go into the text or drive the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditMode {
+    /// Keys are commands; arrows move the cursor.
+    Normal,
+    /// Keys type into the section.
+    Insert,
+}
+
+/// What a reason is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReasonPurpose {
+    Hold,
+    Escalate,
+    /// Ask the owner for access to a gated annex.
+    RequestAccess(AnnexId),
+    /// Reject a suggestion (the reason is stored with the decision).
+    RejectSuggestion(SuggestionId),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,7 +1,7 @@
-//! What the user can do, as named actions (keys and the palette both map to
-//! these), and how each changes the app or queues a request.
-
-use std::time::Instant;
+//! What the app does for a named action (keys and the palette both map to
+//! these) and for what a pane asks ([`Command`]s): focus, the section in
+//! view, the editor's edits into the room, and opening the forms, screens
+//! and overlays that need more than one pane to build.
 
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
@@ -11,19 +11,26 @@ use trustroom_shared::readiness::readiness;
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::{AnnexId, SectionId};
 
-use super::app::{AnnexOpen, App, Level, Overlay, Pane, Pending};
+use super::action::{Action, EditMode, Pane, ReasonPurpose};
+use super::app::{App, Overlay, Screen};
 use super::diffview::{DiffBase, DiffScope, DiffView};
-use super::doc::{EditOrigin, first_change};
-use super::editor::EditMode;
 use super::forms::{
-    CosignForm, Dialog, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReasonPurpose,
-    ReplyForm, StatusForm, input,
+    CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReplyForm, StatusForm, input,
 };
 use super::keyedit::KeyEdit;
-use super::palette::PaletteState;
-use super::splice::Splice;
-
-pub use super::action::Action;
+use super::pane::Command;
+use super::pane::annex::{AnnexOpen, annex_ids};
+use super::pane::approvals::ApprovalsQueue;
+use super::pane::dialog::Dialog;
+use super::pane::diff::DiffScreen;
+use super::pane::palette::Palette;
+use super::pane::stats::StatsScreen;
+use super::pane::suggestions::SuggestionsScreen;
+use super::suggest::listed;
+use crate::session::doc::{EditOrigin, first_change};
+use crate::session::outbox::Pending;
+use crate::session::room::Level;
+use crate::session::splice::Splice;
 
 impl App {
     pub fn run_action(&mut self, action: Action) {
@@ -31,31 +38,31 @@ impl App {
         match action {
             Action::Quit => self.request_quit(),
             Action::Help => {
-                self.help_scroll = 0;
+                self.help.scroll = 0;
                 self.overlay = Some(Overlay::Help);
             }
-            Action::Palette => self.overlay = Some(Overlay::Palette(PaletteState::default())),
+            Action::Palette => self.overlay = Some(Overlay::Palette(Palette::default())),
             Action::FocusNext => self.cycle_focus(1),
             Action::FocusPrev => self.cycle_focus(-1),
             Action::Focus(p) => self.set_focus(p),
             Action::ToggleRegister => {
-                self.show_register = !self.show_register;
-                if self.show_register {
+                self.register.shown = !self.register.shown;
+                if self.register.shown {
                     self.set_focus(Pane::Register);
                 } else if self.focus == Pane::Register {
                     self.set_focus(Pane::Editor);
                 }
             }
             Action::ToggleAnnexes => {
-                self.show_annexes = !self.show_annexes;
-                if self.show_annexes {
+                self.annexes.shown = !self.annexes.shown;
+                if self.annexes.shown {
                     self.set_focus(Pane::Annexes);
                 } else if self.focus == Pane::Annexes {
                     self.set_focus(Pane::Editor);
                 }
             }
-            Action::SectionNext => self.select_section(self.current.saturating_add(1)),
-            Action::SectionPrev => self.select_section(self.current.saturating_sub(1)),
+            Action::SectionNext => self.select_section(self.sections.current.saturating_add(1)),
+            Action::SectionPrev => self.select_section(self.sections.current.saturating_sub(1)),
             Action::GotoSection(i) => {
                 self.select_section(i);
                 self.set_focus(Pane::Editor);
@@ -88,10 +95,34 @@ impl App {
         }
     }
 
+    /// Does what a pane asked, in order.
+    pub fn run_commands(&mut self, commands: Vec<Command>) {
+        for command in commands {
+            match command {
+                Command::Run(action) => self.run_action(action),
+                Command::SelectSection(i) => self.select_section(i),
+                Command::Focus(pane) => self.set_focus(pane),
+                Command::Send(request, pending) => {
+                    self.room.outbox.send(request, pending);
+                }
+                Command::SendNumbered(pending, build) => {
+                    self.room.outbox.send_numbered(pending, build);
+                }
+                Command::Notify(level, text) => self.notify(level, text),
+                Command::Edited(edit) => self.editor_edited(edit),
+                Command::AskReason(purpose) => self.open_reason(purpose),
+                Command::ConfirmAccept { suggestion, code, flags } => {
+                    self.overlay = Some(Overlay::dialog(Dialog::AcceptFlagged { suggestion, code, flags }));
+                }
+                Command::ShowHelp => self.overlay = Some(Overlay::Help),
+                // The router closed the overlay or screen already.
+                Command::Close => {}
+            }
+        }
+    }
+
     fn request_quit(&mut self) {
-        let pending =
-            self.docs.values().any(|d| d.has_pending()) || !self.unsent.is_empty() || !self.retriable.is_empty();
-        if pending && !self.quit_armed {
+        if self.room.has_unacknowledged() && !self.quit_armed {
             self.quit_armed = true;
             self.notify(
                 Level::Warn,
@@ -104,10 +135,10 @@ impl App {
 
     pub fn visible_panes(&self) -> Vec<Pane> {
         let mut v = vec![Pane::Sections, Pane::Editor];
-        if self.show_register {
+        if self.register.shown {
             v.push(Pane::Register);
         }
-        if self.show_annexes {
+        if self.annexes.shown {
             v.push(Pane::Annexes);
         }
         v
@@ -123,8 +154,8 @@ impl App {
 
     pub fn set_focus(&mut self, pane: Pane) {
         match pane {
-            Pane::Register => self.show_register = true,
-            Pane::Annexes => self.show_annexes = true,
+            Pane::Register => self.register.shown = true,
+            Pane::Annexes => self.annexes.shown = true,
             _ => {}
         }
         if pane != Pane::Editor {
@@ -138,22 +169,22 @@ impl App {
 
     /// Shows section `i` in the editor (saving the cursor of the one left).
     pub fn select_section(&mut self, i: usize) {
-        let n = self.sections().len();
+        let n = self.room.sections().len();
         if n == 0 {
             return;
         }
         let i = i.min(n - 1);
-        let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
+        let rev = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
         if let Some(old) = self.editor.section {
-            if let Some(doc) = self.docs.get_mut(&old) {
+            if let Some(doc) = self.room.docs.get_mut(&old) {
                 doc.cursor = self.editor.cursor_index();
                 doc.anchor = self.editor.anchor_index();
             }
-            if Some(old) != self.sections().get(i).map(|s| s.id) {
-                self.history.looked.insert(old, rev);
+            if Some(old) != self.room.sections().get(i).map(|s| s.id) {
+                self.room.history.looked.insert(old, rev);
             }
         }
-        self.current = i;
+        self.sections.current = i;
         self.load_editor();
         self.register.selected = 0;
         self.dirty = true;
@@ -161,25 +192,25 @@ impl App {
 
     /// (Re)loads the editor from the current section's doc.
     pub fn load_editor(&mut self) {
-        let Some(id) = self.current_section_id() else {
+        let Some(id) = self.ctx().current_section_id() else {
             self.editor.section = None;
             return;
         };
-        if let Some(doc) = self.docs.get(&id) {
+        if let Some(doc) = self.room.docs.get(&id) {
             let (text, cursor, anchor) = (doc.text.clone(), doc.cursor, doc.anchor);
             self.editor.load(id, &text, cursor, anchor, &self.theme);
             self.editor.mode = EditMode::Normal;
             self.editor.style(&self.theme, self.focus == Pane::Editor);
         }
-        self.highlights_stale = true;
+        self.editor.highlights_stale = true;
     }
 
     fn start_editing(&mut self) {
-        if let Some(why) = self.read_only_reason() {
+        if let Some(why) = self.room.read_only_reason() {
             self.notify(Level::Warn, format!("{why} — your role cannot edit the packet"));
             return;
         }
-        if self.current_section_id().is_none() {
+        if self.ctx().current_section_id().is_none() {
             return;
         }
         self.set_focus(Pane::Editor);
@@ -203,91 +234,42 @@ impl App {
 
     fn splice_edit(&mut self, splice: &Splice) {
         let Some(id) = self.editor.section else { return };
-        let Some(doc) = self.docs.get_mut(&id) else { return };
-        match doc.local_splice(splice, EditOrigin::Typed, Instant::now()) {
-            Ok(Some(send)) => self.send_edit(id, send, None),
-            Ok(None) => {}
-            Err(e) => {
-                // The editor and the section are out of step: the diff of
-                // the whole text puts them back in step.
-                tracing::warn!("a key's edit does not fit the section ({e}); diffing the section");
-                return self.editor_changed();
-            }
+        if let Err(e) = self.room.local_splice(id, splice) {
+            // The editor and the section are out of step: the diff of
+            // the whole text puts them back in step.
+            tracing::warn!("a key's edit does not fit the section ({e}); diffing the section");
+            return self.editor_changed();
         }
-        self.highlights_stale = true;
-        self.dirty = true;
+        self.edited();
     }
 
     /// The editor's text changed in a way no splice describes: diff the
     /// whole text against the section and send that operation.
     pub fn editor_changed(&mut self) {
         let Some(id) = self.editor.section else { return };
-        let Some(doc) = self.docs.get(&id) else { return };
-        let new_text = self.editor.text();
-        let op = TextOp::from_texts(&doc.text, &new_text);
-        if op.is_noop() {
-            return;
-        }
-        self.local_op(id, op, EditOrigin::Typed);
+        self.room.replace_text(id, &self.editor.text());
+        self.edited();
     }
 
     /// Records and sends a local operation on section `id`.
     pub fn local_op(&mut self, id: SectionId, op: TextOp, origin: EditOrigin) {
-        let Some(doc) = self.docs.get_mut(&id) else { return };
-        match doc.local(op, origin, Instant::now()) {
-            Ok(Some(send)) => self.send_edit(id, send, None),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!("local edit does not apply: {e}");
-                self.notify(Level::Error, format!("edit could not be recorded: {e}"));
-                self.reset_section(id);
-            }
-        }
-        self.highlights_stale = true;
+        self.room.local_op(id, op, origin);
+        self.edited();
+    }
+
+    /// After a local edit: what the room reports, and a redraw.
+    fn edited(&mut self) {
+        self.apply_effects();
+        self.editor.highlights_stale = true;
         self.dirty = true;
     }
 
-    /// Sends the operation in flight for `id`; `seq` is reused on resends.
-    pub fn send_edit(&mut self, id: SectionId, op: TextOp, seq: Option<u64>) {
-        let (Some(room), Some(state)) = (self.room, &self.replica.state) else { return };
-        let base = state.revision;
-        let seq = seq.unwrap_or_else(|| self.next_seq());
-        if let Some(doc) = self.docs.get_mut(&id) {
-            doc.in_flight = Some(super::doc::InFlight { seq });
-        }
-        self.send(
-            Request::Edit { room, section: id, base, op: op.to_wire(), seq: Some(seq) },
-            Pending::Edit { section: id, seq },
-        );
-    }
-
-    /// Shows the server's text of `id` again, dropping local pending edits
-    /// from the document — but never the user's words: when the local text
-    /// differs, it is first saved to a file whose path is shown.
-    pub fn reset_section(&mut self, id: SectionId) {
-        let Some(body) = self.replica.state.as_ref().and_then(|s| s.section(id)).map(|s| s.body.clone()) else {
-            return;
-        };
-        let Some(doc) = self.docs.get_mut(&id) else { return };
-        let kept = (doc.text != body).then(|| keep_unsent_text(id, &doc.text));
-        let op = doc.reset(&body);
-        match kept {
-            Some(Ok(path)) => self.notify(Level::Warn, format!("your unsent text is kept in {}", path.display())),
-            Some(Err(e)) => self.notify(Level::Error, format!("your unsent text could not be saved: {e}")),
-            None => {}
-        }
-        if self.editor.section == Some(id) {
-            self.editor.apply_op(&op);
-        }
-        self.highlights_stale = true;
-    }
-
     fn undo_redo(&mut self, undo: bool) {
-        if self.read_only_reason().is_some() {
+        if self.room.read_only_reason().is_some() {
             return;
         }
         let Some(id) = self.editor.section else { return };
-        let Some(doc) = self.docs.get_mut(&id) else { return };
+        let Some(doc) = self.room.docs.get_mut(&id) else { return };
         let op = if undo { doc.take_undo() } else { doc.take_redo() };
         let Some(op) = op else {
             self.notify(Level::Info, if undo { "nothing of yours to undo here" } else { "nothing to redo" });
@@ -302,11 +284,11 @@ impl App {
     // ----- register -----
 
     fn open_objection_form(&mut self) {
-        if !self.can(Capability::Object) {
-            self.notify(Level::Warn, format!("your role ({}) cannot raise objections", self.role_label()));
+        if !self.room.can(Capability::Object) {
+            self.notify(Level::Warn, format!("your role ({}) cannot raise objections", self.room.role_label()));
             return;
         }
-        let Some(section) = self.current_section() else { return };
+        let Some(section) = self.ctx().current_section() else { return };
         let (sid, title) = (section.id, section.title.clone());
         let quote = if self.focus == Pane::Editor || self.editor.mode == EditMode::Insert {
             self.editor.selected_text().filter(|q| !q.trim().is_empty())
@@ -327,16 +309,16 @@ impl App {
     }
 
     fn open_reply_form(&mut self) {
-        if !self.can(Capability::Object) {
-            self.notify(Level::Warn, format!("your role ({}) cannot reply", self.role_label()));
+        if !self.room.can(Capability::Object) {
+            self.notify(Level::Warn, format!("your role ({}) cannot reply", self.room.role_label()));
             return;
         }
-        let Some(id) = self.selected_objection() else {
+        let Some(id) = self.register.selected_objection(&self.ctx()) else {
             self.notify(Level::Info, "select an objection in the register first (r)");
             return;
         };
         let code =
-            self.replica.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_default();
+            self.room.replica.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_default();
         self.overlay = Some(Overlay::dialog(Dialog::Reply(ReplyForm {
             objection: id,
             code,
@@ -346,18 +328,18 @@ impl App {
     }
 
     fn open_status_form(&mut self) {
-        let Some(id) = self.selected_objection() else {
+        let Some(id) = self.register.selected_objection(&self.ctx()) else {
             self.notify(Level::Info, "select an objection in the register first (r)");
             return;
         };
-        let Some(o) = self.replica.state.as_ref().and_then(|s| s.objections.get(&id)) else { return };
+        let Some(o) = self.room.replica.state.as_ref().and_then(|s| s.objections.get(&id)) else { return };
         if !o.is_open() {
             self.notify(Level::Info, format!("{} is {} — only open objections change status", o.code(), o.status));
             return;
         }
         let code = o.code();
-        let resolve = self.can(Capability::ResolveObjection);
-        let residual = self.can(Capability::AcceptResidual);
+        let resolve = self.room.can(Capability::ResolveObjection);
+        let residual = self.room.can(Capability::AcceptResidual);
         let choices = vec![
             (ObjectionStatus::Addressed, resolve),
             (ObjectionStatus::Withdrawn, resolve),
@@ -377,15 +359,15 @@ impl App {
     // ----- annexes -----
 
     pub fn open_annex(&mut self, id: AnnexId) {
-        let Some(room) = self.room else { return };
-        self.show_annexes = true;
-        if let Some(i) = self.annex_ids().iter().position(|a| *a == id) {
+        let Some(room) = self.room.id else { return };
+        self.annexes.shown = true;
+        if let Some(i) = annex_ids(&self.room).iter().position(|a| *a == id) {
             self.annexes.selected = i;
         }
         self.annexes.scroll = 0;
-        if self.has_annex_access(id) {
+        if self.room.has_annex_access(id) {
             self.annexes.open = Some(AnnexOpen::Loading(id));
-            self.send(Request::ViewAnnex { room, annex: id }, Pending::ViewAnnex(id));
+            self.room.outbox.send(Request::ViewAnnex { room, annex: id }, Pending::ViewAnnex(id));
         } else {
             // Never ask: the client does not fetch what it may not see.
             self.annexes.open = Some(AnnexOpen::Gated(id));
@@ -396,25 +378,60 @@ impl App {
     // ----- diff -----
 
     fn open_diff(&mut self, base: DiffBase, packet: bool) {
-        let scope = match (packet, self.current_section_id()) {
+        let scope = match (packet, self.ctx().current_section_id()) {
             (false, Some(id)) => DiffScope::Section(id),
             _ => DiffScope::Packet,
         };
         let mut d = DiffView::new(scope, base);
-        if let Some(state) = &self.replica.state {
-            d.compute(state, &self.history);
+        if let Some(state) = &self.room.replica.state {
+            d.compute(state, &self.room.history);
         }
-        self.diff = Some(d);
+        self.screen = Some(Screen::Diff(DiffScreen { view: d }));
         self.editor.mode = EditMode::Normal;
+    }
+
+    // ----- suggestions, stats, approvals -----
+
+    /// Opens the suggestions screen on the current section's first open
+    /// suggestion (or the first one listed).
+    fn open_suggestions(&mut self) {
+        let Some(state) = &self.room.replica.state else { return };
+        let list = listed(state);
+        if list.is_empty() {
+            self.notify(Level::Info, "no open suggestions");
+            return;
+        }
+        let current = self.ctx().current_section_id();
+        let first = list.iter().find(|s| current.is_some() && s.section() == current).or(list.first()).map(|s| s.id);
+        self.screen = Some(Screen::Suggestions(SuggestionsScreen::new(first)));
+        self.editor.mode = EditMode::Normal;
+    }
+
+    /// Opens the stats screen and asks the server for the figures.
+    fn open_stats(&mut self) {
+        let Some(state) = &self.room.replica.state else { return };
+        self.screen = Some(Screen::Stats(Box::new(StatsScreen::new(state.revision))));
+        let ask = StatsScreen::ask(&self.room);
+        self.run_commands(ask.into_iter().collect());
+    }
+
+    /// Opens the approvals queue (owners only).
+    pub fn open_approvals(&mut self) {
+        if !self.room.is_owner() {
+            self.notify(Level::Warn, "the approvals queue is for owners");
+            return;
+        }
+        self.overlay = Some(Overlay::dialog(Dialog::Approvals(ApprovalsQueue::default())));
+        self.dirty = true;
     }
 
     // ----- release decisions -----
 
     fn owner_check(&mut self, what: &str) -> bool {
-        if self.is_owner() {
+        if self.room.is_owner() {
             return true;
         }
-        self.notify(Level::Warn, format!("{what} is for the room owner only (you are {})", self.role_label()));
+        self.notify(Level::Warn, format!("{what} is for the room owner only (you are {})", self.room.role_label()));
         false
     }
 
@@ -422,22 +439,23 @@ impl App {
         if !self.owner_check("release or hold") {
             return;
         }
-        let Some(state) = &self.replica.state else { return };
+        let Some(state) = &self.room.replica.state else { return };
         if matches!(state.release, ReleaseState::Escalated { .. }) {
             self.notify(Level::Warn, "the room is escalated: no release from here");
             return;
         }
         // Ours at once; the server's (with the annex-boundary check and the
         // content hash) replaces it when it arrives.
-        let record = self.current_readiness().cloned().unwrap_or_else(|| readiness(state));
-        if let Some(room) = self.room {
-            self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
+        let record = self.status.current_readiness(&self.room).cloned().unwrap_or_else(|| readiness(state));
+        if let Some(room) = self.room.id {
+            self.room.outbox.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
         }
         self.overlay = Some(Overlay::dialog(Dialog::Readiness(ReadinessForm {
             server_checked: self
+                .status
                 .server_readiness
                 .as_ref()
-                .is_some_and(|r| Some(r.revision) == self.replica.state.as_ref().map(|s| s.revision)),
+                .is_some_and(|r| Some(r.revision) == self.room.replica.state.as_ref().map(|s| s.revision)),
             record,
             lane: 0,
             audience: 0,
@@ -458,7 +476,10 @@ impl App {
         let placeholder = match purpose {
             ReasonPurpose::Hold => "why the release is held",
             ReasonPurpose::Escalate => "why this goes to direct human handling",
-            ReasonPurpose::RequestAccess(_) => "why you need this annex (the owner decides; audited)",
+            ReasonPurpose::RequestAccess(_) if self.room.is_owner() => {
+                "why you need this annex (another owner decides; audited)"
+            }
+            ReasonPurpose::RequestAccess(_) => "why you need this annex (an owner decides; audited)",
             ReasonPurpose::RejectSuggestion(_) => "why this suggestion is rejected (the proposer sees it)",
         };
         self.overlay = Some(Overlay::dialog(Dialog::Reason(ReasonForm {
@@ -473,46 +494,21 @@ impl App {
     /// for the lane and audience and to confirm (the signature binds that
     /// exact hash, that lane and that audience).
     fn start_cosign(&mut self) {
-        if matches!(self.me.as_ref().map(|m| m.role), Some(trustroom_shared::role::Role::Agent { .. })) {
+        if matches!(self.room.me.as_ref().map(|m| m.role), Some(trustroom_shared::role::Role::Agent { .. })) {
             self.notify(Level::Warn, "agents never co-sign");
             return;
         }
-        let Some(room) = self.room else { return };
-        let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
-        match &self.server_readiness {
+        let Some(room) = self.room.id else { return };
+        let rev = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
+        match &self.status.server_readiness {
             Some(r) if r.revision == rev && !r.content_hash.is_empty() => {
                 let d = Dialog::Cosign(CosignForm::new(r.content_hash.clone(), r.content_revision));
                 self.overlay = Some(Overlay::dialog(d));
             }
             _ => {
-                self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: true });
+                self.room.outbox.send(Request::Readiness { room }, Pending::Readiness { then_cosign: true });
                 self.notify(Level::Info, "fetching the content hash to co-sign…");
             }
         }
     }
-
-    /// Release to `lane` for `audience`: marks the room ready at this
-    /// revision (the readiness record was just reviewed), then releases.
-    pub fn release(&mut self, lane: trustroom_shared::release::Lane, audience: trustroom_shared::release::Audience) {
-        let Some(room) = self.room else { return };
-        self.send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some((lane, audience)) });
-        self.notify(Level::Info, format!("marking ready and releasing to {lane} · audience {audience}…"));
-    }
-}
-
-/// Saves text the server refused to `<log dir>/unsent/<section>-<ms>.txt`,
-/// so the user can copy it back (e.g. after losing the right to edit).
-fn keep_unsent_text(id: SectionId, text: &str) -> std::io::Result<std::path::PathBuf> {
-    keep_text(&id.to_string(), text)
-}
-
-/// Saves words the server refused to `<log dir>/unsent/<name>-<ms>.txt`.
-pub fn keep_text(name: &str, text: &str) -> std::io::Result<std::path::PathBuf> {
-    let dir = super::logging::log_dir().join("unsent");
-    std::fs::create_dir_all(&dir)?;
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
-    let path = dir.join(format!("{name}-{ms}.txt"));
-    std::fs::write(&path, text)?;
-    Ok(path)
 }

@@ -1,70 +1,38 @@
-//! The TUI's state. Input handling (`event.rs`) and network events
-//! (`sync.rs`) mutate it; drawing (`ui/`) only reads it. Derived data that
-//! is costly to compute (badges, readiness, editor highlights) is cached
-//! here by [`App::refresh`], which runs before every draw.
+//! The app: a thin composition of the session's room, the panes (each
+//! owns its state, takes keys and says what to do — `pane/`), the overlay
+//! and the full screen on top of them, the focus, and the loop's flags.
+//! Keys are routed here: overlay first, then the open screen, then the
+//! focused pane; keys no pane takes go to the global map. What the panes
+//! ask for is done in `actions.rs`; what the room reports in `effects.rs`.
+//! Drawing (`ui/`) only reads; costly derived data (badges, readiness,
+//! highlights, the diff) is recomputed by [`App::refresh`] before a draw.
 
-use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+use trustroom_shared::ClientId;
 
-use ratatui::layout::Rect;
-use trustroom_shared::objection::ObjectionStatus;
-use trustroom_shared::policy::Capability;
-use trustroom_shared::protocol::{AnnexContent, Presence, Request};
-use trustroom_shared::readiness::{Readiness, readiness};
-use trustroom_shared::release::Lane;
-use trustroom_shared::room::{RoomState, Section};
-use trustroom_shared::statement::{StatementLabel, statements};
-use trustroom_shared::view::MemberSelf;
-use trustroom_shared::{AnnexId, ClientId, ObjectionId, RoomId, SectionId, UserId};
-
-use super::diffview::DiffView;
-use super::doc::SectionDoc;
-use super::editor::EditorState;
-use super::forms::Dialog;
-use super::highlight::{Highlight, highlights};
-use super::history::History;
-use super::palette::PaletteState;
+use super::action::{Action, EditMode, Pane};
+use super::layout::{PaneRects, Shape, banner_shown, layout};
+use super::pane::annex::{AnnexMap, AnnexOpen, annex_ids};
+use super::pane::dialog::Dialog;
+use super::pane::diff::DiffScreen;
+use super::pane::editor::Editor;
+use super::pane::help::Help;
+use super::pane::palette::Palette;
+use super::pane::register::Register;
+use super::pane::sections::SectionList;
+use super::pane::stats::StatsScreen;
+use super::pane::status::StatusBar;
+use super::pane::suggestions::SuggestionsScreen;
+use super::pane::{Command, Component, Ctx, Outcome, ScreenKind};
 use super::theme::Theme;
-use crate::session::Replica;
-
-pub use super::action::Pane;
-
-/// How long a notification stays bright on the notification line.
-pub const NOTICE_FRESH: Duration = Duration::from_secs(20);
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConnState {
-    Connecting {
-        attempt: u32,
-    },
-    /// Connected; waiting for the join to finish (catching up).
-    Syncing,
-    Connected,
-    Disconnected {
-        reason: String,
-        retry_at: Instant,
-        attempt: u32,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warn,
-    Error,
-}
-
-#[derive(Clone, Debug)]
-pub struct Notice {
-    pub text: String,
-    pub level: Level,
-    pub at: Instant,
-}
+use crate::session::room::{Level, Room};
 
 /// Overlays drawn above the panes; they take the keys while open.
 pub enum Overlay {
+    /// The help (its state is [`App::help`], kept between openings).
     Help,
-    Palette(PaletteState),
+    Palette(Palette),
     Dialog(Box<Dialog>),
 }
 
@@ -74,461 +42,354 @@ impl Overlay {
     }
 }
 
-/// What the annex pane shows beside the map.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AnnexOpen {
-    Loading(AnnexId),
-    /// Content sent by the server for us (the view is logged).
-    Content(AnnexContent),
-    /// We have no access: the pane is gated.
-    Gated(AnnexId),
-    Failed(AnnexId, String),
+/// Full screens drawn instead of the panes; they take the keys while open.
+pub enum Screen {
+    Diff(DiffScreen),
+    Suggestions(SuggestionsScreen),
+    /// Boxed: the figures are large, the other screens small.
+    Stats(Box<StatsScreen>),
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct RegisterView {
-    /// Show every objection, not only the current section's.
-    pub all: bool,
-    pub selected: usize,
-    /// Show the whole thread of the selected objection.
-    pub expanded: bool,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct AnnexView {
-    pub selected: usize,
-    pub open: Option<AnnexOpen>,
-    pub scroll: u16,
-}
-
-/// Badge counts of one section (cached).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SectionMeta {
-    pub verified: usize,
-    pub contested: usize,
-    pub restricted: usize,
-    pub residual: usize,
-    pub unsupported: usize,
-    pub open_objections: usize,
-    pub blocking_open: usize,
-}
-
-/// What an answer to a request should do when it arrives.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Pending {
-    ResolveRoom,
-    Join {
-        full: bool,
-    },
-    Edit {
-        section: SectionId,
-        seq: u64,
-    },
-    Object,
-    Reply {
-        code: String,
-    },
-    Status {
-        code: String,
-        status: ObjectionStatus,
-    },
-    ViewAnnex(AnnexId),
-    Hold,
-    /// Then release to this lane for this audience.
-    MarkReady {
-        then_release: Option<(Lane, trustroom_shared::release::Audience)>,
-    },
-    Release(Lane),
-    Escalate,
-    Cursor,
-    /// The server's readiness record; `then_cosign` opens the co-sign
-    /// confirmation with its content hash.
-    Readiness {
-        then_cosign: bool,
-    },
-    Cosign,
-    RequestAccess,
-    /// An owner's decision from the approvals queue (`R-N` / `P-N`).
-    Decide {
-        code: String,
-        approve: bool,
-    },
-    /// Accepting or rejecting a suggestion (`S-N`).
-    DecideSuggestion {
-        code: String,
-        accept: bool,
-    },
-    /// The room's working metrics for the stats screen.
-    Stats,
-}
-
-impl Pending {
-    /// Requests whose words or signature the user should never lose to a
-    /// dropped connection: re-sent (same `seq`, so applied once) after the
-    /// rejoin. Edits have their own path (the section's operation in flight).
-    pub fn is_retriable(&self) -> bool {
-        matches!(
-            self,
-            Pending::Object | Pending::Reply { .. } | Pending::Status { .. } | Pending::Cosign | Pending::RequestAccess
-        )
-    }
-
-    /// What the user calls it, for notices.
-    pub fn noun(&self) -> &'static str {
+impl Screen {
+    pub fn kind(&self) -> ScreenKind {
         match self {
-            Pending::Object => "objection",
-            Pending::Reply { .. } => "reply",
-            Pending::Status { .. } => "status change",
-            Pending::Cosign => "co-signature",
-            Pending::RequestAccess => "access request",
-            _ => "request",
+            Screen::Diff(_) => ScreenKind::Diff,
+            Screen::Suggestions(_) => ScreenKind::Suggestions,
+            Screen::Stats(_) => ScreenKind::Stats,
         }
     }
 }
 
-/// A request waiting to be handed to the network task.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Outgoing {
-    pub tag: u64,
-    pub request: Request,
-}
-
 pub struct App {
+    /// The room as this client holds it (the session layer).
+    pub room: Room,
     pub theme: Theme,
-    pub help_extra: Vec<String>,
-    pub room_ref: String,
-    pub room: Option<RoomId>,
-    pub client: ClientId,
-    pub conn: ConnState,
-    /// Who the server says we are (from `welcome`).
-    pub user: Option<(UserId, String)>,
-    pub me: Option<MemberSelf>,
-    /// The room as the server has it (`replica.state`, at its revision),
-    /// kept in step by the session layer's rules.
-    pub replica: Replica,
-    pub content_hash: String,
-    pub docs: HashMap<SectionId, SectionDoc>,
-    /// Other members' cursors, positions in server text at `state.revision`.
-    pub presence: HashMap<ClientId, Presence>,
-    pub history: History,
-    /// Index of the section in view.
-    pub current: usize,
-    pub editor: EditorState,
     pub focus: Pane,
-    pub show_register: bool,
-    pub show_annexes: bool,
-    pub register: RegisterView,
-    pub annexes: AnnexView,
+    pub sections: SectionList,
+    pub editor: Editor,
+    pub register: Register,
+    pub annexes: AnnexMap,
+    pub screen: Option<Screen>,
     pub overlay: Option<Overlay>,
-    pub diff: Option<DiffView>,
-    /// The suggestions screen, when open (`u`).
-    pub suggestions: Option<super::suggest::SuggestionsView>,
-    /// The stats screen, when open (`m`).
-    pub stats: Option<super::stats::StatsView>,
-    pub notices: VecDeque<Notice>,
-    pub outbox: Vec<Outgoing>,
-    pub pending: HashMap<u64, Pending>,
-    /// The requests behind answers we still wait for that carry a `seq`
-    /// (objections, replies, status changes, co-signatures, access
-    /// requests): if the connection drops before the answer, they go to
-    /// `unsent` and are re-sent, with the same `seq`, after the rejoin.
-    pub retriable: HashMap<u64, Request>,
-    /// Requests the connection lost before the server answered; re-sent
-    /// after the next successful join (the server applies each seq once).
-    pub unsent: Vec<(Request, Pending)>,
-    next_tag: u64,
-    pub next_seq: u64,
+    pub help: Help,
+    pub status: StatusBar,
     /// Terminal size.
     pub size: Rect,
-    pub quit: bool,
-    pub exit_error: Option<String>,
+    /// Something changed: draw.
     pub dirty: bool,
+    pub quit: bool,
+    /// `q` was pressed once with unacknowledged work: the next `q` quits.
     pub quit_armed: bool,
-    // Caches (see `refresh`).
-    pub meta: HashMap<SectionId, SectionMeta>,
-    pub readiness: Option<Readiness>,
-    pub highlights: Vec<Highlight>,
-    pub caches_stale: bool,
-    pub highlights_stale: bool,
-    pub last_cursor_sent: Option<(SectionId, usize, Option<usize>)>,
-    pub help_scroll: u16,
-    /// Where the log goes (shown in help).
-    pub log_path: Option<std::path::PathBuf>,
+    pub exit_error: Option<String>,
     /// The user asked to reconnect without waiting for the backoff.
     pub reconnect_requested: bool,
-    /// The server's readiness record (it also checks the annex boundary,
-    /// which needs patterns a client never receives).
-    pub server_readiness: Option<Readiness>,
-    /// Revision and time of the last readiness request.
-    pub readiness_asked: Option<(u64, Instant)>,
+    /// The room changed since the caches were computed.
+    caches_stale: bool,
+}
+
+/// The panes' view of `$app`, borrowing only its room and theme, so one of
+/// its panes can take it while handling a key.
+macro_rules! ctx {
+    ($app:expr) => {
+        Ctx {
+            room: &$app.room,
+            theme: &$app.theme,
+            focus: $app.focus,
+            current: $app.sections.current,
+            mode: $app.editor.mode,
+            screen: $app.screen.as_ref().map(Screen::kind),
+            size: $app.size,
+        }
+    };
 }
 
 impl App {
     pub fn new(room_ref: String, help_extra: Vec<String>, theme: Theme, client: ClientId) -> Self {
-        let room = room_ref.parse::<RoomId>().ok();
         Self {
-            editor: EditorState::new(&theme),
+            room: Room::new(room_ref, client, super::logging::log_dir().join("unsent")),
+            editor: Editor::new(&theme),
             theme,
-            help_extra,
-            room_ref,
-            room,
-            client,
-            conn: ConnState::Connecting { attempt: 0 },
-            user: None,
-            me: None,
-            replica: Replica::default(),
-            content_hash: String::new(),
-            docs: HashMap::new(),
-            presence: HashMap::new(),
-            history: History::default(),
-            current: 0,
             focus: Pane::Sections,
-            show_register: false,
-            show_annexes: false,
-            register: RegisterView::default(),
-            annexes: AnnexView::default(),
+            sections: SectionList::default(),
+            register: Register::default(),
+            annexes: AnnexMap::default(),
+            screen: None,
             overlay: None,
-            diff: None,
-            suggestions: None,
-            stats: None,
-            notices: VecDeque::new(),
-            outbox: Vec::new(),
-            pending: HashMap::new(),
-            retriable: HashMap::new(),
-            unsent: Vec::new(),
-            next_tag: 1,
-            next_seq: 1,
+            help: Help { extra: help_extra, ..Help::default() },
+            status: StatusBar::default(),
             size: Rect::new(0, 0, 80, 24),
-            quit: false,
-            exit_error: None,
             dirty: true,
+            quit: false,
             quit_armed: false,
-            meta: HashMap::new(),
-            readiness: None,
-            highlights: Vec::new(),
-            caches_stale: true,
-            highlights_stale: true,
-            last_cursor_sent: None,
-            help_scroll: 0,
-            log_path: None,
+            exit_error: None,
             reconnect_requested: false,
-            server_readiness: None,
-            readiness_asked: None,
+            caches_stale: true,
         }
     }
 
-    // ----- identity and permissions -----
-
-    pub fn my_user(&self) -> Option<UserId> {
-        self.me.as_ref().map(|m| m.user).or(self.user.as_ref().map(|u| u.0))
+    /// What the panes read of the app.
+    pub fn ctx(&self) -> Ctx<'_> {
+        ctx!(self)
     }
 
-    pub fn can(&self, cap: Capability) -> bool {
-        self.me.as_ref().is_some_and(|m| m.capabilities.contains(&cap))
-    }
-
-    pub fn is_owner(&self) -> bool {
-        self.can(Capability::DecideRelease)
-    }
-
-    pub fn role_label(&self) -> String {
-        self.me.as_ref().map(|m| m.role.label()).unwrap_or_else(|| "…".into())
-    }
-
-    /// Why the editor is read-only, if it is.
-    pub fn read_only_reason(&self) -> Option<String> {
-        let me = self.me.as_ref()?;
-        if !me.capabilities.contains(&Capability::Edit) {
-            return Some(format!("read-only: {}", me.role.label()));
-        }
-        if self.replica.state.as_ref().is_some_and(|s| s.release.is_read_only()) {
-            return Some("read-only: escalated".into());
-        }
-        None
-    }
-
-    /// Whether the room's records let us read `annex` now (need-to-know,
-    /// an active grant or break-glass), recomputed as events arrive.
-    pub fn has_annex_access(&self, annex: AnnexId) -> bool {
-        let Some(me) = &self.me else { return false };
-        match &self.replica.state {
-            Some(state) => trustroom_shared::access::annex_access(state, me.user).contains(&annex),
-            None => me.annex_access.contains(&annex),
-        }
-    }
-
-    /// Active break-glass invocations: (code, who, annex codes, reason, ends_at_ms).
-    pub fn break_glass(&self) -> Vec<(String, String, Vec<String>, String, i64)> {
-        let Some(state) = &self.replica.state else { return Vec::new() };
-        trustroom_shared::access::active_break_glass(state)
-            .map(|b| {
-                let annexes = b.annexes.iter().filter_map(|a| state.annexes.get(a)).map(|a| a.code.clone()).collect();
-                (format!("BG-{}", b.number), self.member_name(b.user), annexes, b.reason.clone(), b.ends_at)
-            })
-            .collect()
-    }
-
-    pub fn member_name(&self, user: UserId) -> String {
-        trustroom_shared::members::name_or_short_id(self.replica.state.as_ref(), user)
-    }
-
-    // ----- sections -----
-
-    pub fn sections(&self) -> &[Section] {
-        self.replica.state.as_ref().map_or(&[], |s| s.sections.as_slice())
-    }
-
-    pub fn current_section(&self) -> Option<&Section> {
-        self.sections().get(self.current)
-    }
-
-    pub fn current_section_id(&self) -> Option<SectionId> {
-        self.current_section().map(|s| s.id)
-    }
-
-    /// Names of other members with a cursor in `section`.
-    pub fn editing_in(&self, section: SectionId) -> Vec<(UserId, String)> {
-        let mut out: Vec<(UserId, String)> = Vec::new();
-        for p in self.presence.values() {
-            if p.section == section && Some(p.user) != self.my_user() && !out.iter().any(|(u, _)| *u == p.user) {
-                out.push((p.user, p.name.clone()));
-            }
-        }
-        out.sort_by(|a, b| a.1.cmp(&b.1));
-        out
-    }
-
-    /// Objections shown in the register pane, in order.
-    pub fn register_items(&self) -> Vec<ObjectionId> {
-        let Some(state) = &self.replica.state else { return Vec::new() };
-        let current = self.current_section_id();
-        let mut items: Vec<_> =
-            state.objections.values().filter(|o| self.register.all || Some(o.anchor.section) == current).collect();
-        // Open first, blocking first, then by number.
-        items.sort_by_key(|o| (o.status != ObjectionStatus::Open, !o.blocking, o.number));
-        items.into_iter().map(|o| o.id).collect()
-    }
-
-    pub fn selected_objection(&self) -> Option<ObjectionId> {
-        self.register_items().get(self.register.selected).copied()
-    }
-
-    pub fn annex_ids(&self) -> Vec<AnnexId> {
-        let Some(state) = &self.replica.state else { return Vec::new() };
-        let mut v: Vec<_> = state.annexes.values().collect();
-        v.sort_by(|a, b| a.code.cmp(&b.code));
-        v.into_iter().map(|a| a.id).collect()
-    }
-
-    // ----- requests and notifications -----
-
-    /// Queues a request for the network task.
-    pub fn send(&mut self, request: Request, pending: Pending) -> u64 {
-        let tag = self.next_tag;
-        self.next_tag += 1;
-        if request.seq().is_some() && pending.is_retriable() {
-            self.retriable.insert(tag, request.clone());
-        }
-        self.pending.insert(tag, pending);
-        self.outbox.push(Outgoing { tag, request });
-        tag
-    }
-
-    pub fn next_seq(&mut self) -> u64 {
-        let s = self.next_seq;
-        self.next_seq += 1;
-        s
+    /// Where each pane goes on a screen of `area`.
+    pub fn layout(&self, area: Rect) -> PaneRects {
+        let shape = Shape {
+            banner: banner_shown(&self.room),
+            screen: self.screen.is_some(),
+            register: self.register.shown,
+            annexes: self.annexes.shown,
+        };
+        layout(area, shape)
     }
 
     pub fn notify(&mut self, level: Level, text: impl Into<String>) {
-        let text = text.into();
-        tracing::info!(target: "trustroom::notice", "{text}");
-        self.notices.push_back(Notice { text, level, at: Instant::now() });
-        while self.notices.len() > 100 {
-            self.notices.pop_front();
+        self.status.push(level, text.into());
+        self.dirty = true;
+    }
+
+    // ----- input -----
+
+    pub fn on_terminal_event(&mut self, ev: Event) {
+        match ev {
+            Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
+            Event::Mouse(m) => self.on_mouse(m),
+            Event::Resize(w, h) => {
+                self.size = Rect::new(0, 0, w, h);
+                self.dirty = true;
+            }
+            Event::Paste(text) => self.on_paste(&text),
+            _ => {}
+        }
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) {
+        self.dirty = true;
+        // Terminals send Alt-x as ESC x: an Esc typed just before a key
+        // arrives as Alt+key. Outside the text editor no command uses Alt,
+        // so read it as the Esc it was, then the key.
+        let typing = self.overlay.is_none() && self.focus == Pane::Editor && self.editor.mode == EditMode::Insert;
+        if key.modifiers.contains(KeyModifiers::ALT) && matches!(key.code, KeyCode::Char(_)) && !typing {
+            self.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            let mut plain = key;
+            plain.modifiers.remove(KeyModifiers::ALT);
+            return self.on_key(plain);
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('c') {
+            return self.run_action(Action::Quit);
+        }
+        if !matches!(key.code, KeyCode::Char('q')) {
+            self.quit_armed = false;
+        }
+        if let Some(mut overlay) = self.overlay.take() {
+            let ctx = ctx!(self);
+            let outcome = match &mut overlay {
+                Overlay::Help => self.help.event(key, &ctx),
+                Overlay::Palette(p) => p.event(key, &ctx),
+                Overlay::Dialog(d) => d.event(key, &ctx),
+            };
+            let commands = outcome.commands();
+            if !closes(&commands) {
+                self.overlay = Some(overlay);
+            }
+            return self.run_commands(commands);
+        }
+        let ctx = ctx!(self);
+        if let Some(screen) = &mut self.screen {
+            let outcome = match screen {
+                Screen::Diff(d) => d.event(key, &ctx),
+                Screen::Suggestions(s) => s.event(key, &ctx),
+                Screen::Stats(s) => s.event(key, &ctx),
+            };
+            let commands = outcome.commands();
+            if closes(&commands) {
+                self.screen = None;
+            }
+            return self.run_commands(commands);
+        }
+        let outcome = match self.focus {
+            Pane::Sections => self.sections.event(key, &ctx),
+            Pane::Editor => self.editor.event(key, &ctx),
+            Pane::Register => self.register.event(key, &ctx),
+            Pane::Annexes => self.annexes.event(key, &ctx),
+        };
+        match outcome {
+            Outcome::Ignored => self.global_key(key),
+            Outcome::Used(commands) => self.run_commands(commands),
+        }
+    }
+
+    /// Keys no pane took.
+    fn global_key(&mut self, key: KeyEvent) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let action = match key.code {
+            KeyCode::Char('z') if ctrl => Action::Undo,
+            KeyCode::Char('y') if ctrl => Action::Redo,
+            KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
+            KeyCode::Char(':') => Action::Palette,
+            KeyCode::Tab => Action::FocusNext,
+            KeyCode::BackTab => Action::FocusPrev,
+            KeyCode::Char('1') => Action::Focus(Pane::Sections),
+            KeyCode::Char('2') => Action::Focus(Pane::Editor),
+            KeyCode::Char('3') => Action::Focus(Pane::Register),
+            KeyCode::Char('4') => Action::Focus(Pane::Annexes),
+            KeyCode::Char('r') => Action::ToggleRegister,
+            KeyCode::Char('a') => Action::ToggleAnnexes,
+            KeyCode::Char('o') => Action::ObjectionNew,
+            KeyCode::Char('d') => Action::DiffOpen,
+            KeyCode::Char('D') => Action::DiffPacket,
+            KeyCode::Char('R') => Action::Readiness,
+            KeyCode::Char('H') => Action::Hold,
+            KeyCode::Char('E') => Action::Escalate,
+            KeyCode::Char('S') => Action::Cosign,
+            KeyCode::Char('u') => Action::Suggestions,
+            KeyCode::Char('m') => Action::Stats,
+            KeyCode::Char('V') => return self.open_approvals(),
+            KeyCode::Char('q') => Action::Quit,
+            KeyCode::Esc => return self.editor.area.cancel_selection(),
+            _ => return,
+        };
+        self.run_action(action);
+    }
+
+    fn on_paste(&mut self, text: &str) {
+        if let Some(Overlay::Dialog(d)) = &mut self.overlay {
+            if let Some(t) = d.text_input() {
+                t.insert_str(text.replace('\n', " "));
+            }
+            self.dirty = true;
+            return;
+        }
+        if self.focus == Pane::Editor && self.editor.mode == EditMode::Insert && self.room.read_only_reason().is_none()
+        {
+            let text = trustroom_shared::ot::normalize_newlines(text);
+            let edit = self.editor.paste(&text);
+            self.editor_edited(edit);
+            self.dirty = true;
+        }
+    }
+
+    fn on_mouse(&mut self, m: MouseEvent) {
+        if self.overlay.is_some() {
+            return;
+        }
+        let at = Position::new(m.column, m.row);
+        let l = self.layout(self.size);
+        if let Some(Screen::Diff(d)) = &mut self.screen {
+            match m.kind {
+                MouseEventKind::ScrollDown => d.scroll_by(true),
+                MouseEventKind::ScrollUp => d.scroll_by(false),
+                _ => return,
+            }
+            self.dirty = true;
+            return;
+        }
+        let pane = [
+            (Pane::Sections, l.sections),
+            (Pane::Editor, l.editor),
+            (Pane::Register, l.register),
+            (Pane::Annexes, l.annexes),
+        ]
+        .into_iter()
+        .find(|(_, r)| r.is_some_and(|r| r.contains(at)));
+        let Some((pane, Some(rect))) = pane else { return };
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                if self.focus != pane {
+                    self.set_focus(pane);
+                }
+                match pane {
+                    Pane::Sections => {
+                        let row = m.row.saturating_sub(rect.y + 1) as usize;
+                        let first = self.sections.first_visible(rect);
+                        self.select_section(first + row / 2);
+                    }
+                    Pane::Editor => {
+                        let (r, c) = (m.row.saturating_sub(rect.y + 1), m.column.saturating_sub(rect.x + 1));
+                        self.editor.click(r, c, false);
+                    }
+                    Pane::Register | Pane::Annexes => {}
+                }
+            }
+            MouseEventKind::Drag(MouseButton::Left) if pane == Pane::Editor => {
+                let (r, c) = (m.row.saturating_sub(rect.y + 1), m.column.saturating_sub(rect.x + 1));
+                self.editor.click(r, c, true);
+            }
+            MouseEventKind::ScrollDown => self.scroll_pane(pane, true),
+            MouseEventKind::ScrollUp => self.scroll_pane(pane, false),
+            _ => return,
         }
         self.dirty = true;
     }
 
-    /// The notice for the notification line, if any is fresh.
-    pub fn current_notice(&self, now: Instant) -> Option<&Notice> {
-        self.notices.back().filter(|n| now.duration_since(n.at) < NOTICE_FRESH)
-    }
-
-    /// The readiness record to show: the server's when it is for the
-    /// current revision, else our own (without the annex-boundary check).
-    pub fn current_readiness(&self) -> Option<&Readiness> {
-        let rev = self.replica.state.as_ref()?.revision;
-        match &self.server_readiness {
-            Some(r) if r.revision == rev => Some(r),
-            _ => self.readiness.as_ref(),
-        }
-    }
-
-    /// Asks the server for its readiness record when the room moved on
-    /// (at most once a second; called from the tick).
-    pub fn refresh_server_readiness(&mut self, now: Instant) {
-        let (Some(room), Some(state)) = (self.room, &self.replica.state) else { return };
-        if self.conn != ConnState::Connected {
-            return;
-        }
-        let rev = state.revision;
-        let due = match self.readiness_asked {
-            None => true,
-            Some((r, at)) => r != rev && now.duration_since(at) >= Duration::from_secs(1),
+    fn scroll_pane(&mut self, pane: Pane, down: bool) {
+        let key = KeyEvent::new(if down { KeyCode::Down } else { KeyCode::Up }, KeyModifiers::NONE);
+        let ctx = ctx!(self);
+        let outcome = match pane {
+            Pane::Sections => return self.run_action(if down { Action::SectionNext } else { Action::SectionPrev }),
+            Pane::Editor => {
+                let rows: i16 = if down { 3 } else { -3 };
+                return self.editor.area.scroll((rows, 0));
+            }
+            Pane::Register => self.register.event(key, &ctx),
+            Pane::Annexes if self.annexes.open.is_some() => return self.annexes.scroll_open(down),
+            Pane::Annexes => self.annexes.event(key, &ctx),
         };
-        if due && self.server_readiness.as_ref().is_none_or(|r| r.revision != rev) {
-            self.readiness_asked = Some((rev, now));
-            self.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
-        }
+        self.run_commands(outcome.commands());
     }
 
-    // ----- caches -----
+    // ----- the tick and the caches -----
+
+    /// Sends our cursor when it moved, and asks for the server's readiness
+    /// record when the room moved on (called from the tick).
+    pub fn tick(&mut self, now: std::time::Instant) {
+        if let Some(section) = self.editor.section {
+            self.room.send_cursor(section, self.editor.cursor_index(), self.editor.anchor_index());
+        }
+        self.status.ask_readiness(&mut self.room, now);
+    }
 
     /// Recomputes stale caches. Call before drawing.
     pub fn refresh(&mut self) {
         if self.caches_stale {
             self.caches_stale = false;
-            if let Some(state) = &self.replica.state {
-                self.meta = state.sections.iter().map(|s| (s.id, section_meta(state, s))).collect();
-                self.readiness = Some(readiness(state));
+            if let Some(state) = &self.room.replica.state {
+                self.sections.refresh(state);
+                self.status.refresh(state);
             }
             self.clamp_selections();
         }
-        if self.highlights_stale {
-            self.highlights_stale = false;
-            self.highlights = match self.current_section_id().and_then(|id| self.docs.get(&id)) {
-                Some(doc) => highlights(&doc.text),
-                None => Vec::new(),
-            };
-        }
-        let rev = self.replica.state.as_ref().map_or(0, |s| s.revision);
-        if let (Some(d), Some(state)) = (&mut self.diff, &self.replica.state)
-            && d.stale(rev)
+        let current = self.ctx().current_section_id();
+        let text = current.and_then(|id| self.room.docs.get(&id)).map(|d| d.text.as_str());
+        self.editor.refresh(text);
+        let rev = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
+        if let (Some(Screen::Diff(d)), Some(state)) = (&mut self.screen, &self.room.replica.state)
+            && d.view.stale(rev)
         {
-            d.compute(state, &self.history);
+            d.view.compute(state, &self.room.history);
         }
     }
 
     fn clamp_selections(&mut self) {
-        let n = self.register_items().len();
+        let n = self.register.items(&self.ctx()).len();
         if self.register.selected >= n {
             self.register.selected = n.saturating_sub(1);
         }
-        let a = self.annex_ids().len();
+        let a = annex_ids(&self.room).len();
         if self.annexes.selected >= a {
             self.annexes.selected = a.saturating_sub(1);
         }
     }
 
-    /// Marks everything derived from the state as stale, and drops annex
+    /// Marks everything derived from the room as stale, and drops annex
     /// content we may no longer see (a grant revoked or expired).
     pub fn state_changed(&mut self) {
         self.caches_stale = true;
         self.dirty = true;
         if let Some(AnnexOpen::Content(c)) = &self.annexes.open {
             let id = c.annex;
-            if !self.has_annex_access(id) {
+            if !self.room.has_annex_access(id) {
                 self.annexes.open = Some(AnnexOpen::Gated(id));
                 self.notify(Level::Warn, "your access to the open annex ended; its content was dropped");
             }
@@ -536,23 +397,7 @@ impl App {
     }
 }
 
-fn section_meta(state: &RoomState, s: &Section) -> SectionMeta {
-    let mut m = SectionMeta::default();
-    for st in statements(&s.body) {
-        match st.label {
-            StatementLabel::Verified { .. } => m.verified += 1,
-            StatementLabel::Contested { .. } => m.contested += 1,
-            StatementLabel::Restricted => m.restricted += 1,
-            StatementLabel::AcceptedResidual => m.residual += 1,
-            StatementLabel::Unlabeled => m.unsupported += 1,
-            StatementLabel::Heading => {}
-        }
-    }
-    for o in state.objections.values().filter(|o| o.anchor.section == s.id && o.is_open()) {
-        m.open_objections += 1;
-        if o.blocking {
-            m.blocking_open += 1;
-        }
-    }
-    m
+/// Whether the commands close the overlay or screen that gave them.
+fn closes(commands: &[Command]) -> bool {
+    commands.iter().any(|c| matches!(c, Command::Close))
 }

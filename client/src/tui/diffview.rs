@@ -11,7 +11,7 @@ use trustroom_shared::room::RoomState;
 
 use super::diffing::lines::screen_lines;
 use super::diffing::{DiffResult, DiffRow, diff_into};
-use super::history::History;
+use crate::session::history::History;
 
 /// Time budget for computing one diff screen.
 pub const DIFF_BUDGET: Duration = Duration::from_millis(120);

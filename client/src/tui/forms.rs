@@ -1,6 +1,6 @@
-//! Dialog state: the small forms for objections, replies, status changes,
-//! reasons (hold, escalate), co-signing (lane and audience) and the
-//! readiness record before release.
+//! The small forms dialogs are made of: objections, replies, status
+//! changes, reasons (hold, escalate, access, rejection), co-signing (lane
+//! and audience) and the readiness record before release.
 
 use ratatui::style::Style;
 use ratatui_textarea::TextArea;
@@ -9,6 +9,7 @@ use trustroom_shared::readiness::{LaneCover, Readiness};
 use trustroom_shared::release::{Audience, Lane};
 use trustroom_shared::{ObjectionId, SectionId};
 
+use super::action::ReasonPurpose;
 use super::theme::Theme;
 
 pub const KINDS: [ObjectionKind; 5] = [
@@ -42,29 +43,6 @@ pub fn input(theme: &Theme, placeholder: &str) -> TextArea<'static> {
 
 pub fn input_text(t: &TextArea<'_>) -> String {
     t.lines().join(" ").trim().to_string()
-}
-
-pub enum Dialog {
-    Objection(ObjectionForm),
-    Reply(ReplyForm),
-    Status(StatusForm),
-    Reason(ReasonForm),
-    Readiness(ReadinessForm),
-    /// Confirm co-signing this content hash for a lane and audience.
-    Cosign(CosignForm),
-    /// A message to acknowledge.
-    Message {
-        title: String,
-        text: String,
-    },
-    /// The owner's queue of pending access requests and promotions.
-    Approvals(ApprovalsForm),
-    /// Accepting a suggestion flagged out-of-bounds asks again, naming the flags.
-    AcceptFlagged {
-        suggestion: trustroom_shared::SuggestionId,
-        code: String,
-        flags: Vec<String>,
-    },
 }
 
 /// Co-signing: the content hash (and packet revision) the signature binds,
@@ -148,16 +126,6 @@ impl StatusForm {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReasonPurpose {
-    Hold,
-    Escalate,
-    /// Ask the owner for access to a gated annex.
-    RequestAccess(trustroom_shared::AnnexId),
-    /// Reject a suggestion (the reason is stored with the decision).
-    RejectSuggestion(trustroom_shared::SuggestionId),
-}
-
 pub struct ReasonForm {
     pub purpose: ReasonPurpose,
     pub text: TextArea<'static>,
@@ -206,10 +174,4 @@ impl ReadinessForm {
             None => self.record.is_clear(),
         }
     }
-}
-
-/// The owner's approvals queue (`V`): which pending item is selected.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ApprovalsForm {
-    pub selected: usize,
 }

@@ -16,7 +16,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::{DataCursor, TextArea};
 
-use super::splice::Splice;
+use crate::session::splice::Splice;
 
 /// What one key did to the text.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! The key map as data, for the help overlay and the hint line. The
-//! handling itself is in `event.rs`; the two are kept side by side by the
+//! handling itself is in each pane's `event` (`pane/`) and, for the global
+//! keys, in `app.rs`; the two are kept side by side by the
 //! `help_lists_every_key_the_panes_handle` flow test, and README.md's key
 //! table is kept equal to these lists by the test below.
 
-use super::app::Pane;
-use super::editor::EditMode;
+use super::action::{EditMode, Pane};
 
 /// One row of help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,9 @@
-//! Where each pane goes, as a pure function of the app state and the
+//! Where each pane goes, as a pure function of what is shown and the
 //! terminal size (drawing and mouse handling both use it).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
-use super::app::{App, ConnState};
+use crate::session::room::{ConnState, Room};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PaneRects {
@@ -19,16 +19,29 @@ pub struct PaneRects {
     pub status: Rect,
 }
 
-/// Whether the top banner is shown.
-pub fn banner_shown(app: &App) -> bool {
-    matches!(app.conn, ConnState::Disconnected { .. })
-        || app.replica.state.as_ref().is_some_and(|s| s.release.is_read_only())
-        || app.replica.resyncing
-        || !app.break_glass().is_empty()
+/// What is shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// The red banner line.
+    pub banner: bool,
+    /// A full screen (diff, suggestions, stats) instead of the panes.
+    pub screen: bool,
+    /// The register pane.
+    pub register: bool,
+    /// The annex map pane.
+    pub annexes: bool,
 }
 
-pub fn layout(app: &App, area: Rect) -> PaneRects {
-    let mut r = layout_unclamped(app, area);
+/// Whether the top banner is shown.
+pub fn banner_shown(room: &Room) -> bool {
+    matches!(room.conn, ConnState::Disconnected { .. })
+        || room.replica.state.as_ref().is_some_and(|s| s.release.is_read_only())
+        || room.replica.resyncing
+        || !room.break_glass().is_empty()
+}
+
+pub fn layout(area: Rect, shape: Shape) -> PaneRects {
+    let mut r = layout_unclamped(area, shape);
     // On very small terminals the constraints overflow: keep every pane
     // inside the screen (possibly empty).
     let clamp = |x: Rect| x.intersection(area);
@@ -41,8 +54,8 @@ pub fn layout(app: &App, area: Rect) -> PaneRects {
     r
 }
 
-fn layout_unclamped(app: &App, area: Rect) -> PaneRects {
-    let banner_h = u16::from(banner_shown(app));
+fn layout_unclamped(area: Rect, shape: Shape) -> PaneRects {
+    let banner_h = u16::from(shape.banner);
     let [banner, main, notice, status] = Layout::vertical([
         Constraint::Length(banner_h),
         Constraint::Min(3),
@@ -51,7 +64,7 @@ fn layout_unclamped(app: &App, area: Rect) -> PaneRects {
     ])
     .areas(area);
     let mut out = PaneRects { banner: (banner_h > 0).then_some(banner), main, notice, status, ..PaneRects::default() };
-    if app.diff.is_some() || app.suggestions.is_some() || app.stats.is_some() {
+    if shape.screen {
         return out;
     }
     let w = main.width;
@@ -62,7 +75,7 @@ fn layout_unclamped(app: &App, area: Rect) -> PaneRects {
     } else {
         (w / 4).max(12)
     };
-    let right = app.show_register || app.show_annexes;
+    let right = shape.register || shape.annexes;
     // Narrow terminal with a right pane: give the editor the room.
     let sections_w = if right && w < 100 { sections_w.min(18) } else { sections_w };
     let right_w = if right { ((w.saturating_sub(sections_w)) * 45 / 100).max(26.min(w / 2)) } else { 0 };
@@ -71,7 +84,7 @@ fn layout_unclamped(app: &App, area: Rect) -> PaneRects {
             .areas(main);
     out.sections = Some(sections);
     out.editor = Some(editor);
-    match (app.show_register, app.show_annexes) {
+    match (shape.register, shape.annexes) {
         (true, true) => {
             let [top, bottom] =
                 Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right_area);

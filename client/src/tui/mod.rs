@@ -1,37 +1,33 @@
 //! The terminal UI: the room as split panes with live co-editing.
 //!
 //! Shape (after gitui and helix): the session layer's connection task
-//! (`crate::session::connection`) owns the connection; the UI loop is one `select!` over terminal events
-//! (crossterm's `EventStream`), network events and a tick. Input handling
-//! (`event`, `actions`, `dialog_keys`) and server events (`sync`) mutate
-//! [`app::App`]; drawing (`ui`) only reads it, and only happens when
-//! something changed, so an idle TUI uses no CPU.
+//! (`crate::session::connection`) owns the connection, and its room
+//! (`crate::session::room`) the replica, the sections' text and the
+//! requests; the UI loop is one `select!` over terminal events (crossterm's
+//! `EventStream`), network events and a tick. [`app::App`] composes the
+//! room and the panes (`pane/`): each pane takes keys in `event(&mut
+//! self)` and answers with commands the app carries out (`actions`), the
+//! room's effects reach the panes through `effects`, and drawing (`ui/`,
+//! `draw(&self)`) only reads — and only happens when something changed, so
+//! an idle TUI uses no CPU.
 
 pub mod action;
 pub mod actions;
+pub mod announce;
 pub mod app;
-pub mod approvals;
-pub mod dialog_keys;
-pub mod diff_keys;
 pub mod diffing;
 pub mod diffview;
-pub mod doc;
-pub mod editor;
-pub mod event;
+pub mod effects;
 pub mod forms;
 pub mod highlight;
-pub mod history;
 pub mod keyedit;
 pub mod keys;
 pub mod layout;
 pub mod logging;
-pub mod palette;
-pub mod splice;
-pub mod stats;
+pub mod pane;
 pub mod suggest;
-pub mod suggest_keys;
-pub mod sync;
 pub mod terminal;
+pub mod text;
 pub mod theme;
 pub mod ui;
 
@@ -47,6 +43,8 @@ use app::App;
 
 use crate::session::Trust;
 use crate::session::connection::{self, NetCommand, NetConfig, NetEvent};
+use crate::session::outbox::Outgoing;
+use crate::session::room::ConnState;
 
 /// Options for opening the TUI on one room.
 #[derive(Debug, Clone)]
@@ -75,7 +73,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     let cfg = NetConfig { url: opts.url.clone(), token: opts.token.clone(), client, trust: opts.trust.clone() };
     let net = tokio::spawn(connection::run(cfg, cmd_rx, evt_tx));
     let mut app = App::new(opts.room.clone(), opts.help_extra.clone(), theme::Theme::from_env(), client);
-    app.log_path = log.as_ref().map(|(_, p)| p.clone());
+    app.help.log_path = log.as_ref().map(|(_, p)| p.clone());
 
     let mut term = terminal::init()?;
     let _guard = terminal::RestoreGuard;
@@ -137,16 +135,15 @@ async fn event_loop(
                 }
             },
             _ = tick.tick() => {
-                app.send_cursor_if_moved();
-                app.refresh_server_readiness(std::time::Instant::now());
+                app.tick(std::time::Instant::now());
                 // Redraw only for things that change with time.
                 let now = std::time::Instant::now();
-                let notice = app.current_notice(now).map(|n| n.at);
+                let notice = app.status.current_notice(now).map(|n| n.at);
                 if notice != last_notice_shown {
                     last_notice_shown = notice;
                     app.dirty = true;
                 }
-                if matches!(app.conn, app::ConnState::Disconnected { .. }) || !app.break_glass().is_empty() {
+                if matches!(app.room.conn, ConnState::Disconnected { .. }) || !app.room.break_glass().is_empty() {
                     app.dirty = true;
                 }
             }
@@ -160,20 +157,20 @@ fn flush_outbox(app: &mut App, cmd_tx: &mpsc::Sender<NetCommand>) {
         let _ = cmd_tx.try_send(NetCommand::ReconnectNow);
     }
     let mut keep = Vec::new();
-    for out in app.outbox.drain(..) {
+    for out in app.room.outbox.queue.drain(..) {
         match cmd_tx.try_send(NetCommand::Send { tag: out.tag, request: out.request }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(NetCommand::Send { tag, request })) => {
-                keep.push(app::Outgoing { tag, request });
+                keep.push(Outgoing { tag, request });
             }
             Err(_) => {}
         }
     }
-    app.outbox = keep;
+    app.room.outbox.queue = keep;
 }
 
 fn save_last_looked(app: &App) {
-    if let (Some(room), Some(user), Some(state)) = (app.room, app.my_user(), &app.replica.state) {
-        history::save_last_looked(room, user, &app.history.to_last_looked(state));
+    if let (Some(room), Some(user), Some(state)) = (app.room.id, app.room.my_user(), &app.room.replica.state) {
+        crate::session::history::save_last_looked(room, user, &app.room.history.to_last_looked(state));
     }
 }

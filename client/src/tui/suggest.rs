@@ -1,37 +1,13 @@
-//! The suggestions screen's state and the pure helpers it draws from:
-//! which suggestions to step through, a suggestion shown inline in its
-//! section (insertions and deletions marked in the text), the register
-//! change in words, and whether we may decide it.
+//! The pure helpers the suggestions screen draws from: which suggestions
+//! to step through, a suggestion shown inline in its section (insertions
+//! and deletions marked in the text), and the register change in words.
 
-use trustroom_shared::SuggestionId;
 use trustroom_shared::ot::{Component, TextOp};
 use trustroom_shared::room::RoomState;
 use trustroom_shared::suggestion::{Proposal, RegisterProposal, Suggestion, SuggestionStatus};
 
 use super::diffing::{DiffResult, diff_into};
 use super::diffview::DIFF_BUDGET;
-
-/// Inline (text with marks) or a unified diff.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SuggestMode {
-    Inline,
-    Diff,
-}
-
-/// The suggestions screen.
-#[derive(Clone, Debug)]
-pub struct SuggestionsView {
-    /// The suggestion shown (kept across changes while it is listed).
-    pub selected: Option<SuggestionId>,
-    pub mode: SuggestMode,
-    pub scroll: u16,
-}
-
-impl SuggestionsView {
-    pub fn new(selected: Option<SuggestionId>) -> Self {
-        Self { selected, mode: SuggestMode::Inline, scroll: 0 }
-    }
-}
 
 /// Suggestions to step through: open ones, then conflicting ones (those
 /// can still be rejected), each by number.

@@ -12,7 +12,7 @@ use trustroom_shared::change::{Change, ClientStamp, Revision};
 use trustroom_shared::objection::{Anchor, Objection, ObjectionKind, ObjectionStatus, Reply};
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::policy::capabilities;
-use trustroom_shared::protocol::Presence;
+use trustroom_shared::protocol::{Presence, ServerFrame};
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::role::{AgentRole, Discipline, Role};
 use trustroom_shared::room::{Member, RoomState, Section};
@@ -20,7 +20,9 @@ use trustroom_shared::view::{MemberSelf, Snapshot};
 use trustroom_shared::{AnnexId, ClientId, ObjectionId, ReplyId, RoomId, SectionId, UserId};
 use uuid::Uuid;
 
-use crate::tui::app::{App, ConnState};
+use crate::session::connection::NetEvent;
+use crate::session::room::ConnState;
+use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use crate::tui::ui;
 
@@ -185,12 +187,18 @@ pub fn app_with(user: u128, state: RoomState) -> App {
         ClientId(uid(MY_CLIENT)),
     );
     let name = state.members.get(&UserId(uid(user))).map(|m| m.name.clone()).unwrap_or_default();
-    app.user = Some((UserId(uid(user)), name));
-    app.apply_snapshot(snapshot_for(user, &state));
-    app.conn = ConnState::Connected;
-    app.outbox.clear();
-    app.pending.clear();
+    app.room.user = Some((UserId(uid(user)), name));
+    take_snapshot(&mut app, snapshot_for(user, &state));
+    app.room.conn = ConnState::Connected;
+    app.room.outbox.queue.clear();
+    app.room.outbox.pending.clear();
     app
+}
+
+/// The server's snapshot of the room arrives.
+pub fn take_snapshot(app: &mut App, snapshot: Snapshot) {
+    let room = app.room.id.expect("room");
+    app.on_net(NetEvent::Frame(ServerFrame::Snapshot { room, snapshot: Box::new(snapshot) }));
 }
 
 pub fn render(app: &mut App, w: u16, h: u16) -> String {
@@ -219,7 +227,7 @@ pub fn typ(app: &mut App, s: &str) {
 
 /// A remote edit event on section `i` from another member.
 pub fn remote_edit(app: &App, i: usize, from: &str, to: &str) -> Revision {
-    let rev = app.replica.state.as_ref().map_or(0, |s| s.revision) + 1;
+    let rev = app.room.replica.state.as_ref().map_or(0, |s| s.revision) + 1;
     Revision {
         revision: rev,
         author: UserId(uid(PRIVACY)),

@@ -11,7 +11,7 @@ use trustroom_shared::{SuggestionId, UserId};
 use super::common::*;
 use super::render_marked;
 use super::session::connection::NetEvent;
-use super::tui::app::App;
+use super::tui::app::{App, Screen};
 
 /// One paragraph, one line of the section, about 380 characters long.
 const LONG: &str = "[verified: SL-0088, SL-0091, SL-0104] At 09:14 UTC a support engineer started \
@@ -35,8 +35,8 @@ fn app_after_remote_edit() -> App {
     st.sections[0].body = before.clone();
     let mut app = app_with(OWNER, st);
     let ev = remote_edit(&app, 0, &before, &after);
-    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(ev) }));
-    app.notices.clear();
+    app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(ev) }));
+    app.status.notices.clear();
     app
 }
 
@@ -87,9 +87,9 @@ fn app_with_a_tall_diff() -> App {
     let mut app = app_with(OWNER, st);
     for i in 0..5 {
         let ev = remote_edit(&app, i, &before, &after);
-        app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.expect("room"), rev: Box::new(ev) }));
+        app.on_net(NetEvent::Frame(ServerFrame::Event { room: app.room.id.expect("room"), rev: Box::new(ev) }));
     }
-    app.notices.clear();
+    app.status.notices.clear();
     app
 }
 
@@ -99,7 +99,8 @@ fn a_diff_taller_than_the_screen_scrolls_by_screen_line_to_its_last_line() {
     key(&mut app, KeyCode::Char('D'));
     key(&mut app, KeyCode::Char('s'));
     let screen = render(&mut app, 80, 24);
-    let total = app.diff.as_ref().expect("diff").line_count(78);
+    let Some(Screen::Diff(d)) = &app.screen else { panic!("no diff open:\n{screen}") };
+    let total = d.view.line_count(78);
     assert!(total > 20, "{total} lines:\n{screen}");
     assert!(screen.contains(&format!(" 1–20 of {total} ")), "where we are:\n{screen}");
     key(&mut app, KeyCode::Char('j'));

@@ -6,7 +6,8 @@ use crossterm::event::KeyCode;
 
 use super::common::*;
 use super::tui::app::App;
-use super::tui::ui::help::{COMMAND, HEADING, help_lines, legend};
+use super::tui::pane::help::{COMMAND, HEADING, legend};
+use super::tui::ui::help::styled;
 
 const JOIN: &str = "sh /tmp/trustroom-demo-k3x9q2/join.sh";
 
@@ -31,12 +32,13 @@ fn demo_lines() -> Vec<String> {
 
 fn owner_with_demo_help() -> App {
     let mut app = app_as(OWNER);
-    app.help_extra = demo_lines();
+    app.help.extra = demo_lines();
     app
 }
 
 fn text(app: &App, width: usize) -> String {
-    help_lines(app, width).iter().map(|l| format!("{l}\n")).collect()
+    let ctx = app.ctx();
+    app.help.lines(&ctx, width).into_iter().map(|l| format!("{}\n", styled(ctx.theme, l))).collect()
 }
 
 #[test]
@@ -91,6 +93,6 @@ fn join_commands_are_whole_and_alone_on_their_rows_at_80x24() {
 #[test]
 fn the_help_overlay_tells_where_the_log_is() {
     let mut app = owner_with_demo_help();
-    app.log_path = Some(std::path::PathBuf::from("/home/morgan/.local/state/trustroom/tui.log"));
+    app.help.log_path = Some(std::path::PathBuf::from("/home/morgan/.local/state/trustroom/tui.log"));
     assert!(text(&app, 74).contains("log file: /home/morgan/.local/state/trustroom/tui.log"));
 }

@@ -8,7 +8,7 @@ use trustroom_shared::room::RoomState;
 
 use super::common::*;
 use super::last_row;
-use super::tui::app::ConnState;
+use super::session::room::ConnState;
 
 /// Released at rev 9, superseded at rev 12: the longest release label.
 fn superseded_release() -> RoomState {
@@ -95,7 +95,7 @@ fn every_width_from_60_keeps_the_essentials_and_nothing_overlaps() {
 #[test]
 fn offline_shows_on_a_narrow_bar() {
     let mut app = app_with(PRIVACY, superseded_release());
-    app.conn = ConnState::Disconnected {
+    app.room.conn = ConnState::Disconnected {
         reason: "connection reset".into(),
         retry_at: std::time::Instant::now() + std::time::Duration::from_secs(3),
         attempt: 2,

@@ -10,7 +10,7 @@ fn observers_cannot_type_and_get_told_why() {
     key(&mut app, KeyCode::Char('i'));
     typ(&mut app, "abc");
     assert!(edits(&app).is_empty());
-    assert!(app.notices.iter().any(|n| n.text.contains("read-only: observer")));
+    assert!(app.status.notices.iter().any(|n| n.text.contains("read-only: observer")));
 }
 
 #[test]
@@ -21,7 +21,7 @@ fn reviewer_raises_an_objection_from_the_register() {
     typ(&mut app, "Scope is wrong");
     ctrl(&mut app, 'b');
     key(&mut app, KeyCode::Enter);
-    let obj = app.outbox.iter().find_map(|o| match &o.request {
+    let obj = app.room.outbox.queue.iter().find_map(|o| match &o.request {
         Request::Object { text, blocking, section, quote, .. } => {
             Some((text.clone(), *blocking, *section, quote.clone()))
         }
@@ -39,17 +39,17 @@ fn accepted_residual_is_owner_only_and_needs_a_rationale() {
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Down); // accepted-residual
     key(&mut app, KeyCode::Enter);
-    assert!(app.outbox.is_empty(), "reviewers cannot accept residual");
+    assert!(app.room.outbox.queue.is_empty(), "reviewers cannot accept residual");
     let mut owner = app_as(OWNER);
     key(&mut owner, KeyCode::Char('r'));
     key(&mut owner, KeyCode::Char('s'));
     key(&mut owner, KeyCode::Down);
     key(&mut owner, KeyCode::Down);
     key(&mut owner, KeyCode::Enter);
-    assert!(owner.outbox.is_empty(), "rationale required");
+    assert!(owner.room.outbox.queue.is_empty(), "rationale required");
     typ(&mut owner, "handed to legal review");
     key(&mut owner, KeyCode::Enter);
-    let sent = owner.outbox.iter().find_map(|o| match &o.request {
+    let sent = owner.room.outbox.queue.iter().find_map(|o| match &o.request {
         Request::SetObjectionStatus { status, rationale, .. } => Some((*status, rationale.clone())),
         _ => None,
     });
@@ -63,8 +63,8 @@ fn owner_keys_are_refused_for_others_without_a_request() {
         key(&mut app, KeyCode::Char(k));
         assert!(app.overlay.is_none());
     }
-    assert!(app.outbox.is_empty());
-    assert!(app.notices.iter().any(|n| n.text.contains("owner only")));
+    assert!(app.room.outbox.queue.is_empty());
+    assert!(app.status.notices.iter().any(|n| n.text.contains("owner only")));
 }
 
 #[test]
@@ -72,10 +72,12 @@ fn hold_asks_for_a_reason() {
     let mut app = app_as(OWNER);
     key(&mut app, KeyCode::Char('H'));
     key(&mut app, KeyCode::Enter);
-    assert!(app.outbox.is_empty(), "empty reason refused");
+    assert!(app.room.outbox.queue.is_empty(), "empty reason refused");
     typ(&mut app, "waiting for trace keeper");
     key(&mut app, KeyCode::Enter);
-    assert!(matches!(&app.outbox[0].request, Request::Hold { reason, .. } if reason == "waiting for trace keeper"));
+    assert!(
+        matches!(&app.room.outbox.queue[0].request, Request::Hold { reason, .. } if reason == "waiting for trace keeper")
+    );
 }
 
 #[test]
@@ -84,9 +86,9 @@ fn escalate_asks_for_a_reason_and_confirmation() {
     key(&mut app, KeyCode::Char('E'));
     typ(&mut app, "second tenant suspected");
     key(&mut app, KeyCode::Enter);
-    assert!(app.outbox.is_empty(), "asks to confirm first");
+    assert!(app.room.outbox.queue.is_empty(), "asks to confirm first");
     key(&mut app, KeyCode::Enter);
-    assert!(matches!(&app.outbox[0].request, Request::Escalate { .. }));
+    assert!(matches!(&app.room.outbox.queue[0].request, Request::Escalate { .. }));
 }
 
 #[test]
@@ -100,11 +102,18 @@ fn release_marks_ready_then_releases_to_the_chosen_lane() {
     key(&mut app, KeyCode::Enter);
     assert!(!decided(&app), "asks for confirmation");
     key(&mut app, KeyCode::Char('y'));
-    let mark = app.outbox.iter().find(|o| matches!(o.request, Request::MarkReady { .. })).expect("mark_ready").clone();
-    app.outbox.clear();
+    let mark = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::MarkReady { .. }))
+        .expect("mark_ready")
+        .clone();
+    app.room.outbox.queue.clear();
     app.on_net(NetEvent::Reply { tag: mark.tag, result: Ok(json!({"revision": 13})) });
     assert!(matches!(
-        app.outbox[0].request,
+        app.room.outbox.queue[0].request,
         Request::Release { lane: Lane::AccountGovernance, audience: Audience::LaneReviewers, .. }
     ));
 }
@@ -121,11 +130,18 @@ fn release_goes_to_the_chosen_audience() {
     let screen = render(&mut app, 110, 32);
     assert!(screen.contains("to the privacy lane · audience lane-and-leads?"), "{screen}");
     key(&mut app, KeyCode::Char('y'));
-    let mark = app.outbox.iter().find(|o| matches!(o.request, Request::MarkReady { .. })).expect("mark_ready").clone();
-    app.outbox.clear();
+    let mark = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::MarkReady { .. }))
+        .expect("mark_ready")
+        .clone();
+    app.room.outbox.queue.clear();
     app.on_net(NetEvent::Reply { tag: mark.tag, result: Ok(json!({"revision": 13})) });
     assert!(matches!(
-        app.outbox[0].request,
+        app.room.outbox.queue[0].request,
         Request::Release { lane: Lane::Privacy, audience: Audience::LaneAndLeads, .. }
     ));
 }

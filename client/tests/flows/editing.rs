@@ -15,13 +15,13 @@ fn typing_sends_one_op_in_flight_then_the_buffer_after_the_ack() {
     let (base, seq, op) = sent[0].clone();
     assert_eq!(base, 12);
     assert_eq!(op.apply(&original).expect("applies"), format!("A{original}"));
-    app.outbox.clear();
+    app.room.outbox.queue.clear();
     let a = own_ack(&app, &original, &op, seq);
     ev(&mut app, a);
     let sent = edits(&app);
     assert_eq!(sent.len(), 1, "buffer sent after ack");
     assert_eq!(sent[0].0, 13, "buffer based on the ack's revision");
-    assert_eq!(app.replica.state.as_ref().expect("state").sections[0].body, format!("A{original}"));
+    assert_eq!(app.room.replica.state.as_ref().expect("state").sections[0].body, format!("A{original}"));
 }
 
 #[test]
@@ -50,21 +50,21 @@ fn undo_reverts_only_our_own_edit() {
     key(&mut app, KeyCode::Char('i'));
     typ(&mut app, "mine ");
     let (_, seq, op) = edits(&app)[0].clone();
-    app.outbox.clear();
+    app.room.outbox.queue.clear();
     let a = own_ack(&app, &original, &op, seq);
     ev(&mut app, a);
     let (_, seq2, op2) = edits(&app)[0].clone();
-    let server = app.replica.state.as_ref().expect("state").sections[0].body.clone();
-    app.outbox.clear();
+    let server = app.room.replica.state.as_ref().expect("state").sections[0].body.clone();
+    app.room.outbox.queue.clear();
     let a = own_ack(&app, &server, &op2, seq2);
     ev(&mut app, a);
-    let server = app.replica.state.as_ref().expect("state").sections[0].body.clone();
+    let server = app.room.replica.state.as_ref().expect("state").sections[0].body.clone();
     assert!(server.starts_with("mine "));
     let theirs = format!("{server}\n\nTheirs.");
     let r = remote_edit(&app, 0, &server, &theirs);
     ev(&mut app, r);
     key(&mut app, KeyCode::Esc);
-    tui::app::App::run_action(&mut app, tui::actions::Action::Undo);
+    app.run_action(tui::action::Action::Undo);
     assert_eq!(app.editor.text(), format!("{original}\n\nTheirs."));
     assert_eq!(edits(&app).len(), 1, "the undo is sent as an edit");
 }
@@ -87,17 +87,18 @@ fn a_gap_in_revisions_triggers_a_resync_never_a_silent_skip() {
         op: TextOp::from_texts(&format!("{b0} ab"), &format!("{b0} abc")),
     };
     ev(&mut app, e15.clone()); // 13 and 14 are missing
-    assert!(app.replica.resyncing);
-    let join = app.outbox.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("a join").clone();
+    assert!(app.room.replica.resyncing);
+    let join =
+        app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("a join").clone();
     assert!(matches!(join.request, Request::Join { since: Some(12), .. }), "replay from the last revision seen");
-    assert_eq!(app.replica.state.as_ref().expect("state").revision, 12, "nothing applied past the gap");
+    assert_eq!(app.room.replica.state.as_ref().expect("state").revision, 12, "nothing applied past the gap");
     // The replay arrives in order, then the join's answer.
     for e in [e13, e14, e15] {
         ev(&mut app, e);
     }
     app.on_net(NetEvent::Reply { tag: join.tag, result: Ok(json!({"revision": 15})) });
-    assert!(!app.replica.resyncing);
-    assert_eq!(app.replica.state.as_ref().expect("state").revision, 15);
+    assert!(!app.room.replica.resyncing);
+    assert_eq!(app.room.replica.state.as_ref().expect("state").revision, 15);
     assert_eq!(body(&app), format!("{b0} abc"));
 }
 
@@ -106,7 +107,7 @@ fn an_event_that_does_not_apply_asks_for_a_snapshot() {
     let mut app = app_as(PRIVACY);
     let bad = remote_edit(&app, 0, "not the section text", "x");
     ev(&mut app, bad);
-    assert!(app.outbox.iter().any(|o| matches!(o.request, Request::Join { since: None, .. })));
+    assert!(app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::Join { since: None, .. })));
 }
 
 #[test]
@@ -115,26 +116,26 @@ fn reconnect_rejoins_since_last_revision_and_resends_the_same_seq() {
     key(&mut app, KeyCode::Char('i'));
     typ(&mut app, "Z");
     let (_, seq, _) = edits(&app)[0].clone();
-    let tag = app.outbox[0].tag;
-    app.outbox.clear();
+    let tag = app.room.outbox.queue[0].tag;
+    app.room.outbox.queue.clear();
     app.on_net(NetEvent::Reply { tag, result: Err(session::RequestError::Disconnected) });
     app.on_net(NetEvent::Disconnected {
         reason: "connection lost".into(),
         retry_in: std::time::Duration::from_millis(300),
         attempt: 1,
     });
-    assert!(matches!(app.conn, ConnState::Disconnected { .. }));
+    assert!(matches!(app.room.conn, ConnState::Disconnected { .. }));
     assert!(body(&app).starts_with('Z'), "local edit kept while offline");
     app.on_net(NetEvent::Connected {
         user: UserId(uid(OWNER)),
         name: "morgan.hale".into(),
         client: ClientId(uid(MY_CLIENT)),
     });
-    let join = app.outbox.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("join").clone();
+    let join = app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Join { .. })).expect("join").clone();
     assert!(matches!(join.request, Request::Join { since: Some(12), .. }));
-    app.outbox.clear();
+    app.room.outbox.queue.clear();
     app.on_net(NetEvent::Reply { tag: join.tag, result: Ok(json!({"revision": 12})) });
-    assert_eq!(app.conn, ConnState::Connected);
+    assert_eq!(app.room.conn, ConnState::Connected);
     let resent = edits(&app);
     assert_eq!(resent.len(), 1);
     assert_eq!(resent[0].1, seq, "same seq: the server deduplicates");
@@ -150,7 +151,7 @@ fn snapshot_after_resync_rebases_pending_edits() {
     let mut st = room_state();
     st.sections[0].body = format!("{original} More.");
     st.revision = 20;
-    app.apply_snapshot(snapshot_for(OWNER, &st));
+    take_snapshot(&mut app, snapshot_for(OWNER, &st));
     assert_eq!(body(&app), format!("Q{original} More."));
     assert_eq!(app.editor.text(), body(&app));
 }
@@ -161,7 +162,7 @@ fn refused_edit_resets_the_section_to_the_server_text() {
     let original = body(&app);
     key(&mut app, KeyCode::Char('i'));
     typ(&mut app, "W");
-    let tag = app.outbox[0].tag;
+    let tag = app.room.outbox.queue[0].tag;
     app.on_net(NetEvent::Reply {
         tag,
         result: Err(session::RequestError::Server { code: ErrorCode::ReadOnly, message: "escalated".into() }),
@@ -175,7 +176,7 @@ fn a_refused_edit_keeps_the_users_text_in_a_file_it_names() {
     let mut app = app_as(OWNER);
     key(&mut app, KeyCode::Char('i'));
     typ(&mut app, "Unsent words");
-    let tag = app.outbox[0].tag;
+    let tag = app.room.outbox.queue[0].tag;
     app.on_net(NetEvent::Reply {
         tag,
         result: Err(session::RequestError::Server {
@@ -183,8 +184,12 @@ fn a_refused_edit_keeps_the_users_text_in_a_file_it_names() {
             message: "your role (observer) may not edit".into(),
         }),
     });
-    let notice =
-        app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
+    let notice = app
+        .status
+        .notices
+        .iter()
+        .find(|n| n.text.contains("your unsent text is kept in"))
+        .expect("a notice names the file");
     let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
     let kept = std::fs::read_to_string(&path).expect("the file exists");
     let _ = std::fs::remove_file(&path);
@@ -197,7 +202,7 @@ fn an_edit_refused_for_restricted_detail_reverts_keeps_the_text_and_says_why() {
     let original = body(&app);
     key(&mut app, KeyCode::Char('i'));
     typ(&mut app, "Pasted acct-4471-NWF");
-    let tag = app.outbox[0].tag;
+    let tag = app.room.outbox.queue[0].tag;
     app.on_net(NetEvent::Reply {
         tag,
         result: Err(session::RequestError::Server {
@@ -208,11 +213,18 @@ fn an_edit_refused_for_restricted_detail_reverts_keeps_the_text_and_says_why() {
     assert_eq!(body(&app), original, "the refused local edit is reverted");
     assert_eq!(app.editor.text(), original);
     assert!(
-        app.notices.iter().any(|n| n.text.contains("restricted annex detail") && n.text.contains("[[annex:CODE]]")),
+        app.status
+            .notices
+            .iter()
+            .any(|n| n.text.contains("restricted annex detail") && n.text.contains("[[annex:CODE]]")),
         "the notice says why"
     );
-    let notice =
-        app.notices.iter().find(|n| n.text.contains("your unsent text is kept in")).expect("a notice names the file");
+    let notice = app
+        .status
+        .notices
+        .iter()
+        .find(|n| n.text.contains("your unsent text is kept in"))
+        .expect("a notice names the file");
     let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
     let kept = std::fs::read_to_string(&path).expect("the file exists");
     let _ = std::fs::remove_file(&path);

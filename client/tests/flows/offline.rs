@@ -11,20 +11,20 @@ fn an_objection_lost_with_the_connection_is_resent_with_its_seq_after_the_rejoin
     typ(&mut app, "Session log shows a second tenant");
     key(&mut app, KeyCode::Enter);
     let (tag, seq, text) = objection_sent(&app).expect("objection sent");
-    app.outbox.clear();
+    app.room.outbox.queue.clear();
     // The socket dies before the answer: the objection is kept, not dropped.
     app.on_net(NetEvent::Reply { tag, result: Err(session::RequestError::Disconnected) });
-    assert_eq!(app.unsent.len(), 1);
-    assert!(app.notices.iter().any(|n| n.text.contains("objection not acknowledged yet")), "the user is told");
-    assert!(!app.notices.iter().any(|n| n.text.contains("objection not raised")), "not reported as failed");
+    assert_eq!(app.room.outbox.unsent.len(), 1);
+    assert!(app.status.notices.iter().any(|n| n.text.contains("objection not acknowledged yet")), "the user is told");
+    assert!(!app.status.notices.iter().any(|n| n.text.contains("objection not raised")), "not reported as failed");
     reconnect(&mut app);
     let (tag2, seq2, text2) = objection_sent(&app).expect("re-sent after the join");
     assert_eq!((seq2, text2.as_str()), (seq, text.as_str()), "same seq and words: the server applies it once");
-    assert!(app.unsent.is_empty());
-    assert!(app.notices.iter().any(|n| n.text.contains("re-sent 1 unsent request")));
+    assert!(app.room.outbox.unsent.is_empty());
+    assert!(app.status.notices.iter().any(|n| n.text.contains("re-sent 1 unsent request")));
     // Acknowledged this time: nothing left to re-send on the next reconnect.
     app.on_net(NetEvent::Reply { tag: tag2, result: Ok(json!({"revision": 13})) });
-    assert!(app.retriable.is_empty() && app.unsent.is_empty());
+    assert!(app.room.outbox.retriable.is_empty() && app.room.outbox.unsent.is_empty());
     reconnect(&mut app);
     assert!(objection_sent(&app).is_none(), "an acknowledged objection is never sent again");
 }
@@ -42,10 +42,10 @@ fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_word
     typ(&mut app, "Written while offline");
     key(&mut app, KeyCode::Enter);
     let (tag, seq, _) = objection_sent(&app).expect("handed to the network task");
-    app.outbox.clear();
+    app.room.outbox.queue.clear();
     // The network task answers at once while it waits out its backoff.
     app.on_net(NetEvent::Reply { tag, result: Err(session::RequestError::Disconnected) });
-    assert!(app.overlay.is_none() && app.unsent.len() == 1);
+    assert!(app.overlay.is_none() && app.room.outbox.unsent.len() == 1);
     reconnect(&mut app);
     let (tag2, seq2, _) = objection_sent(&app).expect("re-sent");
     assert_eq!(seq2, seq);
@@ -57,8 +57,9 @@ fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_word
             message: "your role (observer) may not object".into(),
         }),
     });
-    assert!(app.notices.iter().any(|n| n.text.contains("objection not raised")));
+    assert!(app.status.notices.iter().any(|n| n.text.contains("objection not raised")));
     let notice = app
+        .status
         .notices
         .iter()
         .find(|n| n.text.contains("your objection text is kept in"))
@@ -67,5 +68,5 @@ fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_word
     let kept = std::fs::read_to_string(&path).expect("the file exists");
     let _ = std::fs::remove_file(&path);
     assert_eq!(kept, "Written while offline");
-    assert!(app.unsent.is_empty() && app.retriable.is_empty());
+    assert!(app.room.outbox.unsent.is_empty() && app.room.outbox.retriable.is_empty());
 }

@@ -8,17 +8,17 @@ fn granted_annex_is_requested_gated_one_is_not() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Enter); // A1: no access
-    assert!(app.outbox.is_empty());
+    assert!(app.room.outbox.queue.is_empty());
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter); // A2: access
-    assert!(matches!(app.outbox[0].request, Request::ViewAnnex { .. }));
+    assert!(matches!(app.room.outbox.queue[0].request, Request::ViewAnnex { .. }));
 }
 
 #[test]
 fn new_objection_by_someone_else_is_announced() {
     let mut app = app_as(OWNER);
-    let mut o = app.replica.state.as_ref().expect("state").objections.values().next().expect("one").clone();
+    let mut o = app.room.replica.state.as_ref().expect("state").objections.values().next().expect("one").clone();
     o.id = trustroom_shared::ObjectionId(uid(0x5ff));
     o.number = 9;
     o.text = "Canary objection text".into();
@@ -30,7 +30,7 @@ fn new_objection_by_someone_else_is_announced() {
         change: Change::ObjectionRaised { objection: o },
     };
     ev(&mut app, rev);
-    let n = app.notices.back().expect("a notice");
+    let n = app.status.notices.back().expect("a notice");
     assert!(n.text.contains("O-9") && n.text.contains("Canary objection text"), "{}", n.text);
 }
 
@@ -44,17 +44,18 @@ fn room_title_is_resolved_through_the_room_list() {
         name: "morgan.hale".into(),
         client: ClientId(uid(MY_CLIENT)),
     });
-    let rooms = app.outbox.iter().find(|o| matches!(o.request, Request::Rooms)).expect("rooms request").clone();
-    app.outbox.clear();
+    let rooms =
+        app.room.outbox.queue.iter().find(|o| matches!(o.request, Request::Rooms)).expect("rooms request").clone();
+    app.room.outbox.queue.clear();
     let result = json!({"rooms": [{"id": uid(ROOM).to_string(), "title": "SEV-1 cross-tenant support session exposure", "role": "owner"}]});
     app.on_net(NetEvent::Reply { tag: rooms.tag, result: Ok(result) });
-    assert!(matches!(app.outbox[0].request, Request::Join { since: None, .. }));
+    assert!(matches!(app.room.outbox.queue[0].request, Request::Join { since: None, .. }));
 }
 
 #[test]
 fn help_lists_every_key_the_panes_handle() {
-    // Every pane's help mentions its main keys; a change to event.rs that
-    // adds a key should add it to keys.rs too.
+    // Every pane's help mentions its main keys; a change to a pane's keys
+    // (pane/*.rs, the global keys in app.rs) should go to keys.rs too.
     let all: String = [
         tui::keys::GLOBAL,
         tui::keys::SECTIONS,
@@ -79,10 +80,16 @@ fn help_lists_every_key_the_panes_handle() {
 fn the_readiness_dialog_takes_the_servers_record() {
     let mut app = app_as(OWNER);
     key(&mut app, KeyCode::Char('R'));
-    let ask =
-        app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks the server").clone();
+    let ask = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::Readiness { .. }))
+        .expect("asks the server")
+        .clone();
     // The server knows an annex-boundary problem the client cannot see.
-    let mut record = trustroom_shared::readiness::readiness(app.replica.state.as_ref().expect("state"));
+    let mut record = trustroom_shared::readiness::readiness(app.room.replica.state.as_ref().expect("state"));
     record.blockers.push(trustroom_shared::readiness::Blocker::AnnexBoundary {
         section: section_id(0),
         section_title: "Summary".into(),
@@ -101,10 +108,16 @@ fn the_readiness_dialog_takes_the_servers_record() {
 fn cosign_fetches_the_hash_then_confirms() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('S'));
-    let ask =
-        app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
-    app.outbox.clear();
-    let mut record = trustroom_shared::readiness::readiness(app.replica.state.as_ref().expect("state"));
+    let ask = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::Readiness { .. }))
+        .expect("asks for the hash")
+        .clone();
+    app.room.outbox.queue.clear();
+    let mut record = trustroom_shared::readiness::readiness(app.room.replica.state.as_ref().expect("state"));
     record.content_hash = "c0ffee".repeat(10);
     app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
     let screen = render(&mut app, 100, 24);
@@ -112,7 +125,7 @@ fn cosign_fetches_the_hash_then_confirms() {
     assert!(screen.contains("for lane privacy · audience lane-reviewers"), "the default scope is shown: {screen}");
     key(&mut app, KeyCode::Char('y'));
     assert!(matches!(
-        &app.outbox[0].request,
+        &app.room.outbox.queue[0].request,
         Request::Cosign { content_hash, lane: Lane::Privacy, audience: Audience::LaneReviewers, .. }
             if content_hash == &"c0ffee".repeat(10)
     ));
@@ -122,10 +135,16 @@ fn cosign_fetches_the_hash_then_confirms() {
 fn cosign_asks_for_the_lane_and_audience() {
     let mut app = app_as(PRIVACY);
     key(&mut app, KeyCode::Char('S'));
-    let ask =
-        app.outbox.iter().find(|o| matches!(o.request, Request::Readiness { .. })).expect("asks for the hash").clone();
-    app.outbox.clear();
-    let mut record = trustroom_shared::readiness::readiness(app.replica.state.as_ref().expect("state"));
+    let ask = app
+        .room
+        .outbox
+        .queue
+        .iter()
+        .find(|o| matches!(o.request, Request::Readiness { .. }))
+        .expect("asks for the hash")
+        .clone();
+    app.room.outbox.queue.clear();
+    let mut record = trustroom_shared::readiness::readiness(app.room.replica.state.as_ref().expect("state"));
     record.content_hash = "c0ffee".repeat(10);
     app.on_net(NetEvent::Reply { tag: ask.tag, result: Ok(serde_json::to_value(&record).expect("json")) });
     key(&mut app, KeyCode::Right);
@@ -144,7 +163,7 @@ fn cosign_asks_for_the_lane_and_audience() {
     assert!(render(&mut app, 120, 24).contains("for lane account-governance · audience organisation"));
     key(&mut app, KeyCode::Enter);
     assert!(matches!(
-        &app.outbox[0].request,
+        &app.room.outbox.queue[0].request,
         Request::Cosign { lane: Lane::AccountGovernance, audience: Audience::Organisation, .. }
     ));
 }
@@ -157,7 +176,7 @@ fn a_gated_annex_offers_an_access_request() {
     key(&mut app, KeyCode::Char('A'));
     typ(&mut app, "need the tenant ids to verify scope");
     key(&mut app, KeyCode::Enter);
-    let sent = app.outbox.iter().find_map(|o| match &o.request {
+    let sent = app.room.outbox.queue.iter().find_map(|o| match &o.request {
         Request::RequestAccess { annexes, reason, .. } => Some((annexes.clone(), reason.clone())),
         _ => None,
     });

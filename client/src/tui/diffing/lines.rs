@@ -7,7 +7,7 @@
 //! that drawing uses, so the scroll range always matches the screen.
 
 use super::{DiffRow, Seg, side_by_side};
-use crate::tui::ui::chrome::char_width;
+use crate::tui::text::char_width;
 
 /// What a piece of a screen line shows (drawing maps it to a style).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,20 +10,28 @@ use ratatui::widgets::Widget;
 use trustroom_shared::AnnexId;
 
 use super::chrome::{hint, pane_block, put_line, truncate, wrap};
-use crate::tui::app::{AnnexOpen, App, Pane};
+use crate::tui::action::Pane;
+use crate::tui::pane::annex::{AnnexMap, AnnexOpen, annex_ids};
+use crate::tui::pane::{Ctx, Draw};
 
-pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let focused = app.focus == Pane::Annexes;
-    let ids = app.annex_ids();
+impl Draw for AnnexMap {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(self, ctx, area, buf);
+    }
+}
+
+fn draw(map: &AnnexMap, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let focused = ctx.focus == Pane::Annexes;
+    let ids = annex_ids(ctx.room);
     let title =
         Line::from(vec![Span::styled(" 4 Annex map ", t.title()), Span::styled(format!("({}) ", ids.len()), t.dim())]);
     let mut bottom = vec![Span::raw(" ")];
     if focused {
-        if matches!(app.annexes.open, Some(AnnexOpen::Gated(_))) {
+        if matches!(map.open, Some(AnnexOpen::Gated(_))) {
             bottom.extend(hint(t, "A", "request access", true));
             bottom.extend(hint(t, "Esc", "back", true));
-        } else if app.annexes.open.is_some() {
+        } else if map.open.is_some() {
             bottom.extend(hint(t, "Esc", "back to the map", true));
         } else {
             bottom.extend(hint(t, "Enter", "open", true));
@@ -32,11 +40,11 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let block = pane_block(t, title, focused).title_bottom(Line::from(bottom));
     let inner = block.inner(area);
     block.render(area, buf);
-    match &app.annexes.open {
-        Some(AnnexOpen::Content(c)) => draw_content(app, c, inner, buf),
-        Some(AnnexOpen::Gated(id)) => draw_gated(app, *id, inner, buf),
+    match &map.open {
+        Some(AnnexOpen::Content(c)) => draw_content(map, ctx, c, inner, buf),
+        Some(AnnexOpen::Gated(id)) => draw_gated(ctx, *id, inner, buf),
         Some(AnnexOpen::Loading(id)) => {
-            let code = annex_code(app, *id);
+            let code = annex_code(ctx, *id);
             put_line(
                 buf,
                 inner,
@@ -45,20 +53,20 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
             );
         }
         Some(AnnexOpen::Failed(id, why)) => {
-            let code = annex_code(app, *id);
+            let code = annex_code(ctx, *id);
             put_line(buf, inner, 0, &Line::from(Span::styled(format!("{code}: {why}"), t.error())));
         }
-        None => draw_map(app, &ids, inner, buf),
+        None => draw_map(map, ctx, &ids, inner, buf),
     }
 }
 
-fn annex_code(app: &App, id: AnnexId) -> String {
-    app.replica.state.as_ref().and_then(|s| s.annexes.get(&id)).map(|a| a.code.clone()).unwrap_or_default()
+fn annex_code(ctx: &Ctx<'_>, id: AnnexId) -> String {
+    ctx.room.replica.state.as_ref().and_then(|s| s.annexes.get(&id)).map(|a| a.code.clone()).unwrap_or_default()
 }
 
-fn draw_map(app: &App, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let Some(state) = &app.replica.state else { return };
+fn draw_map(map: &AnnexMap, ctx: &Ctx<'_>, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let Some(state) = &ctx.room.replica.state else { return };
     if ids.is_empty() {
         put_line(buf, inner, 0, &Line::from(Span::styled("no annexes", t.dim())));
         return;
@@ -66,11 +74,11 @@ fn draw_map(app: &App, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
     let w = inner.width as usize;
     let per = 2usize;
     let visible = (inner.height as usize / per).max(1);
-    let first = app.annexes.selected.saturating_sub(visible - 1);
+    let first = map.selected.saturating_sub(visible - 1);
     for (row, (i, id)) in ids.iter().enumerate().skip(first).take(visible).enumerate() {
         let Some(a) = state.annexes.get(id) else { continue };
-        let selected = i == app.annexes.selected;
-        let access = app.has_annex_access(*id);
+        let selected = i == map.selected;
+        let access = ctx.room.has_annex_access(*id);
         let lock = if access { t.sym.unlocked } else { t.sym.lock };
         let marker = if selected { t.sym.selected } else { " " };
         let y = (row * per) as u16;
@@ -87,11 +95,11 @@ fn draw_map(app: &App, ids: &[AnnexId], inner: Rect, buf: &mut Buffer) {
     }
 }
 
-fn draw_gated(app: &App, id: AnnexId, inner: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let Some(a) = app.replica.state.as_ref().and_then(|s| s.annexes.get(&id)) else { return };
+fn draw_gated(ctx: &Ctx<'_>, id: AnnexId, inner: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let Some(a) = ctx.room.replica.state.as_ref().and_then(|s| s.annexes.get(&id)) else { return };
     let owners: Vec<String> =
-        app.replica.state.as_ref().map(|s| s.owners().map(|m| m.name.clone()).collect()).unwrap_or_default();
+        ctx.room.replica.state.as_ref().map(|s| s.owners().map(|m| m.name.clone()).collect()).unwrap_or_default();
     let w = inner.width as usize;
     let mut lines: Vec<Line> = vec![
         Line::from(""),
@@ -121,8 +129,14 @@ fn draw_gated(app: &App, id: AnnexId, inner: Rect, buf: &mut Buffer) {
     }
 }
 
-fn draw_content(app: &App, c: &trustroom_shared::protocol::AnnexContent, inner: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
+fn draw_content(
+    map: &AnnexMap,
+    ctx: &Ctx<'_>,
+    c: &trustroom_shared::protocol::AnnexContent,
+    inner: Rect,
+    buf: &mut Buffer,
+) {
+    let t = ctx.theme;
     let w = inner.width as usize;
     let long = format!(" {} This view is logged — it is in the room's audit log ", t.sym.warning);
     let banner =
@@ -141,7 +155,7 @@ fn draw_content(app: &App, c: &trustroom_shared::protocol::AnnexContent, inner: 
     );
     let body: Vec<String> = wrap(&c.content, w);
     let avail = inner.height.saturating_sub(4) as usize;
-    for (k, l) in body.iter().skip(app.annexes.scroll as usize).take(avail).enumerate() {
+    for (k, l) in body.iter().skip(map.scroll as usize).take(avail).enumerate() {
         put_line(buf, inner, 4 + k as u16, &Line::from(l.clone()));
     }
 }

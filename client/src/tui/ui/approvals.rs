@@ -1,19 +1,24 @@
 //! The owner's approvals queue (key `V`): each pending access request and
 //! promotion on two lines, who asks for what and why; the selection moves
-//! with `j`/`k` (the keys are handled in `approvals.rs`).
+//! with `j`/`k` (the keys are handled in `pane/approvals.rs`).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::chrome::{centered, popup, put_line, truncate};
-use crate::tui::app::App;
-use crate::tui::approvals::{Item, items};
-use crate::tui::forms::ApprovalsForm;
+use crate::tui::pane::approvals::{ApprovalsQueue, Item, items};
+use crate::tui::pane::{Ctx, Draw};
 
-pub fn draw(app: &App, f: &ApprovalsForm, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let list = items(app);
+impl Draw for ApprovalsQueue {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(self, ctx, area, buf);
+    }
+}
+
+fn draw(f: &ApprovalsQueue, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let list = items(ctx.room);
     let h = (list.len() as u16 * 2 + 4).clamp(6, area.height.saturating_sub(2).max(6));
     let inner = popup(buf, t, centered(area, 90, h), "Approvals — pending access requests and promotions");
     let w = inner.width as usize;

@@ -10,25 +10,32 @@ use ratatui_textarea::TextArea;
 use trustroom_shared::objection::ObjectionStatus;
 
 use super::chrome::{centered, hint, popup, put_line, truncate, wrap};
-use crate::tui::app::App;
+use crate::tui::action::ReasonPurpose;
 use crate::tui::forms::{
-    AUDIENCES, CosignForm, Dialog, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep,
-    ReasonForm, ReasonPurpose,
+    AUDIENCES, CosignForm, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm,
 };
+use crate::tui::pane::dialog::Dialog;
+use crate::tui::pane::{Ctx, Draw};
 use crate::tui::theme::Theme;
 
-pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
+impl Draw for Dialog {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(self, ctx, area, buf);
+    }
+}
+
+fn draw(d: &Dialog, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     match d {
-        Dialog::Objection(f) => objection(app, f, area, buf),
+        Dialog::Objection(f) => objection(ctx, f, area, buf),
         Dialog::Reply(f) => {
-            let inner = popup(buf, &app.theme, centered(area, 70, 8), &format!("Reply to {}", f.code));
+            let inner = popup(buf, ctx.theme, centered(area, 70, 8), &format!("Reply to {}", f.code));
             let mut y = 0;
             field(buf, inner, &mut y, &f.text);
-            error(&app.theme, buf, inner, &mut y, f.error.as_deref());
-            footer(&app.theme, buf, inner, &[("Enter", "send"), ("Esc", "cancel")]);
+            error(ctx.theme, buf, inner, &mut y, f.error.as_deref());
+            footer(ctx.theme, buf, inner, &[("Enter", "send"), ("Esc", "cancel")]);
         }
         Dialog::Status(f) => {
-            let t = &app.theme;
+            let t = ctx.theme;
             let inner = popup(buf, t, centered(area, 70, 12), &format!("Change status of {}", f.code));
             let mut y = 0u16;
             for (i, (s, allowed)) in f.choices.iter().enumerate() {
@@ -58,12 +65,12 @@ pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
             error(t, buf, inner, &mut y, f.error.as_deref());
             footer(t, buf, inner, &[("↑↓", "choose"), ("Enter", "apply"), ("Esc", "cancel")]);
         }
-        Dialog::Reason(f) => reason(app, f, area, buf),
-        Dialog::Readiness(f) => readiness(app, f, area, buf),
-        Dialog::Cosign(f) => cosign(app, f, area, buf),
-        Dialog::Approvals(f) => super::approvals::draw(app, f, area, buf),
+        Dialog::Reason(f) => reason(ctx, f, area, buf),
+        Dialog::Readiness(f) => readiness(ctx, f, area, buf),
+        Dialog::Cosign(f) => cosign(ctx, f, area, buf),
+        Dialog::Approvals(q) => q.draw(ctx, area, buf),
         Dialog::AcceptFlagged { code, flags, .. } => {
-            let t = &app.theme;
+            let t = ctx.theme;
             let h = (flags.len() as u16 + 8).min(area.height);
             let inner = popup(buf, t, centered(area, 80, h), &format!("Accept {code}? It is OUT OF BOUNDS"));
             let mut y = 0u16;
@@ -82,19 +89,19 @@ pub fn draw(app: &App, d: &Dialog, area: Rect, buf: &mut Buffer) {
             footer(t, buf, inner, &[("y", "accept anyway (audited)"), ("n / Esc", "back")]);
         }
         Dialog::Message { title, text } => {
-            let inner = popup(buf, &app.theme, centered(area, 70, 9), title);
+            let inner = popup(buf, ctx.theme, centered(area, 70, 9), title);
             for (y, l) in wrap(text, inner.width as usize).iter().enumerate() {
                 put_line(buf, inner, y as u16, &Line::from(l.clone()));
             }
-            footer(&app.theme, buf, inner, &[("any key", "close")]);
+            footer(ctx.theme, buf, inner, &[("any key", "close")]);
         }
     }
 }
 
 /// The co-sign dialog: what is signed (revision, hash), for which lane and
 /// audience — both shown explicitly and chosen here.
-fn cosign(app: &App, f: &CosignForm, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
+fn cosign(ctx: &Ctx<'_>, f: &CosignForm, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let inner = popup(buf, t, centered(area, 104, 14), "Co-sign the packet");
     let w = inner.width as usize;
     let mut y = 0u16;
@@ -161,8 +168,8 @@ fn footer(t: &Theme, buf: &mut Buffer, inner: Rect, keys: &[(&str, &str)]) {
     put_line(buf, inner, inner.height.saturating_sub(1), &Line::from(spans));
 }
 
-fn objection(app: &App, f: &ObjectionForm, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
+fn objection(ctx: &Ctx<'_>, f: &ObjectionForm, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let inner = popup(buf, t, centered(area, 76, 13), &format!("New objection on § {}", f.section_title));
     let w = inner.width as usize;
     let mut y = 0u16;
@@ -213,8 +220,8 @@ fn objection(app: &App, f: &ObjectionForm, area: Rect, buf: &mut Buffer) {
     );
 }
 
-fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
+fn reason(ctx: &Ctx<'_>, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let title = match f.purpose {
         ReasonPurpose::Hold => "Hold the release",
         ReasonPurpose::Escalate => "Escalate to direct human handling",
@@ -257,15 +264,15 @@ fn reason(app: &App, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn readiness(app: &App, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
+fn readiness(ctx: &Ctx<'_>, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let r = &f.record;
     let rect = centered(area, 96, area.height.saturating_sub(2).min(30));
     let inner = popup(buf, t, rect, &format!("Readiness record — rev {}", r.revision));
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
-    let state = app.replica.state.as_ref().map(|s| s.release.name()).unwrap_or("?");
-    let owners: Vec<String> = r.owners.iter().map(|u| app.member_name(*u)).collect();
+    let state = ctx.room.replica.state.as_ref().map(|s| s.release.name()).unwrap_or("?");
+    let owners: Vec<String> = r.owners.iter().map(|u| ctx.room.member_name(*u)).collect();
     // Only the server can hash the content (annex content included).
     let hash: String = if f.server_checked && !r.content_hash.is_empty() {
         format!("{}…", r.content_hash.chars().take(12).collect::<String>())

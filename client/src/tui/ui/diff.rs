@@ -9,13 +9,19 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::chrome::{pane_block, put_line, str_width};
-use crate::tui::app::App;
 use crate::tui::diffing::lines::{Part, Piece, ScreenLine, halves, screen_lines};
 use crate::tui::diffview::{DiffLayout, DiffView};
+use crate::tui::pane::diff::DiffScreen;
+use crate::tui::pane::{Ctx, Draw};
 use crate::tui::theme::Theme;
 
-pub fn draw(app: &App, d: &DiffView, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
+impl Draw for DiffScreen {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(ctx.theme, &self.view, area, buf);
+    }
+}
+
+pub fn draw(t: &Theme, d: &DiffView, area: Rect, buf: &mut Buffer) {
     let layout = match d.layout {
         DiffLayout::Unified => "unified",
         DiffLayout::SideBySide => "side by side",

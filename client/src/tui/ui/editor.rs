@@ -10,9 +10,11 @@ use ratatui::widgets::Widget;
 
 use super::chrome::{char_width, pane_block, str_width};
 use super::sections::short_name;
-use crate::tui::app::{App, Pane};
-use crate::tui::editor::{EditMode, position_of};
+use crate::session::room::ConnState;
+use crate::tui::action::{EditMode, Pane};
 use crate::tui::highlight::HlKind;
+use crate::tui::pane::editor::{Editor, position_of};
+use crate::tui::pane::{Ctx, Draw};
 use crate::tui::theme::Theme;
 use trustroom_shared::UserId;
 
@@ -24,45 +26,51 @@ struct Remote {
     sel: Option<(usize, usize)>,
 }
 
-pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let focused = app.focus == Pane::Editor;
-    let Some(section) = app.current_section() else {
+impl Draw for Editor {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(self, ctx, area, buf);
+    }
+}
+
+fn draw(editor: &Editor, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let focused = ctx.focus == Pane::Editor;
+    let Some(section) = ctx.current_section() else {
         pane_block(t, Line::from(" 2 Editor "), focused).render(area, buf);
         return;
     };
-    let n = app.sections().len();
+    let n = ctx.room.sections().len();
     let mut title = vec![
         Span::styled(" 2 ", t.title()),
-        Span::styled(format!("§{}/{n} ", app.current + 1), t.dim()),
+        Span::styled(format!("§{}/{n} ", ctx.current + 1), t.dim()),
         Span::styled(format!("{} ", section.title), t.title()),
     ];
-    if let Some(why) = app.read_only_reason() {
+    if let Some(why) = ctx.room.read_only_reason() {
         title.push(Span::styled(format!("[{why}] "), t.warn()));
-    } else if app.editor.mode == EditMode::Insert && focused {
+    } else if editor.mode == EditMode::Insert && focused {
         title.push(Span::styled("-- INSERT -- ", t.ok()));
     } else if focused {
         title.push(Span::styled("i to edit ", t.dim()));
     }
-    if let Some(state) = &app.replica.state {
+    if let Some(state) = &ctx.room.replica.state {
         let open = crate::tui::suggest::open_on(state, section.id);
         if open > 0 {
             let noun = if open == 1 { "suggestion" } else { "suggestions" };
             title.push(Span::styled(format!("✎ {open} open {noun} (u) "), t.diff_insert()));
         }
     }
-    if app.docs.get(&section.id).is_some_and(|d| d.has_pending()) {
-        if matches!(app.conn, crate::tui::app::ConnState::Connected) {
+    if ctx.room.docs.get(&section.id).is_some_and(|d| d.has_pending()) {
+        if matches!(ctx.room.conn, ConnState::Connected) {
             title.push(Span::styled("sending… ", t.dim()));
         } else {
             title.push(Span::styled("unsent: kept until reconnected ", t.warn()));
         }
     }
-    let remotes = remote_cursors(app, section.id);
+    let remotes = remote_cursors(ctx, section.id);
     let mut bottom: Vec<Span> = Vec::new();
     if !remotes.is_empty() {
         bottom.push(Span::raw(" "));
-        let lines = app.editor.area.lines();
+        let lines = editor.area.lines();
         for r in &remotes {
             let (row, _) = position_of(lines, r.pos);
             bottom.push(Span::styled(format!("{} L{} ", short_name(&r.name), row + 1), t.user(r.user)));
@@ -71,15 +79,15 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let block = pane_block(t, Line::from(title), focused).title_bottom(Line::from(bottom));
     let inner = block.inner(area);
     block.render(area, buf);
-    (&app.editor.area).render(inner, buf);
-    paint_overlays(app, t, inner, buf, &remotes);
+    (&editor.area).render(inner, buf);
+    paint_overlays(editor, ctx, inner, buf, &remotes);
 }
 
 /// Where open suggestions change this section, in local text positions:
 /// `(start, end)`; an empty range is an insertion point.
-fn suggestion_marks(app: &App, section: trustroom_shared::SectionId) -> Vec<(usize, usize)> {
+fn suggestion_marks(ctx: &Ctx<'_>, section: trustroom_shared::SectionId) -> Vec<(usize, usize)> {
     use trustroom_shared::ot::Component;
-    let (Some(state), Some(doc)) = (&app.replica.state, app.docs.get(&section)) else { return Vec::new() };
+    let (Some(state), Some(doc)) = (&ctx.room.replica.state, ctx.room.docs.get(&section)) else { return Vec::new() };
     let mut out = Vec::new();
     for s in state.suggestions.open() {
         let trustroom_shared::suggestion::Proposal::Edit { section: sec, op } = &s.proposal else { continue };
@@ -101,12 +109,13 @@ fn suggestion_marks(app: &App, section: trustroom_shared::SectionId) -> Vec<(usi
     out
 }
 
-fn remote_cursors(app: &App, section: trustroom_shared::SectionId) -> Vec<Remote> {
-    let Some(doc) = app.docs.get(&section) else { return Vec::new() };
-    let mut v: Vec<Remote> = app
+fn remote_cursors(ctx: &Ctx<'_>, section: trustroom_shared::SectionId) -> Vec<Remote> {
+    let Some(doc) = ctx.room.docs.get(&section) else { return Vec::new() };
+    let mut v: Vec<Remote> = ctx
+        .room
         .presence
         .values()
-        .filter(|p| p.section == section && Some(p.user) != app.my_user())
+        .filter(|p| p.section == section && Some(p.user) != ctx.room.my_user())
         .map(|p| {
             let pos = doc.server_to_local(p.pos);
             let sel = p.anchor.map(|a| doc.server_to_local(a)).filter(|a| *a != pos).map(|a| (a.min(pos), a.max(pos)));
@@ -131,8 +140,9 @@ fn hl_style(t: &Theme, k: HlKind) -> Style {
 }
 
 /// Paints highlights and remote cursors over the rendered textarea.
-fn paint_overlays(app: &App, t: &Theme, inner: Rect, buf: &mut Buffer, remotes: &[Remote]) {
-    let ta = &app.editor.area;
+fn paint_overlays(editor: &Editor, ctx: &Ctx<'_>, inner: Rect, buf: &mut Buffer, remotes: &[Remote]) {
+    let t = ctx.theme;
+    let ta = &editor.area;
     if ta.is_empty() || inner.width == 0 {
         return;
     }
@@ -143,7 +153,7 @@ fn paint_overlays(app: &App, t: &Theme, inner: Rect, buf: &mut Buffer, remotes: 
         starts.push(acc);
         acc += l.chars().count() + 1;
     }
-    let marks = app.current_section_id().map(|id| suggestion_marks(app, id)).unwrap_or_default();
+    let marks = ctx.current_section_id().map(|id| suggestion_marks(ctx, id)).unwrap_or_default();
     let insert_mark = t.diff_insert().add_modifier(Modifier::REVERSED | Modifier::UNDERLINED);
     let delete_mark = t.diff_delete().add_modifier(Modifier::CROSSED_OUT);
     let (top, _) = ta.scroll_offset();
@@ -160,7 +170,7 @@ fn paint_overlays(app: &App, t: &Theme, inner: Rect, buf: &mut Buffer, remotes: 
         let seg_end = if next.0 == dc.0 && next.1 > dc.1 { next.1 } else { line_len };
         let row_start = starts[dc.0] + dc.1;
         let row_end = starts[dc.0] + seg_end;
-        let hls: Vec<_> = app.highlights.iter().filter(|h| h.start <= row_end && h.end > row_start).collect();
+        let hls: Vec<_> = editor.highlights.iter().filter(|h| h.start <= row_end && h.end > row_start).collect();
         let y = inner.y + sr;
         let mut x = inner.x;
         let right = inner.x + inner.width;

@@ -1,5 +1,6 @@
-//! Drawing. Everything here takes `&App`: drawing never changes state.
-//! One file per pane; `chrome` holds the shared frame and text helpers.
+//! Drawing. Each pane draws itself here (`impl Draw`, in the file named
+//! after its pane) from `&self` and a [`Ctx`]: drawing never changes
+//! state. `chrome` holds the shared frame and text helpers.
 
 pub mod annex;
 pub mod approvals;
@@ -20,55 +21,61 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::app::{App, ConnState, Overlay};
-use super::layout::layout;
+use super::app::{App, Overlay, Screen};
+use super::pane::{Ctx, Draw};
+use crate::session::room::ConnState;
 
 /// Draws the whole screen.
 pub fn draw(app: &App, frame: &mut Frame) {
     let area = frame.area();
     let buf = frame.buffer_mut();
-    let l = layout(app, area);
+    let ctx = app.ctx();
+    let l = app.layout(area);
     if let Some(b) = l.banner {
-        status::draw_banner(app, b, buf);
+        status::draw_banner(&ctx, b, buf);
     }
-    if app.replica.state.is_none() {
-        draw_waiting(app, l.main, buf);
-    } else if let Some(d) = &app.diff {
-        diff::draw(app, d, l.main, buf);
-    } else if let Some(v) = &app.suggestions {
-        suggestions::draw(app, v, l.main, buf);
-    } else if let Some(v) = &app.stats {
-        stats::draw(app, v, l.main, buf);
+    if app.room.replica.state.is_none() {
+        draw_waiting(&ctx, l.main, buf);
+    } else if let Some(screen) = &app.screen {
+        match screen {
+            Screen::Diff(d) => d.draw(&ctx, l.main, buf),
+            Screen::Suggestions(s) => s.draw(&ctx, l.main, buf),
+            Screen::Stats(s) => s.draw(&ctx, l.main, buf),
+        }
     } else {
         if let Some(r) = l.sections {
-            sections::draw(app, r, buf);
+            app.sections.draw(&ctx, r, buf);
         }
         if let Some(r) = l.editor {
-            editor::draw(app, r, buf);
+            app.editor.draw(&ctx, r, buf);
         }
         if let Some(r) = l.register {
-            register::draw(app, r, buf);
+            app.register.draw(&ctx, r, buf);
         }
         if let Some(r) = l.annexes {
-            annex::draw(app, r, buf);
+            app.annexes.draw(&ctx, r, buf);
         }
     }
-    status::draw_notice(app, l.notice, buf);
-    status::draw_status(app, l.status, buf);
+    let diff_layout = match &app.screen {
+        Some(Screen::Diff(d)) => Some(d.view.layout),
+        _ => None,
+    };
+    status::draw_notice(&app.status, &ctx, diff_layout, l.notice, buf);
+    app.status.draw(&ctx, l.status, buf);
     match &app.overlay {
-        Some(Overlay::Help) => help::draw(app, area, buf),
-        Some(Overlay::Palette(p)) => palette::draw(app, p, area, buf),
-        Some(Overlay::Dialog(d)) => dialog::draw(app, d, area, buf),
+        Some(Overlay::Help) => app.help.draw(&ctx, area, buf),
+        Some(Overlay::Palette(p)) => p.draw(&ctx, area, buf),
+        Some(Overlay::Dialog(d)) => d.draw(&ctx, area, buf),
         None => {}
     }
 }
 
 /// Before the first snapshot: what we are waiting for.
-fn draw_waiting(app: &App, area: Rect, buf: &mut ratatui::buffer::Buffer) {
-    let t = &app.theme;
-    let what = match &app.conn {
+fn draw_waiting(ctx: &Ctx<'_>, area: Rect, buf: &mut ratatui::buffer::Buffer) {
+    let t = ctx.theme;
+    let what = match &ctx.room.conn {
         ConnState::Connecting { .. } => "connecting to the server…".to_string(),
-        ConnState::Syncing => format!("joining room \"{}\"…", app.room_ref),
+        ConnState::Syncing => format!("joining room \"{}\"…", ctx.room.room_ref),
         ConnState::Connected => "waiting for the room…".to_string(),
         ConnState::Disconnected { reason, attempt, .. } => {
             format!("cannot reach the server ({reason}); retrying (attempt {attempt})…")

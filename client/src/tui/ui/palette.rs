@@ -5,11 +5,17 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::chrome::{popup, put_line, truncate};
-use crate::tui::app::App;
-use crate::tui::palette::{PaletteState, commands};
+use crate::tui::pane::palette::{Palette, entries};
+use crate::tui::pane::{Ctx, Draw};
 
-pub fn draw(app: &App, p: &PaletteState, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
+impl Draw for Palette {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(self, ctx, area, buf);
+    }
+}
+
+fn draw(p: &Palette, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let w = area.width.saturating_sub(4).min(80);
     let h = area.height.saturating_sub(4).min(18);
     let rect = Rect::new(area.x + (area.width - w) / 2, area.y + 1, w, h);
@@ -20,7 +26,7 @@ pub fn draw(app: &App, p: &PaletteState, area: Rect, buf: &mut Buffer) {
         0,
         &Line::from(vec![Span::styled(": ", t.key()), Span::raw(p.input.clone()), Span::styled("▏", t.key())]),
     );
-    let cmds = commands(app.is_owner(), app.replica.state.as_ref(), &p.input);
+    let cmds = entries(ctx.room.is_owner(), ctx.room.replica.state.as_ref(), &p.input);
     let rows = inner.height.saturating_sub(1) as usize;
     let first = p.selected.saturating_sub(rows.saturating_sub(1));
     let width = inner.width as usize;

@@ -9,13 +9,21 @@ use ratatui::widgets::Widget;
 use trustroom_shared::objection::{Objection, ObjectionStatus};
 
 use super::chrome::{hint, pane_block, put_line, truncate, wrap};
-use crate::tui::app::{App, Pane};
+use crate::tui::action::Pane;
+use crate::tui::pane::register::Register;
+use crate::tui::pane::{Ctx, Draw};
 
-pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let focused = app.focus == Pane::Register;
-    let items = app.register_items();
-    let scope = if app.register.all { "all" } else { "this section" };
+impl Draw for Register {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(self, ctx, area, buf);
+    }
+}
+
+fn draw(register: &Register, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let focused = ctx.focus == Pane::Register;
+    let items = register.items(ctx);
+    let scope = if register.all { "all" } else { "this section" };
     let title = Line::from(vec![
         Span::styled(" 3 Register ", t.title()),
         Span::styled(format!("{scope} ({}) ", items.len()), t.dim()),
@@ -30,10 +38,10 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let block = pane_block(t, title, focused).title_bottom(Line::from(bottom));
     let inner = block.inner(area);
     block.render(area, buf);
-    let Some(state) = &app.replica.state else { return };
+    let Some(state) = &ctx.room.replica.state else { return };
     if items.is_empty() {
         let msg =
-            if app.register.all { "no objections in this room" } else { "no objections on this section (f: show all)" };
+            if register.all { "no objections in this room" } else { "no objections on this section (f: show all)" };
         put_line(buf, inner, 0, &Line::from(Span::styled(msg, t.dim())));
         return;
     }
@@ -43,9 +51,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let mut sel_range = (0, 0);
     for (i, id) in items.iter().enumerate() {
         let Some(o) = state.objections.get(id) else { continue };
-        let selected = i == app.register.selected;
+        let selected = i == register.selected;
         let start = lines.len();
-        for l in item_lines(app, o, selected, selected && app.register.expanded, width) {
+        for l in item_lines(ctx, o, selected, selected && register.expanded, width) {
             lines.push((l, selected));
         }
         if selected {
@@ -69,8 +77,8 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn status_style(app: &App, s: ObjectionStatus) -> Style {
-    let t = &app.theme;
+fn status_style(ctx: &Ctx<'_>, s: ObjectionStatus) -> Style {
+    let t = ctx.theme;
     match s {
         ObjectionStatus::Open => t.warn(),
         ObjectionStatus::Addressed => t.ok(),
@@ -79,8 +87,8 @@ fn status_style(app: &App, s: ObjectionStatus) -> Style {
     }
 }
 
-fn item_lines<'a>(app: &App, o: &Objection, selected: bool, expanded: bool, width: usize) -> Vec<Line<'a>> {
-    let t = &app.theme;
+fn item_lines<'a>(ctx: &Ctx<'_>, o: &Objection, selected: bool, expanded: bool, width: usize) -> Vec<Line<'a>> {
+    let t = ctx.theme;
     let mut out = Vec::new();
     let marker = if selected { t.sym.selected } else { " " };
     let mut head =
@@ -88,16 +96,17 @@ fn item_lines<'a>(app: &App, o: &Objection, selected: bool, expanded: bool, widt
     if o.blocking {
         head.push(Span::styled("BLOCKING ", t.blocking()));
     }
-    head.push(Span::styled(o.status.to_string(), status_style(app, o.status)));
+    head.push(Span::styled(o.status.to_string(), status_style(ctx, o.status)));
     out.push(Line::from(head));
-    let section = app
+    let section = ctx
+        .room
         .replica
         .state
         .as_ref()
         .and_then(|s| s.section(o.anchor.section))
         .map(|s| s.title.clone())
         .unwrap_or_default();
-    let by = format!("  {} · by {} · § {section}", o.kind, app.member_name(o.author));
+    let by = format!("  {} · by {} · § {section}", o.kind, ctx.room.member_name(o.author));
     out.push(Line::from(Span::styled(truncate(&by, width), t.dim())));
     if let Some(q) = &o.anchor.quote {
         let q = format!("  “{}”", q.split_whitespace().collect::<Vec<_>>().join(" "));
@@ -117,14 +126,14 @@ fn item_lines<'a>(app: &App, o: &Objection, selected: bool, expanded: bool, widt
     }
     if expanded {
         for r in &o.replies {
-            let who = app.member_name(r.author);
+            let who = ctx.room.member_name(r.author);
             for (k, l) in wrap(&format!("{who}: {}", r.text), width.saturating_sub(4)).iter().enumerate() {
                 let prefix = if k == 0 { format!("  {} ", t.sym.reply) } else { "    ".into() };
                 out.push(Line::from(vec![Span::styled(prefix, t.dim()), Span::raw(l.clone())]));
             }
         }
         for h in &o.history {
-            let who = app.member_name(h.by);
+            let who = ctx.room.member_name(h.by);
             out.push(Line::from(Span::styled(truncate(&format!("  · {} by {who}", h.status), width), t.dim())));
         }
     } else if !o.replies.is_empty() {

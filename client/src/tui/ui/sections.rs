@@ -7,35 +7,35 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::chrome::{pane_block, put_line, truncate};
-use crate::tui::app::{App, Pane, SectionMeta};
+use crate::tui::action::Pane;
+use crate::tui::pane::sections::{ROWS, SectionList, SectionMeta};
+use crate::tui::pane::{Ctx, Draw};
+use crate::tui::theme::Theme;
 
-/// Rows per section in the list.
-const ROWS: usize = 2;
-
-/// Index of the first section shown, so the current one is visible.
-pub fn first_visible(app: &App, rect: Rect) -> usize {
-    let per_screen = (rect.height.saturating_sub(2) as usize / ROWS).max(1);
-    if app.current >= per_screen { app.current + 1 - per_screen } else { 0 }
+impl Draw for SectionList {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(self, ctx, area, buf);
+    }
 }
 
-pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let focused = app.focus == Pane::Sections;
-    let n = app.sections().len();
+fn draw(list: &SectionList, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let focused = ctx.focus == Pane::Sections;
+    let n = ctx.room.sections().len();
     let title = Line::from(vec![Span::styled(" 1 Sections ", t.title()), Span::styled(format!("{n} "), t.dim())]);
     let block = pane_block(t, title, focused);
     let inner = block.inner(area);
     block.render(area, buf);
-    let first = first_visible(app, area);
+    let first = list.first_visible(area);
     let width = inner.width as usize;
     let mut y = 0u16;
-    for (i, s) in app.sections().iter().enumerate().skip(first) {
+    for (i, s) in ctx.room.sections().iter().enumerate().skip(first) {
         if y as usize + ROWS > inner.height as usize + 1 {
             break;
         }
-        let selected = i == app.current;
+        let selected = i == list.current;
         let marker = if selected { t.sym.selected } else { " " };
-        let pending = app.docs.get(&s.id).is_some_and(|d| d.has_pending());
+        let pending = ctx.room.docs.get(&s.id).is_some_and(|d| d.has_pending());
         let title = format!("{marker}{}. {}{}", i + 1, s.title, if pending { " •" } else { "" });
         let style = if selected { t.selected() } else { t.text() };
         let mut l1 = Line::from(Span::styled(truncate(&title, width), style));
@@ -43,16 +43,16 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
             l1 = l1.style(t.selected());
         }
         put_line(buf, inner, y, &l1);
-        let meta = app.meta.get(&s.id).cloned().unwrap_or_default();
+        let meta = list.meta.get(&s.id).cloned().unwrap_or_default();
         let mut spans = vec![Span::raw("   ")];
-        spans.extend(badges(app, &meta));
-        if let Some(state) = &app.replica.state {
+        spans.extend(badges(t, &meta));
+        if let Some(state) = &ctx.room.replica.state {
             let open = crate::tui::suggest::open_on(state, s.id);
             if open > 0 {
                 spans.push(Span::styled(format!("✎{open} "), t.diff_insert()));
             }
         }
-        let editors = app.editing_in(s.id);
+        let editors = ctx.room.editing_in(s.id);
         if !editors.is_empty() {
             // `@priya,daniel`: who is in this section now (`✎` is open
             // suggestions; one meaning per symbol).
@@ -78,8 +78,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// Label and objection badges: `✓2 ?1 🔒1 ≈1 ✗1 ⚑2!1` (the help overlay's
 /// legend explains each).
-pub fn badges<'a>(app: &App, m: &SectionMeta) -> Vec<Span<'a>> {
-    let t = &app.theme;
+pub fn badges<'a>(t: &Theme, m: &SectionMeta) -> Vec<Span<'a>> {
     let mut v = Vec::new();
     let mut push = |n: usize, sym: &str, style| {
         if n > 0 {

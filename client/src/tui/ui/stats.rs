@@ -9,14 +9,21 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Sparkline, Widget};
 use trustroom_shared::stats::RoomStats;
+use trustroom_shared::timeline::{minutes, timeline};
 
 use super::chrome::{pane_block, put_line, truncate};
-use crate::tui::app::App;
-use crate::tui::stats::{StatsView, minutes, timeline};
+use crate::tui::pane::stats::StatsScreen;
+use crate::tui::pane::{Ctx, Draw};
 use crate::tui::theme::Theme;
 
-pub fn draw(app: &App, view: &StatsView, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
+impl Draw for StatsScreen {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(self, ctx, area, buf);
+    }
+}
+
+fn draw(view: &StatsScreen, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let title =
         Line::from(vec![Span::styled(" Stats ", t.title()), Span::styled("the room's working metrics ", t.dim())]);
     let block = pane_block(t, title, true).title_bottom(Line::from(Span::styled(" r refresh · Esc close ", t.dim())));
@@ -27,7 +34,7 @@ pub fn draw(app: &App, view: &StatsView, area: Rect, buf: &mut Buffer) {
             .areas(inner);
     match (&view.stats, &view.error) {
         (Some(s), _) => {
-            headline(t, s, app, head, buf);
+            headline(t, s, ctx, head, buf);
             sparklines(t, s, sparks, buf);
             outcomes(t, s, bars, buf);
         }
@@ -36,7 +43,7 @@ pub fn draw(app: &App, view: &StatsView, area: Rect, buf: &mut Buffer) {
             put_line(buf, head, 0, &Line::from(Span::styled("asking the server for the figures…", t.dim())));
         }
     }
-    chronology(app, time, buf);
+    chronology(ctx, time, buf);
 }
 
 fn duration(ms: Option<i64>) -> String {
@@ -49,12 +56,12 @@ fn duration(ms: Option<i64>) -> String {
     }
 }
 
-fn headline(t: &Theme, s: &RoomStats, app: &App, area: Rect, buf: &mut Buffer) {
+fn headline(t: &Theme, s: &RoomStats, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     let w = area.width as usize;
     let o = &s.objections;
     let sg = &s.suggestions;
     let rejected = sg.rejection_pct().map_or_else(|| "—".into(), |p| format!("{p}%"));
-    let behind = app.replica.state.as_ref().is_some_and(|st| st.revision > s.revision);
+    let behind = ctx.room.replica.state.as_ref().is_some_and(|st| st.revision > s.revision);
     let lines = [
         Line::from(vec![
             Span::styled(format!("rev {}{}  ", s.revision, if behind { " (r: newer revisions)" } else { "" }), t.dim()),
@@ -163,15 +170,15 @@ fn outcomes(t: &Theme, s: &RoomStats, area: Rect, buf: &mut Buffer) {
     chart.render(inner, buf);
 }
 
-fn chronology(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
+fn chronology(ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border())
         .title(Line::from(Span::styled(" chronology timeline (the Chronology section's entries) ", t.dim())));
     let inner = block.inner(area);
     block.render(area, buf);
-    let Some(state) = &app.replica.state else { return };
+    let Some(state) = &ctx.room.replica.state else { return };
     let entries = timeline(state);
     if entries.is_empty() || inner.width < 10 || inner.height < 3 {
         put_line(buf, inner, 0, &Line::from(Span::styled("no timed entries in the chronology", t.dim())));

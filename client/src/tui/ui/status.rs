@@ -9,7 +9,11 @@ use ratatui::text::{Line, Span};
 use trustroom_shared::release::ReleaseState;
 
 use super::chrome::{fill, hint, put_line, str_width, truncate};
-use crate::tui::app::{App, ConnState, Level};
+use crate::session::room::{ConnState, Level};
+use crate::tui::diffview::DiffLayout;
+use crate::tui::pane::approvals::{Item, items};
+use crate::tui::pane::status::StatusBar;
+use crate::tui::pane::{Ctx, Draw, ScreenKind};
 
 /// A piece of the status bar in its forms, richest first; an empty form
 /// drops it.
@@ -49,17 +53,23 @@ const TITLE_MIN: usize = 24;
 /// first, then the brand, then detail.
 const GIVE_WAY: [usize; 12] = [BRAND, WHO, WAITING, REV, RELEASE, CHECKS, RELEASE, WAITING, WHO, WHO, CONN, RELEASE];
 
-/// The status bar: release state, blockers, failing checks, approvals
-/// waiting (owners), revision, room title · connection, your name and role.
-pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
+impl Draw for StatusBar {
+    /// The status bar: release state, blockers, failing checks, approvals
+    /// waiting (owners), revision, room title · connection, your name and role.
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw_status(self, ctx, area, buf);
+    }
+}
+
+fn draw_status(status: &StatusBar, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let t = &app.theme;
+    let t = ctx.theme;
     fill(buf, area, t.status_bar());
     let width = area.width as usize;
     let bar = t.sym.bar;
-    let (conn_sym, conn_text, conn_style) = match &app.conn {
+    let (conn_sym, conn_text, conn_style) = match &ctx.room.conn {
         ConnState::Connected => (t.sym.connected, "connected", t.ok()),
         ConnState::Syncing => (t.sym.connected, "syncing", t.warn()),
         ConnState::Connecting { .. } => (t.sym.disconnected, "connecting", t.warn()),
@@ -68,7 +78,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
     let one = |text: String, style| vec![Span::styled(text, style)];
     let mut seg: Vec<Segment> = (0..=WHO).map(|_| Segment::new(Vec::new())).collect();
     // The brand only where the room's own title has room beside it.
-    let brand = if width >= 100 || app.replica.state.is_none() {
+    let brand = if width >= 100 || ctx.room.replica.state.is_none() {
         one(" Trustroom ".into(), t.title())
     } else {
         vec![Span::raw(" ")]
@@ -78,7 +88,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
         one(format!("{conn_sym} {conn_text} "), conn_style),
         one(format!("{conn_sym} "), conn_style),
     ]);
-    if let Some(me) = &app.me {
+    if let Some(me) = &ctx.room.me {
         let who = |name: String, role: String| {
             vec![
                 Span::raw(format!("{bar} ")),
@@ -93,7 +103,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
             who(truncate(&me.name, 8), me.role.name().to_string()),
         ]);
     }
-    if let Some(state) = &app.replica.state {
+    if let Some(state) = &ctx.room.replica.state {
         let name = state.release.name();
         let style = t.release_state(name);
         // A release names its revision, and once the room changed after it:
@@ -112,7 +122,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
             }
             _ => vec![one(format!(" {name} "), style)],
         });
-        let blockers = app.current_readiness().map_or(0, |r| r.blockers.len());
+        let blockers = status.current_readiness(ctx.room).map_or(0, |r| r.blockers.len());
         let bstyle = if blockers > 0 { t.blocking() } else { t.ok() };
         seg[BLOCKERS] =
             Segment::new(vec![one(format!(" {blockers} blocker{} ", if blockers == 1 { "" } else { "s" }), bstyle)]);
@@ -129,7 +139,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
             seg[CHECKS] = Segment::new(vec![one(" check overridden ".into(), t.warn())]);
         }
         // Owners: requests waiting in the approvals queue (key V).
-        let waiting = if app.is_owner() { awaiting_approval(app) } else { 0 };
+        let waiting = if ctx.room.is_owner() { awaiting_approval(ctx) } else { 0 };
         if waiting > 0 {
             seg[WAITING] = Segment::new(vec![
                 one(format!(" {waiting} awaiting approval (V) "), t.warn()),
@@ -152,7 +162,7 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
         seg[i].form = (seg[i].form + 1).min(seg[i].forms.len().saturating_sub(1));
     }
     let mut left: Vec<Span> = seg[..CONN].iter().flat_map(|s| s.spans().iter().cloned()).collect();
-    if let Some(state) = &app.replica.state {
+    if let Some(state) = &ctx.room.replica.state {
         // The room title takes what is left, after a rule.
         let room_w = width.saturating_sub(total(&seg) + 3);
         if room_w >= 6 {
@@ -167,22 +177,21 @@ pub fn draw_status(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 /// Requests in the approvals queue this owner may decide (not their own).
-fn awaiting_approval(app: &App) -> usize {
-    use crate::tui::approvals::{Item, items};
-    items(app)
+fn awaiting_approval(ctx: &Ctx<'_>) -> usize {
+    items(ctx.room)
         .iter()
         .filter(|i| !matches!(i, Item::Access { own: true, .. } | Item::Promotion { own: true, .. }))
         .count()
 }
 
 /// The latest notification, else key hints (owner keys shown disabled to
-/// everyone else).
-pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
+/// everyone else; in the diff, `s` names the other layout).
+pub fn draw_notice(status: &StatusBar, ctx: &Ctx<'_>, diff_layout: Option<DiffLayout>, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let t = &app.theme;
-    if let Some(n) = app.current_notice(Instant::now()) {
+    let t = ctx.theme;
+    if let Some(n) = status.current_notice(Instant::now()) {
         let style = match n.level {
             Level::Info => t.text(),
             Level::Warn => t.warn(),
@@ -192,11 +201,11 @@ pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
         put_line(buf, area, 0, &Line::from(Span::styled(text, style)));
         return;
     }
-    let owner = app.is_owner();
-    let editable = app.read_only_reason().is_none();
-    let items: Vec<(&str, &str, &str, bool)> = if app.diff.is_some() {
-        let other = match app.diff.as_ref().map(|d| d.layout) {
-            Some(crate::tui::diffview::DiffLayout::SideBySide) => "unified",
+    let owner = ctx.room.is_owner();
+    let editable = ctx.room.read_only_reason().is_none();
+    let items: Vec<(&str, &str, &str, bool)> = if ctx.screen == Some(ScreenKind::Diff) {
+        let other = match diff_layout {
+            Some(DiffLayout::SideBySide) => "unified",
             _ => "side-by-side",
         };
         vec![
@@ -234,14 +243,14 @@ pub fn draw_notice(app: &App, area: Rect, buf: &mut Buffer) {
     put_line(buf, area, 0, &Line::from(spans));
 }
 
-pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
+pub fn draw_banner(ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let t = &app.theme;
+    let t = ctx.theme;
     fill(buf, area, t.banner_error());
     let w = t.sym.warning;
-    let glass = app.break_glass();
+    let glass = ctx.room.break_glass();
     let text = if !glass.is_empty() {
         let now_ms =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
@@ -253,13 +262,13 @@ pub fn draw_banner(app: &App, area: Rect, buf: &mut Buffer) {
             })
             .collect();
         format!(" {w} BREAK-GLASS ACTIVE: {}", parts.join(" · "))
-    } else if let ConnState::Disconnected { reason, retry_at, attempt } = &app.conn {
+    } else if let ConnState::Disconnected { reason, retry_at, attempt } = &ctx.room.conn {
         let secs = retry_at.saturating_duration_since(Instant::now()).as_secs_f32();
-        let kept = if app.replica.state.is_some() { " · your local edits are kept" } else { "" };
-        let queued = app.unsent.len() + app.retriable.len();
+        let kept = if ctx.room.replica.state.is_some() { " · your local edits are kept" } else { "" };
+        let queued = ctx.room.outbox.waiting();
         let queued = if queued > 0 { format!(" · {queued} unsent, re-sent on reconnect") } else { String::new() };
         format!(" {w} DISCONNECTED — reconnecting in {secs:.0}s (attempt {attempt}){kept}{queued} · {reason}")
-    } else if let Some(ReleaseState::Escalated { reason, .. }) = app.replica.state.as_ref().map(|s| &s.release) {
+    } else if let Some(ReleaseState::Escalated { reason, .. }) = ctx.room.replica.state.as_ref().map(|s| &s.release) {
         format!(" {w} ESCALATED to direct human handling — the room is read-only · {reason}")
     } else {
         format!(" {w} resyncing with the server…")

@@ -13,15 +13,22 @@ use trustroom_shared::suggestion::{Proposal, Suggestion, SuggestionStatus};
 
 use super::chrome::{pane_block, put_line, truncate, wrap};
 use super::diff::to_line;
-use crate::tui::app::App;
 use crate::tui::diffing::lines::{Gutter, row_lines};
-use crate::tui::suggest::{Inline, SuggestMode, SuggestionsView, describe_register, diff, inline, target};
+use crate::tui::pane::suggestions::{SuggestMode, SuggestionsScreen, may_decide};
+use crate::tui::pane::{Ctx, Draw};
+use crate::tui::suggest::{Inline, describe_register, diff, inline, target};
 use crate::tui::theme::Theme;
 
-pub fn draw(app: &App, view: &SuggestionsView, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let (list, selected) = app.suggestion_cursor();
-    let decide = app.may_decide_suggestions();
+impl Draw for SuggestionsScreen {
+    fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+        draw(self, ctx, area, buf);
+    }
+}
+
+fn draw(view: &SuggestionsScreen, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let (list, selected) = view.cursor(ctx.room.replica.state.as_ref());
+    let decide = may_decide(ctx.room);
     let title = Line::from(vec![
         Span::styled(" Suggestions ", t.title()),
         Span::styled(format!("{} open ", list.iter().filter(|s| s.is_open()).count()), t.dim()),
@@ -34,7 +41,7 @@ pub fn draw(app: &App, view: &SuggestionsView, area: Rect, buf: &mut Buffer) {
     let block = pane_block(t, title, true).title_bottom(Line::from(Span::styled(keys, t.dim())));
     let inner = block.inner(area);
     block.render(area, buf);
-    let Some(state) = &app.replica.state else { return };
+    let Some(state) = &ctx.room.replica.state else { return };
     if list.is_empty() {
         put_line(buf, inner, 0, &Line::from(Span::styled("No open suggestions.", t.dim())));
         return;
@@ -47,7 +54,8 @@ pub fn draw(app: &App, view: &SuggestionsView, area: Rect, buf: &mut Buffer) {
         let marker = if i == selected { t.sym.selected } else { " " };
         let flag = if s.flags.is_empty() { "" } else { "! " };
         let status = if s.status == SuggestionStatus::Conflicting { " (conflicting)" } else { "" };
-        let text = format!("{marker}{} {flag}{} · {}{status}", s.code(), app.member_name(s.proposer), target(state, s));
+        let text =
+            format!("{marker}{} {flag}{} · {}{status}", s.code(), ctx.room.member_name(s.proposer), target(state, s));
         let mut style = if s.flags.is_empty() { t.text() } else { t.error() };
         if i == selected {
             style = style.patch(t.selected());
@@ -61,19 +69,19 @@ pub fn draw(app: &App, view: &SuggestionsView, area: Rect, buf: &mut Buffer) {
     }
     let Some(s) = list.get(selected) else { return };
     let detail = Rect::new(right.x + 2, right.y, right.width.saturating_sub(2), right.height);
-    draw_detail(app, view, s, decide.err(), detail, buf);
+    draw_detail(ctx, view, s, decide.err(), detail, buf);
 }
 
 fn draw_detail(
-    app: &App,
-    view: &SuggestionsView,
+    ctx: &Ctx<'_>,
+    view: &SuggestionsScreen,
     s: &Suggestion,
     refusal: Option<String>,
     area: Rect,
     buf: &mut Buffer,
 ) {
-    let t = &app.theme;
-    let Some(state) = &app.replica.state else { return };
+    let t = ctx.theme;
+    let Some(state) = &ctx.room.replica.state else { return };
     let w = area.width as usize;
     let mut head: Vec<Line> = Vec::new();
     head.push(Line::from(vec![
@@ -83,7 +91,7 @@ fn draw_detail(
     ]));
     head.push(Line::from(vec![
         Span::styled("proposed by ", t.dim()),
-        Span::styled(app.member_name(s.proposer), t.user(s.proposer)),
+        Span::styled(ctx.room.member_name(s.proposer), t.user(s.proposer)),
         Span::styled(format!(" ({}) at rev {}", s.proposer_role.label(), s.proposed_revision), t.dim()),
     ]));
     for l in wrap(&format!("why: {}", s.rationale), w) {

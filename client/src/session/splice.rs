@@ -1,10 +1,9 @@
 //! One edit of a section's text as a splice (at a char offset, some chars
 //! removed, a string put in their place), and the operation it makes.
 //!
-//! The editor reports each key's edit as a [`Splice`] (see
-//! [`super::editor::EditorState::input`]), so a keystroke becomes an
-//! operation without joining the textarea's lines or diffing the section:
-//! the work is the size of the edit, not of the section.
+//! The TUI's editor reports each key's edit as a [`Splice`], so a keystroke
+//! becomes an operation without joining the textarea's lines or diffing the
+//! section: the work is the size of the edit, not of the section.
 //!
 //! The operation is the very one `TextOp::from_texts(old, new)` gives for
 //! the same edit (the TUI sent that diff before): where the change is

@@ -1,19 +1,22 @@
 //! The command palette (`:`): every action by name, plus "go to section"
-//! and "open annex" entries, filtered as you type.
+//! and "open annex" entries, filtered as you type; Enter runs the selected
+//! one.
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use trustroom_shared::room::RoomState;
 
-use super::action::{Action, Pane};
+use super::{Command, Component, Ctx, Outcome};
+use crate::tui::action::{Action, Pane};
 
 #[derive(Clone, Debug, Default)]
-pub struct PaletteState {
+pub struct Palette {
     pub input: String,
     pub selected: usize,
 }
 
 /// One palette entry.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Command {
+pub struct Entry {
     pub name: String,
     pub key: &'static str,
     pub action: Action,
@@ -51,11 +54,11 @@ const STATIC: &[(&str, &str, Action)] = &[
 
 /// All entries for the room (`owner`: whether we are an owner), filtered
 /// by `query` (every word must appear, case-insensitive).
-pub fn commands(owner: bool, state: Option<&RoomState>, query: &str) -> Vec<Command> {
+pub fn entries(owner: bool, state: Option<&RoomState>, query: &str) -> Vec<Entry> {
     let sections = state.map_or(&[][..], |s| s.sections.as_slice());
-    let mut all: Vec<Command> = STATIC
+    let mut all: Vec<Entry> = STATIC
         .iter()
-        .map(|(name, key, action)| Command {
+        .map(|(name, key, action)| Entry {
             name: (*name).to_string(),
             key,
             action: action.clone(),
@@ -63,7 +66,7 @@ pub fn commands(owner: bool, state: Option<&RoomState>, query: &str) -> Vec<Comm
         })
         .collect();
     for (i, s) in sections.iter().enumerate() {
-        all.push(Command {
+        all.push(Entry {
             name: format!("go to § {}", s.title),
             key: "",
             action: Action::GotoSection(i),
@@ -74,7 +77,7 @@ pub fn commands(owner: bool, state: Option<&RoomState>, query: &str) -> Vec<Comm
         let mut annexes: Vec<_> = state.annexes.values().collect();
         annexes.sort_by(|a, b| a.code.cmp(&b.code));
         for a in annexes {
-            all.push(Command {
+            all.push(Entry {
                 name: format!("open annex {} {} ({})", a.code, a.title, a.classification),
                 key: "",
                 action: Action::OpenAnnex(a.id),
@@ -88,4 +91,32 @@ pub fn commands(owner: bool, state: Option<&RoomState>, query: &str) -> Vec<Comm
         words.iter().all(|w| name.contains(w.as_str()))
     });
     all
+}
+
+impl Component for Palette {
+    fn event(&mut self, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
+        let entries = entries(ctx.room.is_owner(), ctx.room.replica.state.as_ref(), &self.input);
+        match key.code {
+            KeyCode::Esc => return Outcome::close(),
+            KeyCode::Enter => {
+                // A disabled (owner-only) entry runs too: the action
+                // explains why it is refused. It may open another overlay.
+                let mut then = vec![Command::Close];
+                then.extend(entries.get(self.selected).map(|e| Command::Run(e.action.clone())));
+                return Outcome::Used(then);
+            }
+            KeyCode::Down | KeyCode::Tab => self.selected = (self.selected + 1).min(entries.len().saturating_sub(1)),
+            KeyCode::Up | KeyCode::BackTab => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Backspace => {
+                self.input.pop();
+                self.selected = 0;
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.input.push(c);
+                self.selected = 0;
+            }
+            _ => {}
+        }
+        Outcome::used()
+    }
 }

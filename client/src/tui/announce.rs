@@ -1,131 +1,104 @@
-//! The owner's approvals queue (key `V`): pending access requests and
-//! promotions of the room, newest last, with who asks, for which annex,
-//! why and for how long. `y`/Enter approves, `n` denies, `j`/`k` move.
-//! Requests that are the owner's own are listed but cannot be decided
-//! here: another owner must (self-approval is impossible).
+//! What the user is told about a change someone made (or that the room
+//! made): one notice per applied event, in the room's words. Owners hear
+//! of access requests at once; a member hears when their own access begins
+//! or ends.
 
-use crossterm::event::{KeyCode, KeyEvent};
-use trustroom_shared::access::{PromotionStatus, format_duration};
-use trustroom_shared::ids::{AccessRequestId, PromotionId};
-use trustroom_shared::protocol::Request;
+use trustroom_shared::access::format_duration;
+use trustroom_shared::change::{Change, Revision};
+use trustroom_shared::release::ReleaseState;
 
-use super::app::{App, Level, Pending};
-use super::forms::{ApprovalsForm, Dialog};
+use crate::session::room::{Level, Room};
 
-/// One thing waiting for an owner.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Item {
-    Access {
-        id: AccessRequestId,
-        code: String,
-        who: String,
-        annex: String,
-        reason: String,
-        duration: String,
-        own: bool,
-    },
-    Promotion {
-        id: PromotionId,
-        code: String,
-        who: String,
-        annex: String,
-        section: String,
-        chars: usize,
-        reason: String,
-        own: bool,
-    },
-}
-
-impl Item {
-    fn own(&self) -> bool {
-        match self {
-            Item::Access { own, .. } | Item::Promotion { own, .. } => *own,
-        }
-    }
-
-    fn code(&self) -> &str {
-        match self {
-            Item::Access { code, .. } | Item::Promotion { code, .. } => code,
-        }
-    }
-}
-
-/// The pending requests and promotions, oldest first.
-pub fn items(app: &App) -> Vec<Item> {
-    let Some(state) = &app.replica.state else { return Vec::new() };
-    let me = app.me.as_ref().map(|m| m.user);
-    let code =
-        |a| state.annexes.get(&a).map_or_else(|| "?".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone());
-    let mut requests: Vec<_> = state.access.requests.values().filter(|r| r.is_pending()).collect();
-    requests.sort_by_key(|r| r.number);
-    let mut out: Vec<Item> = requests
-        .into_iter()
-        .map(|r| Item::Access {
-            id: r.id,
-            code: r.code(),
-            who: app.member_name(r.requester),
-            annex: code(r.annex),
-            reason: r.reason.clone(),
-            duration: format_duration(r.duration_ms),
-            own: Some(r.requester) == me,
-        })
-        .collect();
-    let mut promos: Vec<_> =
-        state.access.promotions.values().filter(|p| p.status == PromotionStatus::Requested).collect();
-    promos.sort_by_key(|p| p.number);
-    out.extend(promos.into_iter().map(|p| Item::Promotion {
-        id: p.id,
-        code: p.code(),
-        who: app.member_name(p.requester),
-        annex: code(p.annex),
-        section: state.section(p.section).map(|s| s.title.clone()).unwrap_or_default(),
-        chars: p.passage_chars,
-        reason: p.reason.clone(),
-        own: Some(p.requester) == me,
-    }));
-    out
-}
-
-/// Opens the queue (owners only).
-pub fn open(app: &mut App) {
-    if !app.is_owner() {
-        app.notify(Level::Warn, "the approvals queue is for owners");
-        return;
-    }
-    app.overlay = Some(super::app::Overlay::dialog(Dialog::Approvals(ApprovalsForm::default())));
-    app.dirty = true;
-}
-
-/// Handles a key; returns the dialog if it stays open.
-pub fn key(app: &mut App, mut f: ApprovalsForm, key: KeyEvent) -> Option<Dialog> {
-    let list = items(app);
-    match key.code {
-        KeyCode::Char('j') | KeyCode::Down => f.selected = (f.selected + 1).min(list.len().saturating_sub(1)),
-        KeyCode::Char('k') | KeyCode::Up => f.selected = f.selected.saturating_sub(1),
-        KeyCode::Char('y' | 'Y' | 'n' | 'N') | KeyCode::Enter => {
-            let approve = matches!(key.code, KeyCode::Char('y' | 'Y') | KeyCode::Enter);
-            let Some(item) = list.get(f.selected) else { return Some(Dialog::Approvals(f)) };
-            if item.own() {
-                app.notify(Level::Warn, format!("{} is your own request: another owner must decide it", item.code()));
-                return Some(Dialog::Approvals(f));
+/// The notice for an event already applied to the room, if it deserves one.
+pub fn announce(room: &Room, rev: &Revision) -> Option<(Level, String)> {
+    let author = room.member_name(rev.author);
+    let mine = Some(rev.author) == room.my_user();
+    Some(match &rev.change {
+        Change::SectionEdited { .. } => return None,
+        Change::SectionAdded { title, .. } => {
+            if mine {
+                return None;
             }
-            let room = app.room?;
-            let code = item.code().to_string();
-            let request = match (item, approve) {
-                (Item::Access { id, .. }, true) => Request::ApproveAccess { room, request: *id, note: None },
-                (Item::Access { id, .. }, false) => Request::DenyAccess { room, request: *id, note: None },
-                (Item::Promotion { id, .. }, true) => Request::ApprovePromotion { room, promotion: *id, note: None },
-                (Item::Promotion { id, .. }, false) => Request::DenyPromotion { room, promotion: *id, note: None },
-            };
-            app.send(request, Pending::Decide { code, approve });
+            (Level::Info, format!("{author} added section \"{title}\""))
         }
-        _ => {}
+        Change::ObjectionRaised { objection } => {
+            if mine {
+                return None;
+            }
+            let section = room.section_title(objection.anchor.section);
+            let b = if objection.blocking { "blocking " } else { "" };
+            (
+                Level::Warn,
+                format!(
+                    "new {b}objection {} by {author} on \"{section}\": {}",
+                    objection.code(),
+                    excerpt(&objection.text, 60)
+                ),
+            )
+        }
+        Change::ReplyAdded { objection, reply } => {
+            if mine {
+                return None;
+            }
+            let code = room.objection_code(*objection);
+            (Level::Info, format!("{author} replied on {code}: {}", excerpt(&reply.text, 60)))
+        }
+        Change::ObjectionStatusChanged { objection, change } => {
+            let code = room.objection_code(*objection);
+            (Level::Info, format!("{code} is now {} (by {author})", change.status))
+        }
+        Change::AnnexAdded { annex } => {
+            (Level::Info, format!("annex {} \"{}\" added ({})", annex.code, annex.title, annex.classification))
+        }
+        Change::MemberAdded { member } => (Level::Info, format!("{} joined as {}", member.name, member.role.label())),
+        Change::MemberRemoved { user } => {
+            let name = room.member_name(*user);
+            (Level::Info, format!("{name} was removed from the room"))
+        }
+        Change::ReleaseChanged { release } => {
+            let text = match release {
+                ReleaseState::Drafting => "release state: DRAFTING".to_string(),
+                ReleaseState::Held { reasons, .. } => format!("HELD by {author}: {}", reasons.join("; ")),
+                ReleaseState::Ready { revision, .. } => format!("READY at rev {revision} (marked by {author})"),
+                ReleaseState::Released { revision, lane, .. } => {
+                    format!("RELEASED rev {revision} to the {lane} lane by {author}")
+                }
+                ReleaseState::Escalated { reason, .. } => {
+                    format!("ESCALATED by {author}: {reason} — the room is read-only")
+                }
+            };
+            let level = if matches!(release, ReleaseState::Escalated { .. }) { Level::Error } else { Level::Info };
+            (level, text)
+        }
+        Change::Cosigned { .. } => (Level::Info, format!("{author} co-signed the current content")),
+        Change::ProbeSuspected { name, until_ms, .. } => (
+            Level::Error,
+            format!(
+                "ALERT: {name}'s requests kept hitting restricted detail (possible probe); their free-text requests are \
+                 refused until {}",
+                trustroom_shared::export::utc(*until_ms)
+            ),
+        ),
+        Change::ReleasePolicySet { .. } => (Level::Info, format!("{author} changed the release policy")),
+        // Annex access governance: requests, grants, break-glass, checks.
+        change if is_access(change) => return access_notice(room, rev),
+        // Kinds added to the protocol after this client was written.
+        #[allow(unreachable_patterns)]
+        other => (Level::Info, format!("{author}: {}", other.kind_name().replace('_', " "))),
+    })
+}
+
+fn excerpt(s: &str, n: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(n).collect::<String>())
     }
-    Some(Dialog::Approvals(f))
 }
 
 /// Whether a change is one of annex access governance's.
-pub fn is_access(change: &trustroom_shared::change::Change) -> bool {
+fn is_access(change: &Change) -> bool {
     use trustroom_shared::change::Change::*;
     matches!(
         change,
@@ -149,11 +122,10 @@ pub fn is_access(change: &trustroom_shared::change::Change) -> bool {
 /// The live notification for an access change (already applied to the
 /// state): owners hear of requests at once; a member hears when their own
 /// access begins or ends.
-pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Level, String)> {
-    use trustroom_shared::change::Change;
-    let state = app.replica.state.as_ref()?;
-    let me = app.me.as_ref().map(|m| m.user);
-    let author = app.member_name(rev.author);
+fn access_notice(room: &Room, rev: &Revision) -> Option<(Level, String)> {
+    let state = room.replica.state.as_ref()?;
+    let me = room.me.as_ref().map(|m| m.user);
+    let author = room.member_name(rev.author);
     let code = |a| {
         state
             .annexes
@@ -167,7 +139,7 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
                 format!("{} for {} — {}", code(request.annex), format_duration(request.duration_ms), request.reason);
             if Some(request.requester) == me {
                 (Level::Info, format!("you asked for {what} ({}); an owner decides", request.code()))
-            } else if app.is_owner() {
+            } else if room.is_owner() {
                 (
                     Level::Warn,
                     format!("ACCESS REQUEST {}: {author} asks to read {what} — press V to decide", request.code()),
@@ -195,7 +167,7 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
                     format!(
                         "{} ({} for {}) {verdict} by {author}",
                         r.code(),
-                        app.member_name(r.requester),
+                        room.member_name(r.requester),
                         code(r.annex)
                     ),
                 )
@@ -215,7 +187,7 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
             } else {
                 (
                     Level::Info,
-                    format!("{}'s access to {} ended ({})", app.member_name(r.requester), code(r.annex), ended.cause),
+                    format!("{}'s access to {} ended ({})", room.member_name(r.requester), code(r.annex), ended.cause),
                 )
             }
         }
@@ -243,8 +215,8 @@ pub fn notice(app: &App, rev: &trustroom_shared::change::Revision) -> Option<(Le
                 promotion.reason
             );
             (
-                if app.is_owner() { Level::Warn } else { Level::Info },
-                if app.is_owner() { format!("{text} — press V") } else { text },
+                if room.is_owner() { Level::Warn } else { Level::Info },
+                if room.is_owner() { format!("{text} — press V") } else { text },
             )
         }
         Change::PromotionDecided { promotion, provenance, .. } => {

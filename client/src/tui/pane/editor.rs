@@ -1,40 +1,56 @@
-//! The editor's text widget: a `ratatui_textarea::TextArea` holding the
-//! local text of the section in view, plus the conversions between its
-//! (row, col) cursor and the char offsets that operations use.
+//! The editor pane: a `ratatui_textarea::TextArea` holding the local text
+//! of the section in view, its mode (typing or commands), the statement
+//! highlights of the text (cached), and the conversions between the
+//! textarea's (row, col) cursor and the char offsets that operations use.
 //!
 //! Remote operations are applied *into* the textarea piece by piece (not by
 //! rebuilding it), so the scroll position stays put, and our cursor and
-//! selection are moved with `TextOp::transform_index`.
+//! selection are moved with `TextOp::transform_index`. A key that edits
+//! comes back to the app as the splice it made ([`Command::Edited`]); the
+//! session's room turns it into an operation.
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Style;
 use ratatui_textarea::{CursorMove, DataCursor, TextArea, WrapMode};
 use trustroom_shared::SectionId;
-use trustroom_shared::ot::{Component, TextOp};
+use trustroom_shared::ot::{Component as OpComponent, TextOp};
 
-use super::keyedit::{KeyEdit, KeyKind, Place, key_kind, splice_since};
-use super::theme::Theme;
+use super::{Command, Component, Ctx, Outcome};
+use crate::tui::action::{Action, EditMode};
+use crate::tui::highlight::{Highlight, highlights};
+use crate::tui::keyedit::{KeyEdit, KeyKind, Place, key_kind, splice_since};
+use crate::tui::theme::Theme;
 
-/// Whether keys go into the text or drive the room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EditMode {
-    /// Keys are commands; arrows move the cursor.
-    Normal,
-    /// Keys type into the section.
-    Insert,
-}
-
-pub struct EditorState {
+pub struct Editor {
     pub section: Option<SectionId>,
     pub area: TextArea<'static>,
     pub mode: EditMode,
+    /// Statement-label highlights of the section in view (see
+    /// [`Editor::refresh`]).
+    pub highlights: Vec<Highlight>,
+    pub highlights_stale: bool,
 }
 
-impl EditorState {
+impl Editor {
     pub fn new(theme: &Theme) -> Self {
-        let mut s = Self { section: None, area: TextArea::default(), mode: EditMode::Normal };
+        let mut s = Self {
+            section: None,
+            area: TextArea::default(),
+            mode: EditMode::Normal,
+            highlights: Vec::new(),
+            highlights_stale: true,
+        };
         s.style(theme, false);
         s
+    }
+
+    /// Recomputes the highlights when stale, from the text of the section
+    /// in view.
+    pub fn refresh(&mut self, text: Option<&str>) {
+        if self.highlights_stale {
+            self.highlights_stale = false;
+            self.highlights = text.map(highlights).unwrap_or_default();
+        }
     }
 
     /// Puts `text` in the editor for `section`, cursor and selection at the
@@ -140,13 +156,13 @@ impl EditorState {
         let mut pos = 0usize;
         for c in op.components() {
             match c {
-                Component::Retain(n) => pos += n,
-                Component::Insert(s) => {
+                OpComponent::Retain(n) => pos += n,
+                OpComponent::Insert(s) => {
                     self.set_cursor_index(pos);
                     self.area.insert_str(s);
                     pos += s.chars().count();
                 }
-                Component::Delete(n) => {
+                OpComponent::Delete(n) => {
                     self.set_cursor_index(pos);
                     self.area.delete_str(*n);
                 }
@@ -166,6 +182,69 @@ impl EditorState {
             self.area.cancel_selection();
         }
         self.area.move_cursor(CursorMove::Jump(clamp16(dc.0), clamp16(dc.1)));
+    }
+}
+
+impl Editor {
+    /// Keys in normal mode: movement and commands.
+    fn normal_key(&mut self, key: KeyEvent) -> Outcome {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('i') | KeyCode::Enter => return Outcome::run(Action::EditStart),
+            KeyCode::Char('[') => return Outcome::run(Action::SectionPrev),
+            KeyCode::Char(']') => return Outcome::run(Action::SectionNext),
+            KeyCode::Char('z') if ctrl => return Outcome::run(Action::Undo),
+            KeyCode::Char('y') if ctrl => return Outcome::run(Action::Redo),
+            KeyCode::Up
+            | KeyCode::Down
+            | KeyCode::Left
+            | KeyCode::Right
+            | KeyCode::Home
+            | KeyCode::End
+            | KeyCode::PageUp
+            | KeyCode::PageDown => {
+                // Movement only: the textarea never edits on these keys.
+                self.input(key);
+            }
+            KeyCode::Char('j') => {
+                self.input(KeyEvent::new(KeyCode::Down, key.modifiers));
+            }
+            KeyCode::Char('k') => {
+                self.input(KeyEvent::new(KeyCode::Up, key.modifiers));
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::used()
+    }
+
+    /// Keys in insert mode: they type into the section.
+    fn insert_key(&mut self, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Esc => return Outcome::run(Action::EditStop),
+            KeyCode::Char('z') if ctrl => return Outcome::run(Action::Undo),
+            KeyCode::Char('y') if ctrl => return Outcome::run(Action::Redo),
+            KeyCode::Char('o') if alt => return Outcome::run(Action::ObjectionNew),
+            // The textarea's own undo/paste/search bindings are not ours.
+            KeyCode::Char('u' | 'r' | 'v' | 'x' | 'c') if ctrl => return Outcome::used(),
+            _ => {}
+        }
+        if ctx.room.read_only_reason().is_some() {
+            self.mode = EditMode::Normal;
+            return Outcome::used();
+        }
+        let edit = self.input(key);
+        Outcome::with(Command::Edited(edit))
+    }
+}
+
+impl Component for Editor {
+    fn event(&mut self, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
+        match self.mode {
+            EditMode::Insert => self.insert_key(key, ctx),
+            EditMode::Normal => self.normal_key(key),
+        }
     }
 }
 
@@ -212,7 +291,7 @@ mod tests {
     #[test]
     fn remote_op_keeps_cursor_and_selection() {
         let theme = Theme::new(false, true);
-        let mut e = EditorState::new(&theme);
+        let mut e = Editor::new(&theme);
         e.load(SectionId::new(), "hello world\nsecond", 8, Some(6), &theme);
         assert_eq!(e.selected_text().as_deref(), Some("wo"));
         // Someone inserts "big " at 0 and deletes "second".

@@ -1,0 +1,202 @@
+//! The screen's side of the room's sync: what the session layer's
+//! [`Effect`]s do to the panes (the editor follows its section's text,
+//! notices and announcements of others' changes, the caches go stale), and
+//! what the answers to the panes' requests do. The room itself and its
+//! resync rules are `crate::session::room` and `crate::session::sync`.
+
+use serde_json::Value;
+use trustroom_shared::change::{Change, Revision};
+use trustroom_shared::protocol::{AnnexContent, Request};
+use trustroom_shared::readiness::Readiness;
+
+use super::action::EditMode;
+use super::announce::announce;
+use super::app::{App, Overlay, Screen};
+use super::forms::CosignForm;
+use super::pane::annex::AnnexOpen;
+use super::pane::dialog::Dialog;
+use crate::session::RequestError;
+use crate::session::connection::NetEvent;
+use crate::session::outbox::Pending;
+use crate::session::room::{Effect, Level};
+
+impl App {
+    pub fn on_net(&mut self, ev: NetEvent) {
+        self.dirty = true;
+        self.room.on_net(ev);
+        self.apply_effects();
+    }
+
+    /// Applies what the room reports, in order.
+    pub fn apply_effects(&mut self) {
+        loop {
+            let effects = self.room.take_effects();
+            if effects.is_empty() {
+                return;
+            }
+            for effect in effects {
+                self.apply_effect(effect);
+            }
+        }
+    }
+
+    fn apply_effect(&mut self, effect: Effect) {
+        match effect {
+            Effect::Notice(level, text) => self.notify(level, text),
+            Effect::Text { section, op } => {
+                if self.editor.section == Some(section) {
+                    self.editor.apply_op(&op);
+                }
+                self.editor.highlights_stale = true;
+            }
+            Effect::Snapshot { first } => {
+                if first {
+                    self.sections.current = 0;
+                    self.load_editor();
+                } else if self.editor.section.is_some_and(|id| !self.room.docs.contains_key(&id)) {
+                    self.sections.current = self.sections.current.min(self.room.sections().len().saturating_sub(1));
+                    self.load_editor();
+                }
+                self.editor.highlights_stale = true;
+                self.state_changed();
+            }
+            Effect::Applied(rev) => self.applied(&rev),
+            Effect::Joined { syncing, edits, requests } => {
+                let rejoined = syncing && self.status.notices.back().is_some_and(|n| n.text.starts_with("reconnected"));
+                if rejoined || edits > 0 || requests > 0 {
+                    let rev = self.room.replica.state.as_ref().map_or(0, |s| s.revision);
+                    let mut extra =
+                        if edits > 0 { format!("; re-sent {edits} pending edit(s)") } else { String::new() };
+                    if requests > 0 {
+                        extra.push_str(&format!("; re-sent {requests} unsent request(s)"));
+                    }
+                    self.notify(Level::Info, format!("back in sync at rev {rev}{extra}"));
+                }
+            }
+            Effect::Answer { pending, result } => self.on_answer(pending, result),
+            Effect::Fatal(msg) => {
+                self.exit_error = Some(msg);
+                self.quit = true;
+            }
+        }
+    }
+
+    /// An event was applied to the room: keep the same section in view,
+    /// tell the user what others did.
+    fn applied(&mut self, rev: &Revision) {
+        match &rev.change {
+            Change::SectionAdded { .. } => {
+                // Keep the same section in view when one is inserted before it.
+                if let Some(cur) = self.editor.section
+                    && let Some(i) = self.room.sections().iter().position(|s| s.id == cur)
+                {
+                    self.sections.current = i;
+                }
+            }
+            Change::ReleaseChanged { release } if release.is_read_only() => self.editor.mode = EditMode::Normal,
+            _ => {}
+        }
+        if let Some((level, text)) = announce(&self.room, rev) {
+            self.notify(level, text);
+        }
+        self.state_changed();
+    }
+
+    /// The answer to a request a pane made.
+    fn on_answer(&mut self, pending: Pending, result: Result<Value, RequestError>) {
+        match (pending, result) {
+            (Pending::Object, Ok(_)) => self.notify(Level::Info, "objection raised"),
+            (Pending::Reply { code }, Ok(_)) => self.notify(Level::Info, format!("reply added to {code}")),
+            (Pending::Status { code, status }, Ok(_)) => self.notify(Level::Info, format!("{code} marked {status}")),
+            (Pending::ViewAnnex(id), Ok(v)) => {
+                self.annexes.open = Some(match serde_json::from_value::<AnnexContent>(v) {
+                    Ok(c) => AnnexOpen::Content(c),
+                    Err(e) => AnnexOpen::Failed(id, format!("unreadable answer: {e}")),
+                });
+            }
+            (Pending::ViewAnnex(id), Err(e)) => {
+                self.annexes.open = Some(match e.code() {
+                    Some(trustroom_shared::protocol::ErrorCode::Forbidden) => AnnexOpen::Gated(id),
+                    _ => AnnexOpen::Failed(id, e.to_string()),
+                });
+            }
+            (Pending::Readiness { then_cosign }, Ok(v)) => match serde_json::from_value::<Readiness>(v) {
+                Ok(r) => {
+                    if let Some(Overlay::Dialog(d)) = &mut self.overlay
+                        && let Dialog::Readiness(f) = d.as_mut()
+                    {
+                        f.record = r.clone();
+                        f.server_checked = true;
+                    }
+                    if then_cosign && self.overlay.is_none() {
+                        let form = CosignForm::new(r.content_hash.clone(), r.content_revision);
+                        self.overlay = Some(Overlay::dialog(Dialog::Cosign(form)));
+                    }
+                    self.status.server_readiness = Some(r);
+                }
+                Err(e) => tracing::warn!("unreadable readiness record: {e}"),
+            },
+            (Pending::Readiness { .. }, Err(e)) => tracing::info!("no readiness record from the server: {e}"),
+            (Pending::Cosign, Ok(_)) => self.notify(Level::Info, "co-signed the current content"),
+            (Pending::Decide { code, approve }, Ok(_)) => {
+                self.notify(Level::Info, format!("{code} {}", if approve { "approved" } else { "denied" }));
+            }
+            (Pending::DecideSuggestion { code, accept }, Ok(_)) => {
+                self.notify(Level::Info, format!("{code} {}", if accept { "accepted" } else { "rejected" }));
+            }
+            (Pending::Stats, Ok(v)) => {
+                if let Some(Screen::Stats(s)) = &mut self.screen {
+                    s.answered(v);
+                }
+            }
+            (Pending::Stats, Err(e)) => {
+                if let Some(Screen::Stats(s)) = &mut self.screen {
+                    s.error = Some(e.to_string());
+                }
+            }
+            (Pending::RequestAccess, Ok(_)) => {
+                self.notify(Level::Info, "access requested — the owner decides; you will see the annex once granted");
+            }
+            (Pending::Hold, Ok(_)) => {}
+            (Pending::MarkReady { then_release: Some((lane, audience)) }, Ok(_)) => {
+                if let Some(room) = self.room.id {
+                    self.room.outbox.send(Request::Release { room, lane, audience }, Pending::Release(lane));
+                }
+            }
+            (Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate, Ok(_)) => {}
+            // The room's own requests: answered in the session layer.
+            (Pending::ResolveRoom | Pending::Join { .. } | Pending::Edit { .. } | Pending::Cursor, Ok(_)) => {}
+            (p, Err(e)) => {
+                let what = match p {
+                    Pending::Object => "objection not raised",
+                    Pending::Reply { .. } => "reply not added",
+                    Pending::Status { .. } => "status not changed",
+                    Pending::Hold => "hold refused",
+                    Pending::MarkReady { .. } => "mark ready refused",
+                    Pending::Release(_) => "release refused",
+                    Pending::Escalate => "escalation refused",
+                    Pending::Cosign => "co-signature refused",
+                    Pending::RequestAccess => "access request refused",
+                    Pending::Decide { .. } => "decision refused",
+                    Pending::DecideSuggestion { accept: true, .. } => "accept refused",
+                    Pending::DecideSuggestion { accept: false, .. } => "reject refused",
+                    _ => "request failed",
+                };
+                if matches!(
+                    p,
+                    Pending::Hold
+                        | Pending::MarkReady { .. }
+                        | Pending::Release(_)
+                        | Pending::Escalate
+                        | Pending::Cosign
+                ) {
+                    // Decisions get the server's whole answer, not a cut line.
+                    self.overlay =
+                        Some(Overlay::dialog(Dialog::Message { title: what.to_string(), text: e.to_string() }));
+                }
+                // The room's own requests (join, edits) never come here.
+                self.notify(Level::Error, format!("{what}: {e}"));
+            }
+        }
+    }
+}

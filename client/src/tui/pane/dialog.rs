@@ -1,0 +1,323 @@
+//! Dialogs: which one is open (each made of a form from `forms.rs`), the
+//! keys inside it, and what submitting it sends.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+use trustroom_shared::SuggestionId;
+use trustroom_shared::objection::ObjectionStatus;
+use trustroom_shared::protocol::Request;
+
+use super::approvals::ApprovalsQueue;
+use super::suggestions::{accept, suggestion_code};
+use super::{Command, Component, Ctx, Outcome};
+use crate::session::outbox::Pending;
+use crate::session::room::Level;
+use crate::tui::action::ReasonPurpose;
+use crate::tui::forms::{
+    AUDIENCES, CosignForm, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm,
+    ReplyForm, StatusForm, cycle, input, input_text,
+};
+
+/// How long an access request asks for (the owner may shorten it).
+const ACCESS_REQUEST_MS: u64 = 60 * 60 * 1000;
+
+pub enum Dialog {
+    Objection(ObjectionForm),
+    Reply(ReplyForm),
+    Status(StatusForm),
+    Reason(ReasonForm),
+    Readiness(ReadinessForm),
+    /// Confirm co-signing this content hash for a lane and audience.
+    Cosign(CosignForm),
+    /// A message to acknowledge.
+    Message {
+        title: String,
+        text: String,
+    },
+    /// The owner's queue of pending access requests and promotions.
+    Approvals(ApprovalsQueue),
+    /// Accepting a suggestion flagged out-of-bounds asks again, naming the flags.
+    AcceptFlagged {
+        suggestion: SuggestionId,
+        code: String,
+        flags: Vec<String>,
+    },
+}
+
+impl Dialog {
+    /// The text input of the dialog, if it has one (a paste goes there).
+    pub fn text_input(&mut self) -> Option<&mut TextArea<'static>> {
+        match self {
+            Dialog::Objection(f) => Some(&mut f.text),
+            Dialog::Reply(f) => Some(&mut f.text),
+            Dialog::Status(f) => Some(&mut f.rationale),
+            Dialog::Reason(f) if !f.confirming => Some(&mut f.text),
+            _ => None,
+        }
+    }
+}
+
+/// Feeds a key to a one-line input (no newlines).
+fn type_into(t: &mut TextArea<'static>, key: KeyEvent) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Enter | KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down | KeyCode::Esc => {}
+        KeyCode::Char('m' | 'j') if ctrl => {}
+        _ => {
+            t.input(key);
+        }
+    }
+}
+
+/// Sends, then closes the dialog.
+fn send_and_close(command: Command) -> Outcome {
+    Outcome::Used(vec![command, Command::Close])
+}
+
+impl Component for Dialog {
+    fn event(&mut self, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
+        if key.code == KeyCode::Esc {
+            match self {
+                Dialog::Readiness(f) if f.step == ReadinessStep::Confirm => f.step = ReadinessStep::Review,
+                Dialog::Reason(f) if f.confirming => f.confirming = false,
+                _ => return Outcome::close(),
+            }
+            return Outcome::used();
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match self {
+            Dialog::Message { .. } => Outcome::close(),
+            Dialog::AcceptFlagged { suggestion, .. } => match key.code {
+                KeyCode::Char('y' | 'Y') => {
+                    let mut then: Vec<Command> = accept(ctx.room, *suggestion).into_iter().collect();
+                    then.push(Command::Close);
+                    Outcome::Used(then)
+                }
+                KeyCode::Char('n' | 'N') => Outcome::close(),
+                _ => Outcome::used(),
+            },
+            Dialog::Approvals(q) => q.event(key, ctx),
+            Dialog::Cosign(f) => cosign_key(f, key, ctx),
+            Dialog::Objection(f) => objection_key(f, key, ctrl, ctx),
+            Dialog::Reply(f) => {
+                if key.code != KeyCode::Enter {
+                    type_into(&mut f.text, key);
+                    return Outcome::used();
+                }
+                let text = input_text(&f.text);
+                if text.is_empty() {
+                    f.error = Some("write a reply".into());
+                    return Outcome::used();
+                }
+                let Some(room) = ctx.room.id else { return Outcome::close() };
+                let objection = f.objection;
+                send_and_close(Command::numbered(Pending::Reply { code: f.code.clone() }, move |seq| Request::Reply {
+                    room,
+                    objection,
+                    text,
+                    seq: Some(seq),
+                }))
+            }
+            Dialog::Status(f) => status_key(f, key, ctx),
+            Dialog::Reason(f) => reason_key(f, key, ctx),
+            Dialog::Readiness(f) => match (f.step, key.code) {
+                (_, KeyCode::Char('j') | KeyCode::Down) => {
+                    f.scroll = f.scroll.saturating_add(1);
+                    Outcome::used()
+                }
+                (_, KeyCode::Char('k') | KeyCode::Up) => {
+                    f.scroll = f.scroll.saturating_sub(1);
+                    Outcome::used()
+                }
+                (ReadinessStep::Review, KeyCode::Char('h' | 'H')) => {
+                    *self = Dialog::Reason(ReasonForm {
+                        purpose: ReasonPurpose::Hold,
+                        text: input(ctx.theme, "why the release is held"),
+                        confirming: false,
+                        error: None,
+                    });
+                    Outcome::used()
+                }
+                (ReadinessStep::Confirm, KeyCode::Char('y' | 'Y') | KeyCode::Enter) => release(f, ctx),
+                _ => {
+                    readiness_key(f, key);
+                    Outcome::used()
+                }
+            },
+        }
+    }
+}
+
+fn cosign_key(f: &mut CosignForm, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
+    match key.code {
+        KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+            let Some(room) = ctx.room.id else { return Outcome::close() };
+            let (content_hash, lane, audience) = (f.content_hash.clone(), f.lane(), f.audience());
+            return send_and_close(Command::numbered(Pending::Cosign, move |seq| Request::Cosign {
+                room,
+                content_hash,
+                lane,
+                audience,
+                seq: Some(seq),
+            }));
+        }
+        KeyCode::Char('n' | 'N') => return Outcome::close(),
+        // The lane: ←→ or 1-3; the audience: Tab / ↑↓.
+        KeyCode::Left => f.lane = cycle(f.lane, LANES.len(), false),
+        KeyCode::Right => f.lane = cycle(f.lane, LANES.len(), true),
+        KeyCode::Char(c @ '1'..='3') => f.lane = (c as usize) - ('1' as usize),
+        KeyCode::Tab | KeyCode::Down => f.audience = cycle(f.audience, AUDIENCES.len(), true),
+        KeyCode::BackTab | KeyCode::Up => f.audience = cycle(f.audience, AUDIENCES.len(), false),
+        _ => {}
+    }
+    Outcome::used()
+}
+
+fn objection_key(f: &mut ObjectionForm, key: KeyEvent, ctrl: bool, ctx: &Ctx<'_>) -> Outcome {
+    match key.code {
+        KeyCode::Tab | KeyCode::Down => f.field = next_field(f.field, true),
+        KeyCode::BackTab | KeyCode::Up => f.field = next_field(f.field, false),
+        KeyCode::Char('b') if ctrl => f.blocking = !f.blocking,
+        KeyCode::Left if f.field == ObjectionField::Kind => f.kind = (f.kind + KINDS.len() - 1) % KINDS.len(),
+        KeyCode::Right if f.field == ObjectionField::Kind => f.kind = (f.kind + 1) % KINDS.len(),
+        KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') if f.field == ObjectionField::Blocking => {
+            f.blocking = !f.blocking;
+        }
+        KeyCode::Char('y' | 'b') if f.field == ObjectionField::Blocking => f.blocking = true,
+        KeyCode::Char('n') if f.field == ObjectionField::Blocking => f.blocking = false,
+        KeyCode::Enter => {
+            let text = input_text(&f.text);
+            if text.is_empty() {
+                f.error = Some("write what the objection is".into());
+                f.field = ObjectionField::Text;
+                return Outcome::used();
+            }
+            let Some(room) = ctx.room.id else { return Outcome::close() };
+            let (section, kind, blocking, quote) = (f.section, KINDS[f.kind], f.blocking, f.quote.clone());
+            return send_and_close(Command::numbered(Pending::Object, move |seq| Request::Object {
+                room,
+                section,
+                kind,
+                blocking,
+                text,
+                statement: None,
+                quote,
+                seq: Some(seq),
+            }));
+        }
+        _ if f.field == ObjectionField::Text => type_into(&mut f.text, key),
+        _ => {}
+    }
+    Outcome::used()
+}
+
+fn status_key(f: &mut StatusForm, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
+    match key.code {
+        KeyCode::Up => f.selected = f.selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Tab => f.selected = (f.selected + 1).min(f.choices.len().saturating_sub(1)),
+        KeyCode::Enter => {
+            let Some((status, allowed)) = f.chosen() else { return Outcome::close() };
+            if !allowed {
+                f.error = Some(match status {
+                    ObjectionStatus::AcceptedResidual => "accepted-residual is for the room owner only".into(),
+                    _ => format!("your role ({}) cannot resolve objections", ctx.room.role_label()),
+                });
+                return Outcome::used();
+            }
+            let rationale = input_text(&f.rationale);
+            if f.needs_rationale() && rationale.is_empty() {
+                f.error = Some("accepted-residual needs a rationale".into());
+                return Outcome::used();
+            }
+            let Some(room) = ctx.room.id else { return Outcome::close() };
+            let objection = f.objection;
+            let pending = Pending::Status { code: f.code.clone(), status };
+            return send_and_close(Command::numbered(pending, move |seq| Request::SetObjectionStatus {
+                room,
+                objection,
+                status,
+                rationale: (!rationale.is_empty()).then_some(rationale),
+                seq: Some(seq),
+            }));
+        }
+        _ => type_into(&mut f.rationale, key),
+    }
+    Outcome::used()
+}
+
+fn reason_key(f: &mut ReasonForm, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
+    if key.code != KeyCode::Enter {
+        if !f.confirming {
+            type_into(&mut f.text, key);
+        }
+        return Outcome::used();
+    }
+    let reason = input_text(&f.text);
+    if reason.is_empty() {
+        f.error = Some("a reason is required".into());
+        return Outcome::used();
+    }
+    if f.purpose == ReasonPurpose::Escalate && !f.confirming {
+        f.confirming = true;
+        return Outcome::used();
+    }
+    let Some(room) = ctx.room.id else { return Outcome::close() };
+    send_and_close(match f.purpose {
+        ReasonPurpose::Hold => Command::Send(Request::Hold { room, reason }, Pending::Hold),
+        ReasonPurpose::Escalate => Command::Send(Request::Escalate { room, reason }, Pending::Escalate),
+        ReasonPurpose::RejectSuggestion(suggestion) => {
+            let code = suggestion_code(ctx.room, suggestion);
+            Command::numbered(Pending::DecideSuggestion { code, accept: false }, move |seq| Request::RejectSuggestion {
+                room,
+                suggestion,
+                reason,
+                seq: Some(seq),
+            })
+        }
+        ReasonPurpose::RequestAccess(annex) => {
+            Command::numbered(Pending::RequestAccess, move |seq| Request::RequestAccess {
+                room,
+                annexes: vec![annex],
+                reason,
+                duration_ms: Some(ACCESS_REQUEST_MS),
+                seq: Some(seq),
+            })
+        }
+    })
+}
+
+/// Keys of the readiness record that only change the form.
+fn readiness_key(f: &mut ReadinessForm, key: KeyEvent) {
+    match (f.step, key.code) {
+        (ReadinessStep::Review, KeyCode::Left) => f.lane = (f.lane + LANES.len() - 1) % LANES.len(),
+        (ReadinessStep::Review, KeyCode::Right) => f.lane = (f.lane + 1) % LANES.len(),
+        (ReadinessStep::Review, KeyCode::Char(c @ '1'..='3')) => f.lane = (c as usize) - ('1' as usize),
+        (ReadinessStep::Review, KeyCode::Tab) => f.audience = cycle(f.audience, AUDIENCES.len(), true),
+        (ReadinessStep::Review, KeyCode::BackTab) => f.audience = cycle(f.audience, AUDIENCES.len(), false),
+        (ReadinessStep::Review, KeyCode::Enter) if f.releasable() => f.step = ReadinessStep::Confirm,
+        (ReadinessStep::Confirm, KeyCode::Char('n' | 'N')) => f.step = ReadinessStep::Review,
+        _ => {}
+    }
+}
+
+/// Release to the chosen lane for the chosen audience: marks the room
+/// ready at this revision (the readiness record was just reviewed), then
+/// releases when that is acknowledged.
+fn release(f: &ReadinessForm, ctx: &Ctx<'_>) -> Outcome {
+    let Some(room) = ctx.room.id else { return Outcome::close() };
+    let (lane, audience) = (f.lane(), f.audience());
+    Outcome::Used(vec![
+        Command::Send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some((lane, audience)) }),
+        Command::notify(Level::Info, format!("marking ready and releasing to {lane} · audience {audience}…")),
+        Command::Close,
+    ])
+}
+
+fn next_field(f: ObjectionField, forward: bool) -> ObjectionField {
+    use ObjectionField::*;
+    match (f, forward) {
+        (Kind, true) | (Text, false) => Blocking,
+        (Blocking, true) | (Kind, false) => Text,
+        (Text, true) | (Blocking, false) => Kind,
+    }
+}
