@@ -23,6 +23,31 @@ mod wire;
 
 pub use wire::{OpLimits, WireComponent, WireOp};
 
+/// Which of two concurrent operations' inserts goes first (to the left)
+/// when both insert at the same place. Either choice converges, as long as
+/// the two places that transform the same pair — the server and the client
+/// whose operation it is — make the same one (docs/architecture.md,
+/// "Typing at the same place").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TieBreak {
+    /// The first operation's insert goes first: what [`TextOp::transform`],
+    /// [`transform_server`] and [`SectionSync::remote`](crate::ot_client::SectionSync::remote)
+    /// do (the operation the server sequenced first wins).
+    First,
+    /// The second operation's insert goes first.
+    Second,
+}
+
+impl TieBreak {
+    /// The author rule: the insert of the author with the lower user id goes
+    /// first, whoever was sequenced first; the same author keeps
+    /// [`TieBreak::First`]. A fixed order between two people keeps each
+    /// one's run of keystrokes together where they type at the same place.
+    pub fn by_author(first: crate::UserId, second: crate::UserId) -> TieBreak {
+        if second < first { TieBreak::Second } else { TieBreak::First }
+    }
+}
+
 /// One step of an operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Component {
@@ -232,6 +257,12 @@ impl TextOp {
     /// When both insert at the same place, `a`'s insert goes first; the server
     /// passes the already-accepted operation as `a` (see [`transform_server`]).
     pub fn transform(a: &TextOp, b: &TextOp) -> Result<(TextOp, TextOp), OpError> {
+        TextOp::transform_with(a, b, TieBreak::First)
+    }
+
+    /// [`TextOp::transform`] with the tie between two inserts at the same
+    /// place decided by `tie`.
+    pub fn transform_with(a: &TextOp, b: &TextOp, tie: TieBreak) -> Result<(TextOp, TextOp), OpError> {
         if a.base_len != b.base_len {
             return Err(OpError::Misaligned("transform: operations have different base lengths"));
         }
@@ -242,8 +273,18 @@ impl TextOp {
         let mut x = a_iter.next();
         let mut y = b_iter.next();
         loop {
+            // Both insert here: the tie decides whose insert goes first.
+            let b_first =
+                tie == TieBreak::Second && matches!((&x, &y), (Some(Component::Insert(_)), Some(Component::Insert(_))));
             match (x.take(), y.take()) {
                 (None, None) => break,
+                (xx, Some(Component::Insert(s))) if b_first => {
+                    let n = s.chars().count();
+                    a_prime.retain(n);
+                    b_prime.insert(&s);
+                    x = xx;
+                    y = b_iter.next();
+                }
                 (Some(Component::Insert(s)), yy) => {
                     let n = s.chars().count();
                     a_prime.insert(&s);
@@ -294,6 +335,15 @@ impl TextOp {
     /// exactly at the cursor pushes it right; a deletion around it pulls it
     /// to the deletion's start.
     pub fn transform_index(&self, index: usize) -> usize {
+        self.transform_index_with(index, TieBreak::First)
+    }
+
+    /// Moves a cursor through this operation, with the tie between an
+    /// insert exactly at the cursor and the cursor's owner decided by `tie`:
+    /// [`TieBreak::First`], the insert goes first and pushes the cursor right
+    /// ([`TextOp::transform_index`]); [`TieBreak::Second`], the cursor stays
+    /// left of it, where its owner's next keystroke goes first too.
+    pub fn transform_index_with(&self, index: usize, tie: TieBreak) -> usize {
         let mut new_index = index;
         let mut pos = 0usize;
         for c in &self.ops {
@@ -303,7 +353,7 @@ impl TextOp {
             match c {
                 Component::Retain(n) => pos += n,
                 Component::Insert(s) => {
-                    if pos <= index {
+                    if pos < index || (pos == index && tie == TieBreak::First) {
                         new_index += s.chars().count();
                     }
                 }
@@ -344,7 +394,15 @@ fn rest_count(total: usize, used: usize, make: fn(usize) -> Component) -> Option
 /// already accepted: returns the incoming operation rebased. The accepted
 /// operation's inserts win ties (they were sequenced first).
 pub fn transform_server(incoming: &TextOp, accepted: &TextOp) -> Result<TextOp, OpError> {
-    let (_accepted_prime, incoming_prime) = TextOp::transform(accepted, incoming)?;
+    transform_server_with(incoming, accepted, TieBreak::First)
+}
+
+/// [`transform_server`] with the tie decided by `tie` (`First`: the
+/// accepted operation's insert goes first). The client whose operation
+/// `incoming` is must transform the accepted one against it with the same
+/// `tie` ([`SectionSync::remote_with`](crate::ot_client::SectionSync::remote_with)).
+pub fn transform_server_with(incoming: &TextOp, accepted: &TextOp, tie: TieBreak) -> Result<TextOp, OpError> {
+    let (_accepted_prime, incoming_prime) = TextOp::transform_with(accepted, incoming, tie)?;
     Ok(incoming_prime)
 }
 

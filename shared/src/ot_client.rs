@@ -3,9 +3,11 @@
 //! composed into a buffer; remote operations are transformed against both.
 //!
 //! Tie-breaking matches the server: an operation the server already
-//! accepted wins ties against one still in flight.
+//! accepted wins ties against one still in flight ([`SectionSync::remote`]).
+//! [`SectionSync::remote_with`] takes the tie as a parameter, for a client
+//! and server that agreed on another rule (e.g. [`TieBreak::by_author`]).
 
-use crate::ot::{OpError, TextOp};
+use crate::ot::{OpError, TextOp, TieBreak};
 
 /// Sync state of one section at one client.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,16 +48,24 @@ impl SectionSync {
     /// A remote operation (accepted by the server, from someone else)
     /// arrived. Returns it transformed to apply to the local text.
     pub fn remote(&mut self, op: &TextOp) -> Result<TextOp, OpError> {
+        self.remote_with(op, TieBreak::First)
+    }
+
+    /// [`SectionSync::remote`] with the tie between the remote operation's
+    /// inserts and ours at the same place decided by `tie` (`First`: the
+    /// remote insert goes first). It must be the tie the server uses for
+    /// this pair ([`crate::ot::transform_server_with`]), or the texts diverge.
+    pub fn remote_with(&mut self, op: &TextOp, tie: TieBreak) -> Result<TextOp, OpError> {
         // As in `local`: on error the state is left unchanged.
         let (next, apply) = match &*self {
             SectionSync::Synced => (SectionSync::Synced, op.clone()),
             SectionSync::Awaiting { in_flight } => {
-                let (remote2, in_flight2) = TextOp::transform(op, in_flight)?;
+                let (remote2, in_flight2) = TextOp::transform_with(op, in_flight, tie)?;
                 (SectionSync::Awaiting { in_flight: in_flight2 }, remote2)
             }
             SectionSync::AwaitingWithBuffer { in_flight, buffer } => {
-                let (remote2, in_flight2) = TextOp::transform(op, in_flight)?;
-                let (remote3, buffer2) = TextOp::transform(&remote2, buffer)?;
+                let (remote2, in_flight2) = TextOp::transform_with(op, in_flight, tie)?;
+                let (remote3, buffer2) = TextOp::transform_with(&remote2, buffer, tie)?;
                 (SectionSync::AwaitingWithBuffer { in_flight: in_flight2, buffer: buffer2 }, remote3)
             }
         };

@@ -5,8 +5,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::UserId;
+use crate::change::{Change, Revision};
+use crate::export::redact_sensitive;
+use crate::ids::{ObjectionId, SectionId, UserId};
 use crate::role::{Discipline, ParseEnumError, kebab_enum_text};
+use crate::room::RoomState;
 
 /// A downstream review lane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -227,8 +230,12 @@ pub enum ReleaseRefusal {
     /// answered with `conflict`.
     NotReady(String),
     /// The content changed since the owner marked it ready (or since the
-    /// release being repeated): answered with `stale`.
+    /// release being repeated, or since the packet revision the owner
+    /// reviewed): answered with `stale`.
     Stale(String),
+    /// The packet revision the owner names does not exist yet: answered
+    /// with `invalid`.
+    NoSuchRevision(String),
 }
 
 /// The state-machine part of `release`: legal from `READY` when nothing
@@ -250,6 +257,87 @@ pub fn release_precondition(release: &ReleaseState, content_revision: u64) -> Re
             Err(ReleaseRefusal::Stale(reasons.join("; ")))
         }
         other => Err(ReleaseRefusal::NotReady(format!("the room is {}; mark it ready first", other.name()))),
+    }
+}
+
+/// The state-machine part of `release_packet`: the owner names the packet
+/// revision they reviewed, and it must still be the room's. From any state
+/// but escalated (drafting, held, ready — stale or not — or released), since
+/// the same commit marks that very packet revision ready. Blockers and
+/// co-signatures are checked separately, as for `release`.
+pub fn reviewed_release_precondition(
+    release: &ReleaseState,
+    content_revision: u64,
+    reviewed: u64,
+) -> Result<(), ReleaseRefusal> {
+    if release.is_read_only() {
+        return Err(ReleaseRefusal::NotReady(format!("the room is {}; it is read-only", release.name())));
+    }
+    if reviewed > content_revision {
+        return Err(ReleaseRefusal::NoSuchRevision(format!(
+            "packet rev {reviewed} does not exist: the packet is at rev {content_revision}"
+        )));
+    }
+    if reviewed < content_revision {
+        return Err(ReleaseRefusal::Stale(format!(
+            "you reviewed packet rev {reviewed}, but the packet changed since: it is at packet rev {content_revision}; \
+             review it again"
+        )));
+    }
+    Ok(())
+}
+
+/// Most changes a `stale` refusal lists.
+const CHANGES_LISTED: usize = 5;
+
+/// What changed the content after packet revision `since`, for a `stale`
+/// refusal: `rev 152: BG-1 ended, review objection O-7 opened (blocking)`.
+/// Only `revisions` are looked at (oldest first; the room passes the
+/// history it keeps in memory); past the first five, the rest are counted.
+/// Names only codes and section titles (with annex detail redacted), never
+/// text.
+pub fn content_changes_since<'a>(
+    state: &RoomState,
+    revisions: impl IntoIterator<Item = &'a Revision>,
+    since: u64,
+) -> Vec<String> {
+    let changes: Vec<&Revision> =
+        revisions.into_iter().filter(|r| r.revision > since && r.change.touches_content()).collect();
+    let mut lines: Vec<String> = changes
+        .iter()
+        .take(CHANGES_LISTED)
+        .map(|r| format!("rev {}: {}", r.revision, describe_content_change(state, &r.change)))
+        .collect();
+    if changes.len() > CHANGES_LISTED {
+        lines.push(format!("{} more", changes.len() - CHANGES_LISTED));
+    }
+    lines
+}
+
+fn describe_content_change(state: &RoomState, change: &Change) -> String {
+    let objection = |id: &ObjectionId| state.objections.get(id).map_or_else(|| "an objection".into(), |o| o.code());
+    let section = |id: &SectionId| {
+        state.section(*id).map_or_else(
+            || "a section".to_string(),
+            |s| format!("section \"{}\"", redact_sensitive(&s.title, state.annexes.values()).0),
+        )
+    };
+    let blocking = |b: bool| if b { " (blocking)" } else { "" };
+    match change {
+        Change::SectionAdded { section: id, .. } => format!("{} added", section(id)),
+        Change::SectionEdited { section: id, .. } => format!("{} edited", section(id)),
+        Change::ObjectionRaised { objection: o } => format!("objection {} raised{}", o.code(), blocking(o.blocking)),
+        Change::ReplyAdded { objection: id, .. } => format!("reply on {}", objection(id)),
+        Change::ObjectionStatusChanged { objection: id, change } => format!("{} {}", objection(id), change.status),
+        Change::ObjectionAmended { objection: id, .. } => format!("{} amended", objection(id)),
+        Change::AnnexAdded { annex } => format!("annex {} added", annex.code),
+        Change::BreakGlassEnded { invocation, review, .. } => format!(
+            "{} ended, review objection {} opened{}",
+            state.access.break_glass.get(invocation).map_or_else(|| "a break-glass".into(), |b| b.code()),
+            review.code(),
+            blocking(review.blocking)
+        ),
+        other => other.kind_name().replace('_', " "),
     }
 }
 
@@ -336,5 +424,66 @@ mod tests {
         ] {
             assert!(matches!(release_precondition(&state, 5), Err(ReleaseRefusal::NotReady(_))));
         }
+    }
+
+    #[test]
+    fn release_packet_binds_the_reviewed_revision_from_any_state_but_escalated() {
+        let by = UserId(uuid::Uuid::nil());
+        for state in [
+            ReleaseState::Drafting,
+            ReleaseState::Held { reasons: vec!["waiting for legal".into()], by, at_ms: 0 },
+            ReleaseState::Ready { revision: 3, by, at_ms: 0 },
+            ReleaseState::Released { revision: 5, content_hash: String::new(), lane: Lane::Privacy, by, at_ms: 0 },
+        ] {
+            assert_eq!(reviewed_release_precondition(&state, 5, 5), Ok(()), "{}", state.name());
+            match reviewed_release_precondition(&state, 5, 4) {
+                Err(ReleaseRefusal::Stale(m)) => {
+                    assert!(m.contains("packet rev 4") && m.contains("packet rev 5"), "{m}");
+                }
+                other => panic!("{}: {other:?}", state.name()),
+            }
+            assert!(matches!(reviewed_release_precondition(&state, 5, 6), Err(ReleaseRefusal::NoSuchRevision(_))));
+        }
+        let escalated = ReleaseState::Escalated { reason: "r".into(), by, at_ms: 0 };
+        assert!(matches!(reviewed_release_precondition(&escalated, 5, 5), Err(ReleaseRefusal::NotReady(_))));
+    }
+
+    #[test]
+    fn a_stale_refusal_names_the_content_changes_since_the_reviewed_revision() {
+        use crate::objection::{Anchor, Objection, ObjectionKind, ObjectionStatus};
+        let by = UserId(uuid::Uuid::from_u128(7));
+        let mut state = RoomState::new(crate::RoomId(uuid::Uuid::from_u128(1)), "R".into(), 0);
+        let section = SectionId(uuid::Uuid::from_u128(2));
+        state.sections.push(crate::room::Section::new(section, "Summary".into(), "text".into(), 2));
+        let objection = |n: u32, blocking: bool| Objection {
+            id: ObjectionId(uuid::Uuid::from_u128(100 + u128::from(n))),
+            number: n,
+            author: by,
+            anchor: Anchor { section, statement: None, quote: None },
+            kind: ObjectionKind::Other,
+            blocking,
+            text: "t".into(),
+            status: ObjectionStatus::Open,
+            rationale: None,
+            replies: Vec::new(),
+            history: Vec::new(),
+            at_ms: 0,
+        };
+        let rev = |revision: u64, change: Change| Revision { revision, author: by, at_ms: 0, client: None, change };
+        let mut revisions = vec![
+            rev(3, Change::ReleaseChanged { release: ReleaseState::Held { reasons: vec![], by, at_ms: 0 } }),
+            rev(4, Change::ObjectionRaised { objection: objection(1, true) }),
+            rev(5, Change::SectionEdited { section, op: crate::ot::TextOp::from_texts("text", "text!") }),
+        ];
+        assert_eq!(
+            content_changes_since(&state, &revisions, 2),
+            vec!["rev 4: objection O-1 raised (blocking)".to_string(), "rev 5: section \"Summary\" edited".into()],
+            "release decisions are not content changes"
+        );
+        assert!(content_changes_since(&state, &revisions, 5).is_empty());
+        revisions.extend((6..=12).map(|n| rev(n, Change::ObjectionRaised { objection: objection(n as u32, false) })));
+        let listed = content_changes_since(&state, &revisions, 3);
+        assert_eq!(listed.len(), CHANGES_LISTED + 1);
+        assert_eq!(listed.last().map(String::as_str), Some("4 more"));
     }
 }

@@ -97,6 +97,7 @@ const CURSOR: RequestSpec = spec("cursor", C::Read, false, true, true, Nothing, 
 const HOLD: RequestSpec = spec("hold", C::DecideRelease, true, false, false, Nothing, &["reason"]);
 const MARK_READY: RequestSpec = spec("mark_ready", C::DecideRelease, true, false, false, Nothing, &[]);
 const RELEASE: RequestSpec = spec("release", C::DecideRelease, true, false, false, Nothing, &[]);
+const RELEASE_PACKET: RequestSpec = spec("release_packet", C::DecideRelease, true, false, false, Nothing, &[]);
 const ESCALATE: RequestSpec = spec("escalate", C::DecideRelease, true, false, false, Nothing, &["reason"]);
 const READINESS: RequestSpec = spec("readiness", C::Read, false, true, true, Nothing, &[]);
 const SET_RELEASE_POLICY: RequestSpec = spec("set_release_policy", C::DecideRelease, true, false, false, Nothing, &[]);
@@ -155,6 +156,7 @@ pub const TABLE: &[RequestSpec] = &[
     HOLD,
     MARK_READY,
     RELEASE,
+    RELEASE_PACKET,
     ESCALATE,
     READINESS,
     SET_RELEASE_POLICY,
@@ -232,6 +234,7 @@ impl Request {
             Request::Hold { .. } => HOLD,
             Request::MarkReady { .. } => MARK_READY,
             Request::Release { .. } => RELEASE,
+            Request::ReleasePacket { .. } => RELEASE_PACKET,
             Request::Escalate { .. } => ESCALATE,
             Request::Readiness { .. } => READINESS,
             Request::SetReleasePolicy { .. } => SET_RELEASE_POLICY,
@@ -294,6 +297,7 @@ impl Request {
             | Request::Cursor { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
+            | Request::ReleasePacket { .. }
             | Request::Readiness { .. }
             | Request::SetReleasePolicy { .. }
             | Request::Cosign { .. }
@@ -401,6 +405,7 @@ mod tests {
             "cursor" => json!({"section": id, "pos": 0}),
             "hold" | "escalate" => json!({"reason": "r"}),
             "release" => json!({"lane": "privacy"}),
+            "release_packet" => json!({"lane": "privacy", "packet_revision": 3}),
             "set_release_policy" => json!({}),
             "cosign" => json!({"content_hash": "h", "lane": "privacy"}),
             "request_access" | "break_glass" => json!({"annexes": [id], "reason": "r"}),

@@ -7,7 +7,7 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
-use trustroom_shared::ot::{self, Component, OpError, OpLimits, TextOp, WireComponent};
+use trustroom_shared::ot::{self, Component, OpError, OpLimits, TextOp, TieBreak, WireComponent};
 use trustroom_shared::ot_client::SectionSync;
 
 /// Characters random texts are made of: 1-, 2-, 3- and 4-byte UTF-8 plus a newline.
@@ -93,6 +93,12 @@ fn text_and_two_ops() -> impl Strategy<Value = (String, TextOp, TextOp)> {
         let n = chars(&s);
         (Just(s), op_for(n), op_for(n))
     })
+}
+
+/// Either tie between two inserts at the same place: every transform
+/// property holds for both.
+fn tie() -> impl Strategy<Value = TieBreak> {
+    prop_oneof![Just(TieBreak::First), Just(TieBreak::Second)]
 }
 
 /// A text, an operation `a` on it and an operation `b` on `a`'s result.
@@ -195,10 +201,11 @@ proptest! {
         prop_assert_eq!(op.apply(&s).expect("generated op fits its text"), expected);
     }
 
-    /// TP1: both orders of applying two concurrent operations meet.
+    /// TP1: both orders of applying two concurrent operations meet, with
+    /// either tie.
     #[test]
-    fn transform_satisfies_tp1((s, a, b) in text_and_two_ops()) {
-        let (a2, b2) = TextOp::transform(&a, &b)?;
+    fn transform_satisfies_tp1((s, a, b) in text_and_two_ops(), tie in tie()) {
+        let (a2, b2) = TextOp::transform_with(&a, &b, tie)?;
         prop_assert_eq!(a2.base_len(), b.target_len());
         prop_assert_eq!(b2.base_len(), a.target_len());
         prop_assert_eq!(a2.target_len(), b2.target_len());
@@ -213,8 +220,8 @@ proptest! {
     /// Concurrent edits keep every char neither side deleted and every insert:
     /// a multiset check that catches lost or doubled text even where TP1 holds.
     #[test]
-    fn transform_keeps_surviving_chars_and_all_inserts((s, a, b) in text_and_two_ops()) {
-        let (_, b2) = TextOp::transform(&a, &b)?;
+    fn transform_keeps_surviving_chars_and_all_inserts((s, a, b) in text_and_two_ops(), tie in tie()) {
+        let (_, b2) = TextOp::transform_with(&a, &b, tie)?;
         let merged = b2.apply(&a.apply(&s)?)?;
         let da = char_destinations(&a);
         let db = char_destinations(&b);
@@ -238,11 +245,15 @@ proptest! {
     }
 
     /// The server's rebase is the second half of `transform(accepted, incoming)`
-    /// and converges with the client that applied `incoming` first.
+    /// and converges with the client that applied `incoming` first (with
+    /// either tie, the same on both sides).
     #[test]
-    fn transform_server_is_second_half_of_transform((s, accepted, incoming) in text_and_two_ops()) {
-        let rebased = ot::transform_server(&incoming, &accepted)?;
-        let (accepted2, incoming2) = TextOp::transform(&accepted, &incoming)?;
+    fn transform_server_is_second_half_of_transform((s, accepted, incoming) in text_and_two_ops(), tie in tie()) {
+        if tie == TieBreak::First {
+            prop_assert_eq!(ot::transform_server(&incoming, &accepted)?, ot::transform_server_with(&incoming, &accepted, tie)?);
+        }
+        let rebased = ot::transform_server_with(&incoming, &accepted, tie)?;
+        let (accepted2, incoming2) = TextOp::transform_with(&accepted, &incoming, tie)?;
         prop_assert_eq!(&rebased, &incoming2);
         let at_server = rebased.apply(&accepted.apply(&s)?)?;
         let at_author = accepted2.apply(&incoming.apply(&s)?)?;
@@ -331,12 +342,43 @@ proptest! {
         let mut prev = 0;
         for i in 0..=before.len() {
             let j = a.transform_index(i);
+            prop_assert_eq!(j, a.transform_index_with(i, TieBreak::First));
             prop_assert!(j <= a.target_len(), "index {i} -> {j} beyond {}", a.target_len());
             prop_assert!(j >= prev, "cursor order broken at {i}: {prev} then {j}");
             prev = j;
             if let Some(Some(d)) = dest.get(i) {
                 prop_assert_eq!(j, *d, "cursor on char {} moved off it", i);
                 prop_assert_eq!(after.get(j), before.get(i));
+            }
+        }
+    }
+
+    /// With the cursor winning the tie, an insert exactly at the cursor goes
+    /// after it: the cursor stays in bounds and in order, and sits just
+    /// before that insert, which sits just before the char it was on.
+    #[test]
+    fn a_cursor_that_wins_the_tie_stays_before_an_insert_at_it((s, a) in text_and_op()) {
+        let after: Vec<char> = a.apply(&s)?.chars().collect();
+        let before: Vec<char> = s.chars().collect();
+        let dest = char_destinations(&a);
+        let mut inserted_at = vec![0usize; before.len() + 1];
+        let mut pos = 0usize;
+        for c in a.components() {
+            match c {
+                Component::Retain(n) | Component::Delete(n) => pos += n,
+                Component::Insert(t) => inserted_at[pos] += chars(t),
+            }
+        }
+        let mut prev = 0;
+        for (i, ins) in inserted_at.iter().copied().enumerate() {
+            let j = a.transform_index_with(i, TieBreak::Second);
+            prop_assert!(j <= a.target_len(), "index {i} -> {j} beyond {}", a.target_len());
+            prop_assert!(j >= prev, "cursor order broken at {i}: {prev} then {j}");
+            prop_assert_eq!(j + ins, a.transform_index(i), "index {} with {} inserted at it", i, ins);
+            prev = j;
+            if let Some(Some(d)) = dest.get(i) {
+                prop_assert_eq!(j + ins, *d, "cursor on char {} is not just before its insert", i);
+                prop_assert_eq!(after.get(*d), before.get(i));
             }
         }
     }
@@ -383,7 +425,8 @@ proptest! {
             let mid = in_flight.apply(&s).expect("generated op fits its text");
             let n = chars(&mid);
             (Just(s), Just(remote), Just(in_flight), prop::option::of(op_for(n)))
-        })
+        }),
+        tie in tie(),
     ) {
         let mut sync = SectionSync::default();
         prop_assert_eq!(sync.local(in_flight.clone())?, Some(in_flight.clone()));
@@ -392,11 +435,11 @@ proptest! {
             prop_assert_eq!(sync.local(b.clone())?, None);
             local = b.apply(&local)?;
         }
-        let to_apply = sync.remote(&remote)?;
+        let to_apply = sync.remote_with(&remote, tie)?;
         let local = to_apply.apply(&local)?;
 
         let server = remote.apply(&s)?;
-        let rebased = ot::transform_server(&in_flight, &remote)?;
+        let rebased = ot::transform_server_with(&in_flight, &remote, tie)?;
         prop_assert_eq!(sync.in_flight(), Some(&rebased));
         let mut expected = rebased.apply(&server)?;
         match (&sync, &buffer) {
@@ -435,6 +478,18 @@ fn concurrent_inserts_at_the_same_place_put_the_first_argument_first() {
     // On the server the accepted operation wins the tie.
     let rebased = ot::transform_server(&b, &a).expect("aligned");
     assert_eq!(rebased.apply(&a.apply(s).expect("apply")).expect("apply"), "aXY😀b");
+    // With the tie to the second operation, its insert goes first, on both sides.
+    let (a2, b2) = TextOp::transform_with(&a, &b, TieBreak::Second).expect("aligned");
+    assert_eq!(b2.apply(&a.apply(s).expect("apply")).expect("apply"), "aYX😀b");
+    assert_eq!(a2.apply(&b.apply(s).expect("apply")).expect("apply"), "aYX😀b");
+    let rebased = ot::transform_server_with(&b, &a, TieBreak::Second).expect("aligned");
+    assert_eq!(rebased.apply(&a.apply(s).expect("apply")).expect("apply"), "aYX😀b");
+    // The author rule: the lower user id goes first, the same author keeps the order.
+    let (low, high) =
+        (trustroom_shared::UserId(uuid::Uuid::from_u128(1)), trustroom_shared::UserId(uuid::Uuid::from_u128(2)));
+    assert_eq!(TieBreak::by_author(low, high), TieBreak::First);
+    assert_eq!(TieBreak::by_author(high, low), TieBreak::Second);
+    assert_eq!(TieBreak::by_author(high, high), TieBreak::First);
 }
 
 #[test]

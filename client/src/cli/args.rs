@@ -130,7 +130,12 @@ pub enum Command {
     /// Release the packet to a downstream review lane, for an audience (owner only)
     #[command(after_help = "The co-signatures the release policy requires must cover this lane and this \
         audience or a wider one (audiences, narrow to wide: lane-reviewers, lane-and-leads, organisation); \
-        otherwise the answer is `error[conflict]` naming the lane and what is missing.")]
+        otherwise the answer is `error[conflict]` naming the lane and what is missing. Without \
+        --packet-revision the room must be READY (`trustroom ready`). With --packet-revision N (the packet \
+        revision you reviewed, as `show` and `readiness` print it) the server marks N ready and releases it in \
+        one step, also from HELD; if the packet changed since N the answer is `error[stale]` naming what \
+        changed, and a refusal changes nothing (a hold keeps its reasons). The result names the room \
+        revision of the release and the packet revision released.")]
     Release {
         /// Room id or exact title
         room: String,
@@ -140,6 +145,9 @@ pub enum Command {
         /// Who downstream may read it
         #[arg(long, value_enum, default_value = "lane-reviewers")]
         audience: AudienceArg,
+        /// The packet revision you reviewed: mark it ready and release it in one step
+        #[arg(long, value_name = "N")]
+        packet_revision: Option<u64>,
     },
 
     /// Escalate: the room becomes read-only (owner only)
@@ -522,6 +530,10 @@ mod tests {
             Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--audience", "everyone"])
                 .is_err()
         );
+        let cli =
+            Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--packet-revision", "146"])
+                .expect("parses");
+        assert!(matches!(cli.command, Command::Release { packet_revision: Some(146), .. }));
     }
 
     #[test]

@@ -12,7 +12,9 @@ use trustroom_shared::export::ExportFormat;
 use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
-use trustroom_shared::protocol::{Ack, AnnexContent, ErrorCode, ExportResult, ManifestsResult, Request, ServerFrame};
+use trustroom_shared::protocol::{
+    Ack, AnnexContent, ErrorCode, ExportResult, ManifestsResult, ReleaseAck, Request, ServerFrame,
+};
 use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::{Audience, Lane};
 use trustroom_shared::role::Discipline;
@@ -249,11 +251,12 @@ pub async fn annex_view(ctx: &Ctx, room: &str, annex: &str) -> anyhow::Result<()
     Ok(())
 }
 
-/// A release decision: hold, ready, release or escalate.
+/// A release decision: hold, ready, release (of the packet revision
+/// reviewed, when given) or escalate.
 pub enum Decision {
     Hold(String),
     Ready,
-    Release(Lane, Audience),
+    Release(Lane, Audience, Option<u64>),
     Escalate(String),
 }
 
@@ -263,22 +266,22 @@ pub async fn decide(ctx: &Ctx, room: &str, decision: Decision) -> anyhow::Result
     let (request, state, what) = match decision {
         Decision::Hold(reason) => (Request::Hold { room, reason }, "HELD", "holding"),
         Decision::Ready => (Request::MarkReady { room }, "READY", "marking ready"),
-        Decision::Release(lane, audience) => (Request::Release { room, lane, audience }, "RELEASED", "releasing"),
+        Decision::Release(lane, audience, None) => (Request::Release { room, lane, audience }, "RELEASED", "releasing"),
+        Decision::Release(lane, audience, Some(packet_revision)) => {
+            (Request::ReleasePacket { room, lane, audience, packet_revision }, "RELEASED", "releasing")
+        }
         Decision::Escalate(reason) => (Request::Escalate { room, reason }, "ESCALATED", "escalating"),
     };
     let result = s.call(request).await.context(what)?;
     if ctx.json {
         return ctx.print_ack(&result, None, None);
     }
+    if let Ok(released) = serde_json::from_value::<ReleaseAck>(result.clone()) {
+        emit(&output::released(&released))?;
+        return Ok(());
+    }
     match serde_json::from_value::<Ack>(result.clone()) {
-        Ok(ack) => {
-            let manifest = ack.created.clone();
-            let line = output::ack(&Ack { created: None, ..ack }, None, None);
-            match manifest {
-                Some(hash) => emit(&format!("{line} {state} manifest {hash}"))?,
-                None => emit(&format!("{line} {state}"))?,
-            }
-        }
+        Ok(ack) => emit(&format!("{} {state}", output::ack(&ack, None, None)))?,
         Err(_) => ctx.print_ack(&result, None, None)?,
     }
     Ok(())

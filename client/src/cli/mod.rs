@@ -119,8 +119,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Annex(AnnexCommand::View { room, annex }) => commands::annex_view(&ctx()?, &room, &annex).await,
         Command::Hold { room, reason } => commands::decide(&ctx()?, &room, Decision::Hold(reason)).await,
         Command::Ready { room } => commands::decide(&ctx()?, &room, Decision::Ready).await,
-        Command::Release { room, lane, audience } => {
-            commands::decide(&ctx()?, &room, Decision::Release(lane.into(), audience.into())).await
+        Command::Release { room, lane, audience, packet_revision } => {
+            commands::decide(&ctx()?, &room, Decision::Release(lane.into(), audience.into(), packet_revision)).await
         }
         Command::Escalate { room, reason } => commands::decide(&ctx()?, &room, Decision::Escalate(reason)).await,
         Command::Watch { room, since } => commands::watch(&ctx()?, &room, since).await,

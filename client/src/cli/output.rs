@@ -5,8 +5,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use trustroom_shared::ids::UserId;
-use trustroom_shared::protocol::{Ack, AnnexContent, ExportResult, ManifestsResult, RoomSummary};
+use trustroom_shared::protocol::{Ack, AnnexContent, ExportResult, ManifestsResult, ReleaseAck, RoomSummary};
 use trustroom_shared::readiness::{Readiness, release_status};
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::room::RoomState;
@@ -46,11 +45,6 @@ pub fn rooms(rooms: &[RoomSummary]) -> String {
     out
 }
 
-/// A member's name, `system` for automatic decisions.
-fn decider(state: &RoomState, by: UserId) -> String {
-    if by.0.is_nil() { "system".into() } else { name_of(state, by) }
-}
-
 /// One line describing the release state, with staleness: a stale release
 /// reads `RELEASED rev N — superseded at rev M`, and after a later hold or
 /// ready the last release is named too.
@@ -59,7 +53,7 @@ pub fn release(state: &RoomState) -> String {
     let line = match &state.release {
         ReleaseState::Drafting => "DRAFTING".into(),
         ReleaseState::Held { reasons, by, .. } => {
-            format!("HELD by {}: {}", decider(state, *by), reasons.join("; "))
+            format!("HELD by {}: {}", name_of(state, *by), reasons.join("; "))
         }
         ReleaseState::Ready { revision, by, .. } => {
             let stale = if status.ready_stale {
@@ -400,6 +394,23 @@ pub fn ack(ack: &Ack, created_kind: Option<&str>, created_code: Option<&str>) ->
     line
 }
 
+/// The answer to a release, naming both revisions so neither is mistaken
+/// for the other: `ok room rev 152 RELEASED packet rev 146 (content
+/// 9f2c3a1b0d4e5f60) to privacy · lane-reviewers from HELD manifest <hash>`.
+/// The packet revision is the one `show`, `readiness` and the manifest name.
+pub fn released(r: &ReleaseAck) -> String {
+    format!(
+        "ok room rev {} RELEASED packet rev {} (content {}) to {} · {} from {} manifest {}",
+        r.revision,
+        r.packet_revision,
+        short_hash(&r.content_hash),
+        r.lane,
+        r.audience,
+        r.from,
+        r.manifest_hash
+    )
+}
+
 /// The note printed on stderr after an annex view.
 pub fn annex_logged_note(content: &AnnexContent) -> String {
     let logged = if content.logged { "is recorded in the room's audit log" } else { "was served (not logged?)" };
@@ -410,7 +421,7 @@ pub fn annex_logged_note(content: &AnnexContent) -> String {
 mod tests {
     use super::*;
     use crate::cli::resolve::tests::state;
-    use trustroom_shared::ids::RoomId;
+    use trustroom_shared::ids::{RoomId, UserId};
     use trustroom_shared::policy::capabilities;
     use trustroom_shared::role::Role;
     use trustroom_shared::room::Member;
@@ -493,7 +504,7 @@ mod tests {
             ReleaseState::Held { reasons: vec!["new evidence".into()], by: UserId(uuid::Uuid::nil()), at_ms: 0 };
         assert_eq!(
             release(&st),
-            "HELD by system: new evidence · last release: RELEASED rev 31 — superseded at rev 33 (privacy lane)"
+            "HELD by the room: new evidence · last release: RELEASED rev 31 — superseded at rev 33 (privacy lane)"
         );
         assert!(policy(&st).contains("no co-signatures required"));
         st.release_policy =

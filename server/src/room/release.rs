@@ -13,9 +13,12 @@ use trustroom_shared::UserId;
 use trustroom_shared::canonical::content_hash;
 use trustroom_shared::change::Change;
 use trustroom_shared::manifest::{AuditAnchor, ManifestRecord, manifest_body, sign_event, sign_manifest};
-use trustroom_shared::protocol::{ErrorCode, ExportResult, ManifestsResult, Request};
+use trustroom_shared::protocol::{ErrorCode, ExportResult, ManifestsResult, ReleaseAck, Request};
 use trustroom_shared::readiness::{leaking_annexes, objection_texts, readiness, release_blockers};
-use trustroom_shared::release::{Cosignature, ReleasePolicy, ReleaseRefusal, ReleaseState, release_precondition};
+use trustroom_shared::release::{
+    Audience, Cosignature, Lane, ReleasePolicy, ReleaseRefusal, ReleaseState, content_changes_since,
+    release_precondition, reviewed_release_precondition,
+};
 use trustroom_shared::role::Role;
 use trustroom_shared::room::RoomState;
 
@@ -59,53 +62,9 @@ impl Room {
                 let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
                 Ok(ack(rev, None))
             }
-            Request::Release { lane, audience, .. } => {
-                match release_precondition(&self.state.release, self.state.content_revision) {
-                    Ok(()) => {}
-                    Err(ReleaseRefusal::NotReady(m)) => return Err((ErrorCode::Conflict, m)),
-                    Err(ReleaseRefusal::Stale(m)) => return Err((ErrorCode::Stale, m)),
-                }
-                // The co-signatures must cover this very lane and audience
-                // (a co-signature for a wider audience covers a narrower one).
-                let blockers = release_blockers(&self.state, lane, audience);
-                if !blockers.is_empty() {
-                    let list: Vec<String> = blockers.iter().map(|b| b.describe()).collect();
-                    return Err((
-                        ErrorCode::Conflict,
-                        format!(
-                            "release to the {lane} lane (audience {audience}) blocked by {} blocker(s): {}",
-                            list.len(),
-                            list.join("; ")
-                        ),
-                    ));
-                }
-                let key = server_key(&self.store).await.map_err(|e| unavailable("read the signing key", e))?;
-                let packet = self.state.content_revision;
-                let anchor = self.audit_anchor(batch, packet).await?;
-                let body = manifest_body(&self.state, user, lane, audience, anchor, &key.public_hex());
-                let manifest = sign_manifest(body, key.signing());
-                let hash = manifest.body.content_hash.clone();
-                let at_ms = now_ms();
-                let head =
-                    batch.commit.audit.last().map(|e| AuditAnchor { seq: e.seq, hash: e.hash.clone() }).or_else(|| {
-                        self.audit_head.as_ref().map(|(seq, hash)| AuditAnchor { seq: *seq, hash: hash.clone() })
-                    });
-                let release =
-                    ReleaseState::Released { revision: packet, content_hash: hash.clone(), lane, by: user, at_ms };
-                let detail = json!({
-                    "decision": "release",
-                    "lane": lane,
-                    "audience": audience,
-                    "revision": packet,
-                    "content_hash": hash,
-                    "manifest_hash": manifest.manifest_hash,
-                    "cosigners": manifest.body.cosigners.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
-                });
-                let manifest_hash = manifest.manifest_hash.clone();
-                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
-                let event = sign_event(&manifest_hash, at_ms, rev, head, key.signing());
-                batch.commit.manifests.push(ManifestRecord { manifest, event });
-                Ok(ack(rev, Some(manifest_hash)))
+            Request::Release { lane, audience, .. } => self.release(batch, user, lane, audience, None).await,
+            Request::ReleasePacket { lane, audience, packet_revision, .. } => {
+                self.release(batch, user, lane, audience, Some(packet_revision)).await
             }
             Request::Escalate { reason, .. } => {
                 let reason = text_field("reason", &reason, max_text, true)?;
@@ -125,6 +84,98 @@ impl Room {
             }
             _ => Err((ErrorCode::Invalid, "not a release decision".into())),
         }
+    }
+
+    /// `release`, and `release_packet` when `reviewed` names the packet
+    /// revision the owner reviewed: every check runs before anything
+    /// changes, so a refusal leaves the room exactly as it was (a hold and
+    /// its reasons stay, no revision is added). On success one
+    /// `release_changed` change moves the room to `released` — from `held`
+    /// or `drafting` too with `release_packet`, which is the owner's review
+    /// of that packet revision and the release in one commit.
+    async fn release(
+        &mut self,
+        batch: &mut Batch,
+        user: UserId,
+        lane: Lane,
+        audience: Audience,
+        reviewed: Option<u64>,
+    ) -> Answer {
+        let packet = self.state.content_revision;
+        let precondition = match reviewed {
+            None => release_precondition(&self.state.release, packet),
+            Some(n) => reviewed_release_precondition(&self.state.release, packet, n),
+        };
+        match precondition {
+            Ok(()) => {}
+            Err(ReleaseRefusal::NotReady(m)) => return Err((ErrorCode::Conflict, m)),
+            Err(ReleaseRefusal::NoSuchRevision(m)) => return Err((ErrorCode::Invalid, m)),
+            Err(ReleaseRefusal::Stale(m)) => {
+                let since = reviewed.or(match self.state.release {
+                    ReleaseState::Ready { revision, .. } | ReleaseState::Released { revision, .. } => Some(revision),
+                    _ => None,
+                });
+                let changed = since.map_or_else(Vec::new, |n| content_changes_since(&self.state, &self.history, n));
+                let m = if changed.is_empty() { m } else { format!("{m} (changed: {})", changed.join("; ")) };
+                return Err((ErrorCode::Stale, m));
+            }
+        }
+        // The co-signatures must cover this very lane and audience
+        // (a co-signature for a wider audience covers a narrower one).
+        let blockers = release_blockers(&self.state, lane, audience);
+        if !blockers.is_empty() {
+            let list: Vec<String> = blockers.iter().map(|b| b.describe()).collect();
+            return Err((
+                ErrorCode::Conflict,
+                format!(
+                    "release to the {lane} lane (audience {audience}) blocked by {} blocker(s): {}",
+                    list.len(),
+                    list.join("; ")
+                ),
+            ));
+        }
+        let key = server_key(&self.store).await.map_err(|e| unavailable("read the signing key", e))?;
+        let anchor = self.audit_anchor(batch, packet).await?;
+        let body = manifest_body(&self.state, user, lane, audience, anchor, &key.public_hex());
+        let manifest = sign_manifest(body, key.signing());
+        let hash = manifest.body.content_hash.clone();
+        let at_ms = now_ms();
+        let head = batch
+            .commit
+            .audit
+            .last()
+            .map(|e| AuditAnchor { seq: e.seq, hash: e.hash.clone() })
+            .or_else(|| self.audit_head.as_ref().map(|(seq, hash)| AuditAnchor { seq: *seq, hash: hash.clone() }));
+        let from = self.state.release.name();
+        let release = ReleaseState::Released { revision: packet, content_hash: hash.clone(), lane, by: user, at_ms };
+        let mut detail = json!({
+            "decision": "release",
+            "from": from,
+            "lane": lane,
+            "audience": audience,
+            "revision": packet,
+            "content_hash": hash,
+            "manifest_hash": manifest.manifest_hash,
+            "cosigners": manifest.body.cosigners.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        });
+        if let Some(n) = reviewed {
+            detail["reviewed_revision"] = json!(n);
+        }
+        let manifest_hash = manifest.manifest_hash.clone();
+        let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
+        let event = sign_event(&manifest_hash, at_ms, rev, head, key.signing());
+        batch.commit.manifests.push(ManifestRecord { manifest, event });
+        Ok(value(&ReleaseAck {
+            revision: rev,
+            duplicate: false,
+            created: Some(manifest_hash.clone()),
+            packet_revision: packet,
+            content_hash: hash,
+            manifest_hash,
+            lane,
+            audience,
+            from: from.to_string(),
+        }))
     }
 
     /// The audit entry that recorded the change producing packet revision

@@ -305,6 +305,7 @@ impl Room {
             request @ (Request::Hold { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
+            | Request::ReleasePacket { .. }
             | Request::Escalate { .. }) => self.decide(batch, user, request).await,
             request @ (Request::Readiness { .. }
             | Request::SetReleasePolicy { .. }

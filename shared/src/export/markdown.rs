@@ -45,7 +45,7 @@ pub fn utc(ms: i64) -> String {
 pub(super) fn name(core: &ExportCore, user: UserId) -> String {
     match core.members.iter().find(|m| m.user == user) {
         Some(m) => m.name.clone(),
-        None if user.0.is_nil() => "system".into(),
+        None if crate::members::is_room_actor(user) => crate::members::ROOM_ACTOR_NAME.into(),
         None => format!("(former member {user})"),
     }
 }

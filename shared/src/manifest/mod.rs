@@ -290,9 +290,18 @@ pub struct Verification {
 struct Checks(Vec<Check>);
 
 impl Checks {
-    fn add(&mut self, name: &str, ok: bool, detail: impl Into<String>) -> bool {
-        self.0.push(Check { name: name.to_string(), ok, detail: detail.into() });
+    /// Records a check with the wording of its verdict: `passed` when it
+    /// holds, `failed` when it does not. A passing line never carries
+    /// failure wording.
+    fn add(&mut self, name: &str, ok: bool, passed: impl Into<String>, failed: impl Into<String>) -> bool {
+        let detail = if ok { passed.into() } else { failed.into() };
+        self.0.push(Check { name: name.to_string(), ok, detail });
         ok
+    }
+
+    /// Records a check that failed (there is no passing wording to give).
+    fn fail(&mut self, name: &str, failed: impl Into<String>) {
+        self.0.push(Check { name: name.to_string(), ok: false, detail: failed.into() });
     }
 
     fn done(self, summary_ok: impl FnOnce() -> String) -> Verification {
@@ -327,13 +336,14 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            c.add("json", false, format!("not a JSON bundle: {e}"));
+            c.fail("json", format!("not a JSON bundle: {e}"));
             return c.done(String::new);
         }
     };
     if !c.add(
         "encoding",
         json_text(&value) == text,
+        "the bytes are exactly the exporter's encoding of the JSON they hold",
         "the bytes are not the exporter's exact encoding (whitespace, escapes or key order changed)",
     ) {
         return c.done(String::new);
@@ -342,6 +352,7 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
         "format",
         (keys_are(&value, &["core", "format", "release"]) || keys_are(&value, &["core", "format", "release", "stats"]))
             && str_at(&value, "format") == EXPORT_FORMAT,
+        format!("a {EXPORT_FORMAT} bundle"),
         format!("expected a {EXPORT_FORMAT} bundle with keys core, format, release (and stats when not released)"),
     ) {
         return c.done(String::new);
@@ -350,6 +361,7 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     if !c.add(
         "released",
         !release.is_null(),
+        "the bundle carries a release manifest",
         "the bundle carries no release manifest: this packet revision was not released",
     ) {
         return c.done(String::new);
@@ -359,26 +371,38 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     if !c.add(
         "manifest shape",
         keys_are(release, &["event", "manifest"]) && keys_are(manifest, &["body", "manifest_hash", "signature"]),
+        "the release record holds a manifest (body, hash, signature) and its release event",
         "unexpected fields in the release record",
     ) {
         return c.done(String::new);
     }
     let body = &manifest["body"];
     let signed_key = str_at(body, "public_key").to_lowercase();
-    if !c.add("key", signed_key == key, format!("the manifest names key {signed_key}, not the expected {key}")) {
+    if !c.add(
+        "key",
+        signed_key == key,
+        format!("the manifest names the expected key {key}"),
+        format!("the manifest names key {signed_key}, not the expected {key}"),
+    ) {
         return c.done(String::new);
     }
     let body_bytes = canonical_json(body);
-    if let Err(e) = verify_signature(&key, &body_bytes, str_at(manifest, "signature")) {
-        c.add("manifest signature", false, e.to_string());
+    let signature = verify_signature(&key, &body_bytes, str_at(manifest, "signature"));
+    if !c.add(
+        "manifest signature",
+        signature.is_ok(),
+        "Ed25519 signature over the canonical body is valid",
+        signature.err().map(|e| e.to_string()).unwrap_or_default(),
+    ) {
         return c.done(String::new);
     }
-    c.add("manifest signature", true, "Ed25519 signature over the canonical body is valid");
     let manifest_hash = sha256_hex(&body_bytes);
+    let claimed = str_at(manifest, "manifest_hash");
     if !c.add(
         "manifest hash",
-        str_at(manifest, "manifest_hash") == manifest_hash,
-        format!("the body hashes to {manifest_hash}"),
+        claimed == manifest_hash,
+        format!("the body hashes to {manifest_hash}, the manifest hash it carries"),
+        format!("the body hashes to {manifest_hash}, not to the manifest hash it carries ({claimed})"),
     ) {
         return c.done(String::new);
     }
@@ -386,7 +410,12 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     let event_sig = unsigned.as_object_mut().and_then(|m| m.remove("signature")).unwrap_or(Value::Null);
     let event_ok = str_at(event, "manifest_hash") == manifest_hash
         && verify_signature(&key, &canonical_json(&unsigned), event_sig.as_str().unwrap_or_default()).is_ok();
-    if !c.add("release event", event_ok, "the release event is not signed by the key or names another manifest") {
+    if !c.add(
+        "release event",
+        event_ok,
+        "the release event is signed by the key and names this manifest",
+        "the release event is not signed by the key or names another manifest",
+    ) {
         return c.done(String::new);
     }
     let core = &value["core"];
@@ -396,6 +425,7 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     if !c.add(
         "content hash",
         content_hash == released_hash && str_at(core, "content_hash") == released_hash,
+        format!("the bundle's content hashes to {content_hash}, the content hash the release bound"),
         format!("the bundle's content hashes to {content_hash}, the release bound {released_hash}"),
     ) {
         return c.done(String::new);
@@ -403,7 +433,12 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     let same_revision = core.get("revision") == body.get("revision")
         && core.get("room") == body.get("room")
         && core.get("exact") == Some(&Value::Bool(true));
-    if !c.add("revision", same_revision, "the bundle is of another room or packet revision than the manifest") {
+    if !c.add(
+        "revision",
+        same_revision,
+        "the bundle is exactly the manifest's room and packet revision",
+        "the bundle is of another room or packet revision than the manifest",
+    ) {
         return c.done(String::new);
     }
     let sections: Vec<Value> = content["sections"]
@@ -421,13 +456,19 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     let digests_ok = Value::Array(sections) == body["sections"]
         && sha256_hex(&canonical_json(&content["register"])) == str_at(body, "register_digest")
         && sha256_hex(&canonical_json(&content["annexes"])) == str_at(body, "annex_map_digest");
-    if !c.add("digests", digests_ok, "a section, register or annex-map digest differs") {
+    if !c.add(
+        "digests",
+        digests_ok,
+        "every section digest, the register digest and the annex-map digest match",
+        "a section, register or annex-map digest differs",
+    ) {
         return c.done(String::new);
     }
     let bundle_digest = sha256_hex(&canonical_json(core));
     if !c.add(
         "bundle",
         bundle_digest == str_at(body, "bundle_digest"),
+        "the whole core (rendered packet, members, readiness, marks) is what was released",
         "the packet content matches, but the rest of the bundle (rendered packet, members, readiness, marks) differs from what was released",
     ) {
         return c.done(String::new);
@@ -436,6 +477,7 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     if !c.add(
         "unsigned parts",
         value.get("stats").is_none(),
+        "nothing in the bundle is outside the signatures",
         "a released bundle carries metrics, which no signature covers",
     ) {
         return c.done(String::new);

@@ -170,3 +170,44 @@ fn a_bundle_of_another_revision_does_not_verify() {
     let v = verify_bundle(&unreleased, &public_key_hex(&k));
     assert!(v.summary.contains("not released"), "{}", v.summary);
 }
+
+/// Words that only a failing line may carry.
+const FAILURE_WORDS: [&str; 7] = ["not ", "no release", "differs", "unexpected", ", not the", "expected a", "another"];
+
+fn assert_worded_as_passing(v: &Verification, upto: usize) {
+    for c in v.checks.iter().take(upto) {
+        assert!(c.ok, "{c:?}");
+        for w in FAILURE_WORDS {
+            assert!(!c.detail.contains(w), "passing line `{}` carries failure wording: {}", c.name, c.detail);
+        }
+    }
+}
+
+#[test]
+fn each_line_is_worded_for_its_own_verdict() {
+    let f = fixture();
+    let k = key(6);
+    let text = to_json(&bundle(&f.state, Some(released(&f.state, &k))));
+    let ok = verify_bundle(&text, &public_key_hex(&k));
+    assert!(ok.verified, "{ok:?}");
+    assert_eq!(ok.checks.len(), 13, "every check ran: {:?}", ok.checks);
+    assert_worded_as_passing(&ok, ok.checks.len());
+    let detail = |v: &Verification, name: &str| v.checks.iter().find(|c| c.name == name).map(|c| c.detail.clone());
+    assert_eq!(detail(&ok, "released").as_deref(), Some("the bundle carries a release manifest"));
+    assert_eq!(detail(&ok, "key"), Some(format!("the manifest names the expected key {}", public_key_hex(&k))));
+
+    // A wrong key: the lines before the key check pass and say so; the key
+    // line fails and says why.
+    let other = public_key_hex(&key(7));
+    let v = verify_bundle(&text, &other);
+    let last = v.checks.last().expect("a line");
+    assert!(!last.ok && last.name == "key", "{last:?}");
+    assert_eq!(last.detail, format!("the manifest names key {}, not the expected {other}", public_key_hex(&k)));
+    assert_worded_as_passing(&v, v.checks.len() - 1);
+
+    // Not released: the `released` line fails with the failure wording.
+    let v = verify_bundle(&to_json(&bundle(&f.state, None)), &public_key_hex(&k));
+    let last = v.checks.last().expect("a line");
+    assert!(!last.ok && last.name == "released" && last.detail.contains("no release manifest"), "{last:?}");
+    assert_worded_as_passing(&v, v.checks.len() - 1);
+}

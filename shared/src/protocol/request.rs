@@ -113,6 +113,19 @@ pub enum Request {
         #[serde(default)]
         audience: crate::release::Audience,
     },
+    /// Release exactly the packet revision the owner reviewed (the one the
+    /// confirm prompt showed), in one step: from drafting, held, ready or
+    /// released, the room is marked ready at `packet_revision` and released
+    /// in one commit, or the request is refused and nothing changes (a hold
+    /// and its reasons stay). `stale` when the packet changed since
+    /// `packet_revision`, naming what changed.
+    ReleasePacket {
+        room: RoomId,
+        lane: Lane,
+        #[serde(default)]
+        audience: crate::release::Audience,
+        packet_revision: u64,
+    },
     Escalate {
         room: RoomId,
         reason: String,
@@ -373,6 +386,7 @@ impl Request {
             | Request::Hold { room, .. }
             | Request::MarkReady { room }
             | Request::Release { room, .. }
+            | Request::ReleasePacket { room, .. }
             | Request::Escalate { room, .. }
             | Request::Readiness { room }
             | Request::SetReleasePolicy { room, .. }
@@ -431,6 +445,7 @@ impl Request {
             | Request::Hold { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
+            | Request::ReleasePacket { .. }
             | Request::Escalate { .. }
             | Request::Readiness { .. }
             | Request::Export { .. }

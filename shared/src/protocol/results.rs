@@ -6,6 +6,7 @@ use crate::boundary::{BoundaryFlag, BoundaryRule};
 use crate::export::ExportFormat;
 use crate::ids::{AnnexId, RoomId, UserId};
 use crate::manifest::ManifestRecord;
+use crate::release::{Audience, Lane};
 use crate::suggestion::Suggestion;
 
 /// `ok` result of `rooms`.
@@ -32,6 +33,34 @@ pub struct Ack {
     /// Id of the created entity (section, objection, reply), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+}
+
+/// `ok` result of `release` and `release_packet`: an [`Ack`] (same
+/// `revision`, `duplicate` and `created` = the manifest hash) that also
+/// names what was released, so no client has to guess which revision a
+/// number is. `revision` is the **room revision** of the `release_changed`
+/// change (the room's position in its history); `packet_revision` is the
+/// **packet revision** released (the newest content change, what the
+/// manifest, the content hash and co-signatures bind).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseAck {
+    /// The room revision of the `release_changed` change.
+    pub revision: u64,
+    #[serde(default)]
+    pub duplicate: bool,
+    /// The manifest hash (as in every release answer before `ReleaseAck`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The packet revision released.
+    pub packet_revision: u64,
+    /// Its content hash.
+    pub content_hash: String,
+    /// The signed manifest's hash.
+    pub manifest_hash: String,
+    pub lane: Lane,
+    pub audience: Audience,
+    /// The release state the room was in before (`HELD`, `READY`, …).
+    pub from: String,
 }
 
 /// `ok` result of `join`.

@@ -9,6 +9,7 @@
 mod checks;
 mod expiry;
 mod history;
+mod list;
 mod requests;
 
 use std::collections::HashMap;

@@ -60,8 +60,17 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     );
     let r = run("owner", &["release", &room, "--lane", "privacy", "--audience", "organisation"]).await?;
     ensure!(r.code == Some(8) && r.stderr.contains("audience organisation"), "{r:?}");
+    let packet = snapshot(&server, &room).await?["state"]["content_revision"].as_u64().context("packet")?;
     let r = run("owner", &["release", &room, "--lane", "privacy"]).await?;
-    ensure!(r.success() && r.stdout.contains("RELEASED manifest "), "{r:?}");
+    // Both revisions, each named: the room's revision of the release and
+    // the packet revision released (what `show` and the manifest name).
+    let at = revision(&snapshot(&server, &room).await?["state"]);
+    ensure!(
+        r.success()
+            && r.stdout.starts_with(&format!("ok room rev {at} RELEASED packet rev {packet} (content "))
+            && r.stdout.contains(" to privacy · lane-reviewers from READY manifest "),
+        "{r:?}"
+    );
     let r = run("reviewer/legal", &["section", "append", &room, "Summary", "-p", "[verified: SL-0104] Ended 09:28."])
         .await?;
     ensure!(r.success(), "{r:?}");
@@ -107,5 +116,31 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     let r = run("observer", &["manifests", &room]).await?;
     ensure!(r.success() && r.stdout.contains(&format!("packet rev {n}  privacy · lane-reviewers")), "{r:?}");
     ensure!(r.stdout.contains("co-signed by daniel.okafor, priya.natarajan"), "{r:?}");
+
+    // From HELD in one step with the packet revision reviewed: refused
+    // `stale` (nothing changes) when the packet moved on, released otherwise.
+    let r = run("owner", &["hold", &room, "--reason", "a last look at the timeline"]).await?;
+    ensure!(r.success(), "{r:?}");
+    for role in ["reviewer/privacy", "reviewer/legal"] {
+        let r = run(role, &["cosign", &room, "--lane", "privacy"]).await?;
+        ensure!(r.success(), "{role}: {r:?}");
+    }
+    let snap = snapshot(&server, &room).await?;
+    let packet = snap["state"]["content_revision"].as_u64().context("packet")?;
+    let stale = (packet - 1).to_string();
+    let r = run("owner", &["release", &room, "--lane", "privacy", "--packet-revision", &stale]).await?;
+    ensure!(
+        r.code == Some(8) && r.stderr.contains("error[stale]") && r.stderr.contains("you reviewed packet rev"),
+        "{r:?}"
+    );
+    let after = snapshot(&server, &room).await?;
+    ensure!(after["state"]["release"]["state"] == "held" && revision(&after["state"]) == revision(&snap["state"]));
+    let r = run("owner", &["release", &room, "--lane", "privacy", "--packet-revision", &packet.to_string()]).await?;
+    let at = revision(&snapshot(&server, &room).await?["state"]);
+    ensure!(
+        r.success() && r.stdout.starts_with(&format!("ok room rev {at} RELEASED packet rev {packet} (content ")),
+        "{r:?}"
+    );
+    ensure!(r.stdout.contains(" from HELD manifest "), "{r:?}");
     Ok(())
 }

@@ -347,6 +347,15 @@ async fn manifest_verification_fails_for_any_change_a_wrong_key_or_another_revis
     let run =
         run_process(&bin, &["--db", &db, "manifest", "verify", good.to_str().unwrap_or_default()], &home, &[]).await?;
     ensure!(run.success() && run.stdout.contains("VERIFIED — exactly packet revision"), "{run:?}");
+    // Each line is worded for its verdict: no failure wording on a passing line.
+    ensure!(run.stdout.contains("ok   released: the bundle carries a release manifest\n"), "{}", run.stdout);
+    ensure!(run.stdout.contains(&format!("ok   key: the manifest names the expected key {key}\n")), "{}", run.stdout);
+    for line in run.stdout.lines().filter(|l| l.starts_with("ok")) {
+        ensure!(
+            !["not ", "no release", "differs", "unexpected"].iter().any(|w| line.contains(w)),
+            "a passing line worded as a failure: {line}"
+        );
+    }
     let run =
         run_process(&bin, &["manifest", "verify", "--public-key", &key, bad.to_str().unwrap_or_default()], &home, &[])
             .await?;
@@ -359,6 +368,10 @@ async fn manifest_verification_fails_for_any_change_a_wrong_key_or_another_revis
     )
     .await?;
     ensure!(run.code == Some(1), "{run:?}");
+    ensure!(
+        run.stdout.contains(&format!("FAIL key: the manifest names key {key}, not the expected {other}")),
+        "{run:?}"
+    );
     let run = run_process(&bin, &["--db", &db, "key", "show"], &home, &[]).await?;
     ensure!(run.success() && run.stdout.trim() == key, "{run:?}");
     Ok(())

@@ -10,6 +10,9 @@
 //!   lane or a wider audience than signed is refused; the manifest names
 //!   the scope and the co-signatures it relied on
 //! - escalation makes the room read-only for everyone
+//! - `release_packet`: ready and release of the reviewed packet revision in
+//!   one commit; a refusal (stale, blockers) changes nothing, a hold keeps
+//!   its reason; the answer names the room and the packet revision
 //! - exports: deterministic bytes, past revisions rebuilt exactly, member and
 //!   operator exports identical, every export audited, golden files for the
 //!   demo room (ids, hashes and times normalized — see `normalize`)
@@ -22,6 +25,7 @@ mod cli;
 mod cosign;
 mod decisions;
 mod exports;
+mod packet;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

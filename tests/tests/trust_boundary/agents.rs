@@ -44,6 +44,7 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
         "cursor" => json!({"room": room, "section": ids.section, "pos": 0}),
         "hold" => json!({"room": room, "reason": "Waiting for the render log line."}),
         "release" => json!({"room": room, "lane": "privacy"}),
+        "release_packet" => json!({"room": room, "lane": "privacy", "packet_revision": 1}),
         "escalate" => json!({"room": room, "reason": "Direct handling by the incident commander."}),
         "set_release_policy" => json!({"room": room, "disciplines": ["privacy"], "seq": 904}),
         "cosign" => {

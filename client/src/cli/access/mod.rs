@@ -312,19 +312,13 @@ pub fn list_text(state: &RoomState) -> String {
         out.push_str("  (none)\n");
     }
     for r in requests {
-        let when = match (r.status, r.expires_at, &r.ended) {
-            (acc::RequestStatus::Approved, Some(e), _) => format!(" until {}", utc(e)),
-            (_, _, Some(end)) => format!(" ({} {})", end.cause, utc(end.at_ms)),
-            _ => format!(" for {}", format_duration(r.duration_ms)),
-        };
-        let by = r.decided.as_ref().map(|d| format!(" by {}", name_of(state, d.by))).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {:<5} {:<4} {:<20} {}{by}{when} — {}{}",
+            "  {:<5} {:<4} {:<20} {} — {}{}",
             r.code(),
             code(&r.annex),
             name_of(state, r.requester),
-            r.status,
+            request_status(state, r),
             r.reason,
             if r.folds.is_empty() { String::new() } else { format!(" (+{} folded)", r.folds.len()) }
         );
@@ -375,6 +369,28 @@ pub fn list_text(state: &RoomState) -> String {
     }
     out.push_str(&checks_text(state));
     out
+}
+
+/// A request's status and who brought it there: `approved by X until T`,
+/// `denied by X for 2h`; for a grant that ended, who ended it — `revoked T
+/// (by Y; approved by X)`, `expired T (its time ran out; approved by X)` —
+/// never the approver in the ender's place.
+fn request_status(state: &RoomState, r: &AccessRequest) -> String {
+    let approver = r.decided.as_ref().map(|d| name_of(state, d.by));
+    if let Some(end) = &r.ended {
+        let how = match end.cause {
+            acc::EndCause::Expired => "its time ran out".to_string(),
+            acc::EndCause::MemberLeft => "the member left".to_string(),
+            acc::EndCause::Revoked | acc::EndCause::EndedEarly => format!("by {}", name_of(state, end.by)),
+        };
+        let approved = approver.map(|n| format!("; approved by {n}")).unwrap_or_default();
+        return format!("{} {} ({how}{approved})", r.status, utc(end.at_ms));
+    }
+    let by = approver.map(|n| format!(" by {n}")).unwrap_or_default();
+    match (r.status, r.expires_at) {
+        (acc::RequestStatus::Approved, Some(e)) => format!("{}{by} until {}", r.status, utc(e)),
+        _ => format!("{}{by} for {}", r.status, format_duration(r.duration_ms)),
+    }
 }
 
 /// The room checks as text.
