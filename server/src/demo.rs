@@ -1,6 +1,8 @@
 //! The seeded demo room: the cross-tenant support-session exposure packet,
-//! with one member per role, labeled statements, objections of several
-//! kinds and three restricted annexes.
+//! with a member for every role — two owners, so that an owner's own
+//! request has someone to decide it — labeled statements, objections of
+//! several kinds and three restricted annexes. [`FLOWS`] says who to join
+//! as to walk each flow.
 
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -48,8 +50,15 @@ pub const CANARIES: [&str; 3] = ["CANARY-TENANT-7f3a91", "CANARY-REPLAY-c0ffee",
 
 pub const DEMO_TITLE: &str = "SEV-1 cross-tenant support session exposure — account-impact packet";
 
+/// Role label of the second owner (`owner` names the first: the demo's TUI).
+pub const CO_OWNER: &str = "co-owner";
+
 const PEOPLE: &[(&str, &str)] = &[
     ("morgan.hale", "owner"),
+    // A named support escalation owner beside the senior support trust
+    // manager: nobody decides their own annex or promotion request, so the
+    // owner's own requests wait for her.
+    ("ines.moreau", CO_OWNER),
     ("priya.natarajan", "reviewer/privacy"),
     ("daniel.okafor", "reviewer/legal"),
     ("sam.reyes", "reviewer/support-engineering"),
@@ -58,6 +67,32 @@ const PEOPLE: &[(&str, &str)] = &[
     ("trace-keeper-agent", "agent/trace-keeper"),
     ("normaliser-agent", "agent/objection-normaliser"),
     ("ari.observer", "observer"),
+];
+
+/// Who to join as to walk each flow of the demo room, consistent with the
+/// seed below (need-to-know lists, break-glass list, release policy):
+/// `(flow, how)`. The demo prints it and shows it in the TUI's help.
+pub const FLOWS: &[(&str, &str)] = &[
+    (
+        "annex access a reviewer asks for",
+        "as lena.fischer (on no need-to-know list): a, Enter on A1, A with a reason; morgan.hale decides it in V",
+    ),
+    (
+        "your own request waits for another owner",
+        "as morgan.hale (on no list either): A on A1; nobody decides their own, so ines.moreau approves it in V",
+    ),
+    (
+        "co-signatures before release",
+        "as priya.natarajan (privacy) and daniel.okafor (legal): S; then morgan.hale releases with R",
+    ),
+    ("break-glass, seen by everyone", "as lena.fischer or sam.reyes: `break-glass ROOM A3 --reason … --for 30m`"),
+    (
+        "promoting an annex passage",
+        "as priya.natarajan (reads A1): `promote ROOM A1 \"Affected accounts\" --passage … --reason …`; an owner decides in V",
+    ),
+    ("agent suggestions", "run chronology-agent; morgan.hale accepts or rejects them under u"),
+    ("objections and replies", "as daniel.okafor or any reviewer: o on a section, then r for the register"),
+    ("read-only", "as ari.observer: edit keys disabled, annexes gated"),
 ];
 
 const SECTIONS: &[(&str, &str)] = &[
@@ -123,7 +158,13 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoSeed> {
     for m in &members {
         b.change(
             ADMIN_ACTOR,
-            Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: m.role.parse()? } },
+            Change::MemberAdded {
+                member: Member {
+                    user: m.user,
+                    name: m.name.clone(),
+                    role: if m.role == CO_OWNER { trustroom_shared::role::Role::Owner } else { m.role.parse()? },
+                },
+            },
         )?;
     }
     let mut section_ids = Vec::new();

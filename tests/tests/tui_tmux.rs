@@ -1,10 +1,17 @@
-//! The real-terminal test: two `trustroom` TUIs in tmux against a real
+//! The real-terminal tests: two `trustroom` TUIs in tmux against a real
 //! server (`tests/tui/tmux_e2e.sh`), run as part of `cargo test`; the owner
-//! also accepts and rejects a headless agent's suggestions on the TUI.
+//! also accepts and rejects a headless agent's suggestions on the TUI. And
+//! the demo as a new user meets it on an 80×24 terminal: its help names the
+//! join file, whose short command opens a second owner's TUI, who decides
+//! the owner's own annex request.
 // Test code: a failed expectation is the verdict (the lints bind product code).
 #![allow(clippy::expect_used, clippy::panic)]
 
+use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
 
 #[test]
 fn two_tuis_in_tmux_co_edit_object_gate_decide_suggestions_hold_and_release() -> anyhow::Result<()> {
@@ -15,5 +22,134 @@ fn two_tuis_in_tmux_co_edit_object_gate_decide_suggestions_hold_and_release() ->
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     assert!(out.status.success(), "tmux e2e failed ({}):\n{stdout}\n{stderr}", out.status);
+    Ok(())
+}
+
+/// A private tmux server; one session per TUI, each 80×24.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Self {
+        Self { socket: format!("trustroom-demo80-{}", std::process::id()) }
+    }
+
+    fn start(&self, session: &str, dir: &Path, command: &str) -> anyhow::Result<()> {
+        let log = dir.join(format!("{session}-log"));
+        let shell = format!(
+            "env LANG=C.UTF-8 TERM=xterm-256color TRUSTROOM_LOG_DIR='{}' {command}; echo \"[exited: $?]\"; sleep 600",
+            log.display()
+        );
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", &shell])
+            .status()
+            .context("tmux is required for this test")?;
+        if !status.success() {
+            bail!("tmux new-session failed: {status}");
+        }
+        Ok(())
+    }
+
+    fn screen(&self, session: &str) -> String {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", session])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn keys(&self, session: &str, keys: &[&str]) -> anyhow::Result<()> {
+        let mut args = vec!["-L", &self.socket, "send-keys", "-t", session];
+        args.extend_from_slice(keys);
+        Command::new("tmux").args(&args).status()?;
+        Ok(())
+    }
+
+    fn text(&self, session: &str, text: &str) -> anyhow::Result<()> {
+        Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", session, "-l", "--", text]).status()?;
+        Ok(())
+    }
+
+    /// Polls the screen until it shows `what` (no fixed sleeps).
+    fn wait_for(&self, session: &str, what: &str) -> anyhow::Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen(session);
+            if screen.contains(what) {
+                return Ok(screen);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting for {what:?} on the {session} screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+#[test]
+fn the_demo_at_80x24_shows_its_join_file_and_a_second_owner_decides_the_owners_own_request() -> anyhow::Result<()> {
+    let bin = trustroom_e2e::client_bin()?;
+    let dir = tempfile::tempdir()?;
+    let tmux = Tmux::new();
+    let db = format!("sqlite://{}/demo.db?mode=rwc", dir.path().display());
+    tmux.start("owner", dir.path(), &format!("'{}' demo --db '{db}'", bin.display()))?;
+    tmux.wait_for("owner", "morgan.hale (owner)")?;
+    tmux.wait_for("owner", "connected")?;
+
+    // The help overlay: scroll to the join commands, each whole on its row.
+    tmux.keys("owner", &["?"])?;
+    tmux.wait_for("owner", "Help")?;
+    let mut screen = String::new();
+    for _ in 0..120 {
+        screen = tmux.screen("owner");
+        if screen.contains("join.sh ines.moreau") {
+            break;
+        }
+        tmux.keys("owner", &["j"])?;
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let row =
+        screen.lines().find(|l| l.contains("join.sh ines.moreau")).context(format!("no join command:\n{screen}"))?;
+    assert!(!row.contains('│'), "the command's row holds nothing else: {row:?}");
+    let command = row.trim();
+    let command = &command[..command.find('#').unwrap_or(command.len())];
+    assert!(command.starts_with("sh /") && command.trim_end().ends_with("join.sh ines.moreau"), "{row:?}");
+    tmux.keys("owner", &["Escape"])?;
+
+    // The second owner joins with that short command.
+    tmux.start("ines", dir.path(), command.trim_end())?;
+    tmux.wait_for("ines", "ines.moreau (owner)")?;
+    tmux.wait_for("ines", "connected")?;
+
+    // The owner is on no need-to-know list: asking for A1 waits for her.
+    tmux.keys("owner", &["a"])?;
+    tmux.wait_for("owner", "Annex map")?;
+    tmux.keys("owner", &["Enter"])?;
+    tmux.wait_for("owner", "RESTRICTED")?;
+    tmux.keys("owner", &["A"])?;
+    tmux.wait_for("owner", "why you need this annex")?;
+    tmux.text("owner", "E2E-80 confirm the affected tenants for the privacy lane")?;
+    tmux.keys("owner", &["Enter"])?;
+    tmux.wait_for("ines", "(V)")?;
+    tmux.keys("ines", &["V"])?;
+    tmux.wait_for("ines", "morgan.hale asks to read A1")?;
+    tmux.keys("ines", &["y"])?;
+    tmux.wait_for("owner", "was approved")?;
+    tmux.keys("owner", &["Enter"])?;
+    tmux.wait_for("owner", "CANARY-TENANT-7f3a91")?;
+
+    // Quitting gives the terminal back, with the commands printed before.
+    tmux.keys("ines", &["q"])?;
+    tmux.keys("owner", &["Escape"])?;
+    tmux.keys("owner", &["q"])?;
+    let screen = tmux.wait_for("owner", "[exited: 0]")?;
+    assert!(screen.contains("join.sh"), "{screen}");
     Ok(())
 }

@@ -476,7 +476,10 @@ impl App {
         let placeholder = match purpose {
             ReasonPurpose::Hold => "why the release is held",
             ReasonPurpose::Escalate => "why this goes to direct human handling",
-            ReasonPurpose::RequestAccess(_) => "why you need this annex (the owner decides; audited)",
+            ReasonPurpose::RequestAccess(_) if self.room.is_owner() => {
+                "why you need this annex (another owner decides; audited)"
+            }
+            ReasonPurpose::RequestAccess(_) => "why you need this annex (an owner decides; audited)",
             ReasonPurpose::RejectSuggestion(_) => "why this suggestion is rejected (the proposer sees it)",
         };
         self.overlay = Some(Overlay::dialog(Dialog::Reason(ReasonForm {

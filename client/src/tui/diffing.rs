@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use similar::{Algorithm, ChangeTag, DiffTag, TextDiff};
 
+pub mod lines;
+
 /// Most rows a diff keeps (the rest is summarised).
 const MAX_ROWS: usize = 20_000;
 /// Lines longer than this get no word-level emphasis.

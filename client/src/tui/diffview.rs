@@ -2,12 +2,14 @@
 //! packet; since I last looked, since the last release, or between two
 //! revisions), how (unified or side by side), and the computed rows.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use trustroom_shared::SectionId;
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::room::RoomState;
 
+use super::diffing::lines::screen_lines;
 use super::diffing::{DiffResult, DiffRow, diff_into};
 use crate::session::history::History;
 
@@ -38,11 +40,16 @@ pub struct DiffView {
     pub scope: DiffScope,
     pub base: DiffBase,
     pub layout: DiffLayout,
+    /// The first screen line shown (wrapped lines count one each).
     pub scroll: usize,
     pub result: DiffResult,
     /// What is compared, for the header.
     pub heading: String,
     computed_at: Option<u64>,
+    /// Width and height of the text area as last drawn, for scrolling by
+    /// screen line (a `Cell`, as gitui's diff keeps its `current_size`:
+    /// drawing records the size it had, and changes nothing else).
+    viewport: Cell<(u16, u16)>,
 }
 
 impl DiffView {
@@ -55,6 +62,7 @@ impl DiffView {
             result: DiffResult::default(),
             heading: String::new(),
             computed_at: None,
+            viewport: Cell::new((0, 0)),
         }
     }
 
@@ -63,11 +71,28 @@ impl DiffView {
         self.computed_at != Some(revision)
     }
 
+    /// Where the text was drawn last (drawing calls this).
+    pub fn drawn_at(&self, width: u16, height: u16) {
+        self.viewport.set((width, height));
+    }
+
+    /// Screen lines of the wrapped diff at `width` cells in this layout.
+    pub fn line_count(&self, width: u16) -> usize {
+        screen_lines(&self.result.rows, self.layout == DiffLayout::SideBySide, usize::from(width)).count()
+    }
+
+    /// How many scroll positions there are: one per screen line of the
+    /// wrapped diff at the size it was last drawn, up to the one that puts
+    /// the last line at the bottom (one per diff row before the first draw).
     pub fn row_count(&self) -> usize {
-        match self.layout {
-            DiffLayout::Unified => self.result.rows.len(),
-            DiffLayout::SideBySide => super::diffing::side_by_side(&self.result.rows).len(),
+        let (width, height) = self.viewport.get();
+        if width == 0 {
+            return match self.layout {
+                DiffLayout::Unified => self.result.rows.len(),
+                DiffLayout::SideBySide => super::diffing::side_by_side(&self.result.rows).len(),
+            };
         }
+        self.line_count(width).saturating_sub(usize::from(height)) + 1
     }
 
     /// Recomputes the rows from the room's state and this session's history.

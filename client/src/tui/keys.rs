@@ -1,7 +1,8 @@
 //! The key map as data, for the help overlay and the hint line. The
 //! handling itself is in each pane's `event` (`pane/`) and, for the global
 //! keys, in `app.rs`; the two are kept side by side by the
-//! `help_lists_every_key` test in the flows tests.
+//! `help_lists_every_key_the_panes_handle` flow test, and README.md's key
+//! table is kept equal to these lists by the test below.
 
 use super::action::{EditMode, Pane};
 
@@ -89,7 +90,7 @@ pub const DIFF: &[KeyHelp] = &[
     k("e", "since the last release"),
     k("b", "between two revisions"),
     k("[ ] / { }", "move the older / newer revision"),
-    k("j k PgUp PgDn g G", "scroll"),
+    k("j k PgUp PgDn g G", "scroll, a screen line at a time (long lines wrap)"),
     k("Esc / q", "close the diff"),
 ];
 
@@ -112,5 +113,64 @@ pub fn for_pane(pane: Pane, mode: EditMode) -> &'static [KeyHelp] {
         (Pane::Editor, EditMode::Insert) => EDITOR_INSERT,
         (Pane::Register, _) => REGISTER,
         (Pane::Annexes, _) => ANNEXES,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every list, under the name README.md's key table gives it, in the
+    /// table's order.
+    const GROUPS: &[(&str, &[KeyHelp])] = &[
+        ("everywhere", GLOBAL),
+        ("sections", SECTIONS),
+        ("editor", EDITOR_NORMAL),
+        ("editor, typing", EDITOR_INSERT),
+        ("register", REGISTER),
+        ("annex map", ANNEXES),
+        ("diff", DIFF),
+        ("suggestions", SUGGESTIONS),
+        ("stats", STATS),
+    ];
+
+    /// The README's key table rows: `| where | `keys` | what |`.
+    fn readme_rows(readme: &str) -> Vec<(String, String, String)> {
+        let mut lines = readme.lines().skip_while(|l| l.trim() != "| where | keys | what |").skip(2);
+        let mut rows = Vec::new();
+        while let Some(l) = lines.next().filter(|l| l.starts_with('|')) {
+            let cells: Vec<&str> = l.trim().trim_matches('|').split('|').map(str::trim).collect();
+            if let [place, keys, what] = cells.as_slice() {
+                rows.push((place.to_string(), keys.trim_matches('`').to_string(), what.to_string()));
+            } else {
+                rows.push((l.to_string(), String::new(), String::new()));
+            }
+        }
+        rows
+    }
+
+    fn expected_rows() -> Vec<(String, String, String)> {
+        GROUPS
+            .iter()
+            .flat_map(|(place, list)| {
+                list.iter().map(move |k| {
+                    let what = if k.owner_only { format!("{} (owner only)", k.what) } else { k.what.to_string() };
+                    (place.to_string(), k.keys.to_string(), what)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_key_table_lists_exactly_the_help_overlays_keys() {
+        let readme = include_str!("../../../README.md");
+        let expected = expected_rows();
+        let table: String = expected.iter().map(|(p, k, w)| format!("| {p} | `{k}` | {w} |\n")).collect();
+        assert_eq!(
+            readme_rows(readme),
+            expected,
+            "README.md's key table differs from the help overlay's lists (client/src/tui/keys.rs); \
+             the table should read:\n\n| where | keys | what |\n|---|---|---|\n{table}"
+        );
     }
 }

@@ -92,7 +92,7 @@ async fn join_gives_each_role_a_filtered_snapshot() -> Result<()> {
         let state = &snap["state"];
         ensure!(state["id"] == server.room().as_str(), "{role}: wrong room");
         ensure!(state["title"] == server.seed.title.as_str());
-        ensure!(state["members"].as_object().map(|m| m.len()) == Some(9), "{role}: 9 members expected");
+        ensure!(state["members"].as_object().map(|m| m.len()) == Some(10), "{role}: 10 members expected (two owners)");
         let titles: Vec<&str> =
             state["sections"].as_array().context("sections")?.iter().filter_map(|s| s["title"].as_str()).collect();
         assert_eq!(

@@ -1,5 +1,6 @@
 //! The diff screen: a [`DiffView`] (what is compared, how, and the rows)
-//! and its keys — scroll, switch layout, scope and base.
+//! and its keys — scroll (by screen line: long lines wrap), switch layout,
+//! scope and base.
 
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -12,7 +13,7 @@ pub struct DiffScreen {
 }
 
 impl DiffScreen {
-    /// Scrolls three rows (the mouse wheel).
+    /// Scrolls three screen lines (the mouse wheel).
     pub fn scroll_by(&mut self, down: bool) {
         let d = &mut self.view;
         d.scroll = if down { (d.scroll + 3).min(d.row_count().saturating_sub(1)) } else { d.scroll.saturating_sub(3) };

@@ -1,4 +1,6 @@
-//! The diff screen: unified or side by side, with word-level emphasis.
+//! The diff screen: unified or side by side, long lines wrapped (no change
+//! past the right edge), changed words emphasised inside changed lines,
+//! scrolled by screen line.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -6,8 +8,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::chrome::{pane_block, put_line, truncate};
-use crate::tui::diffing::{DiffRow, Seg, side_by_side};
+use super::chrome::{pane_block, put_line, str_width};
+use crate::tui::diffing::lines::{Part, Piece, ScreenLine, halves, screen_lines};
 use crate::tui::diffview::{DiffLayout, DiffView};
 use crate::tui::pane::diff::DiffScreen;
 use crate::tui::pane::{Ctx, Draw};
@@ -34,87 +36,63 @@ pub fn draw(t: &Theme, d: &DiffView, area: Rect, buf: &mut Buffer) {
     if d.result.over_budget {
         title.push(Span::styled("(time budget hit: coarse diff) ", t.warn()));
     }
-    let bottom = Line::from(Span::styled(
-        " s layout · p section/packet · l last looked · e last release · b revisions [ ] { } · Esc close ",
-        t.dim(),
-    ));
-    let block = pane_block(t, Line::from(title), true).title_bottom(bottom);
-    let inner = block.inner(area);
+    let keys = [
+        " s layout · p section/packet · l last looked · e last release · b revisions [ ] { } · j k PgUp PgDn scroll · Esc close ",
+        " s layout · p packet · l e b base · [ ] { } revisions · j k scroll · Esc close ",
+        " s layout · j k scroll · Esc close ",
+    ];
+    let inner = pane_block(t, Line::default(), true).inner(area);
+    let (width, height) = (usize::from(inner.width), usize::from(inner.height));
+    d.drawn_at(inner.width, inner.height);
+    let split = d.layout == DiffLayout::SideBySide;
+    let total = screen_lines(&d.result.rows, split, width).count();
+    let top = d.scroll.min(total.saturating_sub(height));
+    // Where we are, when the diff is taller than the screen.
+    let at = if total > height {
+        format!(" {}–{} of {total} ", top + 1, (top + height).min(total))
+    } else {
+        String::new()
+    };
+    let room = width.saturating_sub(str_width(&at) + 2);
+    let keys = keys.iter().find(|k| str_width(k) <= room).copied().unwrap_or("");
+    let block = pane_block(t, Line::from(title), true)
+        .title_bottom(Line::from(Span::styled(keys, t.dim())))
+        .title_bottom(Line::from(Span::styled(at, t.dim())).right_aligned());
     block.render(area, buf);
-    match d.layout {
-        DiffLayout::Unified => {
-            for (y, row) in d.result.rows.iter().skip(d.scroll).take(inner.height as usize).enumerate() {
-                put_line(buf, inner, y as u16, &unified_line(t, row, inner.width as usize));
-            }
-        }
-        DiffLayout::SideBySide => {
-            let half = inner.width / 2;
-            let left = Rect::new(inner.x, inner.y, half, inner.height);
-            let right = Rect::new(inner.x + half + 1, inner.y, inner.width.saturating_sub(half + 1), inner.height);
-            let pairs = side_by_side(&d.result.rows);
-            for (y, (l, r)) in pairs.iter().skip(d.scroll).take(inner.height as usize).enumerate() {
-                let y = y as u16;
-                if let Some(row @ (DiffRow::Title(s) | DiffRow::Hunk(s) | DiffRow::Note(s))) = l {
-                    // Shared rows span both halves.
-                    let style = if matches!(row, DiffRow::Title(_)) { t.title() } else { t.diff_hunk() };
-                    put_line(buf, inner, y, &Line::from(Span::styled(truncate(s, inner.width as usize), style)));
-                    continue;
+    let (lw, _) = halves(width);
+    let half = lw as u16;
+    let left = Rect::new(inner.x, inner.y, half, inner.height);
+    let right = Rect::new(inner.x + half + 1, inner.y, inner.width.saturating_sub(half + 1), inner.height);
+    for (y, line) in screen_lines(&d.result.rows, split, width).skip(top).take(height).enumerate() {
+        let y = y as u16;
+        match line {
+            ScreenLine::Full(pieces) => put_line(buf, inner, y, &to_line(t, &pieces)),
+            ScreenLine::Split(l, r) => {
+                put_line(buf, left, y, &to_line(t, &l));
+                put_line(buf, right, y, &to_line(t, &r));
+                if half < inner.width {
+                    buf.set_string(inner.x + half, inner.y + y, t.sym.bar, t.border());
                 }
-                if let Some(row) = l {
-                    put_line(buf, left, y, &half_line(t, row, true, left.width as usize));
-                }
-                if let Some(row) = r {
-                    put_line(buf, right, y, &half_line(t, row, false, right.width as usize));
-                }
-                buf.set_string(inner.x + half, inner.y + y, t.sym.bar, t.border());
             }
         }
     }
 }
 
-fn segs<'a>(_t: &Theme, segs: &[Seg], base: Style, emph: Style) -> Vec<Span<'a>> {
-    segs.iter().map(|s| Span::styled(s.text.clone(), if s.emph { emph } else { base })).collect()
-}
-
-fn unified_line<'a>(t: &Theme, row: &DiffRow, width: usize) -> Line<'a> {
-    match row {
-        DiffRow::Title(s) => Line::from(Span::styled(format!("§ {}", truncate(s, width.saturating_sub(2))), t.title())),
-        DiffRow::Hunk(s) => Line::from(Span::styled(s.clone(), t.diff_hunk())),
-        DiffRow::Note(s) => Line::from(Span::styled(s.clone(), t.dim())),
-        DiffRow::Equal { old, new, text } => {
-            Line::from(vec![Span::styled(format!("{old:>4} {new:>4}   "), t.dim()), Span::raw(text.clone())])
-        }
-        DiffRow::Delete { old, segs: s } => {
-            let mut v = vec![Span::styled(format!("{old:>4}      - "), t.diff_delete())];
-            v.extend(segs(t, s, t.diff_delete(), t.diff_delete_emph()));
-            Line::from(v)
-        }
-        DiffRow::Insert { new, segs: s } => {
-            let mut v = vec![Span::styled(format!("     {new:>4} + "), t.diff_insert())];
-            v.extend(segs(t, s, t.diff_insert(), t.diff_insert_emph()));
-            Line::from(v)
-        }
+/// The style a piece of a diff line is drawn in.
+pub fn style_of(t: &Theme, part: Part) -> Style {
+    match part {
+        Part::Gutter | Part::Note => t.dim(),
+        Part::DeleteGutter | Part::Delete => t.diff_delete(),
+        Part::DeleteEmph => t.diff_delete_emph(),
+        Part::InsertGutter | Part::Insert => t.diff_insert(),
+        Part::InsertEmph => t.diff_insert_emph(),
+        Part::Text => t.text(),
+        Part::Hunk => t.diff_hunk(),
+        Part::Title => t.title(),
     }
 }
 
-fn half_line<'a>(t: &Theme, row: &DiffRow, left: bool, width: usize) -> Line<'a> {
-    match row {
-        DiffRow::Equal { old, new, text } => {
-            let n = if left { old } else { new };
-            Line::from(vec![Span::styled(format!("{n:>4} "), t.dim()), Span::raw(text.clone())])
-        }
-        DiffRow::Delete { old, segs: s } => {
-            let mut v = vec![Span::styled(format!("{old:>4}-"), t.diff_delete())];
-            v.extend(segs(t, s, t.diff_delete(), t.diff_delete_emph()));
-            Line::from(v)
-        }
-        DiffRow::Insert { new, segs: s } => {
-            let mut v = vec![Span::styled(format!("{new:>4}+"), t.diff_insert())];
-            v.extend(segs(t, s, t.diff_insert(), t.diff_insert_emph()));
-            Line::from(v)
-        }
-        DiffRow::Title(s) | DiffRow::Hunk(s) | DiffRow::Note(s) => {
-            Line::from(Span::styled(truncate(s, width), t.dim()))
-        }
-    }
+/// A screen line of a diff, styled.
+pub fn to_line(t: &Theme, pieces: &[Piece]) -> Line<'static> {
+    Line::from(pieces.iter().map(|(s, part)| Span::styled(s.clone(), style_of(t, *part))).collect::<Vec<_>>())
 }

@@ -56,7 +56,11 @@ pub fn draw(app: &App, frame: &mut Frame) {
             app.annexes.draw(&ctx, r, buf);
         }
     }
-    status::draw_notice(&app.status, &ctx, l.notice, buf);
+    let diff_layout = match &app.screen {
+        Some(Screen::Diff(d)) => Some(d.view.layout),
+        _ => None,
+    };
+    status::draw_notice(&app.status, &ctx, diff_layout, l.notice, buf);
     app.status.draw(&ctx, l.status, buf);
     match &app.overlay {
         Some(Overlay::Help) => app.help.draw(&ctx, area, buf),

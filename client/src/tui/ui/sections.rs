@@ -54,7 +54,9 @@ fn draw(list: &SectionList, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
         }
         let editors = ctx.room.editing_in(s.id);
         if !editors.is_empty() {
-            spans.push(Span::styled(format!("{} ", t.sym.editing), t.dim()));
+            // `@priya,daniel`: who is in this section now (`✎` is open
+            // suggestions; one meaning per symbol).
+            spans.push(Span::styled(t.sym.editing, t.dim()));
             for (k, (user, name)) in editors.iter().enumerate() {
                 if k > 0 {
                     spans.push(Span::raw(","));
@@ -74,7 +76,8 @@ fn draw(list: &SectionList, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// Label and objection badges: `✓2 ?1 🔒1 ≈1 ✗1 ⚑2!1`.
+/// Label and objection badges: `✓2 ?1 🔒1 ≈1 ✗1 ⚑2!1` (the help overlay's
+/// legend explains each).
 pub fn badges<'a>(t: &Theme, m: &SectionMeta) -> Vec<Span<'a>> {
     let mut v = Vec::new();
     let mut push = |n: usize, sym: &str, style| {

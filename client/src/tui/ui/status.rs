@@ -10,12 +10,52 @@ use trustroom_shared::release::ReleaseState;
 
 use super::chrome::{fill, hint, put_line, str_width, truncate};
 use crate::session::room::{ConnState, Level};
+use crate::tui::diffview::DiffLayout;
 use crate::tui::pane::approvals::{Item, items};
 use crate::tui::pane::status::StatusBar;
 use crate::tui::pane::{Ctx, Draw, ScreenKind};
 
+/// A piece of the status bar in its forms, richest first; an empty form
+/// drops it.
+struct Segment {
+    forms: Vec<Vec<Span<'static>>>,
+    form: usize,
+}
+
+impl Segment {
+    fn new(forms: Vec<Vec<Span<'static>>>) -> Self {
+        Self { forms, form: 0 }
+    }
+    fn spans(&self) -> &[Span<'static>] {
+        self.forms.get(self.form).map(Vec::as_slice).unwrap_or_default()
+    }
+    fn width(&self) -> usize {
+        self.spans().iter().map(|s| str_width(&s.content)).sum()
+    }
+}
+
+// The status bar's segments, in the order they are drawn.
+const BRAND: usize = 0;
+const RELEASE: usize = 1;
+const BLOCKERS: usize = 2;
+const CHECKS: usize = 3;
+const WAITING: usize = 4;
+const REV: usize = 5;
+const CONN: usize = 6;
+const WHO: usize = 7;
+/// Cells the room's title should have before the brand is drawn.
+const TITLE_MIN: usize = 24;
+
+/// When the bar is too narrow, the segment that gives way next, one step
+/// (to its next, shorter form) at a time. Who you are (name and role), the
+/// room's release state, its blockers and failing checks, and the
+/// connection are never dropped, only shortened: the room title goes
+/// first, then the brand, then detail.
+const GIVE_WAY: [usize; 12] = [BRAND, WHO, WAITING, REV, RELEASE, CHECKS, RELEASE, WAITING, WHO, WHO, CONN, RELEASE];
+
 impl Draw for StatusBar {
-    /// The status line.
+    /// The status bar: release state, blockers, failing checks, approvals
+    /// waiting (owners), revision, room title · connection, your name and role.
     fn draw(&self, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
         draw_status(self, ctx, area, buf);
     }
@@ -35,89 +75,118 @@ fn draw_status(status: &StatusBar, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) 
         ConnState::Connecting { .. } => (t.sym.disconnected, "connecting", t.warn()),
         ConnState::Disconnected { .. } => (t.sym.disconnected, "OFFLINE", t.error()),
     };
-    let conn = Span::styled(format!("{conn_sym} {conn_text} "), conn_style);
-    // Who we are: full role label, else the short role name, else nothing.
-    let who = |full: bool| -> Vec<Span<'static>> {
-        let Some(me) = &ctx.room.me else { return Vec::new() };
-        let role = if full { me.role.label() } else { me.role.name().to_string() };
-        vec![
-            Span::raw(format!("{bar} ")),
-            Span::styled(me.name.clone(), t.bold()),
-            Span::styled(format!(" ({role}) "), t.dim()),
-        ]
+    let one = |text: String, style| vec![Span::styled(text, style)];
+    let mut seg: Vec<Segment> = (0..=WHO).map(|_| Segment::new(Vec::new())).collect();
+    // The brand only where the room's own title has room beside it.
+    let brand = if width >= 100 || ctx.room.replica.state.is_none() {
+        one(" Trustroom ".into(), t.title())
+    } else {
+        vec![Span::raw(" ")]
     };
-    let mut fixed: Vec<Span> = Vec::new();
+    seg[BRAND] = Segment::new(vec![brand, vec![Span::raw(" ")]]);
+    seg[CONN] = Segment::new(vec![
+        one(format!("{conn_sym} {conn_text} "), conn_style),
+        one(format!("{conn_sym} "), conn_style),
+    ]);
+    if let Some(me) = &ctx.room.me {
+        let who = |name: String, role: String| {
+            vec![
+                Span::raw(format!("{bar} ")),
+                Span::styled(name, t.bold()),
+                Span::styled(format!(" ({role}) "), t.dim()),
+            ]
+        };
+        seg[WHO] = Segment::new(vec![
+            who(me.name.clone(), me.role.label()),
+            who(me.name.clone(), me.role.name().to_string()),
+            who(truncate(&me.name, 12), me.role.name().to_string()),
+            who(truncate(&me.name, 8), me.role.name().to_string()),
+        ]);
+    }
     if let Some(state) = &ctx.room.replica.state {
         let name = state.release.name();
+        let style = t.release_state(name);
         // A release names its revision, and once the room changed after it:
         // `RELEASED rev N — superseded at rev M` (the release is stale).
-        let label = match (&state.release, &state.last_release) {
-            (ReleaseState::Released { .. }, Some(last)) => last.status_line(),
-            _ => name.to_string(),
-        };
-        fixed.push(Span::styled(format!(" {label} "), t.release_state(name)));
+        seg[RELEASE] = Segment::new(match (&state.release, &state.last_release) {
+            (ReleaseState::Released { .. }, Some(last)) => {
+                let short = match last.superseded_at {
+                    Some(_) => format!(" {name} rev {} (stale) ", last.revision),
+                    None => format!(" {name} rev {} ", last.revision),
+                };
+                vec![
+                    one(format!(" {} ", last.status_line()), style),
+                    one(short, style),
+                    one(format!(" {name} "), style),
+                ]
+            }
+            _ => vec![one(format!(" {name} "), style)],
+        });
         let blockers = status.current_readiness(ctx.room).map_or(0, |r| r.blockers.len());
         let bstyle = if blockers > 0 { t.blocking() } else { t.ok() };
-        fixed.push(Span::styled(format!(" {blockers} blocker{} ", if blockers == 1 { "" } else { "s" }), bstyle));
+        seg[BLOCKERS] =
+            Segment::new(vec![one(format!(" {blockers} blocker{} ", if blockers == 1 { "" } else { "s" }), bstyle)]);
         // Room checks the server published (docs/access.md): shown only
         // when one fails or is overridden.
         let failing: Vec<&str> =
             state.access.checks.iter().filter(|c| !c.overridden).map(|c| c.check.title()).collect();
         if !failing.is_empty() {
-            fixed.push(Span::styled(format!(" CHECK FAILING: {} ", failing.join(", ")), t.blocking()));
+            seg[CHECKS] = Segment::new(vec![
+                one(format!(" CHECK FAILING: {} ", failing.join(", ")), t.blocking()),
+                one(" CHECK FAILING ".into(), t.blocking()),
+            ]);
         } else if state.access.checks.iter().any(|c| c.overridden) {
-            fixed.push(Span::styled(" check overridden ", t.warn()));
+            seg[CHECKS] = Segment::new(vec![one(" check overridden ".into(), t.warn())]);
         }
         // Owners: requests waiting in the approvals queue (key V).
-        if ctx.room.is_owner() {
-            let waiting = items(ctx.room)
-                .iter()
-                .filter(|i| !matches!(i, Item::Access { own: true, .. } | Item::Promotion { own: true, .. }))
-                .count();
-            if waiting > 0 {
-                fixed.push(Span::styled(format!(" {waiting} awaiting approval (V) "), t.warn()));
-            }
+        let waiting = if ctx.room.is_owner() { awaiting_approval(ctx) } else { 0 };
+        if waiting > 0 {
+            seg[WAITING] = Segment::new(vec![
+                one(format!(" {waiting} awaiting approval (V) "), t.warn()),
+                one(format!(" {waiting} to approve (V) "), t.warn()),
+                Vec::new(),
+            ]);
         }
-        fixed.push(Span::raw(format!("{bar} ")));
-        fixed.push(Span::styled(format!("rev {} ", state.revision), t.bold()));
-        fixed.push(Span::raw(format!("{bar} ")));
+        seg[REV] = Segment::new(vec![
+            vec![Span::raw(format!("{bar} ")), Span::styled(format!("rev {} ", state.revision), t.bold())],
+            Vec::new(),
+        ]);
     }
-    let w = |v: &[Span]| -> usize { v.iter().map(|s| str_width(&s.content)).sum() };
-    let mut right = vec![conn.clone()];
-    right.extend(who(true));
-    if w(&fixed) + w(&right) + 8 > width {
-        right = vec![conn.clone()];
-        right.extend(who(false));
+    let total = |seg: &[Segment]| seg.iter().map(Segment::width).sum::<usize>();
+    for i in GIVE_WAY {
+        // The brand gives way as soon as the room's title would be cut short.
+        let reserve = if i == BRAND { TITLE_MIN } else { 0 };
+        if total(&seg) + reserve <= width {
+            continue;
+        }
+        seg[i].form = (seg[i].form + 1).min(seg[i].forms.len().saturating_sub(1));
     }
-    if w(&fixed) + w(&right) + 4 > width {
-        right = vec![conn];
-    }
-    let mut left: Vec<Span> = Vec::new();
-    let brand = Span::styled(" Trustroom ", t.title());
-    if width >= 100 || ctx.room.replica.state.is_none() {
-        left.push(brand);
-    } else {
-        left.push(Span::raw(" "));
-    }
-    left.extend(fixed);
+    let mut left: Vec<Span> = seg[..CONN].iter().flat_map(|s| s.spans().iter().cloned()).collect();
     if let Some(state) = &ctx.room.replica.state {
-        let room_w = width.saturating_sub(w(&left) + w(&right) + 1);
-        if room_w > 0 {
+        // The room title takes what is left, after a rule.
+        let room_w = width.saturating_sub(total(&seg) + 3);
+        if room_w >= 6 {
+            left.push(Span::raw(format!("{bar} ")));
             left.push(Span::raw(truncate(&state.title, room_w)));
         }
     }
-    let left_line = Line::from(left);
-    buf.set_line(area.x, area.y, &left_line, area.width);
-    let right_line = Line::from(right);
-    let rw = right_line.width() as u16;
-    if rw < area.width {
-        buf.set_line(area.x + area.width - rw, area.y, &right_line, rw);
-    }
+    buf.set_line(area.x, area.y, &Line::from(left), area.width);
+    let right_line = Line::from(seg[CONN..].iter().flat_map(|s| s.spans().iter().cloned()).collect::<Vec<_>>());
+    let rw = (right_line.width() as u16).min(area.width);
+    buf.set_line(area.x + area.width - rw, area.y, &right_line, rw);
+}
+
+/// Requests in the approvals queue this owner may decide (not their own).
+fn awaiting_approval(ctx: &Ctx<'_>) -> usize {
+    items(ctx.room)
+        .iter()
+        .filter(|i| !matches!(i, Item::Access { own: true, .. } | Item::Promotion { own: true, .. }))
+        .count()
 }
 
 /// The latest notification, else key hints (owner keys shown disabled to
-/// everyone else).
-pub fn draw_notice(status: &StatusBar, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
+/// everyone else; in the diff, `s` names the other layout).
+pub fn draw_notice(status: &StatusBar, ctx: &Ctx<'_>, diff_layout: Option<DiffLayout>, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
@@ -135,10 +204,15 @@ pub fn draw_notice(status: &StatusBar, ctx: &Ctx<'_>, area: Rect, buf: &mut Buff
     let owner = ctx.room.is_owner();
     let editable = ctx.room.read_only_reason().is_none();
     let items: Vec<(&str, &str, &str, bool)> = if ctx.screen == Some(ScreenKind::Diff) {
+        let other = match diff_layout {
+            Some(DiffLayout::SideBySide) => "unified",
+            _ => "side-by-side",
+        };
         vec![
-            ("s", "side-by-side", "s/u", true),
+            ("s", other, "s/u", true),
             ("p", "packet", "packet", true),
             ("l e b", "base", "base", true),
+            ("j k", "scroll", "scroll", true),
             ("Esc", "close", "close", true),
         ]
     } else {

@@ -6,13 +6,14 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget, Wrap};
 use trustroom_shared::suggestion::{Proposal, Suggestion, SuggestionStatus};
 
 use super::chrome::{pane_block, put_line, truncate, wrap};
-use crate::tui::diffing::DiffRow;
+use super::diff::to_line;
+use crate::tui::diffing::lines::{Gutter, row_lines};
 use crate::tui::pane::suggestions::{SuggestMode, SuggestionsScreen, may_decide};
 use crate::tui::pane::{Ctx, Draw};
 use crate::tui::suggest::{Inline, describe_register, diff, inline, target};
@@ -134,24 +135,30 @@ fn draw_detail(
         return;
     }
     let body_area = Rect::new(area.x, area.y + y, area.width, area.height - y);
-    let lines = match &s.proposal {
+    // A diff comes wrapped already (under its `+`/`-`, changed words
+    // emphasised); inline text and register changes wrap as paragraphs.
+    let unfit = || vec![Line::from(Span::styled("(the operation no longer fits the section text)", t.dim()))];
+    let (lines, prewrapped) = match &s.proposal {
         Proposal::Edit { section, op } => {
             let body = state.section(*section).map(|sec| sec.body.as_str()).unwrap_or_default();
             match view.mode {
-                SuggestMode::Inline => match inline(body, op) {
-                    Some(runs) => inline_lines(t, &runs),
-                    None => vec![Line::from(Span::styled("(the operation no longer fits the section text)", t.dim()))],
-                },
+                SuggestMode::Inline => (inline(body, op).map_or_else(unfit, |runs| inline_lines(t, &runs)), false),
                 SuggestMode::Diff => match diff(body, op) {
-                    Some(d) => d.rows.iter().map(|r| diff_line(t, r)).collect(),
-                    None => vec![Line::from(Span::styled("(the operation no longer fits the section text)", t.dim()))],
+                    Some(d) => (
+                        d.rows.iter().flat_map(|r| row_lines(r, Gutter::Sign, w)).map(|l| to_line(t, &l)).collect(),
+                        true,
+                    ),
+                    None => (unfit(), false),
                 },
             }
         }
-        Proposal::Register { change } => vec![
-            Line::from(Span::styled("Register change:", t.dim())),
-            Line::from(Span::styled(describe_register(state, change), t.diff_insert())),
-        ],
+        Proposal::Register { change } => (
+            vec![
+                Line::from(Span::styled("Register change:", t.dim())),
+                Line::from(Span::styled(describe_register(state, change), t.diff_insert())),
+            ],
+            false,
+        ),
     };
     let mode = match view.mode {
         SuggestMode::Inline => "inline: inserted text green, deleted text red and struck through",
@@ -159,7 +166,15 @@ fn draw_detail(
     };
     put_line(buf, body_area, 0, &Line::from(Span::styled(truncate(mode, w), t.dim())));
     let text_area = Rect::new(body_area.x, body_area.y + 1, body_area.width, body_area.height.saturating_sub(1));
-    Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((view.scroll, 0)).render(text_area, buf);
+    if prewrapped {
+        let height = usize::from(text_area.height);
+        let top = usize::from(view.scroll).min(lines.len().saturating_sub(height));
+        for (y, l) in lines.iter().skip(top).take(height).enumerate() {
+            put_line(buf, text_area, y as u16, l);
+        }
+    } else {
+        Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((view.scroll, 0)).render(text_area, buf);
+    }
 }
 
 /// Inline runs as lines: inserted text in the insert colour (underlined),
@@ -184,25 +199,4 @@ fn inline_lines(t: &Theme, runs: &[Inline]) -> Vec<Line<'static>> {
         }
     }
     lines
-}
-
-fn diff_line(t: &Theme, row: &DiffRow) -> Line<'static> {
-    let segs = |segs: &[crate::tui::diffing::Seg], base: Style, emph: Style| -> Vec<Span<'static>> {
-        segs.iter().map(|s| Span::styled(s.text.clone(), if s.emph { emph } else { base })).collect()
-    };
-    match row {
-        DiffRow::Title(s) | DiffRow::Note(s) => Line::from(Span::styled(s.clone(), t.dim())),
-        DiffRow::Hunk(s) => Line::from(Span::styled(s.clone(), t.diff_hunk())),
-        DiffRow::Equal { text, .. } => Line::from(vec![Span::styled("  ", t.dim()), Span::raw(text.clone())]),
-        DiffRow::Delete { segs: s, .. } => {
-            let mut v = vec![Span::styled("- ", t.diff_delete())];
-            v.extend(segs(s, t.diff_delete(), t.diff_delete_emph()));
-            Line::from(v)
-        }
-        DiffRow::Insert { segs: s, .. } => {
-            let mut v = vec![Span::styled("+ ", t.diff_insert())];
-            v.extend(segs(s, t.diff_insert(), t.diff_insert_emph()));
-            Line::from(v)
-        }
-    }
 }
