@@ -29,6 +29,12 @@ pub struct DemoMember {
     pub token: String,
 }
 
+/// The room role a seed label stands for: the shared role labels, and
+/// [`CO_OWNER`] (an owner with a label of its own, so `owner` names one member).
+pub fn role_of(label: &str) -> Result<trustroom_shared::role::Role, trustroom_shared::role::ParseEnumError> {
+    if label == CO_OWNER { Ok(trustroom_shared::role::Role::Owner) } else { label.parse() }
+}
+
 /// What `seed` created.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoSeed {
@@ -158,13 +164,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoSeed> {
     for m in &members {
         b.change(
             ADMIN_ACTOR,
-            Change::MemberAdded {
-                member: Member {
-                    user: m.user,
-                    name: m.name.clone(),
-                    role: if m.role == CO_OWNER { trustroom_shared::role::Role::Owner } else { m.role.parse()? },
-                },
-            },
+            Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: role_of(&m.role)? } },
         )?;
     }
     let mut section_ids = Vec::new();

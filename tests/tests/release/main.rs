@@ -53,7 +53,9 @@ async fn clean_room(server: &TestServer) -> Result<String> {
     for m in &server.seed.members {
         b.change(
             ADMIN_ACTOR,
-            Change::MemberAdded { member: Member { user: m.user, name: m.name.clone(), role: m.role.parse()? } },
+            Change::MemberAdded {
+                member: Member { user: m.user, name: m.name.clone(), role: trustroom_server::demo::role_of(&m.role)? },
+            },
         )?;
     }
     let owner = server.member("owner").user;
