@@ -177,6 +177,26 @@ async fn release_packet_refusals_over_raw_frames() -> Result<()> {
     owner.refused(release("everyone", json!(packet)), "invalid").await?;
     let m = refused_message(&mut owner, release("privacy", json!(packet + 100)), "invalid").await?;
     ensure!(m.contains("does not exist"), "{m}");
+    // Boundary numbers: 2^63 and u64::MAX name no revision; 2^64 and a
+    // float are not revisions at all.
+    for n in [json!(1u64 << 63), json!(u64::MAX)] {
+        let m = refused_message(&mut owner, release("privacy", n.clone()), "invalid").await?;
+        ensure!(m.contains("does not exist"), "{n}: {m}");
+    }
+    let raw = format!(
+        r#"{{"type":"release_packet","room":"{room}","lane":"privacy","packet_revision":18446744073709551616}}"#
+    );
+    let (_, e) = owner
+        .request_text(
+            serde_json::from_str::<Value>(&raw)
+                .unwrap_or(json!({"type": "release_packet", "room": room, "lane": "privacy", "packet_revision": 1e30})),
+        )
+        .await?;
+    ensure!(e["code"] == "invalid", "2^64: {e}");
+    owner.refused(release("privacy", json!(1.5)), "invalid").await?;
+    // Revision 0 is older than any packet: refused stale, the message bounded.
+    let (_, e) = owner.request_text(release("privacy", json!(0))).await?;
+    ensure!(matches!(e["code"].as_str(), Some("stale" | "invalid")) && e.to_string().len() < 8192, "0: {e}");
     let (state, reasons, after, _) = release_state(&server, &room).await?;
     ensure!(state == "held" && reasons == json!([HOLD]) && after == before, "nothing changed: {state} {reasons}");
     let audited = server.refusals(&room, "release_packet", "forbidden").await?;
