@@ -184,15 +184,7 @@ fn a_refused_edit_keeps_the_users_text_in_a_file_it_names() {
             message: "your role (observer) may not edit".into(),
         }),
     });
-    let notice = app
-        .status
-        .notices
-        .iter()
-        .find(|n| n.text.contains("your unsent text is kept in"))
-        .expect("a notice names the file");
-    let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
-    let kept = std::fs::read_to_string(&path).expect("the file exists");
-    let _ = std::fs::remove_file(&path);
+    let kept = take_kept_text(&app);
     assert!(kept.contains("Unsent words"), "{kept}");
 }
 
@@ -219,6 +211,12 @@ fn an_edit_refused_for_restricted_detail_reverts_keeps_the_text_and_says_why() {
             .any(|n| n.text.contains("restricted annex detail") && n.text.contains("[[annex:CODE]]")),
         "the notice says why"
     );
+    let kept = take_kept_text(&app);
+    assert!(kept.contains("Pasted acct-4471-NWF"), "{kept}");
+}
+
+/// The words the notice says were kept in a file: read, and the file removed.
+fn take_kept_text(app: &App) -> String {
     let notice = app
         .status
         .notices
@@ -228,5 +226,5 @@ fn an_edit_refused_for_restricted_detail_reverts_keeps_the_text_and_says_why() {
     let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
     let kept = std::fs::read_to_string(&path).expect("the file exists");
     let _ = std::fs::remove_file(&path);
-    assert!(kept.contains("Pasted acct-4471-NWF"), "{kept}");
+    kept
 }
