@@ -203,8 +203,9 @@ pub(crate) fn recorder_check(client: &WsClient) -> Option<String> {
 }
 
 /// The demo members' names (everyone the recorder knows the lists of).
-pub(crate) const DEMO_MEMBER_NAMES: [&str; 9] = [
+pub(crate) const DEMO_MEMBER_NAMES: [&str; 10] = [
     "morgan.hale",
+    "ines.moreau",
     "priya.natarajan",
     "daniel.okafor",
     "sam.reyes",

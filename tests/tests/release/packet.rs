@@ -209,3 +209,58 @@ async fn release_packet_refusals_over_raw_frames() -> Result<()> {
     ensure!(state == "escalated", "{state}");
     Ok(())
 }
+
+/// After a restart the room is rebuilt from storage: a stale or blocked
+/// `release_packet` is still refused with nothing changed (the hold and
+/// its reason survive both the restart and the refusals), the release of
+/// the current packet revision goes through, and releasing it again after
+/// another restart gives the same signed manifest.
+#[tokio::test]
+async fn release_packet_after_a_restart_refuses_stale_and_blocked_then_releases_the_same_manifest() -> Result<()> {
+    let mut server = TestServer::start().await?;
+    let room = clean_room(&server).await?;
+    let (mut owner, snap) = member(&server, "owner", &room).await?;
+    let (mut privacy, _) = member(&server, "reviewer/privacy", &room).await?;
+    let (sid, _) = section_of(&snap, "Summary")?;
+    let o1 = privacy
+        .ok(json!({"type": "object", "room": room, "section": sid, "kind": "exposure-scope", "blocking": true, "text": "A third tenant is not ruled out."}))
+        .await?;
+    owner.ok(json!({"type": "hold", "room": room, "reason": HOLD})).await?;
+    let (_, _, _, reviewed) = release_state(&server, &room).await?;
+    drop((owner, privacy));
+
+    server.restart().await?;
+    let (mut owner, _) = member(&server, "owner", &room).await?;
+    let (mut privacy, _) = member(&server, "reviewer/privacy", &room).await?;
+    let (state, reasons, before, packet) = release_state(&server, &room).await?;
+    ensure!(state == "held" && reasons == json!([HOLD]), "the hold survives the restart: {state} {reasons}");
+    ensure!(packet == reviewed, "{packet} == {reviewed}");
+
+    let release = |n: u64| json!({"type": "release_packet", "room": room, "lane": "privacy", "packet_revision": n});
+    // Blocked by the open blocking objection: refused, nothing changes.
+    let m = refused_message(&mut owner, release(packet), "conflict").await?;
+    ensure!(m.contains("O-1"), "{m}");
+    // Resolving it moves the packet on: the reviewed revision is stale.
+    privacy
+        .ok(json!({"type": "set_objection_status", "room": room, "objection": o1["created"], "status": "addressed"}))
+        .await?;
+    let m = refused_message(&mut owner, release(reviewed), "stale").await?;
+    ensure!(m.contains(&format!("you reviewed packet rev {reviewed}")), "{m}");
+    let (state, reasons, after, current) = release_state(&server, &room).await?;
+    ensure!(state == "held" && reasons == json!([HOLD]), "{state} {reasons}");
+    ensure!(after == before + 1, "only the status change was added: {before} → {after}");
+
+    // The current packet revision releases, in one revision.
+    let ack = owner.ok(release(current)).await?;
+    ensure!(ack["packet_revision"] == current && ack["revision"] == after + 1, "{ack}");
+    // Releasing the same packet revision to the same lane again, after a
+    // restart, gives the same signed manifest (docs/release.md).
+    drop(owner);
+    server.restart().await?;
+    let (state, _, last, _) = release_state(&server, &room).await?;
+    ensure!(state == "released" && last == after + 1, "the release is kept: {state} rev {last}");
+    let (mut owner, _) = member(&server, "owner", &room).await?;
+    let again = owner.ok(release(current)).await?;
+    ensure!(again["manifest_hash"] == ack["manifest_hash"] && again["from"] == "RELEASED", "{again} vs {ack}");
+    Ok(())
+}
