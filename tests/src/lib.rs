@@ -12,8 +12,8 @@
 //!   handshake, matches answers to requests by id while buffering pushed
 //!   frames, and records every text frame it receives for leak checks.
 //! - [`assert_no_canary`], a tiny seeded RNG, SQLite inspection helpers,
-//!   golden files ([`check_golden`]) and helpers to find and run the real
-//!   binaries.
+//!   golden files ([`check_golden`]), helpers to find and run the real
+//!   binaries, and [`Tmux`] for real-terminal tests.
 //!
 //! Everything waits with a timeout ([`T`]) so a hang fails fast, and nothing
 //! sleeps for a fixed time to wait for readiness.
@@ -30,6 +30,7 @@ mod process;
 mod rng;
 mod server;
 mod snapshot;
+mod tmux;
 mod ws;
 
 pub use golden::*;
@@ -40,6 +41,7 @@ pub use process::*;
 pub use rng::*;
 pub use server::*;
 pub use snapshot::*;
+pub use tmux::*;
 pub use ws::*;
 
 use std::collections::VecDeque;

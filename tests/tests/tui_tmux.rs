@@ -7,11 +7,11 @@
 // Test code: a failed expectation is the verdict (the lints bind product code).
 #![allow(clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use trustroom_e2e::Tmux;
 
 #[test]
 fn two_tuis_in_tmux_co_edit_object_gate_decide_suggestions_hold_and_release() -> anyhow::Result<()> {
@@ -25,79 +25,11 @@ fn two_tuis_in_tmux_co_edit_object_gate_decide_suggestions_hold_and_release() ->
     Ok(())
 }
 
-/// A private tmux server; one session per TUI, each 80×24.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new() -> Self {
-        Self { socket: format!("trustroom-demo80-{}", std::process::id()) }
-    }
-
-    fn start(&self, session: &str, dir: &Path, command: &str) -> anyhow::Result<()> {
-        let log = dir.join(format!("{session}-log"));
-        let shell = format!(
-            "env LANG=C.UTF-8 TERM=xterm-256color TRUSTROOM_LOG_DIR='{}' {command}; echo \"[exited: $?]\"; sleep 600",
-            log.display()
-        );
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", &shell])
-            .status()
-            .context("tmux is required for this test")?;
-        if !status.success() {
-            bail!("tmux new-session failed: {status}");
-        }
-        Ok(())
-    }
-
-    fn screen(&self, session: &str) -> String {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", session])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-
-    fn keys(&self, session: &str, keys: &[&str]) -> anyhow::Result<()> {
-        let mut args = vec!["-L", &self.socket, "send-keys", "-t", session];
-        args.extend_from_slice(keys);
-        Command::new("tmux").args(&args).status()?;
-        Ok(())
-    }
-
-    fn text(&self, session: &str, text: &str) -> anyhow::Result<()> {
-        Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", session, "-l", "--", text]).status()?;
-        Ok(())
-    }
-
-    /// Polls the screen until it shows `what` (no fixed sleeps).
-    fn wait_for(&self, session: &str, what: &str) -> anyhow::Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.screen(session);
-            if screen.contains(what) {
-                return Ok(screen);
-            }
-            if Instant::now() > deadline {
-                bail!("timed out waiting for {what:?} on the {session} screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
-    }
-}
-
 #[test]
 fn the_demo_at_80x24_shows_its_join_file_and_a_second_owner_decides_the_owners_own_request() -> anyhow::Result<()> {
     let bin = trustroom_e2e::client_bin()?;
     let dir = tempfile::tempdir()?;
-    let tmux = Tmux::new();
+    let tmux = Tmux::new("demo80", 80, 24);
     let db = format!("sqlite://{}/demo.db?mode=rwc", dir.path().display());
     tmux.start("owner", dir.path(), &format!("'{}' demo --db '{db}'", bin.display()))?;
     tmux.wait_for("owner", "morgan.hale (owner)")?;
