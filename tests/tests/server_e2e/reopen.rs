@@ -1,5 +1,5 @@
 //! 7. The register's one-way moves, reopening, and the rationale for
-//! resolving another member's blocking objection (docs/register.md).
+//!    resolving another member's blocking objection (docs/register.md).
 //!
 //! The demo room: O-1 blocking by priya (privacy), O-2 by daniel (legal),
 //! O-3 blocking by the support engineer, O-4 by support trust, O-5
