@@ -19,6 +19,8 @@ mod editing;
 mod offline;
 #[path = "flows/panes.rs"]
 mod panes;
+#[path = "flows/register.rs"]
+mod register;
 
 use common::*;
 use crossterm::event::KeyCode;

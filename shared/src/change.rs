@@ -358,7 +358,11 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
             o.status = change.status;
             o.rationale = change.rationale.clone();
             o.history.push(change.clone());
-            crate::suggestion::objection_closed(&mut state.suggestions, *objection, rev.revision);
+            // A reopen does not bring back the register suggestions the
+            // close marked conflicting: their authors propose again.
+            if change.status != ObjectionStatus::Open {
+                crate::suggestion::objection_closed(&mut state.suggestions, *objection, rev.revision);
+            }
         }
         Change::AnnexAdded { annex } => {
             if state.annexes.contains_key(&annex.id) {

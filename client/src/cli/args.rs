@@ -359,8 +359,10 @@ pub struct ObjectArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ObjectionCommand {
-    /// Move an open objection to addressed, withdrawn or accepted-residual
-    #[command(after_help = "accepted-residual is owner only and needs --rationale.")]
+    /// Move an open objection to addressed, withdrawn or accepted-residual, or reopen an addressed one
+    #[command(after_help = "accepted-residual is owner only and needs --rationale; resolving a blocking objection \
+another member raised needs --rationale too.\nwithdrawn and accepted-residual are final; `open` reopens an addressed \
+objection (its author or an owner).")]
     Status {
         /// Room id or exact title
         room: String,
@@ -369,7 +371,7 @@ pub enum ObjectionCommand {
         /// New status
         #[arg(value_enum)]
         status: StatusArg,
-        /// Why (required for accepted-residual)
+        /// Why (required for accepted-residual, and to resolve another member's blocking objection)
         #[arg(long)]
         rationale: Option<String>,
     },
@@ -434,6 +436,8 @@ impl From<KindArg> for ObjectionKind {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StatusArg {
+    /// Reopen an addressed objection
+    Open,
     Addressed,
     Withdrawn,
     AcceptedResidual,
@@ -442,6 +446,7 @@ pub enum StatusArg {
 impl From<StatusArg> for ObjectionStatus {
     fn from(s: StatusArg) -> Self {
         match s {
+            StatusArg::Open => ObjectionStatus::Open,
             StatusArg::Addressed => ObjectionStatus::Addressed,
             StatusArg::Withdrawn => ObjectionStatus::Withdrawn,
             StatusArg::AcceptedResidual => ObjectionStatus::AcceptedResidual,

@@ -228,7 +228,11 @@ pub async fn objection_status(
     let room = resolve::room_id(&mut s, room).await?;
     let objection = objection_id(&mut s, room, objection).await?;
     let request = Request::SetObjectionStatus { room, objection, status, rationale, seq: s.seq() };
-    let result = s.call(request).await.with_context(|| format!("marking the objection {status}"))?;
+    let doing = match status {
+        ObjectionStatus::Open => "reopening the objection".to_string(),
+        other => format!("marking the objection {other}"),
+    };
+    let result = s.call(request).await.context(doing)?;
     ctx.print_ack(&result, None, None)
 }
 

@@ -3,7 +3,7 @@
 //! view, the editor's edits into the room, and opening the forms, screens
 //! and overlays that need more than one pane to build.
 
-use trustroom_shared::objection::ObjectionStatus;
+use trustroom_shared::objection::{ObjectionStatus, StatusActor, is_one_way_for, may_reopen, needs_rationale};
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::policy::Capability;
 use trustroom_shared::protocol::Request;
@@ -15,7 +15,8 @@ use super::action::{Action, EditMode, Pane, ReasonPurpose};
 use super::app::{App, Overlay, Screen};
 use super::diffview::{DiffBase, DiffScope, DiffView};
 use super::forms::{
-    CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReplyForm, StatusForm, input,
+    CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReplyForm, StatusChoice,
+    StatusForm, input, objection_about,
 };
 use super::keyedit::KeyEdit;
 use super::pane::Command;
@@ -45,11 +46,15 @@ impl App {
             Action::FocusNext => self.cycle_focus(1),
             Action::FocusPrev => self.cycle_focus(-1),
             Action::Focus(p) => self.set_focus(p),
+            // Shows and focuses the register; hides it when it has the focus.
             Action::ToggleRegister => {
-                self.register.shown = !self.register.shown;
-                if self.register.shown {
+                if !self.register_shown() {
+                    self.choose_register(true);
                     self.set_focus(Pane::Register);
-                } else if self.focus == Pane::Register {
+                } else if self.focus != Pane::Register {
+                    self.set_focus(Pane::Register);
+                } else {
+                    self.choose_register(false);
                     self.set_focus(Pane::Editor);
                 }
             }
@@ -76,7 +81,7 @@ impl App {
             Action::ObjectionStatus => self.open_status_form(),
             Action::RegisterFilter => {
                 self.register.all = !self.register.all;
-                self.register.selected = 0;
+                self.register_list_changed();
             }
             Action::OpenAnnex(id) => self.open_annex(id),
             Action::DiffOpen => self.open_diff(DiffBase::LastLooked, false),
@@ -135,7 +140,7 @@ impl App {
 
     pub fn visible_panes(&self) -> Vec<Pane> {
         let mut v = vec![Pane::Sections, Pane::Editor];
-        if self.register.shown {
+        if self.register_shown() {
             v.push(Pane::Register);
         }
         if self.annexes.shown {
@@ -154,7 +159,8 @@ impl App {
 
     pub fn set_focus(&mut self, pane: Pane) {
         match pane {
-            Pane::Register => self.register.shown = true,
+            // Shown for this session; only `r` is remembered.
+            Pane::Register if !self.register_shown() => self.register.choice = Some(true),
             Pane::Annexes => self.annexes.shown = true,
             _ => {}
         }
@@ -186,7 +192,7 @@ impl App {
         }
         self.sections.current = i;
         self.load_editor();
-        self.register.selected = 0;
+        self.register_list_changed();
         self.dirty = true;
     }
 
@@ -317,11 +323,12 @@ impl App {
             self.notify(Level::Info, "select an objection in the register first (r)");
             return;
         };
-        let code =
-            self.room.replica.state.as_ref().and_then(|s| s.objections.get(&id)).map(|o| o.code()).unwrap_or_default();
+        let Some(o) = self.room.replica.state.as_ref().and_then(|s| s.objections.get(&id)) else { return };
+        let (code, about) = (o.code(), objection_about(o, &self.room.member_name(o.author)));
         self.overlay = Some(Overlay::dialog(Dialog::Reply(ReplyForm {
             objection: id,
             code,
+            about,
             text: input(&self.theme, "your reply"),
             error: None,
         })));
@@ -332,26 +339,57 @@ impl App {
             self.notify(Level::Info, "select an objection in the register first (r)");
             return;
         };
-        let Some(o) = self.room.replica.state.as_ref().and_then(|s| s.objections.get(&id)) else { return };
-        if !o.is_open() {
-            self.notify(Level::Info, format!("{} is {} — only open objections change status", o.code(), o.status));
+        let (Some(o), Some(me)) =
+            (self.room.replica.state.as_ref().and_then(|s| s.objections.get(&id)), self.room.my_user())
+        else {
             return;
-        }
+        };
+        let actor = StatusActor { user: me, owner: self.room.is_owner() };
         let code = o.code();
+        let targets = match o.status {
+            ObjectionStatus::Open => {
+                vec![ObjectionStatus::Addressed, ObjectionStatus::Withdrawn, ObjectionStatus::AcceptedResidual]
+            }
+            ObjectionStatus::Addressed if may_reopen(o, actor) => vec![ObjectionStatus::Open],
+            ObjectionStatus::Addressed => {
+                let text = format!("{code} is addressed — only its author or an owner can reopen it");
+                self.notify(Level::Info, text);
+                return;
+            }
+            status => {
+                self.notify(Level::Info, format!("{code} is {status}, which is final"));
+                return;
+            }
+        };
         let resolve = self.room.can(Capability::ResolveObjection);
         let residual = self.room.can(Capability::AcceptResidual);
-        let choices = vec![
-            (ObjectionStatus::Addressed, resolve),
-            (ObjectionStatus::Withdrawn, resolve),
-            (ObjectionStatus::AcceptedResidual, residual),
-        ];
-        let selected = choices.iter().position(|(_, ok)| *ok).unwrap_or(0);
+        let choices: Vec<StatusChoice> = targets
+            .into_iter()
+            .map(|status| {
+                let refused = match status {
+                    ObjectionStatus::AcceptedResidual if !residual => Some("owner only"),
+                    _ if !resolve => Some("not your role"),
+                    ObjectionStatus::Withdrawn if o.author != me && !actor.owner => Some("author or owner only"),
+                    _ => None,
+                };
+                StatusChoice {
+                    status,
+                    refused: refused.map(String::from),
+                    needs_rationale: needs_rationale(o, status, actor),
+                    one_way: is_one_way_for(o, status, actor),
+                }
+            })
+            .collect();
+        let about = objection_about(o, &self.room.member_name(o.author));
+        let selected = choices.iter().position(|c| c.refused.is_none()).unwrap_or(0);
         self.overlay = Some(Overlay::dialog(Dialog::Status(StatusForm {
             objection: id,
             code,
+            about,
             choices,
             selected,
-            rationale: input(&self.theme, "rationale (required for accepted-residual)"),
+            rationale: input(&self.theme, "why — the author and the register see it"),
+            confirming: false,
             error: None,
         })));
     }

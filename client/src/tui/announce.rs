@@ -5,6 +5,7 @@
 
 use trustroom_shared::access::format_duration;
 use trustroom_shared::change::{Change, Revision};
+use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::release::ReleaseState;
 
 use crate::session::room::{Level, Room};
@@ -45,7 +46,10 @@ pub fn announce(room: &Room, rev: &Revision) -> Option<(Level, String)> {
         }
         Change::ObjectionStatusChanged { objection, change } => {
             let code = room.objection_code(*objection);
-            (Level::Info, format!("{code} is now {} (by {author})", change.status))
+            match change.status {
+                ObjectionStatus::Open => (Level::Info, format!("{code} was reopened by {author}")),
+                status => (Level::Info, format!("{code} is now {status} (by {author})")),
+            }
         }
         Change::AnnexAdded { annex } => {
             (Level::Info, format!("annex {} \"{}\" added ({})", annex.code, annex.title, annex.classification))

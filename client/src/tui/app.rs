@@ -25,6 +25,7 @@ use super::pane::stats::StatsScreen;
 use super::pane::status::StatusBar;
 use super::pane::suggestions::SuggestionsScreen;
 use super::pane::{Command, Component, Ctx, Outcome, ScreenKind};
+use super::remembered::Remembered;
 use super::theme::Theme;
 use crate::session::room::{Level, Room};
 
@@ -85,6 +86,10 @@ pub struct App {
     pub reconnect_requested: bool,
     /// The room changed since the caches were computed.
     caches_stale: bool,
+    /// Where choices are remembered between sessions (`None`: not at all).
+    pub remembered: Option<Remembered>,
+    /// The remembered register choice was read (or one was made).
+    register_recalled: bool,
 }
 
 /// The panes' view of `$app`, borrowing only its room and theme, so one of
@@ -124,6 +129,8 @@ impl App {
             exit_error: None,
             reconnect_requested: false,
             caches_stale: true,
+            remembered: None,
+            register_recalled: false,
         }
     }
 
@@ -137,7 +144,7 @@ impl App {
         let shape = Shape {
             banner: banner_shown(&self.room),
             screen: self.screen.is_some(),
-            register: self.register.shown,
+            register: self.register.shown(area.width),
             annexes: self.annexes.shown,
         };
         layout(area, shape)
@@ -352,6 +359,7 @@ impl App {
 
     /// Recomputes stale caches. Call before drawing.
     pub fn refresh(&mut self) {
+        self.recall_register_choice();
         if self.caches_stale {
             self.caches_stale = false;
             if let Some(state) = &self.room.replica.state {
@@ -372,13 +380,53 @@ impl App {
     }
 
     fn clamp_selections(&mut self) {
-        let n = self.register.items(&self.ctx()).len();
-        if self.register.selected >= n {
-            self.register.selected = n.saturating_sub(1);
-        }
+        self.settle_register();
         let a = annex_ids(&self.room).len();
         if self.annexes.selected >= a {
             self.annexes.selected = a.saturating_sub(1);
+        }
+    }
+
+    /// Pins the register's selection to the objection selected now (or its
+    /// neighbour, when it left the list). Called before a change from the
+    /// room applies, and after the list changed.
+    pub fn settle_register(&mut self) {
+        let ctx = ctx!(self);
+        self.register.settle(&ctx);
+    }
+
+    /// The section in view or the register's filter changed: keeps the
+    /// selected objection when it is still listed, else selects the first.
+    pub fn register_list_changed(&mut self) {
+        let ctx = ctx!(self);
+        self.register.keep_or_first(&ctx);
+    }
+
+    /// Whether the register is on screen now.
+    pub fn register_shown(&self) -> bool {
+        self.register.shown(self.size.width)
+    }
+
+    /// The user showed or hid the register: the choice holds for this
+    /// session and is remembered for the next (per server and user).
+    pub fn choose_register(&mut self, shown: bool) {
+        self.register.choice = Some(shown);
+        self.register_recalled = true;
+        if let (Some(memory), Some((_, user))) = (&self.remembered, &self.room.user) {
+            memory.set_register_shown(user, shown);
+        }
+    }
+
+    /// Once the server has said who we are: the register choice remembered
+    /// from an earlier session, unless one was made in this session.
+    fn recall_register_choice(&mut self) {
+        if self.register_recalled {
+            return;
+        }
+        let (Some(memory), Some((_, user))) = (&self.remembered, &self.room.user) else { return };
+        self.register_recalled = true;
+        if self.register.choice.is_none() {
+            self.register.choice = memory.register_shown(user);
         }
     }
 

@@ -23,6 +23,9 @@ use crate::session::room::{Effect, Level};
 impl App {
     pub fn on_net(&mut self, ev: NetEvent) {
         self.dirty = true;
+        // The selection stays on the objection the user sees selected,
+        // whatever this event adds to the register or re-sorts in it.
+        self.settle_register();
         self.room.on_net(ev);
         self.apply_effects();
     }
@@ -107,6 +110,9 @@ impl App {
         match (pending, result) {
             (Pending::Object, Ok(_)) => self.notify(Level::Info, "objection raised"),
             (Pending::Reply { code }, Ok(_)) => self.notify(Level::Info, format!("reply added to {code}")),
+            (Pending::Status { code, status: trustroom_shared::objection::ObjectionStatus::Open }, Ok(_)) => {
+                self.notify(Level::Info, format!("{code} reopened"));
+            }
             (Pending::Status { code, status }, Ok(_)) => self.notify(Level::Info, format!("{code} marked {status}")),
             (Pending::ViewAnnex(id), Ok(v)) => {
                 self.annexes.open = Some(match serde_json::from_value::<AnnexContent>(v) {

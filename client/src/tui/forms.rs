@@ -4,7 +4,7 @@
 
 use ratatui::style::Style;
 use ratatui_textarea::TextArea;
-use trustroom_shared::objection::{ObjectionKind, ObjectionStatus};
+use trustroom_shared::objection::{Objection, ObjectionKind, ObjectionStatus};
 use trustroom_shared::readiness::{LaneCover, Readiness};
 use trustroom_shared::release::{Audience, Lane};
 use trustroom_shared::{ObjectionId, SectionId};
@@ -100,30 +100,73 @@ pub struct ObjectionForm {
 }
 
 pub struct ReplyForm {
+    /// The objection the form was opened for (whatever the register does
+    /// while it is open).
     pub objection: ObjectionId,
     pub code: String,
+    /// Code, first words and author of the objection.
+    pub about: String,
     pub text: TextArea<'static>,
     pub error: Option<String>,
 }
 
+/// One status the status form offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusChoice {
+    pub status: ObjectionStatus,
+    /// Why we may not choose it (shown beside it), when we may not.
+    pub refused: Option<String>,
+    /// The server wants a rationale for it.
+    pub needs_rationale: bool,
+    /// We could not undo it: the form asks before sending.
+    pub one_way: bool,
+}
+
+impl StatusChoice {
+    /// What choosing it does, in the form's words (`reopen` for open).
+    pub fn verb(&self) -> String {
+        match self.status {
+            ObjectionStatus::Open => "reopen".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
 pub struct StatusForm {
+    /// The objection the form was opened for; the form acts on it whatever
+    /// the register does while it is open.
     pub objection: ObjectionId,
     pub code: String,
-    /// Each target status and whether our role may choose it.
-    pub choices: Vec<(ObjectionStatus, bool)>,
+    /// The objection named for the confirmation: code, first words, author.
+    pub about: String,
+    pub choices: Vec<StatusChoice>,
     pub selected: usize,
     pub rationale: TextArea<'static>,
+    /// Asking "this cannot be undone — really?" before sending.
+    pub confirming: bool,
     pub error: Option<String>,
 }
 
 impl StatusForm {
-    pub fn chosen(&self) -> Option<(ObjectionStatus, bool)> {
-        self.choices.get(self.selected).copied()
+    pub fn chosen(&self) -> Option<&StatusChoice> {
+        self.choices.get(self.selected)
     }
 
     pub fn needs_rationale(&self) -> bool {
-        self.chosen().is_some_and(|(s, _)| s == ObjectionStatus::AcceptedResidual)
+        self.chosen().is_some_and(|c| c.needs_rationale)
     }
+}
+
+/// `O-3 “Session logs show two tenant contexts…” by priya.natarajan`: an
+/// objection named so the user knows which one a dialog acts on.
+pub fn objection_about(o: &Objection, author: &str) -> String {
+    const WORDS: usize = 5;
+    let words: Vec<&str> = o.text.split_whitespace().collect();
+    let mut first = words.iter().take(WORDS).copied().collect::<Vec<_>>().join(" ");
+    if words.len() > WORDS {
+        first.push('…');
+    }
+    format!("{} “{first}” by {author}", o.code())
 }
 
 pub struct ReasonForm {

@@ -28,7 +28,7 @@ pub const GLOBAL: &[KeyHelp] = &[
     k(":", "command palette"),
     k("Tab / S-Tab", "next / previous pane"),
     k("1 2 3 4", "focus sections / editor / register / annex map"),
-    k("r", "show / hide the disagreement register"),
+    k("r", "show and focus the register, or hide it when focused (remembered)"),
     k("a", "show / hide the annex map"),
     k("o", "object to this section (or the selected text)"),
     k("d / D", "diff: this section / whole packet since you last looked"),
@@ -67,11 +67,12 @@ pub const EDITOR_INSERT: &[KeyHelp] = &[
 ];
 
 pub const REGISTER: &[KeyHelp] = &[
-    k("j k / ↑ ↓", "select an objection"),
-    k("Enter / Space", "show / hide the thread"),
+    k("j k / ↑ ↓", "select an objection (the selection stays on it as the list changes)"),
+    k("g G / Home End", "first / last objection"),
+    k("Enter / Space", "show / hide this objection's thread"),
     k("n / o", "new objection on the current section"),
     k("c", "reply to the selected objection"),
-    k("s", "change status (addressed, withdrawn; accepted-residual: owner)"),
+    k("s", "change status: addressed, withdrawn, accepted-residual (owner), reopen (author/owner)"),
     k("f", "this section only / all objections"),
 ];
 

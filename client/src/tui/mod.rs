@@ -25,6 +25,7 @@ pub mod keys;
 pub mod layout;
 pub mod logging;
 pub mod pane;
+pub mod remembered;
 pub mod suggest;
 pub mod terminal;
 pub mod text;
@@ -74,6 +75,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     let net = tokio::spawn(connection::run(cfg, cmd_rx, evt_tx));
     let mut app = App::new(opts.room.clone(), opts.help_extra.clone(), theme::Theme::from_env(), client);
     app.help.log_path = log.as_ref().map(|(_, p)| p.clone());
+    app.remembered = Some(remembered::Remembered::new(remembered::default_path(), opts.url.clone()));
 
     let mut term = terminal::init()?;
     let _guard = terminal::RestoreGuard;

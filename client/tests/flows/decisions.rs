@@ -49,6 +49,8 @@ fn accepted_residual_is_owner_only_and_needs_a_rationale() {
     assert!(owner.room.outbox.queue.is_empty(), "rationale required");
     typ(&mut owner, "handed to legal review");
     key(&mut owner, KeyCode::Enter);
+    assert!(owner.room.outbox.queue.is_empty(), "accepted-residual is final: asks first");
+    key(&mut owner, KeyCode::Char('y'));
     let sent = owner.room.outbox.queue.iter().find_map(|o| match &o.request {
         Request::SetObjectionStatus { status, rationale, .. } => Some((*status, rationale.clone())),
         _ => None,

@@ -6,7 +6,9 @@ use trustroom_shared::UserId;
 use trustroom_shared::annex::Annex;
 use trustroom_shared::change::{Change, ClientStamp};
 use trustroom_shared::ids::{ObjectionId, ReplyId, SectionId};
-use trustroom_shared::objection::{Anchor, Objection, ObjectionStatus, Reply, StatusChange};
+use trustroom_shared::objection::{
+    Anchor, Objection, ObjectionStatus, Reply, StatusActor, StatusChange, StatusRefusal, status_change_refusal,
+};
 use trustroom_shared::ot::{OpLimits, TextOp, WireComponent, normalize_newlines, transform_server};
 use trustroom_shared::protocol::{Ack, ErrorCode, Presence, Request, ServerFrame};
 use trustroom_shared::role::Role;
@@ -289,17 +291,21 @@ impl Room {
                 let Some(o) = self.state.objections.get(&objection) else {
                     return Err((ErrorCode::NotFound, format!("objection {objection} not found")));
                 };
-                if status == ObjectionStatus::Withdrawn && o.author != user && *role != Role::Owner {
-                    return Err((
-                        ErrorCode::Forbidden,
-                        "only the objection's author or an owner may withdraw it".into(),
-                    ));
+                // The lifecycle (withdrawn and accepted-residual are final), who
+                // may withdraw or reopen, and when a rationale is needed
+                // (objection.rs).
+                let actor = StatusActor { user, owner: *role == Role::Owner };
+                if let Some(refusal) = status_change_refusal(o, status, actor, rationale.as_deref()) {
+                    return Err(match refusal {
+                        StatusRefusal::Conflict(m) => (ErrorCode::Conflict, m),
+                        StatusRefusal::Forbidden(m) => (ErrorCode::Forbidden, m),
+                        StatusRefusal::Invalid(m) => (ErrorCode::Invalid, m),
+                    });
                 }
-                if status == ObjectionStatus::Open {
-                    return Err(invalid("an objection cannot be moved back to open"));
-                }
+                let from = o.status;
                 let change = StatusChange { status, by: user, rationale, at_ms: now_ms() };
-                let detail = json!({"objection": objection, "status": status, "rationale": change.rationale});
+                let detail =
+                    json!({"objection": objection, "from": from, "status": status, "rationale": change.rationale});
                 let rev = self.commit_change(
                     batch,
                     user,

@@ -452,3 +452,76 @@ fn release_status_lines_show_staleness() {
     );
     assert!(release_status(&f.state).ready_stale);
 }
+
+#[test]
+fn a_reopened_blocking_objection_blocks_again_and_its_closed_suggestions_stay_closed() {
+    use crate::ids::SuggestionId;
+    use crate::role::AgentRole;
+    use crate::suggestion::{Proposal, RegisterProposal, Suggestion, SuggestionStatus};
+    let mut f = fixture();
+    let o = object(&mut f, true, "Scope is wider");
+    set_body(&mut f, "[contested: O-1] Disputed.");
+    let suggestion = Suggestion {
+        id: SuggestionId(uuid::Uuid::from_u128(500)),
+        number: 1,
+        proposer: f.agent,
+        proposer_role: Role::Agent { agent_role: AgentRole::ObjectionNormaliser },
+        proposal: Proposal::Register {
+            change: RegisterProposal::SetKind { objection: o, kind: ObjectionKind::ExposureScope },
+        },
+        rationale: "scope, not wording".into(),
+        evidence: vec![],
+        status: SuggestionStatus::Open,
+        flags: vec![],
+        proposed_revision: f.state.revision,
+        revision: f.state.revision,
+        conflict: None,
+        decision: None,
+        at_ms: 0,
+    };
+    let sid = suggestion.id;
+    change(&mut f.state, f.agent, Change::SuggestionProposed { suggestion });
+    assert_eq!(kinds(&readiness(&f.state)), ["open_blocking_objection"]);
+
+    let status = |status, by| StatusChange { status, by, rationale: Some("SL-0093".into()), at_ms: 0 };
+    change(
+        &mut f.state,
+        f.legal,
+        Change::ObjectionStatusChanged { objection: o, change: status(ObjectionStatus::Addressed, f.legal) },
+    );
+    // Addressed: no blocker, but the contested statement now links to no open objection.
+    assert_eq!(kinds(&readiness(&f.state)), ["unlinked_contested"]);
+    assert_eq!(f.state.suggestions.suggestions[&sid].status, SuggestionStatus::Conflicting);
+
+    let reopen = StatusChange { status: ObjectionStatus::Open, by: f.privacy, rationale: None, at_ms: 0 };
+    change(&mut f.state, f.privacy, Change::ObjectionStatusChanged { objection: o, change: reopen });
+    let ob = &f.state.objections[&o];
+    assert!(ob.is_open() && ob.rationale.is_none());
+    assert_eq!(
+        ob.history.iter().map(|h| h.status).collect::<Vec<_>>(),
+        [ObjectionStatus::Addressed, ObjectionStatus::Open]
+    );
+    // Reopened: it blocks again and the contested statement links to it again.
+    assert_eq!(kinds(&readiness(&f.state)), ["open_blocking_objection"]);
+    // The suggestion closed with it is not resurrected.
+    assert_eq!(f.state.suggestions.suggestions[&sid].status, SuggestionStatus::Conflicting);
+
+    // withdrawn is final: replaying a reopen after it is refused.
+    change(
+        &mut f.state,
+        f.privacy,
+        Change::ObjectionStatusChanged { objection: o, change: status(ObjectionStatus::Withdrawn, f.privacy) },
+    );
+    let rev = Revision {
+        revision: f.state.revision + 1,
+        author: f.privacy,
+        at_ms: 0,
+        client: None,
+        change: Change::ObjectionStatusChanged {
+            objection: o,
+            change: StatusChange { status: ObjectionStatus::Open, by: f.privacy, rationale: None, at_ms: 0 },
+        },
+    };
+    assert!(apply(&mut f.state, &rev).is_err());
+    assert_eq!(f.state.objections[&o].status, ObjectionStatus::Withdrawn);
+}

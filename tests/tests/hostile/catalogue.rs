@@ -477,7 +477,7 @@ pub(crate) fn catalogue() -> Vec<Case> {
                 "status": "addressed"}),
             )
         }),
-        case("status: back to open", Owner, Err("invalid", Yes), Room, |c, id| {
+        case("status: reopen a final (accepted-residual) one", Owner, Err("conflict", Yes), Room, |c, id| {
             rq(
                 id,
                 json!({"type": "set_objection_status", "room": c.room, "objection": c.closed_objection,

@@ -9,6 +9,7 @@ mod convergence;
 mod membership;
 mod objections;
 mod refusals;
+mod reopen;
 mod resends;
 
 use std::collections::{BTreeSet, HashMap};

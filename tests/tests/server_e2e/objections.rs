@@ -80,10 +80,11 @@ async fn objections_replies_and_status_changes() -> Result<()> {
             "forbidden",
         )
         .await?;
+    // o6 is open: "open" is no move (a reopen is for addressed objections).
     owner
         .refused(
             json!({"type": "set_objection_status", "room": room, "objection": o6, "status": "open", "seq": 4}),
-            "invalid",
+            "conflict",
         )
         .await?;
     owner
@@ -165,8 +166,9 @@ async fn objections_replies_and_status_changes() -> Result<()> {
         ("object", "forbidden", 1),
         ("reply", "forbidden", 1),
         ("set_objection_status", "forbidden", 2),
-        ("set_objection_status", "invalid", 3),
-        ("set_objection_status", "conflict", 1),
+        ("set_objection_status", "invalid", 2),
+        // (o6 is open → open, and accepted-residual → addressed)
+        ("set_objection_status", "conflict", 2),
         ("reply", "not_found", 1),
         // (the unknown `kind` is refused while parsing, before any room sees it)
         ("object", "invalid", 2),

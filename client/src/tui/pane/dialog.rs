@@ -57,15 +57,22 @@ impl Dialog {
     }
 }
 
-/// Feeds a key to a one-line input (no newlines).
-fn type_into(t: &mut TextArea<'static>, key: KeyEvent) {
+/// Feeds a key to a one-line input (no newlines). Returns whether the
+/// text changed.
+fn type_into(t: &mut TextArea<'static>, key: KeyEvent) -> bool {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
-        KeyCode::Enter | KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down | KeyCode::Esc => {}
-        KeyCode::Char('m' | 'j') if ctrl => {}
-        _ => {
-            t.input(key);
-        }
+        KeyCode::Enter | KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down | KeyCode::Esc => false,
+        KeyCode::Char('m' | 'j') if ctrl => false,
+        _ => t.input(key),
+    }
+}
+
+/// Feeds a key to a form's input; the form's error goes as soon as the
+/// text changes (the user is fixing what it asked for).
+fn type_fixing(t: &mut TextArea<'static>, error: &mut Option<String>, key: KeyEvent) {
+    if type_into(t, key) {
+        *error = None;
     }
 }
 
@@ -80,6 +87,7 @@ impl Component for Dialog {
             match self {
                 Dialog::Readiness(f) if f.step == ReadinessStep::Confirm => f.step = ReadinessStep::Review,
                 Dialog::Reason(f) if f.confirming => f.confirming = false,
+                Dialog::Status(f) if f.confirming => f.confirming = false,
                 _ => return Outcome::close(),
             }
             return Outcome::used();
@@ -101,7 +109,7 @@ impl Component for Dialog {
             Dialog::Objection(f) => objection_key(f, key, ctrl, ctx),
             Dialog::Reply(f) => {
                 if key.code != KeyCode::Enter {
-                    type_into(&mut f.text, key);
+                    type_fixing(&mut f.text, &mut f.error, key);
                     return Outcome::used();
                 }
                 let text = input_text(&f.text);
@@ -205,44 +213,72 @@ fn objection_key(f: &mut ObjectionForm, key: KeyEvent, ctrl: bool, ctx: &Ctx<'_>
                 seq: Some(seq),
             }));
         }
-        _ if f.field == ObjectionField::Text => type_into(&mut f.text, key),
+        _ if f.field == ObjectionField::Text => type_fixing(&mut f.text, &mut f.error, key),
         _ => {}
     }
     Outcome::used()
 }
 
 fn status_key(f: &mut StatusForm, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
+    if f.confirming {
+        return match key.code {
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter => send_status(f, ctx),
+            KeyCode::Char('n' | 'N') => {
+                f.confirming = false;
+                Outcome::used()
+            }
+            _ => Outcome::used(),
+        };
+    }
     match key.code {
-        KeyCode::Up => f.selected = f.selected.saturating_sub(1),
-        KeyCode::Down | KeyCode::Tab => f.selected = (f.selected + 1).min(f.choices.len().saturating_sub(1)),
+        KeyCode::Up => {
+            f.selected = f.selected.saturating_sub(1);
+            f.error = None;
+        }
+        KeyCode::Down | KeyCode::Tab => {
+            f.selected = (f.selected + 1).min(f.choices.len().saturating_sub(1));
+            f.error = None;
+        }
         KeyCode::Enter => {
-            let Some((status, allowed)) = f.chosen() else { return Outcome::close() };
-            if !allowed {
-                f.error = Some(match status {
-                    ObjectionStatus::AcceptedResidual => "accepted-residual is for the room owner only".into(),
-                    _ => format!("your role ({}) cannot resolve objections", ctx.room.role_label()),
+            let Some(choice) = f.chosen().cloned() else { return Outcome::close() };
+            if let Some(why) = &choice.refused {
+                f.error = Some(format!("{} is {why}", choice.verb()));
+                return Outcome::used();
+            }
+            if choice.needs_rationale && input_text(&f.rationale).is_empty() {
+                f.error = Some(match choice.status {
+                    ObjectionStatus::AcceptedResidual => "accepted-residual needs a rationale".into(),
+                    _ => format!(
+                        "{} is a blocking objection someone else raised: say why it is {}",
+                        f.code, choice.status
+                    ),
                 });
                 return Outcome::used();
             }
-            let rationale = input_text(&f.rationale);
-            if f.needs_rationale() && rationale.is_empty() {
-                f.error = Some("accepted-residual needs a rationale".into());
+            if choice.one_way {
+                f.confirming = true;
                 return Outcome::used();
             }
-            let Some(room) = ctx.room.id else { return Outcome::close() };
-            let objection = f.objection;
-            let pending = Pending::Status { code: f.code.clone(), status };
-            return send_and_close(Command::numbered(pending, move |seq| Request::SetObjectionStatus {
-                room,
-                objection,
-                status,
-                rationale: (!rationale.is_empty()).then_some(rationale),
-                seq: Some(seq),
-            }));
+            return send_status(f, ctx);
         }
-        _ => type_into(&mut f.rationale, key),
+        _ => type_fixing(&mut f.rationale, &mut f.error, key),
     }
     Outcome::used()
+}
+
+/// Sends the chosen status for the objection the form was opened for.
+fn send_status(f: &StatusForm, ctx: &Ctx<'_>) -> Outcome {
+    let (Some(choice), Some(room)) = (f.chosen(), ctx.room.id) else { return Outcome::close() };
+    let (objection, status) = (f.objection, choice.status);
+    let rationale = input_text(&f.rationale);
+    let pending = Pending::Status { code: f.code.clone(), status };
+    send_and_close(Command::numbered(pending, move |seq| Request::SetObjectionStatus {
+        room,
+        objection,
+        status,
+        rationale: (!rationale.is_empty()).then_some(rationale),
+        seq: Some(seq),
+    }))
 }
 
 fn reason_key(f: &mut ReasonForm, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {

@@ -13,6 +13,7 @@ use super::chrome::{centered, hint, popup, put_line, truncate, wrap};
 use crate::tui::action::ReasonPurpose;
 use crate::tui::forms::{
     AUDIENCES, CosignForm, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm,
+    StatusForm, input_text,
 };
 use crate::tui::pane::dialog::Dialog;
 use crate::tui::pane::{Ctx, Draw};
@@ -28,43 +29,15 @@ fn draw(d: &Dialog, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     match d {
         Dialog::Objection(f) => objection(ctx, f, area, buf),
         Dialog::Reply(f) => {
-            let inner = popup(buf, ctx.theme, centered(area, 70, 8), &format!("Reply to {}", f.code));
-            let mut y = 0;
+            let inner = popup(buf, ctx.theme, centered(area, 76, 9), &format!("Reply to {}", f.code));
+            let about = truncate(&f.about, inner.width as usize);
+            put_line(buf, inner, 0, &Line::from(Span::styled(about, ctx.theme.bold())));
+            let mut y = 2;
             field(buf, inner, &mut y, &f.text);
             error(ctx.theme, buf, inner, &mut y, f.error.as_deref());
             footer(ctx.theme, buf, inner, &[("Enter", "send"), ("Esc", "cancel")]);
         }
-        Dialog::Status(f) => {
-            let t = ctx.theme;
-            let inner = popup(buf, t, centered(area, 70, 12), &format!("Change status of {}", f.code));
-            let mut y = 0u16;
-            for (i, (s, allowed)) in f.choices.iter().enumerate() {
-                let sel = i == f.selected;
-                let marker = if sel { t.sym.selected } else { " " };
-                let style = if !allowed {
-                    t.key_disabled()
-                } else if sel {
-                    t.selected()
-                } else {
-                    t.text()
-                };
-                let mut spans = vec![Span::styled(format!("{marker} {s}"), style)];
-                if !allowed {
-                    let why =
-                        if *s == ObjectionStatus::AcceptedResidual { "  (owner only)" } else { "  (not your role)" };
-                    spans.push(Span::styled(why, t.dim()));
-                }
-                put_line(buf, inner, y, &Line::from(spans));
-                y += 1;
-            }
-            y += 1;
-            let label = if f.needs_rationale() { "Rationale (required):" } else { "Rationale (optional):" };
-            put_line(buf, inner, y, &Line::from(Span::styled(label, t.dim())));
-            y += 1;
-            field(buf, inner, &mut y, &f.rationale);
-            error(t, buf, inner, &mut y, f.error.as_deref());
-            footer(t, buf, inner, &[("↑↓", "choose"), ("Enter", "apply"), ("Esc", "cancel")]);
-        }
+        Dialog::Status(f) => status(ctx, f, area, buf),
         Dialog::Reason(f) => reason(ctx, f, area, buf),
         Dialog::Readiness(f) => readiness(ctx, f, area, buf),
         Dialog::Cosign(f) => cosign(ctx, f, area, buf),
@@ -218,6 +191,71 @@ fn objection(ctx: &Ctx<'_>, f: &ObjectionForm, area: Rect, buf: &mut Buffer) {
         inner,
         &[("Enter", "raise"), ("Tab", "next field"), ("←→", "kind"), ("Ctrl-b", "blocking"), ("Esc", "cancel")],
     );
+}
+
+/// The status form: the objection it acts on, the statuses we may choose,
+/// the rationale; then, for a change we could not undo, the question.
+fn status(ctx: &Ctx<'_>, f: &StatusForm, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let inner = popup(buf, t, centered(area, 76, 14), &format!("Change status of {}", f.code));
+    let w = inner.width as usize;
+    let mut y = 0u16;
+    put_line(buf, inner, y, &Line::from(Span::styled(truncate(&f.about, w), t.bold())));
+    y += 2;
+    if f.confirming {
+        let Some(choice) = f.chosen() else { return };
+        let question = match choice.status {
+            ObjectionStatus::Addressed => {
+                format!("Mark {} addressed? Only its author or an owner can reopen it; you cannot undo this.", f.code)
+            }
+            other => format!("Mark {} {other}? {other} is final: nobody can undo this.", f.code),
+        };
+        for l in wrap(&question, w) {
+            put_line(buf, inner, y, &Line::from(Span::styled(l, t.error())));
+            y += 1;
+        }
+        let rationale = input_text(&f.rationale);
+        if !rationale.is_empty() {
+            y += 1;
+            put_line(
+                buf,
+                inner,
+                y,
+                &Line::from(Span::styled(truncate(&format!("Rationale: {rationale}"), w), t.dim())),
+            );
+        }
+        let yes = format!("yes, mark {}", choice.status);
+        footer(t, buf, inner, &[("y / Enter", yes.as_str()), ("n / Esc", "back")]);
+        return;
+    }
+    for (i, c) in f.choices.iter().enumerate() {
+        let sel = i == f.selected;
+        let marker = if sel { t.sym.selected } else { " " };
+        let style = if c.refused.is_some() {
+            t.key_disabled()
+        } else if sel {
+            t.selected()
+        } else {
+            t.text()
+        };
+        let mut spans = vec![Span::styled(format!("{marker} {}", c.verb()), style)];
+        if let Some(why) = &c.refused {
+            spans.push(Span::styled(format!("  ({why})"), t.dim()));
+        } else if c.status.is_final() {
+            spans.push(Span::styled("  (final)", t.dim()));
+        } else if c.one_way {
+            spans.push(Span::styled("  (you cannot reopen it)", t.dim()));
+        }
+        put_line(buf, inner, y, &Line::from(spans));
+        y += 1;
+    }
+    y += 1;
+    let label = if f.needs_rationale() { "Rationale (required):" } else { "Rationale (optional):" };
+    put_line(buf, inner, y, &Line::from(Span::styled(label, t.dim())));
+    y += 1;
+    field(buf, inner, &mut y, &f.rationale);
+    error(t, buf, inner, &mut y, f.error.as_deref());
+    footer(t, buf, inner, &[("↑↓", "choose"), ("Enter", "apply"), ("Esc", "cancel")]);
 }
 
 fn reason(ctx: &Ctx<'_>, f: &ReasonForm, area: Rect, buf: &mut Buffer) {

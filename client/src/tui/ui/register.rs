@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 use trustroom_shared::objection::{Objection, ObjectionStatus};
 
-use super::chrome::{hint, pane_block, put_line, truncate, wrap};
+use super::chrome::{hint, pane_block, put_line, str_width, truncate, wrap};
 use crate::tui::action::Pane;
 use crate::tui::pane::register::Register;
 use crate::tui::pane::{Ctx, Draw};
@@ -28,14 +28,15 @@ fn draw(register: &Register, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
         Span::styled(" 3 Register ", t.title()),
         Span::styled(format!("{scope} ({}) ", items.len()), t.dim()),
     ]);
-    let mut bottom = vec![Span::raw(" ")];
+    let mut block = pane_block(t, title, focused);
     if focused {
+        let mut bottom = vec![Span::raw(" ")];
         bottom.extend(hint(t, "n", "new", true));
         bottom.extend(hint(t, "c", "reply", true));
         bottom.extend(hint(t, "s", "status", true));
         bottom.extend(hint(t, "f", "filter", true));
+        block = block.title_bottom(Line::from(bottom));
     }
-    let block = pane_block(t, title, focused).title_bottom(Line::from(bottom));
     let inner = block.inner(area);
     block.render(area, buf);
     let Some(state) = &ctx.room.replica.state else { return };
@@ -49,11 +50,12 @@ fn draw(register: &Register, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     // Build every item's lines, then scroll so the selected one is visible.
     let mut lines: Vec<(Line, bool)> = Vec::new();
     let mut sel_range = (0, 0);
+    let at = register.selected_index(&items);
     for (i, id) in items.iter().enumerate() {
         let Some(o) = state.objections.get(id) else { continue };
-        let selected = i == register.selected;
+        let selected = Some(i) == at;
         let start = lines.len();
-        for l in item_lines(ctx, o, selected, selected && register.expanded, width) {
+        for l in item_lines(ctx, o, selected, register.is_expanded(*id), width) {
             lines.push((l, selected));
         }
         if selected {
@@ -125,10 +127,13 @@ fn item_lines<'a>(ctx: &Ctx<'_>, o: &Objection, selected: bool, expanded: bool, 
         out.push(Line::from(Span::styled(truncate(&format!("  rationale: {r}"), width), t.residual())));
     }
     if expanded {
+        // The reply marker is one cell (↳) or two (->): indent by its width.
+        let first = format!("  {} ", t.sym.reply);
+        let indent = " ".repeat(str_width(&first));
         for r in &o.replies {
             let who = ctx.room.member_name(r.author);
-            for (k, l) in wrap(&format!("{who}: {}", r.text), width.saturating_sub(4)).iter().enumerate() {
-                let prefix = if k == 0 { format!("  {} ", t.sym.reply) } else { "    ".into() };
+            for (k, l) in wrap(&format!("{who}: {}", r.text), width.saturating_sub(indent.len())).iter().enumerate() {
+                let prefix = if k == 0 { first.clone() } else { indent.clone() };
                 out.push(Line::from(vec![Span::styled(prefix, t.dim()), Span::raw(l.clone())]));
             }
         }
