@@ -74,18 +74,18 @@ fn decisions_sent(app: &App) -> Vec<Request> {
         .outbox
         .queue
         .iter()
-        .filter(|o| matches!(o.request, Request::MarkReady { .. } | Request::Release { .. } | Request::ReleasePacket { .. }))
+        .filter(|o| {
+            matches!(o.request, Request::MarkReady { .. } | Request::Release { .. } | Request::ReleasePacket { .. })
+        })
         .map(|o| o.request.clone())
         .collect()
 }
 
 /// A release decision was sent.
 fn decided(app: &App) -> bool {
-    app.room
-        .outbox
-        .queue
-        .iter()
-        .any(|o| matches!(o.request, Request::MarkReady { .. } | Request::Release { .. } | Request::ReleasePacket { .. }))
+    app.room.outbox.queue.iter().any(|o| {
+        matches!(o.request, Request::MarkReady { .. } | Request::Release { .. } | Request::ReleasePacket { .. })
+    })
 }
 
 fn body(app: &App) -> String {

@@ -3,19 +3,21 @@
 //! view, the editor's edits into the room, and opening the forms, screens
 //! and overlays that need more than one pane to build.
 
+use trustroom_shared::export::ExportFormat;
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::policy::Capability;
 use trustroom_shared::protocol::Request;
 use trustroom_shared::readiness::readiness;
-use trustroom_shared::export::ExportFormat;
 use trustroom_shared::release::{ReleaseState, cosign_refusal};
 use trustroom_shared::{AnnexId, SectionId};
 
 use super::action::{Action, EditMode, Pane, ReasonPurpose};
 use super::app::{App, Overlay, Screen};
 use super::diffview::{DiffBase, DiffScope, DiffView};
-use super::forms::{CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReasonForm, ReplyForm, StatusForm, input};
+use super::forms::{
+    CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReasonForm, ReplyForm, StatusForm, input,
+};
 use super::keyedit::KeyEdit;
 use super::pane::Command;
 use super::pane::annex::{AnnexOpen, annex_ids};

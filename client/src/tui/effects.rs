@@ -5,8 +5,8 @@
 //! resync rules are `crate::session::room` and `crate::session::sync`.
 
 use serde_json::Value;
-use trustroom_shared::change::{Change, Revision};
 use trustroom_shared::access::BreakGlassResult;
+use trustroom_shared::change::{Change, Revision};
 use trustroom_shared::export::utc;
 use trustroom_shared::protocol::{AnnexContent, ExportResult, ManifestsResult, ReleaseAck};
 use trustroom_shared::readiness::{Readiness, readiness};
@@ -254,7 +254,8 @@ impl App {
                         | Pending::Export
                 ) {
                     // Decisions get the server's whole answer, not a cut line.
-                    self.overlay = Some(Overlay::dialog(Dialog::Message { title: what.to_string(), text: refusal(&e) }));
+                    self.overlay =
+                        Some(Overlay::dialog(Dialog::Message { title: what.to_string(), text: refusal(&e) }));
                 }
                 // The room's own requests (join, edits) never come here.
                 self.notify(Level::Error, format!("{what}: {e}"));
@@ -295,7 +296,11 @@ impl App {
                 self.overlay = Some(Overlay::dialog(Dialog::Exported(done)));
             }
             Err(e) => {
-                let text = format!("the bundle (rev {}) was not written to {}: {e}", result.revision, self.export_dir.display());
+                let text = format!(
+                    "the bundle (rev {}) was not written to {}: {e}",
+                    result.revision,
+                    self.export_dir.display()
+                );
                 self.overlay = Some(Overlay::dialog(Dialog::Message { title: "export not written".into(), text }));
             }
         }

@@ -162,7 +162,10 @@ fn a_refused_release_shows_the_servers_code_and_message_and_sends_no_mark_ready(
     let (title, text) = message(&app);
     assert_eq!(title, "release refused");
     assert!(text.starts_with("error[stale]: the packet changed since packet rev 12"), "{text}");
-    assert!(text.contains("  • rev 13: section \"Timeline\" edited\n  • rev 14: objection O-4 raised (blocking)"), "{text}");
+    assert!(
+        text.contains("  • rev 13: section \"Timeline\" edited\n  • rev 14: objection O-4 raised (blocking)"),
+        "{text}"
+    );
     let screen = render(&mut app, 110, 32);
     assert!(screen.contains("error[stale]"), "{screen}");
     assert!(screen.contains("• rev 14: objection O-4 raised (blocking)"), "{screen}");
@@ -316,7 +319,9 @@ fn an_owner_ends_the_active_break_glass() {
     key(&mut app, KeyCode::Enter);
     assert!(app.room.outbox.queue.is_empty());
     key(&mut app, KeyCode::Char('y'));
-    assert!(matches!(&sent(&app)[..], [Request::EndBreakGlass { invocation, .. }] if *invocation == BreakGlassId(uid(0x801))));
+    assert!(
+        matches!(&sent(&app)[..], [Request::EndBreakGlass { invocation, .. }] if *invocation == BreakGlassId(uid(0x801)))
+    );
 }
 
 #[test]
@@ -356,7 +361,10 @@ fn manifests_are_verified_offline_with_the_key_the_server_sent() {
     let (result, _) = manifests_fixture();
     app.on_net(NetEvent::Reply { tag, result: Ok(serde_json::to_value(&result).expect("json")) });
     let screen = render(&mut app, 140, 45);
-    assert!(screen.contains("VERIFIED — signed: packet revision 12 released to the privacy lane by morgan.hale"), "{screen}");
+    assert!(
+        screen.contains("VERIFIED — signed: packet revision 12 released to the privacy lane by morgan.hale"),
+        "{screen}"
+    );
     assert!(screen.contains("NOT VERIFIED — manifest signature"), "{screen}");
     assert!(screen.contains("this client holds no copy of its own"), "{screen}");
 }

@@ -357,7 +357,10 @@ pub fn verify_record(record: &ManifestRecord, public_key_hex: &str) -> Verificat
         "manifest hash",
         manifest_hash == record.manifest.manifest_hash,
         format!("the body hashes to {manifest_hash}, the manifest hash it carries"),
-        format!("the body hashes to {manifest_hash}, not to the manifest hash it carries ({})", record.manifest.manifest_hash),
+        format!(
+            "the body hashes to {manifest_hash}, not to the manifest hash it carries ({})",
+            record.manifest.manifest_hash
+        ),
     ) {
         return c.done(String::new);
     }

@@ -118,7 +118,9 @@ mod tests {
         r.cosign.covers[0].missing = vec!["co-signature from a privacy reviewer".into()];
         assert_eq!(
             armed.changes(&r),
-            vec!["co-signatures no longer cover privacy · lane-reviewers: missing co-signature from a privacy reviewer"]
+            vec![
+                "co-signatures no longer cover privacy · lane-reviewers: missing co-signature from a privacy reviewer"
+            ]
         );
     }
 }

@@ -23,7 +23,13 @@ impl Draw for BreakGlassDialog {
         let mut y = 0u16;
         if end {
             let list = endable(ctx.room);
-            para(buf, inner, &mut y, "Ending it early opens its break-glass review objection (an owner resolves it).", t.dim());
+            para(
+                buf,
+                inner,
+                &mut y,
+                "Ending it early opens its break-glass review objection (an owner resolves it).",
+                t.dim(),
+            );
             y += 1;
             for (i, (_, _, line)) in list.iter().enumerate() {
                 let selected = i == self.selected;
@@ -62,7 +68,12 @@ impl Draw for BreakGlassDialog {
                 } else {
                     t.text()
                 };
-                put_line(buf, inner, y, &Line::from(Span::styled(truncate(&format!("   {ticked} {code} {title}"), w), style)));
+                put_line(
+                    buf,
+                    inner,
+                    y,
+                    &Line::from(Span::styled(truncate(&format!("   {ticked} {code} {title}"), w), style)),
+                );
                 y += 1;
             }
             put_line(buf, inner, y, &Line::from(label(BreakGlassField::Reason, "Reason (every member sees it):")));
@@ -90,7 +101,11 @@ impl Draw for BreakGlassDialog {
                     buf,
                     inner,
                     &mut y,
-                    &format!("Really break glass on {} for {} minutes? This is audited.", codes.join(", "), self.minutes),
+                    &format!(
+                        "Really break glass on {} for {} minutes? This is audited.",
+                        codes.join(", "),
+                        self.minutes
+                    ),
                     t.error(),
                 );
             }

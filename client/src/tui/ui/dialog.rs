@@ -272,7 +272,8 @@ fn readiness(ctx: &Ctx<'_>, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
     let t = ctx.theme;
     let r = &f.record;
     let rect = centered(area, 96, area.height.saturating_sub(2).min(30));
-    let inner = popup(buf, t, rect, &format!("Readiness record — packet rev {} (room rev {})", r.content_revision, r.revision));
+    let inner =
+        popup(buf, t, rect, &format!("Readiness record — packet rev {} (room rev {})", r.content_revision, r.revision));
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
     let state = ctx.room.replica.state.as_ref().map(|s| s.release.name()).unwrap_or("?");
@@ -296,7 +297,10 @@ fn readiness(ctx: &Ctx<'_>, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
     // A release prompt that disarmed itself: what changed under it.
     if !f.changed.is_empty() {
         lines.push(Line::from(""));
-        lines.push(Line::from(Span::styled("Changed while you were confirming — review, then confirm again:", t.warn())));
+        lines.push(Line::from(Span::styled(
+            "Changed while you were confirming — review, then confirm again:",
+            t.warn(),
+        )));
         for c in &f.changed {
             for (k, l) in wrap(c, w.saturating_sub(4)).into_iter().enumerate() {
                 let p = if k == 0 { "  • " } else { "    " };

@@ -14,7 +14,8 @@ impl Draw for Exported {
         let t = ctx.theme;
         let inner = popup(buf, t, centered(area, 96, 13), "Exported");
         let w = inner.width as usize;
-        let released = if self.released { "released: carries its signed manifest" } else { "not released: no manifest" };
+        let released =
+            if self.released { "released: carries its signed manifest" } else { "not released: no manifest" };
         let exact = if self.exact { "" } else { " · restricted detail redacted (not exact)" };
         let rows: Vec<(String, String)> = vec![
             ("file".into(), self.path.display().to_string()),

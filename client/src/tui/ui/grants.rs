@@ -46,7 +46,12 @@ impl Draw for GrantsDialog {
                     }
                 }
                 y += 1;
-                put_line(buf, inner, y, &Line::from(Span::styled("Note (optional, kept with the revocation):", t.dim())));
+                put_line(
+                    buf,
+                    inner,
+                    y,
+                    &Line::from(Span::styled("Note (optional, kept with the revocation):", t.dim())),
+                );
                 y += 1;
                 if y < inner.height {
                     self.note.render(Rect::new(inner.x, inner.y + y, inner.width, 1), buf);

@@ -61,7 +61,8 @@ impl Draw for ManifestsView {
             para(&mut lines, &format!("  {}", v.summary), style);
         }
         let h = (lines.len() as u16 + 3).min(area.height.saturating_sub(2));
-        let inner = popup(buf, t, centered(area, 110, h), &format!("Release manifests ({})", self.result.manifests.len()));
+        let inner =
+            popup(buf, t, centered(area, 110, h), &format!("Release manifests ({})", self.result.manifests.len()));
         let body_h = inner.height.saturating_sub(1) as usize;
         let scroll = (self.scroll as usize).min(lines.len().saturating_sub(body_h));
         for (y, l) in lines.iter().skip(scroll).take(body_h).enumerate() {
