@@ -401,3 +401,25 @@ fn observers_and_owners_are_not_offered_the_cosign_dialog() {
     key(&mut app, KeyCode::Char('S'));
     assert!(app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::Readiness { .. })));
 }
+
+#[test]
+fn every_new_decision_runs_from_the_palette_too() {
+    let palette = |app: &mut App, query: &str| {
+        key(app, KeyCode::Char(':'));
+        typ(app, query);
+        key(app, KeyCode::Enter);
+    };
+    let mut st = room_with_grant();
+    st.access.policy.break_glass = vec![UserId(uid(OWNER))];
+    let mut app = app_with(OWNER, st);
+    palette(&mut app, "grants revoke");
+    assert!(matches!(app.overlay.as_ref(), Some(Overlay::Dialog(d)) if matches!(d.as_ref(), Dialog::Grants(_))));
+    key(&mut app, KeyCode::Esc);
+    palette(&mut app, "break-glass");
+    assert!(matches!(app.overlay.as_ref(), Some(Overlay::Dialog(d)) if matches!(d.as_ref(), Dialog::BreakGlass(_))));
+    key(&mut app, KeyCode::Esc);
+    palette(&mut app, "export bundle");
+    assert!(sent(&app).iter().any(|r| matches!(r, Request::Export { .. })));
+    palette(&mut app, "manifests verified");
+    assert!(sent(&app).iter().any(|r| matches!(r, Request::Manifests { .. })));
+}
