@@ -18,6 +18,8 @@ mod tui;
 mod diffs;
 #[path = "fitting/help.rs"]
 mod help;
+#[path = "fitting/owner.rs"]
+mod owner;
 #[path = "fitting/status.rs"]
 mod status;
 

@@ -17,6 +17,8 @@ mod decisions;
 mod editing;
 #[path = "flows/offline.rs"]
 mod offline;
+#[path = "flows/owner.rs"]
+mod owner;
 #[path = "flows/panes.rs"]
 mod panes;
 #[path = "flows/register.rs"]
@@ -68,9 +70,24 @@ fn own_ack(app: &App, base_text: &str, op: &TextOp, seq: u64) -> Revision {
     }
 }
 
+/// The release decisions sent (mark ready, release, release_packet), in order.
+fn decisions_sent(app: &App) -> Vec<Request> {
+    app.room
+        .outbox
+        .queue
+        .iter()
+        .filter(|o| {
+            matches!(o.request, Request::MarkReady { .. } | Request::Release { .. } | Request::ReleasePacket { .. })
+        })
+        .map(|o| o.request.clone())
+        .collect()
+}
+
 /// A release decision was sent.
 fn decided(app: &App) -> bool {
-    app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::MarkReady { .. } | Request::Release { .. }))
+    app.room.outbox.queue.iter().any(|o| {
+        matches!(o.request, Request::MarkReady { .. } | Request::Release { .. } | Request::ReleasePacket { .. })
+    })
 }
 
 fn body(app: &App) -> String {

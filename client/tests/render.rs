@@ -156,12 +156,13 @@ fn readiness_dialog_confirm_release() {
     let mut st = room_state();
     st.objections.clear();
     st.sections[0].body = "[verified: TL-0412] Session S-19 opened at 09:14.".into();
+    st.content_revision = 11;
     let mut app = app_with(OWNER, st);
     key(&mut app, KeyCode::Char('R'));
     key(&mut app, KeyCode::Char('2'));
     key(&mut app, KeyCode::Enter);
     let screen = render(&mut app, 110, 30);
-    assert!(screen.contains("RELEASE rev 12"), "{screen}");
+    assert!(screen.contains("RELEASE packet rev 11 to product-security · lane-reviewers"), "{screen}");
     insta::assert_snapshot!(screen);
 }
 

@@ -238,6 +238,22 @@ pub enum ReleaseRefusal {
     NoSuchRevision(String),
 }
 
+/// Why `role` may not co-sign under `policy` (`None`: it may): agents
+/// never sign, owners sign by releasing, observers only when the policy
+/// names them. The server refuses with these words; front ends refuse up
+/// front with them.
+pub fn cosign_refusal(policy: &ReleasePolicy, user: UserId, role: &crate::role::Role) -> Option<&'static str> {
+    use crate::role::Role;
+    match role {
+        Role::Agent { .. } => Some("agents never sign"),
+        Role::Owner => Some("owners sign by releasing; co-signatures are for the other members the policy names"),
+        Role::Observer if !policy.members.contains(&user) => {
+            Some("observers co-sign only when the release policy names them")
+        }
+        Role::Observer | Role::Reviewer { .. } => None,
+    }
+}
+
 /// The state-machine part of `release`: legal from `READY` when nothing
 /// changed since the reviewed packet revision, and from `RELEASED` when
 /// nothing changed since that release (a repeat, e.g. to another lane).

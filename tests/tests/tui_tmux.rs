@@ -1,6 +1,8 @@
 //! The real-terminal tests: two `trustroom` TUIs in tmux against a real
 //! server (`tests/tui/tmux_e2e.sh`), run as part of `cargo test`; the owner
-//! also accepts and rejects a headless agent's suggestions on the TUI. And
+//! also accepts and rejects a headless agent's suggestions on the TUI,
+//! revokes an access grant (`G`), marks the room ready (`M`) and releases
+//! the reviewed packet revision in one `release_packet` (`R`). And
 //! the demo as a new user meets it on an 80×24 terminal: its help names the
 //! join file, whose short command opens a second owner's TUI, who decides
 //! the owner's own annex request.

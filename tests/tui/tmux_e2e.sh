@@ -11,10 +11,15 @@
 #   3b. the chronology agent (`trustroom agent chronology --once`, the
 #      command the demo prints) suggests entries; the owner accepts S-1 and
 #      rejects S-2 with a reason on the TUI's suggestions screen;
+#   3c. the reviewer asks for access to the gated annex (A), the owner
+#      approves it (V), then revokes the grant from the TUI (G: choose, note,
+#      confirm); the room's access list shows it revoked;
 #   4. the owner holds with a reason, then (blockers resolved and the
 #      co-signatures the release policy asks for given through the scriptable
-#      CLI) releases from the readiness record; both status bars show HELD,
-#      then RELEASED.
+#      CLI) marks the room ready (M) and releases the reviewed packet
+#      revision from the readiness record (one release_packet: the answer
+#      names the packet and room revisions); both status bars show HELD,
+#      then READY, then RELEASED.
 # Polls the screens with timeouts (no fixed sleeps). On failure prints both
 # screens and exits non-zero.
 #
@@ -181,6 +186,31 @@ grep -q "E2E-REJECT" "$TMP/suggestions.json" || fail "the rejection reason is no
 keys owner Escape
 ok "the owner accepts and rejects agent suggestions in the TUI"
 
+# --- 3c. an access grant, revoked by the owner in the TUI ----------------------
+keys reviewer A
+wait_for reviewer "Request access to an annex" "the reviewer's access request dialog did not open"
+text reviewer "E2E-ACCESS need the tenant list to settle the scope of the objection"
+keys reviewer Enter
+wait_for reviewer "access requested"
+keys owner Escape V
+wait_for owner "Approvals"
+wait_for owner "E2E-ACCESS"
+keys owner y
+wait_for owner "approved" "the owner could not approve the access request"
+keys owner Escape G
+wait_for owner "Active grants" "the grants dialog did not open"
+wait_for owner "E2E-ACCESS"
+keys owner Enter
+wait_for owner "Note (optional"
+text owner "E2E-REVOKE scope settled"
+keys owner Enter
+wait_for owner "Really revoke?"
+keys owner y
+wait_for owner "revoked — the grant ended now" "revoking the grant from the TUI did not work"
+cli access list "$ROOM" >"$TMP/access.txt" 2>&1 || fail "trustroom access list failed: $(cat "$TMP/access.txt")"
+grep -qi "revoked" "$TMP/access.txt" || fail "the grant is not revoked: $(cat "$TMP/access.txt")"
+ok "the owner revokes an access grant from the TUI"
+
 # --- 4. hold, then release ----------------------------------------------------
 keys owner Escape H
 wait_for owner "Hold the release"
@@ -230,13 +260,18 @@ for discipline in $(cli readiness "$ROOM" | sed -n 's/.*co-signature from an\{0,
     "$BIN" --url "$URL" --token "${SIGNER_ARGV[5]}" cosign "$ROOM" --lane product-security >/dev/null || fail "the $discipline reviewer cannot co-sign"
 done
 wait_for owner " 0 blockers" "blockers remain after resolving them: $(cli readiness "$ROOM" | grep -A9 '^Blockers' | tr '\n' ' ')"
+keys owner M
+wait_for owner "READY: packet rev" "mark ready from the TUI did not work"
+wait_for owner " READY " "the owner's status bar does not show READY"
+ok "the owner marks the room ready from the TUI"
 keys owner R
 wait_for owner "Readiness record"
 wait_for owner "Blockers (0)"
 keys owner 2
 keys owner Enter
-wait_for owner "RELEASE rev"
+wait_for owner "RELEASE packet rev" "the release prompt does not name the packet revision"
 keys owner y
+wait_for owner "RELEASED packet rev" "the release_packet answer (packet rev, room rev) was not shown"
 wait_for owner " RELEASED " "the owner's status bar does not show RELEASED"
 wait_for reviewer " RELEASED " "the reviewer's status bar does not show RELEASED"
 wait_for reviewer "product-security"

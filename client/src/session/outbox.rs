@@ -36,12 +36,30 @@ pub enum Pending {
     },
     ViewAnnex(AnnexId),
     Hold,
-    /// Then release to this lane for this audience.
-    MarkReady {
-        then_release: Option<(Lane, Audience)>,
+    MarkReady,
+    /// `release_packet` of the packet revision the owner reviewed.
+    ReleasePacket {
+        lane: Lane,
+        audience: Audience,
+        packet_revision: u64,
     },
-    Release(Lane),
     Escalate,
+    /// Ending an active grant (`R-N`).
+    RevokeGrant {
+        code: String,
+    },
+    /// Invoking break-glass on these annexes (codes).
+    BreakGlass {
+        annexes: Vec<String>,
+    },
+    /// Ending a break-glass early (`BG-N`).
+    EndBreakGlass {
+        code: String,
+    },
+    /// The room's bundle, to write to a file.
+    Export,
+    /// The manifest history and the server key, to verify.
+    Manifests,
     Cursor,
     /// The server's readiness record; `then_cosign` opens the co-sign
     /// confirmation with its content hash.

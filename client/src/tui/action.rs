@@ -70,8 +70,17 @@ pub enum Action {
     DiffPacket,
     DiffSinceRelease,
     Readiness,
+    MarkReady,
     Hold,
     Escalate,
+    /// The active grants, to revoke one.
+    Grants,
+    /// Invoke break-glass, or end the active one.
+    BreakGlass,
+    /// Export the room's bundle to a file.
+    Export,
+    /// The release manifests and their signatures, verified here.
+    Manifests,
     Cosign,
     Suggestions,
     Stats,
@@ -81,6 +90,6 @@ pub enum Action {
 impl Action {
     /// Decisions only the owner may take (shown disabled to others).
     pub fn owner_only(&self) -> bool {
-        matches!(self, Action::Readiness | Action::Hold | Action::Escalate)
+        matches!(self, Action::Readiness | Action::MarkReady | Action::Hold | Action::Escalate | Action::Grants)
     }
 }

@@ -3,27 +3,30 @@
 //! view, the editor's edits into the room, and opening the forms, screens
 //! and overlays that need more than one pane to build.
 
+use trustroom_shared::export::ExportFormat;
 use trustroom_shared::objection::{ObjectionStatus, StatusActor, is_one_way_for, may_reopen, needs_rationale};
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::policy::Capability;
 use trustroom_shared::protocol::Request;
 use trustroom_shared::readiness::readiness;
-use trustroom_shared::release::ReleaseState;
+use trustroom_shared::release::{ReleaseState, cosign_refusal};
 use trustroom_shared::{AnnexId, SectionId};
 
 use super::action::{Action, EditMode, Pane, ReasonPurpose};
 use super::app::{App, Overlay, Screen};
 use super::diffview::{DiffBase, DiffScope, DiffView};
 use super::forms::{
-    CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm, ReplyForm, StatusChoice,
-    StatusForm, input, objection_about,
+    CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReasonForm, ReplyForm, StatusChoice, StatusForm, input,
+    objection_about,
 };
 use super::keyedit::KeyEdit;
 use super::pane::Command;
 use super::pane::annex::{AnnexOpen, annex_ids};
 use super::pane::approvals::ApprovalsQueue;
+use super::pane::break_glass::{BreakGlassDialog, endable};
 use super::pane::dialog::Dialog;
 use super::pane::diff::DiffScreen;
+use super::pane::grants::{GrantsDialog, active_grants};
 use super::pane::palette::Palette;
 use super::pane::stats::StatsScreen;
 use super::pane::suggestions::SuggestionsScreen;
@@ -88,8 +91,13 @@ impl App {
             Action::DiffPacket => self.open_diff(DiffBase::LastLooked, true),
             Action::DiffSinceRelease => self.open_diff(DiffBase::LastRelease, false),
             Action::Readiness => self.open_readiness(),
+            Action::MarkReady => self.mark_ready(),
             Action::Hold => self.open_reason(ReasonPurpose::Hold),
             Action::Escalate => self.open_reason(ReasonPurpose::Escalate),
+            Action::Grants => self.open_grants(),
+            Action::BreakGlass => self.open_break_glass(),
+            Action::Export => self.export(),
+            Action::Manifests => self.open_manifests(),
             Action::Cosign => self.start_cosign(),
             Action::Suggestions => self.open_suggestions(),
             Action::Stats => self.open_stats(),
@@ -213,7 +221,13 @@ impl App {
 
     fn start_editing(&mut self) {
         if let Some(why) = self.room.read_only_reason() {
-            self.notify(Level::Warn, format!("{why} — your role cannot edit the packet"));
+            let escalated = self.room.replica.state.as_ref().is_some_and(|s| s.release.is_read_only());
+            let whose = if escalated {
+                "the room is escalated to direct human handling; nobody edits the packet"
+            } else {
+                "your role cannot edit the packet"
+            };
+            self.notify(Level::Warn, format!("{why} — {whose}"));
             return;
         }
         if self.ctx().current_section_id().is_none() {
@@ -484,22 +498,79 @@ impl App {
         }
         // Ours at once; the server's (with the annex-boundary check and the
         // content hash) replaces it when it arrives.
-        let record = self.status.current_readiness(&self.room).cloned().unwrap_or_else(|| readiness(state));
+        let record = match &self.status.server_readiness {
+            Some(r) if r.revision == state.revision => r.clone(),
+            _ => readiness(state),
+        };
         if let Some(room) = self.room.id {
             self.room.outbox.send(Request::Readiness { room }, Pending::Readiness { then_cosign: false });
         }
-        self.overlay = Some(Overlay::dialog(Dialog::Readiness(ReadinessForm {
-            server_checked: self
-                .status
-                .server_readiness
-                .as_ref()
-                .is_some_and(|r| Some(r.revision) == self.room.replica.state.as_ref().map(|s| s.revision)),
-            record,
-            lane: 0,
-            audience: 0,
-            step: ReadinessStep::Review,
-            scroll: 0,
-        })));
+        let server_checked = self
+            .status
+            .server_readiness
+            .as_ref()
+            .is_some_and(|r| Some(r.revision) == self.room.replica.state.as_ref().map(|s| s.revision));
+        self.overlay = Some(Overlay::dialog(Dialog::Readiness(ReadinessForm::new(record, server_checked))));
+    }
+
+    /// Mark ready: the server's checks decide (a refusal names what blocks,
+    /// in a dialog); nothing is judged here first.
+    fn mark_ready(&mut self) {
+        if !self.owner_check("mark ready") {
+            return;
+        }
+        let Some(room) = self.room.id else { return };
+        let packet = self.room.replica.state.as_ref().map_or(0, |s| s.content_revision);
+        self.room.outbox.send(Request::MarkReady { room }, Pending::MarkReady);
+        self.notify(Level::Info, format!("marking packet rev {packet} ready…"));
+    }
+
+    /// The active grants, to revoke one (owners).
+    fn open_grants(&mut self) {
+        if !self.owner_check("revoking a grant") {
+            return;
+        }
+        if active_grants(&self.room).is_empty() {
+            self.notify(Level::Info, "no active grants to revoke");
+            return;
+        }
+        let note = input(&self.theme, "note kept with the revocation (optional)");
+        self.overlay = Some(Overlay::dialog(Dialog::Grants(GrantsDialog::new(note))));
+    }
+
+    /// Break-glass: set (members on the room's list) or end (its invoker
+    /// or an owner) — refused up front for anyone else.
+    fn open_break_glass(&mut self) {
+        let Some(me) = self.room.me.as_ref().map(|m| m.user) else { return };
+        let on_list = self.room.replica.state.as_ref().is_some_and(|s| s.access.policy.break_glass.contains(&me));
+        if !on_list && endable(&self.room).is_empty() {
+            self.notify(
+                Level::Warn,
+                format!(
+                    "break-glass is for members on the room's break-glass list (you are {}, not on it); \
+                     ask for access instead (A on a gated annex)",
+                    self.room.role_label()
+                ),
+            );
+            return;
+        }
+        let reason = input(&self.theme, "why you must read it now (every member sees this)");
+        self.overlay = Some(Overlay::dialog(Dialog::BreakGlass(BreakGlassDialog::new(&self.room, reason, on_list))));
+    }
+
+    /// Export: asks the server for the bundle (the answer is written to a file).
+    fn export(&mut self) {
+        let Some(room) = self.room.id else { return };
+        let request = Request::Export { room, revision: None, format: ExportFormat::Json };
+        self.room.outbox.send(request, Pending::Export);
+        self.notify(Level::Info, "exporting the room's bundle…");
+    }
+
+    /// The manifests: asks the server for the history and its key.
+    fn open_manifests(&mut self) {
+        let Some(room) = self.room.id else { return };
+        self.room.outbox.send(Request::Manifests { room }, Pending::Manifests);
+        self.notify(Level::Info, "fetching the release manifests…");
     }
 
     pub fn open_reason(&mut self, purpose: ReasonPurpose) {
@@ -532,8 +603,9 @@ impl App {
     /// for the lane and audience and to confirm (the signature binds that
     /// exact hash, that lane and that audience).
     fn start_cosign(&mut self) {
-        if matches!(self.room.me.as_ref().map(|m| m.role), Some(trustroom_shared::role::Role::Agent { .. })) {
-            self.notify(Level::Warn, "agents never co-sign");
+        let (Some(me), Some(state)) = (&self.room.me, &self.room.replica.state) else { return };
+        if let Some(why) = cosign_refusal(&state.release_policy, me.user, &me.role) {
+            self.notify(Level::Warn, format!("{why} (you are {})", self.room.role_label()));
             return;
         }
         let Some(room) = self.room.id else { return };

@@ -84,6 +84,8 @@ pub struct App {
     pub exit_error: Option<String>,
     /// The user asked to reconnect without waiting for the backoff.
     pub reconnect_requested: bool,
+    /// Where exported bundles are written.
+    pub export_dir: std::path::PathBuf,
     /// The room changed since the caches were computed.
     caches_stale: bool,
     /// Where choices are remembered between sessions (`None`: not at all).
@@ -128,6 +130,7 @@ impl App {
             quit_armed: false,
             exit_error: None,
             reconnect_requested: false,
+            export_dir: super::pane::export::export_dir(),
             caches_stale: true,
             remembered: None,
             register_recalled: false,
@@ -247,8 +250,13 @@ impl App {
             KeyCode::Char('d') => Action::DiffOpen,
             KeyCode::Char('D') => Action::DiffPacket,
             KeyCode::Char('R') => Action::Readiness,
+            KeyCode::Char('M') => Action::MarkReady,
             KeyCode::Char('H') => Action::Hold,
             KeyCode::Char('E') => Action::Escalate,
+            KeyCode::Char('G') => Action::Grants,
+            KeyCode::Char('B') => Action::BreakGlass,
+            KeyCode::Char('X') => Action::Export,
+            KeyCode::Char('W') => Action::Manifests,
             KeyCode::Char('S') => Action::Cosign,
             KeyCode::Char('u') => Action::Suggestions,
             KeyCode::Char('m') => Action::Stats,
@@ -442,6 +450,7 @@ impl App {
                 self.notify(Level::Warn, "your access to the open annex ended; its content was dropped");
             }
         }
+        self.follow_readiness();
     }
 }
 

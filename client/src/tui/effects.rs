@@ -5,16 +5,21 @@
 //! resync rules are `crate::session::room` and `crate::session::sync`.
 
 use serde_json::Value;
+use trustroom_shared::access::BreakGlassResult;
 use trustroom_shared::change::{Change, Revision};
-use trustroom_shared::protocol::{AnnexContent, Request};
-use trustroom_shared::readiness::Readiness;
+use trustroom_shared::export::utc;
+use trustroom_shared::protocol::{AnnexContent, ExportResult, ManifestsResult, ReleaseAck};
+use trustroom_shared::readiness::{Readiness, readiness};
+use trustroom_shared::release::content_changes_since;
 
 use super::action::EditMode;
 use super::announce::announce;
 use super::app::{App, Overlay, Screen};
-use super::forms::CosignForm;
+use super::forms::{CosignForm, ReadinessStep};
 use super::pane::annex::AnnexOpen;
 use super::pane::dialog::Dialog;
+use super::pane::export::save_bundle;
+use super::pane::manifests::ManifestsView;
 use crate::session::RequestError;
 use crate::session::connection::NetEvent;
 use crate::session::outbox::Pending;
@@ -99,6 +104,14 @@ impl App {
             Change::ReleaseChanged { release } if release.is_read_only() => self.editor.mode = EditMode::Normal,
             _ => {}
         }
+        // What changed under an armed release prompt, named if it disarms.
+        if let (Some(Overlay::Dialog(d)), Some(state)) = (&mut self.overlay, &self.room.replica.state)
+            && let Dialog::Readiness(f) = d.as_mut()
+            && let (Some(armed), ReadinessStep::Confirm) = (&f.armed, f.step)
+        {
+            let lines = content_changes_since(state, std::iter::once(rev), armed.packet_revision);
+            f.seen.extend(lines);
+        }
         if let Some((level, text)) = announce(&self.room, rev) {
             self.notify(level, text);
         }
@@ -128,11 +141,16 @@ impl App {
             }
             (Pending::Readiness { then_cosign }, Ok(v)) => match serde_json::from_value::<Readiness>(v) {
                 Ok(r) => {
+                    let current = self.room.replica.state.as_ref().is_some_and(|s| s.revision == r.revision);
+                    let mut disarmed = false;
                     if let Some(Overlay::Dialog(d)) = &mut self.overlay
                         && let Dialog::Readiness(f) = d.as_mut()
+                        && current
                     {
-                        f.record = r.clone();
-                        f.server_checked = true;
+                        disarmed = f.follow(r.clone(), true);
+                    }
+                    if disarmed {
+                        self.disarmed_notice();
                     }
                     if then_cosign && self.overlay.is_none() {
                         let form = CosignForm::new(r.content_hash.clone(), r.content_revision);
@@ -163,13 +181,49 @@ impl App {
             (Pending::RequestAccess, Ok(_)) => {
                 self.notify(Level::Info, "access requested — the owner decides; you will see the annex once granted");
             }
-            (Pending::Hold, Ok(_)) => {}
-            (Pending::MarkReady { then_release: Some((lane, audience)) }, Ok(_)) => {
-                if let Some(room) = self.room.id {
-                    self.room.outbox.send(Request::Release { room, lane, audience }, Pending::Release(lane));
-                }
+            (Pending::Hold | Pending::Escalate, Ok(_)) => {}
+            (Pending::MarkReady, Ok(v)) => {
+                let rev = v.get("revision").and_then(Value::as_u64).unwrap_or(0);
+                let packet = self.room.replica.state.as_ref().map_or(0, |s| s.content_revision);
+                self.notify(Level::Info, format!("READY: packet rev {packet} (room rev {rev})"));
             }
-            (Pending::MarkReady { .. } | Pending::Release(_) | Pending::Escalate, Ok(_)) => {}
+            (Pending::ReleasePacket { lane, audience, packet_revision }, Ok(v)) => {
+                let text = match serde_json::from_value::<ReleaseAck>(v) {
+                    Ok(a) => format!(
+                        "RELEASED packet rev {} (room rev {}) to {} · {} — manifest {}",
+                        a.packet_revision,
+                        a.revision,
+                        a.lane,
+                        a.audience,
+                        a.manifest_hash.chars().take(16).collect::<String>()
+                    ),
+                    Err(_) => format!("RELEASED packet rev {packet_revision} to {lane} · {audience}"),
+                };
+                self.notify(Level::Info, text);
+            }
+            (Pending::RevokeGrant { code }, Ok(_)) => {
+                self.notify(Level::Info, format!("{code} revoked — the grant ended now"));
+            }
+            (Pending::BreakGlass { annexes }, Ok(v)) => {
+                let text = match serde_json::from_value::<BreakGlassResult>(v) {
+                    Ok(r) => format!(
+                        "{} ACTIVE until {} (reads {}; every member sees it)",
+                        r.code,
+                        utc(r.ends_at),
+                        annexes.join(", ")
+                    ),
+                    Err(_) => format!("break-glass active (reads {})", annexes.join(", ")),
+                };
+                self.notify(Level::Warn, text);
+            }
+            (Pending::EndBreakGlass { code }, Ok(_)) => {
+                self.notify(Level::Info, format!("{code} ended — its break-glass review objection is open"));
+            }
+            (Pending::Export, Ok(v)) => self.exported(v),
+            (Pending::Manifests, Ok(v)) => match serde_json::from_value::<ManifestsResult>(v) {
+                Ok(r) => self.overlay = Some(Overlay::dialog(Dialog::Manifests(ManifestsView::new(r)))),
+                Err(e) => self.notify(Level::Error, format!("unreadable manifests from the server: {e}")),
+            },
             // The room's own requests: answered in the session layer.
             (Pending::ResolveRoom | Pending::Join { .. } | Pending::Edit { .. } | Pending::Cursor, Ok(_)) => {}
             (p, Err(e)) => {
@@ -178,8 +232,13 @@ impl App {
                     Pending::Reply { .. } => "reply not added",
                     Pending::Status { .. } => "status not changed",
                     Pending::Hold => "hold refused",
-                    Pending::MarkReady { .. } => "mark ready refused",
-                    Pending::Release(_) => "release refused",
+                    Pending::MarkReady => "mark ready refused",
+                    Pending::ReleasePacket { .. } => "release refused",
+                    Pending::RevokeGrant { .. } => "revoke refused",
+                    Pending::BreakGlass { .. } => "break-glass refused",
+                    Pending::EndBreakGlass { .. } => "ending the break-glass refused",
+                    Pending::Export => "export refused",
+                    Pending::Manifests => "manifests refused",
                     Pending::Escalate => "escalation refused",
                     Pending::Cosign => "co-signature refused",
                     Pending::RequestAccess => "access request refused",
@@ -191,18 +250,79 @@ impl App {
                 if matches!(
                     p,
                     Pending::Hold
-                        | Pending::MarkReady { .. }
-                        | Pending::Release(_)
+                        | Pending::MarkReady
+                        | Pending::ReleasePacket { .. }
                         | Pending::Escalate
                         | Pending::Cosign
+                        | Pending::RevokeGrant { .. }
+                        | Pending::BreakGlass { .. }
+                        | Pending::EndBreakGlass { .. }
+                        | Pending::Export
                 ) {
                     // Decisions get the server's whole answer, not a cut line.
                     self.overlay =
-                        Some(Overlay::dialog(Dialog::Message { title: what.to_string(), text: e.to_string() }));
+                        Some(Overlay::dialog(Dialog::Message { title: what.to_string(), text: refusal(&e) }));
                 }
                 // The room's own requests (join, edits) never come here.
                 self.notify(Level::Error, format!("{what}: {e}"));
             }
         }
+    }
+}
+
+impl App {
+    /// The room moved: the open readiness record follows it, and an armed
+    /// release prompt whose readiness changed disarms, naming what changed.
+    pub fn follow_readiness(&mut self) {
+        let (Some(Overlay::Dialog(d)), Some(state)) = (&mut self.overlay, &self.room.replica.state) else { return };
+        let Dialog::Readiness(f) = d.as_mut() else { return };
+        let (now, checked) = match &self.status.server_readiness {
+            Some(r) if r.revision == state.revision => (r.clone(), true),
+            _ => (readiness(state), false),
+        };
+        if f.follow(now, checked) {
+            self.disarmed_notice();
+        }
+    }
+
+    fn disarmed_notice(&mut self) {
+        self.notify(Level::Warn, "the readiness changed under the release prompt — review what changed, confirm again");
+    }
+
+    /// The bundle arrived: write it to a new file and say where.
+    fn exported(&mut self, v: Value) {
+        let result = match serde_json::from_value::<ExportResult>(v) {
+            Ok(r) => r,
+            Err(e) => return self.notify(Level::Error, format!("unreadable export from the server: {e}")),
+        };
+        let room = self.room.id.map(|r| r.to_string()).unwrap_or_default();
+        match save_bundle(&self.export_dir, &room, &result) {
+            Ok(done) => {
+                self.notify(Level::Info, format!("exported to {}", done.path.display()));
+                self.overlay = Some(Overlay::dialog(Dialog::Exported(done)));
+            }
+            Err(e) => {
+                let text = format!(
+                    "the bundle (rev {}) was not written to {}: {e}",
+                    result.revision,
+                    self.export_dir.display()
+                );
+                self.overlay = Some(Overlay::dialog(Dialog::Message { title: "export not written".into(), text }));
+            }
+        }
+    }
+}
+
+/// A refusal as the dialog shows it: the server's code and message, with a
+/// `stale` refusal's changes one per line.
+fn refusal(e: &RequestError) -> String {
+    let text = e.to_string();
+    match text.split_once(" (changed: ") {
+        Some((head, changes)) => {
+            let list: Vec<String> =
+                changes.strip_suffix(')').unwrap_or(changes).split("; ").map(|c| format!("  • {c}")).collect();
+            format!("{head}\nchanged since you reviewed:\n{}", list.join("\n"))
+        }
+        None => text,
     }
 }

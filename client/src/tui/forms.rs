@@ -5,7 +5,7 @@
 use ratatui::style::Style;
 use ratatui_textarea::TextArea;
 use trustroom_shared::objection::{Objection, ObjectionKind, ObjectionStatus};
-use trustroom_shared::readiness::{LaneCover, Readiness};
+use trustroom_shared::readiness::{Armed, LaneCover, Readiness};
 use trustroom_shared::release::{Audience, Lane};
 use trustroom_shared::{ObjectionId, SectionId};
 
@@ -192,6 +192,14 @@ pub struct ReadinessForm {
     pub audience: usize,
     pub step: ReadinessStep,
     pub scroll: u16,
+    /// What the confirm prompt was armed on (while it is open).
+    pub armed: Option<Armed>,
+    /// What changed under a prompt that disarmed itself, shown until the
+    /// owner arms again.
+    pub changed: Vec<String>,
+    /// The content changes applied since the prompt was armed
+    /// (`rev 147: section "Summary" edited`).
+    pub seen: Vec<String>,
 }
 
 impl ReadinessForm {
@@ -201,6 +209,61 @@ impl ReadinessForm {
 
     pub fn audience(&self) -> Audience {
         AUDIENCES[self.audience % AUDIENCES.len()]
+    }
+
+    pub fn new(record: Readiness, server_checked: bool) -> Self {
+        ReadinessForm {
+            record,
+            server_checked,
+            lane: 0,
+            audience: 0,
+            step: ReadinessStep::Review,
+            scroll: 0,
+            armed: None,
+            changed: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Arms the confirm prompt on the record as it is now.
+    pub fn arm(&mut self) {
+        self.armed = Some(Armed::new(&self.record, self.lane(), self.audience()));
+        self.changed.clear();
+        self.seen.clear();
+        self.step = ReadinessStep::Confirm;
+    }
+
+    /// Back to the review step (the prompt disarmed).
+    pub fn back(&mut self) {
+        self.armed = None;
+        self.step = ReadinessStep::Review;
+    }
+
+    /// The room moved: show `now`. An armed prompt whose readiness changed
+    /// disarms, back to the review, listing what changed (with the content
+    /// changes [`seen`](Self::seen) since it was armed). True when it
+    /// disarmed.
+    pub fn follow(&mut self, now: Readiness, server_checked: bool) -> bool {
+        let disarmed = match (&self.armed, self.step) {
+            (Some(armed), ReadinessStep::Confirm) => {
+                let mut changes = armed.changes(&now);
+                if !changes.is_empty() {
+                    changes.append(&mut self.seen);
+                }
+                (!changes.is_empty()).then_some(changes)
+            }
+            _ => None,
+        };
+        self.record = now;
+        self.server_checked = server_checked;
+        match disarmed {
+            Some(changes) => {
+                self.back();
+                self.changed = changes;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether the co-signatures cover the chosen lane and audience.

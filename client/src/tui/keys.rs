@@ -33,8 +33,13 @@ pub const GLOBAL: &[KeyHelp] = &[
     k("o", "object to this section (or the selected text)"),
     k("d / D", "diff: this section / whole packet since you last looked"),
     owner("R", "readiness record: lane, audience, release or hold"),
+    owner("M", "mark ready (the room's own checks decide)"),
     owner("H", "hold the release (asks for a reason)"),
     owner("E", "escalate to direct human handling (reason + confirm)"),
+    owner("G", "grants: revoke an active annex grant (note + confirm)"),
+    k("B", "break-glass: emergency annex access (break-glass list), or end it"),
+    k("X", "export the room's bundle to a new file (path and hash shown)"),
+    k("W", "manifests: each release, its signatures verified offline"),
     k("S", "co-sign the current content for one lane and audience"),
     owner("V", "approvals queue: access requests and promotions to decide"),
     k("u", "suggestions: step through, see inline or as a diff, accept / reject"),
@@ -44,7 +49,7 @@ pub const GLOBAL: &[KeyHelp] = &[
 
 pub const SECTIONS: &[KeyHelp] = &[
     k("j k / ↑ ↓", "previous / next section"),
-    k("g G / Home End", "first / last section"),
+    k("g / Home, End", "first / last section"),
     k("Enter", "open the section in the editor"),
     k("i", "edit the section"),
 ];

@@ -276,3 +276,56 @@ pub fn big_room() -> RoomState {
     }
     st
 }
+
+/// A clean room (nothing blocks release) at room rev 12, packet rev 12.
+pub fn clean_room() -> RoomState {
+    let mut st = room_state();
+    st.objections.clear();
+    st.sections[0].body = "[verified: TL-0412] Session S-19 opened at 09:14.".into();
+    st.content_revision = 12;
+    st
+}
+
+/// The clean room with one active grant (R-1: priya reads A1 until a fixed time).
+pub fn room_with_grant() -> RoomState {
+    use trustroom_shared::access::{AccessRequest, AccessScope, Decided, RequestStatus};
+    let mut st = clean_room();
+    let r = AccessRequest {
+        id: trustroom_shared::ids::AccessRequestId(uid(0x701)),
+        number: 1,
+        requester: UserId(uid(PRIVACY)),
+        annex: AnnexId(uid(ANNEX_A1)),
+        scope: AccessScope::Read,
+        reason: "checking the tenant list for the exposure scope".into(),
+        duration_ms: 3_600_000,
+        at_ms: 1_700_000_000_000,
+        status: RequestStatus::Approved,
+        decided: Some(Decided { by: UserId(uid(OWNER)), note: None, at_ms: 1_700_000_000_000 }),
+        expires_at: Some(1_700_003_600_000),
+        ended: None,
+        folds: Vec::new(),
+    };
+    st.access.requests = BTreeMap::from([(r.id, r)]);
+    st
+}
+
+/// The manifest history of the clean room released twice (to privacy,
+/// then to account-governance), signed with a fixed key — the second manifest's body
+/// altered after signing — and that key's hex.
+pub fn manifests_fixture() -> (trustroom_shared::protocol::ManifestsResult, String) {
+    use trustroom_shared::manifest::{ManifestRecord, manifest_body, public_key_hex, sign_event, sign_manifest};
+    use trustroom_shared::release::{Audience, Lane};
+    let st = clean_room();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let hex = public_key_hex(&key);
+    let owner = UserId(uid(OWNER));
+    let record = |lane, at, rev| {
+        let manifest = sign_manifest(manifest_body(&st, owner, lane, Audience::LaneReviewers, None, &hex), &key);
+        let event = sign_event(&manifest.manifest_hash, at, rev, None, &key);
+        ManifestRecord { manifest, event }
+    };
+    let good = record(Lane::Privacy, 1_700_000_400_000, 13);
+    let mut bad = record(Lane::AccountGovernance, 1_700_000_500_000, 14);
+    bad.manifest.body.title.push_str(" (edited)");
+    (trustroom_shared::protocol::ManifestsResult { public_key: hex.clone(), manifests: vec![good, bad] }, hex)
+}

@@ -94,30 +94,32 @@ fn escalate_asks_for_a_reason_and_confirmation() {
 }
 
 #[test]
-fn release_marks_ready_then_releases_to_the_chosen_lane() {
+fn release_sends_one_release_packet_of_the_reviewed_packet_revision_to_the_chosen_lane() {
     let mut st = room_state();
     st.objections.clear();
     st.sections[0].body = "[verified: TL-0412] Session S-19 opened at 09:14.".into();
+    st.content_revision = 11;
     let mut app = app_with(OWNER, st);
     key(&mut app, KeyCode::Char('R'));
     key(&mut app, KeyCode::Char('3'));
     key(&mut app, KeyCode::Enter);
     assert!(!decided(&app), "asks for confirmation");
+    let screen = render(&mut app, 110, 32);
+    assert!(screen.contains("RELEASE packet rev 11 to account-governance · lane-reviewers"), "{screen}");
     key(&mut app, KeyCode::Char('y'));
-    let mark = app
-        .room
-        .outbox
-        .queue
-        .iter()
-        .find(|o| matches!(o.request, Request::MarkReady { .. }))
-        .expect("mark_ready")
-        .clone();
-    app.room.outbox.queue.clear();
-    app.on_net(NetEvent::Reply { tag: mark.tag, result: Ok(json!({"revision": 13})) });
-    assert!(matches!(
-        app.room.outbox.queue[0].request,
-        Request::Release { lane: Lane::AccountGovernance, audience: Audience::LaneReviewers, .. }
-    ));
+    let sent = decisions_sent(&app);
+    assert!(
+        matches!(
+            sent[..],
+            [Request::ReleasePacket {
+                lane: Lane::AccountGovernance,
+                audience: Audience::LaneReviewers,
+                packet_revision: 11,
+                ..
+            }]
+        ),
+        "one release_packet, no mark_ready: {sent:?}"
+    );
 }
 
 #[test]
@@ -130,22 +132,16 @@ fn release_goes_to_the_chosen_audience() {
     assert!(screen.contains("Co-signatures for privacy · lane-and-leads: met — signed by priya.natarajan"), "{screen}");
     key(&mut app, KeyCode::Enter);
     let screen = render(&mut app, 110, 32);
-    assert!(screen.contains("to the privacy lane · audience lane-and-leads?"), "{screen}");
+    assert!(screen.contains("to privacy · lane-and-leads (content"), "{screen}");
     key(&mut app, KeyCode::Char('y'));
-    let mark = app
-        .room
-        .outbox
-        .queue
-        .iter()
-        .find(|o| matches!(o.request, Request::MarkReady { .. }))
-        .expect("mark_ready")
-        .clone();
-    app.room.outbox.queue.clear();
-    app.on_net(NetEvent::Reply { tag: mark.tag, result: Ok(json!({"revision": 13})) });
-    assert!(matches!(
-        app.room.outbox.queue[0].request,
-        Request::Release { lane: Lane::Privacy, audience: Audience::LaneAndLeads, .. }
-    ));
+    assert!(
+        matches!(
+            decisions_sent(&app)[..],
+            [Request::ReleasePacket { lane: Lane::Privacy, audience: Audience::LaneAndLeads, .. }]
+        ),
+        "one release_packet, no mark_ready: {:?}",
+        decisions_sent(&app)
+    );
 }
 
 #[test]

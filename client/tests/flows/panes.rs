@@ -70,7 +70,8 @@ fn help_lists_every_key_the_panes_handle() {
     .collect::<Vec<_>>()
     .join(" ");
     for k in [
-        "?", ":", "Tab", "r", "a", "o", "d / D", "R", "H", "E", "n / o", "c", "s", "f", "Enter", "Esc", "Ctrl-z", "[ ]",
+        "?", ":", "Tab", "r", "a", "o", "d / D", "R", "M", "H", "E", "G", "B", "X", "W", "n / o", "c", "s", "f",
+        "Enter", "Esc", "Ctrl-z", "[ ]",
     ] {
         assert!(all.contains(k), "help lacks {k}");
     }

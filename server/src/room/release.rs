@@ -16,7 +16,7 @@ use trustroom_shared::manifest::{AuditAnchor, ManifestRecord, manifest_body, sig
 use trustroom_shared::protocol::{ErrorCode, ExportResult, ManifestsResult, ReleaseAck, Request};
 use trustroom_shared::readiness::{leaking_annexes, objection_texts, readiness, release_blockers};
 use trustroom_shared::release::{
-    Audience, Cosignature, Lane, ReleasePolicy, ReleaseRefusal, ReleaseState, content_changes_since,
+    Audience, Cosignature, Lane, ReleasePolicy, ReleaseRefusal, ReleaseState, content_changes_since, cosign_refusal,
     release_precondition, reviewed_release_precondition,
 };
 use trustroom_shared::role::Role;
@@ -229,23 +229,12 @@ impl Room {
                 Ok(ack(rev, None))
             }
             Request::Cosign { content_hash: signed, lane, audience, .. } => {
-                let named = self.state.release_policy.members.contains(&user);
+                if let Some(why) = cosign_refusal(&self.state.release_policy, user, role) {
+                    return Err((ErrorCode::Forbidden, why.into()));
+                }
                 let discipline = match role {
-                    Role::Agent { .. } => return Err((ErrorCode::Forbidden, "agents never sign".into())),
-                    Role::Owner => {
-                        return Err((
-                            ErrorCode::Forbidden,
-                            "owners sign by releasing; co-signatures are for the other members the policy names".into(),
-                        ));
-                    }
-                    Role::Observer if !named => {
-                        return Err((
-                            ErrorCode::Forbidden,
-                            "observers co-sign only when the release policy names them".into(),
-                        ));
-                    }
                     Role::Reviewer { discipline } => Some(*discipline),
-                    Role::Observer => None,
+                    Role::Agent { .. } | Role::Owner | Role::Observer => None,
                 };
                 // A content hash is 64 hex digits; anything else is refused
                 // without being echoed (it could carry a guess or a paste).

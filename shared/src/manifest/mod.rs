@@ -324,6 +324,66 @@ fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// Verifies one release of the manifest history against the server key
+/// `public_key_hex`, offline: the key the body names, the Ed25519
+/// signature over the canonical body, the manifest hash, and the signed
+/// release event naming this manifest. (Whether the content is what was
+/// released needs the bundle: [`verify_bundle`].)
+pub fn verify_record(record: &ManifestRecord, public_key_hex: &str) -> Verification {
+    let mut c = Checks(Vec::new());
+    let key = public_key_hex.trim().to_lowercase();
+    let body = &record.manifest.body;
+    let signed_key = body.public_key.trim().to_lowercase();
+    if !c.add(
+        "key",
+        signed_key == key,
+        format!("the manifest names the expected key {key}"),
+        format!("the manifest names key {signed_key}, not the expected {key}"),
+    ) {
+        return c.done(String::new);
+    }
+    let body_bytes = canonical_json(body);
+    let signature = verify_signature(&key, &body_bytes, &record.manifest.signature);
+    if !c.add(
+        "manifest signature",
+        signature.is_ok(),
+        "Ed25519 signature over the canonical body is valid",
+        signature.err().map(|e| e.to_string()).unwrap_or_default(),
+    ) {
+        return c.done(String::new);
+    }
+    let manifest_hash = sha256_hex(&body_bytes);
+    if !c.add(
+        "manifest hash",
+        manifest_hash == record.manifest.manifest_hash,
+        format!("the body hashes to {manifest_hash}, the manifest hash it carries"),
+        format!(
+            "the body hashes to {manifest_hash}, not to the manifest hash it carries ({})",
+            record.manifest.manifest_hash
+        ),
+    ) {
+        return c.done(String::new);
+    }
+    let e = &record.event;
+    let unsigned = canonical_json(&UnsignedEvent {
+        manifest_hash: &e.manifest_hash,
+        released_at_ms: e.released_at_ms,
+        release_revision: e.release_revision,
+        audit_head: e.audit_head.as_ref(),
+    });
+    let event_ok = e.manifest_hash == manifest_hash && verify_signature(&key, &unsigned, &e.signature).is_ok();
+    if !c.add(
+        "release event",
+        event_ok,
+        "the release event is signed by the key and names this manifest",
+        "the release event is not signed by the key or names another manifest",
+    ) {
+        return c.done(String::new);
+    }
+    let (revision, lane, signer) = (body.revision, body.lane, body.signer.name.clone());
+    c.done(move || format!("VERIFIED — signed: packet revision {revision} released to the {lane} lane by {signer}"))
+}
+
 /// Verifies an exported JSON bundle against the server key `public_key_hex`:
 /// exact encoding, signatures of the manifest body and release event, the
 /// content hash and every digest recomputed from the bundle's content, the

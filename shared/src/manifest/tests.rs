@@ -211,3 +211,23 @@ fn each_line_is_worded_for_its_own_verdict() {
     assert!(!last.ok && last.name == "released" && last.detail.contains("no release manifest"), "{last:?}");
     assert_worded_as_passing(&v, v.checks.len() - 1);
 }
+
+#[test]
+fn a_release_record_verifies_offline_and_a_changed_byte_does_not() {
+    let f = fixture();
+    let k = key(1);
+    let record = released(&f.state, &k);
+    let v = verify_record(&record, &public_key_hex(&k));
+    assert!(v.verified, "{v:?}");
+    assert!(v.summary.starts_with("VERIFIED"), "{}", v.summary);
+    let other = verify_record(&record, &public_key_hex(&key(2)));
+    assert!(!other.verified && other.summary.contains("key"), "{}", other.summary);
+    let mut tampered = record.clone();
+    tampered.manifest.body.title.push('!');
+    let v = verify_record(&tampered, &public_key_hex(&k));
+    assert!(!v.verified && v.summary.contains("manifest signature"), "{}", v.summary);
+    let mut moved = record;
+    moved.event.release_revision += 1;
+    let v = verify_record(&moved, &public_key_hex(&k));
+    assert!(!v.verified && v.summary.contains("release event"), "{}", v.summary);
+}

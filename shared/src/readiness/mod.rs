@@ -7,9 +7,11 @@
 //! snapshot gets `boundary_checked: false` and no boundary blockers; the
 //! server's record (the `readiness` request) has them.
 
+mod armed;
 mod content;
 mod cosign;
 
+pub use armed::Armed;
 pub use content::*;
 pub use cosign::*;
 

@@ -8,6 +8,10 @@ use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::protocol::Request;
 
 use super::approvals::ApprovalsQueue;
+use super::break_glass::{BreakGlassDialog, BreakGlassField};
+use super::export::Exported;
+use super::grants::{GrantsDialog, GrantsStep};
+use super::manifests::ManifestsView;
 use super::suggestions::{accept, suggestion_code};
 use super::{Command, Component, Ctx, Outcome};
 use crate::session::outbox::Pending;
@@ -36,6 +40,14 @@ pub enum Dialog {
     },
     /// The owner's queue of pending access requests and promotions.
     Approvals(ApprovalsQueue),
+    /// The active grants, to revoke one.
+    Grants(GrantsDialog),
+    /// Invoke break-glass, or end the active one.
+    BreakGlass(BreakGlassDialog),
+    /// Where the exported bundle was written.
+    Exported(Exported),
+    /// The release manifests, verified.
+    Manifests(ManifestsView),
     /// Accepting a suggestion flagged out-of-bounds asks again, naming the flags.
     AcceptFlagged {
         suggestion: SuggestionId,
@@ -52,6 +64,8 @@ impl Dialog {
             Dialog::Reply(f) => Some(&mut f.text),
             Dialog::Status(f) => Some(&mut f.rationale),
             Dialog::Reason(f) if !f.confirming => Some(&mut f.text),
+            Dialog::Grants(g) if g.step == GrantsStep::Note => Some(&mut g.note),
+            Dialog::BreakGlass(b) if b.field == BreakGlassField::Reason && !b.confirming => Some(&mut b.reason),
             _ => None,
         }
     }
@@ -59,7 +73,7 @@ impl Dialog {
 
 /// Feeds a key to a one-line input (no newlines). Returns whether the
 /// text changed.
-fn type_into(t: &mut TextArea<'static>, key: KeyEvent) -> bool {
+pub(super) fn type_into(t: &mut TextArea<'static>, key: KeyEvent) -> bool {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Enter | KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down | KeyCode::Esc => false,
@@ -85,16 +99,22 @@ impl Component for Dialog {
     fn event(&mut self, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
         if key.code == KeyCode::Esc {
             match self {
-                Dialog::Readiness(f) if f.step == ReadinessStep::Confirm => f.step = ReadinessStep::Review,
+                Dialog::Readiness(f) if f.step == ReadinessStep::Confirm => f.back(),
                 Dialog::Reason(f) if f.confirming => f.confirming = false,
                 Dialog::Status(f) if f.confirming => f.confirming = false,
+                Dialog::Grants(g) if g.step == GrantsStep::Confirm => g.step = GrantsStep::Note,
+                Dialog::Grants(g) if g.step == GrantsStep::Note => g.step = GrantsStep::Choose,
+                Dialog::BreakGlass(b) if b.confirming => b.confirming = false,
                 _ => return Outcome::close(),
             }
             return Outcome::used();
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match self {
-            Dialog::Message { .. } => Outcome::close(),
+            Dialog::Message { .. } | Dialog::Exported(_) => Outcome::close(),
+            Dialog::Grants(g) => g.event(key, ctx),
+            Dialog::BreakGlass(b) => b.event(key, ctx),
+            Dialog::Manifests(m) => m.event(key, ctx),
             Dialog::AcceptFlagged { suggestion, .. } => match key.code {
                 KeyCode::Char('y' | 'Y') => {
                     let mut then: Vec<Command> = accept(ctx.room, *suggestion).into_iter().collect();
@@ -330,21 +350,26 @@ fn readiness_key(f: &mut ReadinessForm, key: KeyEvent) {
         (ReadinessStep::Review, KeyCode::Char(c @ '1'..='3')) => f.lane = (c as usize) - ('1' as usize),
         (ReadinessStep::Review, KeyCode::Tab) => f.audience = cycle(f.audience, AUDIENCES.len(), true),
         (ReadinessStep::Review, KeyCode::BackTab) => f.audience = cycle(f.audience, AUDIENCES.len(), false),
-        (ReadinessStep::Review, KeyCode::Enter) if f.releasable() => f.step = ReadinessStep::Confirm,
-        (ReadinessStep::Confirm, KeyCode::Char('n' | 'N')) => f.step = ReadinessStep::Review,
+        (ReadinessStep::Review, KeyCode::Enter) if f.releasable() => f.arm(),
+        (ReadinessStep::Confirm, KeyCode::Char('n' | 'N')) => f.back(),
         _ => {}
     }
 }
 
-/// Release to the chosen lane for the chosen audience: marks the room
-/// ready at this revision (the readiness record was just reviewed), then
-/// releases when that is acknowledged.
+/// Release to the chosen lane for the chosen audience, exactly the packet
+/// revision the owner reviewed and armed on: one `release_packet`, which
+/// the server applies whole or refuses leaving the room as it was (a hold
+/// and its reasons stay).
 fn release(f: &ReadinessForm, ctx: &Ctx<'_>) -> Outcome {
     let Some(room) = ctx.room.id else { return Outcome::close() };
-    let (lane, audience) = (f.lane(), f.audience());
+    let Some(armed) = &f.armed else { return Outcome::used() };
+    let (lane, audience, packet_revision) = (armed.lane, armed.audience, armed.packet_revision);
     Outcome::Used(vec![
-        Command::Send(Request::MarkReady { room }, Pending::MarkReady { then_release: Some((lane, audience)) }),
-        Command::notify(Level::Info, format!("marking ready and releasing to {lane} · audience {audience}…")),
+        Command::Send(
+            Request::ReleasePacket { room, lane, audience, packet_revision },
+            Pending::ReleasePacket { lane, audience, packet_revision },
+        ),
+        Command::notify(Level::Info, format!("releasing packet rev {packet_revision} to {lane} · {audience}…")),
         Command::Close,
     ])
 }

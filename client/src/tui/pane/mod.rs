@@ -8,10 +8,14 @@
 
 pub mod annex;
 pub mod approvals;
+pub mod break_glass;
 pub mod dialog;
 pub mod diff;
 pub mod editor;
+pub mod export;
+pub mod grants;
 pub mod help;
+pub mod manifests;
 pub mod palette;
 pub mod register;
 pub mod sections;

@@ -54,7 +54,8 @@ impl Component for SectionList {
             KeyCode::Char('j') | KeyCode::Down => Outcome::run(Action::SectionNext),
             KeyCode::Char('k') | KeyCode::Up => Outcome::run(Action::SectionPrev),
             KeyCode::Char('g') | KeyCode::Home => Outcome::with(Command::SelectSection(0)),
-            KeyCode::Char('G') | KeyCode::End => Outcome::with(Command::SelectSection(usize::MAX)),
+            // `G` is the grants list everywhere (End goes to the last section).
+            KeyCode::End => Outcome::with(Command::SelectSection(usize::MAX)),
             KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => Outcome::with(Command::Focus(Pane::Editor)),
             KeyCode::Char('i') => Outcome::run(Action::EditStart),
             _ => Outcome::Ignored,

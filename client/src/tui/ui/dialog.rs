@@ -42,6 +42,10 @@ fn draw(d: &Dialog, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
         Dialog::Readiness(f) => readiness(ctx, f, area, buf),
         Dialog::Cosign(f) => cosign(ctx, f, area, buf),
         Dialog::Approvals(q) => q.draw(ctx, area, buf),
+        Dialog::Grants(g) => g.draw(ctx, area, buf),
+        Dialog::BreakGlass(b) => b.draw(ctx, area, buf),
+        Dialog::Exported(e) => e.draw(ctx, area, buf),
+        Dialog::Manifests(m) => m.draw(ctx, area, buf),
         Dialog::AcceptFlagged { code, flags, .. } => {
             let t = ctx.theme;
             let h = (flags.len() as u16 + 8).min(area.height);
@@ -306,7 +310,8 @@ fn readiness(ctx: &Ctx<'_>, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
     let t = ctx.theme;
     let r = &f.record;
     let rect = centered(area, 96, area.height.saturating_sub(2).min(30));
-    let inner = popup(buf, t, rect, &format!("Readiness record — rev {}", r.revision));
+    let inner =
+        popup(buf, t, rect, &format!("Readiness record — packet rev {} (room rev {})", r.content_revision, r.revision));
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
     let state = ctx.room.replica.state.as_ref().map(|s| s.release.name()).unwrap_or("?");
@@ -326,6 +331,20 @@ fn readiness(ctx: &Ctx<'_>, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
     ]));
     if !f.server_checked {
         lines.push(Line::from(Span::styled("checking with the server (annex boundary, co-signatures)…", t.dim())));
+    }
+    // A release prompt that disarmed itself: what changed under it.
+    if !f.changed.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            "Changed while you were confirming — review, then confirm again:",
+            t.warn(),
+        )));
+        for c in &f.changed {
+            for (k, l) in wrap(c, w.saturating_sub(4)).into_iter().enumerate() {
+                let p = if k == 0 { "  • " } else { "    " };
+                lines.push(Line::from(vec![Span::styled(p, t.warn()), Span::styled(l, t.warn())]));
+            }
+        }
     }
     lines.push(Line::from(""));
     let bstyle = if r.blockers.is_empty() { t.ok() } else { t.blocking() };
@@ -409,8 +428,8 @@ fn readiness(ctx: &Ctx<'_>, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
             let msg = if f.releasable() {
                 Line::from(Span::styled(
                     format!(
-                        "Release rev {} to the {} lane · audience {}? Enter to confirm.",
-                        r.revision,
+                        "Release packet rev {} to {} · {}? Enter to confirm.",
+                        r.content_revision,
                         f.lane(),
                         f.audience()
                     ),
@@ -442,12 +461,11 @@ fn readiness(ctx: &Ctx<'_>, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
             put_line(buf, inner, status_y + 1, &Line::from(spans));
         }
         ReadinessStep::Confirm => {
-            let msg = format!(
-                "RELEASE rev {} (content {hash}) to the {} lane · audience {}?",
-                r.revision,
-                f.lane(),
-                f.audience()
-            );
+            let (packet, lane, audience) = match &f.armed {
+                Some(a) => (a.packet_revision, a.lane, a.audience),
+                None => (r.content_revision, f.lane(), f.audience()),
+            };
+            let msg = format!("RELEASE packet rev {packet} to {lane} · {audience} (content {hash})?");
             put_line(
                 buf,
                 inner,
