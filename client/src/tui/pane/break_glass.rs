@@ -12,7 +12,7 @@ use trustroom_shared::export::utc;
 use trustroom_shared::ids::{AnnexId, BreakGlassId};
 use trustroom_shared::protocol::Request;
 
-use super::dialog::type_into;
+use super::dialog::type_fixing;
 use super::{Command, Component, Ctx, Outcome};
 use crate::session::outbox::Pending;
 use crate::session::room::Room;
@@ -163,11 +163,7 @@ impl BreakGlassDialog {
             (BreakGlassField::Minutes, KeyCode::Right | KeyCode::Char('+' | 'l')) => {
                 self.minutes = (self.minutes + 5).min(BREAK_GLASS_MAX_MS / MINUTE_MS);
             }
-            (BreakGlassField::Reason, _) => {
-                if type_into(&mut self.reason, key) {
-                    self.error = None;
-                }
-            }
+            (BreakGlassField::Reason, _) => type_fixing(&mut self.reason, &mut self.error, key),
             _ => {}
         }
         Outcome::used()

@@ -84,7 +84,7 @@ pub(super) fn type_into(t: &mut TextArea<'static>, key: KeyEvent) -> bool {
 
 /// Feeds a key to a form's input; the form's error goes as soon as the
 /// text changes (the user is fixing what it asked for).
-fn type_fixing(t: &mut TextArea<'static>, error: &mut Option<String>, key: KeyEvent) {
+pub(super) fn type_fixing(t: &mut TextArea<'static>, error: &mut Option<String>, key: KeyEvent) {
     if type_into(t, key) {
         *error = None;
     }

@@ -10,7 +10,7 @@ use trustroom_shared::export::utc;
 use trustroom_shared::ids::AccessRequestId;
 use trustroom_shared::protocol::Request;
 
-use super::dialog::type_into;
+use super::dialog::type_fixing;
 use super::{Command, Component, Ctx, Outcome};
 use crate::session::outbox::Pending;
 use crate::session::room::Room;
@@ -96,11 +96,7 @@ impl Component for GrantsDialog {
                 }
             }
             (GrantsStep::Note, KeyCode::Enter) => self.step = GrantsStep::Confirm,
-            (GrantsStep::Note, _) => {
-                if type_into(&mut self.note, key) {
-                    self.error = None;
-                }
-            }
+            (GrantsStep::Note, _) => type_fixing(&mut self.note, &mut self.error, key),
             (GrantsStep::Confirm, KeyCode::Char('y' | 'Y') | KeyCode::Enter) => {
                 let (Some(room), Some(g)) = (ctx.room.id, self.chosen_row(ctx.room)) else {
                     return Outcome::close();
