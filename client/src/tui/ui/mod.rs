@@ -9,6 +9,7 @@ pub mod dialog;
 pub mod diff;
 pub mod editor;
 pub mod help;
+pub mod history;
 pub mod palette;
 pub mod register;
 pub mod sections;
@@ -41,6 +42,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
             Screen::Diff(d) => d.draw(&ctx, l.main, buf),
             Screen::Suggestions(s) => s.draw(&ctx, l.main, buf),
             Screen::Stats(s) => s.draw(&ctx, l.main, buf),
+            Screen::History(h) => h.draw(&ctx, l.main, buf),
         }
     } else {
         if let Some(r) = l.sections {
