@@ -232,7 +232,7 @@ impl Room {
             let what =
                 format!("{} not acknowledged yet — it is kept and re-sent when the connection is back", pending.noun());
             match authored_text(&request) {
-                Some(text) => self.keep_words(&what, pending.noun(), &text.to_string()),
+                Some(text) => self.keep_words(&what, pending.noun(), text),
                 None => self.notify(Level::Warn, what),
             }
             self.outbox.unsent.push((request, pending));
