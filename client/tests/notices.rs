@@ -292,7 +292,8 @@ fn the_palette_opens_the_message_history_and_it_keeps_the_last_200() {
     assert!(matches!(app.screen, Some(Screen::History(_))), "the palette entry opens it");
     key(&mut app, KeyCode::Char('G'));
     let screen = render(&mut app, 80, 24);
-    assert!(screen.contains("notice 50") && !screen.contains("notice 51"), "scrolled to the oldest:\n{screen}");
+    assert!(screen.contains("notice 50") && !screen.contains("notice 70"), "scrolled to the oldest:\n{screen}");
+    assert!(screen.contains("notice 69"), "the last page is full:\n{screen}");
 }
 
 // ----- 3. the requester's own requests on the gated pane, live -----

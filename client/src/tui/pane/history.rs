@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use super::status::{Notice, NoticeKind};
 use super::{Component, Ctx, Outcome};
 use crate::tui::action::Action;
+use crate::tui::text::wrap;
 
 #[derive(Clone, Debug, Default)]
 pub struct HistoryScreen {
@@ -23,6 +24,32 @@ impl HistoryScreen {
         ctx.notices.iter().rev().filter(|n| self.only.is_none_or(|k| n.kind == k)).collect()
     }
 
+    /// Columns before a message's text (`HH:MM:SS refused `).
+    pub const HEAD: usize = 17;
+
+    /// The furthest the list scrolls: the oldest messages fill the last
+    /// page instead of one message alone at the top (`rows` high, text
+    /// wrapped at `width`).
+    pub fn max_scroll(&self, ctx: &Ctx<'_>, width: usize, rows: usize) -> usize {
+        let listed = self.listed(ctx);
+        let mut used = 0;
+        for (i, n) in listed.iter().enumerate().rev() {
+            used += wrap(&n.text, width).len().max(1);
+            if used > rows {
+                return i + 1;
+            }
+        }
+        0
+    }
+
+    /// The text width and rows of the list on a terminal of `ctx.size`.
+    fn fit(ctx: &Ctx<'_>) -> (usize, usize) {
+        let width = (ctx.size.width as usize).saturating_sub(2 + Self::HEAD).max(10);
+        // The notification line, the status bar and the borders.
+        let rows = (ctx.size.height as usize).saturating_sub(4).max(1);
+        (width, rows)
+    }
+
     /// What `f` shows next: all → refusals → room events → notices → all.
     fn next_filter(&self) -> Option<NoticeKind> {
         match self.only {
@@ -36,7 +63,8 @@ impl HistoryScreen {
 
 impl Component for HistoryScreen {
     fn event(&mut self, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
-        let last = self.listed(ctx).len().saturating_sub(1);
+        let (width, rows) = Self::fit(ctx);
+        let last = self.max_scroll(ctx, width, rows);
         let page = (ctx.size.height as usize / 3).max(1);
         match key.code {
             KeyCode::Esc | KeyCode::Char('q' | 'N') => return Outcome::close(),

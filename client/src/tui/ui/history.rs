@@ -44,10 +44,11 @@ fn draw(view: &HistoryScreen, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
         return;
     }
     // `HH:MM:SS refused ` — then the text, wrapped under itself.
-    const HEAD: usize = 17;
+    const HEAD: usize = HistoryScreen::HEAD;
     let width = (inner.width as usize).saturating_sub(HEAD).max(10);
+    let first = view.scroll.min(view.max_scroll(ctx, width, inner.height as usize));
     let mut y = 0u16;
-    for n in listed.iter().skip(view.scroll) {
+    for n in listed.iter().skip(first) {
         if y >= inner.height {
             break;
         }
