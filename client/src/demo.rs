@@ -250,6 +250,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         trust: crate::session::Trust::default(),
         room,
         help_extra: help_lines(&join, &join_path, &entries),
+        serves_demo: true,
     };
     let result = crate::tui::run(opts).await;
     let stopped = server.shutdown().await;

@@ -23,6 +23,9 @@ fn main() -> ExitCode {
     if cli::logs_to_stderr(&cli.command) {
         init_stderr_logging(cli.verbose);
     }
+    // Before the runtime starts its threads: the local time zone's offset
+    // can only be read safely while the process has one thread.
+    tui::clock::init_local_offset();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return cli::exit::report(&anyhow::Error::new(e).context("cannot start the async runtime")),

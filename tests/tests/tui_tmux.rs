@@ -83,6 +83,10 @@ fn the_demo_at_80x24_shows_its_join_file_and_a_second_owner_decides_the_owners_o
     tmux.keys("ines", &["q"])?;
     tmux.keys("owner", &["Escape"])?;
     tmux.keys("owner", &["q"])?;
+    // ines's q went to her open approvals queue: she is still connected,
+    // so the demo owner is asked before the server stops for her.
+    tmux.wait_for("owner", "Quit the demo?")?;
+    tmux.keys("owner", &["y"])?;
     let screen = tmux.wait_for("owner", "[exited: 0]")?;
     assert!(screen.contains("join.sh"), "{screen}");
     Ok(())

@@ -188,7 +188,7 @@ ok "the owner accepts and rejects agent suggestions in the TUI"
 
 # --- 3c. an access grant, revoked by the owner in the TUI ----------------------
 keys reviewer A
-wait_for reviewer "Request access to an annex" "the reviewer's access request dialog did not open"
+wait_for reviewer "Request access to A1" "the reviewer's access request dialog did not open"
 text reviewer "E2E-ACCESS need the tenant list to settle the scope of the objection"
 keys reviewer Enter
 wait_for reviewer "access requested"

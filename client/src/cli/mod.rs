@@ -109,6 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 trust: crate::session::Trust::with_ca_file(settings.ca_file),
                 room,
                 help_extra: vec![],
+                serves_demo: false,
             })
             .await
         }

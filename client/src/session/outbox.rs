@@ -68,6 +68,10 @@ pub enum Pending {
     },
     Cosign,
     RequestAccess,
+    /// Withdrawing our own pending access request (`R-N`).
+    WithdrawAccess {
+        code: String,
+    },
     /// An owner's decision from the approvals queue (`R-N` / `P-N`).
     Decide {
         code: String,
@@ -101,6 +105,10 @@ impl Pending {
             Pending::Status { .. } => "status change",
             Pending::Cosign => "co-signature",
             Pending::RequestAccess => "access request",
+            Pending::WithdrawAccess { .. } => "withdrawal",
+            Pending::Hold => "hold reason",
+            Pending::Escalate => "escalation reason",
+            Pending::DecideSuggestion { accept: false, .. } => "rejection reason",
             _ => "request",
         }
     }
@@ -126,6 +134,11 @@ pub struct Outbox {
     /// requests): if the connection drops before the answer, they go to
     /// `unsent` and are re-sent, with the same `seq`, after the rejoin.
     pub retriable: HashMap<u64, Request>,
+    /// The other requests behind answers we still wait for that carry the
+    /// user's words (a hold, escalation or rejection reason): not re-sent,
+    /// but handed back with the answer, so a refusal can show them again
+    /// and a lost connection can save them.
+    pub worded: HashMap<u64, Request>,
     /// Requests the connection lost before the server answered; re-sent
     /// after the next successful join (the server applies each seq once).
     pub unsent: Vec<(Request, Pending)>,
@@ -139,6 +152,7 @@ impl Default for Outbox {
             queue: Vec::new(),
             pending: HashMap::new(),
             retriable: HashMap::new(),
+            worded: HashMap::new(),
             unsent: Vec::new(),
             next_tag: 1,
             next_seq: 1,
@@ -153,6 +167,8 @@ impl Outbox {
         self.next_tag += 1;
         if request.seq().is_some() && pending.is_retriable() {
             self.retriable.insert(tag, request.clone());
+        } else if authored_text(&request).is_some() {
+            self.worded.insert(tag, request.clone());
         }
         self.pending.insert(tag, pending);
         self.queue.push(Outgoing { tag, request });
@@ -173,11 +189,12 @@ impl Outbox {
     }
 
     /// The answer to `tag` arrived: what it was for, and the request when
-    /// it is one that may be sent again. `None` for an answer to nothing
-    /// we wait for.
+    /// it is one that may be sent again or carries the user's words.
+    /// `None` for an answer to nothing we wait for.
     pub fn answered(&mut self, tag: u64) -> Option<(Pending, Option<Request>)> {
         let pending = self.pending.remove(&tag)?;
-        Some((pending, self.retriable.remove(&tag)))
+        let request = self.retriable.remove(&tag).or_else(|| self.worded.remove(&tag));
+        Some((pending, request))
     }
 
     /// Requests not yet acknowledged that would be lost by quitting now,
@@ -192,7 +209,10 @@ pub fn authored_text(request: &Request) -> Option<&str> {
     match request {
         Request::Object { text, .. } | Request::Reply { text, .. } => Some(text),
         Request::SetObjectionStatus { rationale: Some(r), .. } => Some(r),
-        Request::RequestAccess { reason, .. } => Some(reason),
+        Request::RequestAccess { reason, .. }
+        | Request::Hold { reason, .. }
+        | Request::Escalate { reason, .. }
+        | Request::RejectSuggestion { reason, .. } => Some(reason),
         _ => None,
     }
     .filter(|t| !t.trim().is_empty())

@@ -69,8 +69,10 @@ pub enum Effect {
     /// The join was answered: in step again. `syncing`: we were catching
     /// up after a (re)connect; how many edits and requests were re-sent.
     Joined { syncing: bool, edits: usize, requests: usize },
-    /// The answer to a request the room does not act on itself.
-    Answer { pending: Pending, result: Result<Value, RequestError> },
+    /// The answer to a request the room does not act on itself, with the
+    /// request when it carries the user's words or may be re-sent (so a
+    /// refusal can give the words back where they were written).
+    Answer { pending: Pending, result: Result<Value, RequestError>, request: Option<Request> },
     /// The session cannot go on (refused, removed, no such room).
     Fatal(String),
 }
@@ -298,11 +300,13 @@ impl Room {
         self.effects.push(Effect::Text { section: id, op });
     }
 
-    /// Saves a refused request's words under the unsent directory.
-    pub(super) fn keep_words(&mut self, noun: &str, text: &str) {
+    /// Saves the words of a request the connection lost (never one the
+    /// server refused: a refusal gives them back where they were written)
+    /// under the unsent directory; says where, after `what` happened.
+    pub(super) fn keep_words(&mut self, what: &str, noun: &str, text: &str) {
         match keep_text(&self.unsent_dir, noun, text) {
-            Ok(path) => self.notify(Level::Warn, format!("your {noun} text is kept in {}", path.display())),
-            Err(err) => self.notify(Level::Error, format!("your {noun} text could not be saved: {err}")),
+            Ok(path) => self.notify(Level::Warn, format!("{what}; your {noun} text is kept in {}", path.display())),
+            Err(err) => self.notify(Level::Error, format!("{what}; your {noun} text could not be saved: {err}")),
         }
     }
 

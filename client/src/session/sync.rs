@@ -222,13 +222,19 @@ impl Room {
     fn on_reply(&mut self, tag: u64, result: Result<Value, RequestError>) {
         let Some((pending, request)) = self.outbox.answered(tag) else { return };
         let disconnected = matches!(result, Err(RequestError::Disconnected));
-        if disconnected && let Some(request) = request {
+        if disconnected
+            && pending.is_retriable()
+            && let Some(request) = request
+        {
             // Never lost: re-sent with the same seq after the rejoin, so the
-            // server applies it exactly once even if it had arrived.
-            self.notify(
-                Level::Warn,
-                format!("{} not acknowledged yet — it is kept and re-sent when the connection is back", pending.noun()),
-            );
+            // server applies it exactly once even if it had arrived. Its
+            // words also go to a file, in case this client ends first.
+            let what =
+                format!("{} not acknowledged yet — it is kept and re-sent when the connection is back", pending.noun());
+            match authored_text(&request) {
+                Some(text) => self.keep_words(&what, pending.noun(), text),
+                None => self.notify(Level::Warn, what),
+            }
             self.outbox.unsent.push((request, pending));
             return;
         }
@@ -285,13 +291,15 @@ impl Room {
             // the operations in flight.
             (Pending::Join { .. } | Pending::ResolveRoom | Pending::Edit { .. }, Err(_)) => {}
             (pending, result) => {
-                let refused = result.is_err();
+                // Words the connection lost (a request that is not re-sent)
+                // go to a file the notice names. A refusal's words are
+                // handed back with the answer instead: the front end shows
+                // them again with the server's error, where they were written.
+                let lost = disconnected.then(|| request.as_ref().and_then(authored_text)).flatten().map(str::to_string);
                 let noun = pending.noun();
-                self.effects.push(Effect::Answer { pending, result });
-                // The user's words survive a refusal (e.g. demoted while
-                // offline): saved to a file the notice names.
-                if refused && let Some(text) = request.as_ref().and_then(authored_text) {
-                    self.keep_words(noun, text);
+                self.effects.push(Effect::Answer { pending, result, request });
+                if let Some(text) = lost {
+                    self.keep_words(&format!("{noun}: not sent, the connection was lost"), noun, &text);
                 }
             }
         }

@@ -38,8 +38,6 @@ pub enum EditMode {
 pub enum ReasonPurpose {
     Hold,
     Escalate,
-    /// Ask the owner for access to a gated annex.
-    RequestAccess(AnnexId),
     /// Reject a suggestion (the reason is stored with the decision).
     RejectSuggestion(SuggestionId),
 }
@@ -85,6 +83,14 @@ pub enum Action {
     Suggestions,
     Stats,
     ReconnectNow,
+    /// Ask for access to a gated annex: a reason and a duration.
+    RequestAccess(AnnexId),
+    /// Withdraw our pending request for an annex (asks first).
+    WithdrawAccess(AnnexId),
+    /// The message history: refusals, notices and room events.
+    History,
+    /// Quit without asking again (confirmed in a dialog).
+    QuitNow,
 }
 
 impl Action {

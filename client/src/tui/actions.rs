@@ -3,6 +3,7 @@
 //! view, the editor's edits into the room, and opening the forms, screens
 //! and overlays that need more than one pane to build.
 
+use trustroom_shared::access::format_duration;
 use trustroom_shared::export::ExportFormat;
 use trustroom_shared::objection::{ObjectionStatus, StatusActor, is_one_way_for, may_reopen, needs_rationale};
 use trustroom_shared::ot::TextOp;
@@ -13,20 +14,22 @@ use trustroom_shared::release::{ReleaseState, cosign_refusal};
 use trustroom_shared::{AnnexId, SectionId};
 
 use super::action::{Action, EditMode, Pane, ReasonPurpose};
+use super::announce::deciders;
 use super::app::{App, Overlay, Screen};
 use super::diffview::{DiffBase, DiffScope, DiffView};
 use super::forms::{
-    CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReasonForm, ReplyForm, StatusChoice, StatusForm, input,
-    objection_about,
+    AccessForm, CosignForm, ObjectionField, ObjectionForm, ReadinessForm, ReasonForm, ReplyForm, StatusChoice,
+    StatusForm, input, objection_about,
 };
 use super::keyedit::KeyEdit;
 use super::pane::Command;
-use super::pane::annex::{AnnexOpen, annex_ids};
+use super::pane::annex::{AnnexOpen, annex_ids, my_pending};
 use super::pane::approvals::ApprovalsQueue;
 use super::pane::break_glass::{BreakGlassDialog, endable};
 use super::pane::dialog::Dialog;
 use super::pane::diff::DiffScreen;
 use super::pane::grants::{GrantsDialog, active_grants};
+use super::pane::history::HistoryScreen;
 use super::pane::palette::Palette;
 use super::pane::stats::StatsScreen;
 use super::pane::suggestions::SuggestionsScreen;
@@ -105,6 +108,13 @@ impl App {
                 self.reconnect_requested = true;
                 self.notify(Level::Info, "reconnecting now…");
             }
+            Action::RequestAccess(id) => self.open_access_request(id),
+            Action::WithdrawAccess(id) => self.confirm_withdraw(id),
+            Action::History => {
+                self.screen = Some(Screen::History(HistoryScreen::default()));
+                self.editor.mode = EditMode::Normal;
+            }
+            Action::QuitNow => self.quit = true,
         }
     }
 
@@ -135,6 +145,11 @@ impl App {
     }
 
     fn request_quit(&mut self) {
+        // Ctrl-c while the demo's quit question is open: quit.
+        if matches!(&self.overlay, Some(Overlay::Dialog(d)) if matches!(**d, Dialog::ConfirmQuit { .. })) {
+            self.quit = true;
+            return;
+        }
         if self.room.has_unacknowledged() && !self.quit_armed {
             self.quit_armed = true;
             self.notify(
@@ -143,7 +158,27 @@ impl App {
             );
             return;
         }
+        // The demo's server runs in this process: quitting stops it for
+        // everyone still connected, so ask first, naming them.
+        if self.serves_demo {
+            let names = self.others_connected();
+            if !names.is_empty() {
+                self.overlay = Some(Overlay::dialog(Dialog::ConfirmQuit { names }));
+                return;
+            }
+        }
         self.quit = true;
+    }
+
+    /// Other members with a live cursor in the room (their clients are
+    /// connected), by name.
+    pub fn others_connected(&self) -> Vec<String> {
+        let me = self.room.my_user();
+        let mut names: Vec<String> =
+            self.room.presence.values().filter(|p| Some(p.user) != me).map(|p| p.name.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     pub fn visible_panes(&self) -> Vec<Pane> {
@@ -427,6 +462,36 @@ impl App {
         self.set_focus(Pane::Annexes);
     }
 
+    /// The access request dialog for a gated annex: who decides, the
+    /// reason, and a duration within the room's policy.
+    fn open_access_request(&mut self, id: AnnexId) {
+        let (Some(state), Some(me)) = (&self.room.replica.state, self.room.my_user()) else { return };
+        let Some(annex) = state.annexes.get(&id) else { return };
+        if self.room.has_annex_access(id) {
+            self.notify(
+                Level::Info,
+                format!("you may already read {} — Enter opens it (the view is logged)", annex.code),
+            );
+            return;
+        }
+        let deciders = deciders(&self.room, me);
+        let mut form = AccessForm::new(&self.theme, id, annex.code.clone(), &state.access.policy, deciders);
+        form.pending =
+            my_pending(&self.room, id).map(|r| format!("{} for {}", r.code(), format_duration(r.duration_ms)));
+        self.overlay = Some(Overlay::dialog(Dialog::Access(form)));
+    }
+
+    /// Asks before withdrawing our pending request for a gated annex.
+    fn confirm_withdraw(&mut self, id: AnnexId) {
+        let Some(r) = my_pending(&self.room, id) else {
+            self.notify(Level::Info, "you have no pending request for this annex to withdraw");
+            return;
+        };
+        let annex = self.room.replica.state.as_ref().and_then(|s| s.annexes.get(&id)).map(|a| a.code.clone());
+        let d = Dialog::ConfirmWithdraw { request: r.id, code: r.code(), annex: annex.unwrap_or_default() };
+        self.overlay = Some(Overlay::dialog(d));
+    }
+
     // ----- diff -----
 
     fn open_diff(&mut self, base: DiffBase, packet: bool) {
@@ -577,7 +642,7 @@ impl App {
         let what = match purpose {
             ReasonPurpose::Hold => Some("hold"),
             ReasonPurpose::Escalate => Some("escalate"),
-            ReasonPurpose::RequestAccess(_) | ReasonPurpose::RejectSuggestion(_) => None,
+            ReasonPurpose::RejectSuggestion(_) => None,
         };
         if what.is_some_and(|w| !self.owner_check(w)) {
             return;
@@ -585,10 +650,6 @@ impl App {
         let placeholder = match purpose {
             ReasonPurpose::Hold => "why the release is held",
             ReasonPurpose::Escalate => "why this goes to direct human handling",
-            ReasonPurpose::RequestAccess(_) if self.room.is_owner() => {
-                "why you need this annex (another owner decides; audited)"
-            }
-            ReasonPurpose::RequestAccess(_) => "why you need this annex (an owner decides; audited)",
             ReasonPurpose::RejectSuggestion(_) => "why this suggestion is rejected (the proposer sees it)",
         };
         self.overlay = Some(Overlay::dialog(Dialog::Reason(ReasonForm {

@@ -3,10 +3,12 @@
 //! of access requests at once; a member hears when their own access begins
 //! or ends.
 
-use trustroom_shared::access::format_duration;
+use trustroom_shared::UserId;
+use trustroom_shared::access::{format_duration, possible_approvers};
 use trustroom_shared::change::{Change, Revision};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::release::ReleaseState;
+use trustroom_shared::role::Role;
 
 use crate::session::room::{Level, Room};
 
@@ -92,6 +94,26 @@ pub fn announce(room: &Room, rev: &Revision) -> Option<(Level, String)> {
     })
 }
 
+/// Who decides `requester`'s access request, in words: owners other than
+/// the requester (nobody approves their own request) — `an owner
+/// (morgan.hale)`, `another owner (ines.moreau)` when the requester is an
+/// owner, or that nobody can yet.
+pub fn deciders(room: &Room, requester: UserId) -> String {
+    let Some(state) = &room.replica.state else { return "an owner".into() };
+    let names: Vec<String> = possible_approvers(state, requester).into_iter().map(|u| room.member_name(u)).collect();
+    let owner = state.member(requester).is_some_and(|m| m.role == Role::Owner);
+    let who = match (names.len(), owner) {
+        (0, _) => return "no other owner yet (a second owner must be added to decide it)".into(),
+        (1, true) => "another owner",
+        (_, true) => "one of the other owners",
+        (1, false) => "the owner",
+        (_, false) => "an owner",
+    };
+    let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
+    let more = if names.len() > 3 { ", …" } else { "" };
+    format!("{who} ({}{more})", shown.join(", "))
+}
+
 fn excerpt(s: &str, n: usize) -> String {
     let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= n {
@@ -136,13 +158,14 @@ fn access_notice(room: &Room, rev: &Revision) -> Option<(Level, String)> {
             .get(&a)
             .map_or_else(|| "an annex".to_string(), |x: &trustroom_shared::annex::Annex| x.code.clone())
     };
-    let at = |ms: i64| trustroom_shared::export::utc(ms).get(11..16).unwrap_or_default().to_string();
+    let at = |ms: i64| format!("{} {}", crate::tui::clock::hm(ms), crate::tui::clock::zone());
     Some(match &rev.change {
         Change::AccessRequested { request } => {
             let what =
                 format!("{} for {} — {}", code(request.annex), format_duration(request.duration_ms), request.reason);
             if Some(request.requester) == me {
-                (Level::Info, format!("you asked for {what} ({}); an owner decides", request.code()))
+                let who = deciders(room, request.requester);
+                (Level::Info, format!("you asked for {what} ({}); {who} decides", request.code()))
             } else if room.is_owner() {
                 (
                     Level::Warn,
@@ -159,12 +182,20 @@ fn access_notice(room: &Room, rev: &Revision) -> Option<(Level, String)> {
         Change::AccessDecided { request, approved, expires_at, .. } => {
             let r = state.access.requests.get(request)?;
             let verdict = if *approved {
-                format!("approved until {} UTC", expires_at.map(at).unwrap_or_default())
+                format!("approved until {}", expires_at.map(at).unwrap_or_default())
             } else {
                 "denied".to_string()
             };
             if Some(r.requester) == me {
-                (Level::Warn, format!("your request {} for {} was {verdict} by {author}", r.code(), code(r.annex)))
+                let then = if *approved {
+                    format!(" — Enter on {} opens it (the view is logged)", code(r.annex))
+                } else {
+                    String::new()
+                };
+                (
+                    Level::Warn,
+                    format!("your request {} for {} was {verdict} by {author}{then}", r.code(), code(r.annex)),
+                )
             } else {
                 (
                     Level::Info,

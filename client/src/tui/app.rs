@@ -7,6 +7,8 @@
 //! Drawing (`ui/`) only reads; costly derived data (badges, readiness,
 //! highlights, the diff) is recomputed by [`App::refresh`] before a draw.
 
+use std::collections::{HashMap, VecDeque};
+
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 use trustroom_shared::ClientId;
@@ -18,11 +20,12 @@ use super::pane::dialog::Dialog;
 use super::pane::diff::DiffScreen;
 use super::pane::editor::Editor;
 use super::pane::help::Help;
+use super::pane::history::HistoryScreen;
 use super::pane::palette::Palette;
 use super::pane::register::Register;
 use super::pane::sections::SectionList;
 use super::pane::stats::StatsScreen;
-use super::pane::status::StatusBar;
+use super::pane::status::{NoticeKind, StatusBar};
 use super::pane::suggestions::SuggestionsScreen;
 use super::pane::{Command, Component, Ctx, Outcome, ScreenKind};
 use super::remembered::Remembered;
@@ -49,6 +52,8 @@ pub enum Screen {
     Suggestions(SuggestionsScreen),
     /// Boxed: the figures are large, the other screens small.
     Stats(Box<StatsScreen>),
+    /// The message history (refusals, notices, room events).
+    History(HistoryScreen),
 }
 
 impl Screen {
@@ -57,6 +62,7 @@ impl Screen {
             Screen::Diff(_) => ScreenKind::Diff,
             Screen::Suggestions(_) => ScreenKind::Suggestions,
             Screen::Stats(_) => ScreenKind::Stats,
+            Screen::History(_) => ScreenKind::History,
         }
     }
 }
@@ -92,7 +98,19 @@ pub struct App {
     pub remembered: Option<Remembered>,
     /// The remembered register choice was read (or one was made).
     register_recalled: bool,
+    /// This TUI runs the demo's server in its process: quitting stops it
+    /// for everyone, so `q` asks first while others are connected.
+    pub serves_demo: bool,
+    /// Dialogs whose request the server has not answered yet, by the
+    /// request's `seq`: a refusal reopens the dialog with its words and the
+    /// server's error.
+    pub sent_dialogs: HashMap<u64, Box<Dialog>>,
+    /// Refused dialogs waiting for the overlay that is open to close.
+    pub reopen: VecDeque<Box<Dialog>>,
 }
+
+/// Dialogs kept for their answer at most (the oldest is dropped).
+const SENT_DIALOGS_KEPT: usize = 32;
 
 /// The panes' view of `$app`, borrowing only its room and theme, so one of
 /// its panes can take it while handling a key.
@@ -106,6 +124,7 @@ macro_rules! ctx {
             mode: $app.editor.mode,
             screen: $app.screen.as_ref().map(Screen::kind),
             size: $app.size,
+            notices: &$app.status.notices,
         }
     };
 }
@@ -134,6 +153,9 @@ impl App {
             caches_stale: true,
             remembered: None,
             register_recalled: false,
+            serves_demo: false,
+            sent_dialogs: HashMap::new(),
+            reopen: VecDeque::new(),
         }
     }
 
@@ -154,8 +176,43 @@ impl App {
     }
 
     pub fn notify(&mut self, level: Level, text: impl Into<String>) {
-        self.status.push(level, text.into());
+        self.notify_kind(NoticeKind::Notice, level, text);
+    }
+
+    /// A notice of a kind: a refusal, a room event (the history tells them apart).
+    pub fn notify_kind(&mut self, kind: NoticeKind, level: Level, text: impl Into<String>) {
+        self.status.push_kind(kind, level, text.into());
         self.dirty = true;
+    }
+
+    /// Opens a dialog again (a refused request's, with its words and the
+    /// error) — at once, or when the overlay open now closes.
+    pub fn reopen_dialog(&mut self, dialog: Box<Dialog>) {
+        if self.overlay.is_none() {
+            self.overlay = Some(Overlay::Dialog(dialog));
+        } else {
+            self.reopen.push_back(dialog);
+        }
+        self.dirty = true;
+    }
+
+    /// Keeps a dialog that just sent requests numbered `seqs`, for their answer.
+    fn keep_sent_dialog(&mut self, dialog: Box<Dialog>, seqs: &[u64]) {
+        let Some((&last, rest)) = seqs.split_last() else { return };
+        if !matches!(
+            *dialog,
+            Dialog::Objection(_) | Dialog::Reply(_) | Dialog::Status(_) | Dialog::Reason(_) | Dialog::Access(_)
+        ) {
+            return;
+        }
+        for seq in rest {
+            self.sent_dialogs.remove(seq);
+        }
+        while self.sent_dialogs.len() >= SENT_DIALOGS_KEPT {
+            let Some(oldest) = self.sent_dialogs.keys().min().copied() else { break };
+            self.sent_dialogs.remove(&oldest);
+        }
+        self.sent_dialogs.insert(last, dialog);
     }
 
     // ----- input -----
@@ -200,10 +257,33 @@ impl App {
                 Overlay::Dialog(d) => d.event(key, &ctx),
             };
             let commands = outcome.commands();
-            if !closes(&commands) {
+            let closing = closes(&commands);
+            if !closing {
                 self.overlay = Some(overlay);
+                return self.run_commands(commands);
             }
-            return self.run_commands(commands);
+            // A dialog that sends and closes is kept until the answer: a
+            // refusal reopens it with the words and the server's error.
+            let queued = self.room.outbox.queue.len();
+            self.run_commands(commands);
+            let seqs: Vec<u64> = self
+                .room
+                .outbox
+                .queue
+                .get(queued..)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|o| o.request.seq())
+                .collect();
+            if let Overlay::Dialog(d) = overlay {
+                self.keep_sent_dialog(d, &seqs);
+            }
+            if self.overlay.is_none()
+                && let Some(next) = self.reopen.pop_front()
+            {
+                self.overlay = Some(Overlay::Dialog(next));
+            }
+            return;
         }
         let ctx = ctx!(self);
         if let Some(screen) = &mut self.screen {
@@ -211,6 +291,7 @@ impl App {
                 Screen::Diff(d) => d.event(key, &ctx),
                 Screen::Suggestions(s) => s.event(key, &ctx),
                 Screen::Stats(s) => s.event(key, &ctx),
+                Screen::History(h) => h.event(key, &ctx),
             };
             let commands = outcome.commands();
             if closes(&commands) {
@@ -260,6 +341,7 @@ impl App {
             KeyCode::Char('S') => Action::Cosign,
             KeyCode::Char('u') => Action::Suggestions,
             KeyCode::Char('m') => Action::Stats,
+            KeyCode::Char('N') => Action::History,
             KeyCode::Char('V') => return self.open_approvals(),
             KeyCode::Char('q') => Action::Quit,
             KeyCode::Esc => return self.editor.area.cancel_selection(),

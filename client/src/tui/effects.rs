@@ -5,24 +5,25 @@
 //! resync rules are `crate::session::room` and `crate::session::sync`.
 
 use serde_json::Value;
-use trustroom_shared::access::BreakGlassResult;
+use trustroom_shared::access::{BreakGlassResult, RequestAccessResult};
 use trustroom_shared::change::{Change, Revision};
 use trustroom_shared::export::utc;
-use trustroom_shared::protocol::{AnnexContent, ExportResult, ManifestsResult, ReleaseAck};
+use trustroom_shared::protocol::{AnnexContent, ExportResult, ManifestsResult, ReleaseAck, Request};
 use trustroom_shared::readiness::{Readiness, readiness};
 use trustroom_shared::release::content_changes_since;
 
 use super::action::EditMode;
-use super::announce::announce;
+use super::announce::{announce, deciders};
 use super::app::{App, Overlay, Screen};
 use super::forms::{CosignForm, ReadinessStep};
 use super::pane::annex::AnnexOpen;
 use super::pane::dialog::Dialog;
 use super::pane::export::save_bundle;
 use super::pane::manifests::ManifestsView;
+use super::pane::status::NoticeKind;
 use crate::session::RequestError;
 use crate::session::connection::NetEvent;
-use crate::session::outbox::Pending;
+use crate::session::outbox::{Pending, authored_text};
 use crate::session::room::{Effect, Level};
 
 impl App {
@@ -81,7 +82,7 @@ impl App {
                     self.notify(Level::Info, format!("back in sync at rev {rev}{extra}"));
                 }
             }
-            Effect::Answer { pending, result } => self.on_answer(pending, result),
+            Effect::Answer { pending, result, request } => self.on_answer(pending, result, request),
             Effect::Fatal(msg) => {
                 self.exit_error = Some(msg);
                 self.quit = true;
@@ -113,13 +114,16 @@ impl App {
             f.seen.extend(lines);
         }
         if let Some((level, text)) = announce(&self.room, rev) {
-            self.notify(level, text);
+            self.notify_kind(NoticeKind::Room, level, text);
         }
         self.state_changed();
     }
 
-    /// The answer to a request a pane made.
-    fn on_answer(&mut self, pending: Pending, result: Result<Value, RequestError>) {
+    /// The answer to a request a pane made (`request`: the request itself
+    /// when it carries the user's words or may be re-sent).
+    fn on_answer(&mut self, pending: Pending, result: Result<Value, RequestError>, request: Option<Request>) {
+        // The dialog that made it, kept for this answer.
+        let dialog = request.as_ref().and_then(Request::seq).and_then(|seq| self.sent_dialogs.remove(&seq));
         match (pending, result) {
             (Pending::Object, Ok(_)) => self.notify(Level::Info, "objection raised"),
             (Pending::Reply { code }, Ok(_)) => self.notify(Level::Info, format!("reply added to {code}")),
@@ -178,9 +182,8 @@ impl App {
                     s.error = Some(e.to_string());
                 }
             }
-            (Pending::RequestAccess, Ok(_)) => {
-                self.notify(Level::Info, "access requested — the owner decides; you will see the annex once granted");
-            }
+            (Pending::RequestAccess, Ok(v)) => self.access_requested(v),
+            (Pending::WithdrawAccess { code }, Ok(_)) => self.notify(Level::Info, format!("{code} withdrawn")),
             (Pending::Hold | Pending::Escalate, Ok(_)) => {}
             (Pending::MarkReady, Ok(v)) => {
                 let rev = v.get("revision").and_then(Value::as_u64).unwrap_or(0);
@@ -226,27 +229,54 @@ impl App {
             },
             // The room's own requests: answered in the session layer.
             (Pending::ResolveRoom | Pending::Join { .. } | Pending::Edit { .. } | Pending::Cursor, Ok(_)) => {}
-            (p, Err(e)) => {
-                let what = match p {
-                    Pending::Object => "objection not raised",
-                    Pending::Reply { .. } => "reply not added",
-                    Pending::Status { .. } => "status not changed",
-                    Pending::Hold => "hold refused",
-                    Pending::MarkReady => "mark ready refused",
-                    Pending::ReleasePacket { .. } => "release refused",
-                    Pending::RevokeGrant { .. } => "revoke refused",
-                    Pending::BreakGlass { .. } => "break-glass refused",
-                    Pending::EndBreakGlass { .. } => "ending the break-glass refused",
-                    Pending::Export => "export refused",
-                    Pending::Manifests => "manifests refused",
-                    Pending::Escalate => "escalation refused",
-                    Pending::Cosign => "co-signature refused",
-                    Pending::RequestAccess => "access request refused",
-                    Pending::Decide { .. } => "decision refused",
-                    Pending::DecideSuggestion { accept: true, .. } => "accept refused",
-                    Pending::DecideSuggestion { accept: false, .. } => "reject refused",
-                    _ => "request failed",
-                };
+            (p, Err(e)) => self.refused(p, e, dialog, request.as_ref()),
+        }
+    }
+
+    /// A request was refused by the server (`error[code]: message`) or lost
+    /// with the connection: said where the person acted. A dialog's words
+    /// come back in it, with the error, to fix and send again; decisions
+    /// get the server's whole answer in a message. Only words the
+    /// connection lost are saved to a file (the session layer says where).
+    fn refused(&mut self, p: Pending, e: RequestError, dialog: Option<Box<Dialog>>, request: Option<&Request>) {
+        let what = match p {
+            Pending::Object => "objection not raised",
+            Pending::Reply { .. } => "reply not added",
+            Pending::Status { .. } => "status not changed",
+            Pending::Hold => "hold refused",
+            Pending::MarkReady => "mark ready refused",
+            Pending::ReleasePacket { .. } => "release refused",
+            Pending::RevokeGrant { .. } => "revoke refused",
+            Pending::BreakGlass { .. } => "break-glass refused",
+            Pending::EndBreakGlass { .. } => "ending the break-glass refused",
+            Pending::Export => "export refused",
+            Pending::Manifests => "manifests refused",
+            Pending::Escalate => "escalation refused",
+            Pending::Cosign => "co-signature refused",
+            Pending::RequestAccess => "access request refused",
+            Pending::WithdrawAccess { .. } => "withdrawal refused",
+            Pending::Decide { .. } => "decision refused",
+            Pending::DecideSuggestion { accept: true, .. } => "accept refused",
+            Pending::DecideSuggestion { accept: false, .. } => "reject refused",
+            _ => "request failed",
+        };
+        if matches!(e, RequestError::Disconnected) {
+            let lost = format!("{what}: not sent — the connection was lost");
+            if let Some(mut d) = dialog {
+                d.refused(format!("{lost}; Enter sends it again once connected"));
+                self.reopen_dialog(d);
+            }
+            // Words lost with it: the session layer's notice names the file.
+            if request.and_then(authored_text).is_none() {
+                self.notify(Level::Error, lost);
+            }
+            return;
+        }
+        let told = format!("{what}: {e}");
+        let dialog = dialog.and_then(|mut d| d.refused(e.to_string()).then_some(d));
+        match dialog {
+            Some(d) => self.reopen_dialog(d),
+            None => {
                 if matches!(
                     p,
                     Pending::Hold
@@ -263,10 +293,39 @@ impl App {
                     self.overlay =
                         Some(Overlay::dialog(Dialog::Message { title: what.to_string(), text: refusal(&e) }));
                 }
-                // The room's own requests (join, edits) never come here.
-                self.notify(Level::Error, format!("{what}: {e}"));
+                // No dialog to give the words back in: the history keeps them.
+                if let Some(words) = request.and_then(authored_text) {
+                    self.notify_kind(NoticeKind::Refusal, Level::Error, format!("{told} — your words: “{words}”"));
+                    return;
+                }
             }
         }
+        // The room's own requests (join, edits) never come here.
+        self.notify_kind(NoticeKind::Refusal, Level::Error, told);
+    }
+
+    /// Our access request was recorded (or folded into one we had): say
+    /// which, who decides, and where the decision shows.
+    fn access_requested(&mut self, v: Value) {
+        let me = self.room.my_user();
+        let who = me.map_or_else(|| "an owner".to_string(), |u| deciders(&self.room, u));
+        let outcomes = serde_json::from_value::<RequestAccessResult>(v).map(|r| r.requests).unwrap_or_default();
+        let Some(o) = outcomes.first() else {
+            self.notify(Level::Info, format!("access requested — {who} decides; the annex's pane shows the decision"));
+            return;
+        };
+        let text = match o.outcome.as_str() {
+            "grant" => format!("you may already read {} ({}) — Enter on its pane opens it", o.annex_code, o.code),
+            "pending" => format!(
+                "folded into your pending {} for {} (the longer duration stands) — {who} decides; you will see it on {}'s pane",
+                o.code, o.annex_code, o.annex_code
+            ),
+            _ => format!(
+                "access requested ({} for {}) — {who} decides; you will see the decision on {}'s pane",
+                o.code, o.annex_code, o.annex_code
+            ),
+        };
+        self.notify(Level::Info, text);
     }
 }
 

@@ -1,13 +1,15 @@
 //! The small forms dialogs are made of: objections, replies, status
-//! changes, reasons (hold, escalate, access, rejection), co-signing (lane
-//! and audience) and the readiness record before release.
+//! changes, reasons (hold, escalate, rejection), access requests (reason
+//! and duration), co-signing (lane and audience) and the readiness record
+//! before release.
 
 use ratatui::style::Style;
 use ratatui_textarea::TextArea;
+use trustroom_shared::access::{AccessPolicy, duration_choices};
 use trustroom_shared::objection::{Objection, ObjectionKind, ObjectionStatus};
 use trustroom_shared::readiness::{Armed, LaneCover, Readiness};
 use trustroom_shared::release::{Audience, Lane};
-use trustroom_shared::{ObjectionId, SectionId};
+use trustroom_shared::{AnnexId, ObjectionId, SectionId};
 
 use super::action::ReasonPurpose;
 use super::theme::Theme;
@@ -279,5 +281,53 @@ impl ReadinessForm {
             Some(cover) => cover.met && self.record.blockers.iter().all(|b| b.is_cosign()),
             None => self.record.is_clear(),
         }
+    }
+}
+
+/// Asking for access to a gated annex: why (audited; an owner other than
+/// the requester decides) and for how long, chosen among a few durations
+/// within the room's longest grant (the CLI's `--for`).
+pub struct AccessForm {
+    pub annex: AnnexId,
+    /// The annex's code (`A1`).
+    pub code: String,
+    pub text: TextArea<'static>,
+    /// The durations offered, shortest first (ms).
+    pub durations: Vec<u64>,
+    /// Index into `durations`.
+    pub duration: usize,
+    /// The room's longest grant (ms).
+    pub max_ms: u64,
+    /// Who decides, in words: `an owner (morgan.hale)`.
+    pub deciders: String,
+    /// Our request for this annex still pending (`R-3 for 1h`): a new
+    /// request folds into it.
+    pub pending: Option<String>,
+    /// Why the last attempt failed (the server's refusal, with its code).
+    pub error: Option<String>,
+}
+
+impl AccessForm {
+    /// The form for `annex`, offering the durations `policy` allows, its
+    /// default chosen.
+    pub fn new(theme: &Theme, annex: AnnexId, code: String, policy: &AccessPolicy, deciders: String) -> Self {
+        let durations = duration_choices(policy);
+        let duration = durations.iter().position(|d| *d == policy.default_duration_ms).unwrap_or(0);
+        AccessForm {
+            annex,
+            code,
+            text: input(theme, "why you need this annex (e.g. the case id); audited"),
+            durations,
+            duration,
+            max_ms: policy.max_duration_ms,
+            deciders,
+            pending: None,
+            error: None,
+        }
+    }
+
+    /// The chosen duration (ms).
+    pub fn duration_ms(&self) -> u64 {
+        self.durations.get(self.duration).copied().unwrap_or(self.max_ms)
     }
 }

@@ -44,6 +44,7 @@ pub const GLOBAL: &[KeyHelp] = &[
     owner("V", "approvals queue: access requests and promotions to decide"),
     k("u", "suggestions: step through, see inline or as a diff, accept / reject"),
     k("m", "stats: activity sparklines, outcomes per role, chronology timeline"),
+    k("N", "message history: refusals, notices and room events, newest first"),
     k("q / Ctrl-c", "quit"),
 ];
 
@@ -84,7 +85,8 @@ pub const REGISTER: &[KeyHelp] = &[
 pub const ANNEXES: &[KeyHelp] = &[
     k("j k / ↑ ↓", "select an annex"),
     k("Enter", "open it (content only with access; the view is logged)"),
-    k("A", "request access to the open gated annex (with a reason)"),
+    k("A", "request access to the open gated annex (reason and duration)"),
+    k("w", "withdraw your pending request for the open gated annex"),
     k("PgUp PgDn", "scroll the open annex"),
     k("Esc", "close the open annex"),
 ];
@@ -110,6 +112,13 @@ pub const SUGGESTIONS: &[KeyHelp] = &[
 ];
 
 pub const STATS: &[KeyHelp] = &[k("r", "refresh the figures"), k("Esc / q / m", "close")];
+
+pub const HISTORY: &[KeyHelp] = &[
+    k("j k / ↑ ↓", "scroll one message"),
+    k("PgUp PgDn g G", "scroll a page / to the newest / to the oldest"),
+    k("f", "all / refusals / room events / notices"),
+    k("Esc / q / N", "close"),
+];
 
 /// Keys for the focused pane.
 pub fn for_pane(pane: Pane, mode: EditMode) -> &'static [KeyHelp] {
@@ -138,6 +147,7 @@ mod tests {
         ("diff", DIFF),
         ("suggestions", SUGGESTIONS),
         ("stats", STATS),
+        ("message history", HISTORY),
     ];
 
     /// The README's key table rows: `| where | `keys` | what |`.

@@ -15,6 +15,7 @@ pub mod action;
 pub mod actions;
 pub mod announce;
 pub mod app;
+pub mod clock;
 pub mod diffing;
 pub mod diffview;
 pub mod effects;
@@ -58,6 +59,9 @@ pub struct TuiOptions {
     pub room: String,
     /// Extra lines shown in the help overlay (the demo puts the join commands here).
     pub help_extra: Vec<String>,
+    /// The TUI runs the demo's server in its process (`trustroom demo`):
+    /// quitting stops it for everyone, so `q` asks first while others are connected.
+    pub serves_demo: bool,
 }
 
 /// How often the loop wakes without input (expiring notices, sending our
@@ -76,6 +80,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     let mut app = App::new(opts.room.clone(), opts.help_extra.clone(), theme::Theme::from_env(), client);
     app.help.log_path = log.as_ref().map(|(_, p)| p.clone());
     app.remembered = Some(remembered::Remembered::new(remembered::default_path(), opts.url.clone()));
+    app.serves_demo = opts.serves_demo;
 
     let mut term = terminal::init()?;
     let _guard = terminal::RestoreGuard;

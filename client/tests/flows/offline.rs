@@ -1,5 +1,6 @@
 //! Objections and replies made while offline are resent with their seq after
-//! the rejoin.
+//! the rejoin; their words are kept in a file while the connection is lost,
+//! and a refusal after the rejoin gives them back in their dialog.
 
 use super::*;
 
@@ -30,7 +31,7 @@ fn an_objection_lost_with_the_connection_is_resent_with_its_seq_after_the_rejoin
 }
 
 #[test]
-fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_words() {
+fn an_objection_made_while_offline_keeps_its_words_and_a_refusal_after_reconnect_reopens_its_dialog() {
     let mut app = app_as(PRIVACY);
     app.on_net(NetEvent::Disconnected {
         reason: "connection lost".into(),
@@ -43,13 +44,27 @@ fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_word
     key(&mut app, KeyCode::Enter);
     let (tag, seq, _) = objection_sent(&app).expect("handed to the network task");
     app.room.outbox.queue.clear();
-    // The network task answers at once while it waits out its backoff.
+    // The network task answers at once while it waits out its backoff: the
+    // words could not be sent, so they are also saved to a file, named.
     app.on_net(NetEvent::Reply { tag, result: Err(session::RequestError::Disconnected) });
     assert!(app.overlay.is_none() && app.room.outbox.unsent.len() == 1);
+    let notice = app
+        .status
+        .notices
+        .iter()
+        .find(|n| n.text.contains("your objection text is kept in"))
+        .expect("a notice names the file");
+    assert!(notice.text.starts_with("objection not acknowledged yet"), "{}", notice.text);
+    let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
+    let kept = std::fs::read_to_string(&path).expect("the file exists");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(kept, "Written while offline");
     reconnect(&mut app);
     let (tag2, seq2, _) = objection_sent(&app).expect("re-sent");
     assert_eq!(seq2, seq);
-    // Demoted while offline: the server refuses; the words go to a file.
+    // Demoted while offline: the server refuses. The words come back in the
+    // objection dialog with the server's error — no second file.
+    let files = app.status.notices.iter().filter(|n| n.text.contains("kept in")).count();
     app.on_net(NetEvent::Reply {
         tag: tag2,
         result: Err(session::RequestError::Server {
@@ -57,16 +72,11 @@ fn a_reply_made_while_offline_waits_and_a_refusal_after_reconnect_keeps_its_word
             message: "your role (observer) may not object".into(),
         }),
     });
-    assert!(app.status.notices.iter().any(|n| n.text.contains("objection not raised")));
-    let notice = app
-        .status
-        .notices
-        .iter()
-        .find(|n| n.text.contains("your objection text is kept in"))
-        .expect("a notice names the file");
-    let path = notice.text.rsplit("kept in ").next().expect("path").trim().to_string();
-    let kept = std::fs::read_to_string(&path).expect("the file exists");
-    let _ = std::fs::remove_file(&path);
-    assert_eq!(kept, "Written while offline");
+    assert!(app.status.notices.iter().any(|n| n.text.contains("objection not raised: error[forbidden]")));
+    assert_eq!(app.status.notices.iter().filter(|n| n.text.contains("kept in")).count(), files);
+    let Some(tui::app::Overlay::Dialog(d)) = &app.overlay else { panic!("the objection dialog is back") };
+    let tui::pane::dialog::Dialog::Objection(f) = &**d else { panic!("the objection dialog is back") };
+    assert_eq!(tui::forms::input_text(&f.text), "Written while offline");
+    assert_eq!(f.error.as_deref(), Some("error[forbidden]: your role (observer) may not object"));
     assert!(app.room.outbox.unsent.is_empty() && app.room.outbox.retriable.is_empty());
 }

@@ -196,6 +196,24 @@ pub fn grant_duration(policy: &AccessPolicy, requested: Option<u64>) -> Result<u
     Ok(d)
 }
 
+/// The durations a front end offers for an access request (the CLI's
+/// `--for`): 15m, 1h, 4h and 1d, plus the room's default, none longer than
+/// the room's longest grant — which is offered itself when shorter than a
+/// day. Shortest first; the default is among them.
+pub fn duration_choices(policy: &AccessPolicy) -> Vec<u64> {
+    let max = policy.max_duration_ms.max(1);
+    let mut out: Vec<u64> = [15 * MINUTE_MS, HOUR_MS, 4 * HOUR_MS, DAY_MS, policy.default_duration_ms]
+        .into_iter()
+        .filter(|d| *d > 0 && *d <= max)
+        .collect();
+    if max < DAY_MS {
+        out.push(max);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Parses `2h`, `30m`, `45s`, `1h30m`, `1d`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let t = text.trim();

@@ -152,6 +152,21 @@ fn durations_default_and_limits() {
 }
 
 #[test]
+fn duration_choices_stay_within_the_rooms_longest_grant_and_hold_its_default() {
+    let default = AccessPolicy::default();
+    assert_eq!(duration_choices(&default), vec![15 * MINUTE_MS, HOUR_MS, 2 * HOUR_MS, 4 * HOUR_MS, DAY_MS]);
+    let short = AccessPolicy { default_duration_ms: HOUR_MS, max_duration_ms: 3 * HOUR_MS, ..AccessPolicy::default() };
+    assert_eq!(duration_choices(&short), vec![15 * MINUTE_MS, HOUR_MS, 3 * HOUR_MS], "the maximum itself is offered");
+    let tiny = AccessPolicy { default_duration_ms: 5 * MINUTE_MS, max_duration_ms: 10 * MINUTE_MS, ..default.clone() };
+    assert_eq!(duration_choices(&tiny), vec![5 * MINUTE_MS, 10 * MINUTE_MS]);
+    let long = AccessPolicy { max_duration_ms: 7 * DAY_MS, ..default };
+    assert_eq!(*duration_choices(&long).last().expect("choices"), DAY_MS, "a day at most is offered");
+    for p in [&short, &tiny, &long] {
+        assert!(duration_choices(p).iter().all(|d| grant_duration(p, Some(*d)).is_ok()), "every choice is accepted");
+    }
+}
+
+#[test]
 fn lifecycle_is_one_way() {
     use RequestStatus::*;
     let all = [Requested, Approved, Denied, Withdrawn, Expired, Revoked];

@@ -1,14 +1,16 @@
 //! The annex map pane: every annex of the room, the selected one, and what
 //! is open beside the map — content the server sent for us (the view is
-//! logged), or a gated pane when we have no access.
+//! logged), or a gated pane when we have no access, with our own access
+//! requests for it as they move (pending → approved, denied, …).
 
 use crossterm::event::{KeyCode, KeyEvent};
 use trustroom_shared::AnnexId;
+use trustroom_shared::access::AccessRequest;
 use trustroom_shared::protocol::AnnexContent;
 
 use super::{Command, Component, Ctx, Outcome};
 use crate::session::room::Room;
-use crate::tui::action::{Action, Pane, ReasonPurpose};
+use crate::tui::action::{Action, Pane};
 
 /// What the annex pane shows beside the map.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +40,22 @@ pub fn annex_ids(room: &Room) -> Vec<AnnexId> {
     v.into_iter().map(|a| a.id).collect()
 }
 
+/// Our own access requests for `annex`, newest first — never anyone
+/// else's (the room's records hold every member's; this pane shows only
+/// the requester's).
+pub fn my_requests(room: &Room, annex: AnnexId) -> Vec<&AccessRequest> {
+    let (Some(state), Some(me)) = (&room.replica.state, room.my_user()) else { return Vec::new() };
+    let mut v: Vec<&AccessRequest> =
+        state.access.requests.values().filter(|r| r.requester == me && r.annex == annex).collect();
+    v.sort_by_key(|r| std::cmp::Reverse(r.number));
+    v
+}
+
+/// Our pending request for `annex`, if any.
+pub fn my_pending(room: &Room, annex: AnnexId) -> Option<&AccessRequest> {
+    my_requests(room, annex).into_iter().find(|r| r.is_pending())
+}
+
 impl AnnexMap {
     /// Scrolls the open annex (the mouse wheel).
     pub fn scroll_open(&mut self, down: bool) {
@@ -62,7 +80,12 @@ impl Component for AnnexMap {
             KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(5),
             KeyCode::Char('A') if matches!(self.open, Some(AnnexOpen::Gated(_))) => {
                 if let Some(AnnexOpen::Gated(id)) = self.open {
-                    return Outcome::with(Command::AskReason(ReasonPurpose::RequestAccess(id)));
+                    return Outcome::run(Action::RequestAccess(id));
+                }
+            }
+            KeyCode::Char('w') if matches!(self.open, Some(AnnexOpen::Gated(_))) => {
+                if let Some(AnnexOpen::Gated(id)) = self.open {
+                    return Outcome::run(Action::WithdrawAccess(id));
                 }
             }
             KeyCode::Esc if self.open.is_some() => self.open = None,

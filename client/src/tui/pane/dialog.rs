@@ -4,6 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use trustroom_shared::SuggestionId;
+use trustroom_shared::ids::AccessRequestId;
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::protocol::Request;
 
@@ -16,14 +17,11 @@ use super::suggestions::{accept, suggestion_code};
 use super::{Command, Component, Ctx, Outcome};
 use crate::session::outbox::Pending;
 use crate::session::room::Level;
-use crate::tui::action::ReasonPurpose;
+use crate::tui::action::{Action, ReasonPurpose};
 use crate::tui::forms::{
-    AUDIENCES, CosignForm, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm,
-    ReplyForm, StatusForm, cycle, input, input_text,
+    AUDIENCES, AccessForm, CosignForm, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep,
+    ReasonForm, ReplyForm, StatusForm, cycle, input, input_text,
 };
-
-/// How long an access request asks for (the owner may shorten it).
-const ACCESS_REQUEST_MS: u64 = 60 * 60 * 1000;
 
 pub enum Dialog {
     Objection(ObjectionForm),
@@ -54,6 +52,19 @@ pub enum Dialog {
         code: String,
         flags: Vec<String>,
     },
+    /// Ask for access to a gated annex: a reason and a duration.
+    Access(AccessForm),
+    /// Withdraw our pending access request `code` (`R-3`) for `annex` (`A1`)?
+    ConfirmWithdraw {
+        request: AccessRequestId,
+        code: String,
+        annex: String,
+    },
+    /// Quitting the demo stops its server for the members still connected
+    /// (named): asked first.
+    ConfirmQuit {
+        names: Vec<String>,
+    },
 }
 
 impl Dialog {
@@ -66,8 +77,28 @@ impl Dialog {
             Dialog::Reason(f) if !f.confirming => Some(&mut f.text),
             Dialog::Grants(g) if g.step == GrantsStep::Note => Some(&mut g.note),
             Dialog::BreakGlass(b) if b.field == BreakGlassField::Reason && !b.confirming => Some(&mut b.reason),
+            Dialog::Access(f) => Some(&mut f.text),
             _ => None,
         }
+    }
+
+    /// Shows the server's refusal (or why it was not sent) in the dialog
+    /// that made the request — its words are still in it, to fix and send
+    /// again. False for a dialog with no place for an error.
+    pub fn refused(&mut self, error: String) -> bool {
+        let slot = match self {
+            Dialog::Objection(f) => &mut f.error,
+            Dialog::Reply(f) => &mut f.error,
+            Dialog::Status(f) => &mut f.error,
+            Dialog::Reason(f) => {
+                f.confirming = false;
+                &mut f.error
+            }
+            Dialog::Access(f) => &mut f.error,
+            _ => return false,
+        };
+        *slot = Some(error);
+        true
     }
 }
 
@@ -125,6 +156,24 @@ impl Component for Dialog {
                 _ => Outcome::used(),
             },
             Dialog::Approvals(q) => q.event(key, ctx),
+            Dialog::Access(f) => access_key(f, key, ctx),
+            Dialog::ConfirmWithdraw { request, code, .. } => match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                    let Some(room) = ctx.room.id else { return Outcome::close() };
+                    let request = *request;
+                    send_and_close(Command::Send(
+                        Request::WithdrawAccess { room, request },
+                        Pending::WithdrawAccess { code: code.clone() },
+                    ))
+                }
+                KeyCode::Char('n' | 'N') => Outcome::close(),
+                _ => Outcome::used(),
+            },
+            // `q` again or `y` quits; any other key stays.
+            Dialog::ConfirmQuit { .. } => match key.code {
+                KeyCode::Char('q' | 'y' | 'Y') => Outcome::Used(vec![Command::Close, Command::Run(Action::QuitNow)]),
+                _ => Outcome::close(),
+            },
             Dialog::Cosign(f) => cosign_key(f, key, ctx),
             Dialog::Objection(f) => objection_key(f, key, ctrl, ctx),
             Dialog::Reply(f) => {
@@ -330,16 +379,37 @@ fn reason_key(f: &mut ReasonForm, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
                 seq: Some(seq),
             })
         }
-        ReasonPurpose::RequestAccess(annex) => {
-            Command::numbered(Pending::RequestAccess, move |seq| Request::RequestAccess {
+    })
+}
+
+/// The access request: typing goes to the reason; Tab / ↑↓ choose the
+/// duration; Enter sends both (the server checks the reason against the
+/// room's policy: a refusal comes back here, with the words).
+fn access_key(f: &mut AccessForm, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
+    let n = f.durations.len().max(1);
+    match key.code {
+        KeyCode::Tab | KeyCode::Down => f.duration = cycle(f.duration, n, true),
+        KeyCode::BackTab | KeyCode::Up => f.duration = cycle(f.duration, n, false),
+        KeyCode::Enter => {
+            let reason = input_text(&f.text);
+            if reason.is_empty() {
+                f.error = Some("a reason is required: say why you need it (e.g. the case id)".into());
+                return Outcome::used();
+            }
+            let Some(room) = ctx.room.id else { return Outcome::close() };
+            f.error = None;
+            let (annex, duration_ms) = (f.annex, f.duration_ms());
+            return send_and_close(Command::numbered(Pending::RequestAccess, move |seq| Request::RequestAccess {
                 room,
                 annexes: vec![annex],
                 reason,
-                duration_ms: Some(ACCESS_REQUEST_MS),
+                duration_ms: Some(duration_ms),
                 seq: Some(seq),
-            })
+            }));
         }
-    })
+        _ => type_fixing(&mut f.text, &mut f.error, key),
+    }
+    Outcome::used()
 }
 
 /// Keys of the readiness record that only change the form.

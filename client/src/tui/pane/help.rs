@@ -68,6 +68,7 @@ impl Help {
             Some(ScreenKind::Diff) => ("Diff view".into(), keys::DIFF),
             Some(ScreenKind::Suggestions) => ("Suggestions".into(), keys::SUGGESTIONS),
             Some(ScreenKind::Stats) => ("Stats".into(), keys::STATS),
+            Some(ScreenKind::History) => ("Message history".into(), keys::HISTORY),
             None => (format!("Focused: {}", ctx.focus.name()), keys::for_pane(ctx.focus, ctx.mode)),
         };
         let mut out = Vec::new();

@@ -15,6 +15,7 @@ pub mod editor;
 pub mod export;
 pub mod grants;
 pub mod help;
+pub mod history;
 pub mod manifests;
 pub mod palette;
 pub mod register;
@@ -23,6 +24,8 @@ pub mod stats;
 pub mod status;
 pub mod suggestions;
 
+use std::collections::VecDeque;
+
 use crossterm::event::KeyEvent;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -30,6 +33,7 @@ use trustroom_shared::protocol::Request;
 use trustroom_shared::room::Section;
 use trustroom_shared::{SectionId, SuggestionId};
 
+use self::status::Notice;
 use super::action::{Action, EditMode, Pane, ReasonPurpose};
 use super::keyedit::KeyEdit;
 use super::theme::Theme;
@@ -53,6 +57,7 @@ pub enum ScreenKind {
     Diff,
     Suggestions,
     Stats,
+    History,
 }
 
 /// What panes read of the rest of the app.
@@ -70,6 +75,8 @@ pub struct Ctx<'a> {
     pub screen: Option<ScreenKind>,
     /// The terminal's size.
     pub size: Rect,
+    /// The notices given, oldest first (the message history lists them).
+    pub notices: &'a VecDeque<Notice>,
 }
 
 impl<'a> Ctx<'a> {
@@ -135,7 +142,7 @@ pub enum Command {
     Notify(Level, String),
     /// A key or a paste changed the editor's text: send what it did.
     Edited(KeyEdit),
-    /// Ask for a reason (hold, escalate, access, rejection).
+    /// Ask for a reason (hold, escalate, rejection).
     AskReason(ReasonPurpose),
     /// Ask again before accepting a suggestion flagged out of bounds.
     ConfirmAccept {

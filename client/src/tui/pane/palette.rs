@@ -54,6 +54,7 @@ const STATIC: &[(&str, &str, Action)] = &[
     ("co-sign the current content", "S", Action::Cosign),
     ("suggestions: review, accept or reject", "u", Action::Suggestions),
     ("stats: the room's working metrics", "m", Action::Stats),
+    ("messages: history of refusals, notices and room events", "N", Action::History),
     ("reconnect now", "", Action::ReconnectNow),
 ];
 

@@ -16,14 +16,39 @@ use crate::session::room::{ConnState, Level, Room};
 /// How long a notification stays bright on the notification line.
 pub const NOTICE_FRESH: Duration = Duration::from_secs(20);
 
-/// Notices kept (the newest is shown).
-const NOTICES_KEPT: usize = 100;
+/// Notices kept (the newest is shown; the message history lists them all).
+pub const NOTICES_KEPT: usize = 200;
+
+/// Where a notice comes from (the message history can show one kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// What the app tells the user about their own actions and the connection.
+    Notice,
+    /// The server refused a request the user made.
+    Refusal,
+    /// Something someone (or the room) did: an announcement of an event.
+    Room,
+}
+
+impl NoticeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            NoticeKind::Notice => "notice",
+            NoticeKind::Refusal => "refused",
+            NoticeKind::Room => "room",
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Notice {
     pub text: String,
     pub level: Level,
+    pub kind: NoticeKind,
+    /// When it was given, for the notification line's freshness.
     pub at: Instant,
+    /// When it was given, wall clock (ms since the epoch), for the history.
+    pub at_ms: i64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -38,9 +63,13 @@ pub struct StatusBar {
 }
 
 impl StatusBar {
-    pub fn push(&mut self, level: Level, text: String) {
-        tracing::info!(target: "trustroom::notice", "{text}");
-        self.notices.push_back(Notice { text, level, at: Instant::now() });
+    /// A notice of a kind (a refusal, a room event); the history keeps it.
+    pub fn push_kind(&mut self, kind: NoticeKind, level: Level, text: String) {
+        tracing::info!(target: "trustroom::notice", "{}: {text}", kind.name());
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.notices.push_back(Notice { text, level, kind, at: Instant::now(), at_ms });
         while self.notices.len() > NOTICES_KEPT {
             self.notices.pop_front();
         }

@@ -1,17 +1,21 @@
 //! The annex map: every annex with classification and access state; an
 //! opened annex shows its content under a "this view is logged" banner, or
-//! — without access — a gated pane. Content is only ever what the server
-//! sent for us; nothing is hidden client-side.
+//! — without access — a gated pane with our own requests for it, live.
+//! Content is only ever what the server sent for us; nothing is hidden
+//! client-side.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 use trustroom_shared::AnnexId;
+use trustroom_shared::access::{AccessRequest, Decided, RequestStatus, SYSTEM, format_duration};
 
 use super::chrome::{hint, pane_block, put_line, truncate, wrap};
 use crate::tui::action::Pane;
-use crate::tui::pane::annex::{AnnexMap, AnnexOpen, annex_ids};
+use crate::tui::announce::deciders;
+use crate::tui::clock;
+use crate::tui::pane::annex::{AnnexMap, AnnexOpen, annex_ids, my_requests};
 use crate::tui::pane::{Ctx, Draw};
 
 impl Draw for AnnexMap {
@@ -28,8 +32,15 @@ fn draw(map: &AnnexMap, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
         Line::from(vec![Span::styled(" 4 Annex map ", t.title()), Span::styled(format!("({}) ", ids.len()), t.dim())]);
     let mut bottom = vec![Span::raw(" ")];
     if focused {
-        if matches!(map.open, Some(AnnexOpen::Gated(_))) {
-            bottom.extend(hint(t, "A", "request access", true));
+        if let Some(AnnexOpen::Gated(id)) = map.open {
+            if ctx.room.has_annex_access(id) {
+                bottom.extend(hint(t, "Enter", "open (logged)", true));
+            } else {
+                bottom.extend(hint(t, "A", "request access", true));
+                if my_requests(ctx.room, id).iter().any(|r| r.is_pending()) {
+                    bottom.extend(hint(t, "w", "withdraw", true));
+                }
+            }
             bottom.extend(hint(t, "Esc", "back", true));
         } else if map.open.is_some() {
             bottom.extend(hint(t, "Esc", "back to the map", true));
@@ -90,7 +101,11 @@ fn draw_map(map: &AnnexMap, ctx: &Ctx<'_>, ids: &[AnnexId], inner: Rect, buf: &m
         } else {
             Span::styled("RESTRICTED", t.restricted().patch(t.bold()))
         };
-        let l2 = Line::from(vec![Span::styled(format!("   {} · ", a.classification), t.dim()), state_span]);
+        let mut l2 = vec![Span::styled(format!("   {} · ", a.classification), t.dim()), state_span];
+        if !access && let Some(r) = my_requests(ctx.room, *id).into_iter().find(|r| r.is_pending()) {
+            l2.push(Span::styled(format!(" · {} pending", r.code()), t.warn()));
+        }
+        let l2 = Line::from(l2);
         put_line(buf, inner, y + 1, &l2);
     }
 }
@@ -98,15 +113,21 @@ fn draw_map(map: &AnnexMap, ctx: &Ctx<'_>, ids: &[AnnexId], inner: Rect, buf: &m
 fn draw_gated(ctx: &Ctx<'_>, id: AnnexId, inner: Rect, buf: &mut Buffer) {
     let t = ctx.theme;
     let Some(a) = ctx.room.replica.state.as_ref().and_then(|s| s.annexes.get(&id)) else { return };
-    let owners: Vec<String> =
-        ctx.room.replica.state.as_ref().map(|s| s.owners().map(|m| m.name.clone()).collect()).unwrap_or_default();
     let w = inner.width as usize;
+    let access = ctx.room.has_annex_access(id);
     let mut lines: Vec<Line> = vec![
         Line::from(""),
-        Line::from(vec![
-            Span::styled(format!("  {}  ", t.sym.lock), t.restricted()),
-            Span::styled("RESTRICTED", t.banner_error()),
-        ]),
+        if access {
+            Line::from(vec![
+                Span::styled(format!("  {}  ", t.sym.unlocked), t.ok()),
+                Span::styled("ACCESS GRANTED", t.ok().patch(t.bold())),
+            ])
+        } else {
+            Line::from(vec![
+                Span::styled(format!("  {}  ", t.sym.lock), t.restricted()),
+                Span::styled("RESTRICTED", t.banner_error()),
+            ])
+        },
         Line::from(""),
         Line::from(Span::styled(truncate(&format!("  {} · {}", a.code, a.title), w), t.title())),
         Line::from(vec![
@@ -115,18 +136,89 @@ fn draw_gated(ctx: &Ctx<'_>, id: AnnexId, inner: Rect, buf: &mut Buffer) {
         ]),
         Line::from(""),
     ];
-    let explain = format!(
-        "You are not on this annex's need-to-know list, so the server does not send its content to you. \
-         Press A to request access with a reason: the room owner ({}) approves or denies; \
-         every request, grant and view is audited.",
-        if owners.is_empty() { "the owner".to_string() } else { owners.join(", ") }
-    );
+    let mine = my_requests(ctx.room, id);
+    if !mine.is_empty() {
+        lines.push(Line::from(Span::styled("  Your requests", t.bold())));
+        for r in mine.iter().take(4) {
+            let (texts, style) = request_lines(ctx, r);
+            for (k, text) in texts.iter().enumerate() {
+                for (n, l) in wrap(text, w.saturating_sub(6)).into_iter().enumerate() {
+                    let lead = if k == 0 && n == 0 { format!("  {} ", t.sym.selected) } else { "    ".into() };
+                    let style = if k == 0 { t.bold() } else { style };
+                    lines.push(Line::from(vec![Span::styled(lead, style), Span::styled(l, style)]));
+                }
+            }
+        }
+        lines.push(Line::from(""));
+    }
+    let explain = if access {
+        "You may read this annex now. Press Enter to open it: the view is logged in the room's audit log.".to_string()
+    } else {
+        let who = ctx.room.my_user().map_or_else(|| "an owner".to_string(), |u| deciders(ctx.room, u));
+        let again = if mine.iter().any(|r| r.is_pending()) { "w withdraws your pending request; " } else { "" };
+        format!(
+            "You are not on this annex's need-to-know list, so the server does not send its content to you. \
+             Press A to request access with a reason and a duration: {who} approves or denies; {again}\
+             every request, grant and view is audited."
+        )
+    };
     for l in wrap(&explain, w.saturating_sub(4)) {
         lines.push(Line::from(Span::styled(format!("  {l}"), t.dim())));
     }
     for (y, l) in lines.iter().enumerate() {
         put_line(buf, inner, y as u16, l);
     }
+}
+
+/// One of our requests for the gated annex, as it stands — what was
+/// asked and when, then its state: who decided and when, until when a
+/// grant runs, the decider's note — as lines, each wrapped on its own.
+fn request_lines(ctx: &Ctx<'_>, r: &AccessRequest) -> (Vec<String>, ratatui::style::Style) {
+    let t = ctx.theme;
+    let mut lines = vec![format!("{} · {} · asked {}", r.code(), format_duration(r.duration_ms), clock::hms(r.at_ms))];
+    let by = |d: &Decided| format!("by {} at {}", ctx.room.member_name(d.by), clock::hms(d.at_ms));
+    let decided = r.decided.as_ref().map(by).unwrap_or_default();
+    let style = match r.status {
+        RequestStatus::Requested => {
+            lines.push(format!("PENDING — waiting for {}", deciders(ctx.room, r.requester)));
+            t.warn()
+        }
+        RequestStatus::Approved => {
+            lines.push(format!("APPROVED {decided}"));
+            if let Some(e) = r.expires_at {
+                lines.push(format!("access until {}", clock::hms(e)));
+            }
+            t.ok()
+        }
+        RequestStatus::Denied => {
+            lines.push(format!("DENIED {decided}"));
+            t.error()
+        }
+        RequestStatus::Withdrawn => {
+            let at = r.decided.as_ref().map_or_else(String::new, |d| format!(" at {}", clock::hms(d.at_ms)));
+            lines.push(format!("withdrawn by you{at}"));
+            t.dim()
+        }
+        RequestStatus::Expired | RequestStatus::Revoked => {
+            lines.push(format!("approved {decided}"));
+            lines.push(r.ended.as_ref().map_or_else(
+                || r.status.to_string(),
+                |e| {
+                    let who =
+                        if e.by == SYSTEM { String::new() } else { format!(" by {}", ctx.room.member_name(e.by)) };
+                    format!("ENDED ({}){who} at {}", e.cause, clock::hms(e.at_ms))
+                },
+            ));
+            t.dim()
+        }
+    };
+    // The decider's note (a withdrawal's is the room's own words).
+    if r.status != RequestStatus::Withdrawn
+        && let Some(note) = r.decided.as_ref().and_then(|d| d.note.as_deref())
+    {
+        lines.push(format!("note: “{note}”"));
+    }
+    (lines, style)
 }
 
 fn draw_content(

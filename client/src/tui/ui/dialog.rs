@@ -1,19 +1,21 @@
-//! Dialogs: objection, reply, status change, reason (hold/escalate),
-//! co-signing (lane and audience), the readiness record before release,
-//! and plain messages.
+//! Dialogs: objection, reply, status change, reason (hold/escalate/
+//! rejection), access request (reason and duration), co-signing (lane and
+//! audience), the readiness record before release, confirmations, and
+//! plain messages.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 use ratatui_textarea::TextArea;
+use trustroom_shared::access::format_duration;
 use trustroom_shared::objection::ObjectionStatus;
 
 use super::chrome::{centered, hint, popup, put_line, truncate, wrap};
 use crate::tui::action::ReasonPurpose;
 use crate::tui::forms::{
-    AUDIENCES, CosignForm, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep, ReasonForm,
-    StatusForm, input_text,
+    AUDIENCES, AccessForm, CosignForm, KINDS, LANES, ObjectionField, ObjectionForm, ReadinessForm, ReadinessStep,
+    ReasonForm, StatusForm, input_text,
 };
 use crate::tui::pane::dialog::Dialog;
 use crate::tui::pane::{Ctx, Draw};
@@ -64,6 +66,34 @@ fn draw(d: &Dialog, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
                 }
             }
             footer(t, buf, inner, &[("y", "accept anyway (audited)"), ("n / Esc", "back")]);
+        }
+        Dialog::Access(f) => access(ctx, f, area, buf),
+        Dialog::ConfirmWithdraw { code, annex, .. } => {
+            let t = ctx.theme;
+            let inner = popup(buf, t, centered(area, 64, 7), &format!("Withdraw {code}?"));
+            let text = format!(
+                "Withdraw your pending request {code} for {annex}? Nobody can approve it afterwards; \
+                 you may ask again."
+            );
+            for (y, l) in wrap(&text, inner.width as usize).iter().enumerate() {
+                put_line(buf, inner, y as u16, &Line::from(Span::styled(l.clone(), t.text())));
+            }
+            footer(t, buf, inner, &[("y / Enter", "withdraw"), ("n / Esc", "keep it")]);
+        }
+        Dialog::ConfirmQuit { names } => {
+            let t = ctx.theme;
+            let inner = popup(buf, t, centered(area, 72, 7), "Quit the demo?");
+            let who = match names.len() {
+                1 => format!("1 member is connected ({})", names.join(", ")),
+                n => format!("{n} members are connected ({})", names.join(", ")),
+            };
+            let text = format!(
+                "{who}; quitting stops the demo server for everyone — q again / y to quit, any other key to stay."
+            );
+            for (y, l) in wrap(&text, inner.width as usize).iter().enumerate() {
+                put_line(buf, inner, y as u16, &Line::from(Span::styled(l.clone(), t.warn())));
+            }
+            footer(t, buf, inner, &[("q / y", "quit and stop the server"), ("any other key", "stay")]);
         }
         Dialog::Message { title, text } => {
             let inner = popup(buf, ctx.theme, centered(area, 70, 9), title);
@@ -130,9 +160,20 @@ fn field(buf: &mut Buffer, inner: Rect, y: &mut u16, t: &TextArea<'_>) {
     *y += 1;
 }
 
+/// The error of a form (the server's refusal, `error[code]: message`),
+/// wrapped on the rows left above the footer.
 fn error(t: &Theme, buf: &mut Buffer, inner: Rect, y: &mut u16, e: Option<&str>) {
-    if let Some(e) = e {
-        put_line(buf, inner, *y, &Line::from(Span::styled(e.to_string(), t.error())));
+    let Some(e) = e else { return };
+    let room = inner.height.saturating_sub(1).saturating_sub(*y).max(1) as usize;
+    let mut lines = wrap(e, inner.width as usize);
+    if lines.len() > room {
+        lines.truncate(room);
+        if let Some(last) = lines.last_mut() {
+            *last = truncate(&format!("{last} …"), inner.width as usize);
+        }
+    }
+    for l in lines {
+        put_line(buf, inner, *y, &Line::from(Span::styled(l, t.error())));
         *y += 1;
     }
 }
@@ -267,7 +308,6 @@ fn reason(ctx: &Ctx<'_>, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
     let title = match f.purpose {
         ReasonPurpose::Hold => "Hold the release",
         ReasonPurpose::Escalate => "Escalate to direct human handling",
-        ReasonPurpose::RequestAccess(_) => "Request access to an annex",
         ReasonPurpose::RejectSuggestion(_) => "Reject the suggestion",
     };
     let inner = popup(buf, t, centered(area, 72, 10), title);
@@ -275,9 +315,6 @@ fn reason(ctx: &Ctx<'_>, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
     let intro = match f.purpose {
         ReasonPurpose::Hold => "The packet stays in the room until you release it. Reason:",
         ReasonPurpose::Escalate => "Hands the room to direct human handling; the room becomes read-only. Reason:",
-        ReasonPurpose::RequestAccess(_) => {
-            "Asks the owner for one hour of access. The request and any view are audited. Reason:"
-        }
         ReasonPurpose::RejectSuggestion(_) => "The suggestion stays in the room's history with your reason. Reason:",
     };
     for l in wrap(intro, inner.width as usize) {
@@ -299,7 +336,6 @@ fn reason(ctx: &Ctx<'_>, f: &ReasonForm, area: Rect, buf: &mut Buffer) {
         let verb = match f.purpose {
             ReasonPurpose::Hold => "hold",
             ReasonPurpose::Escalate => "continue",
-            ReasonPurpose::RequestAccess(_) => "send request",
             ReasonPurpose::RejectSuggestion(_) => "reject",
         };
         footer(t, buf, inner, &[("Enter", verb), ("Esc", "cancel")]);
@@ -480,4 +516,51 @@ fn readiness(ctx: &Ctx<'_>, f: &ReadinessForm, area: Rect, buf: &mut Buffer) {
             put_line(buf, inner, status_y + 1, &Line::from(spans));
         }
     }
+}
+
+/// The access request: who decides, the reason, the duration chosen among
+/// those the room allows, and the server's refusal when there was one.
+fn access(ctx: &Ctx<'_>, f: &AccessForm, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let inner = popup(buf, t, centered(area, 76, 14), &format!("Request access to {}", f.code));
+    let w = inner.width as usize;
+    let mut y = 0u16;
+    let intro = format!(
+        "{} decides. The request, any grant and every view are audited. You see the decision on this annex's pane.",
+        capitalized(&f.deciders)
+    );
+    for l in wrap(&intro, w) {
+        put_line(buf, inner, y, &Line::from(Span::styled(l, t.dim())));
+        y += 1;
+    }
+    if let Some(p) = &f.pending {
+        let note = format!("You already asked ({p}): a new request folds into it (the longer duration stands).");
+        for l in wrap(&note, w) {
+            put_line(buf, inner, y, &Line::from(Span::styled(l, t.warn())));
+            y += 1;
+        }
+    }
+    y += 1;
+    put_line(buf, inner, y, &Line::from(Span::styled("Reason:", t.dim())));
+    y += 1;
+    field(buf, inner, &mut y, &f.text);
+    y += 1;
+    let mut spans = vec![Span::styled("For:    ", t.dim())];
+    for (i, d) in f.durations.iter().enumerate() {
+        let (style, mark) = if i == f.duration { (t.selected(), "[x]") } else { (t.dim(), "[ ]") };
+        spans.push(Span::styled(format!(" {mark} {} ", format_duration(*d)), style));
+    }
+    put_line(buf, inner, y, &Line::from(spans));
+    y += 1;
+    let limit = format!("        this room grants {} at most", format_duration(f.max_ms));
+    put_line(buf, inner, y, &Line::from(Span::styled(limit, t.dim())));
+    y += 1;
+    error(t, buf, inner, &mut y, f.error.as_deref());
+    let send = format!("ask for {}", format_duration(f.duration_ms()));
+    footer(t, buf, inner, &[("Enter", &send), ("Tab ↑↓", "duration"), ("Esc", "cancel")]);
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }

@@ -12,6 +12,7 @@ pub mod editor;
 pub mod export;
 pub mod grants;
 pub mod help;
+pub mod history;
 pub mod manifests;
 pub mod palette;
 pub mod register;
@@ -45,6 +46,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
             Screen::Diff(d) => d.draw(&ctx, l.main, buf),
             Screen::Suggestions(s) => s.draw(&ctx, l.main, buf),
             Screen::Stats(s) => s.draw(&ctx, l.main, buf),
+            Screen::History(h) => h.draw(&ctx, l.main, buf),
         }
     } else {
         if let Some(r) = l.sections {
