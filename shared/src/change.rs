@@ -466,7 +466,7 @@ fn refused_move(record: String, from: impl std::fmt::Display, to: impl std::fmt:
 
 /// Whether a text a status needs (a rationale, a reason) is missing or blank.
 fn blank(text: Option<&str>) -> bool {
-    text.is_none_or(|t| t.trim().is_empty())
+    text.is_none_or(crate::blank::is_blank)
 }
 
 /// Applies the suggestion changes (validated first; on error nothing changes).

@@ -8,6 +8,7 @@ pub mod access;
 pub mod access_history;
 pub mod annex;
 pub mod audit;
+pub mod blank;
 pub mod boundary;
 pub mod canonical;
 pub mod change;

@@ -207,7 +207,7 @@ pub fn status_change_refusal(
         }
         _ => {}
     }
-    let blank = rationale.is_none_or(|r| r.trim().is_empty());
+    let blank = rationale.is_none_or(crate::blank::is_blank);
     if blank && needs_rationale(o, to, actor) {
         let why = if to == ObjectionStatus::AcceptedResidual {
             "accepted-residual needs a rationale".to_string()

@@ -87,8 +87,8 @@ pub(super) fn conflict(msg: impl Into<String>) -> Refusal {
 /// the limit; returns it with normalized newlines.
 pub(super) fn text_field(name: &str, value: &str, max: usize, required: bool) -> Result<String, Refusal> {
     let v = normalize_newlines(value);
-    if required && v.trim().is_empty() {
-        return Err(invalid(format!("`{name}` must not be empty")));
+    if required && trustroom_shared::blank::is_blank(&v) {
+        return Err(invalid(format!("`{name}` must not be empty (or only invisible characters)")));
     }
     let n = v.chars().count();
     if n > max {

@@ -46,6 +46,9 @@ async fn resolving_another_members_blocking_objection_needs_a_rationale() -> Res
         ("privacy", status(&room, &o3, "addressed", None)),
         ("owner", status(&room, &o3, "withdrawn", None)),
         ("owner", status(&room, &o1, "addressed", Some(" \n "))),
+        // Invisible characters are no rationale either.
+        ("legal", status(&room, &o1, "addressed", Some("\u{200B}\u{200D}"))),
+        ("owner", status(&room, &o3, "addressed", Some("\u{FEFF} \u{2060}\u{E0041}"))),
     ] {
         let c = match who {
             "legal" => &mut legal,
@@ -58,7 +61,7 @@ async fn resolving_another_members_blocking_objection_needs_a_rationale() -> Res
     }
     assert_eq!(server.stored_revision().await?, rev, "a refused status change was stored");
     let refused = server.refusals(&room, "set_objection_status", "invalid").await?;
-    assert_eq!(refused.len(), 5, "every refusal is audited");
+    assert_eq!(refused.len(), 7, "every refusal is audited");
 
     // With a rationale it goes through; the author needs none for their own.
     legal.ok(status(&room, &o1, "addressed", Some("SL-0093 shows one tenant context only."))).await?;
@@ -192,5 +195,26 @@ async fn a_reopen_after_a_restart_blocks_readiness_again() -> Result<()> {
     ensure!(r.success() && r.stdout.starts_with("ok rev"), "{r:?}");
     let r = server.cli(&bin, "owner", &["objection", "status", &room, "O-5", "open"]).await?;
     ensure!(r.code == Some(8) && r.stderr.contains("error[conflict]") && r.stderr.contains("final"), "{r:?}");
+    Ok(())
+}
+
+/// A required reason made only of invisible characters (zero-width space,
+/// BOM, word joiner, tags) is refused like an empty one, and nothing is
+/// stored: hold, escalate and accepted-residual.
+#[tokio::test]
+async fn reasons_of_invisible_characters_only_are_refused_as_empty() -> Result<()> {
+    let server = TestServer::start().await?;
+    let room = server.room();
+    let (mut owner, snap) = server.joined("owner").await?;
+    let o2 = objection_id(&snap, 2)?;
+    let rev = revision_of(&snap);
+    for invisible in ["\u{200B}", "\u{FEFF}\u{2060} \u{200D}", "\u{E0041}\u{FE0F}"] {
+        owner.refused(json!({"type": "hold", "room": room, "reason": invisible}), "invalid").await?;
+        owner.refused(json!({"type": "escalate", "room": room, "reason": invisible}), "invalid").await?;
+        owner.refused(status(&room, &o2, "accepted-residual", Some(invisible)), "invalid").await?;
+    }
+    assert_eq!(server.stored_revision().await?, rev, "nothing was stored");
+    // A visible word among them is a reason.
+    owner.ok(json!({"type": "hold", "room": room, "reason": "\u{200B}waiting for legal"})).await?;
     Ok(())
 }
