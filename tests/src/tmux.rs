@@ -34,7 +34,7 @@ impl Tmux {
         }
     }
 
-    /// Runs `command` in a new session; its TUI log goes to
+    /// Runs `command` in a new session, in `dir`; its TUI log goes to
     /// `dir/SESSION-log`. When the command ends the session stays, showing
     /// `[exited: CODE]`.
     pub fn start(&self, session: &str, dir: &Path, command: &str) -> anyhow::Result<()> {
@@ -46,7 +46,12 @@ impl Tmux {
         );
         let (w, h) = (self.width.to_string(), self.height.to_string());
         let status = Command::new("tmux")
-            .args(["-L", &self.socket, "new-session", "-d", "-s", session, "-x", &w, "-y", &h, &shell])
+            .args(["-L", &self.socket, "new-session", "-d", "-s", session, "-x", &w, "-y", &h])
+            // In the test's own directory: what a TUI writes (an export)
+            // never lands in the checkout.
+            .arg("-c")
+            .arg(dir)
+            .arg(&shell)
             .status()
             .context("tmux is required for this test")?;
         if !status.success() {
