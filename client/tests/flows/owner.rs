@@ -223,12 +223,12 @@ fn owner_decisions_are_refused_up_front_for_others_and_disabled_in_the_palette()
     assert!(app.room.outbox.queue.is_empty());
     assert!(app.status.notices.iter().any(|n| n.text.contains("mark ready is for the room owner only")));
     assert!(app.status.notices.iter().any(|n| n.text.contains("revoking a grant is for the room owner only")));
-    let entries = tui::pane::palette::entries(false, app.room.replica.state.as_ref(), "");
+    let entries = tui::pane::palette::entries(&app.room, "");
     for name in ["mark ready", "grants: revoke"] {
         let e = entries.iter().find(|e| e.name.starts_with(name)).expect("listed");
         assert!(e.disabled, "{name} disabled for others");
     }
-    let owner = tui::pane::palette::entries(true, app.room.replica.state.as_ref(), "");
+    let owner = tui::pane::palette::entries(&app_as(OWNER).room, "");
     assert!(owner.iter().filter(|e| e.key == "M" || e.key == "G").all(|e| !e.disabled));
     // Break-glass: not on the list, nothing to end — refused up front.
     key(&mut app, KeyCode::Char('B'));
@@ -393,11 +393,16 @@ fn observers_and_owners_are_not_offered_the_cosign_dialog() {
         assert!(app.overlay.is_none());
         assert!(app.room.outbox.queue.is_empty(), "no readiness fetched to co-sign");
         assert!(app.status.notices.back().is_some_and(|n| n.text.starts_with(why)), "{:?}", app.status.notices.back());
+        let cosign = tui::pane::palette::entries(&app.room, "co-sign");
+        assert!(cosign.iter().all(|e| e.disabled), "shown disabled in the palette: {cosign:?}");
     }
+    let reviewer = tui::pane::palette::entries(&app_as(PRIVACY).room, "co-sign");
+    assert!(!reviewer.is_empty() && reviewer.iter().all(|e| !e.disabled), "{reviewer:?}");
     // An observer the policy names is offered it.
     let mut st = room_state();
     st.release_policy.members.push(UserId(uid(OBSERVER)));
     let mut app = app_with(OBSERVER, st);
+    assert!(tui::pane::palette::entries(&app.room, "co-sign").iter().all(|e| !e.disabled));
     key(&mut app, KeyCode::Char('S'));
     assert!(app.room.outbox.queue.iter().any(|o| matches!(o.request, Request::Readiness { .. })));
 }

@@ -3,9 +3,10 @@
 //! one.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use trustroom_shared::room::RoomState;
+use trustroom_shared::release::cosign_refusal;
 
 use super::{Command, Component, Ctx, Outcome};
+use crate::session::room::Room;
 use crate::tui::action::{Action, Pane};
 
 #[derive(Clone, Debug, Default)]
@@ -60,7 +61,14 @@ const STATIC: &[(&str, &str, Action)] = &[
 
 /// All entries for the room (`owner`: whether we are an owner), filtered
 /// by `query` (every word must appear, case-insensitive).
-pub fn entries(owner: bool, state: Option<&RoomState>, query: &str) -> Vec<Entry> {
+pub fn entries(room: &Room, query: &str) -> Vec<Entry> {
+    let owner = room.is_owner();
+    let state = room.replica.state.as_ref();
+    // Co-sign is shown disabled to whoever the server would refuse.
+    let cosign_refused = match (&room.me, state) {
+        (Some(me), Some(state)) => cosign_refusal(&state.release_policy, me.user, &me.role).is_some(),
+        _ => false,
+    };
     let sections = state.map_or(&[][..], |s| s.sections.as_slice());
     let mut all: Vec<Entry> = STATIC
         .iter()
@@ -68,7 +76,7 @@ pub fn entries(owner: bool, state: Option<&RoomState>, query: &str) -> Vec<Entry
             name: (*name).to_string(),
             key,
             action: action.clone(),
-            disabled: action.owner_only() && !owner,
+            disabled: (action.owner_only() && !owner) || (*action == Action::Cosign && cosign_refused),
         })
         .collect();
     for (i, s) in sections.iter().enumerate() {
@@ -101,7 +109,7 @@ pub fn entries(owner: bool, state: Option<&RoomState>, query: &str) -> Vec<Entry
 
 impl Component for Palette {
     fn event(&mut self, key: KeyEvent, ctx: &Ctx<'_>) -> Outcome {
-        let entries = entries(ctx.room.is_owner(), ctx.room.replica.state.as_ref(), &self.input);
+        let entries = entries(ctx.room, &self.input);
         match key.code {
             KeyCode::Esc => return Outcome::close(),
             KeyCode::Enter => {

@@ -26,7 +26,7 @@ fn draw(p: &Palette, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
         0,
         &Line::from(vec![Span::styled(": ", t.key()), Span::raw(p.input.clone()), Span::styled("▏", t.key())]),
     );
-    let cmds = entries(ctx.room.is_owner(), ctx.room.replica.state.as_ref(), &p.input);
+    let cmds = entries(ctx.room, &p.input);
     let rows = inner.height.saturating_sub(1) as usize;
     let first = p.selected.saturating_sub(rows.saturating_sub(1));
     let width = inner.width as usize;
