@@ -286,6 +286,26 @@ pub fn clean_room() -> RoomState {
     st
 }
 
+/// The clean room with one active break-glass (BG-1: priya reads A1 for
+/// "customer call", at fixed times).
+pub fn room_with_break_glass() -> RoomState {
+    use trustroom_shared::access::BreakGlass;
+    let mut st = clean_room();
+    let bg = BreakGlass {
+        id: trustroom_shared::ids::BreakGlassId(uid(0x801)),
+        number: 1,
+        user: UserId(uid(PRIVACY)),
+        annexes: vec![AnnexId(uid(ANNEX_A1))],
+        reason: "customer call".into(),
+        at_ms: 1_700_000_000_000,
+        ends_at: 1_700_001_800_000,
+        ended: None,
+        review: None,
+    };
+    st.access.break_glass = BTreeMap::from([(bg.id, bg)]);
+    st
+}
+
 /// The clean room with one active grant (R-1: priya reads A1 until a fixed time).
 pub fn room_with_grant() -> RoomState {
     use trustroom_shared::access::{AccessRequest, AccessScope, Decided, RequestStatus};

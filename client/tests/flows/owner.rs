@@ -299,19 +299,7 @@ fn break_glass_set_needs_annexes_and_a_reason_then_confirms() {
 
 #[test]
 fn an_owner_ends_the_active_break_glass() {
-    let mut st = clean_room();
-    let bg = BreakGlass {
-        id: BreakGlassId(uid(0x801)),
-        number: 1,
-        user: UserId(uid(PRIVACY)),
-        annexes: vec![AnnexId(uid(ANNEX_A1))],
-        reason: "customer call".into(),
-        at_ms: 1_700_000_000_000,
-        ends_at: 1_700_001_800_000,
-        ended: None,
-        review: None,
-    };
-    st.access.break_glass = BTreeMap::from([(bg.id, bg)]);
+    let st = room_with_break_glass();
     let mut app = app_with(OWNER, st);
     key(&mut app, KeyCode::Char('B'));
     let screen = render(&mut app, 110, 32);

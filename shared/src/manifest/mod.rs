@@ -304,6 +304,45 @@ impl Checks {
         self.0.push(Check { name: name.to_string(), ok: false, detail: failed.into() });
     }
 
+    /// The checks a signed manifest passes first: it names the expected
+    /// `key`, its signature over the canonical body is valid, and the body
+    /// hashes to the manifest hash it carries (`claimed`). The body's hash
+    /// when all three pass.
+    fn signed_body(
+        &mut self,
+        key: &str,
+        signed_key: &str,
+        body_bytes: &[u8],
+        signature: &str,
+        claimed: &str,
+    ) -> Option<String> {
+        if !self.add(
+            "key",
+            signed_key == key,
+            format!("the manifest names the expected key {key}"),
+            format!("the manifest names key {signed_key}, not the expected {key}"),
+        ) {
+            return None;
+        }
+        let verdict = verify_signature(key, body_bytes, signature);
+        if !self.add(
+            "manifest signature",
+            verdict.is_ok(),
+            "Ed25519 signature over the canonical body is valid",
+            verdict.err().map(|e| e.to_string()).unwrap_or_default(),
+        ) {
+            return None;
+        }
+        let manifest_hash = sha256_hex(body_bytes);
+        self.add(
+            "manifest hash",
+            manifest_hash == claimed,
+            format!("the body hashes to {manifest_hash}, the manifest hash it carries"),
+            format!("the body hashes to {manifest_hash}, not to the manifest hash it carries ({claimed})"),
+        )
+        .then_some(manifest_hash)
+    }
+
     fn done(self, summary_ok: impl FnOnce() -> String) -> Verification {
         let verified = self.0.iter().all(|c| c.ok) && !self.0.is_empty();
         let summary = if verified {
@@ -334,36 +373,13 @@ pub fn verify_record(record: &ManifestRecord, public_key_hex: &str) -> Verificat
     let key = public_key_hex.trim().to_lowercase();
     let body = &record.manifest.body;
     let signed_key = body.public_key.trim().to_lowercase();
-    if !c.add(
-        "key",
-        signed_key == key,
-        format!("the manifest names the expected key {key}"),
-        format!("the manifest names key {signed_key}, not the expected {key}"),
-    ) {
-        return c.done(String::new);
-    }
     let body_bytes = canonical_json(body);
-    let signature = verify_signature(&key, &body_bytes, &record.manifest.signature);
-    if !c.add(
-        "manifest signature",
-        signature.is_ok(),
-        "Ed25519 signature over the canonical body is valid",
-        signature.err().map(|e| e.to_string()).unwrap_or_default(),
-    ) {
+    let manifest = &record.manifest;
+    let Some(manifest_hash) =
+        c.signed_body(&key, &signed_key, &body_bytes, &manifest.signature, &manifest.manifest_hash)
+    else {
         return c.done(String::new);
-    }
-    let manifest_hash = sha256_hex(&body_bytes);
-    if !c.add(
-        "manifest hash",
-        manifest_hash == record.manifest.manifest_hash,
-        format!("the body hashes to {manifest_hash}, the manifest hash it carries"),
-        format!(
-            "the body hashes to {manifest_hash}, not to the manifest hash it carries ({})",
-            record.manifest.manifest_hash
-        ),
-    ) {
-        return c.done(String::new);
-    }
+    };
     let e = &record.event;
     let unsigned = canonical_json(&UnsignedEvent {
         manifest_hash: &e.manifest_hash,
@@ -438,34 +454,11 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     }
     let body = &manifest["body"];
     let signed_key = str_at(body, "public_key").to_lowercase();
-    if !c.add(
-        "key",
-        signed_key == key,
-        format!("the manifest names the expected key {key}"),
-        format!("the manifest names key {signed_key}, not the expected {key}"),
-    ) {
-        return c.done(String::new);
-    }
     let body_bytes = canonical_json(body);
-    let signature = verify_signature(&key, &body_bytes, str_at(manifest, "signature"));
-    if !c.add(
-        "manifest signature",
-        signature.is_ok(),
-        "Ed25519 signature over the canonical body is valid",
-        signature.err().map(|e| e.to_string()).unwrap_or_default(),
-    ) {
+    let (signature, claimed) = (str_at(manifest, "signature"), str_at(manifest, "manifest_hash"));
+    let Some(manifest_hash) = c.signed_body(&key, &signed_key, &body_bytes, signature, claimed) else {
         return c.done(String::new);
-    }
-    let manifest_hash = sha256_hex(&body_bytes);
-    let claimed = str_at(manifest, "manifest_hash");
-    if !c.add(
-        "manifest hash",
-        claimed == manifest_hash,
-        format!("the body hashes to {manifest_hash}, the manifest hash it carries"),
-        format!("the body hashes to {manifest_hash}, not to the manifest hash it carries ({claimed})"),
-    ) {
-        return c.done(String::new);
-    }
+    };
     let mut unsigned = event.clone();
     let event_sig = unsigned.as_object_mut().and_then(|m| m.remove("signature")).unwrap_or(Value::Null);
     let event_ok = str_at(event, "manifest_hash") == manifest_hash
