@@ -9,6 +9,7 @@ use crate::access::{AccessPolicy, AccessRequest, BreakGlass, Decided, Ended, Fol
 use crate::annex::Annex;
 use crate::boundary::BoundaryRule;
 use crate::checks::{CheckKind, CheckOverride, CheckResult};
+use crate::holds::{Hold, HoldClearance};
 use crate::ids::{AccessRequestId, BreakGlassId, PromotionId};
 use crate::ids::{ClientId, ObjectionId, SectionId, SuggestionId, UserId};
 use crate::objection::{Objection, ObjectionStatus, Reply, StatusChange, status_move_allowed};
@@ -58,6 +59,18 @@ pub enum Change {
     },
     ReleaseChanged {
         release: ReleaseState,
+    },
+    /// A hold was placed on the release (by an owner or a failing room
+    /// check): the room is HELD while any hold is open.
+    HoldPlaced {
+        hold: Hold,
+    },
+    /// A hold was cleared (by an owner with a rationale, or by its check
+    /// passing again); the record stays in the register. With no hold left
+    /// open the room goes back to drafting.
+    HoldCleared {
+        hold: u32,
+        clearance: HoldClearance,
     },
     /// The owner set the co-signatures a release needs.
     ReleasePolicySet {
@@ -196,6 +209,8 @@ impl Change {
             Change::MemberAdded { .. }
                 | Change::MemberRemoved { .. }
                 | Change::ReleaseChanged { .. }
+                | Change::HoldPlaced { .. }
+                | Change::HoldCleared { .. }
                 | Change::ReleasePolicySet { .. }
                 | Change::Cosigned { .. }
                 | Change::AccessRequested { .. }
@@ -231,6 +246,8 @@ impl Change {
             Change::MemberAdded { .. } => "member_added",
             Change::MemberRemoved { .. } => "member_removed",
             Change::ReleaseChanged { .. } => "release_changed",
+            Change::HoldPlaced { .. } => "hold_placed",
+            Change::HoldCleared { .. } => "hold_cleared",
             Change::ReleasePolicySet { .. } => "release_policy_set",
             Change::Cosigned { .. } => "cosigned",
             Change::AccessRequested { .. } => "access_requested",
@@ -380,7 +397,9 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
         }
         Change::ReleaseChanged { release } => {
             if let ReleaseState::Released { revision, content_hash, lane, by, at_ms } = release {
+                let holds_since = crate::holds::window_start(state, *revision);
                 state.last_release = Some(LastRelease {
+                    holds_since,
                     revision: *revision,
                     content_hash: content_hash.clone(),
                     lane: *lane,
@@ -391,6 +410,38 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
                 });
             }
             state.release = release.clone();
+        }
+        Change::HoldPlaced { hold } => {
+            if state.release.is_read_only() {
+                return Err(ApplyError::Conflict(format!("the room is {}", state.release.name())));
+            }
+            if hold.number != crate::holds::next_number(state) {
+                return Err(ApplyError::Invalid(format!(
+                    "hold {} is out of order (next is {})",
+                    hold.code(),
+                    crate::holds::code(crate::holds::next_number(state))
+                )));
+            }
+            state.holds.push(hold.clone());
+            let reasons = crate::holds::open_reasons(state);
+            state.release = ReleaseState::Held { reasons, by: rev.author, at_ms: hold.at_ms };
+        }
+        Change::HoldCleared { hold, clearance } => {
+            let Some(h) = state.holds.iter_mut().find(|h| h.number == *hold) else {
+                return Err(ApplyError::NotFound(format!("hold {}", crate::holds::code(*hold))));
+            };
+            if h.cleared.is_some() {
+                return Err(ApplyError::Conflict(format!("hold {} is already cleared", h.code())));
+            }
+            h.cleared = Some(clearance.clone());
+            let reasons = crate::holds::open_reasons(state);
+            if let ReleaseState::Held { by, at_ms, .. } = &state.release {
+                state.release = if reasons.is_empty() {
+                    ReleaseState::Drafting
+                } else {
+                    ReleaseState::Held { reasons, by: *by, at_ms: *at_ms }
+                };
+            }
         }
         Change::ReleasePolicySet { policy } => {
             state.release_policy = policy.clone().normalized();

@@ -199,6 +199,12 @@ pub struct LastRelease {
     /// The revision of the first content change after the release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_at: Option<u64>,
+    /// The room revision after which the holds this release's manifest
+    /// lists were cleared: the release of the packet revision before (a
+    /// release of the same packet revision again keeps its window, so it
+    /// gives the same manifest when nothing was held in between).
+    #[serde(default)]
+    pub holds_since: u64,
 }
 
 impl LastRelease {
@@ -269,7 +275,7 @@ pub fn release_precondition(release: &ReleaseState, content_revision: u64) -> Re
             )))
         }
         ReleaseState::Ready { .. } | ReleaseState::Released { .. } => Ok(()),
-        ReleaseState::Held { reasons, .. } if reasons.iter().any(|r| r.starts_with(RELEASE_RULES_HOLD)) => {
+        ReleaseState::Held { reasons, .. } if reasons.iter().any(|r| r.contains(RELEASE_RULES_HOLD)) => {
             Err(ReleaseRefusal::Stale(reasons.join("; ")))
         }
         other => Err(ReleaseRefusal::NotReady(format!("the room is {}; mark it ready first", other.name()))),

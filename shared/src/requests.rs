@@ -95,6 +95,8 @@ const SET_OBJECTION_STATUS: RequestSpec =
 const VIEW_ANNEX: RequestSpec = disclosing(spec("view_annex", C::Read, false, true, true, AnnexReaders, &[]));
 const CURSOR: RequestSpec = spec("cursor", C::Read, false, true, true, Nothing, &[]);
 const HOLD: RequestSpec = spec("hold", C::DecideRelease, true, false, false, Nothing, &["reason"]);
+const CLEAR_HOLD: RequestSpec = spec("clear_hold", C::DecideRelease, true, false, false, Nothing, &["rationale"]);
+const HOLDS: RequestSpec = spec("holds", C::Read, false, true, true, Nothing, &[]);
 const MARK_READY: RequestSpec = spec("mark_ready", C::DecideRelease, true, false, false, Nothing, &[]);
 const RELEASE: RequestSpec = spec("release", C::DecideRelease, true, false, false, Nothing, &[]);
 const RELEASE_PACKET: RequestSpec = spec("release_packet", C::DecideRelease, true, false, false, Nothing, &[]);
@@ -154,6 +156,8 @@ pub const TABLE: &[RequestSpec] = &[
     VIEW_ANNEX,
     CURSOR,
     HOLD,
+    CLEAR_HOLD,
+    HOLDS,
     MARK_READY,
     RELEASE,
     RELEASE_PACKET,
@@ -232,6 +236,8 @@ impl Request {
             Request::ViewAnnex { .. } => VIEW_ANNEX,
             Request::Cursor { .. } => CURSOR,
             Request::Hold { .. } => HOLD,
+            Request::ClearHold { .. } => CLEAR_HOLD,
+            Request::Holds { .. } => HOLDS,
             Request::MarkReady { .. } => MARK_READY,
             Request::Release { .. } => RELEASE,
             Request::ReleasePacket { .. } => RELEASE_PACKET,
@@ -295,6 +301,7 @@ impl Request {
             | Request::Leave { .. }
             | Request::ViewAnnex { .. }
             | Request::Cursor { .. }
+            | Request::Holds { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
             | Request::ReleasePacket { .. }
@@ -334,7 +341,9 @@ impl Request {
             | Request::ApprovePromotion { note, .. }
             | Request::DenyPromotion { note, .. }
             | Request::AcceptSuggestion { note, .. } => note.as_deref().map(|n| field("note", n)).into_iter().collect(),
-            Request::OverrideCheck { rationale, .. } => vec![field("rationale", rationale)],
+            Request::OverrideCheck { rationale, .. } | Request::ClearHold { rationale, .. } => {
+                vec![field("rationale", rationale)]
+            }
             Request::SetAccessPolicy { reason_pattern, .. } => {
                 reason_pattern.as_deref().map(|p| field("reason_pattern", p)).into_iter().collect()
             }
@@ -393,7 +402,8 @@ mod tests {
     pub(crate) fn sample(name: &str) -> Request {
         let id = "00000000-0000-7000-8000-000000000001";
         let extra = match name {
-            "join" | "leave" | "readiness" | "export" | "manifests" | "suggestions" | "stats" | "mark_ready" => {
+            "join" | "leave" | "readiness" | "export" | "manifests" | "suggestions" | "stats" | "mark_ready"
+            | "holds" => {
                 json!({})
             }
             "add_section" => json!({"title": "T", "body": "B"}),
@@ -404,6 +414,7 @@ mod tests {
             "view_annex" => json!({"annex": id}),
             "cursor" => json!({"section": id, "pos": 0}),
             "hold" | "escalate" => json!({"reason": "r"}),
+            "clear_hold" => json!({"hold": 1, "rationale": "r"}),
             "release" => json!({"lane": "privacy"}),
             "release_packet" => json!({"lane": "privacy", "packet_revision": 3}),
             "set_release_policy" => json!({}),

@@ -73,6 +73,10 @@ pub struct RoomState {
     /// room's boundary rules.
     #[serde(default)]
     pub suggestions: crate::suggestion::SuggestionState,
+    /// The hold register: every hold placed, open or cleared, oldest first
+    /// (see `holds`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<crate::holds::Hold>,
 }
 
 impl RoomState {
@@ -93,6 +97,7 @@ impl RoomState {
             last_release: None,
             access: crate::access::AccessState::default(),
             suggestions: crate::suggestion::SuggestionState::default(),
+            holds: Vec::new(),
         }
     }
 

@@ -122,7 +122,7 @@ async fn graceful_restart(backend: Backend) -> Result<()> {
     // The state before the stop, as the owner (same client id) sees it.
     let before = owner.join(&room).await?;
     ensure!(before["state"]["release"]["state"] == "held");
-    ensure!(before["state"]["release"]["reasons"] == json!(["Third-tenant question open"]));
+    ensure!(before["state"]["release"]["reasons"] == json!(["H-1: Third-tenant question open"]));
     let revisions_before = server.stored_revisions().await?;
     let chain_before = server.audit_chain(&room).await?;
     assert_audit_names_authors(&chain_before, &revisions_before);

@@ -5,7 +5,7 @@
 //! The owner opens the room, raises an objection and labels the statement
 //! with it, grants an access request, holds, clears the blockers (one
 //! someone else's blocking objection, with the rationale the server
-//! requires), marks ready, releases the reviewed packet revision, changes
+//! requires) and its hold in the hold register (`L`), marks ready, releases the reviewed packet revision, changes
 //! the packet (the release is superseded), releases again, reads the
 //! manifests verified offline, exports, and escalates.
 //!
@@ -179,7 +179,7 @@ async fn the_owner_runs_the_room_from_open_to_escalation_in_the_tui_alone() -> a
     flow.see("owner", "why the release is held").await?;
     flow.text("owner", "Waiting for privacy to confirm the third-tenant question (O-1)")?;
     flow.keys("owner", &["Enter"])?;
-    flow.see("owner", "HELD by morgan.hale").await?;
+    flow.see("owner", "H-1 placed — the room is HELD").await?;
     flow.capture("hold")?;
 
     // The blockers: priya addresses her O-1 (§ Exposure scope) …
@@ -226,7 +226,30 @@ async fn the_owner_runs_the_room_from_open_to_escalation_in_the_tui_alone() -> a
     // Co-signatures from privacy and legal, each in their own TUI.
     flow.cosign("priya").await?;
     flow.cosign("daniel").await?;
+    flow.see("owner", " 1 blocker").await?;
+
+    // The hold is the one blocker left: the owner clears it in the hold
+    // register, with a rationale, after a confirmation.
+    flow.keys("owner", &["Escape"])?;
+    flow.keys("owner", &["L"])?;
+    flow.see("owner", "Hold register — 1 open, 0 cleared").await?;
+    flow.see("owner", "H-1 OPEN · placed by morgan.hale").await?;
+    flow.keys("owner", &["Enter"])?;
+    flow.see("owner", "Rationale (required").await?;
+    flow.keys("owner", &["Enter"])?;
+    flow.see("owner", "write why this hold may be cleared").await?;
+    flow.text("owner", "O-1 and O-3 are addressed; privacy and legal co-signed")?;
+    flow.keys("owner", &["Enter"])?;
+    flow.see("owner", "Really clear it?").await?;
+    flow.capture("clear-hold")?;
+    flow.keys("owner", &["y"])?;
+    flow.see("owner", "H-1 cleared").await?;
     flow.see("owner", " 0 blockers").await?;
+    flow.keys("owner", &["L"])?;
+    flow.see("owner", "Hold register — 0 open, 1 cleared").await?;
+    flow.see("owner", "cleared by morgan.hale").await?;
+    flow.capture("hold-register")?;
+    flow.keys("owner", &["Escape"])?;
 
     // Mark ready, then release the reviewed packet revision.
     flow.keys("owner", &["Escape"])?;

@@ -14,7 +14,8 @@
 #   3c. the reviewer asks for access to the gated annex (A), the owner
 #      approves it (V), then revokes the grant from the TUI (G: choose, note,
 #      confirm); the room's access list shows it revoked;
-#   4. the owner holds with a reason, then (blockers resolved and the
+#   4. the owner holds with a reason, clears the hold in the hold register
+#      (L), then (blockers resolved and the
 #      co-signatures the release policy asks for given through the scriptable
 #      CLI) marks the room ready (M) and releases the reviewed packet
 #      revision from the readiness record (one release_packet: the answer
@@ -259,6 +260,19 @@ for discipline in $(cli readiness "$ROOM" | sed -n 's/.*co-signature from an\{0,
     read -r -a SIGNER_ARGV <<<"$signer"
     "$BIN" --url "$URL" --token "${SIGNER_ARGV[5]}" cosign "$ROOM" --lane product-security >/dev/null || fail "the $discipline reviewer cannot co-sign"
 done
+# The hold is the last blocker: the owner clears it in the hold register (L).
+keys owner Escape L
+wait_for owner "Hold register — 1 open" "the hold register (L) did not open"
+wait_for owner "H-1 OPEN"
+keys owner Enter
+wait_for owner "Rationale (required"
+text owner "E2E the trace keeper answered"
+keys owner Enter
+wait_for owner "Really clear it?"
+keys owner y
+wait_for owner "H-1 cleared" "clearing the hold from the TUI did not work"
+cli holds "$ROOM" | grep -q "H-1 CLEARED" || fail "the register does not show H-1 cleared: $(cli holds "$ROOM")"
+ok "the owner clears the hold in the TUI's hold register"
 wait_for owner " 0 blockers" "blockers remain after resolving them: $(cli readiness "$ROOM" | grep -A9 '^Blockers' | tr '\n' ' ')"
 keys owner M
 wait_for owner "READY: packet rev" "mark ready from the TUI did not work"

@@ -120,6 +120,28 @@ pub enum Command {
         reason: String,
     },
 
+    /// Clear one open hold of the hold register, with a rationale (owner only)
+    #[command(after_help = "HOLD is the hold's code as `trustroom holds` prints it (H-3, or 3). A hold a \
+        room check placed (annex boundary, access validity) cannot be cleared while the check still fails: \
+        fix what it found, or override the check, and the hold clears itself. The release-rules hold (the \
+        packet changed after READY) is cleared by hand: clearing it says you reviewed the change. With no \
+        hold left open the room is DRAFTING again.")]
+    ClearHold {
+        /// Room id or exact title
+        room: String,
+        /// The hold: H-3 (or 3)
+        hold: String,
+        /// Why the hold no longer applies
+        #[arg(long)]
+        rationale: String,
+    },
+
+    /// List the hold register: every hold, open and cleared, who placed and cleared it, when, why
+    Holds {
+        /// Room id or exact title
+        room: String,
+    },
+
     /// Mark the packet ready for release (owner only)
     Ready {
         /// Room id or exact title

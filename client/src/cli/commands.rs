@@ -13,7 +13,7 @@ use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::protocol::{
-    Ack, AnnexContent, ErrorCode, ExportResult, ManifestsResult, ReleaseAck, Request, ServerFrame,
+    Ack, AnnexContent, ErrorCode, ExportResult, HoldsResult, ManifestsResult, ReleaseAck, Request, ServerFrame,
 };
 use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::{Audience, Lane};
@@ -288,6 +288,49 @@ pub async fn decide(ctx: &Ctx, room: &str, decision: Decision) -> anyhow::Result
     match serde_json::from_value::<Ack>(result.clone()) {
         Ok(ack) => emit(&format!("{} {state}", output::ack(&ack, None, None)))?,
         Err(_) => ctx.print_ack(&result, None, None)?,
+    }
+    Ok(())
+}
+
+/// `clear-hold`: clears one open hold with a rationale.
+pub async fn clear_hold(ctx: &Ctx, room: &str, hold: &str, rationale: &str) -> anyhow::Result<()> {
+    let Some(number) = trustroom_shared::holds::parse_code(hold) else {
+        return Err(
+            UsageError(format!("{hold:?} is not a hold code: write it as `trustroom holds` prints it (H-3)")).into()
+        );
+    };
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, room).await?;
+    let request = Request::ClearHold { room, hold: number, rationale: rationale.to_string() };
+    let result =
+        s.call(request).await.with_context(|| format!("clearing hold {}", trustroom_shared::holds::code(number)))?;
+    if ctx.json {
+        return ctx.print_ack(&result, None, None);
+    }
+    let record: HoldsResult = s.call_as(Request::Holds { room }).await.context("reading the hold register")?;
+    let open = record.holds.iter().filter(|h| h.is_open()).count();
+    match serde_json::from_value::<Ack>(result.clone()) {
+        Ok(ack) => emit(&format!(
+            "{} {} cleared; {open} hold(s) open, room {}",
+            output::ack(&ack, None, None),
+            trustroom_shared::holds::code(number),
+            record.release
+        ))?,
+        Err(_) => ctx.print_ack(&result, None, None)?,
+    }
+    Ok(())
+}
+
+/// `holds`: the hold register.
+pub async fn holds(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, room).await?;
+    let snapshot = s.join(room).await?;
+    let record: HoldsResult = s.call_as(Request::Holds { room }).await.context("reading the hold register")?;
+    if ctx.json {
+        emit(&output::json_pretty(&record)?)?;
+    } else {
+        emit(&output::holds(&record, &snapshot.state))?;
     }
     Ok(())
 }

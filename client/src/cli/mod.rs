@@ -132,6 +132,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Annex(AnnexCommand::View { room, annex }) => commands::annex_view(&ctx()?, &room, &annex).await,
         Command::Hold { room, reason } => commands::decide(&ctx()?, &room, Decision::Hold(reason)).await,
+        Command::ClearHold { room, hold, rationale } => commands::clear_hold(&ctx()?, &room, &hold, &rationale).await,
+        Command::Holds { room } => commands::holds(&ctx()?, &room).await,
         Command::Ready { room } => commands::decide(&ctx()?, &room, Decision::Ready).await,
         Command::Release { room, lane, audience, packet_revision } => {
             commands::decide(&ctx()?, &room, Decision::Release(lane.into(), audience.into(), packet_revision)).await

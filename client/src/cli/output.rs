@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use trustroom_shared::protocol::{Ack, AnnexContent, ExportResult, ManifestsResult, ReleaseAck, RoomSummary};
+use trustroom_shared::protocol::{
+    Ack, AnnexContent, ExportResult, HoldsResult, ManifestsResult, ReleaseAck, RoomSummary,
+};
 use trustroom_shared::readiness::{Readiness, release_status};
 use trustroom_shared::release::ReleaseState;
 use trustroom_shared::room::RoomState;
@@ -74,6 +76,22 @@ pub fn release(state: &RoomState) -> String {
         (ReleaseState::Released { .. }, _) | (_, None) => line,
         (_, Some(last)) => format!("{line} · last release: {} ({} lane)", last.status_line(), last.lane),
     }
+}
+
+/// `holds`: the hold register, one line per hold, oldest first.
+pub fn holds(r: &HoldsResult, state: &RoomState) -> String {
+    let open = r.holds.iter().filter(|h| h.is_open()).count();
+    let mut out = format!(
+        "Hold register of {:?} at rev {}: {} hold(s), {open} open; room {}\n",
+        state.title,
+        r.revision,
+        r.holds.len(),
+        r.release
+    );
+    for h in &r.holds {
+        let _ = writeln!(out, "{}", trustroom_shared::holds::line(h, state));
+    }
+    out
 }
 
 /// `policy` without options: who must co-sign.
@@ -491,6 +509,7 @@ mod tests {
             at_ms: 0,
             release_revision: 32,
             superseded_at: Some(33),
+            holds_since: 0,
         };
         st.content_revision = 34;
         st.release =

@@ -36,6 +36,10 @@ pub enum Pending {
     },
     ViewAnnex(AnnexId),
     Hold,
+    /// Clearing one hold (`H-N`) with a rationale.
+    ClearHold {
+        code: String,
+    },
     MarkReady,
     /// `release_packet` of the packet revision the owner reviewed.
     ReleasePacket {
@@ -107,6 +111,7 @@ impl Pending {
             Pending::RequestAccess => "access request",
             Pending::WithdrawAccess { .. } => "withdrawal",
             Pending::Hold => "hold reason",
+            Pending::ClearHold { .. } => "clearing rationale",
             Pending::Escalate => "escalation reason",
             Pending::DecideSuggestion { accept: false, .. } => "rejection reason",
             _ => "request",
@@ -211,6 +216,7 @@ pub fn authored_text(request: &Request) -> Option<&str> {
         Request::SetObjectionStatus { rationale: Some(r), .. } => Some(r),
         Request::RequestAccess { reason, .. }
         | Request::Hold { reason, .. }
+        | Request::ClearHold { rationale: reason, .. }
         | Request::Escalate { reason, .. }
         | Request::RejectSuggestion { reason, .. } => Some(reason),
         _ => None,

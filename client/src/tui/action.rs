@@ -73,6 +73,8 @@ pub enum Action {
     Escalate,
     /// The active grants, to revoke one.
     Grants,
+    /// The hold register: read it, or clear one hold (owners).
+    Holds,
     /// Invoke break-glass, or end the active one.
     BreakGlass,
     /// Export the room's bundle to a file.

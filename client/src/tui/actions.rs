@@ -30,6 +30,7 @@ use super::pane::dialog::Dialog;
 use super::pane::diff::DiffScreen;
 use super::pane::grants::{GrantsDialog, active_grants};
 use super::pane::history::HistoryScreen;
+use super::pane::holds::HoldsDialog;
 use super::pane::palette::Palette;
 use super::pane::stats::StatsScreen;
 use super::pane::suggestions::SuggestionsScreen;
@@ -98,6 +99,7 @@ impl App {
             Action::Hold => self.open_reason(ReasonPurpose::Hold),
             Action::Escalate => self.open_reason(ReasonPurpose::Escalate),
             Action::Grants => self.open_grants(),
+            Action::Holds => self.open_holds(),
             Action::BreakGlass => self.open_break_glass(),
             Action::Export => self.export(),
             Action::Manifests => self.open_manifests(),
@@ -601,6 +603,12 @@ impl App {
         }
         let note = input(&self.theme, "note kept with the revocation (optional)");
         self.overlay = Some(Overlay::dialog(Dialog::Grants(GrantsDialog::new(note))));
+    }
+
+    /// The hold register (everyone reads it; owners clear holds in it).
+    fn open_holds(&mut self) {
+        let rationale = input(&self.theme, "why this hold may be cleared (required)");
+        self.overlay = Some(Overlay::dialog(Dialog::Holds(HoldsDialog::new(rationale, &self.room))));
     }
 
     /// Break-glass: set (members on the room's list) or end (its invoker

@@ -76,6 +76,15 @@ pub fn announce(room: &Room, rev: &Revision) -> Option<(Level, String)> {
             let level = if matches!(release, ReleaseState::Escalated { .. }) { Level::Error } else { Level::Info };
             (level, text)
         }
+        Change::HoldPlaced { hold } => {
+            let by = room.replica.state.as_ref().map_or_else(|| author.clone(), |s| hold.placed_by.describe(s));
+            (Level::Warn, format!("HELD by {by}: {} {} (L: the hold register)", hold.code(), hold.reason))
+        }
+        Change::HoldCleared { hold, clearance } => {
+            let by = room.replica.state.as_ref().map_or_else(|| author.clone(), |s| clearance.by.describe(s));
+            let code = trustroom_shared::holds::code(*hold);
+            (Level::Info, format!("{code} cleared by {by}: {}", clearance.rationale))
+        }
         Change::Cosigned { .. } => (Level::Info, format!("{author} co-signed the current content")),
         Change::ProbeSuspected { name, until_ms, .. } => (
             Level::Error,

@@ -335,6 +335,7 @@ impl App {
             KeyCode::Char('H') => Action::Hold,
             KeyCode::Char('E') => Action::Escalate,
             KeyCode::Char('G') => Action::Grants,
+            KeyCode::Char('L') => Action::Holds,
             KeyCode::Char('B') => Action::BreakGlass,
             KeyCode::Char('X') => Action::Export,
             KeyCode::Char('W') => Action::Manifests,

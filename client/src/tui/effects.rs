@@ -184,7 +184,20 @@ impl App {
             }
             (Pending::RequestAccess, Ok(v)) => self.access_requested(v),
             (Pending::WithdrawAccess { code }, Ok(_)) => self.notify(Level::Info, format!("{code} withdrawn")),
-            (Pending::Hold | Pending::Escalate, Ok(_)) => {}
+            (Pending::Hold, Ok(v)) => {
+                let code = v.get("created").and_then(Value::as_str).unwrap_or("the hold").to_string();
+                self.notify(
+                    Level::Info,
+                    format!("{code} placed — the room is HELD until every hold is cleared (L: the register)"),
+                );
+            }
+            (Pending::ClearHold { code }, Ok(_)) => {
+                self.notify(
+                    Level::Info,
+                    format!("{code} cleared, its rationale kept in the register (L shows what stays open)"),
+                );
+            }
+            (Pending::Escalate, Ok(_)) => {}
             (Pending::MarkReady, Ok(v)) => {
                 let rev = v.get("revision").and_then(Value::as_u64).unwrap_or(0);
                 let packet = self.room.replica.state.as_ref().map_or(0, |s| s.content_revision);
@@ -244,6 +257,7 @@ impl App {
             Pending::Reply { .. } => "reply not added",
             Pending::Status { .. } => "status not changed",
             Pending::Hold => "hold refused",
+            Pending::ClearHold { .. } => "clearing the hold refused",
             Pending::MarkReady => "mark ready refused",
             Pending::ReleasePacket { .. } => "release refused",
             Pending::RevokeGrant { .. } => "revoke refused",

@@ -24,6 +24,7 @@ fn superseded_release() -> RoomState {
         at_ms: 0,
         release_revision: 10,
         superseded_at: Some(12),
+        holds_since: 0,
     });
     st
 }

@@ -146,23 +146,18 @@ impl Room {
             && results.iter().any(|c| c.check == CheckKind::ReleaseRules && !c.overridden)
         {
             let reason = trustroom_shared::release::release_rules_hold_reason(self.state.content_revision, ready);
-            let release = ReleaseState::Held { reasons: vec![reason.clone()], by: ADMIN_ACTOR, at_ms: now };
-            let detail =
-                json!({"decision": "hold", "automatic": true, "check": CheckKind::ReleaseRules, "reason": reason});
-            let _ = self.commit_change(batch, ADMIN_ACTOR, None, Change::ReleaseChanged { release }, detail);
+            self.hold_for_check(batch, CheckKind::ReleaseRules, reason);
         }
         // A failing access-validity check holds the room (the annex
         // boundary holds it when the offending change is accepted, see
         // `release.rs`).
-        let failing = results.iter().find(|c| c.check == CheckKind::AccessValidity && !c.overridden);
-        if let Some(check) = failing
-            && !matches!(self.state.release, ReleaseState::Held { .. } | ReleaseState::Escalated { .. })
-        {
+        if let Some(check) = results.iter().find(|c| c.check == CheckKind::AccessValidity && !c.overridden) {
             let reason = format!("{}: {}", check.check.hold_reason(), check.reason);
-            let release = ReleaseState::Held { reasons: vec![reason.clone()], by: ADMIN_ACTOR, at_ms: now };
-            let detail = json!({"decision": "hold", "automatic": true, "check": check.check, "reason": reason});
-            let _ = self.commit_change(batch, ADMIN_ACTOR, None, Change::ReleaseChanged { release }, detail);
+            self.hold_for_check(batch, CheckKind::AccessValidity, reason);
         }
+        // The holds of checks that pass again (or are overridden) clear
+        // themselves, one by one, in the register.
+        self.clear_passing_check_holds(batch, &results);
     }
 
     /// Ends the grants, break-glass and pending requests of a member who left.

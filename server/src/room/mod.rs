@@ -13,6 +13,7 @@ mod commit;
 mod egress;
 mod gate;
 mod grants;
+mod holds;
 mod join;
 mod promotion;
 mod release;

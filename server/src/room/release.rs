@@ -14,7 +14,7 @@ use trustroom_shared::canonical::content_hash;
 use trustroom_shared::change::Change;
 use trustroom_shared::manifest::{AuditAnchor, ManifestRecord, manifest_body, sign_event, sign_manifest};
 use trustroom_shared::protocol::{ErrorCode, ExportResult, ManifestsResult, ReleaseAck, Request};
-use trustroom_shared::readiness::{leaking_annexes, objection_texts, readiness, release_blockers};
+use trustroom_shared::readiness::{Blocker, leaking_annexes, objection_texts, readiness, release_blockers};
 use trustroom_shared::release::{
     Audience, Cosignature, Lane, ReleasePolicy, ReleaseRefusal, ReleaseState, content_changes_since, cosign_refusal,
     release_precondition, reviewed_release_precondition,
@@ -23,7 +23,7 @@ use trustroom_shared::role::Role;
 use trustroom_shared::room::RoomState;
 
 use super::requests::{Caller, ack, text_field, to_value};
-use super::{ADMIN_ACTOR, Answer, Batch, Refusal, Room};
+use super::{Answer, Batch, Refusal, Room};
 use crate::clock::now_ms;
 use crate::export::{manifest_for, render, state_at};
 use crate::signing::server_key;
@@ -40,15 +40,22 @@ impl Room {
     pub(super) async fn decide(&mut self, batch: &mut Batch, user: UserId, request: Request) -> Answer {
         let max_text = self.config.max_text_chars;
         match request {
-            Request::Hold { reason, .. } => {
-                let reason = text_field("reason", &reason, max_text, true)?;
-                let release = ReleaseState::Held { reasons: vec![reason.clone()], by: user, at_ms: now_ms() };
-                let detail = json!({"decision": "hold", "reason": reason, "from": self.state.release.name()});
-                let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
-                Ok(ack(rev, None))
-            }
+            Request::Hold { reason, .. } => self.place_hold(batch, user, &reason),
+            Request::ClearHold { hold, rationale, .. } => self.clear_hold(batch, user, hold, &rationale),
             Request::MarkReady { .. } => {
+                let open: Vec<String> =
+                    trustroom_shared::holds::blocking_holds(&self.state).map(|h| h.describe(&self.state)).collect();
+                if !open.is_empty() {
+                    return Err((
+                        ErrorCode::Conflict,
+                        format!(
+                            "the room is HELD by {}: clear each hold with a rationale (`clear_hold`) first",
+                            open.join("; ")
+                        ),
+                    ));
+                }
                 let reviewed = self.state.content_revision;
+                self.clear_review_holds(batch, user, reviewed, "marked")?;
                 let release = ReleaseState::Ready { revision: reviewed, by: user, at_ms: now_ms() };
                 let detail = json!({
                     "decision": "ready",
@@ -118,7 +125,15 @@ impl Room {
         }
         // The co-signatures must cover this very lane and audience
         // (a co-signature for a wider audience covers a narrower one).
-        let blockers = release_blockers(&self.state, lane, audience);
+        let mut blockers = release_blockers(&self.state, lane, audience);
+        if reviewed.is_some() {
+            // `release_packet` is the owner's review of this packet
+            // revision: the release-rules check (changed after READY) is
+            // answered by it.
+            blockers.retain(|b| {
+                !matches!(b, Blocker::RoomCheck { check: trustroom_shared::checks::CheckKind::ReleaseRules, .. })
+            });
+        }
         if !blockers.is_empty() {
             let list: Vec<String> = blockers.iter().map(|b| b.describe()).collect();
             return Err((
@@ -132,6 +147,12 @@ impl Room {
         }
         let key = server_key(&self.store).await.map_err(|e| unavailable("read the signing key", e))?;
         let anchor = self.audit_anchor(batch, packet).await?;
+        let from = self.state.release.name();
+        // The owner's review of this packet revision clears the review
+        // holds, in the register and in the manifest's cleared holds.
+        if reviewed.is_some() {
+            self.clear_review_holds(batch, user, packet, "released")?;
+        }
         let body = manifest_body(&self.state, user, lane, audience, anchor, &key.public_hex());
         let manifest = sign_manifest(body, key.signing());
         let hash = manifest.body.content_hash.clone();
@@ -142,7 +163,6 @@ impl Room {
             .last()
             .map(|e| AuditAnchor { seq: e.seq, hash: e.hash.clone() })
             .or_else(|| self.audit_head.as_ref().map(|(seq, hash)| AuditAnchor { seq: *seq, hash: hash.clone() }));
-        let from = self.state.release.name();
         let release = ReleaseState::Released { revision: packet, content_hash: hash.clone(), lane, by: user, at_ms };
         let mut detail = json!({
             "decision": "release",
@@ -199,6 +219,7 @@ impl Room {
         let user = caller.user();
         match request {
             Request::Readiness { .. } => Ok(to_value(&readiness(&self.state))),
+            Request::Holds { .. } => self.holds_result(),
             Request::SetReleasePolicy { members, disciplines, .. } => {
                 if members.len() > MAX_POLICY_MEMBERS {
                     return Err((ErrorCode::TooLarge, format!("a policy names at most {MAX_POLICY_MEMBERS} members")));
@@ -337,22 +358,12 @@ impl Room {
     /// the failing check as the reason (unless already held or escalated).
     pub(super) fn hold_on_failing_checks(&mut self, batch: &mut Batch) {
         let Some(rev) = batch.commit.revisions.last() else { return };
-        if !rev.change.touches_content()
-            || matches!(self.state.release, ReleaseState::Held { .. } | ReleaseState::Escalated { .. })
-        {
+        if !rev.change.touches_content() || self.state.release.is_read_only() {
             return;
         }
         let Some((annex, place)) = boundary_failure(&self.state, &rev.change) else { return };
-        let reason =
-            format!("room check failed: annex {annex} sensitive detail in {place}; release held automatically");
-        let release = ReleaseState::Held { reasons: vec![reason.clone()], by: ADMIN_ACTOR, at_ms: now_ms() };
-        let detail =
-            json!({"decision": "hold", "automatic": true, "check": "annex_boundary", "annex": annex, "reason": reason});
-        if let Err((code, message)) =
-            self.commit_change(batch, ADMIN_ACTOR, None, Change::ReleaseChanged { release }, detail)
-        {
-            tracing::error!(room = %self.id, "automatic hold failed ({code}): {message}");
-        }
+        let reason = format!("room check failed: annex {annex} sensitive detail in {place}");
+        self.hold_for_check(batch, trustroom_shared::checks::CheckKind::AnnexBoundary, reason);
     }
 }
 
@@ -372,7 +383,8 @@ fn boundary_failure(state: &RoomState, change: &Change) -> Option<(String, Strin
         {
             return None;
         }
-        Some((v.annex.unwrap_or_default(), format!("section {}", s.id)))
+        let title = trustroom_shared::export::redact_sensitive(&s.title, state.annexes.values()).0;
+        Some((v.annex.unwrap_or_default(), format!("section \"{title}\"")))
     };
     let in_objection = |id| {
         let o = state.objections.get(id)?;

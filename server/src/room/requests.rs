@@ -333,11 +333,13 @@ impl Room {
                 Ok(json!({}))
             }
             request @ (Request::Hold { .. }
+            | Request::ClearHold { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
             | Request::ReleasePacket { .. }
             | Request::Escalate { .. }) => self.decide(batch, user, request).await,
             request @ (Request::Readiness { .. }
+            | Request::Holds { .. }
             | Request::SetReleasePolicy { .. }
             | Request::Cosign { .. }
             | Request::Export { .. }

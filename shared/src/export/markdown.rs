@@ -7,6 +7,7 @@ use super::*;
 pub fn to_markdown_with_stats(state: &RoomState, b: &Bundle, log: &[crate::change::Revision]) -> String {
     let mut with = b.clone();
     with.stats = Some(ExportStats::of(state, log));
+    with.holds = crate::holds::entries(state);
     to_markdown(&with)
 }
 
@@ -208,6 +209,21 @@ pub fn to_markdown(b: &Bundle) -> String {
         let _ = writeln!(out, "- {} {} [{}]", a.code, a.title, a.classification);
     }
 
+    let open = b.holds.iter().filter(|h| h.cleared.is_none()).count();
+    let _ = writeln!(out, "\n## Hold register\n");
+    if b.holds.is_empty() {
+        let _ = writeln!(out, "No holds were placed.");
+    } else {
+        let _ = writeln!(
+            out,
+            "{} hold(s), {open} open. Holds are never deleted; each is cleared on its own.\n",
+            b.holds.len()
+        );
+    }
+    for h in &b.holds {
+        let _ = writeln!(out, "- {}", crate::holds::entry_line(h));
+    }
+
     let _ = writeln!(out, "\n## Release manifest\n");
     match &b.release {
         None => {
@@ -227,6 +243,10 @@ pub fn to_markdown(b: &Bundle) -> String {
                 m.held_annexes.iter().map(|a| format!("{} [{}]", a.code, a.classification)).collect();
             let _ = writeln!(out, "- Held annexes: {}", if held.is_empty() { "none".into() } else { held.join(", ") });
             let _ = writeln!(out, "- Accepted residual: {}", m.accepted_residual.len());
+            let _ = writeln!(out, "- Holds cleared since the release before: {}", m.holds_cleared.len());
+            for h in &m.holds_cleared {
+                let _ = writeln!(out, "  - {}", crate::holds::entry_line(h));
+            }
             if let Some(a) = &m.audit_anchor {
                 let _ = writeln!(out, "- Audit anchor: entry {} `{}`", a.seq, a.hash);
             }

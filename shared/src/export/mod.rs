@@ -230,6 +230,12 @@ pub struct Bundle {
     /// which do not change the packet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<ExportStats>,
+    /// The hold register at the exported room revision, open and cleared
+    /// (not in a released packet revision's bundle, whose every byte the
+    /// manifest covers: its manifest lists the holds cleared since the
+    /// release before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<crate::holds::HoldEntry>,
 }
 
 /// The metrics an export carries: [`crate::stats::RoomStats`] without the

@@ -245,8 +245,12 @@ pub fn export_core(state: &RoomState) -> ExportCore {
     }
     // Room checks other than the annex boundary (access validity, release
     // rules) depend on more than the packet revision: not part of it.
-    let blockers: Vec<Blocker> =
-        content_blockers(state).into_iter().filter(|b| !matches!(b, Blocker::RoomCheck { .. })).collect();
+    // Nor are holds: they are release decisions (the bundle's `holds` and
+    // the manifest carry them).
+    let blockers: Vec<Blocker> = content_blockers(state)
+        .into_iter()
+        .filter(|b| !matches!(b, Blocker::RoomCheck { .. } | Blocker::OpenHold { .. }))
+        .collect();
     ExportCore {
         room: state.id,
         title: state.title.clone(),
@@ -279,7 +283,7 @@ pub fn core_digest(core: &ExportCore) -> String {
 
 /// The bundle of `state`, with the release record of this packet revision if any.
 pub fn bundle(state: &RoomState, release: Option<ManifestRecord>) -> Bundle {
-    Bundle { format: EXPORT_FORMAT.to_string(), core: export_core(state), release, stats: None }
+    Bundle { format: EXPORT_FORMAT.to_string(), core: export_core(state), release, stats: None, holds: Vec::new() }
 }
 
 /// [`bundle`] with the room's metrics computed from its revision log
@@ -294,5 +298,6 @@ pub fn bundle_with_stats(
     log: &[crate::change::Revision],
 ) -> Bundle {
     let stats = Some(ExportStats::of(state, log));
-    Bundle { stats: if release.is_none() { stats } else { None }, ..bundle(state, release) }
+    let holds = if release.is_none() { crate::holds::entries(state) } else { Vec::new() };
+    Bundle { stats: if release.is_none() { stats } else { None }, holds, ..bundle(state, release) }
 }

@@ -105,6 +105,10 @@ pub struct ManifestBody {
     /// with their rationales.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub check_overrides: Vec<crate::checks::CheckOverride>,
+    /// The holds cleared since the room's release before this one (all
+    /// cleared holds before a first release), with who cleared them and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds_cleared: Vec<crate::holds::HoldEntry>,
     /// The server key that signs (hex of the 32-byte Ed25519 public key).
     pub public_key: String,
 }
@@ -205,6 +209,7 @@ pub fn manifest_body(
         accepted_residual: residual(state),
         audit_anchor,
         check_overrides: state.access.overrides.iter().filter(|o| o.is_active()).cloned().collect(),
+        holds_cleared: crate::holds::cleared_since_last_release(state),
         public_key: public_key.to_string(),
     }
 }
@@ -359,6 +364,15 @@ fn keys_are(v: &Value, expected: &[&str]) -> bool {
     v.as_object().is_some_and(|m| m.len() == expected.len() && expected.iter().all(|k| m.contains_key(*k)))
 }
 
+/// A bundle's keys: `core`, `format`, `release`, and (an unreleased
+/// revision's) `stats` and `holds`.
+fn bundle_keys_ok(v: &Value) -> bool {
+    v.as_object().is_some_and(|m| {
+        ["core", "format", "release"].iter().all(|k| m.contains_key(*k))
+            && m.keys().all(|k| ["core", "format", "release", "stats", "holds"].contains(&k.as_str()))
+    })
+}
+
 fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
@@ -426,8 +440,7 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     }
     if !c.add(
         "format",
-        (keys_are(&value, &["core", "format", "release"]) || keys_are(&value, &["core", "format", "release", "stats"]))
-            && str_at(&value, "format") == EXPORT_FORMAT,
+        bundle_keys_ok(&value) && str_at(&value, "format") == EXPORT_FORMAT,
         format!("a {EXPORT_FORMAT} bundle"),
         format!("expected a {EXPORT_FORMAT} bundle with keys core, format, release (and stats when not released)"),
     ) {

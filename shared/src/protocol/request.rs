@@ -97,9 +97,25 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         anchor: Option<usize>,
     },
+    /// Place a hold on the release with a reason (owner): a new record
+    /// `H-n` of the hold register; the room is HELD while any hold is open.
     Hold {
         room: RoomId,
         reason: String,
+    },
+    /// Clear one open hold of the register with a rationale (owner). A hold
+    /// a room check placed cannot be cleared by hand while that check still
+    /// fails (the release-rules hold can: clearing it is the owner's review
+    /// of the changed packet). With no hold left open the room is drafting.
+    ClearHold {
+        room: RoomId,
+        /// The hold's number (`H-3` is 3).
+        hold: u32,
+        rationale: String,
+    },
+    /// The hold register of the room, open and cleared; any member.
+    Holds {
+        room: RoomId,
     },
     MarkReady {
         room: RoomId,
@@ -384,6 +400,8 @@ impl Request {
             | Request::ViewAnnex { room, .. }
             | Request::Cursor { room, .. }
             | Request::Hold { room, .. }
+            | Request::ClearHold { room, .. }
+            | Request::Holds { room }
             | Request::MarkReady { room }
             | Request::Release { room, .. }
             | Request::ReleasePacket { room, .. }
@@ -443,6 +461,8 @@ impl Request {
             | Request::ViewAnnex { .. }
             | Request::Cursor { .. }
             | Request::Hold { .. }
+            | Request::ClearHold { .. }
+            | Request::Holds { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
             | Request::ReleasePacket { .. }

@@ -63,6 +63,16 @@ pub struct ReleaseAck {
     pub from: String,
 }
 
+/// `ok` result of `holds`: the hold register, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HoldsResult {
+    /// The room revision the register was read at.
+    pub revision: u64,
+    /// The release state (`HELD` while any hold is open).
+    pub release: String,
+    pub holds: Vec<crate::holds::Hold>,
+}
+
 /// `ok` result of `join`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Joined {

@@ -72,7 +72,13 @@ pub fn objection_texts(o: &Objection) -> Vec<&str> {
 /// The blockers that come from the content (packet, register, annex map)
 /// alone, without the co-sign policy.
 pub fn content_blockers(state: &RoomState) -> Vec<Blocker> {
-    let mut blockers = Vec::new();
+    let mut blockers: Vec<Blocker> = crate::holds::blocking_holds(state)
+        .map(|h| Blocker::OpenHold {
+            hold: h.code(),
+            placed_by: h.placed_by.describe(state),
+            reason: redact_sensitive(&h.reason, state.annexes.values()).0,
+        })
+        .collect();
     let mut objections: Vec<&Objection> = state.objections.values().collect();
     objections.sort_by_key(|o| (o.number, o.id));
     for o in &objections {

@@ -31,6 +31,9 @@ use crate::statement::{StatementLabel, statements};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "blocker", rename_all = "snake_case")]
 pub enum Blocker {
+    /// An open hold of the hold register (`H-n`): cleared one by one, by an
+    /// owner with a rationale or by the check that placed it passing.
+    OpenHold { hold: String, placed_by: String, reason: String },
     /// An open blocking objection.
     OpenBlockingObjection { objection: ObjectionId, code: String, text: String },
     /// A contested statement that links to no open or accepted-residual objection.
@@ -71,6 +74,7 @@ impl Blocker {
     /// One line for people. Never contains a sensitive pattern.
     pub fn describe(&self) -> String {
         match self {
+            Blocker::OpenHold { hold, placed_by, reason } => format!("open hold {hold} ({placed_by}): {reason}"),
             Blocker::OpenBlockingObjection { code, text, .. } => format!("open blocking objection {code}: {text}"),
             Blocker::UnlinkedContested { section_title, statement, .. } => {
                 format!("contested statement {} in \"{section_title}\" links to no open objection", statement + 1)

@@ -94,14 +94,18 @@ async fn failing_checks_hold_the_room_and_an_override_covers_one_check_until_its
         },
     )
     .await?;
+    // The check holds the room with a hold of its own in the register.
+    let held =
+        wait_change(&mut observer, "hold_placed", |c| c["hold"]["placed_by"]["check"] == "annex_boundary").await?;
+    ensure!(held["change"]["hold"]["reason"].as_str().is_some_and(|r| r.contains("room check failed")), "{held}");
     let ev = wait_change(&mut observer, "checks_evaluated", |c| c["checks"].as_array().is_some_and(|a| !a.is_empty()))
         .await?;
     let check = &ev["change"]["checks"][0];
     ensure!(check["check"] == "annex_boundary" && check["violations"][0]["annex"] == "A4", "{check}");
     rev = server.stored_revision().await?.max(rev);
     ensure!(check["violations"][0]["section_title"] == "Exposure scope");
-    let held = wait_change(&mut observer, "release_changed", |c| c["release"]["state"] == "held").await?;
-    ensure!(held["change"]["release"]["reasons"][0].as_str().is_some_and(|r| r.contains("room check failed")));
+    let snap = server.joined("observer").await?.1;
+    ensure!(snap["state"]["release"]["state"] == "held", "{}", snap["state"]["release"]);
     let r = owner.ok(json!({"type": "readiness", "room": room})).await?;
     ensure!(r["blockers"].as_array().is_some_and(|b| b.iter().any(|x| x["blocker"] == "annex_boundary")));
     // Override: owners only, with a rationale; one check.
@@ -112,6 +116,10 @@ async fn failing_checks_hold_the_room_and_an_override_covers_one_check_until_its
     owner.refused(json!({"type": "override_check", "room": room, "check": "release_rules", "rationale": "nothing is failing here"}), "conflict").await?;
     owner.ok(over("relay id is public on the status page")).await?;
     wait_change(&mut observer, "check_overridden", |c| c["check_override"]["check"] == "annex_boundary").await?;
+    // The override covers the failure: the check's hold clears itself.
+    let cleared = wait_change(&mut observer, "hold_cleared", |c| c["hold"] == 1).await?;
+    ensure!(cleared["change"]["clearance"]["by"]["check"] == "annex_boundary", "{cleared}");
+    ensure!(cleared["change"]["clearance"]["rationale"].as_str().is_some_and(|r| r.contains("override")), "{cleared}");
     let snap = server.joined("observer").await?.1;
     ensure!(snap["state"]["access"]["checks"][0]["overridden"] == true, "{}", snap["state"]["access"]["checks"]);
     let r = owner.ok(json!({"type": "readiness", "room": room})).await?;

@@ -512,6 +512,46 @@ pub(crate) fn catalogue() -> Vec<Case> {
         case("release: hold with empty reason", Owner, Err("invalid", Yes), Room, |c, id| {
             rq(id, json!({"type": "hold", "room": c.room, "reason": ""}))
         }),
+        // --- The hold register: numbers, rationales, callers ----------------
+        case("clear_hold: hold 0", Owner, Err("invalid", Yes), Room, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": 0, "rationale": "Legal signed off."}))
+        }),
+        case("clear_hold: no such hold", Owner, Err("not_found", Yes), Room, |c, id| {
+            rq(
+                id,
+                json!({"type": "clear_hold", "room": c.room, "hold": 4_294_967_295u64, "rationale": "Legal signed off."}),
+            )
+        }),
+        case("clear_hold: hold negative", Owner, Err("invalid", Yes), No, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": -1, "rationale": "Legal signed off."}))
+        }),
+        case("clear_hold: hold 2^32", Owner, Err("invalid", Yes), No, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": 1u64 << 32, "rationale": "Legal signed off."}))
+        }),
+        case("clear_hold: hold 2^63", Owner, Err("invalid", Yes), No, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": 1u64 << 63, "rationale": "Legal signed off."}))
+        }),
+        case("clear_hold: hold as code string", Owner, Err("invalid", Yes), No, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": "H-1", "rationale": "Legal signed off."}))
+        }),
+        case("clear_hold: empty rationale", Owner, Err("invalid", Yes), Room, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": 1, "rationale": ""}))
+        }),
+        case("clear_hold: zero-width rationale", Owner, Err("invalid", Yes), Room, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": 1, "rationale": "\u{200b}\u{2060} \u{feff}"}))
+        }),
+        case("clear_hold: rationale missing", Owner, Err("invalid", Yes), No, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": 1}))
+        }),
+        case("clear_hold: observer", ObserverRole, Err("forbidden", Yes), Room, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": 1, "rationale": "Legal signed off."}))
+        }),
+        case("clear_hold: outsider", Outsider, Err("not_found", Yes), Room, |c, id| {
+            rq(id, json!({"type": "clear_hold", "room": c.room, "hold": 1, "rationale": "Legal signed off."}))
+        }),
+        case("holds: outsider", Outsider, Err("not_found", Yes), Room, |c, id| {
+            rq(id, json!({"type": "holds", "room": c.room}))
+        }),
         // --- Positive controls: CRLF is normalized at the boundary ---------
         positive(
             "positive: CRLF/CR in a new section body -> LF",

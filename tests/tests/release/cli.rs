@@ -106,9 +106,36 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     ensure!(r.success() && r.stdout.contains(&format!("packet rev {n}  privacy · lane-reviewers")), "{r:?}");
     ensure!(r.stdout.contains("co-signed by daniel.okafor, priya.natarajan"), "{r:?}");
 
-    // From HELD in one step with the packet revision reviewed: refused
-    // `stale` (nothing changes) when the packet moved on, released otherwise.
+    // In one step with the packet revision reviewed: refused `stale`
+    // (nothing changes) when the packet moved on, released otherwise.
     let r = server.cli(&bin, "owner", &["hold", &room, "--reason", "a last look at the timeline"]).await?;
+    ensure!(r.success() && r.stdout.contains("H-1"), "the hold is named: {r:?}");
+    let r = server.cli(&bin, "owner", &["hold", &room, "--reason", "legal reads the scope once more"]).await?;
+    ensure!(r.success() && r.stdout.contains("H-2"), "{r:?}");
+    // The register, for people and as JSON; a reviewer may read it.
+    let r = server.cli(&bin, "reviewer/legal", &["holds", &room]).await?;
+    ensure!(r.success() && r.stdout.contains("H-1 OPEN") && r.stdout.contains("H-2 OPEN"), "{r:?}");
+    ensure!(r.stdout.contains("a last look at the timeline") && r.stdout.contains("by morgan.hale"), "{r:?}");
+    let r = server.cli(&bin, "observer", &["holds", &room, "--json"]).await?;
+    let v: Value = serde_json::from_str(&r.stdout).with_context(|| format!("{r:?}"))?;
+    ensure!(v["holds"].as_array().map(Vec::len) == Some(2) && v["release"] == "HELD", "{v}");
+    // Clearing: only owners, a rationale required, a code that parses.
+    let r = server.cli(&bin, "reviewer/legal", &["clear-hold", &room, "H-2", "--rationale", "mine now"]).await?;
+    ensure!(!r.success() && r.stderr.contains("error[forbidden]"), "{r:?}");
+    let r = server.cli(&bin, "owner", &["clear-hold", &room, "H-x", "--rationale", "bad code"]).await?;
+    ensure!(!r.success() && r.stderr.contains("not a hold code"), "{r:?}");
+    let r = server.cli(&bin, "owner", &["clear-hold", &room, "H-2", "--rationale", "  "]).await?;
+    ensure!(!r.success() && r.stderr.contains("error[invalid]"), "{r:?}");
+    let r = server
+        .cli(&bin, "owner", &["clear-hold", &room, "H-2", "--rationale", "Legal read the scope; no change needed."])
+        .await?;
+    ensure!(r.success() && r.stdout.contains("H-2 cleared; 1 hold(s) open, room HELD"), "{r:?}");
+    let r = server.cli(&bin, "owner", &["clear-hold", &room, "1", "--rationale", "The timeline reads right."]).await?;
+    ensure!(r.success() && r.stdout.contains("H-1 cleared; 0 hold(s) open, room DRAFTING"), "{r:?}");
+    let r = server.cli(&bin, "observer", &["holds", &room]).await?;
+    ensure!(r.stdout.contains("H-1 CLEARED") && r.stdout.contains("The timeline reads right."), "{r:?}");
+    // Held again, by the owner, for the one-step release below.
+    let r = server.cli(&bin, "owner", &["hold", &room, "--reason", "one more look"]).await?;
     ensure!(r.success(), "{r:?}");
     for role in ["reviewer/privacy", "reviewer/legal"] {
         let r = server.cli(&bin, role, &["cosign", &room, "--lane", "privacy"]).await?;
@@ -124,6 +151,13 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
     );
     let after = snapshot(&server, &room).await?;
     ensure!(after["state"]["release"]["state"] == "held" && revision(&after["state"]) == revision(&snap["state"]));
+    // An open hold blocks the release; cleared, the reviewed packet goes.
+    let r = server
+        .cli(&bin, "owner", &["release", &room, "--lane", "privacy", "--packet-revision", &packet.to_string()])
+        .await?;
+    ensure!(r.code == Some(8) && r.stderr.contains("open hold H-3"), "{r:?}");
+    let r = server.cli(&bin, "owner", &["clear-hold", &room, "H-3", "--rationale", "Looked again."]).await?;
+    ensure!(r.success(), "{r:?}");
     let r = server
         .cli(&bin, "owner", &["release", &room, "--lane", "privacy", "--packet-revision", &packet.to_string()])
         .await?;
@@ -132,6 +166,6 @@ async fn the_command_line_drives_the_release_workflow() -> Result<()> {
         r.success() && r.stdout.starts_with(&format!("ok room rev {at} RELEASED packet rev {packet} (content ")),
         "{r:?}"
     );
-    ensure!(r.stdout.contains(" from HELD manifest "), "{r:?}");
+    ensure!(r.stdout.contains(" from DRAFTING manifest "), "{r:?}");
     Ok(())
 }

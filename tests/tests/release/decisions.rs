@@ -10,6 +10,7 @@ async fn every_decision_by_every_role() -> Result<()> {
     let privacy = server.member("reviewer/privacy").user.to_string();
     let decisions = [
         json!({"type": "hold", "room": room, "reason": "not mine to hold"}),
+        json!({"type": "clear_hold", "room": room, "hold": 1, "rationale": "not mine to clear"}),
         json!({"type": "mark_ready", "room": room}),
         json!({"type": "release", "room": room, "lane": "privacy"}),
         json!({"type": "escalate", "room": room, "reason": "not mine to escalate"}),
@@ -38,10 +39,11 @@ async fn every_decision_by_every_role() -> Result<()> {
         .into_iter()
         .filter(|e| e.kind == "refused" && e.detail["code"] == "forbidden")
         .count();
-    assert_eq!(refusals, 5 * 5 + 3, "every refusal is audited");
+    assert_eq!(refusals, 5 * 6 + 3, "every refusal is audited");
 
     // The owner may make every decision.
     owner.ok(json!({"type": "hold", "room": room, "reason": "waiting for the trace keeper"})).await?;
+    owner.ok(json!({"type": "clear_hold", "room": room, "hold": 1, "rationale": "The trace keeper answered."})).await?;
     owner
         .ok(json!({"type": "set_release_policy", "room": room, "members": [privacy], "disciplines": ["legal"]}))
         .await?;
@@ -128,19 +130,7 @@ async fn release_is_refused_with_each_kind_of_blocker() -> Result<()> {
         .await?;
     let before = snapshot(&server, &room).await?;
     append(&server, &mut owner, &room, &format!("[verified: TR-2201] The tenant is {late}.")).await?;
-    let room_id: trustroom_shared::RoomId = room.parse()?;
-    trustroom_server::admin::add_annex(
-        &server.store,
-        room_id,
-        NewAnnex {
-            title: "Late tenant identifiers".into(),
-            classification: "tenant-identifiers".into(),
-            content: format!("Tenant shown: {late}"),
-            sensitive: vec![late.into()],
-            allow: vec!["priya.natarajan".into()],
-        },
-    )
-    .await?;
+    declare_late_pattern(&server, &room, late).await?;
     let mut held = snapshot(&server, &room).await?;
     for _ in 0..50 {
         if held["state"]["release"]["state"] == "held" {
@@ -151,14 +141,22 @@ async fn release_is_refused_with_each_kind_of_blocker() -> Result<()> {
     }
     ensure!(held["state"]["release"]["state"] == "held", "auto-hold: {}", held["state"]["release"]);
     let reason = held["state"]["release"]["reasons"][0].as_str().unwrap_or_default().to_string();
-    ensure!(reason.contains("room check failed: annex A2"), "{reason}");
+    ensure!(reason.contains("room check failed: annex A2 sensitive detail in section \"Summary\""), "{reason}");
     ensure!(held["state"]["release"]["by"] == json!(uuid::Uuid::nil()), "decided by the system");
     ensure!(held["state"]["last_release"]["superseded_at"].is_u64(), "the change superseded the release");
-    owner.ok(json!({"type": "mark_ready", "room": room})).await?;
-    let m = refused_message(&mut owner, release.clone(), "conflict").await?;
-    ensure!(m.contains("annex A2 sensitive detail in \"Summary\""), "{m}");
+    // Its hold is in the register, and no owner marks ready past it.
+    let ready = refused_message(&mut owner, json!({"type": "mark_ready", "room": room}), "conflict").await?;
+    ensure!(ready.contains("the annex boundary check"), "{ready}");
+    let packet = held["state"]["content_revision"].as_u64().unwrap_or(0);
+    let m = refused_message(
+        &mut owner,
+        json!({"type": "release_packet", "room": room, "lane": "privacy", "packet_revision": packet}),
+        "conflict",
+    )
+    .await?;
+    ensure!(m.contains("annex A2 sensitive detail in \"Summary\"") && m.contains("open hold H-"), "{m}");
     let r = readiness(&mut owner, &room).await?;
-    for text in [m.as_str(), reason.as_str(), &r.to_string()] {
+    for text in [m.as_str(), ready.as_str(), reason.as_str(), &r.to_string()] {
         ensure!(!text.to_lowercase().contains(&late.to_lowercase()), "the pattern leaked: {text}");
     }
     // Removing the text is allowed (it takes restricted detail out).
@@ -223,7 +221,10 @@ async fn a_later_change_makes_the_release_stale_everywhere() -> Result<()> {
     // Holding after a release is allowed; the stale release stays visible.
     owner.ok(json!({"type": "hold", "room": room, "reason": "new evidence"})).await?;
     let r = readiness(&mut sam, &room).await?;
-    ensure!(r["release"]["line"] == format!("HELD: new evidence · last release: {line}"), "{}", r["release"]);
+    ensure!(r["release"]["line"] == format!("HELD: H-1: new evidence · last release: {line}"), "{}", r["release"]);
+    owner
+        .ok(json!({"type": "clear_hold", "room": room, "hold": 1, "rationale": "The evidence is in the packet."}))
+        .await?;
     ready_and_release(&mut owner, &room, "privacy").await?;
     let history = owner.ok(json!({"type": "manifests", "room": room})).await?;
     ensure!(history["manifests"].as_array().map(Vec::len) == Some(2), "manifest history is kept");

@@ -15,17 +15,23 @@ async fn releasing_the_same_revision_twice_gives_the_same_manifest() -> Result<(
     let m =
         refused_message(&mut owner, json!({"type": "release", "room": room, "lane": "privacy"}), "conflict").await?;
     ensure!(m.contains("HELD"), "{m}");
+    owner.ok(json!({"type": "clear_hold", "room": room, "hold": 1, "rationale": "done waiting"})).await?;
     let first = ready_and_release(&mut owner, &room, "privacy").await?;
-    // Again, straight from RELEASED (nothing changed), and after a hold + ready.
+    // Again, straight from RELEASED (nothing changed), and after ready.
     let second = owner.ok(json!({"type": "release", "room": room, "lane": "privacy"})).await?;
-    owner.ok(json!({"type": "hold", "room": room, "reason": "pause"})).await?;
     let third = ready_and_release(&mut owner, &room, "privacy").await?;
     ensure!(first["created"] == second["created"] && second["created"] == third["created"], "same manifest hash");
+    // A hold cleared in between is part of the next manifest: a different
+    // manifest of the same packet revision, listing both cleared holds.
+    owner.ok(json!({"type": "hold", "room": room, "reason": "pause"})).await?;
+    owner.ok(json!({"type": "clear_hold", "room": room, "hold": 2, "rationale": "resumed"})).await?;
+    let fourth = ready_and_release(&mut owner, &room, "privacy").await?;
+    ensure!(fourth["created"] != first["created"], "the cleared hold H-2 is in the manifest");
     let other_lane = owner.ok(json!({"type": "release", "room": room, "lane": "account-governance"})).await?;
     ensure!(other_lane["created"] != first["created"], "the lane is part of the manifest");
     let history = owner.ok(json!({"type": "manifests", "room": room})).await?;
     let records = history["manifests"].as_array().context("manifests")?;
-    ensure!(records.len() == 4, "every release is kept: {}", records.len());
+    ensure!(records.len() == 5, "every release is kept: {}", records.len());
     ensure!(
         records[0]["manifest"] == records[1]["manifest"] && records[1]["manifest"] == records[2]["manifest"],
         "identical signed manifests"

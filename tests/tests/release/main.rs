@@ -25,6 +25,7 @@ mod cli;
 mod cosign;
 mod decisions;
 mod exports;
+mod holds;
 mod packet;
 
 use std::collections::HashMap;
@@ -77,6 +78,24 @@ async fn clean_room(server: &TestServer) -> Result<String> {
     annex.code = b.state.next_annex_code();
     b.change(ADMIN_ACTOR, Change::AnnexAdded { annex })?;
     Ok(b.create(&server.store).await?.id.to_string())
+}
+
+/// Declares `late` restricted after the text exists (an operator's
+/// `annex add`): the annex-boundary check fails.
+async fn declare_late_pattern(server: &TestServer, room: &str, late: &str) -> Result<()> {
+    trustroom_server::admin::add_annex(
+        &server.store,
+        room.parse()?,
+        NewAnnex {
+            title: "Late tenant identifiers".into(),
+            classification: "tenant-identifiers".into(),
+            content: format!("Tenant shown: {late}"),
+            sensitive: vec![late.into()],
+            allow: vec!["priya.natarajan".into()],
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Connects as `role` (a demo role label) and joins `room`.

@@ -6,6 +6,12 @@
 use super::*;
 
 const HOLD: &str = "O-1 is open: waiting for privacy";
+/// The held state's reason for it: the hold register's first hold.
+const HELD: &str = "H-1: O-1 is open: waiting for privacy";
+
+fn clear_h1(room: &str) -> Value {
+    json!({"type": "clear_hold", "room": room, "hold": 1, "rationale": "O-1 was addressed; privacy agreed."})
+}
 
 /// The release state, its hold reasons, the room revision and the packet
 /// revision, as a fresh observer sees them.
@@ -56,12 +62,16 @@ async fn a_refused_release_from_held_leaves_the_room_held_with_its_reason_and_no
         .await?;
     let mut glass = two_break_glasses(&server, &mut owner, &room).await?;
     let r = readiness(&mut owner, &room).await?;
-    ensure!(r["blockers"].as_array().is_some_and(Vec::is_empty), "clear: {}", r["blockers"]);
+    ensure!(
+        r["blockers"].as_array().is_some_and(|b| b.len() == 1 && b[0]["hold"] == "H-1"),
+        "only the hold is left: {}",
+        r["blockers"]
+    );
 
     // The owner reviews the packet and presses release: the confirm prompt
     // shows this packet revision.
     let (state, reasons, _, reviewed) = release_state(&server, &room).await?;
-    ensure!(state == "held" && reasons == json!([HOLD]), "{state} {reasons}");
+    ensure!(state == "held" && reasons == json!([HELD]), "{state} {reasons}");
 
     // Meanwhile both break-glasses end and open their blocking reviews.
     for (c, invocation) in &mut glass {
@@ -80,22 +90,25 @@ async fn a_refused_release_from_held_leaves_the_room_held_with_its_reason_and_no
     ensure!(m.contains("BG-1 ended, review objection O-2 opened (blocking)"), "{m}");
     ensure!(m.contains("BG-2 ended, review objection O-3 opened (blocking)"), "{m}");
     let (state, reasons, after, _) = release_state(&server, &room).await?;
-    ensure!(state == "held" && reasons == json!([HOLD]), "the hold and its reason stay: {state} {reasons}");
+    ensure!(state == "held" && reasons == json!([HELD]), "the hold and its reason stay: {state} {reasons}");
     ensure!(after == before, "no revision was added: {before} → {after}");
 
     // Even of the current packet revision: the blockers refuse it, and
     // again nothing changes.
     let m = refused_message(&mut owner, release(packet), "conflict").await?;
-    ensure!(m.contains("blocked by 2 blocker(s)") && m.contains("O-2") && m.contains("O-3"), "{m}");
+    ensure!(
+        m.contains("blocked by 3 blocker(s)") && m.contains("open hold H-1") && m.contains("O-2") && m.contains("O-3"),
+        "{m}"
+    );
     let (state, reasons, after, _) = release_state(&server, &room).await?;
-    ensure!(state == "held" && reasons == json!([HOLD]), "{state} {reasons}");
+    ensure!(state == "held" && reasons == json!([HELD]), "{state} {reasons}");
     ensure!(after == before, "no revision was added: {before} → {after}");
 
     // The next change does not auto-hold "content changed after READY":
     // the room was never READY.
     append(&server, &mut owner, &room, "[verified: SL-0104] The session ended at 09:28.").await?;
     let (state, reasons, _, _) = release_state(&server, &room).await?;
-    ensure!(state == "held" && reasons == json!([HOLD]), "{state} {reasons}");
+    ensure!(state == "held" && reasons == json!([HELD]), "{state} {reasons}");
     let chain = server.audit_chain(&room).await?;
     ensure!(!chain.iter().any(|e| e.kind == "change.release_changed" && e.detail["decision"] == "ready"));
     let refused: Vec<_> =
@@ -110,6 +123,7 @@ async fn release_packet_marks_ready_and_releases_in_one_revision_naming_both_rev
     let room = clean_room(&server).await?;
     let (mut owner, _) = member(&server, "owner", &room).await?;
     owner.ok(json!({"type": "hold", "room": room, "reason": HOLD})).await?;
+    owner.ok(clear_h1(&room)).await?;
     let (_, _, before, packet) = release_state(&server, &room).await?;
     ensure!(packet < before, "the packet revision is not the room revision: {packet} vs {before}");
 
@@ -117,7 +131,7 @@ async fn release_packet_marks_ready_and_releases_in_one_revision_naming_both_rev
         .ok(json!({"type": "release_packet", "room": room, "lane": "privacy", "audience": "lane-and-leads", "packet_revision": packet}))
         .await?;
     ensure!(ack["revision"] == before + 1, "one revision: {ack}");
-    ensure!(ack["packet_revision"] == packet && ack["from"] == "HELD", "{ack}");
+    ensure!(ack["packet_revision"] == packet && ack["from"] == "DRAFTING", "{ack}");
     ensure!(ack["lane"] == "privacy" && ack["audience"] == "lane-and-leads", "{ack}");
     ensure!(ack["created"] == ack["manifest_hash"] && ack["duplicate"] == false, "{ack}");
     let snap = snapshot(&server, &room).await?;
@@ -132,10 +146,11 @@ async fn release_packet_marks_ready_and_releases_in_one_revision_naming_both_rev
     ensure!(record["manifest"]["manifest_hash"] == ack["manifest_hash"]);
     let chain = server.audit_chain(&room).await?;
     let entry = chain.iter().rev().find(|e| e.kind == "change.release_changed").context("audited")?;
-    ensure!(entry.detail["from"] == "HELD" && entry.detail["reviewed_revision"] == packet, "{}", entry.detail);
+    ensure!(entry.detail["from"] == "DRAFTING" && entry.detail["reviewed_revision"] == packet, "{}", entry.detail);
 
     // The two-step `release` answers the same way: both revisions, named.
     owner.ok(json!({"type": "hold", "room": room, "reason": "one more look"})).await?;
+    owner.ok(json!({"type": "clear_hold", "room": room, "hold": 2, "rationale": "Looked again; fine."})).await?;
     let ack = ready_and_release(&mut owner, &room, "privacy").await?;
     let (_, _, now, packet_now) = release_state(&server, &room).await?;
     ensure!(ack["revision"] == now && ack["packet_revision"] == packet_now && ack["from"] == "READY", "{ack}");
@@ -198,7 +213,7 @@ async fn release_packet_refusals_over_raw_frames() -> Result<()> {
     let (_, e) = owner.request_text(release("privacy", json!(0))).await?;
     ensure!(matches!(e["code"].as_str(), Some("stale" | "invalid")) && e.to_string().len() < 8192, "0: {e}");
     let (state, reasons, after, _) = release_state(&server, &room).await?;
-    ensure!(state == "held" && reasons == json!([HOLD]) && after == before, "nothing changed: {state} {reasons}");
+    ensure!(state == "held" && reasons == json!([HELD]) && after == before, "nothing changed: {state} {reasons}");
     let audited = server.refusals(&room, "release_packet", "forbidden").await?;
     ensure!(audited.len() == 4, "every refusal is audited: {}", audited.len());
 
@@ -233,7 +248,7 @@ async fn release_packet_after_a_restart_refuses_stale_and_blocked_then_releases_
     let (mut owner, _) = member(&server, "owner", &room).await?;
     let (mut privacy, _) = member(&server, "reviewer/privacy", &room).await?;
     let (state, reasons, before, packet) = release_state(&server, &room).await?;
-    ensure!(state == "held" && reasons == json!([HOLD]), "the hold survives the restart: {state} {reasons}");
+    ensure!(state == "held" && reasons == json!([HELD]), "the hold survives the restart: {state} {reasons}");
     ensure!(packet == reviewed, "{packet} == {reviewed}");
 
     let release = |n: u64| json!({"type": "release_packet", "room": room, "lane": "privacy", "packet_revision": n});
@@ -247,9 +262,14 @@ async fn release_packet_after_a_restart_refuses_stale_and_blocked_then_releases_
     let m = refused_message(&mut owner, release(reviewed), "stale").await?;
     ensure!(m.contains(&format!("you reviewed packet rev {reviewed}")), "{m}");
     let (state, reasons, after, current) = release_state(&server, &room).await?;
-    ensure!(state == "held" && reasons == json!([HOLD]), "{state} {reasons}");
+    ensure!(state == "held" && reasons == json!([HELD]), "{state} {reasons}");
     ensure!(after == before + 1, "only the status change was added: {before} → {after}");
 
+    // Still held: the hold is the owner's own, cleared with a rationale.
+    let m = refused_message(&mut owner, release(current), "conflict").await?;
+    ensure!(m.contains("blocked by 1 blocker(s): open hold H-1"), "{m}");
+    owner.ok(clear_h1(&room)).await?;
+    let after = after + 1;
     // The current packet revision releases, in one revision.
     let ack = owner.ok(release(current)).await?;
     ensure!(ack["packet_revision"] == current && ack["revision"] == after + 1, "{ack}");

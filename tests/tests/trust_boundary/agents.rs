@@ -24,7 +24,7 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
     let mut v = match kind {
         "rooms" | "ping" => json!({}),
         "join" | "leave" | "mark_ready" | "readiness" | "manifests" | "suggestions" | "stats" | "export"
-        | "access_history" => {
+        | "access_history" | "holds" => {
             json!({"room": room})
         }
         "add_section" => {
@@ -43,6 +43,7 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
         "view_annex" => json!({"room": room, "annex": ids.annex}),
         "cursor" => json!({"room": room, "section": ids.section, "pos": 0}),
         "hold" => json!({"room": room, "reason": "Waiting for the render log line."}),
+        "clear_hold" => json!({"room": room, "hold": 1, "rationale": "Legal signed off on the wording."}),
         "release" => json!({"room": room, "lane": "privacy"}),
         "release_packet" => json!({"room": room, "lane": "privacy", "packet_revision": 1}),
         "escalate" => json!({"room": room, "reason": "Direct handling by the incident commander."}),
@@ -97,7 +98,7 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
 
 /// What agents may send (docs/protocol.md §19, docs/agents.md): read,
 /// object, reply, propose; never edit, decide, govern or release.
-pub(crate) const AGENT_ALLOWED: [&str; 18] = [
+pub(crate) const AGENT_ALLOWED: [&str; 19] = [
     "rooms",
     "join",
     "leave",
@@ -106,6 +107,7 @@ pub(crate) const AGENT_ALLOWED: [&str; 18] = [
     "view_annex",
     "cursor",
     "readiness",
+    "holds",
     "export",
     "manifests",
     "request_access",

@@ -12,6 +12,7 @@ use super::approvals::ApprovalsQueue;
 use super::break_glass::{BreakGlassDialog, BreakGlassField};
 use super::export::Exported;
 use super::grants::{GrantsDialog, GrantsStep};
+use super::holds::{HoldsDialog, HoldsStep};
 use super::manifests::ManifestsView;
 use super::suggestions::{accept, suggestion_code};
 use super::{Command, Component, Ctx, Outcome};
@@ -40,6 +41,8 @@ pub enum Dialog {
     Approvals(ApprovalsQueue),
     /// The active grants, to revoke one.
     Grants(GrantsDialog),
+    /// The hold register, to read it or clear one hold.
+    Holds(HoldsDialog),
     /// Invoke break-glass, or end the active one.
     BreakGlass(BreakGlassDialog),
     /// Where the exported bundle was written.
@@ -76,6 +79,7 @@ impl Dialog {
             Dialog::Status(f) => Some(&mut f.rationale),
             Dialog::Reason(f) if !f.confirming => Some(&mut f.text),
             Dialog::Grants(g) if g.step == GrantsStep::Note => Some(&mut g.note),
+            Dialog::Holds(h) if h.step == HoldsStep::Rationale => Some(&mut h.rationale),
             Dialog::BreakGlass(b) if b.field == BreakGlassField::Reason && !b.confirming => Some(&mut b.reason),
             Dialog::Access(f) => Some(&mut f.text),
             _ => None,
@@ -95,6 +99,10 @@ impl Dialog {
                 &mut f.error
             }
             Dialog::Access(f) => &mut f.error,
+            Dialog::Holds(h) => {
+                h.step = HoldsStep::Rationale;
+                &mut h.error
+            }
             _ => return false,
         };
         *slot = Some(error);
@@ -135,6 +143,8 @@ impl Component for Dialog {
                 Dialog::Status(f) if f.confirming => f.confirming = false,
                 Dialog::Grants(g) if g.step == GrantsStep::Confirm => g.step = GrantsStep::Note,
                 Dialog::Grants(g) if g.step == GrantsStep::Note => g.step = GrantsStep::Choose,
+                Dialog::Holds(h) if h.step == HoldsStep::Confirm => h.step = HoldsStep::Rationale,
+                Dialog::Holds(h) if h.step == HoldsStep::Rationale => h.step = HoldsStep::Choose,
                 Dialog::BreakGlass(b) if b.confirming => b.confirming = false,
                 _ => return Outcome::close(),
             }
@@ -144,6 +154,7 @@ impl Component for Dialog {
         match self {
             Dialog::Message { .. } | Dialog::Exported(_) => Outcome::close(),
             Dialog::Grants(g) => g.event(key, ctx),
+            Dialog::Holds(h) => h.event(key, ctx),
             Dialog::BreakGlass(b) => b.event(key, ctx),
             Dialog::Manifests(m) => m.event(key, ctx),
             Dialog::AcceptFlagged { suggestion, .. } => match key.code {

@@ -13,6 +13,7 @@ pub mod export;
 pub mod grants;
 pub mod help;
 pub mod history;
+pub mod holds;
 pub mod manifests;
 pub mod palette;
 pub mod register;
