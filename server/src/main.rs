@@ -277,6 +277,11 @@ enum ManifestCmd {
         /// The server's public key (hex), e.g. from `trustroom-server key show` on the server.
         #[arg(long, value_name = "HEX")]
         public_key: Option<String>,
+        /// A signed release status document (`trustroom release status ROOM --out DIR`): also
+        /// report whether the release is current, superseded or withdrawn (exit 0, 3, 4; 5 when the
+        /// document does not verify or is of another release).
+        #[arg(long, value_name = "STATUS.json")]
+        status: Option<PathBuf>,
         /// Print the checks as JSON.
         #[arg(long)]
         json: bool,
@@ -362,8 +367,10 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     // Offline verification with a given key needs no database.
-    if let Command::Manifest { command: ManifestCmd::Verify { bundle, public_key: Some(key), json } } = &cli.command {
-        return manifest_verify::verify(bundle, key, *json);
+    if let Command::Manifest { command: ManifestCmd::Verify { bundle, public_key: Some(key), status, json } } =
+        &cli.command
+    {
+        return manifest_verify::verify(bundle, key, status.as_deref(), *json);
     }
     if let Command::Migrate = cli.command {
         let url = match &cli.db {
@@ -504,7 +511,7 @@ async fn main() -> anyhow::Result<()> {
                 None => out.write_all(result.text.as_bytes())?,
             }
         }
-        Command::Manifest { command: ManifestCmd::Verify { bundle, public_key, json } } => {
+        Command::Manifest { command: ManifestCmd::Verify { bundle, public_key, status, json } } => {
             drop(out);
             let key = match public_key {
                 Some(k) => k,
@@ -513,7 +520,7 @@ async fn main() -> anyhow::Result<()> {
                     .ok_or_else(|| anyhow::anyhow!("this database has no signing key; pass --public-key HEX"))?
                     .public_hex(),
             };
-            return manifest_verify::verify(&bundle, &key, json);
+            return manifest_verify::verify(&bundle, &key, status.as_deref(), json);
         }
         Command::Manifest { command: ManifestCmd::List { room } } => {
             let room = admin::resolve_room(&store, &room).await?;

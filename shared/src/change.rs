@@ -72,6 +72,10 @@ pub enum Change {
         hold: u32,
         clearance: HoldClearance,
     },
+    /// An owner withdrew a release (its status becomes `withdrawn`).
+    ReleaseWithdrawn {
+        withdrawal: crate::release_status::Withdrawal,
+    },
     /// The owner set the co-signatures a release needs.
     ReleasePolicySet {
         policy: ReleasePolicy,
@@ -211,6 +215,7 @@ impl Change {
                 | Change::ReleaseChanged { .. }
                 | Change::HoldPlaced { .. }
                 | Change::HoldCleared { .. }
+                | Change::ReleaseWithdrawn { .. }
                 | Change::ReleasePolicySet { .. }
                 | Change::Cosigned { .. }
                 | Change::AccessRequested { .. }
@@ -248,6 +253,7 @@ impl Change {
             Change::ReleaseChanged { .. } => "release_changed",
             Change::HoldPlaced { .. } => "hold_placed",
             Change::HoldCleared { .. } => "hold_cleared",
+            Change::ReleaseWithdrawn { .. } => "release_withdrawn",
             Change::ReleasePolicySet { .. } => "release_policy_set",
             Change::Cosigned { .. } => "cosigned",
             Change::AccessRequested { .. } => "access_requested",
@@ -442,6 +448,12 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
                     ReleaseState::Held { reasons, by: *by, at_ms: *at_ms }
                 };
             }
+        }
+        Change::ReleaseWithdrawn { withdrawal } => {
+            if state.withdrawals.iter().any(|w| w.manifest_hash == withdrawal.manifest_hash) {
+                return Err(ApplyError::Conflict(format!("release {} is already withdrawn", withdrawal.manifest_hash)));
+            }
+            state.withdrawals.push(withdrawal.clone());
         }
         Change::ReleasePolicySet { policy } => {
             state.release_policy = policy.clone().normalized();

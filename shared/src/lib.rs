@@ -26,6 +26,7 @@ pub mod protocol;
 pub mod readiness;
 pub mod rebase;
 pub mod release;
+pub mod release_status;
 pub mod requests;
 pub mod restricted;
 pub mod role;

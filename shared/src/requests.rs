@@ -97,6 +97,9 @@ const CURSOR: RequestSpec = spec("cursor", C::Read, false, true, true, Nothing, 
 const HOLD: RequestSpec = spec("hold", C::DecideRelease, true, false, false, Nothing, &["reason"]);
 const CLEAR_HOLD: RequestSpec = spec("clear_hold", C::DecideRelease, true, false, false, Nothing, &["rationale"]);
 const HOLDS: RequestSpec = spec("holds", C::Read, false, true, true, Nothing, &[]);
+const WITHDRAW_RELEASE: RequestSpec =
+    spec("withdraw_release", C::DecideRelease, true, true, false, Nothing, &["manifest", "reason"]);
+const RELEASE_STATUS: RequestSpec = spec("release_status", C::Read, false, true, true, Nothing, &[]);
 const MARK_READY: RequestSpec = spec("mark_ready", C::DecideRelease, true, false, false, Nothing, &[]);
 const RELEASE: RequestSpec = spec("release", C::DecideRelease, true, false, false, Nothing, &[]);
 const RELEASE_PACKET: RequestSpec = spec("release_packet", C::DecideRelease, true, false, false, Nothing, &[]);
@@ -158,6 +161,8 @@ pub const TABLE: &[RequestSpec] = &[
     HOLD,
     CLEAR_HOLD,
     HOLDS,
+    WITHDRAW_RELEASE,
+    RELEASE_STATUS,
     MARK_READY,
     RELEASE,
     RELEASE_PACKET,
@@ -238,6 +243,8 @@ impl Request {
             Request::Hold { .. } => HOLD,
             Request::ClearHold { .. } => CLEAR_HOLD,
             Request::Holds { .. } => HOLDS,
+            Request::WithdrawRelease { .. } => WITHDRAW_RELEASE,
+            Request::ReleaseStatus { .. } => RELEASE_STATUS,
             Request::MarkReady { .. } => MARK_READY,
             Request::Release { .. } => RELEASE,
             Request::ReleasePacket { .. } => RELEASE_PACKET,
@@ -302,6 +309,7 @@ impl Request {
             | Request::ViewAnnex { .. }
             | Request::Cursor { .. }
             | Request::Holds { .. }
+            | Request::ReleaseStatus { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
             | Request::ReleasePacket { .. }
@@ -335,6 +343,9 @@ impl Request {
             | Request::BreakGlass { reason, .. }
             | Request::RequestPromotion { reason, .. }
             | Request::RejectSuggestion { reason, .. } => vec![field("reason", reason)],
+            Request::WithdrawRelease { manifest, reason, .. } => {
+                vec![field("manifest", manifest), field("reason", reason)]
+            }
             Request::ApproveAccess { note, .. }
             | Request::DenyAccess { note, .. }
             | Request::RevokeGrant { note, .. }
@@ -403,7 +414,7 @@ mod tests {
         let id = "00000000-0000-7000-8000-000000000001";
         let extra = match name {
             "join" | "leave" | "readiness" | "export" | "manifests" | "suggestions" | "stats" | "mark_ready"
-            | "holds" => {
+            | "holds" | "release_status" => {
                 json!({})
             }
             "add_section" => json!({"title": "T", "body": "B"}),
@@ -415,6 +426,7 @@ mod tests {
             "cursor" => json!({"section": id, "pos": 0}),
             "hold" | "escalate" => json!({"reason": "r"}),
             "clear_hold" => json!({"hold": 1, "rationale": "r"}),
+            "withdraw_release" => json!({"manifest": "m", "reason": "r"}),
             "release" => json!({"lane": "privacy"}),
             "release_packet" => json!({"lane": "privacy", "packet_revision": 3}),
             "set_release_policy" => json!({}),

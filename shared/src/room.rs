@@ -77,6 +77,9 @@ pub struct RoomState {
     /// (see `holds`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holds: Vec<crate::holds::Hold>,
+    /// Releases an owner withdrew (by manifest hash), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withdrawals: Vec<crate::release_status::Withdrawal>,
 }
 
 impl RoomState {
@@ -98,6 +101,7 @@ impl RoomState {
             access: crate::access::AccessState::default(),
             suggestions: crate::suggestion::SuggestionState::default(),
             holds: Vec::new(),
+            withdrawals: Vec::new(),
         }
     }
 

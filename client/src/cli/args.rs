@@ -73,6 +73,32 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `trustroom release status|withdraw`.
+#[derive(Debug, Subcommand)]
+pub enum ReleaseAction {
+    /// The signed status of each release: current, superseded (by which manifest, at which revision, why) or withdrawn
+    #[command(after_help = "Each status is signed with the server key, like the manifest: `--out DIR` writes one \
+        status document per release (`status-<manifest>.json`) to hand downstream, where \
+        `trustroom-server manifest verify BUNDLE --status STATUS.json` checks it offline.")]
+    Status {
+        /// Room id or exact title
+        room: String,
+        /// Write each release's signed status document into this directory
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Withdraw a release (owner only): its status becomes `withdrawn`, with your reason
+    Withdraw {
+        /// Room id or exact title
+        room: String,
+        /// The release's manifest hash (as `manifests` and `release status` print it)
+        manifest: String,
+        /// Why it is withdrawn (downstream reads it)
+        #[arg(long)]
+        reason: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the rooms you are a member of: ID, your role, title
@@ -148,21 +174,30 @@ pub enum Command {
         room: String,
     },
 
-    /// Release the packet to a downstream review lane, for an audience (owner only)
-    #[command(after_help = "The co-signatures the release policy requires must cover this lane and this \
+    /// Release the packet to a downstream review lane, for an audience (owner only); `release status`, `release withdraw`
+    #[command(
+        after_help = "The co-signatures the release policy requires must cover this lane and this \
         audience or a wider one (audiences, narrow to wide: lane-reviewers, lane-and-leads, organisation); \
         otherwise the answer is `error[conflict]` naming the lane and what is missing. Without \
         --packet-revision the room must be READY (`trustroom ready`). With --packet-revision N (the packet \
         revision you reviewed, as `show` and `readiness` print it) the server marks N ready and releases it in \
         one step, also from HELD; if the packet changed since N the answer is `error[stale]` naming what \
-        changed, and a refusal changes nothing (a hold keeps its reasons). The result names the room \
-        revision of the release and the packet revision released.")]
+        changed, and a refusal changes nothing (holds stay open). The result names the room \
+        revision of the release and the packet revision released. `release status ROOM` prints each \
+        release's signed status (current, superseded, withdrawn); `release withdraw ROOM MANIFEST --reason R` \
+        withdraws one (owner only).",
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true
+    )]
     Release {
+        #[command(subcommand)]
+        action: Option<ReleaseAction>,
         /// Room id or exact title
-        room: String,
+        #[arg(required = true)]
+        room: Option<String>,
         /// Downstream lane
-        #[arg(long, value_enum)]
-        lane: LaneArg,
+        #[arg(long, value_enum, required = true)]
+        lane: Option<LaneArg>,
         /// Who downstream may read it
         #[arg(long, value_enum, default_value = "lane-reviewers")]
         audience: AudienceArg,
@@ -565,7 +600,7 @@ mod tests {
         .expect("parses");
         assert!(matches!(
             cli.command,
-            Command::Release { lane: LaneArg::ProductSecurity, audience: AudienceArg::Organisation, .. }
+            Command::Release { lane: Some(LaneArg::ProductSecurity), audience: AudienceArg::Organisation, .. }
         ));
         assert!(
             Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--audience", "everyone"])
@@ -575,6 +610,13 @@ mod tests {
             Cli::try_parse_from(["trustroom", "release", "Room", "--lane", "privacy", "--packet-revision", "146"])
                 .expect("parses");
         assert!(matches!(cli.command, Command::Release { packet_revision: Some(146), .. }));
+        let cli = Cli::try_parse_from(["trustroom", "release", "status", "Room", "--out", "d"]).expect("parses");
+        assert!(matches!(cli.command, Command::Release { action: Some(ReleaseAction::Status { .. }), .. }));
+        let cli = Cli::try_parse_from(["trustroom", "release", "withdraw", "Room", "ab12", "--reason", "wrong tenant"])
+            .expect("parses");
+        assert!(matches!(cli.command, Command::Release { action: Some(ReleaseAction::Withdraw { .. }), .. }));
+        assert!(Cli::try_parse_from(["trustroom", "release", "Room"]).is_err(), "a release needs its lane");
+        assert!(Cli::try_parse_from(["trustroom", "release", "--lane", "privacy"]).is_err(), "and its room");
     }
 
     #[test]

@@ -13,7 +13,8 @@ use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::protocol::{
-    Ack, AnnexContent, ErrorCode, ExportResult, HoldsResult, ManifestsResult, ReleaseAck, Request, ServerFrame,
+    Ack, AnnexContent, ErrorCode, ExportResult, HoldsResult, ManifestsResult, ReleaseAck, ReleaseStatusResult, Request,
+    ServerFrame,
 };
 use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::{Audience, Lane};
@@ -454,6 +455,48 @@ pub async fn manifests(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
         emit(&output::json_pretty(&result)?)?;
     } else {
         emit(&output::manifests(&result))?;
+    }
+    Ok(())
+}
+
+/// `release status`: every release's signed status; `--out DIR` writes one
+/// status document per release.
+pub async fn release_status(ctx: &Ctx, room: &str, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, room).await?;
+    let snapshot = s.join(room).await?;
+    let result: ReleaseStatusResult =
+        s.call_as(Request::ReleaseStatus { room }).await.context("reading the release status")?;
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for st in &result.statuses {
+            let name = format!("status-{}.json", &st.body.manifest_hash[..16.min(st.body.manifest_hash.len())]);
+            let path = dir.join(name);
+            std::fs::write(&path, trustroom_shared::release_status::to_json(st))
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {} ({} of packet rev {})", path.display(), st.body.status.name(), st.body.packet_revision);
+        }
+    }
+    if ctx.json {
+        emit(&output::json_pretty(&result)?)?;
+    } else {
+        emit(&output::statuses(&result, &snapshot.state))?;
+    }
+    Ok(())
+}
+
+/// `release withdraw`: an owner withdraws one release, with a reason.
+pub async fn withdraw_release(ctx: &Ctx, room: &str, manifest: &str, reason: &str) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, room).await?;
+    let request = Request::WithdrawRelease { room, manifest: manifest.to_string(), reason: reason.to_string() };
+    let result = s.call(request).await.context("withdrawing the release")?;
+    if ctx.json {
+        return ctx.print_ack(&result, None, None);
+    }
+    match serde_json::from_value::<Ack>(result.clone()) {
+        Ok(ack) => emit(&format!("{} WITHDRAWN {manifest}", output::ack(&ack, None, None)))?,
+        Err(_) => ctx.print_ack(&result, None, None)?,
     }
     Ok(())
 }

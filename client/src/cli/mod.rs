@@ -21,7 +21,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use args::{AnnexCommand, Cli, Command, ConfigCommand, ObjectionCommand, SectionCommand};
+use args::{AnnexCommand, Cli, Command, ConfigCommand, ObjectionCommand, ReleaseAction, SectionCommand};
 use commands::{Ctx, Decision};
 use exit::UsageError;
 
@@ -135,8 +135,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ClearHold { room, hold, rationale } => commands::clear_hold(&ctx()?, &room, &hold, &rationale).await,
         Command::Holds { room } => commands::holds(&ctx()?, &room).await,
         Command::Ready { room } => commands::decide(&ctx()?, &room, Decision::Ready).await,
-        Command::Release { room, lane, audience, packet_revision } => {
+        Command::Release { action: Some(ReleaseAction::Status { room, out }), .. } => {
+            commands::release_status(&ctx()?, &room, out.as_deref()).await
+        }
+        Command::Release { action: Some(ReleaseAction::Withdraw { room, manifest, reason }), .. } => {
+            commands::withdraw_release(&ctx()?, &room, &manifest, &reason).await
+        }
+        Command::Release { action: None, room: Some(room), lane: Some(lane), audience, packet_revision } => {
             commands::decide(&ctx()?, &room, Decision::Release(lane.into(), audience.into(), packet_revision)).await
+        }
+        Command::Release { .. } => {
+            Err(UsageError("`release` needs ROOM and --lane (or `release status|withdraw`)".into()).into())
         }
         Command::Escalate { room, reason } => commands::decide(&ctx()?, &room, Decision::Escalate(reason)).await,
         Command::Watch { room, since } => commands::watch(&ctx()?, &room, since).await,

@@ -6,10 +6,11 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use trustroom_shared::protocol::{
-    Ack, AnnexContent, ExportResult, HoldsResult, ManifestsResult, ReleaseAck, RoomSummary,
+    Ack, AnnexContent, ExportResult, HoldsResult, ManifestsResult, ReleaseAck, ReleaseStatusResult, RoomSummary,
 };
 use trustroom_shared::readiness::{Readiness, release_status};
 use trustroom_shared::release::ReleaseState;
+use trustroom_shared::release_status::StatusKind;
 use trustroom_shared::room::RoomState;
 use trustroom_shared::statement::{StatementLabel, statements};
 use trustroom_shared::view::Snapshot;
@@ -90,6 +91,39 @@ pub fn holds(r: &HoldsResult, state: &RoomState) -> String {
     );
     for h in &r.holds {
         let _ = writeln!(out, "{}", trustroom_shared::holds::line(h, state));
+    }
+    out
+}
+
+/// `release status`: one line per release and its status.
+pub fn statuses(r: &ReleaseStatusResult, state: &RoomState) -> String {
+    let mut out = format!(
+        "Release status of {:?} at rev {}: {} release(s), signed by key {}\n",
+        state.title,
+        r.revision,
+        r.statuses.len(),
+        r.public_key
+    );
+    for st in &r.statuses {
+        let b = &st.body;
+        let what = match &b.status {
+            StatusKind::Current => "CURRENT".to_string(),
+            StatusKind::Superseded { by_manifest: Some(m), at_revision, why, .. } => {
+                format!("SUPERSEDED by {m} at rev {at_revision}: {why}")
+            }
+            StatusKind::Superseded { by_manifest: None, at_revision, why, .. } => {
+                format!("SUPERSEDED at rev {at_revision}: {why}")
+            }
+            StatusKind::Withdrawn { reason, by, at_revision, .. } => {
+                format!("WITHDRAWN by {by} at rev {at_revision}: {reason}")
+            }
+        };
+        let audience = b.audience.map(|a| format!(" · {a}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{} packet rev {} to {}{audience} (released rev {}): {what}",
+            b.manifest_hash, b.packet_revision, b.lane, b.release_revision
+        );
     }
     out
 }

@@ -85,6 +85,14 @@ pub fn announce(room: &Room, rev: &Revision) -> Option<(Level, String)> {
             let code = trustroom_shared::holds::code(*hold);
             (Level::Info, format!("{code} cleared by {by}: {}", clearance.rationale))
         }
+        Change::ReleaseWithdrawn { withdrawal } => (
+            Level::Warn,
+            format!(
+                "release {} WITHDRAWN by {author}: {}",
+                withdrawal.manifest_hash.chars().take(16).collect::<String>(),
+                withdrawal.reason
+            ),
+        ),
         Change::Cosigned { .. } => (Level::Info, format!("{author} co-signed the current content")),
         Change::ProbeSuspected { name, until_ms, .. } => (
             Level::Error,

@@ -17,6 +17,7 @@ mod holds;
 mod join;
 mod promotion;
 mod release;
+mod release_status;
 mod requests;
 mod retention;
 mod suggestions;

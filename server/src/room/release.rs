@@ -31,7 +31,7 @@ use crate::signing::server_key;
 /// Most members a release policy may name.
 const MAX_POLICY_MEMBERS: usize = 50;
 
-fn unavailable(what: &str, e: impl std::fmt::Display) -> Refusal {
+pub(super) fn unavailable(what: &str, e: impl std::fmt::Display) -> Refusal {
     (ErrorCode::Unavailable, format!("cannot {what} right now: {e}"))
 }
 
@@ -42,6 +42,9 @@ impl Room {
         match request {
             Request::Hold { reason, .. } => self.place_hold(batch, user, &reason),
             Request::ClearHold { hold, rationale, .. } => self.clear_hold(batch, user, hold, &rationale),
+            Request::WithdrawRelease { manifest, reason, .. } => {
+                self.withdraw_release(batch, user, &manifest, &reason).await
+            }
             Request::MarkReady { .. } => {
                 let open: Vec<String> =
                     trustroom_shared::holds::blocking_holds(&self.state).map(|h| h.describe(&self.state)).collect();
@@ -220,6 +223,7 @@ impl Room {
         match request {
             Request::Readiness { .. } => Ok(to_value(&readiness(&self.state))),
             Request::Holds { .. } => self.holds_result(),
+            Request::ReleaseStatus { .. } => self.release_status(batch).await,
             Request::SetReleasePolicy { members, disciplines, .. } => {
                 if members.len() > MAX_POLICY_MEMBERS {
                     return Err((ErrorCode::TooLarge, format!("a policy names at most {MAX_POLICY_MEMBERS} members")));
@@ -346,7 +350,7 @@ impl Room {
         }
     }
 
-    async fn manifest_history(&self, batch: &Batch) -> Result<Vec<ManifestRecord>, Refusal> {
+    pub(super) async fn manifest_history(&self, batch: &Batch) -> Result<Vec<ManifestRecord>, Refusal> {
         let mut manifests =
             self.store.manifests(self.id).await.map_err(|e| unavailable("read the manifest history", e))?;
         manifests.extend(batch.commit.manifests.iter().cloned());

@@ -334,12 +334,14 @@ impl Room {
             }
             request @ (Request::Hold { .. }
             | Request::ClearHold { .. }
+            | Request::WithdrawRelease { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
             | Request::ReleasePacket { .. }
             | Request::Escalate { .. }) => self.decide(batch, user, request).await,
             request @ (Request::Readiness { .. }
             | Request::Holds { .. }
+            | Request::ReleaseStatus { .. }
             | Request::SetReleasePolicy { .. }
             | Request::Cosign { .. }
             | Request::Export { .. }

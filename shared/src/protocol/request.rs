@@ -117,6 +117,17 @@ pub enum Request {
     Holds {
         room: RoomId,
     },
+    /// Withdraw a release (owner), named by its manifest hash, with a
+    /// reason: its status becomes `withdrawn`.
+    WithdrawRelease {
+        room: RoomId,
+        manifest: String,
+        reason: String,
+    },
+    /// The signed status of every release of the room; any member.
+    ReleaseStatus {
+        room: RoomId,
+    },
     MarkReady {
         room: RoomId,
     },
@@ -402,6 +413,8 @@ impl Request {
             | Request::Hold { room, .. }
             | Request::ClearHold { room, .. }
             | Request::Holds { room }
+            | Request::WithdrawRelease { room, .. }
+            | Request::ReleaseStatus { room }
             | Request::MarkReady { room }
             | Request::Release { room, .. }
             | Request::ReleasePacket { room, .. }
@@ -463,6 +476,8 @@ impl Request {
             | Request::Hold { .. }
             | Request::ClearHold { .. }
             | Request::Holds { .. }
+            | Request::WithdrawRelease { .. }
+            | Request::ReleaseStatus { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
             | Request::ReleasePacket { .. }

@@ -73,6 +73,16 @@ pub struct HoldsResult {
     pub holds: Vec<crate::holds::Hold>,
 }
 
+/// `ok` result of `release_status`: the signed status of every release,
+/// in the order first released, and the key that signed them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseStatusResult {
+    pub public_key: String,
+    /// The room revision the statuses were computed at.
+    pub revision: u64,
+    pub statuses: Vec<crate::release_status::SignedStatus>,
+}
+
 /// `ok` result of `join`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Joined {

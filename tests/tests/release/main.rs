@@ -27,6 +27,7 @@ mod decisions;
 mod exports;
 mod holds;
 mod packet;
+mod status;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -95,6 +96,22 @@ async fn declare_late_pattern(server: &TestServer, room: &str, late: &str) -> Re
         },
     )
     .await?;
+    Ok(())
+}
+
+/// A user who is no member sends each request: the answer is the same
+/// bytes as for a room that does not exist (`not_found`).
+async fn outsider_sees_no_room(server: &TestServer, requests: &[Value]) -> Result<()> {
+    let (_, token) = trustroom_server::admin::add_user(&server.store, "outsider").await?;
+    let mut outsider = WsClient::connect(&server.url, &token).await?;
+    for request in requests {
+        let mut same = request.clone();
+        same["id"] = json!("same");
+        let (existing, e) = outsider.request_text(same.clone()).await?;
+        same["room"] = json!(uuid::Uuid::now_v7().to_string());
+        let (absent, _) = outsider.request_text(same).await?;
+        ensure!(e["code"] == "not_found" && existing == absent, "{existing} vs {absent}");
+    }
     Ok(())
 }
 

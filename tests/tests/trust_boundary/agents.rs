@@ -24,7 +24,7 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
     let mut v = match kind {
         "rooms" | "ping" => json!({}),
         "join" | "leave" | "mark_ready" | "readiness" | "manifests" | "suggestions" | "stats" | "export"
-        | "access_history" | "holds" => {
+        | "access_history" | "holds" | "release_status" => {
             json!({"room": room})
         }
         "add_section" => {
@@ -43,6 +43,7 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
         "view_annex" => json!({"room": room, "annex": ids.annex}),
         "cursor" => json!({"room": room, "section": ids.section, "pos": 0}),
         "hold" => json!({"room": room, "reason": "Waiting for the render log line."}),
+        "withdraw_release" => json!({"room": room, "manifest": "0".repeat(64), "reason": "Wrong tenant list."}),
         "clear_hold" => json!({"room": room, "hold": 1, "rationale": "Legal signed off on the wording."}),
         "release" => json!({"room": room, "lane": "privacy"}),
         "release_packet" => json!({"room": room, "lane": "privacy", "packet_revision": 1}),
@@ -98,7 +99,7 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
 
 /// What agents may send (docs/protocol.md §19, docs/agents.md): read,
 /// object, reply, propose; never edit, decide, govern or release.
-pub(crate) const AGENT_ALLOWED: [&str; 19] = [
+pub(crate) const AGENT_ALLOWED: [&str; 20] = [
     "rooms",
     "join",
     "leave",
@@ -108,6 +109,7 @@ pub(crate) const AGENT_ALLOWED: [&str; 19] = [
     "cursor",
     "readiness",
     "holds",
+    "release_status",
     "export",
     "manifests",
     "request_access",
