@@ -305,6 +305,27 @@ enum AuditCmd {
         #[arg(long)]
         room: String,
     },
+    /// Print a signed checkpoint (size, Merkle root) of a room's log now.
+    Checkpoint {
+        #[arg(long)]
+        room: String,
+    },
+    /// Prove that a room's log only grew since an old signed checkpoint (a release bundle's, or a
+    /// `checkpoint` file); exits 1 when entries before it were altered, dropped or reordered.
+    #[command(group(clap::ArgGroup::new("old").required(true).args(["bundle", "checkpoint"])))]
+    ProveConsistency {
+        #[arg(long)]
+        room: String,
+        /// A release bundle whose release event carries the old checkpoint.
+        #[arg(long, value_name = "BUNDLE.json")]
+        bundle: Option<PathBuf>,
+        /// A checkpoint file (`audit checkpoint` output).
+        #[arg(long, value_name = "CHECKPOINT.json")]
+        checkpoint: Option<PathBuf>,
+        /// Print the old and new checkpoints and the proof as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn default_db() -> anyhow::Result<String> {
@@ -470,6 +491,44 @@ async fn main() -> anyhow::Result<()> {
                         writeln!(out, "BROKEN: {b}")?;
                         std::process::exit(1);
                     }
+                }
+            }
+            AuditCmd::Checkpoint { room } => {
+                let room = admin::resolve_room(&store, &room).await?.to_string();
+                writeln!(out, "{}", serde_json::to_string_pretty(&audit::checkpoint(&store, &room).await?)?)?;
+            }
+            AuditCmd::ProveConsistency { room, bundle, checkpoint, json } => {
+                let room = admin::resolve_room(&store, &room).await?.to_string();
+                let old = match (bundle, checkpoint) {
+                    (Some(b), _) => audit::bundle_checkpoint(
+                        &std::fs::read_to_string(&b).with_context(|| format!("reading {}", b.display()))?,
+                    )?,
+                    (None, Some(c)) => serde_json::from_str(
+                        &std::fs::read_to_string(&c).with_context(|| format!("reading {}", c.display()))?,
+                    )
+                    .context("the checkpoint file does not parse")?,
+                    (None, None) => anyhow::bail!("pass --bundle or --checkpoint"),
+                };
+                let c = audit::prove_consistency(&store, &room, old).await?;
+                if json {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&c)?)?;
+                } else if c.consistent {
+                    writeln!(
+                        out,
+                        "consistent: the log of {} entries (root {}) extends the checkpoint of {} entries (root {}); \
+                         proof of {} hashes",
+                        c.new.checkpoint.size,
+                        c.new.checkpoint.root,
+                        c.old.checkpoint.size,
+                        c.old.checkpoint.root,
+                        c.proof.len()
+                    )?;
+                } else {
+                    writeln!(out, "NOT CONSISTENT: {}", c.problem.clone().unwrap_or_default())?;
+                }
+                if !c.consistent {
+                    out.flush()?;
+                    std::process::exit(1);
                 }
             }
             AuditCmd::Export { room } => {

@@ -56,9 +56,18 @@ pub fn verify(bundle: &Path, public_key: &str, status: Option<&Path>, json: bool
     let status_result = match (status, v.verified, &text) {
         (Some(path), true, Some(text)) => {
             let hash = bundle_manifest_hash(text).unwrap_or_default();
-            Some(match String::from_utf8(read(path)?) {
-                Ok(doc) => verify_status(&doc, public_key, &hash),
-                Err(_) => (StatusVerdict::Invalid, not_utf8("status document")),
+            Some(match read(path).map(String::from_utf8) {
+                Ok(Ok(doc)) => verify_status(&doc, public_key, &hash),
+                Ok(Err(_)) => (StatusVerdict::Invalid, not_utf8("status document")),
+                Err(e) => {
+                    let detail = format!("{e:#}");
+                    let v = Verification {
+                        verified: false,
+                        checks: vec![Check { name: "status file".into(), ok: false, detail: detail.clone() }],
+                        summary: format!("STATUS NOT VERIFIED — status file: {detail}"),
+                    };
+                    (StatusVerdict::Invalid, v)
+                }
             })
         }
         _ => None,

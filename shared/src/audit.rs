@@ -10,7 +10,7 @@ use crate::canonical::{canonical_json, sha256_hex};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One audit entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Position in the room's chain, from 1, contiguous.
     pub seq: u64,

@@ -428,11 +428,15 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
                     crate::holds::code(crate::holds::next_number(state))
                 )));
             }
+            let legacy = crate::holds::legacy_reasons(&state.release);
             state.holds.push(hold.clone());
-            let reasons = crate::holds::open_reasons(state);
+            let reasons = [legacy, crate::holds::open_reasons(state)].concat();
             state.release = ReleaseState::Held { reasons, by: rev.author, at_ms: hold.at_ms };
         }
         Change::HoldCleared { hold, clearance } => {
+            if state.release.is_read_only() {
+                return Err(ApplyError::Conflict(format!("the room is {}", state.release.name())));
+            }
             let Some(h) = state.holds.iter_mut().find(|h| h.number == *hold) else {
                 return Err(ApplyError::NotFound(format!("hold {}", crate::holds::code(*hold))));
             };
@@ -440,7 +444,8 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
                 return Err(ApplyError::Conflict(format!("hold {} is already cleared", h.code())));
             }
             h.cleared = Some(clearance.clone());
-            let reasons = crate::holds::open_reasons(state);
+            let legacy = crate::holds::legacy_reasons(&state.release);
+            let reasons = [legacy, crate::holds::open_reasons(state)].concat();
             if let ReleaseState::Held { by, at_ms, .. } = &state.release {
                 state.release = if reasons.is_empty() {
                     ReleaseState::Drafting

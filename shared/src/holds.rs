@@ -168,6 +168,19 @@ pub fn open_reasons(state: &RoomState) -> Vec<String> {
     open_holds(state).map(|h| format!("{}: {}", h.code(), h.reason)).collect()
 }
 
+/// The reasons of a HELD state that no register record stands for: a room
+/// held before holds were itemised (its `release_changed` carried the
+/// reason). They are kept beside the register's until the owner marks the
+/// room ready (the way such a hold always ended).
+pub fn legacy_reasons(release: &crate::release::ReleaseState) -> Vec<String> {
+    match release {
+        crate::release::ReleaseState::Held { reasons, .. } => {
+            reasons.iter().filter(|r| parse_code(r.split(':').next().unwrap_or("")).is_none()).cloned().collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Why an owner may not clear a hold now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClearRefusal {
@@ -360,6 +373,53 @@ pub fn entry_line(e: &HoldEntry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn apply(state: &mut RoomState, change: crate::change::Change) {
+        let rev = crate::change::Revision {
+            revision: state.revision + 1,
+            author: UserId(uuid::Uuid::nil()),
+            at_ms: 0,
+            client: None,
+            change,
+        };
+        crate::change::apply(state, &rev).expect("applies");
+    }
+
+    fn owner_hold(state: &RoomState, reason: &str) -> crate::change::Change {
+        crate::change::Change::HoldPlaced {
+            hold: Hold {
+                number: next_number(state),
+                reason: reason.into(),
+                placed_by: HoldActor::Member { user: UserId(uuid::Uuid::nil()) },
+                at_ms: 0,
+                revision: state.revision + 1,
+                packet_revision: 0,
+                cleared: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_hold_from_before_the_register_keeps_its_reason_beside_the_registers() {
+        use crate::release::ReleaseState;
+        let mut state = RoomState::new(crate::ids::RoomId(uuid::Uuid::nil()), "t".into(), 0);
+        let by = UserId(uuid::Uuid::nil());
+        apply(
+            &mut state,
+            crate::change::Change::ReleaseChanged {
+                release: ReleaseState::Held { reasons: vec!["waiting for legal".into()], by, at_ms: 0 },
+            },
+        );
+        let hold = owner_hold(&state, "privacy lead");
+        apply(&mut state, hold);
+        let ReleaseState::Held { reasons, .. } = &state.release else { panic!("held") };
+        assert_eq!(reasons, &["waiting for legal".to_string(), "H-1: privacy lead".to_string()]);
+        let clearance =
+            HoldClearance { by: HoldActor::Member { user: by }, rationale: "ok".into(), at_ms: 0, revision: 3 };
+        apply(&mut state, crate::change::Change::HoldCleared { hold: 1, clearance });
+        let ReleaseState::Held { reasons, .. } = &state.release else { panic!("still held by the old reason") };
+        assert_eq!(reasons, &["waiting for legal".to_string()]);
+    }
 
     #[test]
     fn codes_parse_back() {

@@ -18,6 +18,7 @@ pub mod holds;
 pub mod ids;
 pub mod manifest;
 pub mod members;
+pub mod merkle;
 pub mod objection;
 pub mod ot;
 pub mod ot_client;

@@ -128,7 +128,9 @@ fn status_of(state: &RoomState, records: &[ManifestRecord], r: &ManifestRecord) 
     let hash = &r.manifest.manifest_hash;
     if let Some(w) = state.withdrawals.iter().find(|w| &w.manifest_hash == hash) {
         return StatusKind::Withdrawn {
-            reason: w.reason.clone(),
+            // Signed and handed on: restricted detail declared after the
+            // withdrawal never travels in it.
+            reason: crate::export::redact_sensitive(&w.reason, state.annexes.values()).0,
             by: crate::members::name_or_former(state, w.by),
             at_ms: w.at_ms,
             at_revision: w.revision,
@@ -213,13 +215,20 @@ pub fn verify_status(text: &str, public_key_hex: &str, manifest_hash: &str) -> (
         checks.push(Check { name: name.into(), ok, detail });
         ok
     };
-    let status: SignedStatus = match serde_json::from_str(text) {
+    let raw: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let status: SignedStatus = match serde_json::from_value(raw.clone()) {
         Ok(s) => s,
         Err(e) => {
             add(&mut checks, "status json", false, format!("not a status document: {e}"));
             return fail(checks);
         }
     };
+    let shape_ok = raw
+        .as_object()
+        .is_some_and(|m| m.len() == 3 && ["body", "status_hash", "signature"].iter().all(|k| m.contains_key(*k)));
+    if !add(&mut checks, "status shape", shape_ok, "exactly body, status_hash and signature".into()) {
+        return fail(checks);
+    }
     let key = public_key_hex.trim().to_lowercase();
     let b = &status.body;
     if !add(
@@ -235,7 +244,9 @@ pub fn verify_status(text: &str, public_key_hex: &str, manifest_hash: &str) -> (
     ) {
         return fail(checks);
     }
-    let bytes = canonical_json(b);
+    // The bytes as received (not re-encoded): a field added to the body
+    // breaks the signature instead of being dropped unseen.
+    let bytes = canonical_json(&raw["body"]);
     let signed = verify_signature(&key, &bytes, &status.signature);
     let detail = match &signed {
         Ok(()) => "Ed25519 signature over the canonical status body is valid".to_string(),

@@ -98,7 +98,7 @@ const HOLD: RequestSpec = spec("hold", C::DecideRelease, true, false, false, Not
 const CLEAR_HOLD: RequestSpec = spec("clear_hold", C::DecideRelease, true, false, false, Nothing, &["rationale"]);
 const HOLDS: RequestSpec = spec("holds", C::Read, false, true, true, Nothing, &[]);
 const WITHDRAW_RELEASE: RequestSpec =
-    spec("withdraw_release", C::DecideRelease, true, true, false, Nothing, &["manifest", "reason"]);
+    spec("withdraw_release", C::DecideRelease, true, true, false, Nothing, &["reason"]);
 const RELEASE_STATUS: RequestSpec = spec("release_status", C::Read, false, true, true, Nothing, &[]);
 const MARK_READY: RequestSpec = spec("mark_ready", C::DecideRelease, true, false, false, Nothing, &[]);
 const RELEASE: RequestSpec = spec("release", C::DecideRelease, true, false, false, Nothing, &[]);
@@ -343,9 +343,7 @@ impl Request {
             | Request::BreakGlass { reason, .. }
             | Request::RequestPromotion { reason, .. }
             | Request::RejectSuggestion { reason, .. } => vec![field("reason", reason)],
-            Request::WithdrawRelease { manifest, reason, .. } => {
-                vec![field("manifest", manifest), field("reason", reason)]
-            }
+            Request::WithdrawRelease { reason, .. } => vec![field("reason", reason)],
             Request::ApproveAccess { note, .. }
             | Request::DenyAccess { note, .. }
             | Request::RevokeGrant { note, .. }

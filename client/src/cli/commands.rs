@@ -470,7 +470,8 @@ pub async fn release_status(ctx: &Ctx, room: &str, out: Option<&std::path::Path>
     if let Some(dir) = out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for st in &result.statuses {
-            let name = format!("status-{}.json", &st.body.manifest_hash[..16.min(st.body.manifest_hash.len())]);
+            let short: String = st.body.manifest_hash.chars().filter(char::is_ascii_hexdigit).take(16).collect();
+            let name = format!("status-{short}.json");
             let path = dir.join(name);
             std::fs::write(&path, trustroom_shared::release_status::to_json(st))
                 .with_context(|| format!("writing {}", path.display()))?;

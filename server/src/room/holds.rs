@@ -16,18 +16,18 @@ use trustroom_shared::protocol::{ErrorCode, HoldsResult};
 use super::requests::{ack, text_field, to_value};
 use super::{ADMIN_ACTOR, Answer, Batch, Room};
 
-/// Most holds one room's register keeps (open and cleared): the register
-/// is never pruned, so it is bounded here.
+/// Most holds open at once in one room (cleared holds stay in the register
+/// and do not count).
 pub const MAX_HOLDS: usize = 1000;
 
 impl Room {
     /// `hold`: a new open hold `H-n` with the owner's reason.
     pub(super) fn place_hold(&mut self, batch: &mut Batch, user: UserId, reason: &str) -> Answer {
         let reason = text_field("reason", reason, self.config.max_text_chars, true)?;
-        if self.state.holds.len() >= MAX_HOLDS {
+        if holds::open_holds(&self.state).count() >= MAX_HOLDS {
             return Err((
                 ErrorCode::TooLarge,
-                format!("the hold register is full ({MAX_HOLDS} holds); clear holds or escalate the room"),
+                format!("{MAX_HOLDS} holds are open: clear some (`clear_hold`) before placing another"),
             ));
         }
         let rev = self.commit_hold(batch, HoldActor::Member { user }, reason, None)?;
@@ -64,10 +64,11 @@ impl Room {
     /// nothing). Not in an escalated room, and not past the register's
     /// bound.
     pub(super) fn hold_for_check(&mut self, batch: &mut Batch, check: CheckKind, reason: String) {
-        if self.state.release.is_read_only()
-            || holds::open_check_hold(&self.state, check).is_some()
-            || self.state.holds.len() >= MAX_HOLDS
-        {
+        if self.state.release.is_read_only() || holds::open_check_hold(&self.state, check).is_some() {
+            return;
+        }
+        if holds::open_holds(&self.state).count() >= MAX_HOLDS {
+            tracing::warn!(room = %self.id, "the {} check fails but {MAX_HOLDS} holds are open: no hold placed", check.title());
             return;
         }
         if let Err((code, message)) = self.commit_hold(batch, HoldActor::Check { check }, reason, Some(check)) {
@@ -77,6 +78,11 @@ impl Room {
 
     /// The open holds of checks that pass again clear themselves.
     pub(super) fn clear_passing_check_holds(&mut self, batch: &mut Batch, results: &[CheckResult]) {
+        // An escalated room's register is frozen with it (its checks stop
+        // evaluating as they did: passing now says nothing).
+        if self.state.release.is_read_only() {
+            return;
+        }
         for (number, why) in holds::self_clearing(&self.state, results) {
             let Some(check) = holds::hold(&self.state, number).and_then(Hold::check) else { continue };
             if let Err((code, message)) = self.commit_clearance(batch, number, HoldActor::Check { check }, why) {

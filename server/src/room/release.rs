@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use trustroom_shared::UserId;
 use trustroom_shared::canonical::content_hash;
 use trustroom_shared::change::Change;
-use trustroom_shared::manifest::{AuditAnchor, ManifestRecord, manifest_body, sign_event, sign_manifest};
+use trustroom_shared::manifest::{
+    AuditAnchor, ManifestRecord, manifest_body, sign_event, sign_event_in_log, sign_manifest,
+};
+use trustroom_shared::merkle;
 use trustroom_shared::protocol::{ErrorCode, ExportResult, ManifestsResult, ReleaseAck, Request};
 use trustroom_shared::readiness::{Blocker, leaking_annexes, objection_texts, readiness, release_blockers};
 use trustroom_shared::release::{
@@ -148,6 +151,24 @@ impl Room {
                 ),
             ));
         }
+        // A withdrawn release is not made again: the same packet revision,
+        // lane and audience would give the same (withdrawn) manifest.
+        let history = self.manifest_history(batch).await?;
+        if let Some(w) = history.iter().find_map(|r| {
+            let b = &r.manifest.body;
+            (b.revision == packet && b.lane == lane && b.audience == Some(audience))
+                .then(|| self.state.withdrawals.iter().find(|w| w.manifest_hash == r.manifest.manifest_hash))
+                .flatten()
+        }) {
+            return Err((
+                ErrorCode::Conflict,
+                format!(
+                    "the release of packet rev {packet} to the {lane} lane (audience {audience}) was withdrawn at rev {} \
+                     ({}): change the packet and release the new revision",
+                    w.revision, w.reason
+                ),
+            ));
+        }
         let key = server_key(&self.store).await.map_err(|e| unavailable("read the signing key", e))?;
         let anchor = self.audit_anchor(batch, packet).await?;
         let from = self.state.release.name();
@@ -183,6 +204,10 @@ impl Room {
         let manifest_hash = manifest.manifest_hash.clone();
         let rev = self.commit_change(batch, user, None, Change::ReleaseChanged { release }, detail)?;
         let event = sign_event(&manifest_hash, at_ms, rev, head, key.signing());
+        let event = match self.log_proof(batch, rev, key.signing()).await? {
+            Some((checkpoint, inclusion)) => sign_event_in_log(event, checkpoint, inclusion, key.signing()),
+            None => event,
+        };
         batch.commit.manifests.push(ManifestRecord { manifest, event });
         Ok(to_value(&ReleaseAck {
             revision: rev,
@@ -195,6 +220,34 @@ impl Room {
             audience,
             from: from.to_string(),
         }))
+    }
+
+    /// The room's audit log as a Merkle tree up to and including the audit
+    /// entry of the release at room revision `rev` (in this batch): the
+    /// signed checkpoint and the inclusion proof of that entry.
+    async fn log_proof(
+        &self,
+        batch: &Batch,
+        rev: u64,
+        key: &ed25519_dalek::SigningKey,
+    ) -> Result<Option<(merkle::SignedCheckpoint, merkle::Inclusion)>, Refusal> {
+        let Some(pos) =
+            batch.commit.audit.iter().rposition(|e| e.revision == rev && e.kind == "change.release_changed")
+        else {
+            return Ok(None);
+        };
+        let mut log =
+            self.store.audit_chain(&self.id.to_string()).await.map_err(|e| unavailable("read the audit log", e))?;
+        log.extend(batch.commit.audit[..=pos].iter().cloned());
+        let leaves = merkle::leaves(&log);
+        let index = leaves.len() - 1;
+        let checkpoint = merkle::Checkpoint::new(merkle::origin(&self.id.to_string()), &leaves);
+        let inclusion = merkle::Inclusion {
+            index: index as u64,
+            proof: merkle::hashes_to_hex(&merkle::inclusion_proof(index, &leaves)),
+            entry: log[index].clone(),
+        };
+        Ok(Some((merkle::sign_checkpoint(checkpoint, key), inclusion)))
     }
 
     /// The audit entry that recorded the change producing packet revision

@@ -59,6 +59,9 @@ impl Room {
         }
         let body = &record.manifest.body;
         let (packet, lane) = (body.revision, body.lane);
+        // The room's own release: the latest release record, while RELEASED.
+        let current = matches!(self.state.release, ReleaseState::Released { .. })
+            && records.last().is_some_and(|r| r.manifest.manifest_hash == manifest);
         let withdrawal = Withdrawal {
             manifest_hash: manifest.clone(),
             reason: reason.clone(),
@@ -75,9 +78,6 @@ impl Room {
         });
         let rev = self.commit_change(batch, user, None, Change::ReleaseWithdrawn { withdrawal }, detail)?;
         // The room's own release, withdrawn: back to drafting.
-        let current = matches!(&self.state.release,
-            ReleaseState::Released { revision, lane: l, content_hash, .. }
-                if *revision == packet && *l == lane && *content_hash == body.content_hash);
         if current {
             let detail = json!({"decision": "drafting", "why": "its release was withdrawn", "manifest_hash": manifest});
             self.commit_change(batch, user, None, Change::ReleaseChanged { release: ReleaseState::Drafting }, detail)?;

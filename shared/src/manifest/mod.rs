@@ -135,6 +135,13 @@ pub struct ReleaseEvent {
     /// The audit chain head just before the release was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditAnchor>,
+    /// The room's audit log as a Merkle tree, up to and including this
+    /// release's own entry: its signed checkpoint (size, root) …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<crate::merkle::SignedCheckpoint>,
+    /// … and the inclusion proof of the release's audit entry in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inclusion: Option<crate::merkle::Inclusion>,
     /// Ed25519 signature (hex) over the canonical event without this field.
     pub signature: String,
 }
@@ -227,6 +234,10 @@ struct UnsignedEvent<'a> {
     release_revision: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     audit_head: Option<&'a AuditAnchor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<&'a crate::merkle::SignedCheckpoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inclusion: Option<&'a crate::merkle::Inclusion>,
 }
 
 /// Signs a release event of the manifest with hash `manifest_hash`.
@@ -237,19 +248,43 @@ pub fn sign_event(
     audit_head: Option<AuditAnchor>,
     key: &SigningKey,
 ) -> ReleaseEvent {
-    let bytes = canonical_json(&UnsignedEvent {
-        manifest_hash,
-        released_at_ms,
-        release_revision,
-        audit_head: audit_head.as_ref(),
-    });
-    ReleaseEvent {
+    let mut event = ReleaseEvent {
         manifest_hash: manifest_hash.to_string(),
         released_at_ms,
         release_revision,
         audit_head,
-        signature: hex::encode(key.sign(&bytes).to_bytes()),
-    }
+        checkpoint: None,
+        inclusion: None,
+        signature: String::new(),
+    };
+    event.signature = hex::encode(key.sign(&event_bytes(&event)).to_bytes());
+    event
+}
+
+/// [`sign_event`] with the audit log's signed checkpoint and the inclusion
+/// proof of the release's own audit entry.
+pub fn sign_event_in_log(
+    mut event: ReleaseEvent,
+    checkpoint: crate::merkle::SignedCheckpoint,
+    inclusion: crate::merkle::Inclusion,
+    key: &SigningKey,
+) -> ReleaseEvent {
+    event.checkpoint = Some(checkpoint);
+    event.inclusion = Some(inclusion);
+    event.signature = hex::encode(key.sign(&event_bytes(&event)).to_bytes());
+    event
+}
+
+/// The signed bytes of an event: its canonical JSON without `signature`.
+fn event_bytes(e: &ReleaseEvent) -> Vec<u8> {
+    canonical_json(&UnsignedEvent {
+        manifest_hash: &e.manifest_hash,
+        released_at_ms: e.released_at_ms,
+        release_revision: e.release_revision,
+        audit_head: e.audit_head.as_ref(),
+        checkpoint: e.checkpoint.as_ref(),
+        inclusion: e.inclusion.as_ref(),
+    })
 }
 
 /// Why a signature does not verify.
@@ -348,6 +383,49 @@ impl Checks {
         .then_some(manifest_hash)
     }
 
+    /// The audit-log checks of a release event: its checkpoint is signed by
+    /// the key and is of this room's log, and the inclusion proof puts the
+    /// release's own audit entry (naming this manifest, at the event's
+    /// revision) last in that checkpoint. An event from before the log was
+    /// a Merkle tree carries neither, and says so.
+    fn audit_log(&mut self, event: Option<&ReleaseEvent>, key: &str, manifest_hash: &str, room: &str) -> bool {
+        let Some(e) = event else {
+            return self.add("audit checkpoint", false, "", "the release event does not parse");
+        };
+        let (Some(cp), Some(inc)) = (&e.checkpoint, &e.inclusion) else {
+            return self.add(
+                "audit checkpoint",
+                e.checkpoint.is_none() && e.inclusion.is_none(),
+                "none: released before the audit log was a Merkle tree",
+                "the release event carries a checkpoint without an inclusion proof, or the reverse",
+            );
+        };
+        let origin = crate::merkle::origin(room);
+        if !self.add(
+            "audit checkpoint",
+            crate::merkle::checkpoint_signed(cp, key) && cp.checkpoint.origin == origin,
+            format!(
+                "the audit log of {origin} had {} entries with root {}, signed by the key",
+                cp.checkpoint.size, cp.checkpoint.root
+            ),
+            format!("the checkpoint is not signed by the key or is not of {origin}"),
+        ) {
+            return false;
+        }
+        let entry = &inc.entry;
+        let names_it = entry.kind == "change.release_changed"
+            && entry.detail["manifest_hash"].as_str() == Some(manifest_hash)
+            && entry.revision == e.release_revision
+            && entry.room == room
+            && inc.index + 1 == cp.checkpoint.size;
+        self.add(
+            "audit inclusion",
+            names_it && crate::merkle::inclusion_holds(inc, &cp.checkpoint),
+            format!("the release's audit entry {} is in the checkpoint (Merkle inclusion proof)", entry.seq),
+            "the release's audit entry is not proven in the checkpoint, or is not this release's entry",
+        )
+    }
+
     fn done(self, summary_ok: impl FnOnce() -> String) -> Verification {
         let verified = self.0.iter().all(|c| c.ok) && !self.0.is_empty();
         let summary = if verified {
@@ -395,12 +473,7 @@ pub fn verify_record(record: &ManifestRecord, public_key_hex: &str) -> Verificat
         return c.done(String::new);
     };
     let e = &record.event;
-    let unsigned = canonical_json(&UnsignedEvent {
-        manifest_hash: &e.manifest_hash,
-        released_at_ms: e.released_at_ms,
-        release_revision: e.release_revision,
-        audit_head: e.audit_head.as_ref(),
-    });
+    let unsigned = event_bytes(e);
     let event_ok = e.manifest_hash == manifest_hash && verify_signature(&key, &unsigned, &e.signature).is_ok();
     if !c.add(
         "release event",
@@ -408,6 +481,9 @@ pub fn verify_record(record: &ManifestRecord, public_key_hex: &str) -> Verificat
         "the release event is signed by the key and names this manifest",
         "the release event is not signed by the key or names another manifest",
     ) {
+        return c.done(String::new);
+    }
+    if !c.audit_log(Some(e), &key, &manifest_hash, &body.room.to_string()) {
         return c.done(String::new);
     }
     let (revision, lane, signer) = (body.revision, body.lane, body.signer.name.clone());
@@ -484,6 +560,10 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     ) {
         return c.done(String::new);
     }
+    let parsed: Option<ReleaseEvent> = serde_json::from_value(event.clone()).ok();
+    if !c.audit_log(parsed.as_ref(), &key, &manifest_hash, str_at(body, "room")) {
+        return c.done(String::new);
+    }
     let core = &value["core"];
     let content = &core["content"];
     let content_hash = sha256_hex(&canonical_json(content));
@@ -542,7 +622,7 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     // A released bundle is signed whole: unsigned metrics have no place in it.
     if !c.add(
         "unsigned parts",
-        value.get("stats").is_none(),
+        value.get("stats").is_none() && value.get("holds").is_none(),
         "nothing in the bundle is outside the signatures",
         "a released bundle carries metrics, which no signature covers",
     ) {

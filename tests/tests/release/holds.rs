@@ -332,3 +332,21 @@ async fn the_register_survives_a_restart_and_escalation_freezes_it() -> Result<(
     ensure!(r["release"] == "ESCALATED" && r["holds"].as_array().map(Vec::len) == Some(3), "{r}");
     Ok(())
 }
+
+#[tokio::test]
+async fn escalation_freezes_a_check_hold_open() -> Result<()> {
+    let server = TestServer::start().await?;
+    let room = clean_room(&server).await?;
+    let (mut owner, _) = member(&server, "owner", &room).await?;
+    let (mut legal, _) = member(&server, "reviewer/legal", &room).await?;
+    owner.ok(json!({"type": "mark_ready", "room": room})).await?;
+    append(&server, &mut legal, &room, "[verified: SL-0104] The session ended at 09:28.").await?;
+    wait_state(&server, &room, |s| s["state"]["release"]["state"] == "held").await?;
+    owner.ok(json!({"type": "escalate", "room": room, "reason": "Direct handling by the incident commander."})).await?;
+    // The release-rules check stops failing in an escalated room: its hold
+    // must not be recorded as cleared by it passing.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = holds(&mut owner, &room).await?;
+    ensure!(r["release"] == "ESCALATED" && r["holds"][0]["cleared"].is_null(), "{r}");
+    Ok(())
+}

@@ -21,6 +21,7 @@
 // Test code: a failed expectation is the verdict (the lints bind product code).
 #![allow(clippy::expect_used, clippy::panic)]
 
+mod audit_log;
 mod cli;
 mod cosign;
 mod decisions;

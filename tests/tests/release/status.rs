@@ -206,3 +206,39 @@ async fn manifest_verify_reports_the_status_with_its_own_exit_code_offline() -> 
     ensure!(v["statuses"].as_array().map(Vec::len) == Some(2), "{v}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_withdrawn_release_is_not_made_again_and_withdrawing_another_keeps_the_room_released() -> Result<()> {
+    let server = TestServer::start().await?;
+    let room = clean_room(&server).await?;
+    let (mut owner, _) = member(&server, "owner", &room).await?;
+    let first = ready_and_release(&mut owner, &room, "privacy").await?;
+    let first_hash = first["created"].as_str().context("hash")?.to_string();
+    let wide =
+        owner.ok(json!({"type": "release", "room": room, "lane": "privacy", "audience": "organisation"})).await?;
+    ensure!(wide["created"] != first["created"], "another audience, another manifest");
+    // Withdrawing the earlier release leaves the room released under the later one.
+    owner.ok(withdraw(&room, &first_hash, "Sent to the wrong audience.")).await?;
+    let snap = snapshot(&server, &room).await?;
+    ensure!(snap["state"]["release"]["state"] == "released", "{}", snap["state"]["release"]);
+    let r = statuses(&mut owner, &room).await?;
+    ensure!(status_of(&r, wide["created"].as_str().unwrap_or_default())?["body"]["status"] == "current", "{r}");
+    // The withdrawn one is not released again (same packet, lane, audience).
+    let packet = snap["state"]["content_revision"].as_u64().unwrap_or(0);
+    let before = server.stored_revision().await?;
+    let m = refused_message(
+        &mut owner,
+        json!({"type": "release_packet", "room": room, "lane": "privacy", "packet_revision": packet}),
+        "conflict",
+    )
+    .await?;
+    ensure!(m.contains("was withdrawn") && m.contains("Sent to the wrong audience."), "{m}");
+    ensure!(server.stored_revision().await? == before, "nothing stored");
+    // A status document with a field added after signing does not verify.
+    let key = public_key(&server).await?;
+    let mut doc = status_of(&r, &first_hash)?.clone();
+    doc["body"]["note"] = json!("added later");
+    let (verdict, v) = trustroom_shared::release_status::verify_status(&doc.to_string(), &key, &first_hash);
+    ensure!(verdict == trustroom_shared::release_status::StatusVerdict::Invalid, "{}", v.summary);
+    Ok(())
+}
