@@ -327,6 +327,18 @@ fn stats(state: &RoomState) -> RoomStats {
             objections: vec![1, 0, 2, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
             suggestions: vec![0, 0, 0, 5, 2, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         },
+        handoff: trustroom_shared::handoff_stats::HandoffStats {
+            held: vec![trustroom_shared::handoff_stats::HeldFor {
+                kind: "owner".into(),
+                holds: 2,
+                open: 1,
+                total_ms: 40 * 60_000,
+                longest_ms: 30 * 60_000,
+            }],
+            releases: vec![],
+            superseded: 0,
+            withdrawn: 0,
+        },
     }
 }
 

@@ -14,6 +14,7 @@ pub mod canonical;
 pub mod change;
 pub mod checks;
 pub mod export;
+pub mod handoff_stats;
 pub mod holds;
 pub mod ids;
 pub mod manifest;

@@ -65,6 +65,9 @@ pub struct Withdrawal {
     pub at_ms: i64,
     /// The room revision of the withdrawal.
     pub revision: u64,
+    /// The room revision of the withdrawn release's (first) release event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_revision: Option<u64>,
 }
 
 /// The signed body of one release's status.

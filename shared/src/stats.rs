@@ -132,6 +132,10 @@ pub struct RoomStats {
     /// Section edits (direct and accepted suggestions) in the log.
     pub edits: u64,
     pub series: Series,
+    /// Time held per kind of hold, time to each release, and what became of
+    /// each release.
+    #[serde(default)]
+    pub handoff: crate::handoff_stats::HandoffStats,
 }
 
 /// Computes the metrics of `state` from its revision log (`log` may hold
@@ -212,6 +216,7 @@ pub fn compute(state: &RoomState, log: &[Revision], annex_views: Option<u64>) ->
         access,
         edits,
         series: series(state.created_ms, &log),
+        handoff: crate::handoff_stats::compute(state, &log),
     }
 }
 

@@ -351,6 +351,31 @@ pub fn stats_text(st: &RoomStats) -> String {
         "ANNEXES    views {views}  access requests {} (approved {}, denied {})  break-glass {}",
         a.access_requests, a.approved, a.denied, a.break_glass
     );
+    for k in &st.handoff.held {
+        let _ = writeln!(
+            out,
+            "HELD       {:<18} holds {}  open {}  total {}  longest {}",
+            k.kind,
+            k.holds,
+            k.open,
+            format_span(k.total_ms),
+            format_span(k.longest_ms)
+        );
+    }
+    let h = &st.handoff;
+    let _ = writeln!(out, "RELEASES   {}  superseded {}  withdrawn {}", h.releases.len(), h.superseded, h.withdrawn);
+    for r in &h.releases {
+        let why = r.why.as_deref().map(|w| format!(" — {w}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  packet rev {} to {} at rev {} (+{}) {}{why}",
+            r.packet_revision,
+            r.lane,
+            r.revision,
+            format_span(r.after_ms),
+            r.fate.to_uppercase()
+        );
+    }
     let span = format_span(st.series.bucket_ms * st.series.edits.len() as i64);
     let _ = writeln!(out, "ACTIVITY   over {span} ({} edits in total)", st.edits);
     let _ = writeln!(out, "  edits       |{}|", sparkline(&st.series.edits));

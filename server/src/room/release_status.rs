@@ -68,6 +68,7 @@ impl Room {
             by: user,
             at_ms: now_ms(),
             revision: self.state.revision + 1,
+            release_revision: Some(record.event.release_revision),
         };
         let detail = json!({
             "decision": "withdraw_release",

@@ -316,4 +316,39 @@ pub(super) fn stats_markdown(out: &mut String, st: &ExportStats) {
         a.access_requests, a.approved, a.denied, a.break_glass
     );
     let _ = writeln!(out, "- Section edits: {}", st.edits);
+    handoff_markdown(out, &st.handoff);
+}
+
+/// The handoff measures: time held per kind of hold, each release's fate.
+fn handoff_markdown(out: &mut String, h: &crate::handoff_stats::HandoffStats) {
+    for k in &h.held {
+        let _ = writeln!(
+            out,
+            "- Held by {} holds: {} hold(s), {} open, {} in all, longest {}",
+            k.kind,
+            k.holds,
+            k.open,
+            crate::stats::format_span(k.total_ms),
+            crate::stats::format_span(k.longest_ms)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- Releases: {} ({} superseded, {} withdrawn after the handoff)",
+        h.releases.len(),
+        h.superseded,
+        h.withdrawn
+    );
+    for r in &h.releases {
+        let why = r.why.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  - packet rev {} to {} at rev {}, {} after opening — {}{why}",
+            r.packet_revision,
+            r.lane,
+            r.revision,
+            crate::stats::format_span(r.after_ms),
+            r.fate
+        );
+    }
 }

@@ -253,6 +253,8 @@ pub struct ExportStats {
     pub first_release_after_ms: Option<i64>,
     pub access: crate::stats::AccessCounts,
     pub edits: u64,
+    #[serde(default)]
+    pub handoff: crate::handoff_stats::HandoffStats,
 }
 
 impl ExportStats {
@@ -268,6 +270,7 @@ impl ExportStats {
             first_release_after_ms: st.first_release_after_ms,
             access: st.access,
             edits: st.edits,
+            handoff: st.handoff,
         }
     }
 }

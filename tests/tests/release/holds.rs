@@ -121,6 +121,12 @@ async fn holds_are_itemised_cleared_one_by_one_and_never_deleted() -> Result<()>
     let v = verify_bundle(&text(&bundle), &public_key(&server).await?);
     ensure!(v.verified, "{}", v.summary);
 
+    // Time held, per kind of hold (the stats view, `trustroom stats`, the export).
+    let st = owner.ok(json!({"type": "stats", "room": room})).await?;
+    let held = &st["handoff"]["held"];
+    ensure!(held[0]["kind"] == "owner" && held[0]["holds"] == 3 && held[0]["open"] == 0, "{held}");
+    ensure!(held[0]["total_ms"].as_i64().is_some_and(|ms| ms >= 0), "{held}");
+
     // Every placing and clearing is audited, with the hold's code.
     let chain = server.audit_chain(&room).await?;
     let decisions: Vec<(String, String)> = chain

@@ -75,6 +75,14 @@ async fn a_release_is_current_then_superseded_then_withdrawn_and_each_status_is_
             .any(|e| e.detail["decision"] == "withdraw_release" && e.detail["manifest_hash"] == second_hash.as_str())
     );
 
+    // The handoff measures: each release's fate, and why.
+    let st = owner.ok(json!({"type": "stats", "room": room})).await?;
+    let h = &st["handoff"];
+    ensure!(h["superseded"] == 1 && h["withdrawn"] == 1, "{h}");
+    ensure!(h["releases"][0]["fate"] == "superseded" && h["releases"][1]["fate"] == "withdrawn", "{h}");
+    ensure!(h["releases"][1]["why"] == "The tenant list in the annex map was wrong.", "{h}");
+    ensure!(st == owner.ok(json!({"type": "stats", "room": room})).await?, "same log, same figures");
+
     // Survives a restart, byte for byte.
     drop((owner, observer, agent));
     server.restart().await?;

@@ -30,7 +30,7 @@ fn draw(view: &StatsScreen, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
     let [head, sparks, bars, time] =
-        Layout::vertical([Constraint::Length(3), Constraint::Length(5), Constraint::Min(8), Constraint::Min(6)])
+        Layout::vertical([Constraint::Length(4), Constraint::Length(5), Constraint::Min(8), Constraint::Min(6)])
             .areas(inner);
     match (&view.stats, &view.error) {
         (Some(s), _) => {
@@ -107,6 +107,7 @@ fn headline(t: &Theme, s: &RoomStats, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffe
                 t.dim(),
             ),
         ]),
+        handoff_line(s, t),
     ];
     for (y, l) in lines.iter().enumerate() {
         let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
@@ -225,4 +226,22 @@ fn chronology(ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
             ]),
         );
     }
+}
+
+/// Time held per kind of hold and what became of the releases.
+fn handoff_line(s: &trustroom_shared::stats::RoomStats, t: &crate::tui::theme::Theme) -> Line<'static> {
+    let h = &s.handoff;
+    let held: Vec<String> = h
+        .held
+        .iter()
+        .map(|k| format!("{} {} ({})", k.kind, k.holds, trustroom_shared::stats::format_span(k.total_ms)))
+        .collect();
+    let held = if held.is_empty() { "never held".to_string() } else { format!("held: {}", held.join(" · ")) };
+    Line::from(vec![
+        Span::styled(format!("{held}  "), t.text()),
+        Span::styled(
+            format!("releases {}: {} superseded, {} withdrawn", h.releases.len(), h.superseded, h.withdrawn),
+            t.dim(),
+        ),
+    ])
 }
