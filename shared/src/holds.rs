@@ -99,7 +99,7 @@ pub fn line(h: &Hold, state: &RoomState) -> String {
         h.packet_revision,
         crate::export::utc(h.at_ms),
         h.placed_by.describe(state),
-        h.reason
+        one_line(&h.reason)
     );
     if let Some(c) = &h.cleared {
         out.push_str(&format!(
@@ -107,10 +107,23 @@ pub fn line(h: &Hold, state: &RoomState) -> String {
             c.revision,
             crate::export::utc(c.at_ms),
             c.by.describe(state),
-            c.rationale
+            one_line(&c.rationale)
         ));
     }
     out
+}
+
+/// `text` on one line for a rendering that must not be forged: line breaks,
+/// other control characters and bidirectional overrides become spaces, so
+/// a reason cannot fake a line of a register, a Markdown list or a
+/// verification report.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi { ' ' } else { c }
+        })
+        .collect()
 }
 
 /// `H-<n>`.
@@ -356,7 +369,7 @@ pub fn entry_line(e: &HoldEntry) -> String {
         e.packet_revision,
         crate::export::utc(e.placed_at_ms),
         e.placed_by,
-        e.reason
+        one_line(&e.reason)
     );
     if let Some(c) = &e.cleared {
         out.push_str(&format!(
@@ -364,7 +377,7 @@ pub fn entry_line(e: &HoldEntry) -> String {
             c.revision,
             crate::export::utc(c.at_ms),
             c.by,
-            c.rationale
+            one_line(&c.rationale)
         ));
     }
     out
@@ -419,6 +432,12 @@ mod tests {
         apply(&mut state, crate::change::Change::HoldCleared { hold: 1, clearance });
         let ReleaseState::Held { reasons, .. } = &state.release else { panic!("still held by the old reason") };
         assert_eq!(reasons, &["waiting for legal".to_string()]);
+    }
+
+    #[test]
+    fn one_line_cannot_forge_a_line() {
+        assert_eq!(one_line("ok\n- H-9 cleared\r\u{202e}x\u{2066}"), "ok - H-9 cleared  x ");
+        assert_eq!(one_line("Mélanie — fine"), "Mélanie — fine");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::canonical::{canonical_json, sha256_hex};
+use crate::holds::one_line;
 use crate::ids::RoomId;
 use crate::manifest::{Check, ManifestRecord, Verification, verify_signature};
 use crate::release::{Audience, Lane};
@@ -280,13 +281,14 @@ pub fn verify_status(text: &str, public_key_hex: &str, manifest_hash: &str) -> (
         StatusKind::Superseded { by_manifest, at_revision, why, .. } => (
             StatusVerdict::Superseded,
             match by_manifest {
-                Some(m) => format!("SUPERSEDED by {m} at rev {at_revision}: {why}"),
-                None => format!("SUPERSEDED at rev {at_revision}: {why}"),
+                Some(m) => format!("SUPERSEDED by {} at rev {at_revision}: {}", one_line(m), one_line(why)),
+                None => format!("SUPERSEDED at rev {at_revision}: {}", one_line(why)),
             },
         ),
-        StatusKind::Withdrawn { reason, by, at_revision, .. } => {
-            (StatusVerdict::Withdrawn, format!("WITHDRAWN by {by} at rev {at_revision}: {reason}"))
-        }
+        StatusKind::Withdrawn { reason, by, at_revision, .. } => (
+            StatusVerdict::Withdrawn,
+            format!("WITHDRAWN by {} at rev {at_revision}: {}", one_line(by), one_line(reason)),
+        ),
     };
     (verdict, Verification { verified: true, checks, summary })
 }

@@ -284,9 +284,13 @@ async fn the_owner_runs_the_room_from_open_to_escalation_in_the_tui_alone() -> a
     // The manifests, both verified offline; the export, written to a new file.
     flow.keys("owner", &["Escape"])?;
     flow.keys("owner", &["W"])?;
-    let screen = flow.see("owner", "Release manifests (2)").await?;
+    flow.see("owner", "Release manifests (2)").await?;
+    // Each release's signed status, verified here: the first was superseded
+    // by the second, which is current.
+    flow.see("owner", "now: SUPERSEDED by").await?;
+    let screen = flow.see("owner", "now: CURRENT as of room rev").await?;
     assert_eq!(screen.matches("VERIFIED — signed").count(), 2, "{screen}");
-    assert!(!screen.contains("NOT VERIFIED"), "{screen}");
+    assert!(!screen.contains("NOT VERIFIED") && !screen.contains("STATUS NOT VERIFIED"), "{screen}");
     flow.capture("manifests")?;
     flow.keys("owner", &["Escape"])?;
     flow.keys("owner", &["X"])?;

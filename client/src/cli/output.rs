@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
+use trustroom_shared::holds::one_line;
 use trustroom_shared::protocol::{
     Ack, AnnexContent, ExportResult, HoldsResult, ManifestsResult, ReleaseAck, ReleaseStatusResult, RoomSummary,
 };
@@ -109,13 +110,13 @@ pub fn statuses(r: &ReleaseStatusResult, state: &RoomState) -> String {
         let what = match &b.status {
             StatusKind::Current => "CURRENT".to_string(),
             StatusKind::Superseded { by_manifest: Some(m), at_revision, why, .. } => {
-                format!("SUPERSEDED by {m} at rev {at_revision}: {why}")
+                format!("SUPERSEDED by {m} at rev {at_revision}: {}", one_line(why))
             }
             StatusKind::Superseded { by_manifest: None, at_revision, why, .. } => {
-                format!("SUPERSEDED at rev {at_revision}: {why}")
+                format!("SUPERSEDED at rev {at_revision}: {}", one_line(why))
             }
             StatusKind::Withdrawn { reason, by, at_revision, .. } => {
-                format!("WITHDRAWN by {by} at rev {at_revision}: {reason}")
+                format!("WITHDRAWN by {by} at rev {at_revision}: {}", one_line(reason))
             }
         };
         let audience = b.audience.map(|a| format!(" · {a}")).unwrap_or_default();

@@ -64,6 +64,8 @@ pub enum Pending {
     Export,
     /// The manifest history and the server key, to verify.
     Manifests,
+    /// Each release's signed status, shown with the manifests.
+    ReleaseStatus,
     Cursor,
     /// The server's readiness record; `then_cosign` opens the co-sign
     /// confirmation with its content hash.

@@ -643,6 +643,7 @@ impl App {
     fn open_manifests(&mut self) {
         let Some(room) = self.room.id else { return };
         self.room.outbox.send(Request::Manifests { room }, Pending::Manifests);
+        self.room.outbox.send(Request::ReleaseStatus { room }, Pending::ReleaseStatus);
         self.notify(Level::Info, "fetching the release manifests…");
     }
 

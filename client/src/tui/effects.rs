@@ -8,7 +8,9 @@ use serde_json::Value;
 use trustroom_shared::access::{BreakGlassResult, RequestAccessResult};
 use trustroom_shared::change::{Change, Revision};
 use trustroom_shared::export::utc;
-use trustroom_shared::protocol::{AnnexContent, ExportResult, ManifestsResult, ReleaseAck, Request};
+use trustroom_shared::protocol::{
+    AnnexContent, ExportResult, ManifestsResult, ReleaseAck, ReleaseStatusResult, Request,
+};
 use trustroom_shared::readiness::{Readiness, readiness};
 use trustroom_shared::release::content_changes_since;
 
@@ -236,6 +238,16 @@ impl App {
                 self.notify(Level::Info, format!("{code} ended — its break-glass review objection is open"));
             }
             (Pending::Export, Ok(v)) => self.exported(v),
+            (Pending::ReleaseStatus, Ok(v)) => match serde_json::from_value::<ReleaseStatusResult>(v) {
+                Ok(r) => {
+                    if let Some(Overlay::Dialog(d)) = &mut self.overlay
+                        && let Dialog::Manifests(m) = d.as_mut()
+                    {
+                        m.set_statuses(&r);
+                    }
+                }
+                Err(e) => self.notify(Level::Error, format!("unreadable release status from the server: {e}")),
+            },
             (Pending::Manifests, Ok(v)) => match serde_json::from_value::<ManifestsResult>(v) {
                 Ok(r) => self.overlay = Some(Overlay::dialog(Dialog::Manifests(ManifestsView::new(r)))),
                 Err(e) => self.notify(Level::Error, format!("unreadable manifests from the server: {e}")),
@@ -265,6 +277,7 @@ impl App {
             Pending::EndBreakGlass { .. } => "ending the break-glass refused",
             Pending::Export => "export refused",
             Pending::Manifests => "manifests refused",
+            Pending::ReleaseStatus => "release status refused",
             Pending::Escalate => "escalation refused",
             Pending::Cosign => "co-signature refused",
             Pending::RequestAccess => "access request refused",

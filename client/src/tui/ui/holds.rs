@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 use trustroom_shared::export::utc;
-use trustroom_shared::holds::Hold;
+use trustroom_shared::holds::{Hold, one_line};
 use trustroom_shared::room::RoomState;
 
 use super::chrome::{centered, popup, put_line, truncate, wrap};
@@ -26,10 +26,17 @@ pub fn entry_lines(h: &Hold, state: &RoomState, w: usize) -> Vec<String> {
         h.revision,
         h.packet_revision
     )];
-    out.extend(wrap(&format!("reason: {}", h.reason), w.saturating_sub(5)).into_iter().map(|l| format!("     {l}")));
+    out.extend(
+        wrap(&format!("reason: {}", one_line(&h.reason)), w.saturating_sub(5)).into_iter().map(|l| format!("     {l}")),
+    );
     if let Some(c) = &h.cleared {
-        let text =
-            format!("cleared by {} · {} · rev {}: {}", c.by.describe(state), utc(c.at_ms), c.revision, c.rationale);
+        let text = format!(
+            "cleared by {} · {} · rev {}: {}",
+            c.by.describe(state),
+            utc(c.at_ms),
+            c.revision,
+            one_line(&c.rationale)
+        );
         out.extend(wrap(&text, w.saturating_sub(5)).into_iter().map(|l| format!("     {l}")));
     }
     out

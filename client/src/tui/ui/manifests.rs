@@ -7,6 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::chrome::{centered, popup, put_line, truncate, wrap};
+use trustroom_shared::release_status::StatusVerdict;
+
 use crate::tui::pane::manifests::ManifestsView;
 use crate::tui::pane::{Ctx, Draw};
 
@@ -59,6 +61,15 @@ impl Draw for ManifestsView {
             para(&mut lines, &format!("  manifest {}", m.manifest.manifest_hash), t.dim());
             let style = if v.verified { t.ok() } else { t.error() };
             para(&mut lines, &format!("  {}", v.summary), style);
+            // Where the release stands now (its signed status, verified here).
+            if let Some((verdict, summary)) = self.status_of(&m.manifest.manifest_hash) {
+                let style = match verdict {
+                    StatusVerdict::Current => t.ok(),
+                    StatusVerdict::Superseded => t.warn(),
+                    StatusVerdict::Withdrawn | StatusVerdict::Invalid => t.error(),
+                };
+                para(&mut lines, &format!("  now: {summary}"), style);
+            }
         }
         let h = (lines.len() as u16 + 3).min(area.height.saturating_sub(2));
         let inner =
