@@ -30,6 +30,7 @@ mod process;
 mod rng;
 mod server;
 mod snapshot;
+mod tamper;
 mod tmux;
 mod ws;
 
@@ -41,6 +42,7 @@ pub use process::*;
 pub use rng::*;
 pub use server::*;
 pub use snapshot::*;
+pub use tamper::*;
 pub use tmux::*;
 pub use ws::*;
 

@@ -5,8 +5,7 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 use anyhow::{Context, Result, ensure};
-use serde_json::{Value, json};
-use sqlx::Row;
+use serde_json::json;
 use trustroom_e2e::{TestServer, annex_id, chars, raw_pool, run_process, section, server_bin};
 use trustroom_server::audit;
 use trustroom_server::storage;
@@ -118,33 +117,7 @@ async fn altered_deleted_and_reordered_rows_are_named() -> Result<()> {
     // (c) reorder: delete row k and insert it again, so it comes last in rowid order
     let reordered = server.copy_db("reordered.db").await?;
     let pool = raw_pool(&reordered).await?;
-    let row = sqlx::query("SELECT * FROM audit WHERE chain = ? AND seq = ?")
-        .bind(&room)
-        .bind(k as i64)
-        .fetch_one(&pool)
-        .await?;
-    let cols: Vec<Value> = ["chain", "seq", "at_ms", "actor", "kind", "revision", "detail", "prev_hash", "hash"]
-        .iter()
-        .map(|c| match *c {
-            "seq" | "at_ms" | "revision" => row.try_get::<i64, _>(*c).map(Value::from),
-            _ => row.try_get::<String, _>(*c).map(Value::from),
-        })
-        .collect::<Result<_, _>>()?;
-    sqlx::query("DELETE FROM audit WHERE chain = ? AND seq = ?").bind(&room).bind(k as i64).execute(&pool).await?;
-    sqlx::query(
-        "INSERT INTO audit (chain, seq, at_ms, actor, kind, revision, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(cols[0].as_str())
-    .bind(cols[1].as_i64())
-    .bind(cols[2].as_i64())
-    .bind(cols[3].as_str())
-    .bind(cols[4].as_str())
-    .bind(cols[5].as_i64())
-    .bind(cols[6].as_str())
-    .bind(cols[7].as_str())
-    .bind(cols[8].as_str())
-    .execute(&pool)
-    .await?;
+    trustroom_e2e::move_audit_row_last(&pool, &room, k as i64).await?;
     let last: String = sqlx::query_scalar("SELECT seq FROM audit WHERE chain = ? ORDER BY rowid DESC LIMIT 1")
         .bind(&room)
         .fetch_one(&pool)

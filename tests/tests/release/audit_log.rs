@@ -4,7 +4,6 @@
 //! the log only grew since that checkpoint, and fails for a log whose
 //! earlier entries were altered, dropped or reordered in the SQLite file.
 
-use sqlx::Row;
 use trustroom_e2e::raw_pool;
 use trustroom_shared::manifest::{ManifestRecord, sign_event_in_log, verify_record};
 
@@ -97,32 +96,7 @@ async fn the_release_is_proven_in_the_log_and_the_log_only_grows() -> Result<()>
     pool.close().await;
     let reordered = server.copy_db("reordered.db").await?;
     let pool = raw_pool(&reordered).await?;
-    let row = sqlx::query("SELECT * FROM audit WHERE chain = ? AND seq = ?")
-        .bind(&room)
-        .bind(k as i64)
-        .fetch_one(&pool)
-        .await?;
-    let strings: Vec<String> = ["chain", "actor", "kind", "detail", "prev_hash", "hash"]
-        .iter()
-        .map(|c| row.try_get::<String, _>(*c))
-        .collect::<Result<_, _>>()?;
-    let numbers: Vec<i64> =
-        ["seq", "at_ms", "revision"].iter().map(|c| row.try_get::<i64, _>(*c)).collect::<Result<_, _>>()?;
-    sqlx::query("DELETE FROM audit WHERE chain = ? AND seq = ?").bind(&room).bind(k as i64).execute(&pool).await?;
-    sqlx::query(
-        "INSERT INTO audit (chain, seq, at_ms, actor, kind, revision, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&strings[0])
-    .bind(numbers[0])
-    .bind(numbers[1])
-    .bind(&strings[1])
-    .bind(&strings[2])
-    .bind(numbers[2])
-    .bind(&strings[3])
-    .bind(&strings[4])
-    .bind(&strings[5])
-    .execute(&pool)
-    .await?;
+    trustroom_e2e::move_audit_row_last(&pool, &room, k as i64).await?;
     pool.close().await;
     for (file, what) in [(altered, "altered"), (dropped, "dropped"), (reordered, "reordered")] {
         let r = prove(file.display().to_string()).await?;

@@ -37,6 +37,19 @@ async fn wait_state(server: &TestServer, room: &str, pred: impl Fn(&Value) -> bo
     anyhow::bail!("the room never reached the expected state: {}", snapshot(server, room).await?["state"]["release"])
 }
 
+/// A clean room marked ready, then changed by the legal reviewer: the
+/// release-rules check holds it (a review hold, H-1).
+async fn review_held() -> Result<(TestServer, String, WsClient, WsClient, Value)> {
+    let server = TestServer::start().await?;
+    let room = clean_room(&server).await?;
+    let (mut owner, _) = member(&server, "owner", &room).await?;
+    let (mut legal, _) = member(&server, "reviewer/legal", &room).await?;
+    owner.ok(json!({"type": "mark_ready", "room": room})).await?;
+    append(&server, &mut legal, &room, "[verified: SL-0104] The session ended at 09:28.").await?;
+    let snap = wait_state(&server, &room, |s| s["state"]["release"]["state"] == "held").await?;
+    Ok((server, room, owner, legal, snap))
+}
+
 #[tokio::test]
 async fn holds_are_itemised_cleared_one_by_one_and_never_deleted() -> Result<()> {
     let server = TestServer::start().await?;
@@ -223,6 +236,30 @@ async fn clearing_is_refused_for_every_wrong_caller_and_value() -> Result<()> {
     owner.ok(clear(&room, json!(1), decomposed)).await?;
     let r = holds(&mut owner, &room).await?;
     ensure!(r["holds"][0]["cleared"]["rationale"] == decomposed, "{r}");
+
+    // Restricted detail in a rationale or reason is refused by the ingress
+    // gate in every disguise (upper-case, zero-width padding, full-width
+    // forms) — `probe_limited` once the member's probe budget is spent —
+    // and the observer watching the room receives none of it.
+    let (mut observer, _) = member(&server, "observer", &room).await?;
+    let zero_width: String = PATTERN.chars().flat_map(|c| [c, '\u{200b}']).collect();
+    let full_width: String = PATTERN
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xFEE0).unwrap_or(c) } else { c })
+        .collect();
+    for disguise in [PATTERN.to_string(), PATTERN.to_uppercase(), zero_width, full_width] {
+        for req in [
+            clear(&room, json!(1), &format!("the tenant is {disguise}")),
+            json!({"type": "hold", "room": room, "reason": format!("wait for {disguise}")}),
+        ] {
+            let answer = owner.request(req).await?;
+            ensure!(matches!(error_code(&answer), "restricted" | "probe_limited"), "{disguise:?}: {answer}");
+        }
+    }
+    observer.drain(std::time::Duration::from_millis(200)).await?;
+    trustroom_e2e::assert_no_canary(observer.captured(), &[PATTERN, &PATTERN.to_uppercase()], "the observer");
+    let r = holds(&mut observer, &room).await?;
+    ensure!(r["holds"].as_array().map(Vec::len) == Some(1), "nothing was placed: {r}");
     Ok(())
 }
 
@@ -271,13 +308,7 @@ async fn a_failing_check_places_its_own_hold_and_clears_it_when_it_passes() -> R
 
 #[tokio::test]
 async fn the_owners_review_clears_the_release_rules_hold() -> Result<()> {
-    let server = TestServer::start().await?;
-    let room = clean_room(&server).await?;
-    let (mut owner, _) = member(&server, "owner", &room).await?;
-    let (mut legal, _) = member(&server, "reviewer/legal", &room).await?;
-    owner.ok(json!({"type": "mark_ready", "room": room})).await?;
-    append(&server, &mut legal, &room, "[verified: SL-0104] The session ended at 09:28.").await?;
-    let snap = wait_state(&server, &room, |s| s["state"]["release"]["state"] == "held").await?;
+    let (server, room, mut owner, mut legal, snap) = review_held().await?;
     ensure!(
         snap["state"]["release"]["reasons"][0]
             .as_str()
@@ -341,13 +372,7 @@ async fn the_register_survives_a_restart_and_escalation_freezes_it() -> Result<(
 
 #[tokio::test]
 async fn escalation_freezes_a_check_hold_open() -> Result<()> {
-    let server = TestServer::start().await?;
-    let room = clean_room(&server).await?;
-    let (mut owner, _) = member(&server, "owner", &room).await?;
-    let (mut legal, _) = member(&server, "reviewer/legal", &room).await?;
-    owner.ok(json!({"type": "mark_ready", "room": room})).await?;
-    append(&server, &mut legal, &room, "[verified: SL-0104] The session ended at 09:28.").await?;
-    wait_state(&server, &room, |s| s["state"]["release"]["state"] == "held").await?;
+    let (_server, room, mut owner, _legal, _) = review_held().await?;
     owner.ok(json!({"type": "escalate", "room": room, "reason": "Direct handling by the incident commander."})).await?;
     // The release-rules check stops failing in an escalated room: its hold
     // must not be recorded as cleared by it passing.

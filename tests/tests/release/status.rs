@@ -120,7 +120,10 @@ async fn withdrawing_is_refused_for_every_wrong_caller_and_value() -> Result<()>
     for reason in ["", "  ", "\u{200b}\u{2060}"] {
         owner.refused(withdraw(&room, &hash, reason), "invalid").await?;
     }
-    owner.refused(withdraw(&room, &hash, &format!("the tenant is {PATTERN}")), "restricted").await?;
+    let zero_width: String = PATTERN.chars().flat_map(|c| [c, '\u{2060}']).collect();
+    for disguise in [PATTERN.to_string(), PATTERN.to_lowercase(), zero_width] {
+        owner.refused(withdraw(&room, &hash, &format!("the tenant is {disguise}")), "restricted").await?;
+    }
     owner.refused(withdraw(&room, &hash, &"x".repeat(10_001)), "too_large").await?;
     ensure!(server.stored_revision().await? == before, "no refusal stored anything");
     // Once; a second withdrawal is a conflict. Upper-case hashes name the same release.
