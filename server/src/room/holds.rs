@@ -30,8 +30,8 @@ impl Room {
                 format!("{MAX_HOLDS} holds are open: clear some (`clear_hold`) before placing another"),
             ));
         }
-        let rev = self.commit_hold(batch, HoldActor::Member { user }, reason, None)?;
-        Ok(ack(rev, Some(holds::code(holds::next_number(&self.state) - 1))))
+        let (rev, number) = self.commit_hold(batch, HoldActor::Member { user }, reason)?;
+        Ok(ack(rev, Some(holds::code(number))))
     }
 
     /// `clear_hold`: clears one open hold with the owner's rationale.
@@ -71,7 +71,7 @@ impl Room {
             tracing::warn!(room = %self.id, "the {} check fails but {MAX_HOLDS} holds are open: no hold placed", check.title());
             return;
         }
-        if let Err((code, message)) = self.commit_hold(batch, HoldActor::Check { check }, reason, Some(check)) {
+        if let Err((code, message)) = self.commit_hold(batch, HoldActor::Check { check }, reason) {
             tracing::error!(room = %self.id, "automatic hold failed ({code}): {message}");
         }
     }
@@ -109,13 +109,14 @@ impl Room {
         Ok(())
     }
 
+    /// Commits a new open hold; answers its revision and number. A
+    /// check's hold is audited as automatic, naming the check.
     fn commit_hold(
         &mut self,
         batch: &mut Batch,
         placed_by: HoldActor,
         reason: String,
-        check: Option<CheckKind>,
-    ) -> Result<u64, super::Refusal> {
+    ) -> Result<(u64, u32), super::Refusal> {
         let number = holds::next_number(&self.state);
         let author = match placed_by {
             HoldActor::Member { user } => user,
@@ -138,11 +139,12 @@ impl Room {
             "from": self.state.release.name(),
             "packet_revision": self.state.content_revision,
         });
-        if let Some(check) = check {
+        if let HoldActor::Check { check } = placed_by {
             detail["automatic"] = json!(true);
             detail["check"] = json!(check);
         }
-        self.commit_change(batch, author, None, Change::HoldPlaced { hold }, detail)
+        let rev = self.commit_change(batch, author, None, Change::HoldPlaced { hold }, detail)?;
+        Ok((rev, number))
     }
 
     fn commit_clearance(
