@@ -291,6 +291,7 @@ fn a_superseded_release_names_both_revisions_in_the_status_bar() {
         release_revision: 10,
         superseded_at: None,
         holds_since: 0,
+        trace_since: 0,
     });
     let mut app = app_with(PRIVACY, st.clone());
     let screen = render(&mut app, 140, 24);

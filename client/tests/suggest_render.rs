@@ -338,6 +338,12 @@ fn stats(state: &RoomState) -> RoomStats {
             releases: vec![],
             superseded: 0,
             withdrawn: 0,
+            maintain: trustroom_shared::evidence::MaintainTime {
+                maintained: 3,
+                open: 1,
+                median_ms: Some(12 * 60_000),
+                worst_ms: Some(95 * 60_000),
+            },
         },
     }
 }

@@ -302,8 +302,43 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoSeed> {
     // support engineering.
     let access = trustroom_shared::access::AccessPolicy { break_glass: vec![trust, engineering], ..Default::default() };
     b.change(ADMIN_ACTOR, Change::AccessPolicySet { policy: access.normalized() })?;
+    seed_sources(&mut b, trust)?;
     let state = b.create(store).await?;
     Ok(DemoSeed { room: state.id, title: state.title, members })
+}
+
+/// The source records the demo packet cites: the agents' source files,
+/// the case record, and a tenant-registry row restricted to annex A1.
+pub const SOURCE_FILES: [(&str, &str); 4] = [
+    ("case-timeline", include_str!("../../client/demo/sources/case-timeline.jsonl")),
+    ("remote-session-log", include_str!("../../client/demo/sources/remote-session-log.jsonl")),
+    ("escalation-notes", include_str!("../../client/demo/sources/escalation-notes.jsonl")),
+    ("case-records", include_str!("../demo/sources/case-records.jsonl")),
+];
+
+/// Registers the demo's source records (by the support trust manager) and
+/// binds the packet's citations to them.
+fn seed_sources(b: &mut RoomBuilder, by: trustroom_shared::UserId) -> anyhow::Result<()> {
+    for (origin, text) in SOURCE_FILES {
+        let records = trustroom_shared::source::parse_lines(origin, text)
+            .map_err(|(line, message)| anyhow::anyhow!("demo source {origin}:{line}: {message}"))?;
+        for record in records {
+            let version = trustroom_shared::source::version_of(
+                &b.state.evidence.sources,
+                &record,
+                &crate::auth::new_token(),
+                by,
+                b.state.revision + 1,
+                b.state.created_ms,
+            );
+            b.change(by, Change::SourceRecorded { source: record.id.clone(), annex: record.annex.clone(), version })?;
+        }
+    }
+    let updates = trustroom_shared::evidence::updates(&b.state, None);
+    if !updates.is_empty() {
+        b.change(ADMIN_ACTOR, Change::EvidenceRebound { updates })?;
+    }
+    Ok(())
 }
 
 /// A running demo server.

@@ -193,6 +193,19 @@ pub enum Change {
         name: String,
         until_ms: i64,
     },
+    // --- Evidence lineage (see `source` and `evidence`) ---
+    /// A source record was registered, or a new version of it (other
+    /// content under a known id). Its text never leaves the server.
+    SourceRecorded {
+        source: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        annex: Option<String>,
+        version: crate::source::SourceVersion,
+    },
+    /// Citations were bound to record versions, or their bindings ended.
+    EvidenceRebound {
+        updates: Vec<crate::evidence::BindingUpdate>,
+    },
 }
 
 impl Change {
@@ -201,6 +214,11 @@ impl Change {
         match self {
             Change::AnnexAdded { annex } => Change::AnnexAdded { annex: annex.redacted() },
             Change::PromotionRequested { promotion } => Change::PromotionRequested { promotion: promotion.redacted() },
+            Change::SourceRecorded { source, annex, version } => Change::SourceRecorded {
+                source: source.clone(),
+                annex: annex.clone(),
+                version: crate::source::SourceVersion { text: None, ..version.clone() },
+            },
             other => other.clone(),
         }
     }
@@ -236,6 +254,8 @@ impl Change {
                 | Change::SuggestionAcceptorsSet { .. }
                 | Change::BoundaryRulesSet { .. }
                 | Change::ProbeSuspected { .. }
+                | Change::SourceRecorded { .. }
+                | Change::EvidenceRebound { .. }
         )
     }
 
@@ -276,6 +296,8 @@ impl Change {
             Change::BoundaryRulesSet { .. } => "boundary_rules_set",
             Change::ObjectionAmended { .. } => "objection_amended",
             Change::ProbeSuspected { .. } => "probe_suspected",
+            Change::SourceRecorded { .. } => "source_recorded",
+            Change::EvidenceRebound { .. } => "evidence_rebound",
         }
     }
 }
@@ -404,8 +426,10 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
         Change::ReleaseChanged { release } => {
             if let ReleaseState::Released { revision, content_hash, lane, by, at_ms } = release {
                 let holds_since = crate::holds::window_start(state, *revision);
+                let trace_since = crate::trace::window_start(state, *revision);
                 state.last_release = Some(LastRelease {
                     holds_since,
+                    trace_since,
                     revision: *revision,
                     content_hash: content_hash.clone(),
                     lane: *lane,
@@ -511,6 +535,29 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
         | Change::ObjectionAmended { .. } => apply_suggestion_change(state, rev)?,
         // An alert in the room's history; no state of its own.
         Change::ProbeSuspected { .. } => {}
+        Change::SourceRecorded { source, annex, version } => {
+            let known = state.evidence.sources.get(source);
+            let expected = known.map_or(0, |s| s.versions.len() as u32) + 1;
+            if version.version != expected {
+                return Err(ApplyError::Invalid(format!(
+                    "version {} of record {source} is out of order (next is {expected})",
+                    version.version
+                )));
+            }
+            if known.is_some_and(|s| s.annex != *annex) {
+                return Err(ApplyError::Conflict(format!("record {source} cannot change its restriction")));
+            }
+            let entry = state.evidence.sources.entry(source.clone()).or_insert_with(|| crate::source::Source {
+                id: source.clone(),
+                annex: annex.clone(),
+                versions: Vec::new(),
+            });
+            entry.versions.push(version.clone());
+            crate::evidence::mark_stale(state, source, rev.revision, rev.at_ms);
+        }
+        Change::EvidenceRebound { updates } => {
+            crate::evidence::apply_updates(state, updates, rev.revision, rev.at_ms);
+        }
     }
     state.revision = rev.revision;
     if rev.change.touches_content() {

@@ -37,10 +37,12 @@ pub enum CheckKind {
     AnnexBoundary,
     AccessValidity,
     ReleaseRules,
+    StaleEvidence,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 3] = [CheckKind::AnnexBoundary, CheckKind::AccessValidity, CheckKind::ReleaseRules];
+    pub const ALL: [CheckKind; 4] =
+        [CheckKind::AnnexBoundary, CheckKind::AccessValidity, CheckKind::ReleaseRules, CheckKind::StaleEvidence];
 
     /// `annex_boundary`, …
     pub fn name(&self) -> &'static str {
@@ -48,6 +50,7 @@ impl CheckKind {
             CheckKind::AnnexBoundary => "annex_boundary",
             CheckKind::AccessValidity => "access_validity",
             CheckKind::ReleaseRules => "release_rules",
+            CheckKind::StaleEvidence => "stale_evidence",
         }
     }
 
@@ -57,6 +60,7 @@ impl CheckKind {
             CheckKind::AnnexBoundary => "annex boundary",
             CheckKind::AccessValidity => "access validity",
             CheckKind::ReleaseRules => "release rules",
+            CheckKind::StaleEvidence => "stale evidence",
         }
     }
 
@@ -79,7 +83,7 @@ impl FromStr for CheckKind {
         CheckKind::ALL.into_iter().find(|k| k.name() == n).ok_or(ParseEnumError {
             what: "room check",
             value: s.to_string(),
-            expected: "annex_boundary access_validity release_rules",
+            expected: "annex_boundary access_validity release_rules stale_evidence",
         })
     }
 }
@@ -160,6 +164,9 @@ pub fn evaluate_with(state: &RoomState, now: i64, boundary: Vec<Violation>) -> V
         out.push(r);
     }
     if let Some(r) = release_rules(state) {
+        out.push(r);
+    }
+    if let Some(r) = stale_evidence(state) {
         out.push(r);
     }
     mark_overridden(state, &mut out);
@@ -377,6 +384,57 @@ fn boundary_result(state: &RoomState, violations: Vec<Violation>) -> CheckResult
         overridden: false,
         ready_revision: None,
     }
+}
+
+// ---------------------------------------------------------------------------
+// Stale evidence
+// ---------------------------------------------------------------------------
+
+/// Statements citing a record that changed since they were checked against
+/// it (see `evidence`): the room holds until each is re-confirmed, updated
+/// or relabelled.
+fn stale_evidence(state: &RoomState) -> Option<CheckResult> {
+    let mut violations = Vec::new();
+    let mut covered = Vec::new();
+    for b in state.evidence.stale() {
+        let Some(stale) = &b.stale else { continue };
+        let title = state
+            .section(b.section)
+            .map(|s| crate::export::redact_sensitive(&s.title, state.annexes.values()).0)
+            .unwrap_or_default();
+        violations.push(Violation {
+            section: Some(b.section),
+            section_title: Some(title.clone()),
+            annex: None,
+            position: None,
+            len: None,
+            detail: format!(
+                "{} changed since \"{title}\" cited it (cited v{}, now v{} since rev {})",
+                b.source, b.version, stale.version, stale.since_revision
+            ),
+        });
+        covered.push((b.section.to_string(), b.source.clone(), stale.digest.clone()));
+    }
+    if violations.is_empty() {
+        return None;
+    }
+    let ids: Vec<&str> = {
+        let mut v: Vec<&str> = state.evidence.stale().map(|b| b.source.as_str()).collect();
+        v.dedup();
+        v
+    };
+    Some(CheckResult {
+        check: CheckKind::StaleEvidence,
+        reason: format!(
+            "{} citation(s) of changed source records to re-confirm or relabel: {}",
+            violations.len(),
+            ids.join(", ")
+        ),
+        violations,
+        covered: sha256_hex(&canonical_json(&covered)),
+        overridden: false,
+        ready_revision: None,
+    })
 }
 
 // ---------------------------------------------------------------------------

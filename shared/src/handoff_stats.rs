@@ -4,10 +4,8 @@
 //! superseded or withdrawn after the handoff (post-approval corrections),
 //! and why.
 //!
-//! Measures that need records the room does not keep yet (source records
-//! and their changes for "time to maintain"; downstream intake decisions
-//! and found-later findings) are not computed: they are absent, never
-//! guessed.
+//! Time to maintain stale evidence comes from the source records and
+//! evidence bindings in the log (`evidence::maintain_time`).
 
 use std::collections::BTreeMap;
 
@@ -59,6 +57,9 @@ pub struct HandoffStats {
     pub superseded: u64,
     /// Releases an owner withdrew.
     pub withdrawn: u64,
+    /// Time to maintain stale evidence (see `evidence`).
+    #[serde(default)]
+    pub maintain: crate::evidence::MaintainTime,
 }
 
 /// Computes the handoff measures of `state` from `log` (revisions up to
@@ -125,5 +126,6 @@ pub fn compute(state: &RoomState, log: &[&Revision]) -> HandoffStats {
             superseded += 1;
         }
     }
-    HandoffStats { held: held.into_values().collect(), releases, superseded, withdrawn }
+    let maintain = crate::evidence::maintain_time(log);
+    HandoffStats { held: held.into_values().collect(), releases, superseded, withdrawn, maintain }
 }

@@ -207,7 +207,7 @@ pub enum ClearRefusal {
 }
 
 /// Whether an owner may clear hold `number` by hand. A hold placed by the
-/// annex-boundary or access-validity check cannot be cleared while its
+/// annex-boundary, access-validity or stale-evidence check cannot be cleared while its
 /// check still fails (and is not overridden): clearing it would hide a live
 /// failure. The release-rules hold is the owner's review of the changed
 /// packet, so an owner clears it with a rationale.
@@ -230,7 +230,9 @@ pub fn clear_refusal(state: &RoomState, number: u32) -> Option<ClearRefusal> {
         )));
     }
     match h.check() {
-        Some(check @ (CheckKind::AnnexBoundary | CheckKind::AccessValidity)) if check_fails(state, check) => {
+        Some(check @ (CheckKind::AnnexBoundary | CheckKind::AccessValidity | CheckKind::StaleEvidence))
+            if check_fails(state, check) =>
+        {
             Some(ClearRefusal::CheckStillFails(format!(
                 "hold {} was placed by the {} check, which still fails: fix what it found, or override the check \
                  with a rationale, and the hold clears itself",
@@ -238,7 +240,10 @@ pub fn clear_refusal(state: &RoomState, number: u32) -> Option<ClearRefusal> {
                 check.title()
             )))
         }
-        Some(CheckKind::AnnexBoundary | CheckKind::AccessValidity | CheckKind::ReleaseRules) | None => None,
+        Some(
+            CheckKind::AnnexBoundary | CheckKind::AccessValidity | CheckKind::ReleaseRules | CheckKind::StaleEvidence,
+        )
+        | None => None,
     }
 }
 

@@ -205,6 +205,10 @@ pub struct LastRelease {
     /// gives the same manifest when nothing was held in between).
     #[serde(default)]
     pub holds_since: u64,
+    /// The packet revision after which this release's transformation
+    /// trace runs (see `trace::window_start`).
+    #[serde(default)]
+    pub trace_since: u64,
 }
 
 impl LastRelease {

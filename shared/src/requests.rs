@@ -144,6 +144,10 @@ const SET_BOUNDARY_RULES: RequestSpec =
     spec("set_boundary_rules", C::GovernRoom, true, false, false, Nothing, &["rules"]);
 const STATS: RequestSpec = spec("stats", C::Read, false, true, true, Nothing, &[]);
 const PING: RequestSpec = spec("ping", C::Read, false, true, true, Nothing, &[]);
+const ADD_SOURCE: RequestSpec = spec("add_source", C::Suggest, true, false, true, AnnexReaders, &["records"]);
+const SOURCES: RequestSpec = spec("sources", C::Read, false, true, true, Nothing, &[]);
+const VIEW_SOURCE: RequestSpec = disclosing(spec("view_source", C::Read, false, true, true, AnnexReaders, &[]));
+const CONFIRM_EVIDENCE: RequestSpec = spec("confirm_evidence", C::Edit, true, false, false, Nothing, &[]);
 
 /// Every request kind's spec, in wire order (for `Request::is_type`, docs and
 /// tests).
@@ -195,6 +199,10 @@ pub const TABLE: &[RequestSpec] = &[
     SET_SUGGESTION_ACCEPTORS,
     SET_BOUNDARY_RULES,
     STATS,
+    ADD_SOURCE,
+    SOURCES,
+    VIEW_SOURCE,
+    CONFIRM_EVIDENCE,
     PING,
 ];
 
@@ -277,6 +285,10 @@ impl Request {
             Request::SetSuggestionAcceptors { .. } => SET_SUGGESTION_ACCEPTORS,
             Request::SetBoundaryRules { .. } => SET_BOUNDARY_RULES,
             Request::Stats { .. } => STATS,
+            Request::AddSource { .. } => ADD_SOURCE,
+            Request::Sources { .. } => SOURCES,
+            Request::ViewSource { .. } => VIEW_SOURCE,
+            Request::ConfirmEvidence { .. } => CONFIRM_EVIDENCE,
             Request::Ping => PING,
         }
     }
@@ -325,7 +337,19 @@ impl Request {
             | Request::Suggestions { .. }
             | Request::SetSuggestionAcceptors { .. }
             | Request::Stats { .. }
+            | Request::Sources { .. }
+            | Request::ViewSource { .. }
+            | Request::ConfirmEvidence { .. }
             | Request::Ping => Vec::new(),
+            // A restricted record's fields belong to its annex (only its
+            // readers may register it); every other record is free text.
+            Request::AddSource { records, .. } => records
+                .iter()
+                .filter(|r| r.annex.is_none())
+                .flat_map(|r| [&r.id, &r.time, &r.kind, &r.text, &r.actor, &r.origin])
+                .filter(|t| !t.is_empty())
+                .map(|t| field("records", t))
+                .collect(),
             Request::AddSection { title, body, .. } => vec![field("title", title), field("body", body)],
             Request::Edit { op, .. } => vec![FreeText { field: "op", text: inserted(op) }],
             Request::Object { text, quote, .. } => {
@@ -449,6 +473,10 @@ mod tests {
             "withdraw_suggestion" => json!({"suggestion": id}),
             "set_suggestion_acceptors" => json!({"members": []}),
             "set_boundary_rules" => json!({"rules": [{"id": "x", "category": "other", "phrases": ["p"]}]}),
+            "add_source" => json!({"records": [{"id": "S-1", "time": "2026-11-17T09:00Z", "kind": "k", "text": "t"}]}),
+            "sources" => json!({}),
+            "view_source" => json!({"source": "S-1"}),
+            "confirm_evidence" => json!({"section": id, "source": "S-1"}),
             _ => json!({}),
         };
         let mut v = json!({"type": name});

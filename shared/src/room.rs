@@ -80,6 +80,14 @@ pub struct RoomState {
     /// Releases an owner withdrew (by manifest hash), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withdrawals: Vec<crate::release_status::Withdrawal>,
+    /// The source register and the evidence bindings of the packet's
+    /// citations (see `evidence`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub evidence: crate::evidence::EvidenceState,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl RoomState {
@@ -102,6 +110,7 @@ impl RoomState {
             suggestions: crate::suggestion::SuggestionState::default(),
             holds: Vec::new(),
             withdrawals: Vec::new(),
+            evidence: crate::evidence::EvidenceState::default(),
         }
     }
 

@@ -42,6 +42,7 @@ pub fn redacted_state(state: &RoomState) -> RoomState {
         *annex = annex.redacted();
     }
     out.access = out.access.redacted();
+    out.evidence = out.evidence.redacted();
     // Suggestions (like all text) are masked per recipient by the server's
     // egress filter where they carry restricted detail.
     out

@@ -340,7 +340,7 @@ async fn signing_key_and_manifests(store: &Store) -> anyhow::Result<()> {
         let mut batch = w.batch(1)?;
         let event =
             trustroom_shared::manifest::sign_event(&manifest.manifest_hash, 7, w.state.revision, None, key.signing());
-        let record = trustroom_shared::manifest::ManifestRecord { manifest, event };
+        let record = trustroom_shared::manifest::ManifestRecord { manifest, event, trace: None };
         batch.manifests.push(record.clone());
         store.commit(w.id, &batch).await?;
         records.push(record);

@@ -11,35 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-/// One source record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceRecord {
-    pub id: String,
-    /// UTC, `YYYY-MM-DDTHH:MM[:SS[.fff]]Z`.
-    pub time: String,
-    pub actor: String,
-    pub kind: String,
-    pub text: String,
-}
-
-impl SourceRecord {
-    /// `YYYY-MM-DD`.
-    pub fn date(&self) -> &str {
-        &self.time[..10]
-    }
-
-    /// `HH:MM`.
-    pub fn clock(&self) -> &str {
-        &self.time[11..16]
-    }
-
-    /// The order of records: time, then id.
-    pub fn sort_key(&self) -> (String, &str) {
-        (time_key(&self.time), &self.id)
-    }
-}
+pub use trustroom_shared::source::SourceRecord;
 
 /// Why a source file cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -52,83 +24,15 @@ pub enum SourceError {
     DuplicateId { origin: String, line: usize, id: String, first: String },
 }
 
-/// Longest accepted field, in chars (a source line is a record, not a document).
-const MAX_FIELD_CHARS: usize = 2_000;
-
-/// Whether `time` is `YYYY-MM-DDTHH:MM[:SS[.fff]]Z`.
-pub fn valid_time(time: &str) -> bool {
-    let b = time.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
-    if b.len() < 17 || !digits(0..4) || b[4] != b'-' || !digits(5..7) || b[7] != b'-' || !digits(8..10) {
-        return false;
-    }
-    if b[10] != b'T' || !digits(11..13) || b[13] != b':' || !digits(14..16) || b.last() != Some(&b'Z') {
-        return false;
-    }
-    let rest = &time[16..time.len() - 1];
-    let seconds_ok = match rest.strip_prefix(':') {
-        None => rest.is_empty(),
-        Some(s) => {
-            let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
-            whole.len() == 2
-                && whole.bytes().all(|c| c.is_ascii_digit())
-                && !frac.is_empty()
-                && frac.bytes().all(|c| c.is_ascii_digit())
-        }
-    };
-    let num = |r: std::ops::Range<usize>| time[r].parse::<u32>().unwrap_or(99);
-    seconds_ok
-        && (1..=12).contains(&num(5..7))
-        && (1..=31).contains(&num(8..10))
-        && num(11..13) < 24
-        && num(14..16) < 60
-}
-
-/// A key that orders valid times: `YYYY-MM-DDTHH:MM:SS.fffffffff`.
-pub fn time_key(time: &str) -> String {
-    let body = time.trim_end_matches('Z');
-    let (minute, rest) = body.split_at(body.len().min(16));
-    let rest = rest.strip_prefix(':').unwrap_or("00");
-    let (seconds, frac) = rest.split_once('.').unwrap_or((rest, ""));
-    let seconds = if seconds.is_empty() { "00" } else { seconds };
-    format!("{minute}:{seconds}.{frac:0<9}")
-}
-
-/// Parses one file's text; `origin` names it in errors. Blank lines and
-/// lines starting with `#` or `//` are skipped.
+/// Parses one file's text (the room's rules: `trustroom_shared::source::parse_lines`);
+/// `origin` names it in errors and is the records' origin when they name none.
 pub fn parse(origin: &str, text: &str) -> Result<Vec<SourceRecord>, SourceError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("//") {
-            continue;
-        }
-        let err = |message: String| SourceError::Record { origin: origin.to_string(), line: line_no, message };
-        let record: SourceRecord =
-            serde_json::from_str(trimmed).map_err(|e| err(format!("not a source record: {e}")))?;
-        if record.id.trim().is_empty() || record.id.chars().any(|c| c.is_whitespace() || c == ',' || c == ']') {
-            return Err(err(format!("id {:?} must be non-empty without spaces, commas or `]`", record.id)));
-        }
-        if !valid_time(&record.time) {
-            return Err(err(format!("time {:?} is not UTC `YYYY-MM-DDTHH:MM[:SS]Z`", record.time)));
-        }
-        if record.text.trim().is_empty() {
-            return Err(err(format!("record {} has no text", record.id)));
-        }
-        for (name, value) in [("actor", &record.actor), ("kind", &record.kind), ("text", &record.text)] {
-            if value.chars().count() > MAX_FIELD_CHARS {
-                return Err(err(format!("{name} of {} is longer than {MAX_FIELD_CHARS} chars", record.id)));
-            }
-        }
-        out.push(SourceRecord { text: one_line(&record.text), ..record });
-    }
-    Ok(out)
-}
-
-/// Collapses whitespace so a record is one paragraph of a section.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let stem = Path::new(origin).file_stem().map_or_else(|| origin.to_string(), |s| s.to_string_lossy().into_owned());
+    trustroom_shared::source::parse_lines(&stem, text).map_err(|(line, message)| SourceError::Record {
+        origin: origin.to_string(),
+        line,
+        message,
+    })
 }
 
 /// Records from several files, sorted by time then id; ids must be unique.
@@ -198,6 +102,7 @@ pub fn file_name(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trustroom_shared::source::{time_key, valid_time};
 
     fn rec(id: &str, time: &str) -> String {
         format!(r#"{{"id":"{id}","time":"{time}","actor":"a","kind":"k","text":"t  of\n{id}"}}"#)

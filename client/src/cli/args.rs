@@ -344,6 +344,10 @@ pub enum Command {
     #[command(subcommand)]
     Check(super::access::CheckCommand),
 
+    /// Source records the packet cites: register from .jsonl, list with each citation's state, open one, re-confirm
+    #[command(subcommand)]
+    Source(super::source::SourceCommand),
+
     /// Client configuration file
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -45,7 +45,7 @@ impl Ctx {
     }
 
     /// Prints a mutating request's answer: `ok rev N …`, or its JSON.
-    fn print_ack(&self, result: &Value, kind: Option<&str>, code: Option<&str>) -> anyhow::Result<()> {
+    pub(crate) fn print_ack(&self, result: &Value, kind: Option<&str>, code: Option<&str>) -> anyhow::Result<()> {
         if self.json {
             let mut v = result.clone();
             if let (Some(code), Value::Object(m)) = (code, &mut v) {

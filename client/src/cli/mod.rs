@@ -15,6 +15,7 @@ pub mod commands;
 pub mod exit;
 pub mod input;
 pub mod output;
+pub mod source;
 pub mod suggest;
 
 use std::io::IsTerminal;
@@ -169,6 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Promote(args) => access::promote(&ctx()?, args).await,
         Command::Promotion(c) => access::promotion(&ctx()?, c).await,
         Command::Check(c) => access::check(&ctx()?, c).await,
+        Command::Source(c) => source::source(&ctx()?, c).await,
     }
 }
 

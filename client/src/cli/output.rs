@@ -545,6 +545,7 @@ mod tests {
             release_revision: 32,
             superseded_at: Some(33),
             holds_since: 0,
+            trace_since: 0,
         };
         st.content_revision = 34;
         st.release =

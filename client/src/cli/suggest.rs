@@ -376,6 +376,16 @@ pub fn stats_text(st: &RoomStats) -> String {
             r.fate.to_uppercase()
         );
     }
+    let m = &h.maintain;
+    let span_of = |ms: Option<i64>| ms.map_or_else(|| "—".to_string(), format_span);
+    let _ = writeln!(
+        out,
+        "MAINTAIN   stale evidence maintained {}  stale now {}  median {}  worst {}",
+        m.maintained,
+        m.open,
+        span_of(m.median_ms),
+        span_of(m.worst_ms)
+    );
     let span = format_span(st.series.bucket_ms * st.series.edits.len() as i64);
     let _ = writeln!(out, "ACTIVITY   over {span} ({} edits in total)", st.edits);
     let _ = writeln!(out, "  edits       |{}|", sparkline(&st.series.edits));

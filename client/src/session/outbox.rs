@@ -35,6 +35,14 @@ pub enum Pending {
         status: ObjectionStatus,
     },
     ViewAnnex(AnnexId),
+    /// Opening a source record's text (evidence view).
+    ViewSource {
+        id: String,
+    },
+    /// Re-confirming a stale citation of a record.
+    ConfirmEvidence {
+        id: String,
+    },
     Hold,
     /// Clearing one hold (`H-N`) with a rationale.
     ClearHold {

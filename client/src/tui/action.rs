@@ -75,6 +75,8 @@ pub enum Action {
     Grants,
     /// The hold register: read it, or clear one hold (owners).
     Holds,
+    /// The source records the statement at the cursor cites.
+    Evidence,
     /// Invoke break-glass, or end the active one.
     BreakGlass,
     /// Export the room's bundle to a file.

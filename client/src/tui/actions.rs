@@ -28,6 +28,7 @@ use super::pane::approvals::ApprovalsQueue;
 use super::pane::break_glass::{BreakGlassDialog, endable};
 use super::pane::dialog::Dialog;
 use super::pane::diff::DiffScreen;
+use super::pane::evidence;
 use super::pane::grants::{GrantsDialog, active_grants};
 use super::pane::history::HistoryScreen;
 use super::pane::holds::HoldsDialog;
@@ -100,6 +101,7 @@ impl App {
             Action::Escalate => self.open_reason(ReasonPurpose::Escalate),
             Action::Grants => self.open_grants(),
             Action::Holds => self.open_holds(),
+            Action::Evidence => self.open_evidence(),
             Action::BreakGlass => self.open_break_glass(),
             Action::Export => self.export(),
             Action::Manifests => self.open_manifests(),
@@ -609,6 +611,20 @@ impl App {
     fn open_holds(&mut self) {
         let rationale = input(&self.theme, "why this hold may be cleared (required)");
         self.overlay = Some(Overlay::dialog(Dialog::Holds(HoldsDialog::new(rationale, &self.room))));
+    }
+
+    /// The records the statement at the editor's cursor cites (or the
+    /// section's, from elsewhere or when the statement cites none).
+    fn open_evidence(&mut self) {
+        let Some(section) = self.room.sections().get(self.sections.current).cloned() else {
+            self.notify(Level::Info, "no section to show the evidence of");
+            return;
+        };
+        let statement = (self.focus == Pane::Editor && self.editor.section == Some(section.id))
+            .then(|| evidence::statement_at(&section, self.editor.cursor_index()))
+            .flatten();
+        let view = evidence::EvidenceView::new(&self.room, section.id, statement);
+        self.overlay = Some(Overlay::dialog(Dialog::Evidence(view)));
     }
 
     /// Break-glass: set (members on the room's list) or end (its invoker

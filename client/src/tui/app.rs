@@ -336,6 +336,7 @@ impl App {
             KeyCode::Char('E') => Action::Escalate,
             KeyCode::Char('G') => Action::Grants,
             KeyCode::Char('L') => Action::Holds,
+            KeyCode::Char('e') => Action::Evidence,
             KeyCode::Char('B') => Action::BreakGlass,
             KeyCode::Char('X') => Action::Export,
             KeyCode::Char('W') => Action::Manifests,

@@ -20,6 +20,7 @@ use super::app::{App, Overlay, Screen};
 use super::forms::{CosignForm, ReadinessStep};
 use super::pane::annex::AnnexOpen;
 use super::pane::dialog::Dialog;
+use super::pane::evidence::SourceOpen;
 use super::pane::export::save_bundle;
 use super::pane::manifests::ManifestsView;
 use super::pane::status::NoticeKind;
@@ -144,6 +145,23 @@ impl App {
                     Some(trustroom_shared::protocol::ErrorCode::Forbidden) => AnnexOpen::Gated(id),
                     _ => AnnexOpen::Failed(id, e.to_string()),
                 });
+            }
+            (Pending::ViewSource { id }, answer) => {
+                let open = match answer {
+                    Ok(v) => match serde_json::from_value::<trustroom_shared::protocol::SourceContent>(v) {
+                        Ok(c) => SourceOpen::Content(c),
+                        Err(e) => SourceOpen::Failed(id, format!("unreadable answer: {e}")),
+                    },
+                    Err(e) => SourceOpen::Failed(id, e.to_string()),
+                };
+                if let Some(Overlay::Dialog(d)) = &mut self.overlay
+                    && let Dialog::Evidence(view) = d.as_mut()
+                {
+                    view.open = Some(open);
+                }
+            }
+            (Pending::ConfirmEvidence { id }, Ok(_)) => {
+                self.notify(Level::Info, format!("{id} re-confirmed against its newest version"));
             }
             (Pending::Readiness { then_cosign }, Ok(v)) => match serde_json::from_value::<Readiness>(v) {
                 Ok(r) => {

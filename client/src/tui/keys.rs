@@ -38,6 +38,7 @@ pub const GLOBAL: &[KeyHelp] = &[
     owner("E", "escalate to direct human handling (reason + confirm)"),
     owner("G", "grants: revoke an active annex grant (note + confirm)"),
     k("L", "hold register: every hold; an owner clears one (rationale + confirm)"),
+    k("e", "evidence: the records this statement cites, stale ones marked; open one, re-confirm"),
     k("B", "break-glass: emergency annex access (break-glass list), or end it"),
     k("X", "export the room's bundle to a new file (path and hash shown)"),
     k("W", "manifests: each release, its signatures verified offline"),

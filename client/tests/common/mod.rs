@@ -342,7 +342,7 @@ pub fn manifests_fixture() -> (trustroom_shared::protocol::ManifestsResult, Stri
     let record = |lane, at, rev| {
         let manifest = sign_manifest(manifest_body(&st, owner, lane, Audience::LaneReviewers, None, &hex), &key);
         let event = sign_event(&manifest.manifest_hash, at, rev, None, &key);
-        ManifestRecord { manifest, event }
+        ManifestRecord { manifest, event, trace: None }
     };
     let good = record(Lane::Privacy, 1_700_000_400_000, 13);
     let mut bad = record(Lane::AccountGovernance, 1_700_000_500_000, 14);

@@ -25,6 +25,7 @@ fn superseded_release() -> RoomState {
         release_revision: 10,
         superseded_at: Some(12),
         holds_since: 0,
+        trace_since: 0,
     });
     st
 }

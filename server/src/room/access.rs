@@ -116,6 +116,8 @@ impl Room {
         for user in departed {
             self.end_access_of(batch, user, now);
         }
+        // Citations bound to (or released from) source record versions.
+        self.rebind_evidence(batch);
         let mut results = self.evaluate_checks(now);
         let lapsing = checks::lapsing(&self.state, &results);
         if !lapsing.is_empty() {
@@ -154,6 +156,12 @@ impl Room {
         if let Some(check) = results.iter().find(|c| c.check == CheckKind::AccessValidity && !c.overridden) {
             let reason = format!("{}: {}", check.check.hold_reason(), check.reason);
             self.hold_for_check(batch, CheckKind::AccessValidity, reason);
+        }
+        // Stale evidence holds the room until each citation is re-confirmed,
+        // updated or relabelled.
+        if let Some(check) = results.iter().find(|c| c.check == CheckKind::StaleEvidence && !c.overridden) {
+            let reason = format!("{}: {}", check.check.hold_reason(), check.reason);
+            self.hold_for_check(batch, CheckKind::StaleEvidence, reason);
         }
         // The holds of checks that pass again (or are overridden) clear
         // themselves, one by one, in the register.

@@ -11,6 +11,7 @@ mod broadcast;
 mod clock;
 mod commit;
 mod egress;
+mod evidence;
 mod gate;
 mod grants;
 mod holds;
@@ -20,6 +21,7 @@ mod release;
 mod release_status;
 mod requests;
 mod retention;
+mod source;
 mod suggestions;
 
 use std::collections::{HashMap, VecDeque};

@@ -177,7 +177,9 @@ impl Room {
         if reviewed.is_some() {
             self.clear_review_holds(batch, user, packet, "released")?;
         }
-        let body = manifest_body(&self.state, user, lane, audience, anchor, &key.public_hex());
+        let trace = self.transformation_trace(batch, packet).await?;
+        let mut body = manifest_body(&self.state, user, lane, audience, anchor, &key.public_hex());
+        body.trace_digest = Some(trustroom_shared::trace::trace_digest(&trace));
         let manifest = sign_manifest(body, key.signing());
         let hash = manifest.body.content_hash.clone();
         let at_ms = now_ms();
@@ -208,7 +210,7 @@ impl Room {
             Some((checkpoint, inclusion)) => sign_event_in_log(event, checkpoint, inclusion, key.signing()),
             None => event,
         };
-        batch.commit.manifests.push(ManifestRecord { manifest, event });
+        batch.commit.manifests.push(ManifestRecord { manifest, event, trace: Some(trace) });
         Ok(to_value(&ReleaseAck {
             revision: rev,
             duplicate: false,
@@ -481,4 +483,25 @@ fn export_detail(r: &ExportResult) -> Value {
         "bytes": r.text.len(),
         "sha256": trustroom_shared::canonical::sha256_hex(r.text.as_bytes()),
     })
+}
+
+impl Room {
+    /// The transformation trace of packet revision `packet`: the revisions
+    /// since the release of the packet revision before, from storage and
+    /// this batch.
+    async fn transformation_trace(
+        &self,
+        batch: &Batch,
+        packet: u64,
+    ) -> Result<trustroom_shared::trace::Trace, super::Refusal> {
+        let since = trustroom_shared::trace::window_start(&self.state, packet);
+        let mut log = self
+            .store
+            .revisions_between(self.id, since, packet)
+            .await
+            .map_err(|e| unavailable("read the revision log for the transformation trace", e))?;
+        let stored = log.last().map_or(since, |r| r.revision);
+        log.extend(batch.commit.revisions.iter().filter(|r| r.revision > stored && r.revision <= packet).cloned());
+        Ok(trustroom_shared::trace::trace(&self.state, &log))
+    }
 }

@@ -369,6 +369,12 @@ impl Room {
             | Request::SetSuggestionAcceptors { .. }
             | Request::SetBoundaryRules { .. }
             | Request::Stats { .. }) => self.suggestion_request(caller, request, batch).await,
+            Request::AddSource { records, .. } => self.add_source(batch, user, stamp, records),
+            Request::Sources { .. } => self.sources_result(),
+            Request::ViewSource { source, version, .. } => self.view_source(batch, user, &source, version),
+            Request::ConfirmEvidence { section, source, .. } => {
+                self.confirm_evidence(batch, user, stamp, section, &source)
+            }
             Request::Rooms | Request::Join { .. } | Request::Leave { .. } | Request::Ping => {
                 Err(invalid("this request is not handled by a room"))
             }

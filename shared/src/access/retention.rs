@@ -64,6 +64,12 @@ pub fn scrub_state(state: &mut RoomState) -> (Vec<AnnexId>, usize) {
             passages += 1;
         }
     }
+    // Restricted source records follow their annex.
+    for s in state.evidence.sources.values_mut().filter(|s| s.annex.is_some()) {
+        for v in &mut s.versions {
+            v.text = None;
+        }
+    }
     (annexes, passages)
 }
 
@@ -76,6 +82,7 @@ pub fn scrub_change(change: &mut Change) {
             annex.sensitive.clear();
         }
         Change::PromotionRequested { promotion } => promotion.passage = None,
+        Change::SourceRecorded { annex: Some(_), version, .. } => version.text = None,
         _ => {}
     }
 }
@@ -102,6 +109,20 @@ pub fn scrub_json(value: &mut Value) -> bool {
             }
             if map.contains_key("passage_chars") {
                 changed |= map.remove("passage").is_some();
+            }
+            // A restricted source record follows its annex: its text goes
+            // (a registered record, or the change that recorded it).
+            if map.get("annex").is_some_and(|a| a.is_string()) {
+                if let Some(Value::Array(versions)) = map.get_mut("versions") {
+                    for v in versions.iter_mut().filter_map(Value::as_object_mut) {
+                        changed |= v.remove("text").is_some();
+                    }
+                }
+                if let Some(Value::Object(version)) = map.get_mut("version")
+                    && version.contains_key("text_chars")
+                {
+                    changed |= version.remove("text").is_some();
+                }
             }
             for v in map.values_mut() {
                 changed |= scrub_json(v);

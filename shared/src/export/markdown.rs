@@ -224,6 +224,10 @@ pub fn to_markdown(b: &Bundle) -> String {
         let _ = writeln!(out, "- {}", crate::holds::entry_line(h));
     }
 
+    if let Some(trace) = b.trace.as_ref().or(b.release.as_ref().and_then(|r| r.trace.as_ref())) {
+        trace_section(&mut out, trace);
+    }
+
     let _ = writeln!(out, "\n## Release manifest\n");
     match &b.release {
         None => {
@@ -350,5 +354,52 @@ fn handoff_markdown(out: &mut String, h: &crate::handoff_stats::HandoffStats) {
             crate::stats::format_span(r.after_ms),
             r.fate
         );
+    }
+}
+
+/// The transformation trace, section by section.
+fn trace_section(out: &mut String, trace: &crate::trace::Trace) {
+    use crate::trace::TraceChange;
+    let _ = writeln!(out, "\n## Transformation trace\n");
+    let _ = writeln!(
+        out,
+        "Accepted changes after packet rev {} up to packet rev {}, and the evidence each section cites.\n",
+        trace.since_packet_revision, trace.packet_revision
+    );
+    for s in &trace.sections {
+        let _ = writeln!(out, "### {}\n", crate::holds::one_line(&s.title));
+        if s.changes.is_empty() {
+            let _ = writeln!(out, "- unchanged");
+        }
+        for c in &s.changes {
+            let line = match c {
+                TraceChange::Added { author, author_kind, revision } => {
+                    format!("added by {author} ({}) at rev {revision}", kind(*author_kind))
+                }
+                TraceChange::Edits { author, author_kind, edits, first_revision, last_revision } => format!(
+                    "{edits} edit(s) by {author} ({}), revs {first_revision}–{last_revision}",
+                    kind(*author_kind)
+                ),
+                TraceChange::Suggestion { code, author, author_kind, acceptor, revision, evidence } => format!(
+                    "{code} by {author} ({}), accepted by {acceptor} at rev {revision}{}",
+                    kind(*author_kind),
+                    if evidence.is_empty() { String::new() } else { format!(" — evidence {}", evidence.join(", ")) }
+                ),
+            };
+            let _ = writeln!(out, "- {line}");
+        }
+        for e in &s.evidence {
+            let stale = if e.stale { " — STALE: the record changed since" } else { "" };
+            let _ = writeln!(out, "- evidence {} v{} sha256:{}{stale}", e.id, e.version, e.digest);
+        }
+        let _ = writeln!(out);
+    }
+}
+
+fn kind(k: crate::trace::AuthorKind) -> &'static str {
+    match k {
+        crate::trace::AuthorKind::Human => "human",
+        crate::trace::AuthorKind::Agent => "agent",
+        crate::trace::AuthorKind::Room => "room",
     }
 }

@@ -236,6 +236,11 @@ pub struct Bundle {
     /// release before).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holds: Vec<crate::holds::HoldEntry>,
+    /// The transformation trace of the exported packet revision (an
+    /// unreleased one's; a released one's is in its release record, bound
+    /// by the manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::Trace>,
 }
 
 /// The metrics an export carries: [`crate::stats::RoomStats`] without the

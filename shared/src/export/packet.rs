@@ -283,7 +283,14 @@ pub fn core_digest(core: &ExportCore) -> String {
 
 /// The bundle of `state`, with the release record of this packet revision if any.
 pub fn bundle(state: &RoomState, release: Option<ManifestRecord>) -> Bundle {
-    Bundle { format: EXPORT_FORMAT.to_string(), core: export_core(state), release, stats: None, holds: Vec::new() }
+    Bundle {
+        format: EXPORT_FORMAT.to_string(),
+        core: export_core(state),
+        release,
+        stats: None,
+        holds: Vec::new(),
+        trace: None,
+    }
 }
 
 /// [`bundle`] with the room's metrics computed from its revision log
@@ -299,5 +306,6 @@ pub fn bundle_with_stats(
 ) -> Bundle {
     let stats = Some(ExportStats::of(state, log));
     let holds = if release.is_none() { crate::holds::entries(state) } else { Vec::new() };
-    Bundle { stats: if release.is_none() { stats } else { None }, holds, ..bundle(state, release) }
+    let trace = release.is_none().then(|| crate::trace::trace(state, log));
+    Bundle { stats: if release.is_none() { stats } else { None }, holds, trace, ..bundle(state, release) }
 }

@@ -109,6 +109,10 @@ pub struct ManifestBody {
     /// cleared holds before a first release), with who cleared them and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holds_cleared: Vec<crate::holds::HoldEntry>,
+    /// SHA-256 of the canonical transformation trace the release record
+    /// carries (`trace`); absent in manifests released before traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_digest: Option<String>,
     /// The server key that signs (hex of the 32-byte Ed25519 public key).
     pub public_key: String,
 }
@@ -151,6 +155,10 @@ pub struct ReleaseEvent {
 pub struct ManifestRecord {
     pub manifest: SignedManifest,
     pub event: ReleaseEvent,
+    /// The transformation trace of the released packet revision, bound by
+    /// the manifest's `trace_digest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::Trace>,
 }
 
 /// Hex of a signing key's public key.
@@ -217,6 +225,7 @@ pub fn manifest_body(
         audit_anchor,
         check_overrides: state.access.overrides.iter().filter(|o| o.is_active()).cloned().collect(),
         holds_cleared: crate::holds::cleared_since_last_release(state),
+        trace_digest: None,
         public_key: public_key.to_string(),
     }
 }
@@ -447,7 +456,7 @@ fn keys_are(v: &Value, expected: &[&str]) -> bool {
 fn bundle_keys_ok(v: &Value) -> bool {
     v.as_object().is_some_and(|m| {
         ["core", "format", "release"].iter().all(|k| m.contains_key(*k))
-            && m.keys().all(|k| ["core", "format", "release", "stats", "holds"].contains(&k.as_str()))
+            && m.keys().all(|k| ["core", "format", "release", "stats", "holds", "trace"].contains(&k.as_str()))
     })
 }
 
@@ -535,7 +544,8 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     let event = &release["event"];
     if !c.add(
         "manifest shape",
-        keys_are(release, &["event", "manifest"]) && keys_are(manifest, &["body", "manifest_hash", "signature"]),
+        (keys_are(release, &["event", "manifest"]) || keys_are(release, &["event", "manifest", "trace"]))
+            && keys_are(manifest, &["body", "manifest_hash", "signature"]),
         "the release record holds a manifest (body, hash, signature) and its release event",
         "unexpected fields in the release record",
     ) {
@@ -619,10 +629,24 @@ pub fn verify_bundle(text: &str, public_key_hex: &str) -> Verification {
     ) {
         return c.done(String::new);
     }
+    // The trace the release record carries is the one the manifest binds.
+    let trace_ok = match (body.get("trace_digest").and_then(Value::as_str), release.get("trace")) {
+        (Some(d), Some(t)) => sha256_hex(&canonical_json(t)) == d,
+        (None, None) => true,
+        _ => false,
+    };
+    if !c.add(
+        "trace",
+        trace_ok,
+        "the transformation trace is the one the manifest binds",
+        "the transformation trace differs from the one the manifest binds",
+    ) {
+        return c.done(String::new);
+    }
     // A released bundle is signed whole: unsigned metrics have no place in it.
     if !c.add(
         "unsigned parts",
-        value.get("stats").is_none() && value.get("holds").is_none(),
+        value.get("stats").is_none() && value.get("holds").is_none() && value.get("trace").is_none(),
         "nothing in the bundle is outside the signatures",
         "a released bundle carries metrics, which no signature covers",
     ) {

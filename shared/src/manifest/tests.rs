@@ -17,7 +17,7 @@ fn released_to(state: &RoomState, k: &SigningKey, lane: Lane, audience: Audience
     let body = manifest_body(state, owner, lane, audience, anchor, &public_key_hex(k));
     let manifest = sign_manifest(body, k);
     let event = sign_event(&manifest.manifest_hash, 1_000, state.revision + 1, None, k);
-    ManifestRecord { manifest, event }
+    ManifestRecord { manifest, event, trace: None }
 }
 
 #[test]
@@ -190,7 +190,7 @@ fn each_line_is_worded_for_its_own_verdict() {
     let text = to_json(&bundle(&f.state, Some(released(&f.state, &k))));
     let ok = verify_bundle(&text, &public_key_hex(&k));
     assert!(ok.verified, "{ok:?}");
-    assert_eq!(ok.checks.len(), 14, "every check ran: {:?}", ok.checks);
+    assert_eq!(ok.checks.len(), 15, "every check ran: {:?}", ok.checks);
     assert_worded_as_passing(&ok, ok.checks.len());
     let detail = |v: &Verification, name: &str| v.checks.iter().find(|c| c.name == name).map(|c| c.detail.clone());
     assert_eq!(detail(&ok, "released").as_deref(), Some("the bundle carries a release manifest"));

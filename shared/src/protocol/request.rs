@@ -387,6 +387,37 @@ pub enum Request {
     Stats {
         room: RoomId,
     },
+    /// Register source records (evidence the packet cites with
+    /// `[verified: ID]`): a new id is added, a known id with other content
+    /// becomes a new version, the same content changes nothing. A record
+    /// with `annex` follows that annex's rules (only its readers register it).
+    AddSource {
+        room: RoomId,
+        records: Vec<crate::source::SourceRecord>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// The source register (without text) and each citation's state; any member.
+    Sources {
+        room: RoomId,
+    },
+    /// One record's text (newest version, or `version`); audited. A
+    /// restricted record only for members who may read its annex.
+    ViewSource {
+        room: RoomId,
+        source: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<u32>,
+    },
+    /// Re-confirm a section's stale citation of `source` against the
+    /// record's newest version (editors).
+    ConfirmEvidence {
+        room: RoomId,
+        section: SectionId,
+        source: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
     Ping,
 }
 
@@ -446,7 +477,11 @@ impl Request {
             | Request::Suggestions { room }
             | Request::SetSuggestionAcceptors { room, .. }
             | Request::SetBoundaryRules { room, .. }
-            | Request::Stats { room } => Some(*room),
+            | Request::Stats { room }
+            | Request::AddSource { room, .. }
+            | Request::Sources { room }
+            | Request::ViewSource { room, .. }
+            | Request::ConfirmEvidence { room, .. } => Some(*room),
         }
     }
 
@@ -467,7 +502,9 @@ impl Request {
             | Request::SuggestRegister { seq, .. }
             | Request::AcceptSuggestion { seq, .. }
             | Request::RejectSuggestion { seq, .. }
-            | Request::WithdrawSuggestion { seq, .. } => *seq,
+            | Request::WithdrawSuggestion { seq, .. }
+            | Request::AddSource { seq, .. }
+            | Request::ConfirmEvidence { seq, .. } => *seq,
             Request::Rooms
             | Request::Join { .. }
             | Request::Leave { .. }
@@ -500,6 +537,8 @@ impl Request {
             | Request::SetSuggestionAcceptors { .. }
             | Request::SetBoundaryRules { .. }
             | Request::Stats { .. }
+            | Request::Sources { .. }
+            | Request::ViewSource { .. }
             | Request::Ping => None,
         }
     }

@@ -170,3 +170,64 @@ pub struct SuggestionsResult {
     /// True when the room uses the default rules.
     pub default_rules: bool,
 }
+
+/// `ok` result of `add_source`: what happened to each record, in request order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddSourceAck {
+    /// The revision of the last change made (the room's revision when
+    /// nothing changed).
+    pub revision: u64,
+    #[serde(default)]
+    pub duplicate: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordAck>,
+}
+
+/// One record of an `add_source` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordAck {
+    pub id: String,
+    pub outcome: crate::source::Registered,
+    pub version: u32,
+    pub digest: String,
+}
+
+/// `ok` result of `sources`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourcesResult {
+    pub revision: u64,
+    /// Every registered record without its text, by id.
+    pub sources: Vec<crate::source::Source>,
+    /// Every section's citations and their state, in packet order.
+    pub citations: Vec<SectionCitations>,
+}
+
+/// The citations of one section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SectionCitations {
+    pub section: crate::ids::SectionId,
+    pub title: String,
+    pub cited: Vec<crate::evidence::CitedRecord>,
+}
+
+/// `ok` result of `view_source`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceContent {
+    pub id: String,
+    pub version: u32,
+    /// Versions registered.
+    pub versions: u32,
+    pub digest: String,
+    /// A restricted record's salt (its digest is `SHA-256(salt "\n" plain digest)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    pub time: String,
+    pub kind: String,
+    pub actor: String,
+    pub origin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annex: Option<String>,
+    pub text: String,
+    /// Reminder shown by clients: this view is in the audit log.
+    pub logged: bool,
+}

@@ -155,6 +155,13 @@ pub fn content_blockers(state: &RoomState) -> Vec<Blocker> {
             });
         }
     }
+    for u in crate::evidence::unknown_citations(state) {
+        blockers.push(Blocker::UnknownEvidence {
+            section: u.section,
+            section_title: redact_sensitive(&u.section_title, state.annexes.values()).0,
+            source: u.source,
+        });
+    }
     // The other failing room checks the server published (no override).
     for c in crate::checks::blocking(state).filter(|c| c.check != crate::checks::CheckKind::AnnexBoundary) {
         blockers.push(Blocker::RoomCheck { check: c.check, reason: c.reason.clone() });

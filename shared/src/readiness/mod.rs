@@ -66,6 +66,9 @@ pub enum Blocker {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         audience: Option<Audience>,
     },
+    /// A statement cites a record id the room's source register does not
+    /// hold (see `evidence`).
+    UnknownEvidence { section: SectionId, section_title: String, source: String },
     /// A room check fails and no override covers it (see `checks`).
     RoomCheck { check: crate::checks::CheckKind, reason: String },
 }
@@ -92,6 +95,9 @@ impl Blocker {
             Blocker::UnknownAnnexReference { section_title, statement, annex, .. } => format!(
                 "statement {} in \"{section_title}\" references annex {annex}, which does not exist",
                 statement + 1
+            ),
+            Blocker::UnknownEvidence { section_title, source, .. } => format!(
+                "\"{section_title}\" cites {source}, which is not a registered source record (`trustroom source add`)"
             ),
             Blocker::RoomCheck { check, reason } => format!("room check {} failing: {reason}", check.title()),
             Blocker::CosignatureMissing { requirement, voided, lane, audience } => {

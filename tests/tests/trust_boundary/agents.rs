@@ -91,6 +91,11 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
         "withdraw_suggestion" => json!({"room": room, "suggestion": ids.suggestion, "seq": 913}),
         "set_suggestion_acceptors" => json!({"room": room, "members": [ids.reviewer]}),
         "set_boundary_rules" => json!({"room": room, "rules": null}),
+        "add_source" => json!({"room": room, "records": [{"id": "EN-0099", "time": "2026-11-17T12:00Z",
+                                "kind": "comment", "text": "A later escalation note."}], "seq": 914}),
+        "sources" => json!({"room": room}),
+        "view_source" => json!({"room": room, "source": "SL-0091"}),
+        "confirm_evidence" => json!({"room": room, "section": ids.section, "source": "SL-0091", "seq": 915}),
         other => panic!("no sample request for {other:?}: add one to request_of (every request kind must be tried)"),
     };
     v["type"] = json!(kind);
@@ -99,7 +104,7 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
 
 /// What agents may send (docs/protocol.md §19, docs/agents.md): read,
 /// object, reply, propose; never edit, decide, govern or release.
-pub(crate) const AGENT_ALLOWED: [&str; 20] = [
+pub(crate) const AGENT_ALLOWED: [&str; 23] = [
     "rooms",
     "join",
     "leave",
@@ -119,6 +124,9 @@ pub(crate) const AGENT_ALLOWED: [&str; 20] = [
     "withdraw_suggestion",
     "suggestions",
     "stats",
+    "add_source",
+    "sources",
+    "view_source",
     "ping",
 ];
 

@@ -43,6 +43,8 @@ pub enum Dialog {
     Grants(GrantsDialog),
     /// The hold register, to read it or clear one hold.
     Holds(HoldsDialog),
+    /// The records a statement cites, to open one or re-confirm it.
+    Evidence(super::evidence::EvidenceView),
     /// Invoke break-glass, or end the active one.
     BreakGlass(BreakGlassDialog),
     /// Where the exported bundle was written.
@@ -155,6 +157,7 @@ impl Component for Dialog {
             Dialog::Message { .. } | Dialog::Exported(_) => Outcome::close(),
             Dialog::Grants(g) => g.event(key, ctx),
             Dialog::Holds(h) => h.event(key, ctx),
+            Dialog::Evidence(e) => e.event(key, ctx),
             Dialog::BreakGlass(b) => b.event(key, ctx),
             Dialog::Manifests(m) => m.event(key, ctx),
             Dialog::AcceptFlagged { suggestion, .. } => match key.code {

@@ -12,6 +12,7 @@ pub mod break_glass;
 pub mod dialog;
 pub mod diff;
 pub mod editor;
+pub mod evidence;
 pub mod export;
 pub mod grants;
 pub mod help;

@@ -50,6 +50,7 @@ const STATIC: &[(&str, &str, Action)] = &[
     ("escalate to direct human handling", "E", Action::Escalate),
     ("grants: revoke an active annex grant", "G", Action::Grants),
     ("holds: the hold register; clear a hold (rationale)", "L", Action::Holds),
+    ("evidence: the cited source records; open one, re-confirm a stale one", "e", Action::Evidence),
     ("break-glass: emergency annex access, or end it", "B", Action::BreakGlass),
     ("export the room's bundle to a file", "X", Action::Export),
     ("manifests: releases and their signatures, verified", "W", Action::Manifests),

@@ -46,6 +46,7 @@ fn draw(d: &Dialog, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
         Dialog::Approvals(q) => q.draw(ctx, area, buf),
         Dialog::Grants(g) => g.draw(ctx, area, buf),
         Dialog::Holds(h) => h.draw(ctx, area, buf),
+        Dialog::Evidence(e) => e.draw(ctx, area, buf),
         Dialog::BreakGlass(b) => b.draw(ctx, area, buf),
         Dialog::Exported(e) => e.draw(ctx, area, buf),
         Dialog::Manifests(m) => m.draw(ctx, area, buf),

@@ -59,6 +59,13 @@ fn draw(editor: &Editor, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
             title.push(Span::styled(format!("✎ {open} open {noun} (u) "), t.diff_insert()));
         }
     }
+    if let Some(state) = &ctx.room.replica.state {
+        let stale: Vec<&str> =
+            state.evidence.stale().filter(|b| b.section == section.id).map(|b| b.source.as_str()).collect();
+        if !stale.is_empty() {
+            title.push(Span::styled(format!("⚠ stale evidence: {} (e) ", stale.join(", ")), t.error()));
+        }
+    }
     if ctx.room.docs.get(&section.id).is_some_and(|d| d.has_pending()) {
         if matches!(ctx.room.conn, ConnState::Connected) {
             title.push(Span::styled("sending… ", t.dim()));

@@ -9,6 +9,7 @@ pub mod chrome;
 pub mod dialog;
 pub mod diff;
 pub mod editor;
+pub mod evidence;
 pub mod export;
 pub mod grants;
 pub mod help;

@@ -51,6 +51,10 @@ fn draw(list: &SectionList, ctx: &Ctx<'_>, area: Rect, buf: &mut Buffer) {
             if open > 0 {
                 spans.push(Span::styled(format!("✎{open} "), t.diff_insert()));
             }
+            let stale = state.evidence.stale().filter(|b| b.section == s.id).count();
+            if stale > 0 {
+                spans.push(Span::styled(format!("⚠{stale} stale "), t.error()));
+            }
         }
         let editors = ctx.room.editing_in(s.id);
         if !editors.is_empty() {

@@ -240,8 +240,17 @@ fn handoff_line(s: &trustroom_shared::stats::RoomStats, t: &crate::tui::theme::T
     Line::from(vec![
         Span::styled(format!("{held}  "), t.text()),
         Span::styled(
-            format!("releases {}: {} superseded, {} withdrawn", h.releases.len(), h.superseded, h.withdrawn),
+            format!("releases {}: {} superseded, {} withdrawn  ", h.releases.len(), h.superseded, h.withdrawn),
             t.dim(),
+        ),
+        Span::styled(
+            format!(
+                "evidence maintained {} (median {}), stale now {}",
+                h.maintain.maintained,
+                h.maintain.median_ms.map_or_else(|| "—".to_string(), trustroom_shared::stats::format_span),
+                h.maintain.open
+            ),
+            if h.maintain.open > 0 { t.warn() } else { t.dim() },
         ),
     ])
 }
