@@ -338,6 +338,7 @@ fn stats(state: &RoomState) -> RoomStats {
             releases: vec![],
             superseded: 0,
             withdrawn: 0,
+            downstream: Default::default(),
         },
     }
 }

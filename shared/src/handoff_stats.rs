@@ -4,10 +4,13 @@
 //! superseded or withdrawn after the handoff (post-approval corrections),
 //! and why.
 //!
+//! Downstream lanes talking back: per release, the findings reported
+//! after the handoff (per kind), the found-later rate, and the releases
+//! accepted for intake without ever being returned.
+//!
 //! Measures that need records the room does not keep yet (source records
-//! and their changes for "time to maintain"; downstream intake decisions
-//! and found-later findings) are not computed: they are absent, never
-//! guessed.
+//! and their changes for "time to maintain") are not computed: they are
+//! absent, never guessed.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +62,91 @@ pub struct HandoffStats {
     pub superseded: u64,
     /// Releases an owner withdrew.
     pub withdrawn: u64,
+    /// What downstream lanes said back (absent while none did).
+    #[serde(default, skip_serializing_if = "DownstreamMeasures::is_empty")]
+    pub downstream: DownstreamMeasures,
+}
+
+/// One release as its downstream lane took it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaneIntake {
+    /// The room revision of the release.
+    pub revision: u64,
+    pub packet_revision: u64,
+    pub lane: Lane,
+    /// Findings reported after the handoff, per kind (`stale-chronology` …).
+    pub found_later: BTreeMap<String, u64>,
+    pub findings: u64,
+    /// Members of the lane whose current decision is accepted.
+    pub accepted: u64,
+    /// Times the release was returned (any member, any time).
+    pub returned: u64,
+}
+
+/// The downstream measures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownstreamMeasures {
+    /// Every release, oldest first.
+    pub releases: Vec<LaneIntake>,
+    /// Findings reported after the handoff, over all releases.
+    pub findings: u64,
+    /// Releases with at least one finding …
+    pub releases_with_findings: u64,
+    /// … per thousand releases (the found-later rate; 0 without releases).
+    pub found_later_per_mille: u64,
+    /// Releases accepted for intake and never returned by anyone.
+    pub accepted_never_returned: u64,
+}
+
+impl DownstreamMeasures {
+    pub fn is_empty(&self) -> bool {
+        self.findings == 0 && self.releases.iter().all(|r| r.accepted == 0 && r.returned == 0)
+    }
+}
+
+fn downstream(state: &RoomState, releases: &[ReleaseFate]) -> DownstreamMeasures {
+    use crate::downstream::IntakeDecision;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out: Vec<LaneIntake> = Vec::new();
+    for f in releases {
+        // One entry per release event; a findings' or decision's release
+        // revision names the first event of its manifest.
+        if !seen.insert(f.revision) {
+            continue;
+        }
+        let mut found_later = BTreeMap::new();
+        for o in state.objections.values() {
+            if let Some(d) = o.found_downstream.as_ref().filter(|d| d.release_revision == f.revision) {
+                *found_later.entry(d.finding.to_string()).or_insert(0) += 1;
+            }
+        }
+        let of_release: Vec<&crate::downstream::Intake> =
+            state.intakes.iter().filter(|i| i.release_revision == f.revision).collect();
+        let mut current: BTreeMap<crate::ids::UserId, IntakeDecision> = BTreeMap::new();
+        for i in &of_release {
+            current.insert(i.by, i.decision);
+        }
+        out.push(LaneIntake {
+            revision: f.revision,
+            packet_revision: f.packet_revision,
+            lane: f.lane,
+            findings: found_later.values().sum(),
+            found_later,
+            accepted: current.values().filter(|d| **d == IntakeDecision::Accepted).count() as u64,
+            returned: of_release.iter().filter(|i| i.decision == IntakeDecision::Returned).count() as u64,
+        });
+    }
+    let findings = out.iter().map(|r| r.findings).sum();
+    let with = out.iter().filter(|r| r.findings > 0).count() as u64;
+    let rate = if out.is_empty() { 0 } else { with * 1000 / out.len() as u64 };
+    let never_returned = out.iter().filter(|r| r.accepted > 0 && r.returned == 0).count() as u64;
+    DownstreamMeasures {
+        releases: out,
+        findings,
+        releases_with_findings: with,
+        found_later_per_mille: rate,
+        accepted_never_returned: never_returned,
+    }
 }
 
 /// Computes the handoff measures of `state` from `log` (revisions up to
@@ -125,5 +213,6 @@ pub fn compute(state: &RoomState, log: &[&Revision]) -> HandoffStats {
             superseded += 1;
         }
     }
-    HandoffStats { held: held.into_values().collect(), releases, superseded, withdrawn }
+    let downstream = downstream(state, &releases);
+    HandoffStats { held: held.into_values().collect(), releases, superseded, withdrawn, downstream }
 }

@@ -80,6 +80,10 @@ pub struct RoomState {
     /// Releases an owner withdrew (by manifest hash), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withdrawals: Vec<crate::release_status::Withdrawal>,
+    /// Downstream intake decisions, oldest first (the newest per member
+    /// and release is the current one; see `downstream`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intakes: Vec<crate::downstream::Intake>,
 }
 
 impl RoomState {
@@ -102,6 +106,7 @@ impl RoomState {
             suggestions: crate::suggestion::SuggestionState::default(),
             holds: Vec::new(),
             withdrawals: Vec::new(),
+            intakes: Vec::new(),
         }
     }
 

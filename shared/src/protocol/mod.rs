@@ -20,8 +20,8 @@ pub use error_code::ErrorCode;
 pub use parse::{hello_frame, parse_hello, parse_request};
 pub use request::Request;
 pub use results::{
-    AcceptAck, Ack, AnnexContent, ExportResult, HoldsResult, Joined, ManifestsResult, ReleaseAck, ReleaseStatusResult,
-    RoomSummary, RoomsResult, SuggestAck, SuggestionsResult,
+    AcceptAck, Ack, AnnexContent, ExportResult, HoldsResult, Joined, LaneReleaseResult, LaneReleasesResult,
+    ManifestsResult, ReleaseAck, ReleaseStatusResult, RoomSummary, RoomsResult, SuggestAck, SuggestionsResult,
 };
 pub use server_frame::{Presence, ServerFrame};
 
