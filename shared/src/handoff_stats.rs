@@ -102,6 +102,27 @@ impl DownstreamMeasures {
     pub fn is_empty(&self) -> bool {
         self.findings == 0 && self.releases.iter().all(|r| r.accepted == 0 && r.returned == 0)
     }
+
+    /// `N of M releases (R‰)`: the found-later rate as people read it.
+    pub fn rate_text(&self) -> String {
+        format!(
+            "{} of {} release(s) had findings later ({}.{}%)",
+            self.releases_with_findings,
+            self.releases.len(),
+            self.found_later_per_mille / 10,
+            self.found_later_per_mille % 10
+        )
+    }
+
+    /// One release's line: its findings per kind and its intake.
+    pub fn release_text(r: &LaneIntake) -> String {
+        let kinds: Vec<String> = r.found_later.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let kinds = if kinds.is_empty() { "no findings".to_string() } else { kinds.join(", ") };
+        format!(
+            "packet rev {} to {} at rev {}: {kinds}; accepted by {}, returned {} time(s)",
+            r.packet_revision, r.lane, r.revision, r.accepted, r.returned
+        )
+    }
 }
 
 fn downstream(state: &RoomState, releases: &[ReleaseFate]) -> DownstreamMeasures {
