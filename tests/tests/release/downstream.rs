@@ -254,3 +254,71 @@ async fn boundary_values_give_clear_stable_errors() -> Result<()> {
     lane.ok(finding(&room, &hash, "correction-needed", "Cafe\u{301} tenant named wrongly.")).await?;
     Ok(())
 }
+
+/// Runs the real `trustroom` client as the user holding `token`.
+async fn lane_cli(
+    server: &TestServer,
+    bin: &std::path::Path,
+    token: &str,
+    args: &[&str],
+) -> Result<trustroom_e2e::Run> {
+    let home = server.dir().join("lane-cli-home");
+    std::fs::create_dir_all(&home)?;
+    run_process(bin, args, &home, &[("TRUSTROOM_URL", server.url.as_str()), ("TRUSTROOM_TOKEN", token)]).await
+}
+
+#[tokio::test]
+async fn the_command_line_drives_a_downstream_lane() -> Result<()> {
+    let server = TestServer::start().await?;
+    let room = clean_room(&server).await?;
+    let bin = client_bin()?;
+    let (mut owner, _) = member(&server, "owner", &room).await?;
+    let hash = created(&ready_and_release(&mut owner, &room, "privacy").await?)?;
+    let (lane, token) = downstream_with_token(&server, &room, "dana.privacy-intake", Lane::Privacy).await?;
+    lane.close().await;
+
+    let r = lane_cli(&server, &bin, &token, &["lane", "releases", &room]).await?;
+    ensure!(r.success() && r.stdout.contains(&hash) && r.stdout.contains("CURRENT"), "{r:?}");
+    let r = lane_cli(&server, &bin, &token, &["lane", "releases", &room, "--json"]).await?;
+    let v: Value = serde_json::from_str(&r.stdout).with_context(|| r.stdout.clone())?;
+    ensure!(v["releases"][0]["manifest_hash"] == hash.as_str(), "{v}");
+
+    let out = server.dir().join("lane-bundle.json");
+    let out_s = out.display().to_string();
+    let r = lane_cli(&server, &bin, &token, &["lane", "fetch", &room, &hash, "--out", &out_s]).await?;
+    ensure!(r.success(), "{r:?}");
+    let bundle = std::fs::read_to_string(&out)?;
+    ensure!(bundle.contains(&hash) && !bundle.contains(PATTERN), "the bundle, redacted");
+
+    let r =
+        lane_cli(&server, &bin, &token, &["lane", "intake", &room, &hash, "--return", "Chronology stops at 09:20."])
+            .await?;
+    ensure!(r.success() && r.stdout.contains("RETURNED"), "{r:?}");
+    let r = lane_cli(&server, &bin, &token, &["lane", "intake", &room, &hash, "--accept"]).await?;
+    ensure!(r.success() && r.stdout.contains("ACCEPTED"), "{r:?}");
+    let r = lane_cli(&server, &bin, &token, &["lane", "intake", &room, &hash]).await?;
+    ensure!(!r.success(), "--accept or --return is required: {r:?}");
+    let r = lane_cli(
+        &server,
+        &bin,
+        &token,
+        &["lane", "finding", &room, &hash, "--kind", "correction-needed", "--text", "The tenant count is 2, not 3."],
+    )
+    .await?;
+    ensure!(r.success(), "{r:?}");
+    let r =
+        lane_cli(&server, &bin, &token, &["lane", "finding", &room, &hash, "--kind", "typo", "--text", "x"]).await?;
+    ensure!(!r.success() && r.stderr.contains("finding kind"), "{r:?}");
+    let r = lane_cli(&server, &bin, &token, &["lane", "fetch", &room, &"0".repeat(64)]).await?;
+    ensure!(!r.success() && r.stderr.contains("not_found"), "{r:?}");
+    let r = lane_cli(&server, &bin, &token, &["show", &room]).await?;
+    ensure!(!r.success() && r.stderr.contains("forbidden"), "a downstream member cannot join: {r:?}");
+
+    // The owner sees the finding in the register and the measures in stats.
+    let r = server.cli(&bin, "owner", &["show", &room]).await?;
+    ensure!(r.success() && r.stdout.contains("found downstream (privacy, correction-needed)"), "{}", r.stdout);
+    let r = server.cli(&bin, "owner", &["stats", &room]).await?;
+    ensure!(r.success() && r.stdout.contains("DOWNSTREAM found later 1"), "{}", r.stdout);
+    ensure!(r.stdout.contains("accepted never returned 0"), "{}", r.stdout);
+    Ok(())
+}
