@@ -240,6 +240,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_downstream_members_have_the_intake_capability_and_nothing_else() {
+        use crate::policy::{Capability, capabilities};
+        use crate::role::{AgentRole, Discipline};
+        for lane in Lane::ALL {
+            let role = Role::Downstream { lane };
+            assert_eq!(capabilities(&role), vec![Capability::Intake]);
+            assert_eq!(lane_of(&role), Some(lane));
+        }
+        for role in [
+            Role::Owner,
+            Role::Observer,
+            Role::Reviewer { discipline: Discipline::Privacy },
+            Role::Agent { agent_role: AgentRole::Chronology },
+        ] {
+            assert!(!capabilities(&role).contains(&Capability::Intake), "{}", role.label());
+            assert_eq!(lane_of(&role), None);
+        }
+    }
+
+    #[test]
     fn kinds_and_decisions_round_trip_through_their_text() {
         for k in FindingKind::ALL {
             assert_eq!(k.to_string().parse::<FindingKind>().ok(), Some(k));

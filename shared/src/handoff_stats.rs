@@ -237,3 +237,82 @@ pub fn compute(state: &RoomState, log: &[&Revision]) -> HandoffStats {
     let downstream = downstream(state, &releases);
     HandoffStats { held: held.into_values().collect(), releases, superseded, withdrawn, downstream }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::downstream::{FindingKind, FoundDownstream, Intake, IntakeDecision};
+    use crate::ids::{ObjectionId, RoomId, SectionId, UserId};
+    use crate::objection::{Anchor, Objection, ObjectionStatus};
+
+    fn fate(revision: u64) -> ReleaseFate {
+        ReleaseFate {
+            revision,
+            packet_revision: revision - 1,
+            lane: Lane::Privacy,
+            after_ms: 0,
+            fate: "current".into(),
+            why: None,
+        }
+    }
+
+    fn intake(release_revision: u64, by: UserId, decision: IntakeDecision) -> Intake {
+        Intake {
+            manifest_hash: format!("{release_revision:064}"),
+            release_revision,
+            lane: Lane::Privacy,
+            by,
+            decision,
+            reason: (decision == IntakeDecision::Returned).then(|| "stale".to_string()),
+            at_ms: 0,
+            revision: 0,
+        }
+    }
+
+    #[test]
+    fn findings_per_kind_the_found_later_rate_and_releases_accepted_never_returned() {
+        let mut state = RoomState::new(RoomId(uuid::Uuid::nil()), "t".into(), 0);
+        let dana = UserId(uuid::Uuid::from_u128(7));
+        for (n, kind) in
+            [(1, FindingKind::StaleChronology), (2, FindingKind::StaleChronology), (3, FindingKind::HiddenObjection)]
+        {
+            let o = Objection {
+                id: ObjectionId::new(),
+                number: n,
+                author: dana,
+                anchor: Anchor { section: SectionId(uuid::Uuid::nil()), statement: None, quote: None },
+                kind: kind.objection_kind(),
+                blocking: true,
+                text: "x".into(),
+                status: ObjectionStatus::Open,
+                rationale: None,
+                replies: Vec::new(),
+                history: Vec::new(),
+                at_ms: 0,
+                found_downstream: Some(FoundDownstream {
+                    manifest_hash: format!("{:064}", 5),
+                    release_revision: 5,
+                    lane: Lane::Privacy,
+                    finding: kind,
+                }),
+            };
+            state.objections.insert(o.id, o);
+        }
+        // Release 5: returned, then accepted. Release 9: accepted only. Release 12: nothing.
+        state.intakes = vec![
+            intake(5, dana, IntakeDecision::Returned),
+            intake(5, dana, IntakeDecision::Accepted),
+            intake(9, dana, IntakeDecision::Accepted),
+        ];
+        let d = downstream(&state, &[fate(5), fate(9), fate(12)]);
+        assert_eq!(d.findings, 3);
+        assert_eq!(d.releases[0].found_later.get("stale-chronology"), Some(&2));
+        assert_eq!(d.releases[0].found_later.get("hidden-objection"), Some(&1));
+        assert_eq!((d.releases[0].accepted, d.releases[0].returned), (1, 1));
+        assert_eq!(d.releases_with_findings, 1);
+        assert_eq!(d.found_later_per_mille, 333);
+        assert_eq!(d.accepted_never_returned, 1, "release 9 only");
+        assert!(!d.is_empty());
+        assert!(downstream(&RoomState::new(RoomId(uuid::Uuid::nil()), "t".into(), 0), &[fate(5)]).is_empty());
+    }
+}
