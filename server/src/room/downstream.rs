@@ -67,19 +67,25 @@ impl Room {
         Ok((records, all))
     }
 
-    /// The release `manifest` of `lane`: `invalid` for a malformed hash,
-    /// `not_found` for another lane's release and for no release at all.
-    async fn lane_release_of(&self, batch: &Batch, lane: Lane, manifest: &str) -> Result<LaneRelease, Refusal> {
+    /// The release `manifest` of `lane`, and every release's status:
+    /// `invalid` for a malformed hash, `not_found` for another lane's
+    /// release and for no release at all (the same words).
+    async fn lane_release_of(
+        &self,
+        batch: &Batch,
+        lane: Lane,
+        manifest: &str,
+    ) -> Result<(LaneRelease, Vec<StatusBody>), Refusal> {
         let hash = manifest_hash(manifest).map_err(invalid)?;
         let (records, all) = self.release_statuses(batch).await?;
         let not_found = || (ErrorCode::NotFound, format!("no release of the {lane} lane has manifest {hash}"));
-        let status = all.into_iter().find(|s| s.lane == lane && s.manifest_hash == hash).ok_or_else(not_found)?;
+        let status = all.iter().find(|s| s.lane == lane && s.manifest_hash == hash).cloned().ok_or_else(not_found)?;
         let record = records
             .into_iter()
             .filter(|r| r.manifest.manifest_hash == hash)
             .min_by_key(|r| r.event.release_revision)
             .ok_or_else(not_found)?;
-        Ok(LaneRelease { record, status })
+        Ok((LaneRelease { record, status }, all))
     }
 
     /// Subscribes `conn` to `lane_status` pushes of `lane` (once; what it
@@ -124,8 +130,7 @@ impl Room {
     ) -> Answer {
         let lane = lane_of(&caller)?;
         let user = caller.user();
-        let release = self.lane_release_of(batch, lane, manifest).await?;
-        let (_, all) = self.release_statuses(batch).await?;
+        let (release, all) = self.lane_release_of(batch, lane, manifest).await?;
         self.watch_lane(caller.conn, lane, &all);
         let state = self.state_at_revision(batch, Some(release.record.event.release_revision)).await?;
         let format = format.unwrap_or(ExportFormat::Json);
@@ -155,8 +160,7 @@ impl Room {
         let lane = lane_of(&caller)?;
         let user = caller.user();
         let reason = reason.map(|r| text_field("reason", &r, self.config.max_text_chars, false)).transpose()?;
-        let release = self.lane_release_of(batch, lane, manifest).await?;
-        let (_, all) = self.release_statuses(batch).await?;
+        let (release, all) = self.lane_release_of(batch, lane, manifest).await?;
         self.watch_lane(caller.conn, lane, &all);
         if let Some((kind, msg)) = intake_refusal(decision, reason.as_deref(), &release.status.status) {
             return Err(match kind {
@@ -209,8 +213,7 @@ impl Room {
         let lane = lane_of(&caller)?;
         let user = caller.user();
         let text = text_field("text", text, self.config.max_text_chars, true)?;
-        let release = self.lane_release_of(batch, lane, manifest).await?;
-        let (_, all) = self.release_statuses(batch).await?;
+        let (release, all) = self.lane_release_of(batch, lane, manifest).await?;
         self.watch_lane(caller.conn, lane, &all);
         if self.state.objections.len() >= self.config.max_objections {
             return Err((ErrorCode::TooLarge, "the register is full (limit reached)".into()));
