@@ -135,7 +135,17 @@ async fn a_downstream_member_may_not_join_or_do_anything_a_room_member_does() ->
 
 #[tokio::test]
 async fn intake_decisions_and_findings_are_recorded_pushed_and_survive_a_restart() -> Result<()> {
-    let mut server = TestServer::start().await?;
+    decisions_and_findings(trustroom_e2e::Backend::Sqlite).await
+}
+
+#[tokio::test]
+#[cfg_attr(not(any(pg_url, ci)), ignore = "needs TRUSTROOM_TEST_PG_URL (PostgreSQL)")]
+async fn intake_decisions_and_findings_survive_a_restart_on_postgresql() -> Result<()> {
+    decisions_and_findings(trustroom_e2e::Backend::Postgres).await
+}
+
+async fn decisions_and_findings(backend: trustroom_e2e::Backend) -> Result<()> {
+    let mut server = TestServer::start_backend(backend, Default::default()).await?;
     let room = clean_room(&server).await?;
     let (mut owner, _) = member(&server, "owner", &room).await?;
     let first = created(&ready_and_release(&mut owner, &room, "privacy").await?)?;
