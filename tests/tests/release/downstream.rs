@@ -151,6 +151,9 @@ async fn decisions_and_findings(backend: trustroom_e2e::Backend) -> Result<()> {
     let first = created(&ready_and_release(&mut owner, &room, "privacy").await?)?;
     let (mut lane, token) = downstream_with_token(&server, &room, "dana.privacy-intake", Lane::Privacy).await?;
     lane.ok(lane_releases(&room)).await?;
+    // A member of another lane watches its own (empty) lane.
+    let mut other = downstream(&server, &room, "gil.governance-intake", Lane::AccountGovernance).await?;
+    ensure!(other.ok(lane_releases(&room)).await?["releases"].as_array().is_some_and(Vec::is_empty));
 
     // Returned needs a reason; then accepted; the same decision twice is one.
     let e = lane.refused(intake(&room, &first, "returned", None), "invalid").await?;
@@ -209,13 +212,16 @@ async fn decisions_and_findings(backend: trustroom_e2e::Backend) -> Result<()> {
         lane.captured_text()
     );
 
+    // The other lane heard nothing of the privacy lane's releases.
+    other.drain(Duration::from_millis(200)).await?;
+    ensure!(other.pending().all(|f| f["type"] != "lane_status"), "{}", other.captured_text());
     let stats = owner.ok(json!({"type": "stats", "room": room})).await?;
     let d = &stats["handoff"]["downstream"];
     ensure!(d["findings"] == 1 && d["accepted_never_returned"] == 0, "{d}");
     ensure!(d["releases"][0]["found_later"]["stale-chronology"] == 1, "{d}");
 
     // Restart: decisions and findings are still there.
-    drop((owner, lane));
+    drop((owner, lane, other));
     server.restart().await?;
     let (mut owner, snap) = member(&server, "owner", &room).await?;
     let o = snap["state"]["objections"][&objection].clone();
