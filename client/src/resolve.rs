@@ -202,6 +202,7 @@ pub(crate) mod tests {
             replies: Vec::new(),
             history: Vec::new(),
             at_ms: 0,
+            found_downstream: None,
         }
     }
 

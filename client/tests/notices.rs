@@ -245,6 +245,7 @@ fn app_with_history() -> App {
         replies: Vec::new(),
         history: Vec::new(),
         at_ms: T0,
+        found_downstream: None,
     };
     o.anchor.quote = None;
     event(&mut app, Change::ObjectionRaised { objection: o }, LEGAL, T0);

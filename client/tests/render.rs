@@ -414,3 +414,24 @@ fn labels_evidence_and_remote_cursors_are_coloured() {
     let (_, fy) = find("◂priya");
     assert_eq!(fy, y, "her name flag is on her line");
 }
+
+#[test]
+fn a_finding_from_downstream_is_marked_in_the_register() {
+    use trustroom_shared::downstream::{FindingKind, FoundDownstream};
+    let mut state = room_state();
+    let first = state.objections.values().map(|o| o.id).min().expect("the fixture has objections");
+    if let Some(o) = state.objections.get_mut(&first) {
+        o.found_downstream = Some(FoundDownstream {
+            manifest_hash: "9f2c".repeat(16),
+            release_revision: 33,
+            lane: trustroom_shared::release::Lane::Privacy,
+            finding: FindingKind::StaleChronology,
+        });
+    }
+    let mut app = app_with(OWNER, state);
+    key(&mut app, KeyCode::Char('r'));
+    let screen = render(&mut app, 120, 36);
+    assert!(screen.contains("FOUND DOWNSTREAM"), "{screen}");
+    // The line under it names the lane, the kind and the release (truncated to the pane).
+    assert!(screen.contains("found downstream (privacy, stale-ch"), "{screen}");
+}

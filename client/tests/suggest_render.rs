@@ -344,6 +344,7 @@ fn stats(state: &RoomState) -> RoomStats {
                 median_ms: Some(12 * 60_000),
                 worst_ms: Some(95 * 60_000),
             },
+            downstream: Default::default(),
         },
     }
 }

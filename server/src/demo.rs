@@ -234,6 +234,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoSeed> {
             replies: Vec::new(),
             history: Vec::new(),
             at_ms: now_ms(),
+            found_downstream: None,
         };
         b.change(author, Change::ObjectionRaised { objection })?;
         last_objection = Some(id);

@@ -13,6 +13,7 @@ use trustroom_server::config::ServerConfig;
 use trustroom_server::storage::{self, Store};
 use trustroom_server::{admin, audit, demo, export, serve, signing};
 use trustroom_shared::export::ExportFormat;
+use trustroom_shared::release::Lane;
 use trustroom_shared::role::{AgentRole, Discipline, Role};
 
 #[derive(Parser)]
@@ -225,7 +226,7 @@ enum MemberCmd {
     Add {
         room: String,
         user: String,
-        /// owner | reviewer | agent | observer
+        /// owner | reviewer | agent | observer | downstream
         #[arg(long)]
         role: String,
         /// For reviewers: support-trust | privacy | legal | support-engineering
@@ -234,6 +235,10 @@ enum MemberCmd {
         /// For agents: chronology | objection-normaliser | trace-keeper
         #[arg(long)]
         agent_role: Option<AgentRole>,
+        /// For downstream members: privacy | product-security | account-governance (the one
+        /// lane whose releases they read, take in and report findings on; they never join the room)
+        #[arg(long)]
+        lane: Option<Lane>,
     },
     /// Remove USER from ROOM; their connections to the room are cut off.
     Remove { room: String, user: String },
@@ -335,7 +340,12 @@ fn default_db() -> anyhow::Result<String> {
     Ok(dirs.data_dir().join("trustroom.db").display().to_string())
 }
 
-fn parse_role(role: &str, discipline: Option<Discipline>, agent_role: Option<AgentRole>) -> anyhow::Result<Role> {
+fn parse_role(
+    role: &str,
+    discipline: Option<Discipline>,
+    agent_role: Option<AgentRole>,
+    lane: Option<Lane>,
+) -> anyhow::Result<Role> {
     Ok(match role {
         "owner" => Role::Owner,
         "observer" => Role::Observer,
@@ -345,7 +355,10 @@ fn parse_role(role: &str, discipline: Option<Discipline>, agent_role: Option<Age
         "agent" => {
             Role::Agent { agent_role: agent_role.ok_or_else(|| anyhow::anyhow!("an agent needs --agent-role"))? }
         }
-        other => anyhow::bail!("unknown role {other:?} (owner, reviewer, agent, observer)"),
+        "downstream" => {
+            Role::Downstream { lane: lane.ok_or_else(|| anyhow::anyhow!("a downstream member needs --lane"))? }
+        }
+        other => anyhow::bail!("unknown role {other:?} (owner, reviewer, agent, observer, downstream)"),
     })
 }
 
@@ -459,8 +472,8 @@ async fn main() -> anyhow::Result<()> {
             }
         },
         Command::Member { command } => match command {
-            MemberCmd::Add { room, user, role, discipline, agent_role } => {
-                let role = parse_role(&role, discipline, agent_role)?;
+            MemberCmd::Add { room, user, role, discipline, agent_role, lane } => {
+                let role = parse_role(&role, discipline, agent_role, lane)?;
                 let room = admin::resolve_room(&store, &room).await?;
                 writeln!(out, "{}", admin::add_member(&store, room, &user, role).await?)?;
             }

@@ -77,6 +77,10 @@ pub enum Change {
         withdrawal: crate::release_status::Withdrawal,
     },
     /// The owner set the co-signatures a release needs.
+    /// A downstream member's intake decision on a release of its lane.
+    IntakeDecided {
+        intake: crate::downstream::Intake,
+    },
     ReleasePolicySet {
         policy: ReleasePolicy,
     },
@@ -234,6 +238,7 @@ impl Change {
                 | Change::HoldPlaced { .. }
                 | Change::HoldCleared { .. }
                 | Change::ReleaseWithdrawn { .. }
+                | Change::IntakeDecided { .. }
                 | Change::ReleasePolicySet { .. }
                 | Change::Cosigned { .. }
                 | Change::AccessRequested { .. }
@@ -274,6 +279,7 @@ impl Change {
             Change::HoldPlaced { .. } => "hold_placed",
             Change::HoldCleared { .. } => "hold_cleared",
             Change::ReleaseWithdrawn { .. } => "release_withdrawn",
+            Change::IntakeDecided { .. } => "intake_decided",
             Change::ReleasePolicySet { .. } => "release_policy_set",
             Change::Cosigned { .. } => "cosigned",
             Change::AccessRequested { .. } => "access_requested",
@@ -483,6 +489,15 @@ pub fn apply(state: &mut RoomState, rev: &Revision) -> Result<(), ApplyError> {
                 return Err(ApplyError::Conflict(format!("release {} is already withdrawn", withdrawal.manifest_hash)));
             }
             state.withdrawals.push(withdrawal.clone());
+        }
+        Change::IntakeDecided { intake } => {
+            if state.withdrawals.iter().any(|w| w.manifest_hash == intake.manifest_hash) {
+                return Err(ApplyError::Conflict(format!(
+                    "release {} was withdrawn: it takes no intake decision",
+                    intake.manifest_hash
+                )));
+            }
+            state.intakes.push(intake.clone());
         }
         Change::ReleasePolicySet { policy } => {
             state.release_policy = policy.clone().normalized();

@@ -13,6 +13,7 @@ pub mod boundary;
 pub mod canonical;
 pub mod change;
 pub mod checks;
+pub mod downstream;
 pub mod evidence;
 pub mod export;
 pub mod handoff_stats;

@@ -93,6 +93,10 @@ pub struct Objection {
     pub replies: Vec<Reply>,
     pub history: Vec<StatusChange>,
     pub at_ms: i64,
+    /// Set when a downstream lane opened it from a finding after the
+    /// handoff (absent in objections stored before there were any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_downstream: Option<crate::downstream::FoundDownstream>,
 }
 
 impl Objection {
@@ -240,6 +244,7 @@ mod tests {
             replies: Vec::new(),
             history: Vec::new(),
             at_ms: 0,
+            found_downstream: None,
         }
     }
 

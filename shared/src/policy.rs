@@ -36,10 +36,13 @@ pub enum Capability {
     GovernAccess,
     /// Set who decides suggestions and the room's boundary rules (owners).
     GovernRoom,
+    /// Read the releases of one's own downstream lane, decide their intake
+    /// and report findings on them (downstream members only).
+    Intake,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Capability::Read,
         Capability::Edit,
         Capability::Object,
@@ -52,6 +55,7 @@ impl Capability {
         Capability::Cosign,
         Capability::GovernAccess,
         Capability::GovernRoom,
+        Capability::Intake,
     ];
 }
 
@@ -59,7 +63,9 @@ impl Capability {
 pub fn allowed(role: &Role, cap: Capability) -> bool {
     use Capability::*;
     match role {
-        Role::Owner => true,
+        // Owners may do everything in the room; lane intake belongs to the
+        // downstream lane, not to the room.
+        Role::Owner => cap != Intake,
         // Reviewers decide suggestions only when the owner allowed them
         // (state-dependent: `access::capabilities_of` adds it).
         Role::Reviewer { .. } => matches!(cap, Read | Edit | Object | ResolveObjection | Suggest | Cosign),
@@ -69,6 +75,9 @@ pub fn allowed(role: &Role, cap: Capability) -> bool {
         // Observers co-sign only when the release policy names them
         // (checked with the request: `requests::Also::CosignRules`).
         Role::Observer => matches!(cap, Read | Cosign),
+        // Downstream members never join the room: they only read their
+        // lane's releases, decide intake and report findings.
+        Role::Downstream { .. } => cap == Intake,
     }
 }
 

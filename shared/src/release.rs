@@ -256,6 +256,7 @@ pub fn cosign_refusal(policy: &ReleasePolicy, user: UserId, role: &crate::role::
     use crate::role::Role;
     match role {
         Role::Agent { .. } => Some("agents never sign"),
+        Role::Downstream { .. } => Some("downstream lanes take releases in; they never sign them"),
         Role::Owner => Some("owners sign by releasing; co-signatures are for the other members the policy names"),
         Role::Observer if !policy.members.contains(&user) => {
             Some("observers co-sign only when the release policy names them")
@@ -494,6 +495,7 @@ mod tests {
             replies: Vec::new(),
             history: Vec::new(),
             at_ms: 0,
+            found_downstream: None,
         };
         let rev = |revision: u64, change: Change| Revision { revision, author: by, at_ms: 0, client: None, change };
         let mut revisions = vec![

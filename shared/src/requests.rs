@@ -37,6 +37,9 @@ pub enum Also {
     AnnexReaders,
     /// Owners who may decide the promotion, and its requester.
     PromotionParties,
+    /// Releases of the downstream member's own lane only (another lane's
+    /// release is `not_found`, as if it did not exist).
+    OwnLane,
 }
 
 /// What one request kind needs.
@@ -100,6 +103,10 @@ const HOLDS: RequestSpec = spec("holds", C::Read, false, true, true, Nothing, &[
 const WITHDRAW_RELEASE: RequestSpec =
     spec("withdraw_release", C::DecideRelease, true, true, false, Nothing, &["reason"]);
 const RELEASE_STATUS: RequestSpec = spec("release_status", C::Read, false, true, true, Nothing, &[]);
+const LANE_RELEASES: RequestSpec = spec("lane_releases", C::Intake, false, true, false, OwnLane, &[]);
+const LANE_RELEASE: RequestSpec = spec("lane_release", C::Intake, false, true, false, OwnLane, &[]);
+const INTAKE: RequestSpec = spec("intake", C::Intake, true, true, false, OwnLane, &["reason"]);
+const REPORT_FINDING: RequestSpec = spec("report_finding", C::Intake, true, false, false, OwnLane, &["text"]);
 const MARK_READY: RequestSpec = spec("mark_ready", C::DecideRelease, true, false, false, Nothing, &[]);
 const RELEASE: RequestSpec = spec("release", C::DecideRelease, true, false, false, Nothing, &[]);
 const RELEASE_PACKET: RequestSpec = spec("release_packet", C::DecideRelease, true, false, false, Nothing, &[]);
@@ -167,6 +174,10 @@ pub const TABLE: &[RequestSpec] = &[
     HOLDS,
     WITHDRAW_RELEASE,
     RELEASE_STATUS,
+    LANE_RELEASES,
+    LANE_RELEASE,
+    INTAKE,
+    REPORT_FINDING,
     MARK_READY,
     RELEASE,
     RELEASE_PACKET,
@@ -253,6 +264,10 @@ impl Request {
             Request::Holds { .. } => HOLDS,
             Request::WithdrawRelease { .. } => WITHDRAW_RELEASE,
             Request::ReleaseStatus { .. } => RELEASE_STATUS,
+            Request::LaneReleases { .. } => LANE_RELEASES,
+            Request::LaneRelease { .. } => LANE_RELEASE,
+            Request::Intake { .. } => INTAKE,
+            Request::ReportFinding { .. } => REPORT_FINDING,
             Request::MarkReady { .. } => MARK_READY,
             Request::Release { .. } => RELEASE,
             Request::ReleasePacket { .. } => RELEASE_PACKET,
@@ -322,6 +337,8 @@ impl Request {
             | Request::Cursor { .. }
             | Request::Holds { .. }
             | Request::ReleaseStatus { .. }
+            | Request::LaneReleases { .. }
+            | Request::LaneRelease { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
             | Request::ReleasePacket { .. }
@@ -368,6 +385,8 @@ impl Request {
             | Request::RequestPromotion { reason, .. }
             | Request::RejectSuggestion { reason, .. } => vec![field("reason", reason)],
             Request::WithdrawRelease { reason, .. } => vec![field("reason", reason)],
+            Request::Intake { reason, .. } => reason.as_deref().map(|r| field("reason", r)).into_iter().collect(),
+            Request::ReportFinding { text, .. } => vec![field("text", text)],
             Request::ApproveAccess { note, .. }
             | Request::DenyAccess { note, .. }
             | Request::RevokeGrant { note, .. }
@@ -436,7 +455,7 @@ mod tests {
         let id = "00000000-0000-7000-8000-000000000001";
         let extra = match name {
             "join" | "leave" | "readiness" | "export" | "manifests" | "suggestions" | "stats" | "mark_ready"
-            | "holds" | "release_status" => {
+            | "holds" | "release_status" | "lane_releases" => {
                 json!({})
             }
             "add_section" => json!({"title": "T", "body": "B"}),
@@ -449,6 +468,9 @@ mod tests {
             "hold" | "escalate" => json!({"reason": "r"}),
             "clear_hold" => json!({"hold": 1, "rationale": "r"}),
             "withdraw_release" => json!({"manifest": "m", "reason": "r"}),
+            "lane_release" => json!({"manifest": "m"}),
+            "intake" => json!({"manifest": "m", "decision": "returned", "reason": "r"}),
+            "report_finding" => json!({"manifest": "m", "kind": "stale-chronology", "text": "t"}),
             "release" => json!({"lane": "privacy"}),
             "release_packet" => json!({"lane": "privacy", "packet_revision": 3}),
             "set_release_policy" => json!({}),
@@ -522,6 +544,11 @@ mod tests {
                     s.name
                 );
             }
+        }
+        // Lane requests are the downstream members' own: nobody else has
+        // the capability, and they never change the packet itself.
+        for s in TABLE.iter().filter(|s| s.capability == C::Intake) {
+            assert!(!s.agents && s.also == OwnLane, "{} is a lane request", s.name);
         }
         for s in TABLE.iter().filter(|s| s.agents) {
             assert!(

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::release::Lane;
+
 /// A reviewer's discipline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -30,19 +32,30 @@ pub enum AgentRole {
 #[serde(tag = "role", rename_all = "kebab-case")]
 pub enum Role {
     Owner,
-    Reviewer { discipline: Discipline },
-    Agent { agent_role: AgentRole },
+    Reviewer {
+        discipline: Discipline,
+    },
+    Agent {
+        agent_role: AgentRole,
+    },
     Observer,
+    /// A downstream reviewer of one lane: reads only its lane's releases,
+    /// decides their intake and reports findings (`downstream.rs`); never
+    /// joins the room.
+    Downstream {
+        lane: Lane,
+    },
 }
 
 impl Role {
-    /// Short name: `owner`, `reviewer`, `agent`, `observer`.
+    /// Short name: `owner`, `reviewer`, `agent`, `observer`, `downstream`.
     pub fn name(&self) -> &'static str {
         match self {
             Role::Owner => "owner",
             Role::Reviewer { .. } => "reviewer",
             Role::Agent { .. } => "agent",
             Role::Observer => "observer",
+            Role::Downstream { .. } => "downstream",
         }
     }
 
@@ -53,6 +66,7 @@ impl Role {
             Role::Reviewer { discipline } => format!("reviewer/{discipline}"),
             Role::Agent { agent_role } => format!("agent/{agent_role}"),
             Role::Observer => "observer".into(),
+            Role::Downstream { lane } => format!("downstream/{lane}"),
         }
     }
 }
@@ -103,7 +117,7 @@ kebab_enum_text!(AgentRole, "agent role", [
 ]);
 
 /// A role from its label, as [`Role::label`] writes it: `owner`,
-/// `reviewer/DISCIPLINE`, `agent/AGENT-ROLE` or `observer`.
+/// `reviewer/DISCIPLINE`, `agent/AGENT-ROLE`, `observer` or `downstream/LANE`.
 impl FromStr for Role {
     type Err = ParseEnumError;
 
@@ -113,10 +127,11 @@ impl FromStr for Role {
             None if s == "observer" => Ok(Role::Observer),
             Some(("reviewer", discipline)) => Ok(Role::Reviewer { discipline: discipline.parse()? }),
             Some(("agent", agent_role)) => Ok(Role::Agent { agent_role: agent_role.parse()? }),
+            Some(("downstream", lane)) => Ok(Role::Downstream { lane: lane.parse()? }),
             _ => Err(ParseEnumError {
                 what: "role",
                 value: s.to_string(),
-                expected: "owner reviewer/DISCIPLINE agent/AGENT-ROLE observer",
+                expected: "owner reviewer/DISCIPLINE agent/AGENT-ROLE observer downstream/LANE",
             }),
         }
     }
@@ -137,10 +152,13 @@ mod tests {
         for agent_role in [AgentRole::Chronology, AgentRole::ObjectionNormaliser, AgentRole::TraceKeeper] {
             roles.push(Role::Agent { agent_role });
         }
+        for lane in Lane::ALL {
+            roles.push(Role::Downstream { lane });
+        }
         for role in roles {
             assert_eq!(role.label().parse::<Role>().ok(), Some(role), "{}", role.label());
         }
-        for bad in ["", "admin", "reviewer", "reviewer/tax", "agent/", "owner/x"] {
+        for bad in ["", "admin", "reviewer", "reviewer/tax", "agent/", "owner/x", "downstream", "downstream/tax"] {
             assert!(bad.parse::<Role>().is_err(), "{bad:?}");
         }
     }

@@ -80,6 +80,10 @@ pub struct RoomState {
     /// Releases an owner withdrew (by manifest hash), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withdrawals: Vec<crate::release_status::Withdrawal>,
+    /// Downstream intake decisions, oldest first (the newest per member
+    /// and release is the current one; see `downstream`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intakes: Vec<crate::downstream::Intake>,
     /// The source register and the evidence bindings of the packet's
     /// citations (see `evidence`).
     #[serde(default, skip_serializing_if = "is_default")]
@@ -111,6 +115,7 @@ impl RoomState {
             holds: Vec::new(),
             withdrawals: Vec::new(),
             evidence: crate::evidence::EvidenceState::default(),
+            intakes: Vec::new(),
         }
     }
 

@@ -263,7 +263,7 @@ impl SuggestionState {
 /// Why a member may not accept or reject suggestions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecideRefusal {
-    /// Agents and observers never decide suggestions.
+    /// Agents, observers and downstream members never decide suggestions.
     Role,
     /// A reviewer the owner has not allowed.
     NotAllowed,
@@ -276,7 +276,7 @@ pub fn may_decide(state: &SuggestionState, user: UserId, role: &Role) -> Result<
         Role::Owner => Ok(()),
         Role::Reviewer { .. } if state.acceptors.contains(&user) => Ok(()),
         Role::Reviewer { .. } => Err(DecideRefusal::NotAllowed),
-        Role::Agent { .. } | Role::Observer => Err(DecideRefusal::Role),
+        Role::Agent { .. } | Role::Observer | Role::Downstream { .. } => Err(DecideRefusal::Role),
     }
 }
 

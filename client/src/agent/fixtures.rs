@@ -46,6 +46,7 @@ pub fn objection(
         replies: vec![],
         history: vec![],
         at_ms: 0,
+        found_downstream: None,
     };
     state.objections.insert(id, objection);
     id

@@ -137,6 +137,10 @@ pub enum Command {
     #[command(subcommand)]
     Annex(AnnexCommand),
 
+    /// A downstream lane's side (downstream members only): its releases, their bundles, intake decisions, findings
+    #[command(subcommand)]
+    Lane(LaneCommand),
+
     /// Hold the release, with a reason (owner only)
     Hold {
         /// Room id or exact title
@@ -435,6 +439,58 @@ objection (its author or an owner).")]
         /// Why (required for accepted-residual, and to resolve another member's blocking objection)
         #[arg(long)]
         rationale: Option<String>,
+    },
+}
+
+/// `trustroom lane releases|fetch|intake|finding` (downstream members of a lane).
+#[derive(Debug, Subcommand)]
+pub enum LaneCommand {
+    /// Your lane's releases: manifest hash, packet revision, released at, status, your intake decision
+    Releases {
+        /// Room id or exact title
+        room: String,
+    },
+    /// Fetch one release's redacted export bundle (never annex content)
+    #[command(
+        after_help = "The bundle is the one `export` renders for that release (JSON unless --format markdown); it verifies with `trustroom-server manifest verify`. A release of another lane is not found."
+    )]
+    Fetch {
+        /// Room id or exact title
+        room: String,
+        /// The release's manifest hash (as `lane releases` prints it)
+        manifest: String,
+        /// Write the bundle to FILE instead of stdout
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// json (verifiable) or markdown (for people)
+        #[arg(long, default_value = "json", value_name = "json|markdown")]
+        format: ExportFormat,
+    },
+    /// Record your intake decision on a release: --accept, or --return REASON
+    Intake {
+        /// Room id or exact title
+        room: String,
+        /// The release's manifest hash
+        manifest: String,
+        /// Accepted for intake
+        #[arg(long, conflicts_with = "return_reason", required_unless_present = "return_reason")]
+        accept: bool,
+        /// Returned to the room, with why
+        #[arg(long = "return", value_name = "REASON")]
+        return_reason: Option<String>,
+    },
+    /// Report a finding on a release: opens a blocking objection in the room, marked found downstream
+    Finding {
+        /// Room id or exact title
+        room: String,
+        /// The release's manifest hash
+        manifest: String,
+        /// hidden-objection | stale-chronology | over-broad-annex-exposure | correction-needed
+        #[arg(long)]
+        kind: trustroom_shared::downstream::FindingKind,
+        /// What was found (`-` reads stdin)
+        #[arg(long, allow_hyphen_values = true)]
+        text: String,
     },
 }
 

@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::{Value, json};
 use trustroom_shared::change::Change;
+use trustroom_shared::downstream::{FindingKind, IntakeDecision};
 use trustroom_shared::export::ExportFormat;
 use trustroom_shared::ids::{AnnexId, ObjectionId, RoomId};
 use trustroom_shared::objection::ObjectionStatus;
 use trustroom_shared::ot::TextOp;
 use trustroom_shared::protocol::{
-    Ack, AnnexContent, ErrorCode, ExportResult, HoldsResult, ManifestsResult, ReleaseAck, ReleaseStatusResult, Request,
-    ServerFrame,
+    Ack, AnnexContent, ErrorCode, ExportResult, HoldsResult, LaneReleaseResult, LaneReleasesResult, ManifestsResult,
+    ReleaseAck, ReleaseStatusResult, Request, ServerFrame,
 };
 use trustroom_shared::readiness::Readiness;
 use trustroom_shared::release::{Audience, Lane};
@@ -444,6 +445,101 @@ pub async fn export(
         }
     }
     Ok(())
+}
+
+/// `lane releases`: the releases of the member's downstream lane.
+pub async fn lane_releases(ctx: &Ctx, room: &str) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, room).await?;
+    let result: LaneReleasesResult =
+        s.call_as(Request::LaneReleases { room }).await.context("reading your lane's releases")?;
+    if ctx.json {
+        emit(&output::json_pretty(&result)?)?;
+    } else {
+        emit(&output::lane_releases(&result))?;
+    }
+    Ok(())
+}
+
+/// `lane fetch`: one release's redacted export bundle, to stdout or `out`.
+pub async fn lane_fetch(
+    ctx: &Ctx,
+    room: &str,
+    manifest: &str,
+    format: ExportFormat,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, room).await?;
+    let request = Request::LaneRelease { room, manifest: manifest.to_string(), format: Some(format) };
+    let result: LaneReleaseResult = s.call_as(request).await.context("fetching the release")?;
+    match out {
+        Some(path) => {
+            tokio::fs::write(path, result.export.text.as_bytes())
+                .await
+                .with_context(|| format!("writing {}", path.display()))?;
+            if ctx.json {
+                let mut meta = serde_json::to_value(&result)?;
+                if let Some(Value::Object(m)) = meta.get_mut("export") {
+                    m.remove("text");
+                }
+                if let Value::Object(m) = &mut meta {
+                    m.insert("out".into(), Value::String(path.display().to_string()));
+                }
+                emit(&meta.to_string())?;
+            } else {
+                emit(&format!(
+                    "{} ({}): {}",
+                    output::exported(&result.export, &path.display().to_string()),
+                    result.status,
+                    result.manifest_hash
+                ))?;
+            }
+        }
+        None => {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(result.export.text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// `lane intake`: accepted (no reason) or returned with `reason`.
+pub async fn lane_intake(ctx: &Ctx, room: &str, manifest: &str, returned: Option<&str>) -> anyhow::Result<()> {
+    let reason = match returned {
+        Some(r) => Some(input::message(r).await?),
+        None => None,
+    };
+    let decision = if reason.is_some() { IntakeDecision::Returned } else { IntakeDecision::Accepted };
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, room).await?;
+    let request = Request::Intake { room, manifest: manifest.to_string(), decision, reason, seq: None };
+    let result = s.call(request).await.context("recording the intake decision")?;
+    if ctx.json {
+        return ctx.print_ack(&result, None, None);
+    }
+    match serde_json::from_value::<Ack>(result.clone()) {
+        Ok(ack) => {
+            let what = decision.to_string().to_uppercase();
+            emit(&format!("{} {what} {manifest}", output::ack(&ack, None, None)))?;
+        }
+        Err(_) => ctx.print_ack(&result, None, None)?,
+    }
+    Ok(())
+}
+
+/// `lane finding`: a finding on a release, opening an objection marked
+/// found downstream.
+pub async fn lane_finding(ctx: &Ctx, room: &str, manifest: &str, kind: FindingKind, text: &str) -> anyhow::Result<()> {
+    let text = input::message(text).await?;
+    let mut s = ctx.open().await?;
+    let room = resolve::room_id(&mut s, room).await?;
+    let request =
+        Request::ReportFinding { room, manifest: manifest.to_string(), kind, text, blocking: true, seq: None };
+    let result = s.call(request).await.context("reporting the finding")?;
+    ctx.print_ack(&result, Some("objection"), None)
 }
 
 /// `manifests`: the release history.

@@ -22,7 +22,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use args::{AnnexCommand, Cli, Command, ConfigCommand, ObjectionCommand, ReleaseAction, SectionCommand};
+use args::{AnnexCommand, Cli, Command, ConfigCommand, LaneCommand, ObjectionCommand, ReleaseAction, SectionCommand};
 use commands::{Ctx, Decision};
 use exit::UsageError;
 
@@ -132,6 +132,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::objection_status(&ctx()?, &room, &objection, status, rationale.as_deref()).await
         }
         Command::Annex(AnnexCommand::View { room, annex }) => commands::annex_view(&ctx()?, &room, &annex).await,
+        Command::Lane(LaneCommand::Releases { room }) => commands::lane_releases(&ctx()?, &room).await,
+        Command::Lane(LaneCommand::Fetch { room, manifest, out, format }) => {
+            commands::lane_fetch(&ctx()?, &room, &manifest, format, out.as_deref()).await
+        }
+        Command::Lane(LaneCommand::Intake { room, manifest, accept: _, return_reason }) => {
+            commands::lane_intake(&ctx()?, &room, &manifest, return_reason.as_deref()).await
+        }
+        Command::Lane(LaneCommand::Finding { room, manifest, kind, text }) => {
+            commands::lane_finding(&ctx()?, &room, &manifest, kind, &text).await
+        }
         Command::Hold { room, reason } => commands::decide(&ctx()?, &room, Decision::Hold(reason)).await,
         Command::ClearHold { room, hold, rationale } => commands::clear_hold(&ctx()?, &room, &hold, &rationale).await,
         Command::Holds { room } => commands::holds(&ctx()?, &room).await,

@@ -7,7 +7,8 @@ use std::io::Write as _;
 
 use trustroom_shared::holds::one_line;
 use trustroom_shared::protocol::{
-    Ack, AnnexContent, ExportResult, HoldsResult, ManifestsResult, ReleaseAck, ReleaseStatusResult, RoomSummary,
+    Ack, AnnexContent, ExportResult, HoldsResult, LaneReleasesResult, ManifestsResult, ReleaseAck, ReleaseStatusResult,
+    RoomSummary,
 };
 use trustroom_shared::readiness::{Readiness, release_status};
 use trustroom_shared::release::ReleaseState;
@@ -92,6 +93,30 @@ pub fn holds(r: &HoldsResult, state: &RoomState) -> String {
     );
     for h in &r.holds {
         let _ = writeln!(out, "{}", trustroom_shared::holds::line(h, state));
+    }
+    out
+}
+
+/// `lane releases`: one line per release of the lane.
+pub fn lane_releases(r: &LaneReleasesResult) -> String {
+    let mut out = format!("Releases of the {} lane at rev {}: {}\n", r.lane, r.revision, r.releases.len());
+    for e in &r.releases {
+        let intake = match (&e.intake, &e.intake_reason) {
+            (Some(d), Some(why)) => format!("{d}: {}", one_line(why)),
+            (Some(d), None) => d.to_string(),
+            (None, _) => "no intake decision".into(),
+        };
+        let why = e.why.as_deref().map(|w| format!(" ({})", one_line(w))).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{} packet rev {} released {} (rev {}): {}{why} · {intake} · {} finding(s)",
+            e.manifest_hash,
+            e.packet_revision,
+            trustroom_shared::export::utc(e.released_at_ms),
+            e.release_revision,
+            e.status.to_uppercase(),
+            e.findings
+        );
     }
     out
 }
@@ -264,15 +289,19 @@ pub fn show(snapshot: &Snapshot) -> String {
     objections.sort_by_key(|o| o.number);
     for o in objections {
         let blocking = if o.blocking { "blocking" } else { "non-blocking" };
+        let found = o.found_downstream.as_ref().map(|f| format!(", {f}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {} [{}, {blocking}, {}] by {}  (id {})",
+            "  {} [{}, {blocking}, {}{found}] by {}  (id {})",
             o.code(),
             o.kind,
             o.status,
             name_of(st, o.author),
             o.id
         );
+        if let Some(f) = &o.found_downstream {
+            let _ = writeln!(out, "      pinned to release {} (rev {})", f.manifest_hash, f.release_revision);
+        }
         let section = st.section(o.anchor.section).map(|s| s.title.clone()).unwrap_or_else(|| "?".into());
         let mut anchor = format!("on {section:?}");
         if let Some(n) = o.anchor.statement {

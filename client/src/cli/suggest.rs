@@ -386,6 +386,19 @@ pub fn stats_text(st: &RoomStats) -> String {
         span_of(m.median_ms),
         span_of(m.worst_ms)
     );
+    let d = &h.downstream;
+    if !d.is_empty() {
+        let _ = writeln!(
+            out,
+            "DOWNSTREAM found later {}: {}  accepted never returned {}",
+            d.findings,
+            d.rate_text(),
+            d.accepted_never_returned
+        );
+        for r in &d.releases {
+            let _ = writeln!(out, "  {}", trustroom_shared::handoff_stats::DownstreamMeasures::release_text(r));
+        }
+    }
     let span = format_span(st.series.bucket_ms * st.series.edits.len() as i64);
     let _ = writeln!(out, "ACTIVITY   over {span} ({} edits in total)", st.edits);
     let _ = writeln!(out, "  edits       |{}|", sparkline(&st.series.edits));

@@ -81,6 +81,7 @@ fn objection(n: u32, author: u128, section: usize, kind: ObjectionKind, blocking
         replies: Vec::new(),
         history: Vec::new(),
         at_ms: 1_700_000_000_000,
+        found_downstream: None,
     }
 }
 

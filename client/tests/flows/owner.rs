@@ -68,6 +68,7 @@ fn blocking_objection_event(app: &App) -> Revision {
                 replies: Vec::new(),
                 history: Vec::new(),
                 at_ms: 1_700_000_300_000,
+                found_downstream: None,
             },
         },
     }

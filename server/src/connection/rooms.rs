@@ -81,7 +81,17 @@ pub(super) async fn route_to_room(
         }
     };
     let (reply, wait) = oneshot::channel();
-    let is_join = matches!(request, Request::Join { .. });
+    // A join subscribes the connection to the room; a downstream member's
+    // lane request subscribes it to its lane's status pushes. Either way
+    // the room hears when the connection ends.
+    let subscribes = matches!(
+        request,
+        Request::Join { .. }
+            | Request::LaneReleases { .. }
+            | Request::LaneRelease { .. }
+            | Request::Intake { .. }
+            | Request::ReportFinding { .. }
+    );
     let cmd = match request {
         Request::Join { since, .. } => RoomCmd::Join { conn: info.clone(), since, reply },
         request => RoomCmd::Request { conn: info.clone(), request, reply },
@@ -90,7 +100,7 @@ pub(super) async fn route_to_room(
         return Err((ErrorCode::Unavailable, "the room is shutting down".into()));
     }
     let answer = wait.await.unwrap_or_else(|_| Err((ErrorCode::Unavailable, "the room stopped".into())));
-    if is_join && answer.is_ok() {
+    if subscribes && answer.is_ok() {
         joined.0.insert(room, handle);
     }
     answer

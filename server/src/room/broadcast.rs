@@ -44,6 +44,11 @@ impl Room {
     }
 
     pub(super) fn cut_off(&mut self, user: UserId, reason: &str) {
+        let watching: Vec<u64> =
+            self.lane_watchers.iter().filter(|(_, w)| w.user() == user).map(|(id, _)| *id).collect();
+        for id in watching {
+            self.unwatch_lane(id);
+        }
         let ids: Vec<u64> = self.subscribers.iter().filter(|(_, s)| s.conn.user == user).map(|(id, _)| *id).collect();
         for id in ids {
             if let Some(sub) = self.subscribers.remove(&id) {

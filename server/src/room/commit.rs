@@ -87,6 +87,7 @@ impl Room {
         for rev in &batch.commit.revisions {
             self.broadcast_revision(rev);
         }
+        let changed = !batch.commit.revisions.is_empty();
         if !batch.commit.revisions.is_empty() {
             METRICS.broadcast(batch.commit.revisions.len(), batch.commit.revisions.len() * self.subscribers.len());
         }
@@ -101,6 +102,10 @@ impl Room {
         }
         for (tx, result) in batch.admin_replies {
             let _ = tx.send(result);
+        }
+        // Downstream lanes hear of their releases' status (downstream.rs).
+        if changed {
+            self.push_lane_status().await;
         }
     }
 

@@ -3,7 +3,7 @@
 use serde_json::json;
 use tokio::sync::oneshot;
 use trustroom_shared::change::Revision;
-use trustroom_shared::protocol::{ErrorCode, Presence, ServerFrame};
+use trustroom_shared::protocol::{ErrorCode, Presence, Request, ServerFrame};
 use trustroom_shared::view::snapshot_for;
 
 use super::{Answer, Batch, Room, Subscriber};
@@ -18,8 +18,18 @@ impl Room {
         batch: &mut Batch,
     ) {
         let user = conn.user;
-        if self.state.member(user).is_none() {
+        let Some(member) = self.state.member(user) else {
             let answer = self.refuse(batch, user, "join", crate::hub::room_not_found());
+            batch.replies.push((reply, answer));
+            return;
+        };
+        // Joining needs the table's capability for `join` (downstream
+        // members lack it: they never see the room, only their lane).
+        let role = member.role;
+        let needs = Request::Join { room: self.id, since }.capability();
+        if !trustroom_shared::access::capabilities_of(&self.state, user, &role).contains(&needs) {
+            let msg = format!("your role ({}) may not join the room", role.label());
+            let answer = self.refuse(batch, user, "join", (ErrorCode::Forbidden, msg));
             batch.replies.push((reply, answer));
             return;
         }
@@ -64,6 +74,7 @@ impl Room {
     }
 
     pub(super) fn leave(&mut self, conn_id: u64) {
+        self.unwatch_lane(conn_id);
         if let Some(sub) = self.subscribers.remove(&conn_id)
             && self.presence.remove(&sub.conn.client).is_some()
         {

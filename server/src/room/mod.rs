@@ -10,6 +10,7 @@ mod break_glass;
 mod broadcast;
 mod clock;
 mod commit;
+mod downstream;
 mod egress;
 mod evidence;
 mod gate;
@@ -129,6 +130,9 @@ pub struct Room {
     /// Recent revisions (for transforms and catch-up), oldest first.
     history: VecDeque<Revision>,
     subscribers: HashMap<u64, Subscriber>,
+    /// Downstream members' connections told of their lane's release
+    /// status (downstream.rs); never subscribers.
+    lane_watchers: HashMap<u64, downstream::LaneWatcher>,
     presence: HashMap<ClientId, Presence>,
     /// Highest applied request seq per client.
     client_seqs: HashMap<ClientId, u64>,
@@ -198,6 +202,7 @@ impl Room {
             config,
             history,
             subscribers: HashMap::new(),
+            lane_watchers: HashMap::new(),
             presence: HashMap::new(),
             client_seqs: loaded.client_seqs.into_iter().collect(),
             audit_head: loaded.audit_head,

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use trustroom_shared::UserId;
 use trustroom_shared::canonical::content_hash;
 use trustroom_shared::change::Change;
+use trustroom_shared::export::ExportFormat;
 use trustroom_shared::manifest::{
     AuditAnchor, ManifestRecord, manifest_body, sign_event, sign_event_in_log, sign_manifest,
 };
@@ -314,7 +315,7 @@ impl Room {
                 }
                 let discipline = match role {
                     Role::Reviewer { discipline } => Some(*discipline),
-                    Role::Agent { .. } | Role::Owner | Role::Observer => None,
+                    Role::Agent { .. } | Role::Owner | Role::Observer | Role::Downstream { .. } => None,
                 };
                 // A content hash is 64 hex digits; anything else is refused
                 // without being echoed (it could carry a guess or a paste).
@@ -362,47 +363,63 @@ impl Room {
                 Ok(to_value(&ManifestsResult { public_key: key.public_hex(), manifests }))
             }
             Request::Export { revision, format, .. } => {
-                let state = match revision {
-                    None => self.state.clone(),
-                    Some(n) if n == self.state.revision => self.state.clone(),
-                    Some(n) if n > self.state.revision => {
-                        return Err((
-                            ErrorCode::NotFound,
-                            format!("revision {n} does not exist yet (the room is at rev {})", self.state.revision),
-                        ));
-                    }
-                    Some(n) => {
-                        if !batch.commit.revisions.is_empty() {
-                            // Storage lags memory by this batch: commit it first.
-                            let pending = std::mem::take(batch);
-                            self.flush(pending).await;
-                        }
-                        state_at(&self.store, self.id, Some(n))
-                            .await
-                            .map_err(|e| unavailable("rebuild that revision", format!("{e:#}")))?
-                    }
-                };
+                let state = self.state_at_revision(batch, revision).await?;
                 let manifests = self.manifest_history(batch).await?;
-                let mut log = crate::export::log_upto(&self.store, self.id, state.revision)
-                    .await
-                    .map_err(|e| unavailable("read the revision log", format!("{e:#}")))?;
-                // Revisions of this batch are in memory only until it commits.
-                let stored = log.last().map_or(0, |r| r.revision);
-                log.extend(
-                    batch
-                        .commit
-                        .revisions
-                        .iter()
-                        .filter(|r| r.revision > stored && r.revision <= state.revision)
-                        .cloned(),
-                );
-                let result = render(&state, manifest_for(&manifests, &state), format, &log);
+                let release = manifest_for(&manifests, &state);
+                let result = self.rendered(batch, &state, release, format).await?;
                 let detail = export_detail(&result);
                 self.audit(batch, &user.to_string(), "export", detail);
                 Ok(to_value(&result))
             }
             _ => Err((ErrorCode::Invalid, "not a release request".into())),
         }
+    }
+
+    /// The room's state at room revision `revision` (the current one when
+    /// `None`), rebuilt from storage for an older one (this batch is
+    /// committed first: storage lags memory by it).
+    pub(super) async fn state_at_revision(
+        &mut self,
+        batch: &mut Batch,
+        revision: Option<u64>,
+    ) -> Result<RoomState, Refusal> {
+        match revision {
+            None => Ok(self.state.clone()),
+            Some(n) if n == self.state.revision => Ok(self.state.clone()),
+            Some(n) if n > self.state.revision => Err((
+                ErrorCode::NotFound,
+                format!("revision {n} does not exist yet (the room is at rev {})", self.state.revision),
+            )),
+            Some(n) => {
+                if !batch.commit.revisions.is_empty() {
+                    let pending = std::mem::take(batch);
+                    self.flush(pending).await;
+                }
+                state_at(&self.store, self.id, Some(n))
+                    .await
+                    .map_err(|e| unavailable("rebuild that revision", format!("{e:#}")))
+            }
+        }
+    }
+
+    /// The export bundle of `state` with the manifest of `release` (the
+    /// one `export` renders; `lane_release` renders a release's bundle).
+    pub(super) async fn rendered(
+        &self,
+        batch: &Batch,
+        state: &RoomState,
+        release: Option<ManifestRecord>,
+        format: ExportFormat,
+    ) -> Result<ExportResult, Refusal> {
+        let mut log = crate::export::log_upto(&self.store, self.id, state.revision)
+            .await
+            .map_err(|e| unavailable("read the revision log", format!("{e:#}")))?;
+        // Revisions of this batch are in memory only until it commits.
+        let stored = log.last().map_or(0, |r| r.revision);
+        log.extend(
+            batch.commit.revisions.iter().filter(|r| r.revision > stored && r.revision <= state.revision).cloned(),
+        );
+        Ok(render(state, release, format, &log))
     }
 
     pub(super) async fn manifest_history(&self, batch: &Batch) -> Result<Vec<ManifestRecord>, Refusal> {
@@ -472,7 +489,7 @@ fn short(hash: &str) -> String {
     hash.chars().take(16).collect()
 }
 
-fn export_detail(r: &ExportResult) -> Value {
+pub(super) fn export_detail(r: &ExportResult) -> Value {
     json!({
         "format": r.format,
         "revision": r.revision,

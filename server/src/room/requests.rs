@@ -265,6 +265,7 @@ impl Room {
                     replies: Vec::new(),
                     history: Vec::new(),
                     at_ms: now_ms(),
+                    found_downstream: None,
                 };
                 let id = objection.id;
                 let detail = json!({"objection": id, "code": objection.code(), "kind": kind, "blocking": blocking, "section": section});
@@ -339,6 +340,15 @@ impl Room {
             | Request::Release { .. }
             | Request::ReleasePacket { .. }
             | Request::Escalate { .. }) => self.decide(batch, user, request).await,
+            // A downstream member's lane requests (downstream.rs).
+            Request::LaneReleases { .. } => self.lane_releases(caller, batch).await,
+            Request::LaneRelease { manifest, format, .. } => self.lane_release(caller, batch, &manifest, format).await,
+            Request::Intake { manifest, decision, reason, .. } => {
+                self.intake(caller, batch, &manifest, decision, reason).await
+            }
+            Request::ReportFinding { manifest, kind, text, blocking, .. } => {
+                self.report_finding(caller, batch, &manifest, kind, &text, blocking).await
+            }
             request @ (Request::Readiness { .. }
             | Request::Holds { .. }
             | Request::ReleaseStatus { .. }

@@ -98,5 +98,6 @@ pub fn review_objection(state: &RoomState, bg: &BreakGlass, ended: &Ended, id: O
         replies: Vec::new(),
         history: Vec::new(),
         at_ms: ended.at_ms,
+        found_downstream: None,
     }
 }

@@ -64,6 +64,11 @@ pub fn is_auditor(state: &RoomState, user: UserId) -> bool {
 /// A member's capabilities: the role's, plus `audit` when delegated.
 pub fn capabilities_of(state: &RoomState, user: UserId, role: &Role) -> Vec<Capability> {
     let mut caps = capabilities(role);
+    // Downstream members gain nothing by delegation (an auditor or
+    // acceptor list naming one changes nothing): they never join the room.
+    if let Role::Downstream { .. } = role {
+        return caps;
+    }
     if !caps.contains(&Capability::Audit) && state.access.policy.auditors.contains(&user) {
         caps.push(Capability::Audit);
     }

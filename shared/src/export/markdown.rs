@@ -134,6 +134,9 @@ pub fn to_markdown(b: &Bundle) -> String {
     for o in register {
         let blocking = if o.blocking { "blocking" } else { "non-blocking" };
         let _ = writeln!(out, "### {} · {} · {} · {}\n", o.code(), o.kind, blocking, o.status);
+        if let Some(f) = &o.found_downstream {
+            let _ = writeln!(out, "*{f}*, pinned to release `{}` (rev {})\n", f.manifest_hash, f.release_revision);
+        }
         let section = c
             .content
             .sections
@@ -354,6 +357,19 @@ fn handoff_markdown(out: &mut String, h: &crate::handoff_stats::HandoffStats) {
             crate::stats::format_span(r.after_ms),
             r.fate
         );
+    }
+    let d = &h.downstream;
+    if !d.is_empty() {
+        let _ = writeln!(
+            out,
+            "- Found downstream: {} finding(s); {}; {} release(s) accepted for intake and never returned",
+            d.findings,
+            d.rate_text(),
+            d.accepted_never_returned
+        );
+        for r in &d.releases {
+            let _ = writeln!(out, "  - {}", crate::handoff_stats::DownstreamMeasures::release_text(r));
+        }
     }
 }
 

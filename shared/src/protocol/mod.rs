@@ -20,9 +20,9 @@ pub use error_code::ErrorCode;
 pub use parse::{hello_frame, parse_hello, parse_request};
 pub use request::Request;
 pub use results::{
-    AcceptAck, Ack, AddSourceAck, AnnexContent, ExportResult, HoldsResult, Joined, ManifestsResult, RecordAck,
-    ReleaseAck, ReleaseStatusResult, RoomSummary, RoomsResult, SectionCitations, SourceContent, SourcesResult,
-    SuggestAck, SuggestionsResult,
+    AcceptAck, Ack, AddSourceAck, AnnexContent, ExportResult, HoldsResult, Joined, LaneReleaseResult,
+    LaneReleasesResult, ManifestsResult, RecordAck, ReleaseAck, ReleaseStatusResult, RoomSummary, RoomsResult,
+    SectionCitations, SourceContent, SourcesResult, SuggestAck, SuggestionsResult,
 };
 pub use server_frame::{Presence, ServerFrame};
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Sealed;
 use crate::boundary::BoundaryRule;
 use crate::checks::CheckKind;
+use crate::downstream::{FindingKind, IntakeDecision};
 use crate::export::ExportFormat;
 use crate::ids::SuggestionId;
 use crate::ids::{AccessRequestId, BreakGlassId, PromotionId};
@@ -127,6 +128,43 @@ pub enum Request {
     /// The signed status of every release of the room; any member.
     ReleaseStatus {
         room: RoomId,
+    },
+    /// The releases of the asking downstream member's lane, with their
+    /// status and its own intake decision (`downstream.rs`). Also
+    /// subscribes the connection to `lane_status` pushes of that lane.
+    LaneReleases {
+        room: RoomId,
+    },
+    /// The redacted export bundle of one release of the member's lane.
+    LaneRelease {
+        room: RoomId,
+        manifest: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        format: Option<ExportFormat>,
+    },
+    /// A downstream member's intake decision on one release of its lane:
+    /// `accepted`, or `returned` with a `reason`.
+    Intake {
+        room: RoomId,
+        manifest: String,
+        decision: IntakeDecision,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// A finding discovered downstream after the handoff, pinned to one
+    /// release of the member's lane: opens an objection marked found
+    /// downstream (blocking unless `blocking` is false).
+    ReportFinding {
+        room: RoomId,
+        manifest: String,
+        kind: FindingKind,
+        text: String,
+        #[serde(default = "blocking_by_default")]
+        blocking: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     MarkReady {
         room: RoomId,
@@ -446,6 +484,10 @@ impl Request {
             | Request::Holds { room }
             | Request::WithdrawRelease { room, .. }
             | Request::ReleaseStatus { room }
+            | Request::LaneReleases { room }
+            | Request::LaneRelease { room, .. }
+            | Request::Intake { room, .. }
+            | Request::ReportFinding { room, .. }
             | Request::MarkReady { room }
             | Request::Release { room, .. }
             | Request::ReleasePacket { room, .. }
@@ -504,7 +546,9 @@ impl Request {
             | Request::RejectSuggestion { seq, .. }
             | Request::WithdrawSuggestion { seq, .. }
             | Request::AddSource { seq, .. }
-            | Request::ConfirmEvidence { seq, .. } => *seq,
+            | Request::ConfirmEvidence { seq, .. }
+            | Request::Intake { seq, .. }
+            | Request::ReportFinding { seq, .. } => *seq,
             Request::Rooms
             | Request::Join { .. }
             | Request::Leave { .. }
@@ -515,6 +559,8 @@ impl Request {
             | Request::Holds { .. }
             | Request::WithdrawRelease { .. }
             | Request::ReleaseStatus { .. }
+            | Request::LaneReleases { .. }
+            | Request::LaneRelease { .. }
             | Request::MarkReady { .. }
             | Request::Release { .. }
             | Request::ReleasePacket { .. }
@@ -542,4 +588,8 @@ impl Request {
             | Request::Ping => None,
         }
     }
+}
+
+fn blocking_by_default() -> bool {
+    true
 }

@@ -83,6 +83,27 @@ pub struct ReleaseStatusResult {
     pub statuses: Vec<crate::release_status::SignedStatus>,
 }
 
+/// `ok` result of `lane_releases`: the releases of the member's lane,
+/// oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LaneReleasesResult {
+    pub lane: crate::release::Lane,
+    /// The room revision the statuses were computed at.
+    pub revision: u64,
+    pub releases: Vec<crate::downstream::LaneReleaseEntry>,
+}
+
+/// `ok` result of `lane_release`: the release's redacted export bundle
+/// (as `export` renders it for that release; never annex content).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LaneReleaseResult {
+    pub manifest_hash: String,
+    pub lane: crate::release::Lane,
+    /// `current`, `superseded` or `withdrawn`.
+    pub status: String,
+    pub export: ExportResult,
+}
+
 /// `ok` result of `join`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Joined {

@@ -77,5 +77,20 @@ pub enum ServerFrame {
         code: ErrorCode,
         reason: String,
     },
+    /// To downstream members of `lane` only (after a lane request on this
+    /// connection): a release of their lane changed status (superseded or
+    /// withdrawn). Nothing else of the room reaches them.
+    LaneStatus {
+        room: RoomId,
+        lane: crate::release::Lane,
+        manifest_hash: String,
+        packet_revision: u64,
+        /// `current`, `superseded` or `withdrawn`.
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        why: Option<String>,
+        /// The room revision the status was computed at.
+        revision: u64,
+    },
     Pong,
 }

@@ -82,6 +82,7 @@ fn object(f: &mut Fixture, blocking: bool, text: &str) -> ObjectionId {
         replies: Vec::new(),
         history: Vec::new(),
         at_ms: 0,
+        found_downstream: None,
     };
     change(&mut f.state, f.privacy, Change::ObjectionRaised { objection });
     id

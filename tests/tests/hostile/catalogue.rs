@@ -65,6 +65,8 @@ pub(crate) enum Who {
     ObserverRole,
     /// A fresh connection of a valid user who is not a member of the room.
     Outsider,
+    /// A fresh connection of the room's downstream member (privacy lane).
+    Downstream,
     /// A websocket that has not said hello yet.
     PreHello,
     /// A bare TCP connection.
@@ -229,7 +231,7 @@ pub(crate) fn catalogue() -> Vec<Case> {
     use Audit::{No, Room, Server};
     use Echo::{Any, Null, Yes};
     use Want::{Close, CloseOrDrop, Err, TcpClosed};
-    use Who::{ObserverRole, Outsider, Owner, OwnerFresh, PreHello, Tcp};
+    use Who::{Downstream, ObserverRole, Outsider, Owner, OwnerFresh, PreHello, Tcp};
     let hello = |v: Value| Send::Text(v.to_string());
     vec![
         // --- Handshake -----------------------------------------------------
@@ -551,6 +553,75 @@ pub(crate) fn catalogue() -> Vec<Case> {
         }),
         case("holds: outsider", Outsider, Err("not_found", Yes), Room, |c, id| {
             rq(id, json!({"type": "holds", "room": c.room}))
+        }),
+        // --- Downstream lanes: their own requests only, values checked -----
+        case("downstream: join", Downstream, Err("forbidden", Yes), Room, |c, id| {
+            rq(id, json!({"type": "join", "room": c.room}))
+        }),
+        case("downstream: readiness", Downstream, Err("forbidden", Yes), Room, |c, id| {
+            rq(id, json!({"type": "readiness", "room": c.room}))
+        }),
+        case("downstream: export", Downstream, Err("forbidden", Yes), Room, |c, id| {
+            rq(id, json!({"type": "export", "room": c.room, "format": "json"}))
+        }),
+        case("lane_release: made-up manifest", Downstream, Err("not_found", Yes), Room, |c, id| {
+            rq(id, json!({"type": "lane_release", "room": c.room, "manifest": "0".repeat(64)}))
+        }),
+        case("lane_release: manifest of wrong length", Downstream, Err("invalid", Yes), Room, |c, id| {
+            rq(id, json!({"type": "lane_release", "room": c.room, "manifest": "ab".repeat(31)}))
+        }),
+        case("lane_release: manifest not hex", Downstream, Err("invalid", Yes), Room, |c, id| {
+            rq(id, json!({"type": "lane_release", "room": c.room, "manifest": "z".repeat(64)}))
+        }),
+        case("lane_release: manifest missing", Downstream, Err("invalid", Yes), No, |c, id| {
+            rq(id, json!({"type": "lane_release", "room": c.room}))
+        }),
+        case("intake: unknown decision", Downstream, Err("invalid", Yes), No, |c, id| {
+            rq(id, json!({"type": "intake", "room": c.room, "manifest": "0".repeat(64), "decision": "maybe"}))
+        }),
+        case("intake: returned, made-up manifest", Downstream, Err("not_found", Yes), Room, |c, id| {
+            rq(
+                id,
+                json!({"type": "intake", "room": c.room, "manifest": "0".repeat(64), "decision": "returned", "reason": "Stale."}),
+            )
+        }),
+        case("report_finding: unknown kind", Downstream, Err("invalid", Yes), No, |c, id| {
+            rq(
+                id,
+                json!({"type": "report_finding", "room": c.room, "manifest": "0".repeat(64), "kind": "typo", "text": "x"}),
+            )
+        }),
+        case("report_finding: empty text", Downstream, Err("invalid", Yes), Room, |c, id| {
+            rq(
+                id,
+                json!({"type": "report_finding", "room": c.room, "manifest": "0".repeat(64), "kind": "correction-needed", "text": ""}),
+            )
+        }),
+        case("report_finding: zero-width text", Downstream, Err("invalid", Yes), Room, |c, id| {
+            rq(
+                id,
+                json!({"type": "report_finding", "room": c.room, "manifest": "0".repeat(64), "kind": "correction-needed",
+                       "text": "\u{200b}\u{2060} \u{feff}"}),
+            )
+        }),
+        case("report_finding: text over the limit", Downstream, Err("too_large", Yes), Room, |c, id| {
+            rq(
+                id,
+                json!({"type": "report_finding", "room": c.room, "manifest": "0".repeat(64), "kind": "correction-needed",
+                       "text": "é".repeat(MAX_TEXT + 1)}),
+            )
+        }),
+        case("report_finding: owner", Owner, Err("forbidden", Yes), Room, |c, id| {
+            rq(
+                id,
+                json!({"type": "report_finding", "room": c.room, "manifest": "0".repeat(64), "kind": "correction-needed", "text": "x"}),
+            )
+        }),
+        case("lane_releases: observer", ObserverRole, Err("forbidden", Yes), Room, |c, id| {
+            rq(id, json!({"type": "lane_releases", "room": c.room}))
+        }),
+        case("lane_releases: outsider", Outsider, Err("not_found", Yes), Room, |c, id| {
+            rq(id, json!({"type": "lane_releases", "room": c.room}))
         }),
         // --- Positive controls: CRLF is normalized at the boundary ---------
         positive(

@@ -45,6 +45,7 @@ pub(crate) async fn deliver(
         Who::OwnerFresh => login(&env.url, &env.owner_token).await?,
         Who::ObserverRole => login(&env.url, &env.observer_token).await?,
         Who::Outsider => login(&env.url, &env.outsider_token).await?,
+        Who::Downstream => login(&env.url, &env.downstream_token).await?,
         Who::PreHello => connect(&env.url).await?,
         Who::Tcp => anyhow::bail!("handled above"),
     };

@@ -11,6 +11,8 @@ pub(crate) struct Env {
     pub(crate) owner_token: String,
     pub(crate) observer_token: String,
     pub(crate) outsider_token: String,
+    /// A downstream member of the privacy lane (never joins the room).
+    pub(crate) downstream_token: String,
     pub(crate) stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub(crate) task: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub(crate) _dir: tempfile::TempDir,
@@ -27,6 +29,14 @@ pub(crate) async fn start_server() -> anyhow::Result<Env> {
     };
     let owner_token = token_of("owner")?;
     let observer_token = token_of("observer")?;
+    let (_, downstream_token) = trustroom_server::admin::add_user(&store, "dana.privacy-intake").await?;
+    trustroom_server::admin::add_member(
+        &store,
+        seed.room,
+        "dana.privacy-intake",
+        trustroom_shared::role::Role::Downstream { lane: trustroom_shared::release::Lane::Privacy },
+    )
+    .await?;
 
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -55,6 +65,7 @@ pub(crate) async fn start_server() -> anyhow::Result<Env> {
         owner_token,
         observer_token,
         outsider_token,
+        downstream_token,
         stop: Some(stop),
         task,
         _dir: dir,

@@ -23,6 +23,16 @@ async fn every_decision_by_every_role() -> Result<()> {
         }
         c.close().await;
     }
+    // A downstream member (no join: it may not) decides nothing and co-signs nothing.
+    let (_, token) = trustroom_server::admin::add_user(&server.store, "dana.privacy-intake").await?;
+    let lane = trustroom_shared::role::Role::Downstream { lane: trustroom_shared::release::Lane::Privacy };
+    trustroom_server::admin::add_member(&server.store, room.parse()?, "dana.privacy-intake", lane).await?;
+    let mut downstream = WsClient::connect(&server.url, &token).await?;
+    let cosign_req = json!({"type": "cosign", "room": room, "content_hash": "0".repeat(64), "lane": "privacy"});
+    for d in decisions.iter().chain([&cosign_req]) {
+        downstream.refused(d.clone(), "forbidden").await.with_context(|| format!("downstream: {d}"))?;
+    }
+    downstream.close().await;
     // Co-signing: agents never, owners sign by releasing, observers only when named.
     for role in ["agent/chronology", "owner", "observer"] {
         let (mut c, _) = member(&server, role, &room).await?;
@@ -39,7 +49,7 @@ async fn every_decision_by_every_role() -> Result<()> {
         .into_iter()
         .filter(|e| e.kind == "refused" && e.detail["code"] == "forbidden")
         .count();
-    assert_eq!(refusals, 5 * 6 + 3, "every refusal is audited");
+    assert_eq!(refusals, 6 * 6 + 1 + 3, "every refusal is audited");
 
     // The owner may make every decision.
     owner.ok(json!({"type": "hold", "room": room, "reason": "waiting for the trace keeper"})).await?;

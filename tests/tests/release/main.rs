@@ -25,6 +25,7 @@ mod audit_log;
 mod cli;
 mod cosign;
 mod decisions;
+mod downstream;
 mod evidence;
 mod exports;
 mod holds;

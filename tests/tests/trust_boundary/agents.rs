@@ -44,6 +44,11 @@ pub(crate) fn request_of(kind: &str, ids: &Ids) -> Value {
         "cursor" => json!({"room": room, "section": ids.section, "pos": 0}),
         "hold" => json!({"room": room, "reason": "Waiting for the render log line."}),
         "withdraw_release" => json!({"room": room, "manifest": "0".repeat(64), "reason": "Wrong tenant list."}),
+        "lane_releases" => json!({"room": room}),
+        "lane_release" => json!({"room": room, "manifest": "0".repeat(64)}),
+        "intake" => json!({"room": room, "manifest": "0".repeat(64), "decision": "accepted", "seq": 914}),
+        "report_finding" => json!({"room": room, "manifest": "0".repeat(64), "kind": "stale-chronology",
+                                   "text": "The session log has later entries.", "seq": 915}),
         "clear_hold" => json!({"room": room, "hold": 1, "rationale": "Legal signed off on the wording."}),
         "release" => json!({"room": room, "lane": "privacy"}),
         "release_packet" => json!({"room": room, "lane": "privacy", "packet_revision": 1}),
@@ -216,5 +221,78 @@ async fn agents_and_observers_are_refused_every_request_the_table_denies_them() 
     assert_no_restricted(observer.captured(), &hidden_patterns("ari.observer"), "ari.observer");
     assert_no_restricted(agent.captured(), &hidden_patterns("chronology-agent"), "chronology-agent");
     ensure!(DEMO_PATTERNS.len() == 3);
+    Ok(())
+}
+
+/// What a downstream member may send: its lane requests, and the
+/// connection-level ones (`rooms`, `leave`, `ping`). Everything a room
+/// member does, joining first, is refused `forbidden`.
+pub(crate) const DOWNSTREAM_ALLOWED: [&str; 7] =
+    ["rooms", "leave", "ping", "lane_releases", "lane_release", "intake", "report_finding"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downstream_members_are_refused_every_room_request_and_see_no_room_content() -> Result<()> {
+    use trustroom_shared::release::Lane;
+    use trustroom_shared::requests::TABLE;
+    let server = TestServer::start().await?;
+    let room = server.room();
+    let (_, token) = admin::add_user(&server.store, "dana.privacy-intake").await?;
+    admin::add_member(
+        &server.store,
+        room.parse()?,
+        "dana.privacy-intake",
+        trustroom_shared::role::Role::Downstream { lane: Lane::Privacy },
+    )
+    .await?;
+    let (mut owner, snap) = server.joined("owner").await?;
+    let (summary, body) = section(&snap, "Summary")?;
+    let ids = Ids {
+        room: room.clone(),
+        section: summary.clone(),
+        section_len: chars(&body),
+        base: server.stored_revision().await?,
+        objection: objection_id(&snap, 1)?,
+        annex: annex_id(&snap, "A1")?,
+        request: uuid::Uuid::now_v7().to_string(),
+        invocation: uuid::Uuid::now_v7().to_string(),
+        promotion: uuid::Uuid::now_v7().to_string(),
+        suggestion: uuid::Uuid::now_v7().to_string(),
+        content_hash: str_of(&snap["content_hash"], "content_hash")?.to_string(),
+        reviewer: server.member("reviewer/privacy").user.to_string(),
+    };
+    let mut lane = WsClient::connect(&server.url, &token).await?;
+    let before = server.stored_revision().await?;
+    let mut failures = Vec::new();
+    for spec in TABLE.iter().filter(|s| !DOWNSTREAM_ALLOWED.contains(&s.name)) {
+        let answer = lane.request(request_of(spec.name, &ids)).await?;
+        if !(answer["type"] == "error" && answer["code"] == "forbidden") {
+            failures.push(format!("downstream {}: {answer}", spec.name));
+        }
+    }
+    // The lane requests are its own: nobody else's.
+    for spec in TABLE.iter().filter(|s| s.capability == trustroom_shared::policy::Capability::Intake) {
+        let answer = owner.request(request_of(spec.name, &ids)).await?;
+        if !(answer["type"] == "error" && answer["code"] == "forbidden") {
+            failures.push(format!("owner {}: {answer}", spec.name));
+        }
+    }
+    ensure!(failures.is_empty(), "not refused `forbidden`:\n{}", failures.join("\n"));
+    ensure!(server.stored_revision().await? == before, "a refused request stored something");
+    // Its own requests reach the room (no release yet: an empty lane, and
+    // a made-up release is not found).
+    let list = lane.ok(request_of("lane_releases", &ids)).await?;
+    ensure!(list["releases"].as_array().is_some_and(Vec::is_empty), "{list}");
+    lane.refused(request_of("lane_release", &ids), "not_found").await?;
+    // The room goes on; nothing of it reaches the downstream member.
+    owner.ok(json!({"type": "hold", "room": room, "reason": "Waiting for the render log line."})).await?;
+    lane.ok(json!({"type": "ping"})).await?;
+    ensure!(
+        lane.captured().iter().all(|f| !f.contains("\"snapshot\"") && !f.contains("\"event\"")),
+        "room frames reached a downstream member"
+    );
+    let every: Vec<&str> = DEMO_PATTERNS.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    assert_no_restricted(lane.captured(), &every, "dana.privacy-intake");
+    let refusals = server.refusals(&room, "join", "forbidden").await?;
+    ensure!(!refusals.is_empty(), "the refused join is audited");
     Ok(())
 }

@@ -98,6 +98,9 @@ fn item_lines<'a>(ctx: &Ctx<'_>, o: &Objection, selected: bool, expanded: bool, 
     if o.blocking {
         head.push(Span::styled("BLOCKING ", t.blocking()));
     }
+    if o.found_downstream.is_some() {
+        head.push(Span::styled("FOUND DOWNSTREAM ", t.warn()));
+    }
     head.push(Span::styled(o.status.to_string(), status_style(ctx, o.status)));
     out.push(Line::from(head));
     let section = ctx
@@ -110,6 +113,11 @@ fn item_lines<'a>(ctx: &Ctx<'_>, o: &Objection, selected: bool, expanded: bool, 
         .unwrap_or_default();
     let by = format!("  {} · by {} · § {section}", o.kind, ctx.room.member_name(o.author));
     out.push(Line::from(Span::styled(truncate(&by, width), t.dim())));
+    if let Some(f) = &o.found_downstream {
+        let short = f.manifest_hash.get(..12).unwrap_or(&f.manifest_hash);
+        let pin = format!("  {f} · release {short}… (rev {})", f.release_revision);
+        out.push(Line::from(Span::styled(truncate(&pin, width), t.warn())));
+    }
     if let Some(q) = &o.anchor.quote {
         let q = format!("  “{}”", q.split_whitespace().collect::<Vec<_>>().join(" "));
         out.push(Line::from(Span::styled(truncate(&q, width), t.contested())));

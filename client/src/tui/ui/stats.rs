@@ -237,7 +237,7 @@ fn handoff_line(s: &trustroom_shared::stats::RoomStats, t: &crate::tui::theme::T
         .map(|k| format!("{} {} ({})", k.kind, k.holds, trustroom_shared::stats::format_span(k.total_ms)))
         .collect();
     let held = if held.is_empty() { "never held".to_string() } else { format!("held: {}", held.join(" · ")) };
-    Line::from(vec![
+    let mut spans = vec![
         Span::styled(format!("{held}  "), t.text()),
         Span::styled(
             format!("releases {}: {} superseded, {} withdrawn  ", h.releases.len(), h.superseded, h.withdrawn),
@@ -252,5 +252,18 @@ fn handoff_line(s: &trustroom_shared::stats::RoomStats, t: &crate::tui::theme::T
             ),
             if h.maintain.open > 0 { t.warn() } else { t.dim() },
         ),
-    ])
+    ];
+    let d = &h.downstream;
+    if !d.is_empty() {
+        spans.push(Span::styled(
+            format!(
+                "  found downstream {} ({}), accepted never returned {}",
+                d.findings,
+                d.rate_text(),
+                d.accepted_never_returned
+            ),
+            t.warn(),
+        ));
+    }
+    Line::from(spans)
 }
