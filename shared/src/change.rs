@@ -221,7 +221,7 @@ impl Change {
             Change::SourceRecorded { source, annex, version } => Change::SourceRecorded {
                 source: source.clone(),
                 annex: annex.clone(),
-                version: crate::source::SourceVersion { text: None, ..version.clone() },
+                version: crate::source::SourceVersion { text: None, salt: None, ..version.clone() },
             },
             other => other.clone(),
         }

@@ -418,11 +418,13 @@ fn stale_evidence(state: &RoomState) -> Option<CheckResult> {
     if violations.is_empty() {
         return None;
     }
-    let ids: Vec<&str> = {
-        let mut v: Vec<&str> = state.evidence.stale().map(|b| b.source.as_str()).collect();
-        v.dedup();
-        v
-    };
+    let ids: Vec<&str> = state
+        .evidence
+        .stale()
+        .map(|b| b.source.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     Some(CheckResult {
         check: CheckKind::StaleEvidence,
         reason: format!(

@@ -358,12 +358,17 @@ impl Request {
             | Request::ViewSource { .. }
             | Request::ConfirmEvidence { .. }
             | Request::Ping => Vec::new(),
-            // A restricted record's fields belong to its annex (only its
-            // readers may register it); every other record is free text.
+            // A restricted record's text belongs to its annex (only its
+            // readers may register or read it); every other field, and
+            // every field of an unrestricted record, is seen by every
+            // member: free text.
             Request::AddSource { records, .. } => records
                 .iter()
-                .filter(|r| r.annex.is_none())
-                .flat_map(|r| [&r.id, &r.time, &r.kind, &r.text, &r.actor, &r.origin])
+                .flat_map(|r| {
+                    let text = r.annex.is_none().then_some(&r.text);
+                    [Some(&r.id), Some(&r.time), Some(&r.kind), text, Some(&r.actor), Some(&r.origin)]
+                })
+                .flatten()
                 .filter(|t| !t.is_empty())
                 .map(|t| field("records", t))
                 .collect(),

@@ -302,3 +302,27 @@ async fn the_release_binds_the_transformation_trace_and_the_export_carries_it() 
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_restricted_record_cannot_carry_restricted_detail_in_the_fields_everyone_sees() -> Result<()> {
+    let server = TestServer::start().await?;
+    let room = clean_room(&server).await?;
+    let (mut privacy, _) = member(&server, "reviewer/privacy", &room).await?;
+    let (observer, _) = member(&server, "observer", &room).await?;
+    let base =
+        json!({"id": "TR-7", "time": "2026-11-17T10:40Z", "kind": "registry-row", "text": "fine", "annex": "A1"});
+    for field in ["kind", "actor", "origin"] {
+        let mut r = base.clone();
+        r[field] = json!(format!("see {}", PATTERN.to_lowercase()));
+        privacy.refused(add(&room, vec![r]), "restricted").await.with_context(|| field.to_string())?;
+    }
+    // The salt of a restricted record's digest reaches only its readers.
+    privacy.ok(add(&room, vec![base])).await?;
+    let v = privacy.ok(json!({"type": "view_source", "room": room, "source": "TR-7"})).await?;
+    let salt = v["salt"].as_str().context("salt for a reader")?.to_string();
+    let mut observer = observer;
+    observer.drain(std::time::Duration::from_millis(300)).await?;
+    ensure!(!observer.captured_text().contains(&salt), "the salt reached a non-reader");
+    ensure!(!snapshot(&server, &room).await?.to_string().contains(&salt), "the salt is in a snapshot");
+    Ok(())
+}
