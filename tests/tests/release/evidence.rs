@@ -173,6 +173,21 @@ async fn restricted_records_follow_their_annex() -> Result<()> {
     let mut zw = leak.clone();
     zw["text"] = json!(format!("see {}", PATTERN.chars().map(|c| format!("{c}\u{200b}")).collect::<String>()));
     owner.refused(add(&room, vec![zw]), "restricted").await?;
+    // Upper-case and full-width (NFKC) variants, in the text and in a label.
+    let full_width: String = PATTERN
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xFEE0).unwrap_or(c) } else { c })
+        .collect();
+    for variant in [PATTERN.to_uppercase(), full_width] {
+        for field in ["text", "kind"] {
+            let mut r = json!({"id": "TL-9", "time": "2026-11-17T10:40Z", "kind": "k", "text": "t"});
+            r[field] = json!(format!("see {variant}"));
+            // Refused as restricted, or unread once the probe budget is spent.
+            let e = owner.request(add(&room, vec![r])).await?;
+            ensure!(matches!(e["code"].as_str(), Some("restricted" | "probe_limited")), "{field}: {variant}: {e}");
+        }
+    }
+    ensure!(!observer.captured_text().contains(PATTERN), "a refused record reached an observer");
     tr["annex"] = json!("A9");
     tr["id"] = json!("TR-2");
     privacy.refused(add(&room, vec![tr]), "invalid").await?;
